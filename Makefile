@@ -1,0 +1,65 @@
+# sidecar-enforcer — `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Prefer the Lambda runtime's Python (3.13, from pyenv when present); fall back to python3 (3.11+).
+PY313 := $(shell command -v pyenv >/dev/null 2>&1 && echo "$$(pyenv root)/versions/3.13.0/bin/python3.13")
+PYTHON ?= $(shell if [ -x "$(PY313)" ]; then echo "$(PY313)"; elif command -v python3.13 >/dev/null 2>&1; then echo python3.13; else echo python3; fi)
+
+VENV := .venv
+SAM_VENV := .venv-sam
+BIN := $(VENV)/bin
+DEV_STAMP := $(VENV)/.installed
+SAM_STAMP := $(SAM_VENV)/.installed
+PIP_FLAGS := --quiet --disable-pip-version-check
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+$(DEV_STAMP): pyproject.toml layers/common/requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing the project venv ($$($(BIN)/python --version))"
+	$(BIN)/pip install $(PIP_FLAGS) -r requirements-dev.txt -e .
+	@touch $@
+
+$(SAM_STAMP): requirements-sam.txt
+	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	@echo "installing the SAM CLI venv"
+	$(SAM_VENV)/bin/pip install $(PIP_FLAGS) -r requirements-sam.txt
+	@touch $@
+
+dev: $(DEV_STAMP) ## Create .venv with the package (editable), the CLI and the test tools
+
+sam-venv: $(SAM_STAMP) ## Create .venv-sam with the SAM CLI and cfn-lint
+
+lint: $(DEV_STAMP) ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+template-check: $(SAM_STAMP) ## sam validate --lint and cfn-lint on template.yaml
+	AWS_DEFAULT_REGION=us-east-1 $(SAM_VENV)/bin/sam validate --lint --template template.yaml
+	$(SAM_VENV)/bin/cfn-lint template.yaml
+
+unit: $(DEV_STAMP) ## pytest (unit + integration)
+	$(BIN)/pytest
+
+test: lint template-check unit ## All checks: lint, types, template, tests
+
+demo: $(DEV_STAMP) ## The main job on an embedded local AWS (moto server on 127.0.0.1)
+	$(BIN)/sidecar-enforcer demo
+
+format: $(DEV_STAMP) ## Rewrite the code with ruff's formatter and fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+build: $(SAM_STAMP) ## sam build
+	$(SAM_VENV)/bin/sam build
+
+deploy: build ## sam deploy --guided (needs AWS credentials)
+	$(SAM_VENV)/bin/sam deploy --guided
+
+clean: ## Remove the venvs and build output
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: help dev sam-venv lint template-check unit test demo format build deploy clean

@@ -1,0 +1,48 @@
+"""Domain errors. Each carries a one-line message safe to log and to publish.
+
+Messages never include container environment values or secrets: they name fields, not values.
+"""
+
+
+class EnforcerError(Exception):
+    """Base class; ``str(error)`` is a single line."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(message.split()))
+
+
+class MalformedEventError(EnforcerError):
+    """The event is not one the enforcer understands. Retrying cannot fix it: it goes to the
+    dead-letter destination intact."""
+
+
+class InputError(EnforcerError):
+    """A document (task definition, profile, settings) cannot be read."""
+
+
+class ConfigurationError(EnforcerError):
+    """The enforcer's own settings are invalid."""
+
+
+class AwsError(EnforcerError):
+    """An AWS call failed. ``retryable`` says whether a later attempt may succeed."""
+
+    retryable = True
+
+
+class NotFoundError(AwsError):
+    retryable = False
+
+
+class AccessDeniedError(AwsError):
+    retryable = False
+
+
+class RejectedError(AwsError):
+    """The API refused the request as invalid (a ClientException / InvalidParameterException)."""
+
+    retryable = False
+
+
+class EnforcementFailedError(EnforcerError):
+    """Raised by the handler after publishing, so Lambda retries and finally dead-letters the event."""

@@ -1,0 +1,1 @@
+"""Typed models: events (triggers), profiles (sidecar documents) and findings (statuses)."""

@@ -1,0 +1,62 @@
+"""What the enforcer concluded about one service or task definition, as published to SNS."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class Status(StrEnum):
+    COMPLIANT = "COMPLIANT"  # the sidecar is present and matches its profile
+    OUTDATED = "OUTDATED"  # the sidecar is present but runs another image than its profile pins
+    REMEDIATED = "REMEDIATED"  # a compliant revision was registered (and the service redeployed)
+    NONCOMPLIANT = "NONCOMPLIANT"  # audit mode: the sidecar is missing; `changes` says what would change
+    REFUSED = "REFUSED"  # the sidecar cannot be added safely; `reasons` says why
+    SKIPPED = "SKIPPED"  # opted in, but the enforcer must not act (deployment controller, inactive service)
+    NOT_OPTED_IN = "NOT_OPTED_IN"  # no opt-in tag, or opted out
+    IGNORED = "IGNORED"  # the event concerns no service to enforce (the enforcer's own call, a failed call)
+    FAILED = "FAILED"  # an AWS call failed; the event is retried and finally dead-lettered
+
+
+class Finding(BaseModel):
+    """One outcome. Holds names, ARNs and reasons only — never environment values or secrets."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+    status: Status
+    account: str | None = None
+    region: str | None = None
+    cluster: str | None = None
+    service: str | None = None
+    family: str | None = None
+    profile: str | None = None
+    profile_version: str | None = None
+    source_task_definition_arn: str | None = None
+    new_task_definition_arn: str | None = None
+    reasons: list[str] = Field(default_factory=list)
+    changes: list[str] = Field(default_factory=list)
+    mode: str | None = None
+    trigger: str | None = None
+    event_id: str | None = None
+
+    def to_message(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    def subject(self) -> str:
+        """SNS subjects are limited to 100 ASCII characters."""
+        target = self.service or self.family or "event"
+        where = f"{self.cluster}/{target}" if self.cluster else target
+        return f"[sidecar-enforcer] {self.status.value} {where}"[:100].encode("ascii", "replace").decode()
+
+    def message_attributes(self) -> dict[str, str]:
+        """Attributes for SNS subscription filter policies (empty values are not allowed)."""
+        attrs = {
+            "status": self.status.value,
+            "account": self.account,
+            "cluster": self.cluster,
+            "profile": self.profile,
+        }
+        return {k: v for k, v in attrs.items() if v}
