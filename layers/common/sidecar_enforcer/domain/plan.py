@@ -309,7 +309,7 @@ def plan(
         sidecar["logConfiguration"] = log
     bridge = mode == "bridge"
     host = profile.container_name if bridge else "localhost"
-    changes = [f"add container '{profile.container_name}' ({profile.image}, essential={str(sidecar.get("essential", True)).lower()})"]
+    changes = [f"add container '{profile.container_name}' ({profile.image}, essential={str(sidecar.get('essential', True)).lower()})"]
     if log is not None:
         changes.append(f"{profile.container_name}: awslogs like the app, stream prefix {profile.log_stream_prefix}")
     for i in apps:
