@@ -38,7 +38,7 @@ lint: $(DEV_STAMP) ## ruff (lint + format check) and mypy
 	$(BIN)/mypy
 
 template-check: $(SAM_STAMP) ## sam validate --lint and cfn-lint on template.yaml
-	AWS_DEFAULT_REGION=us-east-1 $(SAM_VENV)/bin/sam validate --lint --template template.yaml
+	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 $(SAM_VENV)/bin/sam validate --lint --template template.yaml
 	$(SAM_VENV)/bin/cfn-lint template.yaml
 
 unit: $(DEV_STAMP) ## pytest (unit + integration)

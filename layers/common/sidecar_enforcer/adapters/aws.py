@@ -1,0 +1,79 @@
+"""Lazily built, cached boto3 clients. The standard configuration applies, ``AWS_ENDPOINT_URL``
+included (boto3 >= 1.28), which is how the demo and tests point at moto's server.
+
+Throttling is retried with botocore's adaptive mode (client-side rate limiting + retries).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .. import __version__
+from ..errors import AccessDeniedError, AwsError, NotFoundError, RejectedError
+
+RETRIES = Config(
+    retries={"mode": "adaptive", "max_attempts": 10},
+    user_agent_extra=f"sidecar-enforcer/{__version__}",
+    connect_timeout=5,
+    read_timeout=30,
+)
+
+
+class Clients:
+    """One client per (service, region), created on first use and reused (clients are thread-safe;
+    creating them is not, hence the lock)."""
+
+    def __init__(self, session: boto3.session.Session | None = None) -> None:
+        self._session = session
+        self._clients: dict[tuple[str, str | None], Any] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def session(self) -> boto3.session.Session:
+        if self._session is None:
+            self._session = boto3.session.Session()
+        return self._session
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        key = (service, region)
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = self.session.client(service, region_name=region, config=RETRIES)  # type: ignore[call-overload]
+            return self._clients[key]
+
+
+_NOT_FOUND = {"ServiceNotFoundException", "ClusterNotFoundException", "ResourceNotFoundException"}
+_DENIED = {"AccessDeniedException", "AccessDenied", "UnauthorizedOperation"}
+_REJECTED = {"ClientException", "InvalidParameterException", "ServiceNotActiveException",
+             "PlatformUnknownException", "PlatformTaskDefinitionIncompatibilityException"}
+
+T = TypeVar("T")
+
+
+def translate(what: str, exc: ClientError | BotoCoreError) -> AwsError:
+    """ClientError -> a domain error with a one-line message (the API's message, no request values)."""
+    if isinstance(exc, BotoCoreError):  # connection errors, timeouts after retries
+        return AwsError(f"{what}: {type(exc).__name__}")
+    error = exc.response.get("Error", {})
+    code = str(error.get("Code", "Unknown"))
+    message = f"{what}: {code}: {error.get('Message', '')}".strip().rstrip(":")
+    if code in _NOT_FOUND:
+        return NotFoundError(message)
+    if code in _DENIED:
+        return AccessDeniedError(message)
+    if code in _REJECTED:
+        return RejectedError(message)
+    return AwsError(message)
+
+
+def call(what: str, fn: Callable[..., T], **kwargs: Any) -> T:
+    try:
+        return fn(**kwargs)
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(what, exc) from None

@@ -1,0 +1,155 @@
+"""Amazon ECS, as the enforcer needs it.
+
+IAM actions used: ecs:DescribeServices, ecs:DescribeClusters, ecs:ListServices,
+ecs:DescribeTaskDefinition, ecs:ListTaskDefinitions, ecs:RegisterTaskDefinition, ecs:TagResource
+(RegisterTaskDefinition with tags), ecs:UpdateService; iam:PassRole for task and execution roles.
+
+API limits respected: DescribeServices takes at most 10 services per call; ListServices and
+ListTaskDefinitions page (100 per page at most). Task definition revisions are immutable, so a
+revision described by its full ARN is cached.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .aws import call, translate
+
+from ..domain.arns import task_definition_family, task_definition_revision
+from ..domain.plan import MARKER_PROFILE, MARKER_SOURCE
+from ..domain.taskdef import TaskDefinitionDocument, unwrap
+
+DESCRIBE_SERVICES_MAX = 10  # DescribeServices: up to 10 services per call
+NEWER_REVISIONS_CHECKED = 10  # how many revisions after the source to look through for ours
+_CACHE_SIZE = 256
+
+@dataclass(frozen=True)
+class ServiceState:
+    arn: str
+    name: str
+    cluster_arn: str
+    status: str
+    task_definition: str
+    deployment_controller: str
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def cluster(self) -> str:
+        return self.cluster_arn.rsplit("/", 1)[-1]
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> ServiceState:
+        return cls(
+            arn=data["serviceArn"],
+            name=data["serviceName"],
+            cluster_arn=data.get("clusterArn", ""),
+            status=data.get("status", "ACTIVE"),
+            task_definition=data.get("taskDefinition", ""),
+            deployment_controller=(data.get("deploymentController") or {}).get("type", "ECS"),
+            tags={t["key"]: t.get("value", "") for t in data.get("tags") or []},
+        )
+
+
+class EcsGateway:
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._revisions: OrderedDict[str, TaskDefinitionDocument] = OrderedDict()
+
+    # -- services ---------------------------------------------------------------------------------
+
+    def describe_services(self, cluster: str, services: list[str]) -> list[ServiceState]:
+        found: list[ServiceState] = []
+        for start in range(0, len(services), DESCRIBE_SERVICES_MAX):
+            batch = services[start : start + DESCRIBE_SERVICES_MAX]
+            response = call(
+                "DescribeServices",
+                self._client.describe_services,
+                cluster=cluster,
+                services=batch,
+                include=["TAGS"],
+            )
+            found.extend(ServiceState.from_api(s) for s in response.get("services", []))
+        return found
+
+    def describe_service(self, cluster: str, service: str) -> ServiceState | None:
+        found = self.describe_services(cluster, [service])
+        return found[0] if found else None
+
+    def list_services(self, cluster: str) -> Iterator[str]:
+        paginator = self._client.get_paginator("list_services")
+        try:
+            for page in paginator.paginate(cluster=cluster, PaginationConfig={"PageSize": 100}):
+                yield from page.get("serviceArns", [])
+        except (ClientError, BotoCoreError) as exc:
+            raise translate("ListServices", exc) from None
+
+    def cluster_tags(self, cluster: str) -> dict[str, str]:
+        response = call("DescribeClusters", self._client.describe_clusters, clusters=[cluster], include=["TAGS"])
+        clusters = response.get("clusters", [])
+        if not clusters:
+            return {}
+        return {t["key"]: t.get("value", "") for t in clusters[0].get("tags") or []}
+
+    def deploy(self, cluster: str, service: str, task_definition_arn: str) -> None:
+        call(
+            "UpdateService",
+            self._client.update_service,
+            cluster=cluster,
+            service=service,
+            taskDefinition=task_definition_arn,
+            forceNewDeployment=True,
+        )
+
+    # -- task definitions -------------------------------------------------------------------------
+
+    def describe_task_definition(self, task_definition: str) -> TaskDefinitionDocument:
+        cached = self._revisions.get(task_definition)
+        if cached is not None:
+            self._revisions.move_to_end(task_definition)
+            return cached
+        response = call(
+            "DescribeTaskDefinition",
+            self._client.describe_task_definition,
+            taskDefinition=task_definition,
+            include=["TAGS"],
+        )
+        document = unwrap({"taskDefinition": response["taskDefinition"], "tags": response.get("tags") or []})
+        arn = document.arn
+        if arn and task_definition_revision(arn) is not None:  # immutable: safe to keep
+            self._revisions[arn] = document
+            if len(self._revisions) > _CACHE_SIZE:
+                self._revisions.popitem(last=False)
+        return document
+
+    def register(self, request: dict[str, Any]) -> str:
+        response = call("RegisterTaskDefinition", self._client.register_task_definition, **request)
+        return str(response["taskDefinition"]["taskDefinitionArn"])
+
+    def find_registered(self, source_arn: str, profile_label: str) -> str | None:
+        """A compliant revision the enforcer already registered for this source and profile version
+        (its marker tags say so), among the few revisions registered after the source."""
+        family = task_definition_family(source_arn)
+        source_revision = task_definition_revision(source_arn) or 0
+        newer: list[str] = []
+        paginator = self._client.get_paginator("list_task_definitions")
+        pages = paginator.paginate(familyPrefix=family, status="ACTIVE", sort="DESC")
+        try:
+            for page in pages:
+                for arn in page.get("taskDefinitionArns", []):
+                    revision = task_definition_revision(arn) or 0
+                    if task_definition_family(arn) == family and revision > source_revision:
+                        newer.append(arn)
+                if len(newer) >= NEWER_REVISIONS_CHECKED or not page.get("taskDefinitionArns"):
+                    break
+        except (ClientError, BotoCoreError) as exc:
+            raise translate("ListTaskDefinitions", exc) from None
+        for arn in sorted(newer, key=lambda a: task_definition_revision(a) or 0)[:NEWER_REVISIONS_CHECKED]:
+            tags = {t["key"]: t["value"] for t in self.describe_task_definition(arn).tags}
+            if tags.get(MARKER_SOURCE) == source_arn and tags.get(MARKER_PROFILE) == profile_label:
+                return arn
+        return None

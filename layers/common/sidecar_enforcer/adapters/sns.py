@@ -1,0 +1,33 @@
+"""Amazon SNS: one JSON message per finding, with message attributes for filter policies.
+
+IAM action used: sns:Publish on the status topic.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ..models.findings import Finding
+from .aws import translate
+
+
+class StatusPublisher:
+    def __init__(self, client: Any, topic_arn: str) -> None:
+        self._client = client
+        self._topic_arn = topic_arn
+
+    def publish(self, finding: Finding) -> str:
+        attributes = {k: {"DataType": "String", "StringValue": v} for k, v in finding.message_attributes().items()}
+        try:
+            response = self._client.publish(
+                TopicArn=self._topic_arn,
+                Subject=finding.subject(),
+                Message=json.dumps(finding.to_message(), sort_keys=True),
+                MessageAttributes=attributes,
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise translate("Publish", exc) from None
+        return str(response["MessageId"])

@@ -1,0 +1,134 @@
+"""A small fleet shaped like the seed procedure's, for the demo and the integration tests.
+
+- ``nexus-ai-api-prod``: a Fargate API service tagged ``tracing-sidecar=jaeger``, running a
+  revision without Jaeger (its container carries a secret-looking environment value, which must
+  never appear in any status or log);
+- ``billing-worker``: untagged — must stay untouched;
+- ``search-gateway``: tagged, already running the Jaeger sidecar — compliant;
+- ``payments-legacy``: tagged, CODE_DEPLOY deployment controller — skipped with a reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+CLUSTER = "shop-prod"
+CANARY = "canary-s3cr3t-value-9f1c"  # an environment value that must never be published or logged
+
+
+@dataclass(frozen=True)
+class Fleet:
+    cluster: str
+    services: dict[str, str]  # name -> task definition ARN it was created with
+
+
+def _container(name: str, image: str, *, log_group: str, port: int, env: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "name": name,
+        "image": image,
+        "essential": True,
+        "portMappings": [{"containerPort": port, "protocol": "tcp"}],
+        "environment": [{"name": k, "value": v} for k, v in (env or {}).items()],
+        "logConfiguration": {
+            "logDriver": "awslogs",
+            "options": {"awslogs-group": log_group, "awslogs-region": "us-east-1", "awslogs-stream-prefix": name},
+        },
+    }
+
+
+def _fargate(family: str, containers: list[dict[str, Any]], account: str, tags: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "family": family,
+        "requiresCompatibilities": ["FARGATE"],
+        "networkMode": "awsvpc",
+        "cpu": "512",
+        "memory": "1024",
+        "executionRoleArn": f"arn:aws:iam::{account}:role/ecsTaskExecutionRole",
+        "taskRoleArn": f"arn:aws:iam::{account}:role/{family}-task",
+        "runtimePlatform": {"operatingSystemFamily": "LINUX", "cpuArchitecture": "X86_64"},
+        "containerDefinitions": containers,
+    }
+    if tags:
+        request["tags"] = tags
+    return request
+
+
+def seed(ecs: Any, ec2: Any, account: str, jaeger_image: str) -> Fleet:
+    """Create the cluster, network and services. ``jaeger_image`` is the profile's pinned image."""
+    vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.42.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="shop-prod-tasks", Description="demo tasks", VpcId=vpc)["GroupId"]
+    network = {"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group], "assignPublicIp": "DISABLED"}}
+    ecs.create_cluster(clusterName=CLUSTER)
+    ecr = f"{account}.dkr.ecr.us-east-1.amazonaws.com"
+    definitions = {
+        "nexus-ai-api-prod": _fargate(
+            "nexus-ai-api",
+            [
+                _container(
+                    "api",
+                    f"{ecr}/nexus-ai-api:1.8.2",
+                    log_group="/ecs/nexus-ai-api",
+                    port=8080,
+                    env={"DATABASE_PASSWORD": CANARY, "LOG_LEVEL": "info"},
+                )
+            ],
+            account,
+        ),
+        "billing-worker": _fargate(
+            "billing-worker",
+            [_container("worker", f"{ecr}/billing-worker:3.1.0", log_group="/ecs/billing-worker", port=9000)],
+            account,
+        ),
+        "search-gateway": _fargate(
+            "search-gateway",
+            [
+                _container(
+                    "gateway",
+                    f"{ecr}/search-gateway:0.9.4",
+                    log_group="/ecs/search-gateway",
+                    port=8080,
+                    env={"OTEL_EXPORTER_OTLP_ENDPOINT": "http://localhost:4317"},
+                ),
+                {
+                    "name": "jaeger",
+                    "image": jaeger_image,
+                    "essential": False,
+                    "cpu": 64,
+                    "memoryReservation": 128,
+                    "portMappings": [{"containerPort": 4317, "protocol": "tcp"}],
+                },
+            ],
+            account,
+        ),
+        "payments-legacy": _fargate(
+            "payments-legacy",
+            [_container("payments", f"{ecr}/payments:2019.4", log_group="/ecs/payments", port=8443)],
+            account,
+        ),
+    }
+    service_tags = {
+        "nexus-ai-api-prod": [{"key": "tracing-sidecar", "value": "jaeger"}, {"key": "team", "value": "ai-platform"}],
+        "billing-worker": [{"key": "team", "value": "billing"}],
+        "search-gateway": [{"key": "tracing-sidecar", "value": "required"}],
+        "payments-legacy": [{"key": "tracing-sidecar", "value": "jaeger"}],
+    }
+    services: dict[str, str] = {}
+    for name, request in definitions.items():
+        arn = ecs.register_task_definition(**request)["taskDefinition"]["taskDefinitionArn"]
+        extra: dict[str, Any] = {}
+        if name == "payments-legacy":
+            extra["deploymentController"] = {"type": "CODE_DEPLOY"}
+        ecs.create_service(
+            cluster=CLUSTER,
+            serviceName=name,
+            taskDefinition=arn,
+            desiredCount=2,
+            launchType="FARGATE",
+            networkConfiguration=network,
+            tags=service_tags[name],
+            **extra,
+        )
+        services[name] = arn
+    return Fleet(CLUSTER, services)

@@ -1,0 +1,241 @@
+"""The events that trigger the enforcer, as typed models, and what each one asks it to look at.
+
+- "AWS API Call via CloudTrail" from ``ecs.amazonaws.com``: CreateService, UpdateService,
+  TagResource, RegisterTaskDefinition. Only ``requestParameters`` (reliable) and ``resources`` are
+  trusted; ``responseElements`` may be null or truncated (``{"omitted": true}``), so the state is
+  re-read with Describe* calls. A record with ``errorCode`` is a failed call: nothing changed.
+- "ECS Deployment State Change" (native, needs no trail): the service ARN is only in
+  ``resources[0]``; the detail has no cluster or task definition.
+
+An event of the wrong shape raises :class:`MalformedEventError` with a one-line message, so the
+Lambda retry / dead-letter path keeps the original event intact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..domain.arns import cluster_name, parse_arn, service_ref
+from ..domain.selection import tag_dict
+from ..errors import MalformedEventError
+
+CLOUDTRAIL = "AWS API Call via CloudTrail"
+DEPLOYMENT = "ECS Deployment State Change"
+ECS_SOURCE = "ecs.amazonaws.com"
+SUPPORTED_CALLS = ("CreateService", "UpdateService", "TagResource", "RegisterTaskDefinition")
+DEPLOYMENT_IN_PROGRESS = "SERVICE_DEPLOYMENT_IN_PROGRESS"
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class SessionIssuer(_Lenient):
+    arn: str | None = None
+
+
+class SessionContext(_Lenient):
+    session_issuer: SessionIssuer | None = Field(default=None, alias="sessionIssuer")
+
+
+class UserIdentity(_Lenient):
+    type: str | None = None
+    arn: str | None = None
+    account_id: str | None = Field(default=None, alias="accountId")
+    session_context: SessionContext | None = Field(default=None, alias="sessionContext")
+
+
+class CloudTrailDetail(_Lenient):
+    event_source: str = Field(alias="eventSource")
+    event_name: str = Field(alias="eventName")
+    event_id: str | None = Field(default=None, alias="eventID")
+    aws_region: str | None = Field(default=None, alias="awsRegion")
+    error_code: str | None = Field(default=None, alias="errorCode")
+    user_identity: UserIdentity | None = Field(default=None, alias="userIdentity")
+    request_parameters: dict[str, Any] | None = Field(default=None, alias="requestParameters")
+    response_elements: Any = Field(default=None, alias="responseElements")
+
+
+class CloudTrailApiCallEvent(EventBridgeModel):
+    detail: CloudTrailDetail
+
+
+class EcsDeploymentDetail(_Lenient):
+    event_type: str = Field(alias="eventType")
+    event_name: str = Field(alias="eventName")
+    deployment_id: str | None = Field(default=None, alias="deploymentId")
+    reason: str | None = None
+
+
+class EcsDeploymentEvent(EventBridgeModel):
+    detail: EcsDeploymentDetail
+
+
+# -- request parameters of the supported calls (only what the enforcer reads) -------------------
+
+
+class CreateServiceParams(_Lenient):
+    service_name: str = Field(alias="serviceName", min_length=1)
+    cluster: str | None = None
+
+
+class UpdateServiceParams(_Lenient):
+    service: str = Field(min_length=1)
+    cluster: str | None = None
+
+
+class TagResourceParams(_Lenient):
+    resource_arn: str = Field(alias="resourceArn", min_length=1)
+    tags: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class RegisterTaskDefinitionParams(_Lenient):
+    family: str = Field(min_length=1)
+    tags: list[dict[str, Any]] = Field(default_factory=list)
+
+
+# -- what an event asks the enforcer to look at ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServiceTarget:
+    cluster: str
+    service: str
+
+
+@dataclass(frozen=True)
+class ClusterTarget:
+    """Every service of a cluster (the cluster's opt-in tag changed)."""
+
+    cluster: str
+
+
+@dataclass(frozen=True)
+class TaskDefinitionTarget:
+    task_definition: str  # an ARN when the response named it, else the family (latest ACTIVE)
+    request_tags: dict[str, str] = field(default_factory=dict)
+
+
+Target = ServiceTarget | ClusterTarget | TaskDefinitionTarget
+
+
+@dataclass(frozen=True)
+class Trigger:
+    event_id: str
+    account: str
+    region: str
+    name: str  # the API call or the deployment event name
+    targets: tuple[Target, ...] = ()
+    caller_arn: str | None = None  # CloudTrail userIdentity.arn
+    caller_role_arn: str | None = None  # userIdentity.sessionContext.sessionIssuer.arn
+    ignored: str | None = None  # why the event asks for nothing
+
+
+def _one_line(exc: ValidationError, what: str) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "(event)"
+    return f"{what}: {where}: {err['msg']}"
+
+
+def _model(cls: type[BaseModel], data: Any, what: str) -> Any:
+    try:
+        return cls.model_validate(data)
+    except ValidationError as exc:
+        raise MalformedEventError(_one_line(exc, what)) from None
+
+
+def parse_trigger(event: Any) -> Trigger:
+    """Event dict -> Trigger. Raises MalformedEventError for a shape the enforcer cannot use."""
+    if not isinstance(event, dict):
+        raise MalformedEventError(f"not an EventBridge event: a JSON {type(event).__name__}, not an object")
+    detail_type = event.get("detail-type")
+    if detail_type == CLOUDTRAIL:
+        return _cloudtrail(_model(CloudTrailApiCallEvent, event, "CloudTrail event"))
+    if detail_type == DEPLOYMENT:
+        return _deployment(_model(EcsDeploymentEvent, event, "ECS deployment event"))
+    if detail_type is None and "eventSource" in event:
+        raise MalformedEventError(
+            f"a bare CloudTrail record, not an EventBridge event: EventBridge delivers it as 'detail' "
+            f"with detail-type {CLOUDTRAIL!r}"
+        )
+    envelope = _model(EventBridgeModel, event, "EventBridge event")
+    raise MalformedEventError(
+        f"unsupported detail-type {envelope.detail_type!r}: expected {CLOUDTRAIL!r} or {DEPLOYMENT!r}"
+    )
+
+
+def _deployment(event: EcsDeploymentEvent) -> Trigger:
+    base = Trigger(event_id=event.id, account=event.account, region=event.region, name=event.detail.event_name)
+    if event.detail.event_name != DEPLOYMENT_IN_PROGRESS:
+        return _with(base, ignored=f"{event.detail.event_name} needs no enforcement")
+    service_arn = event.resources[0] if event.resources else None
+    arn = parse_arn(service_arn)
+    if service_arn is None or arn is None or arn.resource_type != "service":
+        raise MalformedEventError("ECS deployment event: resources[0] is not a service ARN")
+    return _with(base, targets=(ServiceTarget(*service_ref(service_arn)),))
+
+
+def _cloudtrail(event: CloudTrailApiCallEvent) -> Trigger:
+    detail = event.detail
+    identity = detail.user_identity
+    issuer = identity.session_context.session_issuer if identity and identity.session_context else None
+    base = Trigger(
+        event_id=event.id,
+        account=event.account,
+        region=detail.aws_region or event.region,
+        name=detail.event_name,
+        caller_arn=identity.arn if identity else None,
+        caller_role_arn=issuer.arn if issuer else None,
+    )
+    if detail.event_source != ECS_SOURCE:
+        return _with(base, ignored=f"a {detail.event_source} call, not an ECS one")
+    if detail.event_name not in SUPPORTED_CALLS:
+        return _with(base, ignored=f"{detail.event_name} needs no enforcement")
+    if detail.error_code:
+        return _with(base, ignored=f"the {detail.event_name} call failed ({detail.error_code}): nothing changed")
+    params = detail.request_parameters
+    what = f"{detail.event_name} requestParameters"
+    if not isinstance(params, dict):
+        raise MalformedEventError(f"{what}: missing")
+    if detail.event_name == "CreateService":
+        create = _model(CreateServiceParams, params, what)
+        return _with(base, targets=(ServiceTarget(cluster_name(create.cluster), create.service_name),))
+    if detail.event_name == "UpdateService":
+        update = _model(UpdateServiceParams, params, what)
+        return _with(base, targets=(ServiceTarget(*service_ref(update.service, update.cluster)),))
+    if detail.event_name == "TagResource":
+        tag = _model(TagResourceParams, params, what)
+        return _tag_resource(base, tag)
+    register = _model(RegisterTaskDefinitionParams, params, what)
+    return _with(base, targets=(TaskDefinitionTarget(_registered_arn(detail) or register.family, tag_dict(register.tags)),))
+
+
+def _tag_resource(base: Trigger, params: TagResourceParams) -> Trigger:
+    arn = parse_arn(params.resource_arn)
+    if arn is None:
+        raise MalformedEventError("TagResource requestParameters: resourceArn is not an ARN")
+    if arn.resource_type == "service":
+        return _with(base, targets=(ServiceTarget(*service_ref(params.resource_arn)),))
+    if arn.resource_type == "cluster":
+        return _with(base, targets=(ClusterTarget(cluster_name(params.resource_arn)),))
+    if arn.resource_type == "task-definition":
+        return _with(base, targets=(TaskDefinitionTarget(params.resource_arn, tag_dict(params.tags)),))
+    return _with(base, ignored=f"tagging a {arn.resource_type} needs no enforcement")
+
+
+def _registered_arn(detail: CloudTrailDetail) -> str | None:
+    """The registered revision's ARN when the (untrusted, maybe omitted) response names it."""
+    response = detail.response_elements
+    if isinstance(response, dict) and isinstance(response.get("taskDefinition"), dict):
+        arn = response["taskDefinition"].get("taskDefinitionArn")
+        if isinstance(arn, str) and parse_arn(arn) is not None:
+            return arn
+    return None
+
+
+def _with(trigger: Trigger, **changes: Any) -> Trigger:
+    return replace(trigger, **changes)
