@@ -16,7 +16,6 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from sidecar_enforcer.config import Settings
 from sidecar_enforcer.errors import EnforcementFailedError, MalformedEventError
 from sidecar_enforcer.models.events import parse_trigger
@@ -50,5 +49,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         metrics.add_metric(name=finding.status.value.title().replace("_", ""), unit=MetricUnit.Count, value=1)
     failed = [f for f in findings if f.status is Status.FAILED]
     if failed:
-        raise EnforcementFailedError(f"{len(failed)} of {len(findings)} targets failed: {failed[0].reasons[0]}")
+        raise EnforcementFailedError(
+            f"{len(failed)} of {len(findings)} targets failed: {failed[0].reasons[0]}"
+        )
     return {"eventId": trigger.event_id, "findings": [f.to_message() for f in findings]}

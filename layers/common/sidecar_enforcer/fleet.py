@@ -23,7 +23,9 @@ class Fleet:
     services: dict[str, str]  # name -> task definition ARN it was created with
 
 
-def _container(name: str, image: str, *, log_group: str, port: int, env: dict[str, str] | None = None) -> dict[str, Any]:
+def _container(
+    name: str, image: str, *, log_group: str, port: int, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     return {
         "name": name,
         "image": image,
@@ -32,12 +34,18 @@ def _container(name: str, image: str, *, log_group: str, port: int, env: dict[st
         "environment": [{"name": k, "value": v} for k, v in (env or {}).items()],
         "logConfiguration": {
             "logDriver": "awslogs",
-            "options": {"awslogs-group": log_group, "awslogs-region": "us-east-1", "awslogs-stream-prefix": name},
+            "options": {
+                "awslogs-group": log_group,
+                "awslogs-region": "us-east-1",
+                "awslogs-stream-prefix": name,
+            },
         },
     }
 
 
-def _fargate(family: str, containers: list[dict[str, Any]], account: str, tags: list[dict[str, str]] | None = None) -> dict[str, Any]:
+def _fargate(
+    family: str, containers: list[dict[str, Any]], account: str, tags: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
     request: dict[str, Any] = {
         "family": family,
         "requiresCompatibilities": ["FARGATE"],
@@ -58,8 +66,12 @@ def seed(ecs: Any, ec2: Any, account: str, jaeger_image: str) -> Fleet:
     """Create the cluster, network and services. ``jaeger_image`` is the profile's pinned image."""
     vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.42.1.0/24")["Subnet"]["SubnetId"]
-    group = ec2.create_security_group(GroupName="shop-prod-tasks", Description="demo tasks", VpcId=vpc)["GroupId"]
-    network = {"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group], "assignPublicIp": "DISABLED"}}
+    group = ec2.create_security_group(GroupName="shop-prod-tasks", Description="demo tasks", VpcId=vpc)[
+        "GroupId"
+    ]
+    network = {
+        "awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group], "assignPublicIp": "DISABLED"}
+    }
     ecs.create_cluster(clusterName=CLUSTER)
     ecr = f"{account}.dkr.ecr.us-east-1.amazonaws.com"
     definitions = {
@@ -109,7 +121,10 @@ def seed(ecs: Any, ec2: Any, account: str, jaeger_image: str) -> Fleet:
         ),
     }
     service_tags = {
-        "nexus-ai-api-prod": [{"key": "tracing-sidecar", "value": "jaeger"}, {"key": "team", "value": "ai-platform"}],
+        "nexus-ai-api-prod": [
+            {"key": "tracing-sidecar", "value": "jaeger"},
+            {"key": "team", "value": "ai-platform"},
+        ],
         "billing-worker": [{"key": "team", "value": "billing"}],
         "search-gateway": [{"key": "tracing-sidecar", "value": "required"}],
         "payments-legacy": [{"key": "tracing-sidecar", "value": "jaeger"}],

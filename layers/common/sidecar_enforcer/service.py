@@ -70,7 +70,9 @@ class Enforcer:
 
     def handle(self, trigger: Trigger) -> list[Finding]:
         """Enforce everything one event asks for; publish and return one finding per target."""
-        ctx = _Context(trigger.account, trigger.region, trigger.name, trigger.event_id, self.settings.enforcement_mode)
+        ctx = _Context(
+            trigger.account, trigger.region, trigger.name, trigger.event_id, self.settings.enforcement_mode
+        )
         if trigger.ignored:
             return [self._report(ctx.finding(Status.IGNORED, reasons=[trigger.ignored]), publish=False)]
         me = self._identity()
@@ -78,7 +80,9 @@ class Enforcer:
             reason = "the enforcer's own call (CloudTrail hands it back): nothing to do"
             return [self._report(ctx.finding(Status.IGNORED, reasons=[reason]), publish=False)]
         if trigger.account and trigger.account != me.account:
-            reason = f"the event comes from account {trigger.account}; this enforcer acts in {me.account} only"
+            reason = (
+                f"the event comes from account {trigger.account}; this enforcer acts in {me.account} only"
+            )
             return [self._report(ctx.finding(Status.SKIPPED, reasons=[reason]))]
         ecs = self._ecs_for(trigger.region)
         findings: list[Finding] = []
@@ -127,7 +131,7 @@ class Enforcer:
     def _service(
         self, ecs: EcsGateway, state: ServiceState, ctx: _Context, cluster_tags: dict[str, str] | None = None
     ) -> Finding:
-        where = {"cluster": state.cluster, "service": state.name}
+        where: dict[str, Any] = {"cluster": state.cluster, "service": state.name}
         try:
             if state.status != "ACTIVE":
                 return ctx.finding(Status.SKIPPED, **where, reasons=[f"the service is {state.status}"])
@@ -144,7 +148,9 @@ class Enforcer:
                 return ctx.finding(Status.NOT_OPTED_IN, **where, reasons=[selection.reason])
             profile = self.profiles.get(selection.profile)
             if profile is None:
-                return ctx.finding(Status.REFUSED, **where, profile=selection.profile, reasons=[self._unknown(selection)])
+                return ctx.finding(
+                    Status.REFUSED, **where, profile=selection.profile, reasons=[self._unknown(selection)]
+                )
             document = ecs.describe_task_definition(state.task_definition)
             decided = plan(document.task_definition, document.tags, profile, source_arn=document.arn)
             where |= {"family": document.family, "source_task_definition_arn": document.arn}
@@ -184,7 +190,9 @@ class Enforcer:
             return ctx.finding(Status.NOT_OPTED_IN, **where, reasons=[selection.reason])
         profile = self.profiles.get(selection.profile)
         if profile is None:
-            return ctx.finding(Status.REFUSED, **where, profile=selection.profile, reasons=[self._unknown(selection)])
+            return ctx.finding(
+                Status.REFUSED, **where, profile=selection.profile, reasons=[self._unknown(selection)]
+            )
         decided = plan(document.task_definition, document.tags, profile, source_arn=document.arn)
         return self._act(ecs, decided, ctx, where, selection.reason)
 

@@ -50,8 +50,13 @@ class Clients:
 
 _NOT_FOUND = {"ServiceNotFoundException", "ClusterNotFoundException", "ResourceNotFoundException"}
 _DENIED = {"AccessDeniedException", "AccessDenied", "UnauthorizedOperation"}
-_REJECTED = {"ClientException", "InvalidParameterException", "ServiceNotActiveException",
-             "PlatformUnknownException", "PlatformTaskDefinitionIncompatibilityException"}
+_REJECTED = {
+    "ClientException",
+    "InvalidParameterException",
+    "ServiceNotActiveException",
+    "PlatformUnknownException",
+    "PlatformTaskDefinitionIncompatibilityException",
+}
 
 T = TypeVar("T")
 

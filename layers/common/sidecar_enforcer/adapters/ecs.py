@@ -18,15 +18,15 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .aws import call, translate
-
 from ..domain.arns import task_definition_family, task_definition_revision
 from ..domain.plan import MARKER_PROFILE, MARKER_SOURCE
 from ..domain.taskdef import TaskDefinitionDocument, unwrap
+from .aws import call, translate
 
 DESCRIBE_SERVICES_MAX = 10  # DescribeServices: up to 10 services per call
 NEWER_REVISIONS_CHECKED = 10  # how many revisions after the source to look through for ours
 _CACHE_SIZE = 256
+
 
 @dataclass(frozen=True)
 class ServiceState:
@@ -89,7 +89,9 @@ class EcsGateway:
             raise translate("ListServices", exc) from None
 
     def cluster_tags(self, cluster: str) -> dict[str, str]:
-        response = call("DescribeClusters", self._client.describe_clusters, clusters=[cluster], include=["TAGS"])
+        response = call(
+            "DescribeClusters", self._client.describe_clusters, clusters=[cluster], include=["TAGS"]
+        )
         clusters = response.get("clusters", [])
         if not clusters:
             return {}

@@ -20,7 +20,9 @@ class StatusPublisher:
         self._topic_arn = topic_arn
 
     def publish(self, finding: Finding) -> str:
-        attributes = {k: {"DataType": "String", "StringValue": v} for k, v in finding.message_attributes().items()}
+        attributes = {
+            k: {"DataType": "String", "StringValue": v} for k, v in finding.message_attributes().items()
+        }
         try:
             response = self._client.publish(
                 TopicArn=self._topic_arn,

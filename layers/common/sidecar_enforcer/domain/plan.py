@@ -140,7 +140,9 @@ def _refusals(request: dict[str, Any], profile: Profile, mode: str) -> list[str]
         reasons.append(f"a Windows task definition ({windows}) cannot run the Linux image {profile.image}")
     arch = str(platform.get("cpuArchitecture") or "X86_64")
     if arch not in profile.architectures:
-        reasons.append(f"profile {profile.label} has no {arch} image ({', '.join(profile.architectures)} only)")
+        reasons.append(
+            f"profile {profile.label} has no {arch} image ({', '.join(profile.architectures)} only)"
+        )
     if mode == "none":
         reasons.append("networkMode 'none' gives the app no network to reach the sidecar")
     elif mode == "host":
@@ -190,7 +192,9 @@ def _size_refusals(request: dict[str, Any], profile: Profile) -> list[str]:
             )
         sidecar_limit = int(profile.container.get("memory") or 0)
         if sidecar_limit > task_memory:
-            reasons.append(f"the sidecar's memory limit {sidecar_limit} MiB exceeds the task's {task_memory} MiB")
+            reasons.append(
+                f"the sidecar's memory limit {sidecar_limit} MiB exceeds the task's {task_memory} MiB"
+            )
     if task_cpu is not None:
         used = sum(int(c.get("cpu") or 0) for c in containers)
         if used > task_cpu:
@@ -230,9 +234,9 @@ def _wire(container: dict[str, Any], profile: Profile, host: str, bridge: bool) 
             env = container.setdefault("environment", [])
             protocol = profile.otlp.protocol
             if OTEL_PROTOCOL in present:
-                protocol = next(
-                    (e.get("value") for e in env if e.get("name") == OTEL_PROTOCOL), None
-                ) or protocol  # a secret-held protocol is unreadable here: keep the profile's
+                protocol = (
+                    next((e.get("value") for e in env if e.get("name") == OTEL_PROTOCOL), None) or protocol
+                )  # a secret-held protocol is unreadable here: keep the profile's
             port = profile.otlp.grpc_port if protocol == "grpc" else profile.otlp.http_port
             env.append({"name": OTEL_ENDPOINT, "value": f"http://{host}:{port}"})
             added = [OTEL_ENDPOINT]
@@ -280,12 +284,17 @@ def plan(
         return Plan(
             Decision.OUTDATED,
             profile,
-            [f"container '{found.get('name')}' runs {found.get('image')}; profile {profile.label} pins {profile.image}"],
+            [
+                f"container '{found.get('name')}' runs {found.get('image')}; "
+                f"profile {profile.label} pins {profile.image}"
+            ],
         )
 
     problems = schema.validate_register_request(request)
     if problems:
-        return Plan(Decision.REFUSED, profile, [f"RegisterTaskDefinition would reject it: {p}" for p in problems])
+        return Plan(
+            Decision.REFUSED, profile, [f"RegisterTaskDefinition would reject it: {p}" for p in problems]
+        )
     mode = network_mode(request)
     reasons = _refusals(request, profile, mode)
     carried = [t for t in tags if not t["key"].startswith("aws:") and t["key"] not in MARKER_KEYS]
@@ -296,7 +305,9 @@ def plan(
     if source_arn:
         markers.append({"key": MARKER_SOURCE, "value": source_arn})
     if len(carried) + len(markers) > MAX_TAGS:
-        reasons.append(f"the task definition has {len(carried)} tags; the enforcer's markers would exceed {MAX_TAGS}")
+        reasons.append(
+            f"the task definition has {len(carried)} tags; the enforcer's markers would exceed {MAX_TAGS}"
+        )
     if reasons:
         return Plan(Decision.REFUSED, profile, reasons)
 
@@ -309,9 +320,12 @@ def plan(
         sidecar["logConfiguration"] = log
     bridge = mode == "bridge"
     host = profile.container_name if bridge else "localhost"
-    changes = [f"add container '{profile.container_name}' ({profile.image}, essential={str(sidecar.get('essential', True)).lower()})"]
+    essential = str(sidecar.get("essential", True)).lower()
+    changes = [f"add container '{profile.container_name}' ({profile.image}, essential={essential})"]
     if log is not None:
-        changes.append(f"{profile.container_name}: awslogs like the app, stream prefix {profile.log_stream_prefix}")
+        changes.append(
+            f"{profile.container_name}: awslogs like the app, stream prefix {profile.log_stream_prefix}"
+        )
     for i in apps:
         changes.extend(_wire(containers[i], profile, host, bridge))
     containers.append(sidecar)

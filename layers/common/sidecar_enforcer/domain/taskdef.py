@@ -65,7 +65,10 @@ def unwrap(data: Any) -> TaskDefinitionDocument:
 
 
 def _tag(tag: dict[str, Any]) -> dict[str, str]:
-    return {"key": str(tag.get("key", tag.get("Key", ""))), "value": str(tag.get("value", tag.get("Value", "")))}
+    return {
+        "key": str(tag.get("key", tag.get("Key", ""))),
+        "value": str(tag.get("value", tag.get("Value", ""))),
+    }
 
 
 def drop_nulls(value: Any) -> Any:

@@ -169,7 +169,9 @@ def parse_trigger(event: Any) -> Trigger:
 
 
 def _deployment(event: EcsDeploymentEvent) -> Trigger:
-    base = Trigger(event_id=event.id, account=event.account, region=event.region, name=event.detail.event_name)
+    base = Trigger(
+        event_id=event.id, account=event.account, region=event.region, name=event.detail.event_name
+    )
     if event.detail.event_name != DEPLOYMENT_IN_PROGRESS:
         return _with(base, ignored=f"{event.detail.event_name} needs no enforcement")
     service_arn = event.resources[0] if event.resources else None
@@ -196,7 +198,9 @@ def _cloudtrail(event: CloudTrailApiCallEvent) -> Trigger:
     if detail.event_name not in SUPPORTED_CALLS:
         return _with(base, ignored=f"{detail.event_name} needs no enforcement")
     if detail.error_code:
-        return _with(base, ignored=f"the {detail.event_name} call failed ({detail.error_code}): nothing changed")
+        return _with(
+            base, ignored=f"the {detail.event_name} call failed ({detail.error_code}): nothing changed"
+        )
     params = detail.request_parameters
     what = f"{detail.event_name} requestParameters"
     if not isinstance(params, dict):
@@ -211,7 +215,10 @@ def _cloudtrail(event: CloudTrailApiCallEvent) -> Trigger:
         tag = _model(TagResourceParams, params, what)
         return _tag_resource(base, tag)
     register = _model(RegisterTaskDefinitionParams, params, what)
-    return _with(base, targets=(TaskDefinitionTarget(_registered_arn(detail) or register.family, tag_dict(register.tags)),))
+    return _with(
+        base,
+        targets=(TaskDefinitionTarget(_registered_arn(detail) or register.family, tag_dict(register.tags)),),
+    )
 
 
 def _tag_resource(base: Trigger, params: TagResourceParams) -> Trigger:

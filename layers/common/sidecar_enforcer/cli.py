@@ -1,0 +1,211 @@
+"""``sidecar-enforcer``: plan offline, invoke the handler, enforce one service, set up a local
+emulator, run the demo.
+
+Exit codes: 0 done (any decision), 1 an enforcement failed, 2 unreadable input or a malformed event
+(one line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+from . import __version__
+from .config import Mode, Settings
+from .domain.plan import plan
+from .domain.taskdef import load_document
+from .errors import AwsError, EnforcerError, InputError
+from .models.findings import Status
+from .profiles import builtin_profiles
+
+LOCAL_TOPIC = "sidecar-enforcer-status"
+
+
+class UsageError(EnforcerError):
+    """Exit 2 with one line."""
+
+
+def project_root() -> Path:
+    """The checkout this package is installed from (editable install): functions/ and events/ live there."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "functions" / "enforcer" / "app.py").is_file():
+            return parent
+    raise UsageError(
+        "functions/enforcer/app.py not found: run from a checkout of sidecar-enforcer (pip install -e .)"
+    )
+
+
+def load_handler() -> ModuleType:
+    """Import functions/enforcer/app.py as Lambda would, with Powertools set up for a terminal:
+    no X-Ray daemon, no metrics on stdout, logs on stderr (stdout carries the result)."""
+    for name, value in {
+        "POWERTOOLS_SERVICE_NAME": "sidecar-enforcer",
+        "POWERTOOLS_METRICS_NAMESPACE": "SidecarEnforcer",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }.items():
+        os.environ.setdefault(name, value)
+    path = project_root() / "functions" / "enforcer" / "app.py"
+    spec = importlib.util.spec_from_file_location("sidecar_enforcer_function_enforcer", path)
+    if spec is None or spec.loader is None:
+        raise UsageError(f"{path}: cannot be imported")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for name in (module.logger.name, "sidecar_enforcer"):
+        for handler in logging.getLogger(name).handlers:
+            if isinstance(handler, logging.StreamHandler):
+                handler.setStream(sys.stderr)
+    return module
+
+
+def lambda_context(function_name: str = "sidecar-enforcer-local") -> Any:
+    return SimpleNamespace(
+        function_name=function_name,
+        function_version="$LATEST",
+        invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}",
+        memory_limit_in_mb=256,
+        aws_request_id="local-invoke",
+        log_group_name=f"/aws/lambda/{function_name}",
+        log_stream_name="local",
+        get_remaining_time_in_millis=lambda: 120_000,
+    )
+
+
+def _read_json(path: str) -> Any:
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: {exc.strerror}") from None
+    try:
+        return json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not JSON ({exc})") from None
+
+
+def _print(data: Any) -> None:
+    print(json.dumps(data, indent=2, sort_keys=False, default=str))
+
+
+# -- commands -------------------------------------------------------------------------------------
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    try:
+        raw = Path(args.file).read_bytes()
+    except OSError as exc:
+        raise InputError(f"{args.file}: {exc.strerror}") from None
+    document = load_document(raw)
+    profiles = builtin_profiles()
+    name = args.profile or Settings.from_env().default_profile
+    if name not in profiles:
+        raise UsageError(f"unknown profile {name!r} (known: {', '.join(sorted(profiles))})")
+    _print(plan(document.task_definition, document.tags, profiles[name]).to_json())
+    return 0
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    event = _read_json(args.event)
+    app = load_handler()
+    try:
+        result = app.lambda_handler(event, lambda_context())
+    except EnforcerError as exc:
+        kind = type(exc).__name__
+        print(f"{kind}: {exc}", file=sys.stderr)
+        return 2 if kind == "MalformedEventError" else 1
+    _print(result)
+    return 0
+
+
+def cmd_enforce(args: argparse.Namespace) -> int:
+    from .wiring import build_enforcer
+
+    settings = Settings.from_env()
+    if args.dry_run:
+        settings = settings.model_copy(update={"enforcement_mode": Mode.AUDIT})
+    region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region:
+        raise UsageError("no region: pass --region or set AWS_REGION")
+    finding = build_enforcer(settings).enforce_service(region, args.cluster, args.service)
+    _print(finding.to_message())
+    return 1 if finding.status is Status.FAILED else 0
+
+
+def cmd_local_env(args: argparse.Namespace) -> int:
+    import boto3
+
+    topic = boto3.client("sns").create_topic(Name=LOCAL_TOPIC)["TopicArn"]
+    defaults = Settings()
+    for name, value in {
+        "STATUS_TOPIC_ARN": topic,
+        "OPT_IN_TAG_KEY": defaults.opt_in_tag_key,
+        "DEFAULT_PROFILE": defaults.default_profile,
+        "ENFORCEMENT_MODE": defaults.enforcement_mode.value,
+    }.items():
+        print(f"export {name}={value}")
+    return 0
+
+
+def cmd_profiles(args: argparse.Namespace) -> int:
+    for profile in builtin_profiles().values():
+        print(f"{profile.name:<12} {profile.version:<12} {profile.image}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run
+
+    return run()
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="sidecar-enforcer", description=__doc__.split("\n\n")[0])
+    top.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = top.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("plan", help="decide offline for a task definition file; print JSON")
+    p.add_argument("file", help="bare, DescribeTaskDefinition output, or a register request (JSON)")
+    p.add_argument("--profile", help="profile name (default: DEFAULT_PROFILE or jaeger)")
+    p.set_defaults(run=cmd_plan)
+    p = sub.add_parser(
+        "invoke", help="run the enforcer handler on an event against the configured AWS endpoint"
+    )
+    p.add_argument("event", help="an EventBridge event (JSON), e.g. events/cloudtrail-updateservice.json")
+    p.set_defaults(run=cmd_invoke)
+    p = sub.add_parser("enforce", help="the handler's decision path for one service")
+    p.add_argument("--cluster", required=True)
+    p.add_argument("--service", required=True)
+    p.add_argument("--region")
+    p.add_argument(
+        "--dry-run", action="store_true", help="report what would change (audit mode), change nothing"
+    )
+    p.set_defaults(run=cmd_enforce)
+    p = sub.add_parser("local-env", help="create the enforcer's own resources on the endpoint; print exports")
+    p.set_defaults(run=cmd_local_env)
+    p = sub.add_parser("profiles", help="list the profiles with their versions and images")
+    p.set_defaults(run=cmd_profiles)
+    p = sub.add_parser("demo", help="the main job against an embedded moto server on 127.0.0.1")
+    p.set_defaults(run=cmd_demo)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except EnforcerError as exc:
+        print(f"sidecar-enforcer {args.command}: {exc}", file=sys.stderr)
+        return 1 if isinstance(exc, AwsError) else 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

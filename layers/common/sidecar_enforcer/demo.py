@@ -1,0 +1,192 @@
+"""``sidecar-enforcer demo``: the main job against moto's server on a free 127.0.0.1 port.
+
+Seeds a small fleet (see ``fleet``), replays real-shaped EventBridge events from ``events/``
+through the Lambda handler over HTTP, prints a before/after table and the SNS messages, checks the
+outcome, and shuts the server down. Exit 0 when every check holds.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+from typing import Any
+
+import boto3
+
+from . import fleet
+from .cli import lambda_context, load_handler, project_root
+from .errors import EnforcerError
+from .profiles import builtin_profiles
+
+REGION = "us-east-1"
+
+
+def _snapshot(ecs: Any) -> dict[str, dict[str, str]]:
+    rows: dict[str, dict[str, str]] = {}
+    names = sorted(fleet_services(ecs))
+    for svc in ecs.describe_services(cluster=fleet.CLUSTER, services=names, include=["TAGS"])["services"]:
+        td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
+        tags = {t["key"]: t["value"] for t in svc.get("tags", [])}
+        rows[svc["serviceName"]] = {
+            "tag": tags.get("tracing-sidecar", "-"),
+            "revision": f"{td['family']}:{td['revision']}",
+            "containers": ", ".join(c["name"] for c in td["containerDefinitions"]),
+            "controller": (svc.get("deploymentController") or {}).get("type", "ECS"),
+        }
+    return rows
+
+
+def fleet_services(ecs: Any) -> list[str]:
+    return [arn.rsplit("/", 1)[-1] for arn in ecs.list_services(cluster=fleet.CLUSTER)["serviceArns"]]
+
+
+def _table(before: dict[str, dict[str, str]], after: dict[str, dict[str, str]]) -> str:
+    head = ("service", "tracing-sidecar", "controller", "before", "after")
+    rows = [
+        (
+            name,
+            before[name]["tag"],
+            before[name]["controller"],
+            f"{before[name]['revision']} [{before[name]['containers']}]",
+            f"{after[name]['revision']} [{after[name]['containers']}]",
+        )
+        for name in sorted(before)
+    ]
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+
+    def line(row: tuple[str, ...]) -> str:
+        return "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True))
+
+    return "\n".join([line(head), line(tuple("-" * w for w in widths)), *(line(r) for r in rows)])
+
+
+def _events(identity_arn: str) -> list[tuple[str, Any]]:
+    folder = project_root() / "events"
+
+    def load(name: str) -> Any:
+        return json.loads((folder / name).read_text(encoding="utf-8"))
+
+    update = load("cloudtrail-updateservice.json")
+    untagged = copy.deepcopy(update)
+    untagged["id"] = "demo-untagged-service-update"
+    untagged["detail"]["requestParameters"]["service"] = "billing-worker"
+    compliant = copy.deepcopy(load("cloudtrail-tagresource-service.json"))
+    compliant["detail"]["requestParameters"]["resourceArn"] = compliant["detail"]["requestParameters"][
+        "resourceArn"
+    ].replace("nexus-ai-api-prod", "search-gateway")
+    own = copy.deepcopy(update)
+    own["id"] = "demo-enforcer-own-call"
+    own["detail"]["userIdentity"] = {"type": "AssumedRole", "arn": identity_arn}
+    return [
+        ("UpdateService nexus-ai-api-prod (deploy pipeline)", update),
+        ("ECS deployment IN_PROGRESS nexus-ai-api-prod", load("ecs-deployment-in-progress.json")),
+        ("UpdateService billing-worker (untagged)", untagged),
+        ("TagResource search-gateway (already has Jaeger)", compliant),
+        ("UpdateService payments-legacy (CODE_DEPLOY)", load("cloudtrail-updateservice-codedeploy.json")),
+        ("UpdateService by the enforcer itself (loop guard)", own),
+        ("UpdateService without 'service' (malformed)", load("malformed-updateservice-without-service.json")),
+    ]
+
+
+def run() -> int:
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        os.environ.update(
+            AWS_ENDPOINT_URL=f"http://{host}:{port}",
+            AWS_ACCESS_KEY_ID="demo",
+            AWS_SECRET_ACCESS_KEY="demo",  # noqa: S106 - moto accepts any key
+            AWS_DEFAULT_REGION=REGION,
+            AWS_REGION=REGION,
+        )
+        print(f"moto server on http://{host}:{port} (AWS_ENDPOINT_URL)\n")
+        return _run()
+    finally:
+        server.stop()
+
+
+def _run() -> int:
+    session = boto3.session.Session(region_name=REGION)
+    ecs, sns, sqs = session.client("ecs"), session.client("sns"), session.client("sqs")
+    identity = session.client("sts").get_caller_identity()
+    account = identity["Account"]
+    fleet.seed(ecs, session.client("ec2"), account, builtin_profiles()["jaeger"].image)
+    topic = sns.create_topic(Name="sidecar-enforcer-status")["TopicArn"]
+    inbox = sqs.create_queue(QueueName="demo-status-inbox")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(
+        TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn, Attributes={"RawMessageDelivery": "true"}
+    )
+    os.environ["STATUS_TOPIC_ARN"] = topic
+
+    before = _snapshot(ecs)
+    app = load_handler()
+    print("Events replayed through functions/enforcer/app.py:")
+    outcomes: list[str] = []
+    for label, event in _events(identity["Arn"]):
+        try:
+            result = app.lambda_handler(event, lambda_context())
+            summary = "; ".join(
+                f"{f['status']} {f.get('service') or f.get('family') or ''}".strip()
+                for f in result["findings"]
+            )
+        except EnforcerError as exc:
+            summary = (
+                f"{type(exc).__name__}: {exc} -> Lambda retries, then the dead-letter queue keeps the event"
+            )
+        outcomes.append(summary)
+        print(f"  - {label}\n      {summary}")
+    after = _snapshot(ecs)
+    print("\nServices in cluster " + fleet.CLUSTER + ":\n" + _table(before, after))
+
+    messages = []
+    while batch := sqs.receive_message(
+        QueueUrl=inbox, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    ).get("Messages", []):
+        messages.extend(batch)
+        sqs.delete_message_batch(
+            QueueUrl=inbox,
+            Entries=[{"Id": m["MessageId"], "ReceiptHandle": m["ReceiptHandle"]} for m in batch],
+        )
+    print(f"\nSNS status messages ({len(messages)}):")
+    bodies = [json.loads(m["Body"]) for m in messages]
+    for body in bodies:
+        where = f"{body.get('cluster', '')}/{body.get('service', '')}"
+        print(f"  {body['status']:<12} {where}: {body['reasons'][0]}")
+        if body["status"] == "REMEDIATED":
+            print(f"  {'':<12} new revision {body['newTaskDefinitionArn']}")
+    if bodies:
+        attrs = {k: v["StringValue"] for k, v in messages[0].get("MessageAttributes", {}).items()}
+        print(f"  message attributes (for filter policies), e.g.: {attrs}")
+    return _check(before, after, bodies, outcomes)
+
+
+def _check(
+    before: dict[str, Any], after: dict[str, Any], bodies: list[dict[str, Any]], outcomes: list[str]
+) -> int:
+    by_service = {(b["status"], b.get("service")) for b in bodies}
+    everything = json.dumps(bodies) + "\n".join(outcomes)
+    checks = {
+        "nexus-ai-api-prod moved to a revision with jaeger": "jaeger"
+        not in before["nexus-ai-api-prod"]["containers"]
+        and "jaeger" in after["nexus-ai-api-prod"]["containers"],
+        "a REMEDIATED message for nexus-ai-api-prod": ("REMEDIATED", "nexus-ai-api-prod") in by_service,
+        "billing-worker untouched": before["billing-worker"] == after["billing-worker"],
+        "payments-legacy SKIPPED (CODE_DEPLOY) and untouched": ("SKIPPED", "payments-legacy") in by_service
+        and before["payments-legacy"] == after["payments-legacy"],
+        "search-gateway compliant and untouched": ("COMPLIANT", "search-gateway") in by_service
+        and before["search-gateway"] == after["search-gateway"],
+        "the environment canary appears in no message": fleet.CANARY not in everything,
+    }
+    print("\nChecks:")
+    for name, ok in checks.items():
+        print(f"  [{'ok' if ok else 'FAILED'}] {name}")
+    return 0 if all(checks.values()) else 1
