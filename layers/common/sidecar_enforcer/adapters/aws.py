@@ -6,6 +6,7 @@ Throttling is retried with botocore's adaptive mode (client-side rate limiting +
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -25,11 +26,23 @@ RETRIES = Config(
 )
 
 
+# botocore's DEBUG log prints request bodies, and a RegisterTaskDefinition body holds container
+# environment values. Lambda's log-level control (AWS_LAMBDA_LOG_LEVEL) sets the root logger, so the
+# SDK's loggers are pinned here: turning the function to DEBUG never leaks a value.
+SDK_LOGGERS = ("boto3", "botocore", "urllib3", "s3transfer")
+
+
+def quiet_sdk_loggers() -> None:
+    for name in SDK_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 class Clients:
     """One client per (service, region), created on first use and reused (clients are thread-safe;
     creating them is not, hence the lock)."""
 
     def __init__(self, session: boto3.session.Session | None = None) -> None:
+        quiet_sdk_loggers()
         self._session = session
         self._clients: dict[tuple[str, str | None], Any] = {}
         self._lock = threading.Lock()

@@ -1,0 +1,106 @@
+"""Integration fixtures: moto in process, the demo fleet, the status topic with an SQS inbox, and the
+real handler module (functions/enforcer/app.py) loaded fresh per test."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from sidecar_enforcer import fleet
+from sidecar_enforcer.cli import lambda_context, load_handler
+from sidecar_enforcer.profiles import builtin_profiles
+
+from ..conftest import ROOT
+
+ACCOUNT = "123456789012"  # moto's default account
+
+
+@dataclass
+class Aws:
+    ecs: Any
+    ec2: Any
+    sns: Any
+    sqs: Any
+    sts: Any
+
+
+@pytest.fixture
+def aws() -> Iterator[Aws]:
+    with mock_aws():
+        session = boto3.session.Session(region_name="us-east-1")
+        yield Aws(*(session.client(s) for s in ("ecs", "ec2", "sns", "sqs", "sts")))
+
+
+@pytest.fixture
+def seeded(aws: Aws) -> fleet.Fleet:
+    return fleet.seed(aws.ecs, aws.ec2, ACCOUNT, builtin_profiles()["jaeger"].image)
+
+
+@dataclass
+class Inbox:
+    topic_arn: str
+    queue_url: str
+    sqs: Any
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Every status message published so far: {"body": dict, "attributes": dict}."""
+        found = []
+        while True:
+            batch = self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+            ).get("Messages", [])
+            if not batch:
+                return found
+            for m in batch:
+                attrs = {k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items()}
+                found.append({"body": json.loads(m["Body"]), "attributes": attrs, "raw": m["Body"]})
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+
+
+@pytest.fixture
+def inbox(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Inbox:
+    topic = aws.sns.create_topic(Name="sidecar-enforcer-status")["TopicArn"]
+    queue = aws.sqs.create_queue(QueueName="status-inbox")["QueueUrl"]
+    queue_arn = aws.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    aws.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+    monkeypatch.setenv("STATUS_TOPIC_ARN", topic)
+    return Inbox(topic, queue, aws.sqs)
+
+
+@pytest.fixture
+def app(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    for name, value in {
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "SidecarEnforcer",
+        "POWERTOOLS_SERVICE_NAME": "sidecar-enforcer",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+    }.items():
+        monkeypatch.setenv(name, value)
+    return load_handler()
+
+
+@pytest.fixture
+def invoke(app: ModuleType, inbox: Inbox, seeded: fleet.Fleet) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Run the real handler on an event (settings are read from the environment on first use)."""
+
+    def run(event: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = app.lambda_handler(event, lambda_context())
+        return result
+
+    return run
+
+
+def event(name: str, **changes: Any) -> dict[str, Any]:
+    """A sample event from events/, optionally with requestParameters changed."""
+    data: dict[str, Any] = json.loads((ROOT / "events" / name).read_text(encoding="utf-8"))
+    if changes:
+        data["detail"]["requestParameters"].update(changes)
+    return data

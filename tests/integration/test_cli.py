@@ -1,0 +1,217 @@
+"""The ``sidecar-enforcer`` console script, run as a user runs it: a subprocess talking HTTP to moto's
+server on 127.0.0.1 through the standard ``AWS_ENDPOINT_URL``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from sidecar_enforcer import fleet
+from sidecar_enforcer.profiles import builtin_profiles
+
+from ..conftest import CORPUS, ROOT
+
+pytestmark = pytest.mark.server
+SCRIPT = Path(sys.executable).with_name("sidecar-enforcer")
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def env(endpoint: str) -> dict[str, str]:
+    """A clean account on the server for each test, and the environment a user would export."""
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))  # noqa: S310
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "STATUS_", "ENFORCEMENT_"))}
+    return keep | {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own console script
+        [str(SCRIPT), *args], capture_output=True, text=True, env=env, timeout=120, check=False, cwd=ROOT
+    )
+
+
+def clients(env: dict[str, str]) -> dict[str, Any]:
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    return {s: session.client(s, endpoint_url=env["AWS_ENDPOINT_URL"]) for s in ("ecs", "ec2", "sns", "sts")}
+
+
+def seed(env: dict[str, str]) -> dict[str, Any]:
+    aws = clients(env)
+    account = aws["sts"].get_caller_identity()["Account"]
+    fleet.seed(aws["ecs"], aws["ec2"], account, builtin_profiles()["jaeger"].image)
+    return aws
+
+
+def task_definition_of(aws: dict[str, Any], name: str) -> str:
+    svc = aws["ecs"].describe_services(cluster=fleet.CLUSTER, services=[name])["services"][0]
+    return str(svc["taskDefinition"])
+
+
+# -- plan (offline) -------------------------------------------------------------------------------
+
+
+def test_plan_prints_the_decision_and_the_request(tmp_path: Path) -> None:
+    file = tmp_path / "td.json"
+    file.write_text(
+        json.dumps(
+            {
+                "taskDefinition": {
+                    "family": "web",
+                    "revision": 4,
+                    "status": "ACTIVE",
+                    "networkMode": "awsvpc",
+                    "containerDefinitions": [{"name": "web", "image": "nginx:1.27", "memory": 256}],
+                },
+                "tags": [{"key": "team", "value": "web"}],
+            }
+        )
+    )
+
+    result = run("plan", str(file))
+
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["decision"] == "MISSING"
+    assert out["profile"].startswith("jaeger@")
+    request = out["registerTaskDefinitionInput"]
+    assert "revision" not in request and "status" not in request
+    assert [c["name"] for c in request["containerDefinitions"]] == ["web", "jaeger"]
+    assert {"key": "team", "value": "web"} in request["tags"]
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"shared corpus not found at {CORPUS} (present in CI only)")
+def test_plan_refuses_a_windows_task_definition_with_exit_0() -> None:
+    result = run("plan", str(CORPUS / "taskdefs" / "fargate-windows-2019-core.json"), "--profile", "jaeger")
+
+    assert result.returncode == 0
+    out = json.loads(result.stdout)
+    assert out["decision"] == "REFUSED"
+    assert out["registerTaskDefinitionInput"] is None
+    assert "Windows" in out["reasons"][0]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [("{not json", "not JSON"), ('["a list"]', "not a task definition"), ('{"family": "x"}', "containerDefinitions")],
+)
+def test_plan_rejects_unreadable_input_with_one_line_and_exit_2(tmp_path: Path, content: str, expected: str) -> None:
+    file = tmp_path / "bad.json"
+    file.write_text(content)
+
+    result = run("plan", str(file))
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert expected in result.stderr
+
+
+def test_plan_of_a_missing_file_and_an_unknown_profile_exit_2(tmp_path: Path) -> None:
+    assert run("plan", str(tmp_path / "nope.json")).returncode == 2
+    file = tmp_path / "td.json"
+    file.write_text(json.dumps({"family": "x", "containerDefinitions": [{"name": "a", "image": "a:1"}]}))
+    unknown = run("plan", str(file), "--profile", "zipkin")
+    assert unknown.returncode == 2
+    assert "zipkin" in unknown.stderr
+
+
+def test_profiles_lists_jaeger_with_its_version_and_image() -> None:
+    jaeger = builtin_profiles()["jaeger"]
+
+    result = run("profiles")
+
+    assert result.returncode == 0
+    assert f"jaeger       {jaeger.version:<12} {jaeger.image}" in result.stdout
+
+
+# -- against moto's server over HTTP ----------------------------------------------------------------
+
+
+def test_local_env_creates_the_topic_and_prints_exports(env: dict[str, str]) -> None:
+    result = run("local-env", env=env)
+
+    assert result.returncode == 0, result.stderr
+    exports = dict(line.removeprefix("export ").split("=", 1) for line in result.stdout.splitlines())
+    assert set(exports) == {"STATUS_TOPIC_ARN", "OPT_IN_TAG_KEY", "DEFAULT_PROFILE", "ENFORCEMENT_MODE"}
+    topics = [t["TopicArn"] for t in clients(env)["sns"].list_topics()["Topics"]]
+    assert exports["STATUS_TOPIC_ARN"] in topics
+
+
+def test_invoke_runs_the_handler_against_the_endpoint(env: dict[str, str]) -> None:
+    aws = seed(env)
+    exports = run("local-env", env=env).stdout.splitlines()
+    env |= dict(line.removeprefix("export ").split("=", 1) for line in exports)
+    before = task_definition_of(aws, "nexus-ai-api-prod")
+
+    result = run("invoke", "events/cloudtrail-updateservice.json", env=env)
+
+    assert result.returncode == 0, result.stderr
+    (finding,) = json.loads(result.stdout)["findings"]
+    assert finding["status"] == "REMEDIATED"
+    after = task_definition_of(aws, "nexus-ai-api-prod")
+    assert after == finding["newTaskDefinitionArn"] != before
+    assert fleet.CANARY not in result.stdout + result.stderr
+
+
+def test_invoke_of_a_malformed_event_exits_2_with_one_line(env: dict[str, str]) -> None:
+    result = run("invoke", "events/malformed-updateservice-without-service.json", env=env)
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    errors = [line for line in result.stderr.splitlines() if line.startswith("MalformedEventError")]
+    assert errors == ["MalformedEventError: UpdateService requestParameters: service: Field required"]
+
+
+def test_enforce_dry_run_reports_and_changes_nothing_then_enforce_remediates(env: dict[str, str]) -> None:
+    aws = seed(env)
+    before = task_definition_of(aws, "nexus-ai-api-prod")
+    target = ["--cluster", fleet.CLUSTER, "--service", "nexus-ai-api-prod"]
+
+    dry = run("enforce", *target, "--dry-run", env=env)
+
+    assert dry.returncode == 0, dry.stderr
+    assert json.loads(dry.stdout)["status"] == "NONCOMPLIANT"
+    assert task_definition_of(aws, "nexus-ai-api-prod") == before
+
+    real = run("enforce", *target, env=env)
+
+    assert real.returncode == 0, real.stderr
+    assert json.loads(real.stdout)["status"] == "REMEDIATED"
+    assert task_definition_of(aws, "nexus-ai-api-prod") != before
+
+
+def test_demo_moves_the_tagged_service_and_passes_its_own_checks() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+
+    result = run("demo", env=env)
+
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "nexus-ai-api:1 [api]" in result.stdout
+    assert "nexus-ai-api:2 [api, jaeger]" in result.stdout
+    assert "FAILED" not in result.stdout
