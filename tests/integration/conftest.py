@@ -12,7 +12,6 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-
 from sidecar_enforcer import fleet
 from sidecar_enforcer.cli import lambda_context, load_handler
 from sidecar_enforcer.profiles import builtin_profiles
@@ -68,8 +67,12 @@ class Inbox:
 def inbox(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Inbox:
     topic = aws.sns.create_topic(Name="sidecar-enforcer-status")["TopicArn"]
     queue = aws.sqs.create_queue(QueueName="status-inbox")["QueueUrl"]
-    queue_arn = aws.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    aws.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+    queue_arn = aws.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    aws.sns.subscribe(
+        TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
+    )
     monkeypatch.setenv("STATUS_TOPIC_ARN", topic)
     return Inbox(topic, queue, aws.sqs)
 

@@ -14,7 +14,6 @@ from typing import Any
 
 import boto3
 import pytest
-
 from sidecar_enforcer import fleet
 from sidecar_enforcer.profiles import builtin_profiles
 
@@ -100,7 +99,8 @@ def test_plan_prints_the_decision_and_the_request(tmp_path: Path) -> None:
     assert out["decision"] == "MISSING"
     assert out["profile"].startswith("jaeger@")
     request = out["registerTaskDefinitionInput"]
-    assert "revision" not in request and "status" not in request
+    assert "revision" not in request
+    assert "status" not in request
     assert [c["name"] for c in request["containerDefinitions"]] == ["web", "jaeger"]
     assert {"key": "team", "value": "web"} in request["tags"]
 
@@ -118,9 +118,15 @@ def test_plan_refuses_a_windows_task_definition_with_exit_0() -> None:
 
 @pytest.mark.parametrize(
     ("content", "expected"),
-    [("{not json", "not JSON"), ('["a list"]', "not a task definition"), ('{"family": "x"}', "containerDefinitions")],
+    [
+        ("{not json", "not JSON"),
+        ('["a list"]', "not a task definition"),
+        ('{"family": "x"}', "containerDefinitions"),
+    ],
 )
-def test_plan_rejects_unreadable_input_with_one_line_and_exit_2(tmp_path: Path, content: str, expected: str) -> None:
+def test_plan_rejects_unreadable_input_with_one_line_and_exit_2(
+    tmp_path: Path, content: str, expected: str
+) -> None:
     file = tmp_path / "bad.json"
     file.write_text(content)
 

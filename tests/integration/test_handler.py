@@ -8,7 +8,6 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-
 from sidecar_enforcer import fleet
 from sidecar_enforcer.adapters.ecs import EcsGateway
 from sidecar_enforcer.domain.plan import MARKER_MANAGED_BY, MARKER_PROFILE, MARKER_SOURCE
@@ -22,9 +21,9 @@ JAEGER = builtin_profiles()["jaeger"]
 
 
 def service(aws: Aws, name: str) -> dict[str, Any]:
-    found: dict[str, Any] = aws.ecs.describe_services(cluster=fleet.CLUSTER, services=[name], include=["TAGS"])[
-        "services"
-    ][0]
+    found: dict[str, Any] = aws.ecs.describe_services(
+        cluster=fleet.CLUSTER, services=[name], include=["TAGS"]
+    )["services"][0]
     return found
 
 
@@ -73,7 +72,12 @@ def test_update_service_event_remediates_and_reports(aws: Aws, invoke: Any, inbo
     assert message["body"]["eventId"] == "6f0a4f4e-5d0e-4d51-9a0b-000000000001"
     assert message["body"]["sourceTaskDefinitionArn"] == source
     assert message["body"]["newTaskDefinitionArn"] == new
-    assert message["attributes"] == {"status": "REMEDIATED", "account": ACCOUNT, "cluster": "shop-prod", "profile": "jaeger"}
+    assert message["attributes"] == {
+        "status": "REMEDIATED",
+        "account": ACCOUNT,
+        "cluster": "shop-prod",
+        "profile": "jaeger",
+    }
 
 
 def test_applying_twice_changes_nothing_more(aws: Aws, invoke: Any, inbox: Inbox) -> None:
@@ -89,7 +93,11 @@ def test_applying_twice_changes_nothing_more(aws: Aws, invoke: Any, inbox: Inbox
 
 @pytest.mark.parametrize(
     "sample",
-    ["cloudtrail-createservice.json", "cloudtrail-tagresource-service.json", "ecs-deployment-in-progress.json"],
+    [
+        "cloudtrail-createservice.json",
+        "cloudtrail-tagresource-service.json",
+        "ecs-deployment-in-progress.json",
+    ],
 )
 def test_every_service_trigger_remediates(aws: Aws, invoke: Any, inbox: Inbox, sample: str) -> None:
     result = invoke(event(sample))
@@ -102,12 +110,14 @@ def test_registration_gets_a_compliant_revision_that_the_next_update_reuses(
     aws: Aws, invoke: Any, inbox: Inbox
 ) -> None:
     # Given a team registers a new revision of the family, tagged for Jaeger
-    base = aws.ecs.describe_task_definition(taskDefinition=service(aws, NEXUS)["taskDefinition"])["taskDefinition"]
+    base = aws.ecs.describe_task_definition(taskDefinition=service(aws, NEXUS)["taskDefinition"])[
+        "taskDefinition"
+    ]
     request = {k: base[k] for k in ("family", "containerDefinitions", "cpu", "memory", "networkMode")}
     request["requiresCompatibilities"] = ["FARGATE"]
-    user_revision = aws.ecs.register_task_definition(**request, tags=[{"key": "tracing-sidecar", "value": "jaeger"}])[
-        "taskDefinition"
-    ]["taskDefinitionArn"]
+    user_revision = aws.ecs.register_task_definition(
+        **request, tags=[{"key": "tracing-sidecar", "value": "jaeger"}]
+    )["taskDefinition"]["taskDefinitionArn"]
 
     # When its RegisterTaskDefinition event arrives (responseElements omitted, as CloudTrail may do)
     registered = invoke(event("cloudtrail-registertaskdefinition.json"))
@@ -237,7 +247,9 @@ def test_audit_mode_reports_the_plan_and_changes_nothing(
 
 
 def test_an_unknown_profile_is_refused_naming_the_known_ones(aws: Aws, invoke: Any, inbox: Inbox) -> None:
-    aws.ecs.tag_resource(resourceArn=service(aws, NEXUS)["serviceArn"], tags=[{"key": "tracing-sidecar", "value": "zipkin"}])
+    aws.ecs.tag_resource(
+        resourceArn=service(aws, NEXUS)["serviceArn"], tags=[{"key": "tracing-sidecar", "value": "zipkin"}]
+    )
 
     (finding,) = invoke(event("cloudtrail-updateservice.json"))["findings"]
 
@@ -262,7 +274,9 @@ def test_a_deleted_service_is_skipped_not_crashed(aws: Aws, invoke: Any, inbox: 
     assert finding["status"] == "SKIPPED"
 
 
-def test_a_malformed_event_raises_a_one_line_error_and_changes_nothing(aws: Aws, invoke: Any, inbox: Inbox) -> None:
+def test_a_malformed_event_raises_a_one_line_error_and_changes_nothing(
+    aws: Aws, invoke: Any, inbox: Inbox
+) -> None:
     before = service(aws, NEXUS)["taskDefinition"]
     bad = event("malformed-updateservice-without-service.json")
     original = copy.deepcopy(bad)

@@ -116,7 +116,7 @@ class ClusterTarget:
 
 @dataclass(frozen=True)
 class TaskDefinitionTarget:
-    task_definition: str  # an ARN when the response named it, else the family (latest ACTIVE)
+    task_definition: str  # a family (its latest ACTIVE revision) or a revision's ARN
     request_tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -215,10 +215,9 @@ def _cloudtrail(event: CloudTrailApiCallEvent) -> Trigger:
         tag = _model(TagResourceParams, params, what)
         return _tag_resource(base, tag)
     register = _model(RegisterTaskDefinitionParams, params, what)
-    return _with(
-        base,
-        targets=(TaskDefinitionTarget(_registered_arn(detail) or register.family, tag_dict(register.tags)),),
-    )
+    # The family, not responseElements' ARN (untrusted, often null or omitted): its latest ACTIVE
+    # revision is described, which is the registered one or a newer one (also to be enforced).
+    return _with(base, targets=(TaskDefinitionTarget(register.family, tag_dict(register.tags)),))
 
 
 def _tag_resource(base: Trigger, params: TagResourceParams) -> Trigger:
@@ -232,16 +231,6 @@ def _tag_resource(base: Trigger, params: TagResourceParams) -> Trigger:
     if arn.resource_type == "task-definition":
         return _with(base, targets=(TaskDefinitionTarget(params.resource_arn, tag_dict(params.tags)),))
     return _with(base, ignored=f"tagging a {arn.resource_type} needs no enforcement")
-
-
-def _registered_arn(detail: CloudTrailDetail) -> str | None:
-    """The registered revision's ARN when the (untrusted, maybe omitted) response names it."""
-    response = detail.response_elements
-    if isinstance(response, dict) and isinstance(response.get("taskDefinition"), dict):
-        arn = response["taskDefinition"].get("taskDefinitionArn")
-        if isinstance(arn, str) and parse_arn(arn) is not None:
-            return arn
-    return None
 
 
 def _with(trigger: Trigger, **changes: Any) -> Trigger:
