@@ -35,6 +35,7 @@ MAX_TAGS = 50  # per ECS resource (ECS API reference, Tag)
 OTEL_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
 OTEL_TRACES_ENDPOINT = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
 OTEL_PROTOCOL = "OTEL_EXPORTER_OTLP_PROTOCOL"
+OTEL_TRACES_PROTOCOL = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
 
 
 class Decision(StrEnum):
@@ -143,7 +144,12 @@ def _refusals(request: dict[str, Any], profile: Profile, mode: str) -> list[str]
         reasons.append(
             f"profile {profile.label} has no {arch} image ({', '.join(profile.architectures)} only)"
         )
-    if mode == "none":
+    if mode not in schema.network_modes():
+        known = ", ".join(sorted(schema.network_modes()))
+        reasons.append(
+            f"networkMode {mode!r} is not one ECS accepts ({known}): cannot tell how to reach the sidecar"
+        )
+    elif mode == "none":
         reasons.append("networkMode 'none' gives the app no network to reach the sidecar")
     elif mode == "host":
         ports = ", ".join(str(p) for p in profile.ports)
@@ -232,11 +238,9 @@ def _wire(container: dict[str, Any], profile: Profile, host: str, bridge: bool) 
             )
         elif OTEL_ENDPOINT not in present and OTEL_TRACES_ENDPOINT not in present:
             env = container.setdefault("environment", [])
-            protocol = profile.otlp.protocol
-            if OTEL_PROTOCOL in present:
-                protocol = (
-                    next((e.get("value") for e in env if e.get("name") == OTEL_PROTOCOL), None) or protocol
-                )  # a secret-held protocol is unreadable here: keep the profile's
+            # The SDK prefers the traces-specific protocol; a secret-held one is unreadable here.
+            user = {e.get("name"): e.get("value") for e in env if isinstance(e, dict)}
+            protocol = user.get(OTEL_TRACES_PROTOCOL) or user.get(OTEL_PROTOCOL) or profile.otlp.protocol
             port = profile.otlp.grpc_port if protocol == "grpc" else profile.otlp.http_port
             env.append({"name": OTEL_ENDPOINT, "value": f"http://{host}:{port}"})
             added = [OTEL_ENDPOINT]

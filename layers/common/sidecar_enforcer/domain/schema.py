@@ -46,6 +46,12 @@ def register_members() -> frozenset[str]:
     return frozenset(register_input_shape().members)  # type: ignore[attr-defined]
 
 
+@cache
+def network_modes() -> frozenset[str]:
+    """The values RegisterTaskDefinition accepts for networkMode (the validator skips enums)."""
+    return frozenset(_ecs_model().shape_for("NetworkMode").enum)  # type: ignore[attr-defined]
+
+
 def _describe(kind: str, path: str, details: dict[str, Any]) -> str:
     path = path.lstrip(".") or "(request)"
     if kind == "unknown field":
