@@ -138,19 +138,10 @@ class Enforcer:
             key = self.settings.opt_in_tag_key
             if key not in state.tags and cluster_tags is None:
                 cluster_tags = ecs.cluster_tags(state.cluster_arn or state.cluster)
-            selection = select_profile(
-                key=key,
-                default_profile=self.settings.default_profile,
-                own_tags=state.tags,
-                cluster_tags=cluster_tags,
-            )
-            if selection.profile is None:
-                return ctx.finding(Status.NOT_OPTED_IN, **where, reasons=[selection.reason])
-            profile = self.profiles.get(selection.profile)
-            if profile is None:
-                return ctx.finding(
-                    Status.REFUSED, **where, profile=selection.profile, reasons=[self._unknown(selection)]
-                )
+            chosen = self._select(ctx, where, state.tags, cluster_tags, "service")
+            if isinstance(chosen, Finding):
+                return chosen
+            profile, why = chosen
             document = ecs.describe_task_definition(state.task_definition)
             decided = plan(document.task_definition, document.tags, profile, source_arn=document.arn)
             where |= {"family": document.family, "source_task_definition_arn": document.arn}
@@ -161,7 +152,7 @@ class Enforcer:
                     **_profile(profile),
                     reasons=[_controller_reason(state.deployment_controller), *decided.reasons],
                 )
-            finding = self._act(ecs, decided, ctx, where, selection.reason)
+            finding = self._act(ecs, decided, ctx, where, why)
             if finding.status is Status.REMEDIATED and finding.new_task_definition_arn:
                 ecs.deploy(state.cluster_arn or state.cluster, state.name, finding.new_task_definition_arn)
                 finding = finding.model_copy(
@@ -179,22 +170,39 @@ class Enforcer:
             return ctx.finding(Status.SKIPPED, **where, reasons=["the task definition is not ACTIVE"])
         if is_managed(document.tags):
             return ctx.finding(Status.COMPLIANT, **where, reasons=["registered by the enforcer"])
-        tags = tag_dict(document.tags) or target.request_tags
+        chosen = self._select(
+            ctx, where, tag_dict(document.tags) or target.request_tags, None, "task definition"
+        )
+        if isinstance(chosen, Finding):
+            return chosen
+        profile, why = chosen
+        decided = plan(document.task_definition, document.tags, profile, source_arn=document.arn)
+        return self._act(ecs, decided, ctx, where, why)
+
+    def _select(
+        self,
+        ctx: _Context,
+        where: dict[str, Any],
+        own_tags: dict[str, str],
+        cluster_tags: dict[str, str] | None,
+        own_kind: str,
+    ) -> tuple[Profile, str] | Finding:
+        """The profile the tags ask for (and why), or the NOT_OPTED_IN / REFUSED finding."""
         selection = select_profile(
             key=self.settings.opt_in_tag_key,
             default_profile=self.settings.default_profile,
-            own_tags=tags,
-            own_kind="task definition",
+            own_tags=own_tags,
+            cluster_tags=cluster_tags,
+            own_kind=own_kind,
         )
         if selection.profile is None:
             return ctx.finding(Status.NOT_OPTED_IN, **where, reasons=[selection.reason])
         profile = self.profiles.get(selection.profile)
         if profile is None:
-            return ctx.finding(
-                Status.REFUSED, **where, profile=selection.profile, reasons=[self._unknown(selection)]
-            )
-        decided = plan(document.task_definition, document.tags, profile, source_arn=document.arn)
-        return self._act(ecs, decided, ctx, where, selection.reason)
+            known = ", ".join(sorted(self.profiles)) or "none"
+            reason = f"{selection.reason}, but no such profile exists (known: {known})"
+            return ctx.finding(Status.REFUSED, **where, profile=selection.profile, reasons=[reason])
+        return profile, selection.reason
 
     # -- acting on a decision ---------------------------------------------------------------------
 
@@ -224,10 +232,6 @@ class Enforcer:
             reasons=[why, *decided.reasons],
             changes=changes,
         )
-
-    def _unknown(self, selection: Any) -> str:
-        known = ", ".join(sorted(self.profiles)) or "none"
-        return f"{selection.reason}, but no such profile exists (known: {known})"
 
     def _report(self, finding: Finding, *, publish: bool = True) -> Finding:
         message = finding.to_message()
