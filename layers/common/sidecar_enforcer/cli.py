@@ -81,11 +81,15 @@ def lambda_context(function_name: str = "sidecar-enforcer-local") -> Any:
     )
 
 
-def _read_json(path: str) -> Any:
+def _read_bytes(path: str) -> bytes:
     try:
-        raw = Path(path).read_bytes()
+        return Path(path).read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: {exc.strerror}") from None
+
+
+def _read_json(path: str) -> Any:
+    raw = _read_bytes(path)
     try:
         return json.loads(raw.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -100,11 +104,7 @@ def _print(data: Any) -> None:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    try:
-        raw = Path(args.file).read_bytes()
-    except OSError as exc:
-        raise InputError(f"{args.file}: {exc.strerror}") from None
-    document = load_document(raw)
+    document = load_document(_read_bytes(args.file))
     profiles = builtin_profiles()
     name = args.profile or Settings.from_env().default_profile
     if name not in profiles:

@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 
 from . import fleet
-from .cli import lambda_context, load_handler, project_root
+from .cli import LOCAL_TOPIC, lambda_context, load_handler, project_root
 from .errors import EnforcerError
 from .profiles import builtin_profiles
 
@@ -117,7 +117,7 @@ def _run() -> int:
     identity = session.client("sts").get_caller_identity()
     account = identity["Account"]
     fleet.seed(ecs, session.client("ec2"), account, builtin_profiles()["jaeger"].image)
-    topic = sns.create_topic(Name="sidecar-enforcer-status")["TopicArn"]
+    topic = sns.create_topic(Name=LOCAL_TOPIC)["TopicArn"]
     inbox = sqs.create_queue(QueueName="demo-status-inbox")["QueueUrl"]
     inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"

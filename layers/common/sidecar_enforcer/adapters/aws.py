@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import boto3
@@ -93,5 +93,13 @@ def translate(what: str, exc: ClientError | BotoCoreError) -> AwsError:
 def call(what: str, fn: Callable[..., T], **kwargs: Any) -> T:
     try:
         return fn(**kwargs)
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(what, exc) from None
+
+
+def pages(what: str, client: Any, operation: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """The pages of a paginated call, errors translated like ``call``'s."""
+    try:
+        yield from client.get_paginator(operation).paginate(**kwargs)
     except (ClientError, BotoCoreError) as exc:
         raise translate(what, exc) from None

@@ -16,12 +16,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from ..domain.arns import task_definition_family, task_definition_revision
 from ..domain.plan import MARKER_PROFILE, MARKER_SOURCE
 from ..domain.taskdef import TaskDefinitionDocument, unwrap
-from .aws import call, translate
+from .aws import call, pages
 
 DESCRIBE_SERVICES_MAX = 10  # DescribeServices: up to 10 services per call
 NEWER_REVISIONS_CHECKED = 10  # how many revisions after the source to look through for ours
@@ -81,12 +79,10 @@ class EcsGateway:
         return found[0] if found else None
 
     def list_services(self, cluster: str) -> Iterator[str]:
-        paginator = self._client.get_paginator("list_services")
-        try:
-            for page in paginator.paginate(cluster=cluster, PaginationConfig={"PageSize": 100}):
-                yield from page.get("serviceArns", [])
-        except (ClientError, BotoCoreError) as exc:
-            raise translate("ListServices", exc) from None
+        for page in pages(
+            "ListServices", self._client, "list_services", cluster=cluster, PaginationConfig={"PageSize": 100}
+        ):
+            yield from page.get("serviceArns", [])
 
     def cluster_tags(self, cluster: str) -> dict[str, str]:
         response = call(
@@ -138,18 +134,21 @@ class EcsGateway:
         family = task_definition_family(source_arn)
         source_revision = task_definition_revision(source_arn) or 0
         newer: list[str] = []
-        paginator = self._client.get_paginator("list_task_definitions")
-        pages = paginator.paginate(familyPrefix=family, status="ACTIVE", sort="DESC")
-        try:
-            for page in pages:
-                for arn in page.get("taskDefinitionArns", []):
-                    revision = task_definition_revision(arn) or 0
-                    if task_definition_family(arn) == family and revision > source_revision:
-                        newer.append(arn)
-                if len(newer) >= NEWER_REVISIONS_CHECKED or not page.get("taskDefinitionArns"):
-                    break
-        except (ClientError, BotoCoreError) as exc:
-            raise translate("ListTaskDefinitions", exc) from None
+        listed = pages(
+            "ListTaskDefinitions",
+            self._client,
+            "list_task_definitions",
+            familyPrefix=family,
+            status="ACTIVE",
+            sort="DESC",
+        )
+        for page in listed:
+            for arn in page.get("taskDefinitionArns", []):
+                revision = task_definition_revision(arn) or 0
+                if task_definition_family(arn) == family and revision > source_revision:
+                    newer.append(arn)
+            if len(newer) >= NEWER_REVISIONS_CHECKED or not page.get("taskDefinitionArns"):
+                break
         for arn in sorted(newer, key=lambda a: task_definition_revision(a) or 0)[:NEWER_REVISIONS_CHECKED]:
             tags = {t["key"]: t["value"] for t in self.describe_task_definition(arn).tags}
             if tags.get(MARKER_SOURCE) == source_arn and tags.get(MARKER_PROFILE) == profile_label:

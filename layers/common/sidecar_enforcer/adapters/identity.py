@@ -11,10 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from ..domain.arns import parse_arn
-from .aws import translate
+from .aws import call
 
 
 @dataclass(frozen=True)
@@ -44,8 +42,5 @@ class Identity:
 
 
 def caller_identity(sts: Any) -> Identity:
-    try:
-        response = sts.get_caller_identity()
-    except (ClientError, BotoCoreError) as exc:
-        raise translate("GetCallerIdentity", exc) from None
+    response = call("GetCallerIdentity", sts.get_caller_identity)
     return Identity(arn=str(response["Arn"]), account=str(response["Account"]))

@@ -8,10 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from ..models.findings import Finding
-from .aws import translate
+from .aws import call
 
 
 class StatusPublisher:
@@ -23,13 +21,12 @@ class StatusPublisher:
         attributes = {
             k: {"DataType": "String", "StringValue": v} for k, v in finding.message_attributes().items()
         }
-        try:
-            response = self._client.publish(
-                TopicArn=self._topic_arn,
-                Subject=finding.subject(),
-                Message=json.dumps(finding.to_message(), sort_keys=True),
-                MessageAttributes=attributes,
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise translate("Publish", exc) from None
+        response = call(
+            "Publish",
+            self._client.publish,
+            TopicArn=self._topic_arn,
+            Subject=finding.subject(),
+            Message=json.dumps(finding.to_message(), sort_keys=True),
+            MessageAttributes=attributes,
+        )
         return str(response["MessageId"])
