@@ -39,7 +39,7 @@ def aws() -> Iterator[Aws]:
 
 @pytest.fixture
 def seeded(aws: Aws) -> fleet.Fleet:
-    return fleet.seed(aws.ecs, aws.ec2, ACCOUNT, builtin_profiles()["jaeger"].image)
+    return fleet.seed(aws.ecs, aws.ec2, ACCOUNT, builtin_profiles()["jaeger"].container)
 
 
 @dataclass

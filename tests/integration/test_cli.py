@@ -63,7 +63,7 @@ def clients(env: dict[str, str]) -> dict[str, Any]:
 def seed(env: dict[str, str]) -> dict[str, Any]:
     aws = clients(env)
     account = aws["sts"].get_caller_identity()["Account"]
-    fleet.seed(aws["ecs"], aws["ec2"], account, builtin_profiles()["jaeger"].image)
+    fleet.seed(aws["ecs"], aws["ec2"], account, builtin_profiles()["jaeger"].container)
     return aws
 
 
@@ -147,13 +147,29 @@ def test_plan_of_a_missing_file_and_an_unknown_profile_exit_2(tmp_path: Path) ->
     assert "zipkin" in unknown.stderr
 
 
-def test_profiles_lists_jaeger_with_its_version_and_image() -> None:
-    jaeger = builtin_profiles()["jaeger"]
-
+def test_profiles_lists_every_profile_with_its_version_image_and_origin() -> None:
     result = run("profiles")
 
     assert result.returncode == 0
-    assert f"jaeger       {jaeger.version:<12} {jaeger.image}" in result.stdout
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[1:]}
+    assert set(rows) == set(builtin_profiles())
+    for name, profile in builtin_profiles().items():
+        assert rows[name][1:4] == [profile.version, ",".join(profile.architectures), profile.image]
+        assert rows[name][-1] == f"{name}.json"
+
+
+def test_profiles_lists_a_custom_folder_s_profile_and_reports_a_broken_one(tmp_path: Path) -> None:
+    custom = builtin_profiles()["jaeger"].model_dump(mode="json", by_alias=True)
+    custom |= {"name": "jaeger-team", "version": "7"}
+    (tmp_path / "jaeger-team.json").write_text(json.dumps(custom))
+    (tmp_path / "broken.json").write_text('{"name": "broken"}')
+
+    result = run("profiles", env=os.environ | {"PROFILES_DIR": str(tmp_path)})
+
+    assert result.returncode == 2
+    assert any(line.startswith("jaeger-team ") and " 7 " in line for line in result.stdout.splitlines())
+    assert "invalid broken: profile" in result.stderr
+    assert "version" in result.stderr
 
 
 # -- against moto's server over HTTP ----------------------------------------------------------------
@@ -218,6 +234,10 @@ def test_demo_moves_the_tagged_service_and_passes_its_own_checks() -> None:
     result = run("demo", env=env)
 
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "nexus-ai-api:1 [api]" in result.stdout
-    assert "nexus-ai-api:2 [api, jaeger]" in result.stdout
-    assert "FAILED" not in result.stdout
+    assert "nexus-ai-api:1 512/1024 [api]" in result.stdout
+    assert "nexus-ai-api:2 512/1024 [api, jaeger]" in result.stdout
+    assert "checkout-web:2 512/1024 [web, jaeger]" in result.stdout
+    assert "task size 256 CPU units / 512 MiB -> 512 CPU units / 1024 MiB" in result.stdout
+    assert "upgrade container 'jaeger'" in result.stdout
+    assert "[FAILED]" not in result.stdout
+    assert result.stdout.count("[ok]") == 8

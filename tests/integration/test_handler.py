@@ -213,6 +213,8 @@ def test_cluster_tag_opts_in_every_service_unless_one_opts_out(aws: Aws, invoke:
         NEXUS: "NOT_OPTED_IN",  # its own tag wins
         "search-gateway": "COMPLIANT",
         "payments-legacy": "SKIPPED",
+        "checkout-web": "REMEDIATED",  # grown to 512 CPU units / 1024 MiB
+        "catalog-search": "DRIFTED",  # Jaeger v1 by hand; the default policy does not upgrade
     }
     assert "jaeger" in containers(aws, service(aws, "billing-worker")["taskDefinition"])
     assert service(aws, NEXUS)["taskDefinition"] == nexus_before

@@ -15,6 +15,7 @@ REGION = "eu-west-1"
 SOURCE_ARN = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/shop-api:7"
 EXECUTION_ROLE = f"arn:aws:iam::{ACCOUNT}:role/ecsTaskExecutionRole"
 
+ROOT = Path(__file__).resolve().parents[2]
 # The repository root is /work/main; the shared corpus ships beside it (/work/shared/corpus).
 SHARED_CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 

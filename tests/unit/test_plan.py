@@ -7,21 +7,20 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from sidecar_enforcer import ENFORCER_NAME
 from sidecar_enforcer.domain import schema
 from sidecar_enforcer.domain.plan import (
+    DEFAULT_POLICY,
     MARKER_KEYS,
     MARKER_MANAGED_BY,
     MARKER_PROFILE,
     MARKER_SOURCE,
     Decision,
-    Plan,
     is_managed,
     plan,
     source_of,
 )
+from sidecar_enforcer.models.policy import Policy
 
 from ._factories import (
     JAEGER,
@@ -56,9 +55,14 @@ def missing(task: dict[str, Any], tags: list[dict[str, str]] | None = None, **kw
     return result.register_input
 
 
-def refused(task: dict[str, Any], tags: list[dict[str, str]] | None = None, profile: Any = JAEGER) -> str:
+def refused(
+    task: dict[str, Any],
+    tags: list[dict[str, str]] | None = None,
+    profile: Any = JAEGER,
+    policy: Policy = DEFAULT_POLICY,
+) -> str:
     """Plan, require REFUSED with sound reasons, return the reasons as one text."""
-    result = plan(task, tags or [], profile)
+    result = plan(task, tags or [], profile, policy)
     assert result.decision is Decision.REFUSED, result
     assert result.register_input is None
     assert result.changes == []
@@ -506,10 +510,29 @@ class TestRefusals:
 
         assert f"networkMode '{mode}'" in reasons
 
-    def test_a_container_already_named_like_the_sidecar_is_refused(self) -> None:
+    def test_a_foreign_container_with_the_sidecar_s_name_makes_the_sidecar_take_a_free_name(self) -> None:
+        task = fargate(app(), app(SIDECAR, image="my-registry.example.com/tracer:3", portMappings=[]))
+        task["containerDefinitions"].append(app(f"{SIDECAR}-sidecar", image="x/y:1", portMappings=[]))
+
+        result = plan(task, [], JAEGER)
+
+        assert result.decision is Decision.MISSING
+        assert result.register_input is not None
+        added = result.register_input["containerDefinitions"][-1]
+        assert (added["name"], added["image"]) == (f"{SIDECAR}-sidecar-2", JAEGER.image)
+        assert named(result.register_input, SIDECAR)["image"] == "my-registry.example.com/tracer:3"
+        wired = named(result.register_input, "app")
+        assert {"containerName": f"{SIDECAR}-sidecar-2", "condition": "START"} in wired["dependsOn"]
+        assert any("renamed" in c for c in result.changes)
+        # and the renamed sidecar is found again: applying twice equals once
+        assert plan(result.register_input, [], JAEGER).decision is Decision.COMPLIANT
+
+    def test_a_foreign_container_with_the_sidecar_s_name_is_refused_when_policy_forbids_renaming(
+        self,
+    ) -> None:
         task = fargate(app(), app(SIDECAR, image="my-registry.example.com/tracer:3", portMappings=[]))
 
-        reasons = refused(task)
+        reasons = refused(task, policy=Policy(rename_on_conflict=False))
 
         assert f"'{SIDECAR}'" in reasons
         assert "already exists" in reasons
@@ -536,32 +559,74 @@ class TestRefusals:
 
         assert env(named(request, "app"))[OTEL_ENDPOINT] == f"http://{SIDECAR}:4317"
 
-    def test_a_fargate_task_without_room_for_the_sidecar_memory_is_refused(self) -> None:
-        reasons = refused(fargate(app(memoryReservation=512), cpu="256", memory="512"))
+    @pytest.mark.parametrize(
+        ("app_size", "task_size", "grown"),
+        [
+            pytest.param({"memoryReservation": 512}, ("256", "512"), ("256", "1024"), id="memory"),
+            pytest.param({"memoryReservation": 1990}, ("256", "2048"), ("512", "3072"), id="memory-past-256"),
+            pytest.param({"cpu": 1024}, ("1024", "2048"), ("2048", "4096"), id="cpu"),
+            pytest.param({"cpu": 256, "memory": 512}, ("256", "512"), ("512", "1024"), id="both"),
+            pytest.param({"memoryReservation": 1500}, (".25 vcpu", "1.5GB"), ("256", "2048"), id="units"),
+        ],
+    )
+    def test_a_fargate_task_too_small_grows_to_the_smallest_valid_size_that_holds_it(
+        self, app_size: dict[str, int], task_size: tuple[str, str], grown: tuple[str, str]
+    ) -> None:
+        result = plan(fargate(app(**app_size), cpu=task_size[0], memory=task_size[1]), [], JAEGER)
 
-        assert "MiB" in reasons
-        assert "memory" in reasons
+        assert result.decision is Decision.MISSING, result.reasons
+        assert result.register_input is not None
+        assert (result.register_input["cpu"], result.register_input["memory"]) == grown
+        assert result.resize is not None
+        assert result.resize[1] == f"{grown[0]} CPU units / {grown[1]} MiB"
+        assert any("task size" in c and "->" in c for c in result.changes)
+        assert result.to_json()["taskSize"]["to"] == result.resize[1]
 
-    def test_a_fargate_task_without_room_for_the_sidecar_cpu_is_refused(self) -> None:
-        reasons = refused(fargate(app(cpu=1024), cpu="1024", memory="2048"))
+    def test_growth_forbidden_by_policy_is_a_refusal_naming_both_sizes(self) -> None:
+        reasons = refused(
+            fargate(app(memoryReservation=512), cpu="256", memory="512"), policy=Policy(grow_task_size=False)
+        )
 
-        assert "CPU" in reasons
+        assert "256 CPU units / 512 MiB" in reasons
+        assert "256 CPU units / 1024 MiB" in reasons
+        assert "policy" in reasons
 
-    def test_a_task_that_fits_the_sidecar_exactly_is_not_refused(self) -> None:
-        # 384 + the sidecar's 128 MiB reservation = 512; 960 + its 64 CPU units = 1024
-        missing(fargate(app(memoryReservation=384, cpu=960), cpu="1024", memory="512"))
-        refused(fargate(app(memoryReservation=385), cpu="1024", memory="512"))
-        refused(fargate(app(cpu=961), cpu="1024", memory="2048"))
+    def test_no_fargate_size_large_enough_is_a_refusal(self) -> None:
+        reasons = refused(fargate(app(memoryReservation=122880), cpu="16384", memory="122880"))
 
-    def test_task_sizes_with_units_are_understood(self) -> None:
-        missing(fargate(app(memoryReservation=1500, cpu=900), cpu="1 vCPU", memory="2 GB"))
-        refused(fargate(app(memoryReservation=1500), cpu=".25 vcpu", memory="1.5GB"))
+        assert "more than any Fargate task size" in reasons
+
+    def test_an_invalid_fargate_pair_is_refused_even_when_it_holds_the_sidecar(self) -> None:
+        assert "not a valid Fargate task size" in refused(fargate(cpu="1024", memory="512"))
+
+    def test_a_task_that_fits_the_sidecar_exactly_keeps_its_size(self) -> None:
+        # 896 + the sidecar's 128 MiB reservation = 1024; 448 + its 64 CPU units = 512
+        exact = plan(fargate(app(memoryReservation=896, cpu=448), cpu="512", memory="1024"), [], JAEGER)
+        over = plan(fargate(app(memoryReservation=897), cpu="512", memory="1024"), [], JAEGER)
+
+        assert exact.resize is None
+        assert exact.register_input is not None
+        assert (exact.register_input["cpu"], exact.register_input["memory"]) == ("512", "1024")
+        assert over.resize is not None
+        assert over.register_input is not None
+        assert (over.register_input["cpu"], over.register_input["memory"]) == ("512", "2048")
+
+    def test_task_sizes_with_units_are_understood_and_kept_when_they_fit(self) -> None:
+        request = missing(fargate(app(memoryReservation=1500, cpu=900), cpu="1 vCPU", memory="2 GB"))
+
+        assert (request["cpu"], request["memory"]) == ("1 vCPU", "2 GB")
+
+    def test_an_ec2_task_level_limit_is_respected_not_grown(self) -> None:
+        reasons = refused(ec2(app(memoryReservation=1000), memory="1024", network_mode="awsvpc"))
+
+        assert "1128 MiB" in reasons
+        assert "raise the task memory" in reasons
 
     def test_the_sidecar_hard_limit_must_fit_the_task_memory(self) -> None:
         # 50 + 128 reserved fits in 200 MiB, but the sidecar's own 256 MiB limit does not
         reasons = refused(ec2(app(memoryReservation=50), memory="200"))
 
-        assert "256" in reasons
+        assert "memory limit 256 MiB exceeds the task's 200 MiB" in reasons
 
     def test_a_fargate_task_without_task_size_is_refused(self) -> None:
         assert "cpu" in refused(fargate(cpu=None))
@@ -608,7 +673,7 @@ class TestRefusals:
         task = ec2(app(memoryReservation=128, portMappings=[{"containerPort": 4317}]), network_mode="host")
         task["containerDefinitions"].append(app(SIDECAR, image="x/y:1", portMappings=[]))
 
-        reasons = plan(task, [], JAEGER).reasons
+        reasons = plan(task, [], JAEGER, Policy(rename_on_conflict=False)).reasons
 
         assert len(reasons) >= 3
 
@@ -620,11 +685,10 @@ class TestPresent:
     @pytest.mark.parametrize(
         "task",
         [
+            pytest.param(fargate(app(), {**JAEGER.container, "name": "tracing"}), id="fargate"),
             pytest.param(
-                fargate(app(), {"name": "tracing", "image": JAEGER.image, "essential": False}), id="fargate"
-            ),
-            pytest.param(
-                ec2(app(), {"name": "tracing", "image": JAEGER.image}, network_mode="host"), id="host-mode"
+                ec2(app(), {**JAEGER.container, "name": "tracing", "cpu": 10}, network_mode="host"),
+                id="host-mode-own-cpu",
             ),
         ],
     )
@@ -646,10 +710,10 @@ class TestPresent:
             "cr.jaegertracing.io/jaegertracing/jaeger:2.20.0",
         ],
     )
-    def test_another_jaeger_image_is_outdated(self, image: str) -> None:
-        result = plan(fargate(app(), {"name": SIDECAR, "image": image, "essential": False}), [], JAEGER)
+    def test_another_jaeger_image_is_drifted_and_left_alone_by_default(self, image: str) -> None:
+        result = plan(fargate(app(), {**JAEGER.container, "image": image}), [], JAEGER)
 
-        assert result.decision is Decision.OUTDATED
+        assert result.decision is Decision.DRIFTED
         assert result.register_input is None
         assert result.changes == []
         assert image in result.reasons[0]
@@ -752,159 +816,3 @@ class TestSecrecy:
         if result.register_input is not None:
             # the value is kept in the request, only never printed
             assert CANARY in json.dumps(result.register_input)
-
-
-# -- properties ------------------------------------------------------------------------------------------
-
-_WINDOWS_WORDS = ("windows", "nanoserver", "servercore", "microsoft")
-NAMES = st.from_regex(r"[a-z][a-z0-9_-]{0,14}", fullmatch=True).filter(lambda n: "jaeger" not in n)
-IMAGES = st.builds(
-    "{}:{}".format,
-    st.from_regex(
-        r"([a-z0-9.-]{1,12}\.[a-z]{2,3}/)?[a-z][a-z0-9-]{0,10}(/[a-z][a-z0-9-]{0,10})?", fullmatch=True
-    ),
-    st.from_regex(r"[0-9]{1,2}\.[0-9]{1,2}(\.[0-9]{1,2})?", fullmatch=True),
-).filter(lambda i: "jaeger" not in i and not any(w in i for w in _WINDOWS_WORDS))
-PORTS = st.integers(1, 65535).filter(lambda p: p not in (4317, 4318, 16686))
-ENV_NAMES = st.from_regex(r"[A-Z][A-Z0-9_]{0,11}", fullmatch=True)
-USER_TAGS = st.lists(
-    st.fixed_dictionaries(
-        {
-            "key": st.from_regex(r"[a-z][a-z0-9-]{0,10}", fullmatch=True),
-            "value": st.from_regex(r"[a-z0-9]{0,6}", fullmatch=True),
-        }
-    ),
-    max_size=4,
-    unique_by=lambda t: t["key"],
-)
-# Task sizes as people write them, with the value the API means (CPU units / MiB).
-FARGATE_CPU = {
-    "256": 256,
-    "512": 512,
-    "1024": 1024,
-    "2048": 2048,
-    "4096": 4096,
-    "1 vCPU": 1024,
-    ".5 vcpu": 512,
-}
-FARGATE_MEMORY = {
-    "512": 512,
-    "1024": 1024,
-    "2048": 2048,
-    "4096": 4096,
-    "8192": 8192,
-    "2 GB": 2048,
-    "0.5GB": 512,
-}
-SIDECAR_MEMORY_RESERVATION = 128  # from profiles/jaeger.json
-SIDECAR_MEMORY_LIMIT = 256
-SIDECAR_CPU = 64
-
-
-@st.composite
-def app_containers(draw: st.DrawFn) -> list[dict[str, Any]]:
-    containers = []
-    for name in draw(st.lists(NAMES, min_size=1, max_size=4, unique=True)):
-        container: dict[str, Any] = {"name": name, "image": draw(IMAGES), "essential": draw(st.booleans())}
-        ports = draw(st.lists(PORTS, max_size=2, unique=True))
-        if ports:
-            container["portMappings"] = [{"containerPort": p, "protocol": "tcp"} for p in ports]
-        variables = draw(st.dictionaries(ENV_NAMES, st.text(max_size=6), max_size=3))
-        if variables:
-            container["environment"] = [{"name": k, "value": v} for k, v in variables.items()]
-        reservation = draw(st.none() | st.integers(6, 600))
-        if reservation is not None:
-            container["memoryReservation"] = reservation
-        cpu = draw(st.none() | st.integers(0, 400))
-        if cpu is not None:
-            container["cpu"] = cpu
-        containers.append(container)
-    containers[0]["essential"] = True
-    return containers
-
-
-@st.composite
-def task_definitions(draw: st.DrawFn) -> tuple[dict[str, Any], int | None, int | None]:
-    """(task definition, task cpu units, task memory MiB) for Fargate/awsvpc or EC2/bridge."""
-    containers = draw(app_containers())
-    family = draw(st.from_regex(r"[a-z][a-z0-9-]{0,20}", fullmatch=True))
-    if draw(st.booleans()):
-        cpu = draw(st.sampled_from(sorted(FARGATE_CPU)))
-        memory = draw(st.sampled_from(sorted(FARGATE_MEMORY)))
-        task = {
-            "family": family,
-            "requiresCompatibilities": ["FARGATE"],
-            "networkMode": "awsvpc",
-            "cpu": cpu,
-            "memory": memory,
-            "containerDefinitions": containers,
-        }
-        return task, FARGATE_CPU[cpu], FARGATE_MEMORY[memory]
-    task = {"family": family, "requiresCompatibilities": ["EC2"], "containerDefinitions": containers}
-    if draw(st.booleans()):
-        task["networkMode"] = "bridge"
-    task_cpu = task_memory = None
-    if draw(st.booleans()):
-        task_cpu = draw(st.integers(128, 4096))
-        task["cpu"] = str(task_cpu)
-    if draw(st.booleans()):
-        task_memory = draw(st.integers(128, 4096))
-        task["memory"] = str(task_memory)
-    return task, task_cpu, task_memory
-
-
-def _fits(task: dict[str, Any], cpu: int | None, memory: int | None) -> bool:
-    containers = task["containerDefinitions"]
-    if memory is not None:
-        reserved = sum(c.get("memoryReservation", 0) for c in containers) + SIDECAR_MEMORY_RESERVATION
-        if reserved > memory or memory < SIDECAR_MEMORY_LIMIT:
-            return False
-    return cpu is None or sum(c.get("cpu", 0) for c in containers) + SIDECAR_CPU <= cpu
-
-
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(generated=task_definitions(), tags=USER_TAGS)
-def test_property_missing_sidecars_are_added_without_touching_anything_else(
-    generated: tuple[dict[str, Any], int | None, int | None], tags: list[dict[str, str]]
-) -> None:
-    task, task_cpu, task_memory = generated
-    before = copy.deepcopy(task)
-
-    result: Plan = plan(task, tags, JAEGER)
-
-    assert task == before
-    assert result.decision in (Decision.MISSING, Decision.REFUSED)
-    if not _fits(task, task_cpu, task_memory):
-        assert result.decision is Decision.REFUSED
-        assert result.register_input is None
-        assert all(r.strip() and "\n" not in r for r in result.reasons)
-        return
-    assert result.decision is Decision.MISSING, result.reasons
-    request = result.register_input
-    assert request is not None
-    assert schema.validate_register_request(request) == []
-    # top-level members: all kept, only tags added
-    assert set(request) == set(task) | {"tags"}
-    for member, value in task.items():
-        if member != "containerDefinitions":
-            assert request[member] == value
-    # containers: the originals in order, then the sidecar; names unique
-    names = [c["name"] for c in request["containerDefinitions"]]
-    assert names == [c["name"] for c in task["containerDefinitions"]] + [SIDECAR]
-    assert len(set(names)) == len(names)
-    bridge = task.get("networkMode", "bridge") == "bridge"
-    for original, wired in zip(task["containerDefinitions"], request["containerDefinitions"], strict=False):
-        wiring = ("environment", "dependsOn", "links")
-        assert {k: v for k, v in wired.items() if k not in wiring} == {
-            k: v for k, v in original.items() if k not in wiring
-        }
-        old_env = original.get("environment", [])
-        assert wired["environment"][: len(old_env)] == old_env
-        assert env(wired)[OTEL_ENDPOINT] == f"http://{SIDECAR if bridge else 'localhost'}:4317"
-        assert {"containerName": SIDECAR, "condition": "START"} in wired["dependsOn"]
-        assert (SIDECAR in wired.get("links", [])) is bridge
-    # tags: the user's plus the markers
-    assert request["tags"][: len(tags)] == tags
-    assert is_managed(request["tags"])
-    # and planning the result again finds the sidecar
-    assert plan(request, [], JAEGER).decision is Decision.COMPLIANT

@@ -18,13 +18,17 @@ from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
+from pydantic import ValidationError
+
 from . import __version__
 from .config import Mode, Settings
 from .domain.plan import plan
 from .domain.taskdef import load_document
 from .errors import AwsError, EnforcerError, InputError
 from .models.findings import Status
-from .profiles import builtin_profiles
+from .models.policy import Policy
+from .models.profiles import Profile
+from .profiles import Catalog, parse_profile
 
 LOCAL_TOPIC = "sidecar-enforcer-status"
 
@@ -103,14 +107,80 @@ def _print(data: Any) -> None:
 # -- commands -------------------------------------------------------------------------------------
 
 
+def _catalog(settings: Settings) -> Catalog:
+    from .adapters.aws import Clients
+    from .wiring import profile_source
+
+    return profile_source(settings, Clients())()
+
+
+def _profile(name: str | None, settings: Settings) -> Profile:
+    """A profile by name (shipped or custom), or a profile document's path."""
+    name = name or settings.default_profile
+    if name.endswith(".json") or os.sep in name:
+        return parse_profile(_read_bytes(name).decode("utf-8-sig"), name)
+    catalog = _catalog(settings)
+    profile = catalog.get(name)
+    if profile is None:
+        known = ", ".join(sorted(catalog.profiles))
+        raise UsageError(catalog.errors.get(name) or f"unknown profile {name!r} (known: {known})")
+    return profile
+
+
+def _policy(args: argparse.Namespace, settings: Settings) -> Policy:
+    """The environment's policy (or --policy FILE), with the command line's switches on top."""
+    policy = settings.policy
+    if args.policy:
+        try:
+            policy = Policy.model_validate(_read_json(args.policy))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise InputError(f"{args.policy}: {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+    updates: dict[str, Any] = {}
+    for flag in ("grow_task_size", "upgrade_drifted", "accept_equivalents", "rename_on_conflict"):
+        if getattr(args, flag) is not None:
+            updates[flag] = getattr(args, flag)
+    if args.param:
+        parameters = {k: dict(v) for k, v in policy.parameters.items()}
+        for item in args.param:
+            key, sep, value = item.partition("=")
+            profile, dot, name = key.partition(".")
+            if not sep or not dot or not profile or not name:
+                raise UsageError(f"--param {item.split('=', 1)[0]}: expected PROFILE.NAME=VALUE")
+            parameters.setdefault(profile, {})[name] = value
+        updates["parameters"] = parameters
+    return policy.model_copy(update=updates)
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
     document = load_document(_read_bytes(args.file))
-    profiles = builtin_profiles()
-    name = args.profile or Settings.from_env().default_profile
-    if name not in profiles:
-        raise UsageError(f"unknown profile {name!r} (known: {', '.join(sorted(profiles))})")
-    _print(plan(document.task_definition, document.tags, profiles[name]).to_json())
+    profile = _profile(args.profile, settings)
+    _print(plan(document.task_definition, document.tags, profile, _policy(args, settings)).to_json())
     return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import report
+
+    settings = Settings.from_env()
+    catalog = _catalog(settings)
+    names = args.profile or sorted(catalog.profiles)
+    profiles = [_profile(name, settings) for name in names]
+    files = sorted(p for folder in args.paths for p in _json_files(folder))
+    if not files:
+        raise UsageError(f"no .json files in {', '.join(args.paths)}")
+    print(report(files, profiles, _policy(args, settings), markdown=args.markdown))
+    return 0
+
+
+def _json_files(path: str) -> list[Path]:
+    target = Path(path)
+    if target.is_dir():
+        return [p for p in target.glob("*.json")]
+    if target.is_file():
+        return [target]
+    raise InputError(f"{path}: no such file or folder")
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
@@ -156,9 +226,17 @@ def cmd_local_env(args: argparse.Namespace) -> int:
 
 
 def cmd_profiles(args: argparse.Namespace) -> int:
-    for profile in builtin_profiles().values():
-        print(f"{profile.name:<12} {profile.version:<12} {profile.image}")
-    return 0
+    catalog = _catalog(Settings.from_env())
+    rows = [("PROFILE", "VERSION", "ARCHITECTURES", "IMAGE", "FROM")]
+    for name, profile in sorted(catalog.profiles.items()):
+        arch = ",".join(profile.architectures)
+        rows.append((name, profile.version, arch, profile.image, catalog.origins[name]))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1])
+    for name, error in sorted(catalog.errors.items()):
+        print(f"invalid {name}: {error}", file=sys.stderr)
+    return 2 if catalog.errors else 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -173,8 +251,15 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
     p = sub.add_parser("plan", help="decide offline for a task definition file; print JSON")
     p.add_argument("file", help="bare, DescribeTaskDefinition output, or a register request (JSON)")
-    p.add_argument("--profile", help="profile name (default: DEFAULT_PROFILE or jaeger)")
+    p.add_argument("--profile", help="a profile name or a profile document (default: DEFAULT_PROFILE)")
+    _policy_options(p)
     p.set_defaults(run=cmd_plan)
+    p = sub.add_parser("report", help="plan every file of folders for every profile; print a table")
+    p.add_argument("paths", nargs="+", help="task definition files or folders of them")
+    p.add_argument("--profile", action="append", help="only this profile (repeatable; default: all)")
+    p.add_argument("--markdown", action="store_true", help="a Markdown table")
+    _policy_options(p)
+    p.set_defaults(run=cmd_report)
     p = sub.add_parser(
         "invoke", help="run the enforcer handler on an event against the configured AWS endpoint"
     )
@@ -195,6 +280,18 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="the main job against an embedded moto server on 127.0.0.1")
     p.set_defaults(run=cmd_demo)
     return top
+
+
+def _policy_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--policy", help="a policy JSON file (default: from the environment)")
+    p.add_argument("--param", action="append", help="a profile parameter, PROFILE.NAME=VALUE (repeatable)")
+    for flag, what in (
+        ("grow-task-size", "grow Fargate tasks too small for the sidecar"),
+        ("upgrade-drifted", "replace sidecars that differ from their profile"),
+        ("accept-equivalents", "count an OpenTelemetry/X-Ray/ADOT/Jaeger collector as compliant"),
+        ("rename-on-conflict", "add the sidecar under a free name when its name is taken"),
+    ):
+        p.add_argument(f"--{flag}", action=argparse.BooleanOptionalAction, default=None, help=what)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import ConfigurationError
+from .models.policy import Policy
 
 
 class Mode(StrEnum):
@@ -23,6 +26,11 @@ class Settings(BaseModel):
     opt_in_tag_key: str = Field(default="tracing-sidecar", min_length=1, max_length=128)
     default_profile: str = Field(default="jaeger", min_length=1)
     enforcement_mode: Mode = Mode.ENFORCE
+    policy: Policy = Field(default_factory=Policy)
+    # Custom profiles beside the shipped ones: a folder of JSON documents (in a layer: /opt/...)
+    # and an SSM Parameter Store path whose parameters each hold one document.
+    profiles_dir: str | None = None
+    profiles_ssm_path: str | None = Field(default=None, pattern=r"^/([A-Za-z0-9_.\-/]*)$")
 
     @field_validator("status_topic_arn")
     @classmethod
@@ -36,19 +44,46 @@ class Settings(BaseModel):
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        values = {field: env[name] for name, field in ENV_VARS.items() if env.get(name, "") != ""}
+        values: dict[str, Any] = {}
+        for name, path in ENV_VARS.items():
+            raw = env.get(name, "")
+            if raw == "":
+                continue
+            value: Any = raw
+            if name in JSON_VARS:
+                try:
+                    value = json.loads(raw)
+                except json.JSONDecodeError as exc:
+                    raise ConfigurationError(f"{name}: not JSON ({exc.msg} at column {exc.colno})") from None
+            *parents, leaf = path.split(".")
+            target = values
+            for parent in parents:
+                target = target.setdefault(parent, {})
+            target[leaf] = value
         try:
             return cls.model_validate(values)
         except ValidationError as exc:
             first = exc.errors()[0]
-            name = next(n for n, f in ENV_VARS.items() if f == first["loc"][0])
+            loc = [str(part) for part in first["loc"]]
+            name = next(
+                (n for n, p in ENV_VARS.items() if loc[: len(p.split("."))] == p.split(".")),
+                ".".join(loc),
+            )
             raise ConfigurationError(f"{name}: {first['msg']}") from None
 
 
-# Environment variable -> field. Anything later issues add follows the same pattern.
+# Environment variable -> field (dotted for the policy's fields).
 ENV_VARS: dict[str, str] = {
     "STATUS_TOPIC_ARN": "status_topic_arn",
     "OPT_IN_TAG_KEY": "opt_in_tag_key",
     "DEFAULT_PROFILE": "default_profile",
     "ENFORCEMENT_MODE": "enforcement_mode",
+    "GROW_TASK_SIZE": "policy.grow_task_size",
+    "UPGRADE_DRIFTED": "policy.upgrade_drifted",
+    "ACCEPT_EQUIVALENTS": "policy.accept_equivalents",
+    "RENAME_ON_CONFLICT": "policy.rename_on_conflict",
+    "PROFILE_PARAMETERS": "policy.parameters",
+    "PROFILES_DIR": "profiles_dir",
+    "PROFILES_SSM_PATH": "profiles_ssm_path",
 }
+JSON_VARS = frozenset({"PROFILE_PARAMETERS"})

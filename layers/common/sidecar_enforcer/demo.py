@@ -21,6 +21,7 @@ from .errors import EnforcerError
 from .profiles import builtin_profiles
 
 REGION = "us-east-1"
+JAEGER_IMAGE = builtin_profiles()["jaeger"].image
 
 
 def _snapshot(ecs: Any) -> dict[str, dict[str, str]]:
@@ -34,6 +35,8 @@ def _snapshot(ecs: Any) -> dict[str, dict[str, str]]:
             "revision": f"{td['family']}:{td['revision']}",
             "containers": ", ".join(c["name"] for c in td["containerDefinitions"]),
             "controller": (svc.get("deploymentController") or {}).get("type", "ECS"),
+            "size": f"{td.get('cpu')}/{td.get('memory')}",
+            "images": ", ".join(c["image"] for c in td["containerDefinitions"]),
         }
     return rows
 
@@ -43,14 +46,14 @@ def fleet_services(ecs: Any) -> list[str]:
 
 
 def _table(before: dict[str, dict[str, str]], after: dict[str, dict[str, str]]) -> str:
-    head = ("service", "tracing-sidecar", "controller", "before", "after")
+    head = ("service", "tracing-sidecar", "controller", "before (cpu/memory)", "after (cpu/memory)")
     rows = [
         (
             name,
             before[name]["tag"],
             before[name]["controller"],
-            f"{before[name]['revision']} [{before[name]['containers']}]",
-            f"{after[name]['revision']} [{after[name]['containers']}]",
+            f"{before[name]['revision']} {before[name]['size']} [{before[name]['containers']}]",
+            f"{after[name]['revision']} {after[name]['size']} [{after[name]['containers']}]",
         )
         for name in sorted(before)
     ]
@@ -76,6 +79,13 @@ def _events(identity_arn: str) -> list[tuple[str, Any]]:
     compliant["detail"]["requestParameters"]["resourceArn"] = compliant["detail"]["requestParameters"][
         "resourceArn"
     ].replace("nexus-ai-api-prod", "search-gateway")
+
+    def update_of(service: str) -> Any:
+        copied = copy.deepcopy(update)
+        copied["id"] = f"demo-update-{service}"
+        copied["detail"]["requestParameters"]["service"] = service
+        return copied
+
     own = copy.deepcopy(update)
     own["id"] = "demo-enforcer-own-call"
     own["detail"]["userIdentity"] = {"type": "AssumedRole", "arn": identity_arn}
@@ -85,6 +95,8 @@ def _events(identity_arn: str) -> list[tuple[str, Any]]:
         ("UpdateService billing-worker (untagged)", untagged),
         ("TagResource search-gateway (already has Jaeger)", compliant),
         ("UpdateService payments-legacy (CODE_DEPLOY)", load("cloudtrail-updateservice-codedeploy.json")),
+        ("UpdateService checkout-web (Fargate 256/512, no room)", update_of("checkout-web")),
+        ("UpdateService catalog-search (Jaeger v1 by hand)", update_of("catalog-search")),
         ("UpdateService by the enforcer itself (loop guard)", own),
         ("UpdateService without 'service' (malformed)", load("malformed-updateservice-without-service.json")),
     ]
@@ -116,7 +128,7 @@ def _run() -> int:
     ecs, sns, sqs = session.client("ecs"), session.client("sns"), session.client("sqs")
     identity = session.client("sts").get_caller_identity()
     account = identity["Account"]
-    fleet.seed(ecs, session.client("ec2"), account, builtin_profiles()["jaeger"].image)
+    fleet.seed(ecs, session.client("ec2"), account, builtin_profiles()["jaeger"].container)
     topic = sns.create_topic(Name=LOCAL_TOPIC)["TopicArn"]
     inbox = sqs.create_queue(QueueName="demo-status-inbox")["QueueUrl"]
     inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"][
@@ -126,6 +138,9 @@ def _run() -> int:
         TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn, Attributes={"RawMessageDelivery": "true"}
     )
     os.environ["STATUS_TOPIC_ARN"] = topic
+    # The demo's policy: grow tasks that are too small (the default) and upgrade drifted sidecars.
+    os.environ.update(GROW_TASK_SIZE="true", UPGRADE_DRIFTED="true")
+    print("Policy: GROW_TASK_SIZE=true UPGRADE_DRIFTED=true (the default upgrades nothing)\n")
 
     before = _snapshot(ecs)
     app = load_handler()
@@ -163,6 +178,9 @@ def _run() -> int:
         print(f"  {body['status']:<12} {where}: {body['reasons'][0]}")
         if body["status"] == "REMEDIATED":
             print(f"  {'':<12} new revision {body['newTaskDefinitionArn']}")
+            print(f"  {'':<12} {body['changes'][1] if len(body['changes']) > 1 else body['changes'][0]}")
+        if body.get("newTaskSize"):
+            print(f"  {'':<12} task size {body['oldTaskSize']} -> {body['newTaskSize']}")
     if bodies:
         attrs = {k: v["StringValue"] for k, v in messages[0].get("MessageAttributes", {}).items()}
         print(f"  message attributes (for filter policies), e.g.: {attrs}")
@@ -184,6 +202,17 @@ def _check(
         and before["payments-legacy"] == after["payments-legacy"],
         "search-gateway compliant and untouched": ("COMPLIANT", "search-gateway") in by_service
         and before["search-gateway"] == after["search-gateway"],
+        "checkout-web grew to 512 CPU units / 1024 MiB with jaeger": any(
+            b.get("service") == "checkout-web" and b.get("newTaskSize") == "512 CPU units / 1024 MiB"
+            for b in bodies
+        )
+        and after["checkout-web"]["size"] == "512/1024"
+        and "jaeger" in after["checkout-web"]["containers"],
+        "catalog-search's Jaeger v1 upgraded in place to the profile's image": after["catalog-search"][
+            "images"
+        ]
+        == before["catalog-search"]["images"].replace("jaegertracing/all-in-one:1.57", JAEGER_IMAGE)
+        and before["catalog-search"]["revision"] != after["catalog-search"]["revision"],
         "the environment canary appears in no message": fleet.CANARY not in everything,
     }
     print("\nChecks:")

@@ -4,8 +4,12 @@
   revision without Jaeger (its container carries a secret-looking environment value, which must
   never appear in any status or log);
 - ``billing-worker``: untagged — must stay untouched;
-- ``search-gateway``: tagged, already running the Jaeger sidecar — compliant;
-- ``payments-legacy``: tagged, CODE_DEPLOY deployment controller — skipped with a reason.
+- ``search-gateway``: tagged, already running the Jaeger sidecar as the profile says — compliant;
+- ``payments-legacy``: tagged, CODE_DEPLOY deployment controller — skipped with a reason;
+- ``checkout-web``: tagged, a Fargate task at 256 CPU units / 512 MiB whose app reserves all the
+  CPU — the sidecar only fits once the task grows to the next valid size;
+- ``catalog-search``: tagged, still running the end-of-life Jaeger v1 all-in-one by hand under the
+  name ``jaeger`` — drifted from the profile (upgraded when the policy says so).
 """
 
 from __future__ import annotations
@@ -44,14 +48,18 @@ def _container(
 
 
 def _fargate(
-    family: str, containers: list[dict[str, Any]], account: str, tags: list[dict[str, str]] | None = None
+    family: str,
+    containers: list[dict[str, Any]],
+    account: str,
+    tags: list[dict[str, str]] | None = None,
+    size: tuple[str, str] = ("512", "1024"),
 ) -> dict[str, Any]:
     request: dict[str, Any] = {
         "family": family,
         "requiresCompatibilities": ["FARGATE"],
         "networkMode": "awsvpc",
-        "cpu": "512",
-        "memory": "1024",
+        "cpu": size[0],
+        "memory": size[1],
         "executionRoleArn": f"arn:aws:iam::{account}:role/ecsTaskExecutionRole",
         "taskRoleArn": f"arn:aws:iam::{account}:role/{family}-task",
         "runtimePlatform": {"operatingSystemFamily": "LINUX", "cpuArchitecture": "X86_64"},
@@ -62,8 +70,8 @@ def _fargate(
     return request
 
 
-def seed(ecs: Any, ec2: Any, account: str, jaeger_image: str) -> Fleet:
-    """Create the cluster, network and services. ``jaeger_image`` is the profile's pinned image."""
+def seed(ecs: Any, ec2: Any, account: str, jaeger: dict[str, Any]) -> Fleet:
+    """Create the cluster, network and services. ``jaeger`` is the jaeger profile's container."""
     vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.42.1.0/24")["Subnet"]["SubnetId"]
     group = ec2.create_security_group(GroupName="shop-prod-tasks", Description="demo tasks", VpcId=vpc)[
@@ -103,20 +111,39 @@ def seed(ecs: Any, ec2: Any, account: str, jaeger_image: str) -> Fleet:
                     port=8080,
                     env={"OTEL_EXPORTER_OTLP_ENDPOINT": "http://localhost:4317"},
                 ),
-                {
-                    "name": "jaeger",
-                    "image": jaeger_image,
-                    "essential": False,
-                    "cpu": 64,
-                    "memoryReservation": 128,
-                    "portMappings": [{"containerPort": 4317, "protocol": "tcp"}],
-                },
+                dict(jaeger),
             ],
             account,
         ),
         "payments-legacy": _fargate(
             "payments-legacy",
             [_container("payments", f"{ecr}/payments:2019.4", log_group="/ecs/payments", port=8443)],
+            account,
+        ),
+        "checkout-web": _fargate(
+            "checkout-web",
+            [
+                {
+                    **_container("web", f"{ecr}/checkout-web:5.0.1", log_group="/ecs/checkout", port=3000),
+                    "cpu": 256,
+                }
+            ],
+            account,
+            size=("256", "512"),
+        ),
+        "catalog-search": _fargate(
+            "catalog-search",
+            [
+                _container("search", f"{ecr}/catalog-search:2.2.0", log_group="/ecs/catalog", port=9200),
+                {
+                    "name": "jaeger",
+                    "image": "jaegertracing/all-in-one:1.57",
+                    "essential": False,
+                    "memoryReservation": 128,
+                    "environment": [{"name": "COLLECTOR_OTLP_ENABLED", "value": "true"}],
+                    "portMappings": [{"containerPort": 4317, "protocol": "tcp"}],
+                },
+            ],
             account,
         ),
     }
@@ -128,6 +155,8 @@ def seed(ecs: Any, ec2: Any, account: str, jaeger_image: str) -> Fleet:
         "billing-worker": [{"key": "team", "value": "billing"}],
         "search-gateway": [{"key": "tracing-sidecar", "value": "required"}],
         "payments-legacy": [{"key": "tracing-sidecar", "value": "jaeger"}],
+        "checkout-web": [{"key": "tracing-sidecar", "value": "jaeger"}],
+        "catalog-search": [{"key": "tracing-sidecar", "value": "jaeger"}],
     }
     services: dict[str, str] = {}
     for name, request in definitions.items():

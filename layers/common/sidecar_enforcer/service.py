@@ -8,11 +8,12 @@ says so, and hands every outcome to the publisher. It knows nothing of the Lambd
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .adapters.ecs import EcsGateway, ServiceState
+from .adapters.iam import TaskRoleChecker
 from .adapters.identity import Identity
 from .config import Mode, Settings
 from .domain.plan import Decision, Plan, is_managed, plan
@@ -21,6 +22,7 @@ from .errors import AwsError, NotFoundError
 from .models.events import ClusterTarget, ServiceTarget, TaskDefinitionTarget, Trigger
 from .models.findings import Finding, Status
 from .models.profiles import Profile
+from .profiles import Catalog
 
 log = logging.getLogger(__name__)
 
@@ -55,16 +57,18 @@ class Enforcer:
     def __init__(
         self,
         settings: Settings,
-        profiles: Mapping[str, Profile],
+        profiles: Callable[[], Catalog],
         ecs_for: Callable[[str], EcsGateway],
         identity: Callable[[], Identity],
         publisher: Publisher | None = None,
+        task_roles: Callable[[], TaskRoleChecker] | None = None,
     ) -> None:
         self.settings = settings
-        self.profiles = profiles
+        self._profiles = profiles
         self._ecs_for = ecs_for
         self._identity = identity
         self._publisher = publisher
+        self._task_roles = task_roles
 
     # -- entry points ---------------------------------------------------------------------------
 
@@ -143,7 +147,13 @@ class Enforcer:
                 return chosen
             profile, why = chosen
             document = ecs.describe_task_definition(state.task_definition)
-            decided = plan(document.task_definition, document.tags, profile, source_arn=document.arn)
+            decided = plan(
+                document.task_definition,
+                document.tags,
+                profile,
+                self.settings.policy,
+                source_arn=document.arn,
+            )
             where |= {"family": document.family, "source_task_definition_arn": document.arn}
             if decided.decision is Decision.MISSING and state.deployment_controller != "ECS":
                 return ctx.finding(
@@ -176,7 +186,9 @@ class Enforcer:
         if isinstance(chosen, Finding):
             return chosen
         profile, why = chosen
-        decided = plan(document.task_definition, document.tags, profile, source_arn=document.arn)
+        decided = plan(
+            document.task_definition, document.tags, profile, self.settings.policy, source_arn=document.arn
+        )
         return self._act(ecs, decided, ctx, where, why)
 
     def _select(
@@ -197,27 +209,31 @@ class Enforcer:
         )
         if selection.profile is None:
             return ctx.finding(Status.NOT_OPTED_IN, **where, reasons=[selection.reason])
-        profile = self.profiles.get(selection.profile)
+        catalog = self._profiles()
+        profile = catalog.get(selection.profile)
         if profile is None:
-            known = ", ".join(sorted(self.profiles)) or "none"
-            reason = f"{selection.reason}, but no such profile exists (known: {known})"
+            known = ", ".join(sorted(catalog.profiles)) or "none"
+            problem = catalog.errors.get(selection.profile) or f"no such profile exists (known: {known})"
+            reason = f"{selection.reason}, but {problem}"
             return ctx.finding(Status.REFUSED, **where, profile=selection.profile, reasons=[reason])
         return profile, selection.reason
 
     # -- acting on a decision ---------------------------------------------------------------------
 
     def _act(self, ecs: EcsGateway, decided: Plan, ctx: _Context, where: dict[str, Any], why: str) -> Finding:
-        """COMPLIANT / OUTDATED / REFUSED are reported; MISSING is registered (or, in audit mode,
-        reported as NONCOMPLIANT with the planned changes). Returns REMEDIATED with the new ARN;
-        the caller redeploys."""
-        fields = {**where, **_profile(decided.profile)}
-        if decided.decision is not Decision.MISSING:
+        """COMPLIANT / REFUSED / DRIFTED-without-a-request are reported; a planned request (MISSING, or
+        DRIFTED with upgrades on) is registered, or in audit mode reported with the planned changes.
+        Returns REMEDIATED with the new ARN; the caller redeploys."""
+        fields: dict[str, Any] = {**where, **_profile(decided.profile)}
+        if decided.resize is not None:
+            fields |= {"old_task_size": decided.resize[0], "new_task_size": decided.resize[1]}
+        if decided.decision is not Decision.REFUSED:
+            fields["warnings"] = [*decided.warnings, *self._role_warnings(decided, ctx.account)]
+        if decided.register_input is None:
             return ctx.finding(Status(decided.decision.value), **fields, reasons=decided.reasons)
         if ctx.mode is Mode.AUDIT:
-            return ctx.finding(
-                Status.NONCOMPLIANT, **fields, reasons=[why, *decided.reasons], changes=decided.changes
-            )
-        assert decided.register_input is not None
+            status = Status.NONCOMPLIANT if decided.decision is Decision.MISSING else Status.DRIFTED
+            return ctx.finding(status, **fields, reasons=[why, *decided.reasons], changes=decided.changes)
         source = where.get("source_task_definition_arn")
         existing = ecs.find_registered(source, decided.profile.label) if source else None
         if existing:
@@ -232,6 +248,22 @@ class Enforcer:
             reasons=[why, *decided.reasons],
             changes=changes,
         )
+
+    def _role_warnings(self, decided: Plan, account: str | None) -> list[str]:
+        """What the task role lacks for the sidecar (IAM policy simulator); a failed check is a
+        warning too, never a reason to stop."""
+        if not decided.permissions or decided.task_role_arn is None or self._task_roles is None:
+            return []
+        role = decided.task_role_arn
+        if not role.startswith("arn:"):  # the API also takes a role's name
+            role = f"arn:aws:iam::{account}:role/{role}"
+        try:
+            denied = self._task_roles().missing(role, decided.permissions)
+        except AwsError as exc:
+            return [f"could not check the task role's permissions: {exc}"]
+        return [
+            f"task role {role} lacks {d}: the {decided.profile.name} sidecar cannot export" for d in denied
+        ]
 
     def _report(self, finding: Finding, *, publish: bool = True) -> Finding:
         message = finding.to_message()

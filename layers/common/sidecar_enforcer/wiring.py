@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 
 from .adapters.aws import Clients
 from .adapters.ecs import EcsGateway
+from .adapters.iam import TaskRoleChecker
 from .adapters.identity import Identity, caller_identity
+from .adapters.profiles import SsmProfiles, folder_documents
 from .adapters.sns import StatusPublisher
 from .config import Settings
-from .profiles import builtin_profiles
+from .profiles import Catalog, builtin_catalog
 from .service import Enforcer
+
+
+def profile_source(settings: Settings, clients: Clients) -> Callable[[], Catalog]:
+    """The shipped profiles, then PROFILES_DIR's documents, then PROFILES_SSM_PATH's (cached by
+    Powertools for five minutes), later ones replacing earlier ones of the same name."""
+    local = builtin_catalog()
+    if settings.profiles_dir:
+        local = local.with_documents(folder_documents(settings.profiles_dir))
+    if not settings.profiles_ssm_path:
+        return lambda: local
+    ssm = SsmProfiles(clients.client("ssm"), settings.profiles_ssm_path)
+    return lambda: local.with_documents(ssm.documents())
 
 
 def build_enforcer(settings: Settings, clients: Clients | None = None) -> Enforcer:
@@ -24,8 +39,13 @@ def build_enforcer(settings: Settings, clients: Clients | None = None) -> Enforc
     def identity() -> Identity:
         return caller_identity(clients.client("sts"))
 
+    @cache
+    def task_roles() -> TaskRoleChecker:
+        return TaskRoleChecker(clients.client("iam"))
+
     publisher = None
     if settings.status_topic_arn:
         topic_region = settings.status_topic_arn.split(":")[3]
         publisher = StatusPublisher(clients.client("sns", topic_region), settings.status_topic_arn)
-    return Enforcer(settings, builtin_profiles(), ecs_for, identity, publisher)
+    profiles = profile_source(settings, clients)
+    return Enforcer(settings, profiles, ecs_for, identity, publisher, task_roles)

@@ -1,27 +1,41 @@
-"""Task definition + profile -> decision, and for a missing sidecar the register request to send.
+"""Task definition + profile + policy -> decision, and when the enforcer should act, the register
+request to send.
 
-The request is the old task definition with every member kept except the read-only ones, plus:
-- the profile's sidecar container (its awslogs configuration mirroring the app's, when the app
-  logs with awslogs);
+Decisions:
+- COMPLIANT: the profile's sidecar runs as the profile says, or (policy allowing) an equivalent
+  collector does.
+- DRIFTED: the sidecar is present but differs from its profile (image, essential flag, ports,
+  environment, command). With ``policy.upgrade_drifted`` a request replacing it is planned.
+- MISSING: no sidecar; a request adding it is planned.
+- REFUSED: the enforcer cannot change the task definition safely; ``reasons`` says why.
+
+A planned request is the old task definition with every member kept except the read-only ones,
+plus:
+- the profile's sidecar container (its parameters from policy in its environment; its awslogs
+  configuration mirroring the app's when the app logs with awslogs), under a free name when a
+  foreign container already holds the profile's name;
 - on each app container: ``OTEL_EXPORTER_OTLP_ENDPOINT``/``_PROTOCOL`` pointing at the sidecar when
   the user has not set them, a ``dependsOn`` START on the sidecar, and in ``bridge`` mode a link
   (localhost does not reach another container there: the sidecar's name is the host);
+- on Fargate, the smallest valid task size that holds every container, when the old one does not
+  and policy allows growth;
 - the tags carried over (minus ``aws:`` system tags, which callers cannot set) plus marker tags
   naming the enforcer, the profile and the source revision.
 
-A task definition the enforcer cannot change safely is refused with reasons; it is never
-half-changed. Reasons and changes name containers, members and ports — never values of
-environment variables or secrets.
+Nothing is half-changed. Reasons and changes name containers, members, parameters and ports —
+never values of environment variables or secrets.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from .. import ENFORCER_NAME
+from ..models.policy import Policy
 from ..models.profiles import Profile
 from . import schema, sizes
 from .taskdef import to_register_request
@@ -37,10 +51,30 @@ OTEL_TRACES_ENDPOINT = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
 OTEL_PROTOCOL = "OTEL_EXPORTER_OTLP_PROTOCOL"
 OTEL_TRACES_PROTOCOL = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
 
+# Collectors that receive the same telemetry as a profile's sidecar (image repository -> product).
+# A profile's own ``recognizes`` wins: for the jaeger profile a Jaeger image is the sidecar itself.
+EQUIVALENTS: dict[str, str] = {
+    "otel/opentelemetry-collector": "OpenTelemetry Collector",
+    "otel/opentelemetry-collector-contrib": "OpenTelemetry Collector",
+    "otel/opentelemetry-collector-k8s": "OpenTelemetry Collector",
+    "open-telemetry/opentelemetry-collector-releases/opentelemetry-collector": "OpenTelemetry Collector",
+    "open-telemetry/opentelemetry-collector-releases/opentelemetry-collector-contrib": (
+        "OpenTelemetry Collector"
+    ),
+    "amazon/aws-xray-daemon": "AWS X-Ray daemon",
+    "xray/aws-xray-daemon": "AWS X-Ray daemon",
+    "amazon/aws-otel-collector": "ADOT collector",
+    "aws-observability/aws-otel-collector": "ADOT collector",
+    "jaegertracing/jaeger": "Jaeger",
+    "jaegertracing/all-in-one": "Jaeger",
+}
+
+DEFAULT_POLICY = Policy()
+
 
 class Decision(StrEnum):
     COMPLIANT = "COMPLIANT"
-    OUTDATED = "OUTDATED"
+    DRIFTED = "DRIFTED"
     MISSING = "MISSING"
     REFUSED = "REFUSED"
 
@@ -52,15 +86,32 @@ class Plan:
     reasons: list[str] = field(default_factory=list)
     changes: list[str] = field(default_factory=list)
     register_input: dict[str, Any] | None = None
+    # (old, new) task size when the plan grows a Fargate task.
+    resize: tuple[str, str] | None = None
+    # What IAM's policy simulator should confirm for the task role: (action, resource) pairs.
+    task_role_arn: str | None = None
+    permissions: list[tuple[str, str]] = field(default_factory=list)
+    # What a person should fix that does not stop the change (the sidecar still runs).
+    warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        result: dict[str, Any] = {
             "decision": self.decision.value,
             "reasons": self.reasons,
             "profile": self.profile.label,
             "changes": self.changes,
-            "registerTaskDefinitionInput": self.register_input,
         }
+        if self.resize is not None:
+            result["taskSize"] = {"from": self.resize[0], "to": self.resize[1]}
+        if self.warnings:
+            result["warnings"] = self.warnings
+        if self.permissions:
+            result["taskRole"] = {
+                "arn": self.task_role_arn,
+                "needs": [f"{action} on {resource}" for action, resource in self.permissions],
+            }
+        result["registerTaskDefinitionInput"] = self.register_input
+        return result
 
 
 def is_managed(tags: list[dict[str, str]]) -> bool:
@@ -79,7 +130,7 @@ def network_mode(request: dict[str, Any]) -> str:
     return "awsvpc" if "FARGATE" in (request.get("requiresCompatibilities") or []) else "bridge"
 
 
-def _container_ports(container: dict[str, Any]) -> set[int]:
+def container_ports(container: dict[str, Any]) -> set[int]:
     ports: set[int] = set()
     for mapping in container.get("portMappings") or []:
         if not isinstance(mapping, dict):
@@ -111,6 +162,102 @@ def app_containers(containers: list[dict[str, Any]], request: dict[str, Any], si
     ]
 
 
+def _repository(container: dict[str, Any]) -> str:
+    return schema.image_repository(str(container.get("image", "")))
+
+
+def find_sidecar(containers: list[dict[str, Any]], profile: Profile) -> int | None:
+    """The index of the container that is this profile's sidecar (by image), preferring the one
+    under the profile's own name."""
+    found = [i for i, c in enumerate(containers) if _repository(c) in profile.recognizes]
+    own = [i for i in found if containers[i].get("name") == profile.container_name]
+    candidates = own or found
+    return candidates[0] if candidates else None
+
+
+def equivalents(containers: list[dict[str, Any]], profile: Profile) -> list[str]:
+    """'container (product)' for each container running a collector equivalent to the profile's."""
+    return [
+        f"'{c.get('name')}' ({EQUIVALENTS[_repository(c)]}, {c.get('image')})"
+        for c in containers
+        if _repository(c) in EQUIVALENTS and _repository(c) not in profile.recognizes
+    ]
+
+
+def _owned_name(name: str, profile: Profile) -> bool:
+    """Names the enforcer gives its sidecar: the profile's, or a free one derived from it."""
+    base = re.escape(profile.container_name)
+    return re.fullmatch(rf"{base}(-sidecar(-[0-9]+)?)?", name) is not None
+
+
+def free_name(containers: list[dict[str, Any]], profile: Profile) -> str:
+    taken = {c.get("name") for c in containers}
+    name, n = f"{profile.container_name}-sidecar", 2
+    while name in taken:
+        name, n = f"{profile.container_name}-sidecar-{n}", n + 1
+    return name
+
+
+def _mapped_ports(container: dict[str, Any]) -> list[int]:
+    return sorted(
+        {int(m["containerPort"]) for m in container.get("portMappings") or [] if "containerPort" in m}
+    )
+
+
+def drift(container: dict[str, Any], profile: Profile, values: dict[str, str]) -> list[str]:
+    """How a present sidecar differs from its profile. Names only: never environment values."""
+    name = container.get("name")
+    found: list[str] = []
+    if container.get("image") != profile.image:
+        found.append(
+            f"container '{name}' runs {container.get('image')}; profile {profile.label} pins {profile.image}"
+        )
+    if bool(container.get("essential", True)) != profile.essential:
+        found.append(
+            f"container '{name}' has essential={str(bool(container.get('essential', True))).lower()}; "
+            f"the profile says {str(profile.essential).lower()}"
+        )
+    have, want = _mapped_ports(container), _mapped_ports(profile.container)
+    if have != want:
+        shown = ", ".join(map(str, have)) or "none"
+        found.append(
+            f"container '{name}' maps ports {shown}; the profile maps {', '.join(map(str, want)) or 'none'}"
+        )
+    current = {
+        e.get("name"): e.get("value") for e in container.get("environment") or [] if isinstance(e, dict)
+    }
+    for key, value in profile.sidecar_environment(values).items():
+        if key not in current:
+            found.append(f"container '{name}' lacks environment {key}")
+        elif current[key] != value:
+            found.append(f"container '{name}' has another value for environment {key}")
+    for member in ("command", "firelensConfiguration"):
+        if member in profile.container and container.get(member) != profile.container[member]:
+            found.append(f"container '{name}' has another {member} than the profile")
+    return found
+
+
+def _upgraded(container: dict[str, Any], profile: Profile, values: dict[str, str]) -> dict[str, Any]:
+    """The present sidecar with the profile's managed members; its name, logging and anything else
+    the team set are kept."""
+    result = copy.deepcopy(container)
+    result["image"] = profile.image
+    result["essential"] = profile.essential
+    if profile.container.get("portMappings"):
+        result["portMappings"] = copy.deepcopy(profile.container["portMappings"])
+    else:
+        result.pop("portMappings", None)
+    for member in ("command", "firelensConfiguration"):
+        if member in profile.container:
+            result[member] = copy.deepcopy(profile.container[member])
+    wanted = profile.sidecar_environment(values)
+    env = [
+        e for e in result.get("environment") or [] if not (isinstance(e, dict) and e.get("name") in wanted)
+    ]
+    result["environment"] = env + [{"name": k, "value": v} for k, v in wanted.items()]
+    return result
+
+
 _WINDOWS_IMAGES = ("windows/", "microsoft/iis", "microsoft/windowsservercore", "nanoserver", "servercore")
 _WINDOWS_SHELLS = ("powershell", "powershell.exe", "pwsh.exe", "cmd", "cmd.exe")
 
@@ -132,14 +279,12 @@ def _windows_signal(request: dict[str, Any]) -> str | None:
     return None
 
 
-def _refusals(request: dict[str, Any], profile: Profile, mode: str) -> list[str]:
+def _platform_refusals(request: dict[str, Any], profile: Profile, mode: str) -> list[str]:
     reasons: list[str] = []
-    containers: list[dict[str, Any]] = request["containerDefinitions"]
-    platform = request.get("runtimePlatform") or {}
     windows = _windows_signal(request)
     if windows:
         reasons.append(f"a Windows task definition ({windows}) cannot run the Linux image {profile.image}")
-    arch = str(platform.get("cpuArchitecture") or "X86_64")
+    arch = str((request.get("runtimePlatform") or {}).get("cpuArchitecture") or "X86_64")
     if arch not in profile.architectures:
         reasons.append(
             f"profile {profile.label} has no {arch} image ({', '.join(profile.architectures)} only)"
@@ -151,64 +296,86 @@ def _refusals(request: dict[str, Any], profile: Profile, mode: str) -> list[str]
         )
     elif mode == "none":
         reasons.append("networkMode 'none' gives the app no network to reach the sidecar")
-    elif mode == "host":
+    elif mode == "host" and not profile.allow_host_mode:
         ports = ", ".join(str(p) for p in profile.ports)
         reasons.append(
             f"networkMode 'host': the sidecar's ports ({ports}) would bind on the instance, so two "
-            "tasks on one instance collide; this profile does not allow host mode"
+            f"tasks on one instance collide; profile {profile.name} does not allow host mode"
         )
-    for c in containers:
-        if c.get("name") == profile.container_name:
-            reasons.append(
-                f"container '{profile.container_name}' already exists with another image; "
-                "rename it or add the sidecar by hand"
-            )
+    return reasons
+
+
+def _neighbour_refusals(containers: list[dict[str, Any]], profile: Profile, mode: str) -> list[str]:
+    """Conflicts with the other containers (the sidecar itself excluded): ports, FireLens."""
+    reasons: list[str] = []
     if mode in ("awsvpc", "host"):
         wanted = set(profile.ports)
         for c in containers:
-            clash = sorted(_container_ports(c) & wanted)
+            clash = sorted(container_ports(c) & wanted)
             if clash:
                 reasons.append(
                     f"container '{c.get('name')}' already uses port {', '.join(map(str, clash))}, "
                     f"which the {profile.name} sidecar needs (containers of an {mode} task share ports)"
                 )
-    reasons.extend(_size_refusals(request, profile))
+    if profile.container.get("firelensConfiguration"):
+        for c in containers:
+            if c.get("firelensConfiguration"):
+                reasons.append(
+                    f"container '{c.get('name')}' is already the task's FireLens log router and ECS allows "
+                    f"one per task: add the {profile.name} OTLP inputs to its configuration instead"
+                )
     return reasons
 
 
-def _size_refusals(request: dict[str, Any], profile: Profile) -> list[str]:
-    """The sum of container reservations must fit in the task size (Fargate and, when task-level
-    values are set, EC2). Growing the task is left to a later release: refuse instead."""
+def _fit_size(request: dict[str, Any], policy: Policy) -> tuple[list[str], tuple[str, str] | None]:
+    """Check (and on Fargate, when policy allows, grow) the task size so it holds every container:
+    the sum of reservations (memoryReservation, else memory; cpu) and every hard memory limit.
+    Changes ``request`` in place; returns the refusals and the (old, new) size when grown."""
     fargate = "FARGATE" in (request.get("requiresCompatibilities") or [])
     try:
         task_cpu = sizes.parse_cpu(request.get("cpu"))
         task_memory = sizes.parse_memory(request.get("memory"))
     except ValueError as exc:
-        return [str(exc)]
-    if fargate and (task_cpu is None or task_memory is None):
-        return ["a Fargate task definition needs task-level cpu and memory"]
-    containers = [*request["containerDefinitions"], profile.container]
+        return [str(exc)], None
+    containers = request["containerDefinitions"]
+    reserved = sum(int(c.get("memoryReservation") or c.get("memory") or 0) for c in containers)
+    limit = max(int(c.get("memory") or 0) for c in containers)
+    cpu = sum(int(c.get("cpu") or 0) for c in containers)
+    if fargate:
+        if task_cpu is None or task_memory is None:
+            return ["a Fargate task definition needs task-level cpu and memory"], None
+        need_cpu, need_memory = max(task_cpu, cpu), max(task_memory, reserved, limit)
+        if (need_cpu, need_memory) == (task_cpu, task_memory):
+            if sizes.is_fargate_size(task_cpu, task_memory):
+                return [], None
+            return [f"{sizes.describe(task_cpu, task_memory)} is not a valid Fargate task size"], None
+        old = sizes.describe(task_cpu, task_memory)
+        held = f"with the sidecar the containers need {sizes.describe(cpu, max(reserved, limit))}"
+        target = sizes.smallest_fargate_size(need_cpu, need_memory)
+        if target is None:
+            return [f"{held}, more than any Fargate task size"], None
+        new = sizes.describe(*target)
+        if not policy.grow_task_size:
+            return [
+                f"{held}, more than the task's {old}; the policy does not allow growing it to {new}"
+            ], None
+        request["cpu"], request["memory"] = str(target[0]), str(target[1])
+        return [], (old, new)
     reasons = []
     if task_memory is not None:
-        reserved = sum(int(c.get("memoryReservation") or c.get("memory") or 0) for c in containers)
         if reserved > task_memory:
             reasons.append(
                 f"with the sidecar the containers reserve {reserved} MiB, more than the task's "
                 f"{task_memory} MiB; raise the task memory"
             )
-        sidecar_limit = int(profile.container.get("memory") or 0)
-        if sidecar_limit > task_memory:
-            reasons.append(
-                f"the sidecar's memory limit {sidecar_limit} MiB exceeds the task's {task_memory} MiB"
-            )
-    if task_cpu is not None:
-        used = sum(int(c.get("cpu") or 0) for c in containers)
-        if used > task_cpu:
-            reasons.append(
-                f"with the sidecar the containers reserve {used} CPU units, more than the task's {task_cpu}; "
-                "raise the task cpu"
-            )
-    return reasons
+        if limit > task_memory:
+            reasons.append(f"a container's memory limit {limit} MiB exceeds the task's {task_memory} MiB")
+    if task_cpu is not None and cpu > task_cpu:
+        reasons.append(
+            f"with the sidecar the containers reserve {cpu} CPU units, more than the task's {task_cpu}; "
+            "raise the task cpu"
+        )
+    return reasons, None
 
 
 def _awslogs_of(containers: list[dict[str, Any]], apps: list[int], prefix: str) -> dict[str, Any] | None:
@@ -224,18 +391,19 @@ def _awslogs_of(containers: list[dict[str, Any]], apps: list[int], prefix: str) 
     return None
 
 
-def _wire(container: dict[str, Any], profile: Profile, host: str, bridge: bool) -> list[str]:
+def _wire(container: dict[str, Any], profile: Profile, sidecar: str, bridge: bool) -> list[str]:
     """Point one app container at the sidecar; return what changed (names only)."""
     name = container.get("name")
-    sidecar = profile.container_name
+    host = sidecar if bridge else "localhost"
     changes: list[str] = []
     if profile.otlp is not None:
         present = _env_names(container)
         if container.get("environmentFiles"):
-            changes.append(
-                f"{name}: loads environmentFiles, which may set {OTEL_ENDPOINT}; left unset so no value "
-                "of yours is overridden (set it to reach the sidecar)"
-            )
+            if OTEL_ENDPOINT not in present and OTEL_TRACES_ENDPOINT not in present:
+                changes.append(
+                    f"{name}: loads environmentFiles, which may set {OTEL_ENDPOINT}; left unset so no "
+                    "value of yours is overridden (set it to reach the sidecar)"
+                )
         elif OTEL_ENDPOINT not in present and OTEL_TRACES_ENDPOINT not in present:
             env = container.setdefault("environment", [])
             # The SDK prefers the traces-specific protocol; a secret-held one is unreadable here.
@@ -264,35 +432,63 @@ def plan(
     task_definition: dict[str, Any],
     tags: list[dict[str, str]],
     profile: Profile,
+    policy: Policy = DEFAULT_POLICY,
     *,
     source_arn: str | None = None,
 ) -> Plan:
-    """Decide for one task definition. Pure: the input is not modified."""
+    """Decide for one task definition. Pure: the inputs are not modified."""
     request = to_register_request(task_definition)
     source_arn = source_arn or task_definition.get("taskDefinitionArn")
     containers = request.get("containerDefinitions")
     if not isinstance(containers, list) or not containers or not all(isinstance(c, dict) for c in containers):
         return Plan(Decision.REFUSED, profile, ["the task definition has no container definitions"])
 
-    present = [
-        c for c in containers if schema.image_repository(str(c.get("image", ""))) in profile.recognizes
-    ]
-    if present:
-        found = present[0]
-        if found.get("image") == profile.image:
-            return Plan(
-                Decision.COMPLIANT,
-                profile,
-                [f"container '{found.get('name')}' runs {profile.image} ({profile.label})"],
-            )
-        return Plan(
-            Decision.OUTDATED,
-            profile,
-            [
-                f"container '{found.get('name')}' runs {found.get('image')}; "
-                f"profile {profile.label} pins {profile.image}"
-            ],
+    values, parameter_problems = profile.resolve(policy.parameters.get(profile.name, {}))
+    role = request.get("taskRoleArn") if isinstance(request.get("taskRoleArn"), str) else None
+    needs = [(p.action, profile.resources(p, values)) for p in profile.task_role_permissions] if role else []
+    warnings = []
+    if profile.task_role_permissions and not role:
+        actions = ", ".join(sorted({p.action for p in profile.task_role_permissions}))
+        warnings.append(
+            f"the task has no taskRoleArn: the {profile.name} sidecar cannot call AWS; "
+            f"give the task a role allowing {actions}"
         )
+
+    def decided(decision: Decision, reasons: list[str]) -> Plan:
+        return Plan(decision, profile, reasons, task_role_arn=role, permissions=needs, warnings=warnings)
+
+    index = find_sidecar(containers, profile)
+    upgrade: str | None = None  # the present sidecar's name, when it is to be replaced
+    reasons: list[str] = []
+    if index is not None:
+        present = containers[index]
+        differences = drift(present, profile, values)
+        if not differences:
+            why = f"container '{present.get('name')}' runs {profile.image} as {profile.label} says"
+            return decided(Decision.COMPLIANT, [why, *parameter_problems])
+        if not policy.upgrade_drifted:
+            return decided(Decision.DRIFTED, [*differences, "the policy does not upgrade drifted sidecars"])
+        name = str(present.get("name"))
+        if not _owned_name(name, profile):
+            return decided(
+                Decision.DRIFTED,
+                [
+                    *differences,
+                    f"container '{name}' was not added by the enforcer (it names its sidecar "
+                    f"'{profile.container_name}'): not replaced; rename it or upgrade it by hand",
+                ],
+            )
+        upgrade = name
+        reasons = differences
+    else:
+        collectors = equivalents(containers, profile)
+        if collectors and policy.accept_equivalents:
+            why = f"an equivalent collector runs: {', '.join(collectors)}; the policy accepts it"
+            return Plan(Decision.COMPLIANT, profile, [why])
+        if collectors:
+            reasons.append(
+                f"an equivalent collector runs ({', '.join(collectors)}); the policy requires {profile.name}"
+            )
 
     problems = schema.validate_register_request(request)
     if problems:
@@ -300,7 +496,18 @@ def plan(
             Decision.REFUSED, profile, [f"RegisterTaskDefinition would reject it: {p}" for p in problems]
         )
     mode = network_mode(request)
-    reasons = _refusals(request, profile, mode)
+    refusals = [*_platform_refusals(request, profile, mode), *parameter_problems]
+    others = [c for i, c in enumerate(containers) if i != index]
+    refusals.extend(_neighbour_refusals(others, profile, mode))
+    sidecar_name = upgrade or profile.container_name
+    if upgrade is None and any(c.get("name") == sidecar_name for c in containers):
+        if policy.rename_on_conflict:
+            sidecar_name = free_name(containers, profile)
+        else:
+            refusals.append(
+                f"container '{profile.container_name}' already exists with another image and the policy "
+                "does not rename the sidecar; rename yours or add the sidecar by hand"
+            )
     carried = [t for t in tags if not t["key"].startswith("aws:") and t["key"] not in MARKER_KEYS]
     markers = [
         {"key": MARKER_MANAGED_BY, "value": ENFORCER_NAME},
@@ -309,40 +516,65 @@ def plan(
     if source_arn:
         markers.append({"key": MARKER_SOURCE, "value": source_arn})
     if len(carried) + len(markers) > MAX_TAGS:
-        reasons.append(
+        refusals.append(
             f"the task definition has {len(carried)} tags; the enforcer's markers would exceed {MAX_TAGS}"
         )
-    if reasons:
-        return Plan(Decision.REFUSED, profile, reasons)
 
     result = copy.deepcopy(request)
     containers = result["containerDefinitions"]
-    sidecar = copy.deepcopy(profile.container)
-    apps = app_containers(containers, result, profile.container_name)
-    log = _awslogs_of(containers, apps, profile.log_stream_prefix)
-    if log is not None:
-        sidecar["logConfiguration"] = log
-    bridge = mode == "bridge"
-    host = profile.container_name if bridge else "localhost"
-    essential = str(sidecar.get("essential", True)).lower()
-    changes = [f"add container '{profile.container_name}' ({profile.image}, essential={essential})"]
-    if log is not None:
-        changes.append(
-            f"{profile.container_name}: awslogs like the app, stream prefix {profile.log_stream_prefix}"
+    apps = app_containers(containers, result, sidecar_name)
+    changes: list[str] = []
+    if upgrade is not None:
+        assert index is not None
+        containers[index] = _upgraded(containers[index], profile, values)
+        changes.append(f"upgrade container '{upgrade}' to {profile.image} ({profile.label})")
+    else:
+        sidecar = copy.deepcopy(profile.container)
+        sidecar["name"] = sidecar_name
+        extra = {k: v for k, v in profile.sidecar_environment(values).items() if k not in profile.environment}
+        if extra:
+            sidecar.setdefault("environment", []).extend({"name": k, "value": v} for k, v in extra.items())
+        log = _awslogs_of(containers, apps, profile.log_stream_prefix)
+        if log is not None:
+            sidecar["logConfiguration"] = log
+        essential = str(profile.essential).lower()
+        renamed = (
+            f", renamed: '{profile.container_name}' is taken"
+            if sidecar_name != profile.container_name
+            else ""
         )
+        changes.append(f"add container '{sidecar_name}' ({profile.image}, essential={essential}{renamed})")
+        if extra:
+            changes.append(f"{sidecar_name}: environment {', '.join(extra)} from the policy")
+        if log is not None:
+            changes.append(f"{sidecar_name}: awslogs like the app, stream prefix {profile.log_stream_prefix}")
+        containers.append(sidecar)
+    bridge = mode == "bridge"
     for i in apps:
-        changes.extend(_wire(containers[i], profile, host, bridge))
-    containers.append(sidecar)
+        changes.extend(_wire(containers[i], profile, sidecar_name, bridge))
+    size_refusals, resize = _fit_size(result, policy)
+    refusals.extend(size_refusals)
+    if refusals:
+        return Plan(Decision.REFUSED, profile, [*refusals, *reasons])
+    if resize is not None:
+        changes.append(f"task size {resize[0]} -> {resize[1]}, the smallest valid Fargate size that holds it")
     result["tags"] = carried + markers
     changes.append("tags: carried over, plus markers " + ", ".join(m["key"] for m in markers))
 
     problems = schema.validate_register_request(result)
     if problems:  # a bug of ours, or a profile botocore's model does not accept: never send it
         return Plan(Decision.REFUSED, profile, [f"the planned request is invalid: {p}" for p in problems])
+    if upgrade is None:
+        reasons.append(f"no container runs {' or '.join(profile.recognizes)}")
+    decision = Decision.DRIFTED if upgrade else Decision.MISSING
     return Plan(
-        Decision.MISSING,
+        decision,
         profile,
-        [f"no container runs {' or '.join(profile.recognizes)}"],
+        reasons,
         changes,
         result,
+        resize,
+        task_role_arn=role,
+        permissions=needs,
+        warnings=warnings,
     )

@@ -11,7 +11,7 @@ from pydantic.alias_generators import to_camel
 
 class Status(StrEnum):
     COMPLIANT = "COMPLIANT"  # the sidecar is present and matches its profile
-    OUTDATED = "OUTDATED"  # the sidecar is present but runs another image than its profile pins
+    DRIFTED = "DRIFTED"  # the sidecar is present but differs from its profile (upgrade off, or in audit)
     REMEDIATED = "REMEDIATED"  # a compliant revision was registered (and the service redeployed)
     NONCOMPLIANT = "NONCOMPLIANT"  # audit mode: the sidecar is missing; `changes` says what would change
     REFUSED = "REFUSED"  # the sidecar cannot be added safely; `reasons` says why
@@ -36,8 +36,12 @@ class Finding(BaseModel):
     profile_version: str | None = None
     source_task_definition_arn: str | None = None
     new_task_definition_arn: str | None = None
+    old_task_size: str | None = None
+    new_task_size: str | None = None
     reasons: list[str] = Field(default_factory=list)
     changes: list[str] = Field(default_factory=list)
+    # Things a person should fix that do not stop the enforcer (a task role lacking a permission).
+    warnings: list[str] = Field(default_factory=list)
     mode: str | None = None
     trigger: str | None = None
     event_id: str | None = None

@@ -1,8 +1,17 @@
-"""The profiles shipped with the enforcer: one validated JSON document per file in this folder."""
+"""Profiles: the shipped documents (one JSON file per profile in this folder) plus custom ones from a
+folder or an SSM Parameter Store path, read by adapters and validated here.
+
+A custom document with a shipped profile's name replaces it (a platform team pins its own image).
+An invalid custom document does not stop the others: services asking for it are refused with the
+field that is wrong.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
@@ -13,23 +22,64 @@ from ..models.profiles import Profile
 
 
 def parse_profile(text: str, origin: str) -> Profile:
-    """Read one profile document; errors name the file and the field."""
+    """Read one profile document; errors name the origin and the field."""
     try:
         return Profile.model_validate_json(text)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "(document)"
-        raise InputError(f"profile {origin}: {where}: {err['msg']}") from None
+        # botocore's paths use brackets (container.portMappings[0].containerPort): one style here
+        message = re.sub(r"\[(\d+)\]", r".\1", err["msg"].removeprefix("Value error, "))
+        if f"{where}." in message:  # the message names the full path already
+            raise InputError(f"profile {origin}: {message}") from None
+        raise InputError(f"profile {origin}: {where}: {message}") from None
+
+
+@dataclass(frozen=True)
+class Catalog:
+    profiles: dict[str, Profile] = field(default_factory=dict)
+    origins: dict[str, str] = field(default_factory=dict)  # name -> where its document came from
+    errors: dict[str, str] = field(default_factory=dict)  # name -> why its document was rejected
+
+    def get(self, name: str) -> Profile | None:
+        return self.profiles.get(name)
+
+    def with_documents(self, documents: Iterable[tuple[str, str, str]]) -> Catalog:
+        """A new catalog with (name, origin, text) documents added; later ones win."""
+        profiles, origins, errors = dict(self.profiles), dict(self.origins), dict(self.errors)
+        for name, origin, text in documents:
+            try:
+                profile = parse_profile(text, origin)
+            except InputError as exc:
+                # never fall back to a shipped profile of the same name: the team meant another one
+                profiles.pop(name, None)
+                errors[name] = str(exc)
+                continue
+            if profile.name != name:
+                profiles.pop(name, None)
+                errors[name] = f"profile {origin}: name: {profile.name!r} differs from the document's name"
+                continue
+            errors.pop(name, None)
+            profiles[name], origins[name] = profile, origin
+        return Catalog(profiles, origins, errors)
 
 
 @cache
+def builtin_catalog() -> Catalog:
+    folder = resources.files(__name__)
+    documents = [
+        (entry.name.removesuffix(".json"), f"shipped {entry.name}", entry.read_text(encoding="utf-8"))
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name)
+        if entry.name.endswith(".json")
+    ]
+    catalog = Catalog().with_documents(documents)
+    if catalog.errors:  # a shipped document is a bug of ours: fail loudly
+        raise InputError("; ".join(catalog.errors.values()))
+    return catalog
+
+
 def builtin_profiles() -> dict[str, Profile]:
-    found: dict[str, Profile] = {}
-    for entry in sorted(resources.files(__name__).iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".json"):
-            profile = parse_profile(entry.read_text(encoding="utf-8"), entry.name)
-            found[profile.name] = profile
-    return found
+    return builtin_catalog().profiles
 
 
 def dump(profile: Profile) -> str:

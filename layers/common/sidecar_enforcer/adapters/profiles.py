@@ -1,0 +1,54 @@
+"""Custom profile documents: a folder of JSON files (e.g. a layer's /opt/...), and an SSM Parameter
+Store path read with Powertools' SSM provider (GetParametersByPath, recursive, cached ``max_age``
+seconds). Returns raw (name, origin, text) documents; ``profiles.Catalog`` validates them.
+
+IAM actions used: ssm:GetParametersByPath on the path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools.utilities.parameters import SSMProvider
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ..errors import AwsError, ConfigurationError
+from .aws import translate
+
+MAX_AGE_SECONDS = 300  # a changed profile reaches warm containers within five minutes
+
+Document = tuple[str, str, str]
+
+
+def folder_documents(folder: str) -> list[Document]:
+    path = Path(folder)
+    if not path.is_dir():
+        raise ConfigurationError(f"PROFILES_DIR: {folder} is not a folder")
+    return [
+        (entry.stem, str(entry), entry.read_text(encoding="utf-8-sig"))
+        for entry in sorted(path.glob("*.json"))
+    ]
+
+
+class SsmProfiles:
+    def __init__(self, client: Any, path: str) -> None:
+        self._provider = SSMProvider(boto3_client=client)
+        self._path = path
+
+    def documents(self) -> list[Document]:
+        try:
+            values = self._provider.get_multiple(
+                self._path, max_age=MAX_AGE_SECONDS, recursive=True, decrypt=False
+            )
+        except GetParameterError as exc:
+            cause = exc.__cause__ or exc.__context__
+            if isinstance(cause, ClientError | BotoCoreError):
+                raise translate(f"GetParametersByPath {self._path}", cause) from None
+            raise AwsError(f"GetParametersByPath {self._path}: {exc}") from None
+        base = self._path.rstrip("/")
+        return [
+            (name.rsplit("/", 1)[-1], f"ssm:{base}/{name}", str(text))
+            for name, text in sorted(values.items())
+        ]

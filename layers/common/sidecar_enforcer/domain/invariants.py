@@ -1,0 +1,65 @@
+"""What must hold for any request the enforcer plans, checked independently of how it was built:
+botocore accepts it; every member of the source is kept (only the sidecar, the wiring of app
+containers, the tags and a grown Fargate size may differ); container names are unique; no port is
+used twice in a task whose containers share a network namespace; a Fargate size is valid and
+holds every container.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from . import schema, sizes
+from .plan import container_ports, network_mode
+from .taskdef import to_register_request
+
+# Members of an app container the wiring may add entries to (never remove or change entries).
+WIRED = ("environment", "dependsOn", "links")
+
+
+def _grew(before: Any, after: Any) -> bool:
+    return isinstance(after, list) and all(item in after for item in before or [])
+
+
+def violations(task_definition: dict[str, Any], request: dict[str, Any]) -> list[str]:
+    found = [f"botocore: {p}" for p in schema.validate_register_request(request)]
+    source = to_register_request(task_definition)
+    for member, value in source.items():
+        if member in ("containerDefinitions", "tags"):
+            continue
+        if member in ("cpu", "memory") and "FARGATE" in (source.get("requiresCompatibilities") or []):
+            continue  # checked below: a valid size at least as large
+        if request.get(member) != value:
+            found.append(f"member {member} changed or lost")
+    after = {c.get("name"): c for c in request["containerDefinitions"]}
+    for container in source["containerDefinitions"]:
+        name = container.get("name")
+        if name not in after:
+            found.append(f"container '{name}' lost")
+            continue
+        for member, value in container.items():
+            new = after[name].get(member)
+            wired = member in WIRED and _grew(value, new)
+            upgraded = member in ("image", "essential", "portMappings", "command", "firelensConfiguration")
+            if new != value and not wired and not upgraded:
+                found.append(f"container '{name}' member {member} changed")
+    names = Counter(c.get("name") for c in request["containerDefinitions"])
+    found.extend(f"container name '{n}' used {k} times" for n, k in names.items() if k > 1)
+    if network_mode(request) in ("awsvpc", "host"):
+        ports = Counter(p for c in request["containerDefinitions"] for p in container_ports(c))
+        found.extend(f"port {p} used by {k} containers" for p, k in ports.items() if k > 1)
+    if "FARGATE" in (request.get("requiresCompatibilities") or []):
+        cpu, memory = sizes.parse_cpu(request.get("cpu")), sizes.parse_memory(request.get("memory"))
+        old_cpu, old_memory = sizes.parse_cpu(source.get("cpu")), sizes.parse_memory(source.get("memory"))
+        containers = request["containerDefinitions"]
+        if cpu is None or memory is None or not sizes.is_fargate_size(cpu, memory):
+            found.append(f"{sizes.describe(cpu, memory)} is not a valid Fargate size")
+        else:
+            if (old_cpu or 0) > cpu or (old_memory or 0) > memory:
+                found.append("the task size shrank")
+            if sum(int(c.get("cpu") or 0) for c in containers) > cpu:
+                found.append("the containers' cpu exceeds the task's")
+            if sum(int(c.get("memoryReservation") or c.get("memory") or 0) for c in containers) > memory:
+                found.append("the containers' memory exceeds the task's")
+    return found
