@@ -38,7 +38,16 @@ POLICIES = {
     ),
 }
 WIRED = ("environment", "dependsOn", "links")
-UPGRADED = ("image", "essential", "portMappings", "command", "firelensConfiguration", "environment")
+UPGRADED = (
+    "image",
+    "essential",
+    "portMappings",
+    "command",
+    "entryPoint",
+    "healthCheck",
+    "firelensConfiguration",
+    "environment",
+)
 CASES = [(f, p, k) for f in FILES for p in sorted(PROFILES) for k in sorted(POLICIES)]
 
 

@@ -21,10 +21,12 @@ def _row(path: Path, profile: Profile, policy: Policy) -> tuple[str, str, str, s
         document = load_document(path.read_bytes())
     except InputError as exc:
         return path.name, profile.name, "UNREADABLE", str(exc)
+    except OSError as exc:
+        return path.name, profile.name, "UNREADABLE", exc.strerror or type(exc).__name__
     result = plan(document.task_definition, document.tags, profile, policy)
     checks = "-"
     if result.register_input is not None:
-        broken = violations(document.task_definition, result.register_input)
+        broken = violations(document.task_definition, result.register_input, result.upgraded)
         checks = "ok" if not broken else "BROKEN: " + "; ".join(broken)
     detail = result.reasons[0] if result.reasons else ""
     if result.resize is not None:

@@ -155,7 +155,7 @@ class Enforcer:
                 source_arn=document.arn,
             )
             where |= {"family": document.family, "source_task_definition_arn": document.arn}
-            if decided.decision is Decision.MISSING and state.deployment_controller != "ECS":
+            if decided.register_input is not None and state.deployment_controller != "ECS":
                 return ctx.finding(
                     Status.SKIPPED,
                     **where,

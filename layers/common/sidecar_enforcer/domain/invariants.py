@@ -22,7 +22,23 @@ def _grew(before: Any, after: Any) -> bool:
     return isinstance(after, list) and all(item in after for item in before or [])
 
 
-def violations(task_definition: dict[str, Any], request: dict[str, Any]) -> list[str]:
+# Members of the sidecar an upgrade in place sets from the profile.
+UPGRADED = (
+    "image",
+    "essential",
+    "portMappings",
+    "command",
+    "entryPoint",
+    "healthCheck",
+    "firelensConfiguration",
+)
+
+
+def violations(
+    task_definition: dict[str, Any], request: dict[str, Any], upgraded: str | None = None
+) -> list[str]:
+    """Every broken invariant; ``upgraded`` names the sidecar replaced in place, whose
+    ``UPGRADED`` members (and environment entries) may change."""
     found = [f"botocore: {p}" for p in schema.validate_register_request(request)]
     source = to_register_request(task_definition)
     for member, value in source.items():
@@ -41,8 +57,8 @@ def violations(task_definition: dict[str, Any], request: dict[str, Any]) -> list
         for member, value in container.items():
             new = after[name].get(member)
             wired = member in WIRED and _grew(value, new)
-            upgraded = member in ("image", "essential", "portMappings", "command", "firelensConfiguration")
-            if new != value and not wired and not upgraded:
+            replaced = name == upgraded and member in (*UPGRADED, "environment")
+            if new != value and not wired and not replaced:
                 found.append(f"container '{name}' member {member} changed")
     names = Counter(c.get("name") for c in request["containerDefinitions"])
     found.extend(f"container name '{n}' used {k} times" for n, k in names.items() if k > 1)

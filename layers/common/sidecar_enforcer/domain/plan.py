@@ -93,6 +93,8 @@ class Plan:
     permissions: list[tuple[str, str]] = field(default_factory=list)
     # What a person should fix that does not stop the change (the sidecar still runs).
     warnings: list[str] = field(default_factory=list)
+    # The name of the present sidecar the request replaces in place (DRIFTED, upgrades on).
+    upgraded: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         result: dict[str, Any] = {
@@ -199,8 +201,13 @@ def free_name(containers: list[dict[str, Any]], profile: Profile) -> str:
 
 
 def _mapped_ports(container: dict[str, Any]) -> list[int]:
+    mappings = container.get("portMappings")
     return sorted(
-        {int(m["containerPort"]) for m in container.get("portMappings") or [] if "containerPort" in m}
+        {
+            m["containerPort"]
+            for m in (mappings if isinstance(mappings, list) else [])
+            if isinstance(m, dict) and isinstance(m.get("containerPort"), int)
+        }
     )
 
 
@@ -237,6 +244,9 @@ def drift(container: dict[str, Any], profile: Profile, values: dict[str, str]) -
     return found
 
 
+IMAGE_BOUND = ("command", "entryPoint", "healthCheck")
+
+
 def _upgraded(container: dict[str, Any], profile: Profile, values: dict[str, str]) -> dict[str, Any]:
     """The present sidecar with the profile's managed members; its name, logging and anything else
     the team set are kept."""
@@ -247,9 +257,13 @@ def _upgraded(container: dict[str, Any], profile: Profile, values: dict[str, str
         result["portMappings"] = copy.deepcopy(profile.container["portMappings"])
     else:
         result.pop("portMappings", None)
-    for member in ("command", "firelensConfiguration"):
+    # How the old image was started and probed belongs to the old image (Jaeger v1 flags and
+    # health ports break v2): the profile's, or none.
+    for member in (*IMAGE_BOUND, "firelensConfiguration"):
         if member in profile.container:
             result[member] = copy.deepcopy(profile.container[member])
+        elif member in IMAGE_BOUND:
+            result.pop(member, None)
     wanted = profile.sidecar_environment(values)
     env = [
         e for e in result.get("environment") or [] if not (isinstance(e, dict) and e.get("name") in wanted)
@@ -270,7 +284,7 @@ def _windows_signal(request: dict[str, Any]) -> str | None:
     if any((v or {}).get("fsxWindowsFileServerVolumeConfiguration") for v in request.get("volumes") or []):
         return "an FSx for Windows File Server volume"
     for c in request["containerDefinitions"]:
-        image = schema.image_repository(str(c.get("image", ""))).lower()
+        image = str(c.get("image", "")).lower()  # the tag counts: aspnet:4.8-windowsservercore-ltsc2019
         if any(marker in image for marker in _WINDOWS_IMAGES):
             return f"container '{c.get('name')}' runs a Windows image"
         start = [*(c.get("entryPoint") or []), *(c.get("command") or [])][:1]
@@ -443,6 +457,11 @@ def plan(
     if not isinstance(containers, list) or not containers or not all(isinstance(c, dict) for c in containers):
         return Plan(Decision.REFUSED, profile, ["the task definition has no container definitions"])
 
+    problems = schema.validate_register_request(request)
+    if problems:  # a hand-written file; whatever ECS returns passes
+        return Plan(
+            Decision.REFUSED, profile, [f"RegisterTaskDefinition would reject it: {p}" for p in problems]
+        )
     values, parameter_problems = profile.resolve(policy.parameters.get(profile.name, {}))
     role = request.get("taskRoleArn") if isinstance(request.get("taskRoleArn"), str) else None
     needs = [(p.action, profile.resources(p, values)) for p in profile.task_role_permissions] if role else []
@@ -490,11 +509,6 @@ def plan(
                 f"an equivalent collector runs ({', '.join(collectors)}); the policy requires {profile.name}"
             )
 
-    problems = schema.validate_register_request(request)
-    if problems:
-        return Plan(
-            Decision.REFUSED, profile, [f"RegisterTaskDefinition would reject it: {p}" for p in problems]
-        )
     mode = network_mode(request)
     refusals = [*_platform_refusals(request, profile, mode), *parameter_problems]
     others = [c for i, c in enumerate(containers) if i != index]
@@ -526,8 +540,11 @@ def plan(
     changes: list[str] = []
     if upgrade is not None:
         assert index is not None
+        dropped = [m for m in IMAGE_BOUND if m in containers[index] and m not in profile.container]
         containers[index] = _upgraded(containers[index], profile, values)
         changes.append(f"upgrade container '{upgrade}' to {profile.image} ({profile.label})")
+        if dropped:
+            changes.append(f"{upgrade}: {', '.join(dropped)} of the old image removed")
     else:
         sidecar = copy.deepcopy(profile.container)
         sidecar["name"] = sidecar_name
@@ -577,4 +594,5 @@ def plan(
         task_role_arn=role,
         permissions=needs,
         warnings=warnings,
+        upgraded=upgrade,
     )

@@ -32,7 +32,8 @@ class Otlp(_Model):
 class Parameter(_Model):
     """A value the platform team supplies in its policy (an endpoint, a config location): set as an
     environment variable of the sidecar, or (``env: false``) only used in ``taskRolePermissions``.
-    Values are configuration, not secrets, but they are still never printed."""
+    Values are configuration, not secrets; reasons and changes name the parameter, never its value
+    (a resource ARN a permission is checked on does appear in the task-role check's output)."""
 
     name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     description: str = ""

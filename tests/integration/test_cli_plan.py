@@ -1,0 +1,244 @@
+"""``sidecar-enforcer plan`` and ``report`` run as a user runs them (a subprocess of the console
+script) on the refusal fixtures' task definitions: offline, no AWS endpoint needed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sidecar_enforcer.config import ENV_VARS
+
+from ..conftest import ROOT
+
+SCRIPT = Path(sys.executable).with_name("sidecar-enforcer")
+FIXTURES = ROOT / "tests" / "fixtures" / "refusals"
+CANARY = "CANARY-fixture-value"
+ENDPOINT = (
+    "https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-9f8e7d6c-5b4a-3210-fedc-ba9876543210"
+    "/api/v1/remote_write"
+)
+
+
+def clean_env() -> dict[str, str]:
+    """The user's environment without any enforcer setting or AWS endpoint: only the flags count."""
+    drop = {*ENV_VARS, "AWS_ENDPOINT_URL", "AWS_PROFILE"}
+    return {k: v for k, v in os.environ.items() if k not in drop}
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own console script
+        [str(SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=120,
+        check=False,
+        cwd=ROOT,
+    )
+
+
+def fixture(slug: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((FIXTURES / f"{slug}.json").read_text(encoding="utf-8"))
+    return data
+
+
+def task_file(folder: Path, data: dict[str, Any], name: str = "td.json") -> Path:
+    """The fixture's task definition as DescribeTaskDefinition prints it (tags beside it)."""
+    path = folder / name
+    path.write_text(json.dumps({"taskDefinition": data["taskDefinition"], "tags": data.get("tags", [])}))
+    return path
+
+
+def profile_args(folder: Path, data: dict[str, Any]) -> list[str]:
+    if "customProfile" in data:
+        path = folder / f"{data['profile']}.json"
+        path.write_text(json.dumps(data["customProfile"]))
+        return ["--profile", str(path)]
+    return ["--profile", data["profile"]]
+
+
+def policy_args(folder: Path, data: dict[str, Any]) -> list[str]:
+    if "policy" not in data:
+        return []
+    path = folder / "policy.json"
+    path.write_text(json.dumps(data["policy"]))
+    return ["--policy", str(path)]
+
+
+def plan_out(*args: str) -> dict[str, Any]:
+    result = run("plan", *args)
+    assert result.returncode == 0, result.stderr
+    out: dict[str, Any] = json.loads(result.stdout)
+    # The request carries the app's environment as it is; nothing else may show a value of it.
+    told = {k: v for k, v in out.items() if k != "registerTaskDefinitionInput"}
+    assert CANARY not in json.dumps(told) + result.stderr
+    return out
+
+
+@pytest.mark.parametrize(
+    "slug",
+    [
+        "awsvpc-port-clash",
+        "fargate-too-small-no-growth",
+        "arm64-x86-only-custom-profile",
+        "unknown-member-port-bindings",
+        "too-many-tags",
+        "adot-parameter-pattern-mismatch",
+    ],
+)
+def test_plan_of_a_refusal_fixture_prints_refused_with_its_reason(tmp_path: Path, slug: str) -> None:
+    data = fixture(slug)
+
+    out = plan_out(
+        str(task_file(tmp_path, data)), *profile_args(tmp_path, data), *policy_args(tmp_path, data)
+    )
+
+    assert out["decision"] == "REFUSED"
+    assert data["reason"] in out["reasons"]
+    assert out["registerTaskDefinitionInput"] is None
+    assert "taskSize" not in out
+
+
+def test_plan_of_a_missing_sidecar_prints_the_request_and_the_grown_size(tmp_path: Path) -> None:
+    data = fixture("fargate-too-small-no-growth")  # its policy forbids growth; the default allows it
+
+    out = plan_out(str(task_file(tmp_path, data)), "--profile", "jaeger")
+
+    assert out["decision"] == "MISSING"
+    assert out["taskSize"] == {"from": "256 CPU units / 512 MiB", "to": "512 CPU units / 1024 MiB"}
+    request = out["registerTaskDefinitionInput"]
+    assert (request["cpu"], request["memory"]) == ("512", "1024")
+    assert [c["name"] for c in request["containerDefinitions"]] == ["web", "jaeger"]
+    assert "revision" not in request
+    assert "taskDefinitionArn" not in request
+    assert any(
+        c.startswith("task size 256 CPU units / 512 MiB -> 512 CPU units / 1024 MiB") for c in out["changes"]
+    )
+
+
+def test_no_grow_task_size_flips_the_too_small_task_to_refused(tmp_path: Path) -> None:
+    data = fixture("fargate-too-small-no-growth")
+
+    out = plan_out(str(task_file(tmp_path, data)), "--profile", "jaeger", "--no-grow-task-size")
+
+    assert out["decision"] == "REFUSED"
+    assert out["reasons"] == [data["reason"]]
+    assert out["registerTaskDefinitionInput"] is None
+    assert "taskSize" not in out
+
+
+def test_grow_task_size_on_the_command_line_beats_the_policy_file(tmp_path: Path) -> None:
+    data = fixture("fargate-too-small-no-growth")
+
+    out = plan_out(
+        str(task_file(tmp_path, data)),
+        "--profile",
+        "jaeger",
+        *policy_args(tmp_path, data),
+        "--grow-task-size",
+    )
+
+    assert out["decision"] == "MISSING"
+    assert out["taskSize"]["to"] == "512 CPU units / 1024 MiB"
+
+
+def test_a_param_makes_adot_plan_and_its_value_appears_only_in_the_request(tmp_path: Path) -> None:
+    data = fixture("adot-missing-required-parameter")
+    file = task_file(tmp_path, data)
+    assert plan_out(str(file), "--profile", "adot")["decision"] == "REFUSED"
+
+    out = plan_out(str(file), "--profile", "adot", "--param", f"adot.AWS_PROMETHEUS_ENDPOINT={ENDPOINT}")
+
+    assert out["decision"] == "MISSING", out["reasons"]
+    collector = next(
+        c
+        for c in out["registerTaskDefinitionInput"]["containerDefinitions"]
+        if c["name"] == "aws-otel-collector"
+    )
+    assert {"name": "AWS_PROMETHEUS_ENDPOINT", "value": ENDPOINT} in collector["environment"]
+    shown = json.dumps([out["reasons"], out["changes"], out.get("warnings", []), out["taskRole"]])
+    assert ENDPOINT not in shown
+    assert any("AWS_PROMETHEUS_ENDPOINT" in change for change in out["changes"])
+
+
+def test_a_malformed_param_exits_2_with_one_line(tmp_path: Path) -> None:
+    file = task_file(tmp_path, fixture("adot-missing-required-parameter"))
+
+    result = run("plan", str(file), "--profile", "adot", "--param", "AWS_PROMETHEUS_ENDPOINT=x")
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "sidecar-enforcer plan: --param AWS_PROMETHEUS_ENDPOINT: expected PROFILE.NAME=VALUE"
+    ]
+
+
+def test_a_custom_profile_document_path_is_used(tmp_path: Path) -> None:
+    data = fixture("arm64-x86-only-custom-profile")
+    data["taskDefinition"]["runtimePlatform"]["cpuArchitecture"] = "X86_64"
+
+    out = plan_out(str(task_file(tmp_path, data)), *profile_args(tmp_path, data))
+
+    assert out["decision"] == "MISSING", out["reasons"]
+    assert out["profile"] == f"zipkin@{data['customProfile']['version']}"
+    names = [c["name"] for c in out["registerTaskDefinitionInput"]["containerDefinitions"]]
+    assert names == ["api", "zipkin"]
+
+
+def test_an_unknown_profile_exits_2_with_one_line_on_stderr(tmp_path: Path) -> None:
+    file = task_file(tmp_path, fixture("awsvpc-port-clash"))
+
+    result = run("plan", str(file), "--profile", "zipkin")
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("sidecar-enforcer plan: unknown profile 'zipkin' (known: ")
+    assert "jaeger" in line
+
+
+def test_report_on_the_fixtures_task_definitions_prints_the_summary(tmp_path: Path) -> None:
+    slugs = sorted(p.stem for p in FIXTURES.glob("*.json"))
+    for slug in slugs:
+        task_file(tmp_path, fixture(slug), f"{slug}.json")
+
+    result = run("report", str(tmp_path), "--policy", str(ROOT / "examples" / "policy.json"))
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[-1] == f"{len(slugs)} files x 3 profiles = {3 * len(slugs)} plans; 0 broke an invariant"
+    assert len([line for line in lines if line.split(" ", 1)[0] in {f"{s}.json" for s in slugs}]) == 3 * len(
+        slugs
+    )
+    assert CANARY not in result.stdout + result.stderr
+
+
+def test_report_markdown_for_one_profile(tmp_path: Path) -> None:
+    task_file(tmp_path, fixture("awsvpc-port-clash"), "a.json")
+    task_file(tmp_path, fixture("fargate-too-small-no-growth"), "b.json")
+
+    result = run("report", str(tmp_path), "--profile", "jaeger", "--markdown")
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:2] == [
+        "| FILE | PROFILE | DECISION (CHECKS) | FIRST REASON / SIZE CHANGE |",
+        "|---|---|---|---|",
+    ]
+    assert lines[2].startswith("| a.json | jaeger | REFUSED (-) | container 'gateway' already uses port 4317")
+    assert lines[3] == (
+        "| b.json | jaeger | MISSING (ok) | task size 256 CPU units / 512 MiB -> 512 CPU units / 1024 MiB |"
+    )
+    assert lines[-1] == "2 files x 1 profiles = 2 plans; 0 broke an invariant"
+
+
+def test_report_of_an_empty_folder_exits_2(tmp_path: Path) -> None:
+    result = run("report", str(tmp_path))
+
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"sidecar-enforcer report: no .json files in {tmp_path}"]
