@@ -313,3 +313,52 @@ def test_no_environment_value_reaches_logs_results_or_messages(
     )
     assert "REMEDIATED" in everything  # the capture did see the run
     assert fleet.CANARY not in everything
+
+
+def test_no_second_deployment_when_the_service_already_rolls_out_the_compliant_revision(
+    aws: Aws, invoke: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the enforcer added the sidecar once, and the pipeline then reverted the service
+    source = service(aws, NEXUS)["taskDefinition"]
+    compliant = invoke(event("cloudtrail-updateservice.json"))["findings"][0]["newTaskDefinitionArn"]
+    aws.ecs.update_service(cluster=fleet.CLUSTER, service=NEXUS, taskDefinition=source)
+    # ...and while the next event is handled, another invocation deploys the compliant revision
+    # between this one's first look at the service and its UpdateService
+    real_describe, real_deploy = EcsGateway.describe_service, EcsGateway.deploy
+    looks: list[str] = []
+    deploys: list[str] = []
+
+    def describe(self: EcsGateway, cluster: str, name: str) -> Any:
+        looks.append(name)
+        if len(looks) == 2:
+            aws.ecs.update_service(cluster=fleet.CLUSTER, service=NEXUS, taskDefinition=compliant)
+        return real_describe(self, cluster, name)
+
+    def deploy(self: EcsGateway, cluster: str, name: str, arn: str) -> None:
+        deploys.append(arn)
+        real_deploy(self, cluster, name, arn)
+
+    monkeypatch.setattr(EcsGateway, "describe_service", describe)
+    monkeypatch.setattr(EcsGateway, "deploy", deploy)
+
+    (finding,) = invoke(event("cloudtrail-updateservice.json"))["findings"]
+
+    # Then the revision is reused and no second deployment is started
+    assert finding["status"] == "REMEDIATED"
+    assert finding["newTaskDefinitionArn"] == compliant
+    assert deploys == []
+    assert any("no second deployment" in c for c in finding["changes"])
+    assert service(aws, NEXUS)["taskDefinition"] == compliant
+
+
+def test_a_reverted_service_is_deployed_again_with_the_recorded_revision(aws: Aws, invoke: Any) -> None:
+    source = service(aws, NEXUS)["taskDefinition"]
+    compliant = invoke(event("cloudtrail-updateservice.json"))["findings"][0]["newTaskDefinitionArn"]
+    aws.ecs.update_service(cluster=fleet.CLUSTER, service=NEXUS, taskDefinition=source)
+
+    (finding,) = invoke(event("cloudtrail-updateservice.json"))["findings"]
+
+    assert finding["newTaskDefinitionArn"] == compliant
+    assert "service: UpdateService with forceNewDeployment" in finding["changes"]
+    assert service(aws, NEXUS)["taskDefinition"] == compliant
+    assert len(revisions(aws, "nexus-ai-api")) == 2

@@ -164,14 +164,23 @@ class Enforcer:
                 )
             finding = self._act(ecs, decided, ctx, where, why)
             if finding.status is Status.REMEDIATED and finding.new_task_definition_arn:
-                ecs.deploy(state.cluster_arn or state.cluster, state.name, finding.new_task_definition_arn)
-                finding = finding.model_copy(
-                    update={"changes": [*finding.changes, "service: UpdateService with forceNewDeployment"]}
-                )
+                finding = self._deploy(ecs, state, finding, finding.new_task_definition_arn)
             return finding
         except AwsError as exc:
             status = Status.SKIPPED if isinstance(exc, NotFoundError) else Status.FAILED
             return ctx.finding(status, **where, reasons=[str(exc)])
+
+    def _deploy(self, ecs: EcsGateway, state: ServiceState, finding: Finding, arn: str) -> Finding:
+        """UpdateService to the compliant revision, unless the service (re-read now: another event
+        may have been handled meanwhile) already runs or rolls it out: never a second deployment."""
+        cluster = state.cluster_arn or state.cluster
+        current = ecs.describe_service(cluster, state.name)
+        if current is not None and current.deploys(arn):
+            change = f"service: already runs or deploys {arn}; no second deployment"
+        else:
+            ecs.deploy(cluster, state.name, arn)
+            change = "service: UpdateService with forceNewDeployment"
+        return finding.model_copy(update={"changes": [*finding.changes, change]})
 
     def _task_definition(self, ecs: EcsGateway, target: TaskDefinitionTarget, ctx: _Context) -> Finding:
         document = ecs.describe_task_definition(target.task_definition)

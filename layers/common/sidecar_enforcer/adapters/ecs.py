@@ -35,6 +35,13 @@ class ServiceState:
     task_definition: str
     deployment_controller: str
     tags: dict[str, str] = field(default_factory=dict)
+    # (status, taskDefinition) of each deployment: PRIMARY is the newest, ACTIVE ones drain.
+    deployments: tuple[tuple[str, str], ...] = ()
+
+    def deploys(self, task_definition_arn: str) -> bool:
+        """Whether the service already runs or is rolling out this revision (its PRIMARY)."""
+        primary = [td for status, td in self.deployments if status == "PRIMARY"]
+        return task_definition_arn in (self.task_definition, *primary)
 
     @property
     def cluster(self) -> str:
@@ -50,6 +57,10 @@ class ServiceState:
             task_definition=data.get("taskDefinition", ""),
             deployment_controller=(data.get("deploymentController") or {}).get("type", "ECS"),
             tags={t["key"]: t.get("value", "") for t in data.get("tags") or []},
+            deployments=tuple(
+                (str(d.get("status", "")), str(d.get("taskDefinition", "")))
+                for d in data.get("deployments") or []
+            ),
         )
 
 
