@@ -362,3 +362,18 @@ def test_a_reverted_service_is_deployed_again_with_the_recorded_revision(aws: Aw
     assert "service: UpdateService with forceNewDeployment" in finding["changes"]
     assert service(aws, NEXUS)["taskDefinition"] == compliant
     assert len(revisions(aws, "nexus-ai-api")) == 2
+
+
+def test_a_service_tagged_for_audit_is_reported_not_changed(aws: Aws, invoke: Any, inbox: Inbox) -> None:
+    arn = service(aws, NEXUS)["serviceArn"]
+    aws.ecs.tag_resource(resourceArn=arn, tags=[{"key": "tracing-sidecar", "value": "jaeger:audit"}])
+    before = service(aws, NEXUS)["taskDefinition"]
+
+    (finding,) = invoke(event("cloudtrail-updateservice.json"))["findings"]
+
+    assert finding["status"] == "NONCOMPLIANT"
+    assert finding["mode"] == "audit"
+    assert any("add container 'jaeger'" in c for c in finding["changes"])
+    assert service(aws, NEXUS)["taskDefinition"] == before
+    assert len(revisions(aws, "nexus-ai-api")) == 1
+    assert [m["body"]["status"] for m in inbox.messages()] == ["NONCOMPLIANT"]

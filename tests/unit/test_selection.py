@@ -110,3 +110,38 @@ class TestTagDict:
     @pytest.mark.parametrize("tags", [None, {}, "key=value", [1, "x", None], [{"value": "orphan"}]])
     def test_anything_else_gives_no_tags(self, tags: object) -> None:
         assert tag_dict(tags) == {}
+
+
+@pytest.mark.parametrize(
+    ("value", "profile"),
+    [("audit", "jaeger"), ("AUDIT", "jaeger"), ("adot:audit", "adot"), ("required:audit", "jaeger")],
+)
+def test_an_audit_value_opts_in_in_audit_mode(value: str, profile: str) -> None:
+    selection = select_profile(
+        key="tracing-sidecar", default_profile="jaeger", own_tags={"tracing-sidecar": value}
+    )
+
+    assert selection.profile == profile
+    assert selection.audit is True
+    assert "audit mode" in selection.reason
+
+
+@pytest.mark.parametrize("value", ["jaeger", "required", "auditing", "audit-team"])
+def test_other_values_are_not_audit(value: str) -> None:
+    selection = select_profile(
+        key="tracing-sidecar", default_profile="jaeger", own_tags={"tracing-sidecar": value}
+    )
+
+    assert selection.audit is False
+    assert selection.profile is not None
+
+
+def test_a_cluster_s_audit_value_applies_to_its_untagged_services() -> None:
+    selection = select_profile(
+        key="tracing-sidecar",
+        default_profile="jaeger",
+        own_tags={},
+        cluster_tags={"tracing-sidecar": "audit"},
+    )
+
+    assert (selection.profile, selection.audit) == ("jaeger", True)

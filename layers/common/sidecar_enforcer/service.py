@@ -7,6 +7,7 @@ says so, and hands every outcome to the publisher. It knows nothing of the Lambd
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -145,7 +146,7 @@ class Enforcer:
             chosen = self._select(ctx, where, state.tags, cluster_tags, "service")
             if isinstance(chosen, Finding):
                 return chosen
-            profile, why = chosen
+            profile, why, ctx = chosen
             document = ecs.describe_task_definition(state.task_definition)
             decided = plan(
                 document.task_definition,
@@ -194,7 +195,7 @@ class Enforcer:
         )
         if isinstance(chosen, Finding):
             return chosen
-        profile, why = chosen
+        profile, why, ctx = chosen
         decided = plan(
             document.task_definition, document.tags, profile, self.settings.policy, source_arn=document.arn
         )
@@ -207,8 +208,9 @@ class Enforcer:
         own_tags: dict[str, str],
         cluster_tags: dict[str, str] | None,
         own_kind: str,
-    ) -> tuple[Profile, str] | Finding:
-        """The profile the tags ask for (and why), or the NOT_OPTED_IN / REFUSED finding."""
+    ) -> tuple[Profile, str, _Context] | Finding:
+        """The profile the tags ask for, why, and the context to act in (audit when the tag says
+        so), or the NOT_OPTED_IN / REFUSED finding."""
         selection = select_profile(
             key=self.settings.opt_in_tag_key,
             default_profile=self.settings.default_profile,
@@ -225,7 +227,9 @@ class Enforcer:
             problem = catalog.errors.get(selection.profile) or f"no such profile exists (known: {known})"
             reason = f"{selection.reason}, but {problem}"
             return ctx.finding(Status.REFUSED, **where, profile=selection.profile, reasons=[reason])
-        return profile, selection.reason
+        if selection.audit:
+            ctx = dataclasses.replace(ctx, mode=Mode.AUDIT)
+        return profile, selection.reason, ctx
 
     # -- acting on a decision ---------------------------------------------------------------------
 

@@ -1,7 +1,9 @@
 """Which services opt in, and to which profile, from their tags and their cluster's tags.
 
 The tag's value names a profile; ``required``/``true`` (and a bare key) mean the default profile;
-``off``/``false``/``exempt`` opt out. A service's own tag wins over its cluster's.
+``off``/``false``/``exempt`` opt out. ``audit`` (the default profile) or ``<profile>:audit`` opt in
+in audit mode: what would change is reported, nothing is changed — a team can try the enforcer
+on one service before enforcing. A service's own tag wins over its cluster's.
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ from dataclasses import dataclass
 
 DEFAULT_VALUES = frozenset({"", "required", "true", "yes", "on", "enabled"})
 OPT_OUT_VALUES = frozenset({"off", "false", "exempt", "no", "disabled"})
+AUDIT = "audit"
 
 
 @dataclass(frozen=True)
 class Selection:
     profile: str | None  # None: not opted in
     reason: str
+    audit: bool = False  # report only, whatever the global mode
 
     @property
     def opted_in(self) -> bool:
@@ -27,9 +31,14 @@ def _decide(value: str, key: str, where: str, default_profile: str) -> Selection
     word = value.strip().lower()
     if word in OPT_OUT_VALUES:
         return Selection(None, f"{where} tag {key}={value} opts out")
+    audit = word == AUDIT or word.endswith(f":{AUDIT}")
+    word = "" if word == AUDIT else word.removesuffix(f":{AUDIT}")
+    how = " in audit mode" if audit else ""
     if word in DEFAULT_VALUES:
-        return Selection(default_profile, f"{where} tag {key}={value} requires the default profile")
-    return Selection(word, f"{where} tag {key}={value} requires profile '{word}'")
+        return Selection(
+            default_profile, f"{where} tag {key}={value} requires the default profile{how}", audit
+        )
+    return Selection(word, f"{where} tag {key}={value} requires profile '{word}'{how}", audit)
 
 
 def select_profile(
