@@ -29,14 +29,8 @@ if not TASKDEFS.is_dir():
 FILES = sorted(p.name for p in TASKDEFS.glob("*.json"))
 PROFILES = builtin_profiles()
 # The example policy: every parameter set, upgrades on. The default policy: upgrades off.
-POLICIES = {
-    "example": Policy.model_validate(json.loads((ROOT / "examples" / "policy.json").read_text())),
-    "default": Policy(
-        parameters=Policy.model_validate(
-            json.loads((ROOT / "examples" / "policy.json").read_text())
-        ).parameters
-    ),
-}
+EXAMPLE_POLICY = Policy.model_validate(json.loads((ROOT / "examples" / "policy.json").read_text()))
+POLICIES = {"example": EXAMPLE_POLICY, "default": Policy(parameters=EXAMPLE_POLICY.parameters)}
 WIRED = ("environment", "dependsOn", "links")
 UPGRADED = (
     "image",

@@ -572,6 +572,20 @@ class TestProfileSource:
         assert first.get("team-jaeger") is not None
         assert second.get("team-jaeger") == first.get("team-jaeger")
 
+    def test_unchanged_documents_are_validated_once(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        put(f"{SSM_PATH}/team-jaeger", json.dumps(pinned_jaeger(name="team-jaeger")))
+        source = profile_source(Settings(profiles_ssm_path=SSM_PATH), Clients())
+        parsed: list[str] = []
+        real = Catalog.with_documents
+        monkeypatch.setattr(
+            Catalog, "with_documents", lambda self, docs: parsed.append("x") or real(self, docs)
+        )
+
+        first, second = source(), source()
+
+        assert parsed == ["x"]
+        assert second is first
+
     def test_without_an_ssm_path_ssm_is_never_called(self) -> None:
         clients = Clients()
         calls = count_ssm_reads(clients)

@@ -114,12 +114,12 @@ def _catalog(settings: Settings) -> Catalog:
     return profile_source(settings, Clients())()
 
 
-def _profile(name: str | None, settings: Settings) -> Profile:
+def _profile(name: str | None, settings: Settings, catalog: Catalog | None = None) -> Profile:
     """A profile by name (shipped or custom), or a profile document's path."""
     name = name or settings.default_profile
     if name.endswith(".json") or os.sep in name:
         return parse_profile(_read_bytes(name).decode("utf-8-sig"), name)
-    catalog = _catalog(settings)
+    catalog = catalog or _catalog(settings)
     profile = catalog.get(name)
     if profile is None:
         known = ", ".join(sorted(catalog.profiles))
@@ -166,7 +166,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     catalog = _catalog(settings)
     names = args.profile or sorted(catalog.profiles)
-    profiles = [_profile(name, settings) for name in names]
+    profiles = [_profile(name, settings, catalog) for name in names]
     files = sorted(p for folder in args.paths for p in _json_files(folder))
     if not files:
         raise UsageError(f"no .json files in {', '.join(args.paths)}")

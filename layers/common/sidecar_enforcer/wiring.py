@@ -25,7 +25,17 @@ def profile_source(settings: Settings, clients: Clients) -> Callable[[], Catalog
     if not settings.profiles_ssm_path:
         return lambda: local
     ssm = SsmProfiles(clients.client("ssm"), settings.profiles_ssm_path)
-    return lambda: local.with_documents(ssm.documents())
+    last: dict[tuple[tuple[str, str, str], ...], Catalog] = {}
+
+    def catalog() -> Catalog:
+        # Asked once per service: validate the documents again only when SSM returned others.
+        documents = tuple(ssm.documents())
+        if documents not in last:
+            last.clear()
+            last[documents] = local.with_documents(documents)
+        return last[documents]
+
+    return catalog
 
 
 def build_enforcer(settings: Settings, clients: Clients | None = None) -> Enforcer:
