@@ -11,8 +11,8 @@ from collections import Counter
 from typing import Any
 
 from . import schema, sizes
-from .plan import container_ports, network_mode
-from .taskdef import to_register_request
+from .plan import network_mode
+from .taskdef import container_ports, to_register_request
 
 # Members of an app container the wiring may add entries to (never remove or change entries).
 WIRED = ("environment", "dependsOn", "links")

@@ -38,7 +38,7 @@ from .. import ENFORCER_NAME
 from ..models.policy import Policy
 from ..models.profiles import Profile
 from . import schema, sizes
-from .taskdef import to_register_request
+from .taskdef import container_ports, to_register_request
 
 MARKER_MANAGED_BY = f"{ENFORCER_NAME}:managed-by"
 MARKER_PROFILE = f"{ENFORCER_NAME}:profile"
@@ -130,21 +130,6 @@ def network_mode(request: dict[str, Any]) -> str:
     if isinstance(mode, str) and mode:
         return mode
     return "awsvpc" if "FARGATE" in (request.get("requiresCompatibilities") or []) else "bridge"
-
-
-def container_ports(container: dict[str, Any]) -> set[int]:
-    ports: set[int] = set()
-    for mapping in container.get("portMappings") or []:
-        if not isinstance(mapping, dict):
-            continue
-        for key in ("containerPort", "hostPort"):
-            if isinstance(mapping.get(key), int) and mapping[key] > 0:
-                ports.add(mapping[key])
-        for key in ("containerPortRange", "hostPortRange"):
-            low, _, high = str(mapping.get(key) or "").partition("-")
-            if low.isdigit() and high.isdigit():
-                ports.update(range(int(low), int(high) + 1))
-    return ports
 
 
 def _env_names(container: dict[str, Any]) -> set[str]:

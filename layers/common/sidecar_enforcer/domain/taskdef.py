@@ -86,3 +86,20 @@ def to_register_request(task_definition: dict[str, Any]) -> dict[str, Any]:
     kept = {k: v for k, v in task_definition.items() if k not in read_only}
     result: dict[str, Any] = drop_nulls(kept)
     return result
+
+
+def container_ports(container: dict[str, Any], *, host_ports: bool = True) -> set[int]:
+    """The ports a container's portMappings name: container ports and ranges, and unless
+    ``host_ports`` is false, host ports and ranges too."""
+    ports: set[int] = set()
+    for mapping in container.get("portMappings") or []:
+        if not isinstance(mapping, dict):
+            continue
+        for key in ("containerPort", "hostPort") if host_ports else ("containerPort",):
+            if isinstance(mapping.get(key), int) and mapping[key] > 0:
+                ports.add(mapping[key])
+        for key in ("containerPortRange", "hostPortRange") if host_ports else ("containerPortRange",):
+            low, _, high = str(mapping.get(key) or "").partition("-")
+            if low.isdigit() and high.isdigit():
+                ports.update(range(int(low), int(high) + 1))
+    return ports

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic.alias_generators import to_camel
 
 from ..domain import schema
+from ..domain.taskdef import container_ports
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -128,13 +129,7 @@ class Profile(_Model):
     @property
     def ports(self) -> list[int]:
         """Every port the sidecar binds: its mappings, its OTLP receivers and ``listens``."""
-        found: set[int] = set()
-        for mapping in self.container.get("portMappings", []):
-            if "containerPort" in mapping:
-                found.add(int(mapping["containerPort"]))
-            low, _, high = str(mapping.get("containerPortRange", "")).partition("-")
-            if low.isdigit() and high.isdigit():
-                found.update(range(int(low), int(high) + 1))
+        found = container_ports(self.container, host_ports=False)
         if self.otlp is not None:
             found |= {self.otlp.grpc_port, self.otlp.http_port}
         return sorted(found | set(self.listens))
