@@ -18,6 +18,7 @@ def _fake_aws(monkeypatch: pytest.MonkeyPatch) -> None:
         "AWS_SESSION_TOKEN",
         "STATUS_TOPIC_ARN",
         "ENFORCEMENT_MODE",
+        "STATE_TABLE_NAME",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")

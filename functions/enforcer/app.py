@@ -4,6 +4,11 @@ Thin by design: parse the event into a typed Trigger, hand it to the Enforcer bu
 container, emit metrics, return. A malformed event raises MalformedEventError (logged once, one
 line) so Lambda's retry and on-failure destination keep the original event; a retryable AWS failure
 raises EnforcementFailedError after its FAILED status is published.
+
+With the state table, each EventBridge event is handled once (Powertools idempotency keyed on the
+event's ``id``): a duplicate delivery returns the first result; a duplicate arriving while the first
+is in flight raises IdempotencyAlreadyInProgressError and Lambda retries it later. A failed
+invocation leaves no record, so its retry runs again.
 """
 
 from __future__ import annotations
@@ -15,10 +20,16 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from sidecar_enforcer.adapters.aws import Clients
 from sidecar_enforcer.config import Settings
 from sidecar_enforcer.errors import EnforcementFailedError, MalformedEventError
-from sidecar_enforcer.models.events import parse_trigger
+from sidecar_enforcer.models.events import Trigger, parse_trigger
 from sidecar_enforcer.models.findings import Status
 from sidecar_enforcer.service import Enforcer
 from sidecar_enforcer.wiring import build_enforcer
@@ -29,9 +40,35 @@ metrics = Metrics()
 copy_config_to_registered_loggers(source_logger=logger, include={"sidecar_enforcer"})
 
 
+# EventBridge retries a delivery for up to an hour (the rules' MaximumEventAgeInSeconds) and Lambda
+# retries an asynchronous invocation for up to another hour: remember each event for three.
+IDEMPOTENCY_SECONDS = 3 * 3600
+
+
+@cache
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@cache
+def clients() -> Clients:
+    return Clients()
+
+
 @cache
 def enforcer() -> Enforcer:
-    return build_enforcer(Settings.from_env())
+    return build_enforcer(settings(), clients())
+
+
+@cache
+def once() -> tuple[DynamoDBPersistenceLayer, IdempotencyConfig] | None:
+    table = settings().state_table_name
+    if not table:
+        return None
+    store = DynamoDBPersistenceLayer(
+        table_name=table, key_attr="pk", sort_key_attr="sk", boto3_client=clients().client("dynamodb")
+    )
+    return store, IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=IDEMPOTENCY_SECONDS)
 
 
 @metrics.log_metrics
@@ -44,6 +81,21 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         logger.error("malformed event: %s", exc)
         metrics.add_metric(name="MalformedEvents", unit=MetricUnit.Count, value=1)
         raise
+    guard = once()
+    if guard is None:
+        return handle(trigger)
+    store, config = guard
+    config.register_lambda_context(context)
+
+    @idempotent_function(data_keyword_argument="event", persistence_store=store, config=config)  # type: ignore[untyped-decorator]
+    def handle_once(event: dict[str, Any]) -> dict[str, Any]:
+        return handle(trigger)
+
+    result: dict[str, Any] = handle_once(event=event)
+    return result
+
+
+def handle(trigger: Trigger) -> dict[str, Any]:
     findings = enforcer().handle(trigger)
     for finding in findings:
         metrics.add_metric(name=finding.status.value.title().replace("_", ""), unit=MetricUnit.Count, value=1)

@@ -3,6 +3,7 @@ real handler module (functions/enforcer/app.py) loaded fresh per test."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -13,12 +14,14 @@ import boto3
 import pytest
 from moto import mock_aws
 from sidecar_enforcer import fleet
+from sidecar_enforcer.adapters.state import create_table
 from sidecar_enforcer.cli import lambda_context, load_handler
 from sidecar_enforcer.profiles import builtin_profiles
 
 from ..conftest import ROOT
 
 ACCOUNT = "123456789012"  # moto's default account
+TABLE = "sidecar-enforcer-state"
 
 
 @dataclass
@@ -28,13 +31,22 @@ class Aws:
     sns: Any
     sqs: Any
     sts: Any
+    dynamodb: Any
 
 
 @pytest.fixture
 def aws() -> Iterator[Aws]:
     with mock_aws():
         session = boto3.session.Session(region_name="us-east-1")
-        yield Aws(*(session.client(s) for s in ("ecs", "ec2", "sns", "sqs", "sts")))
+        yield Aws(*(session.client(s) for s in ("ecs", "ec2", "sns", "sqs", "sts", "dynamodb")))
+
+
+@pytest.fixture
+def table(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The state table, as template.yaml declares it, named in STATE_TABLE_NAME."""
+    create_table(aws.dynamodb, TABLE)
+    monkeypatch.setenv("STATE_TABLE_NAME", TABLE)
+    return TABLE
 
 
 @pytest.fixture
@@ -91,7 +103,9 @@ def app(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 
 
 @pytest.fixture
-def invoke(app: ModuleType, inbox: Inbox, seeded: fleet.Fleet) -> Callable[[dict[str, Any]], dict[str, Any]]:
+def invoke(
+    app: ModuleType, inbox: Inbox, seeded: fleet.Fleet, table: str
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """Run the real handler on an event (settings are read from the environment on first use)."""
 
     def run(event: dict[str, Any]) -> dict[str, Any]:
@@ -101,9 +115,15 @@ def invoke(app: ModuleType, inbox: Inbox, seeded: fleet.Fleet) -> Callable[[dict
     return run
 
 
+_deliveries = itertools.count(1)
+
+
 def event(name: str, **changes: Any) -> dict[str, Any]:
-    """A sample event from events/, optionally with requestParameters changed."""
+    """A sample event from events/, optionally with requestParameters changed. Each call is
+    another event (a fresh id, as EventBridge gives each): deliver the same dict twice to test a
+    duplicate delivery."""
     data: dict[str, Any] = json.loads((ROOT / "events" / name).read_text(encoding="utf-8"))
+    data["id"] = f"{data['id']}-{next(_deliveries)}"
     if changes:
         data["detail"]["requestParameters"].update(changes)
     return data

@@ -43,7 +43,8 @@ def test_update_service_event_remediates_and_reports(aws: Aws, invoke: Any, inbo
     assert "jaeger" not in containers(aws, source)
 
     # When the deploy pipeline's UpdateService call comes through CloudTrail
-    result = invoke(event("cloudtrail-updateservice.json"))
+    update = event("cloudtrail-updateservice.json")
+    result = invoke(update)
 
     # Then the service runs a new revision: the old one plus the sidecar, marked as ours
     (finding,) = result["findings"]
@@ -69,7 +70,7 @@ def test_update_service_event_remediates_and_reports(aws: Aws, invoke: Any, inbo
     # And one status message, with attributes for filter policies
     (message,) = inbox.messages()
     assert message["body"]["status"] == "REMEDIATED"
-    assert message["body"]["eventId"] == "6f0a4f4e-5d0e-4d51-9a0b-000000000001"
+    assert message["body"]["eventId"] == update["id"]
     assert message["body"]["sourceTaskDefinitionArn"] == source
     assert message["body"]["newTaskDefinitionArn"] == new
     assert message["attributes"] == {
@@ -89,6 +90,22 @@ def test_applying_twice_changes_nothing_more(aws: Aws, invoke: Any, inbox: Inbox
     assert [f["status"] for f in result["findings"]] == ["COMPLIANT"]
     assert service(aws, NEXUS)["taskDefinition"] == after_first
     assert len(revisions(aws, "nexus-ai-api")) == 2
+
+
+def test_the_same_event_delivered_twice_is_handled_once(aws: Aws, invoke: Any, inbox: Inbox) -> None:
+    # EventBridge delivers at least once: the second delivery has the same event id
+    update = event("cloudtrail-updateservice.json")
+    first = invoke(update)
+    deployment = service(aws, NEXUS)["deployments"][0]["id"]
+
+    second = invoke(update)
+
+    # Powertools idempotency returns the first result; nothing is registered, deployed or published
+    assert second == first
+    assert [f["status"] for f in first["findings"]] == ["REMEDIATED"]
+    assert len(revisions(aws, "nexus-ai-api")) == 2
+    assert service(aws, NEXUS)["deployments"][0]["id"] == deployment
+    assert [m["body"]["status"] for m in inbox.messages()] == ["REMEDIATED"]
 
 
 @pytest.mark.parametrize(
@@ -315,9 +332,11 @@ def test_no_environment_value_reaches_logs_results_or_messages(
     assert fleet.CANARY not in everything
 
 
-def test_no_second_deployment_when_the_service_already_rolls_out_the_compliant_revision(
+def test_without_a_state_table_no_second_deployment_when_the_service_already_rolls_out_the_revision(
     aws: Aws, invoke: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Without the state table's lease (local runs) the service is read again before UpdateService.
+    monkeypatch.delenv("STATE_TABLE_NAME")
     # Given the enforcer added the sidecar once, and the pipeline then reverted the service
     source = service(aws, NEXUS)["taskDefinition"]
     compliant = invoke(event("cloudtrail-updateservice.json"))["findings"][0]["newTaskDefinitionArn"]
@@ -334,9 +353,9 @@ def test_no_second_deployment_when_the_service_already_rolls_out_the_compliant_r
             aws.ecs.update_service(cluster=fleet.CLUSTER, service=NEXUS, taskDefinition=compliant)
         return real_describe(self, cluster, name)
 
-    def deploy(self: EcsGateway, cluster: str, name: str, arn: str) -> None:
+    def deploy(self: EcsGateway, cluster: str, name: str, arn: str) -> str | None:
         deploys.append(arn)
-        real_deploy(self, cluster, name, arn)
+        return real_deploy(self, cluster, name, arn)
 
     monkeypatch.setattr(EcsGateway, "describe_service", describe)
     monkeypatch.setattr(EcsGateway, "deploy", deploy)

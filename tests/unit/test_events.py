@@ -11,6 +11,7 @@ import pytest
 from sidecar_enforcer.errors import MalformedEventError
 from sidecar_enforcer.models.events import (
     ClusterTarget,
+    DeploymentOutcome,
     ServiceTarget,
     TaskDefinitionTarget,
     Trigger,
@@ -164,12 +165,8 @@ def corpus_event(name: str) -> Any:
 
 
 @corpus
-@pytest.mark.parametrize(
-    "name",
-    ["ecs-deployment-state-change-in-progress.json", "ecs-deployment-state-change-rollback-in-progress.json"],
-)
-def test_a_deployment_in_progress_targets_its_service(name: str) -> None:
-    trigger = parse_trigger(corpus_event(name))
+def test_a_deployment_in_progress_targets_its_service() -> None:
+    trigger = parse_trigger(corpus_event("ecs-deployment-state-change-in-progress.json"))
 
     assert only_target(trigger) == ServiceTarget(cluster="default", service="servicetest")
     assert trigger.account == "111122223333"
@@ -178,13 +175,47 @@ def test_a_deployment_in_progress_targets_its_service(name: str) -> None:
 
 @corpus
 @pytest.mark.parametrize(
-    "name", ["ecs-deployment-state-change-completed.json", "ecs-deployment-state-change-failed.json"]
+    ("name", "completed"),
+    [
+        ("ecs-deployment-state-change-completed.json", True),
+        ("ecs-deployment-state-change-failed.json", False),
+        ("ecs-deployment-state-change-rollback-in-progress.json", False),
+    ],
 )
-def test_a_finished_deployment_is_ignored(name: str) -> None:
+def test_a_finished_or_rolled_back_deployment_is_an_outcome_to_verify(name: str, completed: bool) -> None:
     trigger = parse_trigger(corpus_event(name))
 
-    assert trigger.targets == ()
-    assert trigger.ignored
+    assert trigger.ignored is None
+    (target,) = trigger.targets
+    assert target == DeploymentOutcome(
+        "default", "servicetest", "ecs-svc/123", completed, corpus_event(name)["detail"]["reason"]
+    )
+
+
+def test_a_deployment_outcome_without_its_id_is_malformed() -> None:
+    event = deployment("SERVICE_DEPLOYMENT_COMPLETED", [f"arn:aws:ecs:us-east-1:{ACCOUNT}:service/c/s"])
+    del event["detail"]["deploymentId"]
+
+    with pytest.raises(MalformedEventError, match=r"without detail\.deploymentId"):
+        parse_trigger(event)
+
+
+def test_the_scheduled_tick_is_a_trigger_without_targets() -> None:
+    tick = {
+        "version": "0",
+        "id": "tick-1",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT,
+        "time": "2026-11-20T09:16:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {},
+    }
+
+    trigger = parse_trigger(tick)
+
+    assert (trigger.name, trigger.targets, trigger.ignored) == ("Scheduled Event", (), None)
 
 
 @corpus

@@ -23,7 +23,8 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     status_topic_arn: str | None = Field(default=None, description="SNS topic for status messages")
-    opt_in_tag_key: str = Field(default="tracing-sidecar", min_length=1, max_length=128)
+    # At most 120 characters: the release tag's key is this one plus "-release" (tag keys: 128).
+    opt_in_tag_key: str = Field(default="tracing-sidecar", min_length=1, max_length=120)
     default_profile: str = Field(default="jaeger", min_length=1)
     enforcement_mode: Mode = Mode.ENFORCE
     policy: Policy = Field(default_factory=Policy)
@@ -31,6 +32,17 @@ class Settings(BaseModel):
     # and an SSM Parameter Store path whose parameters each hold one document.
     profiles_dir: str | None = None
     profiles_ssm_path: str | None = Field(default=None, pattern=r"^/([A-Za-z0-9_.\-/]*)$")
+    # The DynamoDB state table: exactly-once remediation, verification, quarantine, the status
+    # outbox. Without one (local runs) each event is handled on its own.
+    state_table_name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.\-]{3,255}$")
+    # More than max_reverts reverts within revert_window_seconds: FLAPPING, quarantined.
+    max_reverts: int = Field(default=3, ge=0, le=100)
+    revert_window_seconds: int = Field(default=3600, ge=60, le=30 * 24 * 3600)
+
+    @property
+    def release_tag_key(self) -> str:
+        """Tag a quarantined service with this key and its quarantine's token to release it."""
+        return f"{self.opt_in_tag_key}-release"
 
     @field_validator("status_topic_arn")
     @classmethod
@@ -85,5 +97,8 @@ ENV_VARS: dict[str, str] = {
     "PROFILE_PARAMETERS": "policy.parameters",
     "PROFILES_DIR": "profiles_dir",
     "PROFILES_SSM_PATH": "profiles_ssm_path",
+    "STATE_TABLE_NAME": "state_table_name",
+    "MAX_REVERTS": "max_reverts",
+    "REVERT_WINDOW_SECONDS": "revert_window_seconds",
 }
 JSON_VARS = frozenset({"PROFILE_PARAMETERS"})

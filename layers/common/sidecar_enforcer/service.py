@@ -11,16 +11,26 @@ import dataclasses
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from .adapters.ecs import EcsGateway, ServiceState
 from .adapters.iam import TaskRoleChecker
 from .adapters.identity import Identity
 from .config import Mode, Settings
-from .domain.plan import Decision, Plan, is_managed, plan
+from .domain import state as memory
+from .domain.plan import Decision, Plan, find_sidecar, is_managed, plan
 from .domain.selection import select_profile, tag_dict
-from .errors import AwsError, NotFoundError
-from .models.events import ClusterTarget, ServiceTarget, TaskDefinitionTarget, Trigger
+from .errors import AwsError, ConfigurationError, NotFoundError
+from .ledger import Ledger
+from .models.events import (
+    SCHEDULED,
+    ClusterTarget,
+    DeploymentOutcome,
+    ServiceTarget,
+    TaskDefinitionTarget,
+    Trigger,
+)
 from .models.findings import Finding, Status
 from .models.profiles import Profile
 from .profiles import Catalog
@@ -41,6 +51,7 @@ class _Context:
     trigger: str
     event_id: str | None
     mode: Mode
+    caller: str | None = None  # who made the call behind the event (CloudTrail), when known
 
     def finding(self, status: Status, **fields: Any) -> Finding:
         return Finding(
@@ -63,6 +74,7 @@ class Enforcer:
         identity: Callable[[], Identity],
         publisher: Publisher | None = None,
         task_roles: Callable[[], TaskRoleChecker] | None = None,
+        ledger: Ledger | None = None,
     ) -> None:
         self.settings = settings
         self._profiles = profiles
@@ -70,20 +82,32 @@ class Enforcer:
         self._identity = identity
         self._publisher = publisher
         self._task_roles = task_roles
+        self._ledger = ledger
+        self._kept = False  # this container put a status in the outbox: drain after a publish works
+        self._revert_policy = memory.RevertPolicy(settings.max_reverts, settings.revert_window_seconds)
 
     # -- entry points ---------------------------------------------------------------------------
 
     def handle(self, trigger: Trigger) -> list[Finding]:
         """Enforce everything one event asks for; publish and return one finding per target."""
         ctx = _Context(
-            trigger.account, trigger.region, trigger.name, trigger.event_id, self.settings.enforcement_mode
+            trigger.account,
+            trigger.region,
+            trigger.name,
+            trigger.event_id,
+            self.settings.enforcement_mode,
+            trigger.caller_arn,
         )
         if trigger.ignored:
-            return [self._report(ctx.finding(Status.IGNORED, reasons=[trigger.ignored]), publish=False)]
+            return [self._report(ctx.finding(Status.IGNORED, reasons=[trigger.ignored]))]
+        if trigger.name == SCHEDULED:
+            sent = self.drain_outbox()
+            reason = f"published {sent} status(es) kept while SNS refused them"
+            return [self._report(ctx.finding(Status.IGNORED, reasons=[reason]))]
         me = self._identity()
         if me.made(trigger.caller_arn, trigger.caller_role_arn):
             reason = "the enforcer's own call (CloudTrail hands it back): nothing to do"
-            return [self._report(ctx.finding(Status.IGNORED, reasons=[reason]), publish=False)]
+            return [self._report(ctx.finding(Status.IGNORED, reasons=[reason]))]
         if trigger.account and trigger.account != me.account:
             reason = (
                 f"the event comes from account {trigger.account}; this enforcer acts in {me.account} only"
@@ -97,9 +121,37 @@ class Enforcer:
 
     def enforce_service(self, region: str, cluster: str, service: str, *, trigger: str = "manual") -> Finding:
         me = self._identity()
-        ctx = _Context(me.account, region, trigger, None, self.settings.enforcement_mode)
+        ctx = _Context(me.account, region, trigger, None, self.settings.enforcement_mode, me.arn)
         (finding,) = self._target(self._ecs_for(region), ServiceTarget(cluster, service), ctx)
         return self._report(finding)
+
+    def release(self, region: str, cluster: str, service: str, *, by: str) -> Finding:
+        """Lift a service's quarantine (``sidecar-enforcer release``): the enforcer acts on it again
+        at its next event, with its revert count started afresh."""
+        me = self._identity()
+        ctx = _Context(me.account, region, "release", None, self.settings.enforcement_mode, by)
+        where: dict[str, Any] = {"cluster": cluster, "service": service}
+        if self._ledger is None:
+            raise ConfigurationError("release needs the state table (STATE_TABLE_NAME)")
+        state = self._ecs_for(region).describe_service(cluster, service)
+        if state is None:
+            return self._report(ctx.finding(Status.SKIPPED, **where, reasons=["the service does not exist"]))
+        with self._ledger.service_lease(state.arn):
+            record = self._ledger.service(state.arn)
+            if record.quarantine is None:
+                reason = "the service is not quarantined: nothing to release"
+                return self._report(ctx.finding(Status.SKIPPED, **where, reasons=[reason]))
+            return self._report(self._release(state, record, ctx, f"by {by}"))
+
+    def drain_outbox(self) -> int:
+        """Publish the statuses SNS refused earlier (kept in the state table), oldest first."""
+        if self._ledger is None or self._publisher is None:
+            return 0
+        publisher = self._publisher
+        sent = self._ledger.outbox_drain(lambda message: publisher.publish(Finding.model_validate(message)))
+        if sent:
+            log.info("published %d kept status(es)", sent)
+        return sent
 
     # -- targets ----------------------------------------------------------------------------------
 
@@ -123,6 +175,8 @@ class Enforcer:
                     yield self._service(ecs, state, ctx, cluster_tags=cluster_tags)
             elif isinstance(target, TaskDefinitionTarget):
                 yield self._task_definition(ecs, target, ctx)
+            elif isinstance(target, DeploymentOutcome):
+                yield self._outcome(ecs, target, ctx)
         except AwsError as exc:
             where = getattr(target, "cluster", None)
             yield ctx.finding(
@@ -147,41 +201,227 @@ class Enforcer:
             if isinstance(chosen, Finding):
                 return chosen
             profile, why, ctx = chosen
-            document = ecs.describe_task_definition(state.task_definition)
-            decided = plan(
-                document.task_definition,
-                document.tags,
-                profile,
-                self.settings.policy,
-                source_arn=document.arn,
-            )
-            where |= {"family": document.family, "source_task_definition_arn": document.arn}
-            if decided.register_input is not None and state.deployment_controller != "ECS":
-                return ctx.finding(
-                    Status.SKIPPED,
-                    **where,
-                    **_profile(profile),
-                    reasons=[_controller_reason(state.deployment_controller), *decided.reasons],
-                )
-            finding = self._act(ecs, decided, ctx, where, why)
-            if finding.status is Status.REMEDIATED and finding.new_task_definition_arn:
-                finding = self._deploy(ecs, state, finding, finding.new_task_definition_arn)
-            return finding
+            if self._ledger is None:
+                return self._enforce(ecs, state, profile, why, ctx, where, None)
+            if ctx.mode is Mode.AUDIT:  # changes nothing: no lease, but a quarantine is still told
+                record = self._ledger.service(state.arn)
+                if record.quarantine:
+                    return self._quarantined(state, record.quarantine, ctx, where)
+                return self._enforce(ecs, state, profile, why, ctx, where, None)
+            with self._ledger.service_lease(state.arn):
+                # Read again under the lease: what the service runs now, not when the event began.
+                fresh = ecs.describe_service(state.cluster_arn or state.cluster, state.name)
+                if fresh is None or fresh.status != "ACTIVE":
+                    return ctx.finding(Status.SKIPPED, **where, reasons=["the service was deleted meanwhile"])
+                record = self._ledger.service(state.arn)
+                quarantine = record.quarantine
+                if quarantine and fresh.tags.get(self.settings.release_tag_key) == quarantine.token:
+                    tag = f"{self.settings.release_tag_key}={quarantine.token}"
+                    self._report(self._release(fresh, record, ctx, f"the tag {tag}"))
+                    record = memory.released(record)
+                elif quarantine:
+                    return self._quarantined(fresh, quarantine, ctx, where)
+                return self._enforce(ecs, fresh, profile, why, ctx, where, record)
         except AwsError as exc:
             status = Status.SKIPPED if isinstance(exc, NotFoundError) else Status.FAILED
             return ctx.finding(status, **where, reasons=[str(exc)])
 
-    def _deploy(self, ecs: EcsGateway, state: ServiceState, finding: Finding, arn: str) -> Finding:
-        """UpdateService to the compliant revision, unless the service (re-read now: another event
-        may have been handled meanwhile) already runs or rolls it out: never a second deployment."""
+    def _enforce(
+        self,
+        ecs: EcsGateway,
+        state: ServiceState,
+        profile: Profile,
+        why: str,
+        ctx: _Context,
+        where: dict[str, Any],
+        record: memory.ServiceRecord | None,
+    ) -> Finding:
+        """Plan the service's task definition; register and deploy when the plan says so.
+        ``record`` is the service's record, read under its lease (None: no state table, or audit)."""
+        document = ecs.describe_task_definition(state.task_definition)
+        decided = plan(
+            document.task_definition, document.tags, profile, self.settings.policy, source_arn=document.arn
+        )
+        where = where | {"family": document.family, "source_task_definition_arn": document.arn}
+        if decided.register_input is not None and state.deployment_controller != "ECS":
+            return ctx.finding(
+                Status.SKIPPED,
+                **where,
+                **_profile(profile),
+                reasons=[_controller_reason(state.deployment_controller), *decided.reasons],
+            )
+        finding = self._act(ecs, decided, ctx, where, why)
+        if finding.status is Status.REMEDIATED and finding.new_task_definition_arn:
+            finding = self._deploy(ecs, state, finding, decided, ctx, record)
+        return finding
+
+    def _deploy(
+        self,
+        ecs: EcsGateway,
+        state: ServiceState,
+        finding: Finding,
+        decided: Plan,
+        ctx: _Context,
+        record: memory.ServiceRecord | None,
+    ) -> Finding:
+        """UpdateService to the compliant revision, unless the service already runs or rolls it
+        out (never a second deployment). With the state table, ``state`` was read under the
+        service's lease; a service that left the enforcer's revision counts a revert, and too many
+        make it FLAPPING (quarantined, not deployed)."""
+        arn = str(finding.new_task_definition_arn)
         cluster = state.cluster_arn or state.cluster
-        current = ecs.describe_service(cluster, state.name)
+        current = state if record is not None else ecs.describe_service(cluster, state.name)
         if current is not None and current.deploys(arn):
             change = f"service: already runs or deploys {arn}; no second deployment"
-        else:
-            ecs.deploy(cluster, state.name, arn)
-            change = "service: UpdateService with forceNewDeployment"
-        return finding.model_copy(update={"changes": [*finding.changes, change]})
+            return finding.model_copy(update={"changes": [*finding.changes, change]})
+        flapping = self._count_revert(state, finding, ctx, record)
+        if flapping is not None:
+            return flapping
+        ledger = self._ledger
+        deployment_id = ecs.deploy(cluster, state.name, arn)
+        if ledger is not None:
+            containers = (decided.register_input or {}).get("containerDefinitions", [])
+            index = find_sidecar(containers, decided.profile)
+            deployment = memory.Deployment(
+                task_definition=arn,
+                deployment_id=deployment_id,
+                at=ledger.now(),
+                profile=decided.profile.name,
+                sidecar=containers[index]["name"] if index is not None else decided.profile.container_name,
+            )
+            ledger.update_service(state.arn, lambda r: dataclasses.replace(r, deployment=deployment))
+        return finding.model_copy(
+            update={
+                "changes": [*finding.changes, "service: UpdateService with forceNewDeployment"],
+                "deployment_id": deployment_id,
+            }
+        )
+
+    def _count_revert(
+        self, state: ServiceState, finding: Finding, ctx: _Context, record: memory.ServiceRecord | None
+    ) -> Finding | None:
+        """When the service left the revision the enforcer deployed to it, count a revert naming
+        the caller; the FLAPPING finding when that makes too many (the service is quarantined)."""
+        if self._ledger is None or record is None:
+            return None
+        if not memory.reverted(record, state.task_definition, state.rolling_out):
+            return None
+        outcome = memory.record_revert(
+            record,
+            now=self._ledger.now(),
+            caller=ctx.caller,
+            task_definition=state.task_definition,
+            policy=self._revert_policy,
+        )
+        counted = outcome.record
+        self._ledger.update_service(
+            state.arn,
+            lambda r: dataclasses.replace(r, reverts=counted.reverts, quarantine=counted.quarantine),
+        )
+        if counted.quarantine is None:
+            return None
+        return finding.model_copy(
+            update={
+                "status": Status.FLAPPING,
+                "reasons": outcome.reasons,
+                "changes": [],
+                "new_task_definition_arn": None,
+                "reverted_by": outcome.callers,
+                "release": self._instructions(state, counted.quarantine),
+            }
+        )
+
+    def _outcome(self, ecs: EcsGateway, target: DeploymentOutcome, ctx: _Context) -> Finding:
+        """A deployment ended. The enforcer's own: COMPLETED is VERIFIED when every task it started
+        runs the sidecar; FAILED (circuit breaker, rollback), or a task without a running sidecar,
+        is DEPLOYMENT_FAILED and quarantines the service."""
+        where: dict[str, Any] = {
+            "cluster": target.cluster,
+            "service": target.service,
+            "deployment_id": target.deployment_id,
+        }
+        if self._ledger is None:
+            reason = "without a state table the enforcer cannot tell which deployments it started"
+            return ctx.finding(Status.IGNORED, **where, reasons=[reason])
+        state = ecs.describe_service(target.cluster, target.service)
+        if state is None:
+            return ctx.finding(Status.SKIPPED, **where, reasons=["the service does not exist"])
+        with self._ledger.service_lease(state.arn):
+            record = self._ledger.service(state.arn)
+            ours = record.deployment
+            if ours is None or ours.deployment_id != target.deployment_id:
+                reason = f"deployment {target.deployment_id} was not started by the enforcer"
+                return ctx.finding(Status.IGNORED, **where, reasons=[reason])
+            where |= {"profile": ours.profile, "new_task_definition_arn": ours.task_definition}
+            if ours.outcome is not None:
+                reason = f"deployment {target.deployment_id} already ended {ours.outcome}"
+                return ctx.finding(Status.IGNORED, **where, reasons=[reason])
+            if target.completed:
+                tasks = ecs.deployment_tasks(state.cluster_arn or state.cluster, target.deployment_id)
+                problems = memory.sidecar_problems(
+                    [(t.arn, t.containers, t.stopped_reason) for t in tasks], ours.sidecar
+                )
+                if not tasks:
+                    reason = f"deployment {target.deployment_id} completed with no running task to check"
+                    self._conclude(state, "UNCHECKED")
+                    return ctx.finding(Status.SKIPPED, **where, reasons=[reason])
+                if not problems:
+                    self._conclude(state, Status.VERIFIED.value)
+                    reason = f"the {ours.sidecar} container is RUNNING in all {len(tasks)} task(s)"
+                    return ctx.finding(Status.VERIFIED, **where, reasons=[reason])
+            else:
+                problems = [f"the deployment failed: {target.reason or 'no reason given'}"]
+            now = self._ledger.now()
+            reason = "; ".join(problems)
+            quarantined = self._ledger.update_service(
+                state.arn,
+                lambda r: memory.quarantine(
+                    dataclasses.replace(
+                        r, deployment=dataclasses.replace(ours, outcome=Status.DEPLOYMENT_FAILED.value)
+                    ),
+                    Status.DEPLOYMENT_FAILED.value,
+                    reason,
+                    now=now,
+                ),
+            )
+            assert quarantined.quarantine is not None
+            return ctx.finding(
+                Status.DEPLOYMENT_FAILED,
+                **where,
+                reasons=problems,
+                release=self._instructions(state, quarantined.quarantine),
+            )
+
+    def _conclude(self, state: ServiceState, outcome: str) -> None:
+        assert self._ledger is not None
+
+        def conclude(r: memory.ServiceRecord) -> memory.ServiceRecord:
+            if r.deployment is None:
+                return r
+            return dataclasses.replace(r, deployment=dataclasses.replace(r.deployment, outcome=outcome))
+
+        self._ledger.update_service(state.arn, conclude)
+
+    def _quarantined(
+        self, state: ServiceState, quarantine: memory.Quarantine, ctx: _Context, where: dict[str, Any]
+    ) -> Finding:
+        since = datetime.fromtimestamp(quarantine.since, UTC).isoformat(timespec="seconds")
+        reason = f"quarantined since {since} ({quarantine.status}): {quarantine.reason}"
+        return ctx.finding(
+            Status.QUARANTINED, **where, reasons=[reason], release=self._instructions(state, quarantine)
+        )
+
+    def _release(self, state: ServiceState, record: memory.ServiceRecord, ctx: _Context, how: str) -> Finding:
+        assert self._ledger is not None
+        assert record.quarantine is not None
+        self._ledger.update_service(state.arn, memory.released)
+        reason = f"released {how} from {record.quarantine.status} ({record.quarantine.reason})"
+        return ctx.finding(Status.RELEASED, cluster=state.cluster, service=state.name, reasons=[reason])
+
+    def _instructions(self, state: ServiceState, quarantine: memory.Quarantine) -> str:
+        return memory.release_instructions(
+            state.cluster, state.name, self.settings.release_tag_key, quarantine.token
+        )
 
     def _task_definition(self, ecs: EcsGateway, target: TaskDefinitionTarget, ctx: _Context) -> Finding:
         document = ecs.describe_task_definition(target.task_definition)
@@ -248,11 +488,21 @@ class Enforcer:
             status = Status.NONCOMPLIANT if decided.decision is Decision.MISSING else Status.DRIFTED
             return ctx.finding(status, **fields, reasons=[why, *decided.reasons], changes=decided.changes)
         source = where.get("source_task_definition_arn")
-        existing = ecs.find_registered(source, decided.profile.label) if source else None
-        if existing:
+        request = decided.register_input
+        label = decided.profile.label
+        if source and self._ledger is not None:
+            existing, reused = self._ledger.compliant_revision(
+                source,
+                label,
+                find=lambda: ecs.find_registered(source, label),
+                register=lambda: ecs.register(request),
+            )
+        else:
+            found = ecs.find_registered(source, label) if source else None
+            existing, reused = (found, True) if found else (ecs.register(request), False)
+        if reused:
             changes = [f"reuse {existing}, registered earlier for this source and profile version"]
         else:
-            existing = ecs.register(decided.register_input)
             changes = ["RegisterTaskDefinition", *decided.changes]
         return ctx.finding(
             Status.REMEDIATED,
@@ -278,16 +528,40 @@ class Enforcer:
             f"task role {role} lacks {d}: the {decided.profile.name} sidecar cannot export" for d in denied
         ]
 
-    def _report(self, finding: Finding, *, publish: bool = True) -> Finding:
+    def _report(self, finding: Finding) -> Finding:
+        """Log every finding; publish all but IGNORED ones. A status SNS refuses (after botocore's
+        retries) never undoes or blocks a remediation: it is kept in the outbox and published
+        later (by the scheduled tick, or by this container once SNS takes statuses again)."""
         message = finding.to_message()
         level = logging.ERROR if finding.status is Status.FAILED else logging.INFO
         log.log(level, "%s", finding.status.value, extra={"finding": message})
-        if publish and self._publisher is not None:
-            try:
-                self._publisher.publish(finding)
-            except AwsError as exc:  # never undo or block a remediation because SNS failed
-                log.error("status not published: %s", exc, extra={"finding": message})
+        if finding.status is Status.IGNORED or self._publisher is None:
+            return finding
+        try:
+            self._publisher.publish(finding)
+        except AwsError as exc:
+            log.error("status not published: %s", exc, extra={"finding": message})
+            self._keep(message)
+            return finding
+        if self._kept:
+            self._kept = False
+            self._drain_quietly()
         return finding
+
+    def _keep(self, message: dict[str, Any]) -> None:
+        if self._ledger is None:
+            return
+        try:
+            self._ledger.outbox_add(message)
+            self._kept = True
+        except AwsError as exc:
+            log.error("status not kept for a later publish: %s", exc, extra={"finding": message})
+
+    def _drain_quietly(self) -> None:
+        try:
+            self.drain_outbox()
+        except AwsError as exc:
+            log.error("kept statuses not published: %s", exc)
 
 
 def _profile(profile: Profile) -> dict[str, str]:

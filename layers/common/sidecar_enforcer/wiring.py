@@ -11,7 +11,9 @@ from .adapters.iam import TaskRoleChecker
 from .adapters.identity import Identity, caller_identity
 from .adapters.profiles import SsmProfiles, folder_documents
 from .adapters.sns import StatusPublisher
+from .adapters.state import StateTable
 from .config import Settings
+from .ledger import Ledger
 from .profiles import Catalog, builtin_catalog
 from .service import Enforcer
 
@@ -58,4 +60,7 @@ def build_enforcer(settings: Settings, clients: Clients | None = None) -> Enforc
         topic_region = settings.status_topic_arn.split(":")[3]
         publisher = StatusPublisher(clients.client("sns", topic_region), settings.status_topic_arn)
     profiles = profile_source(settings, clients)
-    return Enforcer(settings, profiles, ecs_for, identity, publisher, task_roles)
+    ledger = None
+    if settings.state_table_name:
+        ledger = Ledger(StateTable(clients.client("dynamodb"), settings.state_table_name))
+    return Enforcer(settings, profiles, ecs_for, identity, publisher, task_roles, ledger)

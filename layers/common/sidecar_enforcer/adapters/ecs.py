@@ -2,11 +2,12 @@
 
 IAM actions used: ecs:DescribeServices, ecs:DescribeClusters, ecs:ListServices,
 ecs:DescribeTaskDefinition, ecs:ListTaskDefinitions, ecs:RegisterTaskDefinition, ecs:TagResource
-(RegisterTaskDefinition with tags), ecs:UpdateService; iam:PassRole for task and execution roles.
+(RegisterTaskDefinition with tags), ecs:UpdateService, ecs:ListTasks, ecs:DescribeTasks;
+iam:PassRole for task and execution roles.
 
-API limits respected: DescribeServices takes at most 10 services per call; ListServices and
-ListTaskDefinitions page (100 per page at most). Task definition revisions are immutable, so a
-revision described by its full ARN is cached.
+API limits respected: DescribeServices takes at most 10 services per call, DescribeTasks at most
+100 tasks; ListServices, ListTasks and ListTaskDefinitions page (100 per page at most). Task
+definition revisions are immutable, so a revision described by its full ARN is cached.
 """
 
 from __future__ import annotations
@@ -22,8 +23,37 @@ from ..domain.taskdef import TaskDefinitionDocument, unwrap
 from .aws import call, pages
 
 DESCRIBE_SERVICES_MAX = 10  # DescribeServices: up to 10 services per call
+DESCRIBE_TASKS_MAX = 100  # DescribeTasks: up to 100 tasks per call
 NEWER_REVISIONS_CHECKED = 10  # how many revisions after the source to look through for ours
 _CACHE_SIZE = 256
+
+
+@dataclass(frozen=True)
+class DeploymentState:
+    id: str
+    status: str  # PRIMARY (the newest), ACTIVE (draining) or INACTIVE
+    task_definition: str
+    rollout_state: str | None = None  # IN_PROGRESS, COMPLETED, FAILED (circuit breaker)
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> DeploymentState:
+        return cls(
+            id=str(data.get("id", "")),
+            status=str(data.get("status", "")),
+            task_definition=str(data.get("taskDefinition", "")),
+            rollout_state=data.get("rolloutState"),
+        )
+
+
+@dataclass(frozen=True)
+class TaskState:
+    """A task, and the lastStatus of each of its containers by name."""
+
+    arn: str
+    task_definition: str
+    last_status: str
+    containers: dict[str, str]
+    stopped_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -35,13 +65,19 @@ class ServiceState:
     task_definition: str
     deployment_controller: str
     tags: dict[str, str] = field(default_factory=dict)
-    # (status, taskDefinition) of each deployment: PRIMARY is the newest, ACTIVE ones drain.
-    deployments: tuple[tuple[str, str], ...] = ()
+    deployments: tuple[DeploymentState, ...] = ()
+
+    @property
+    def rolling_out(self) -> tuple[str, ...]:
+        """The revision(s) of the PRIMARY deployment: what the service is moving to."""
+        return tuple(d.task_definition for d in self.deployments if d.status == "PRIMARY")
 
     def deploys(self, task_definition_arn: str) -> bool:
         """Whether the service already runs or is rolling out this revision (its PRIMARY)."""
-        primary = [td for status, td in self.deployments if status == "PRIMARY"]
-        return task_definition_arn in (self.task_definition, *primary)
+        return task_definition_arn in (self.task_definition, *self.rolling_out)
+
+    def deployment(self, deployment_id: str) -> DeploymentState | None:
+        return next((d for d in self.deployments if d.id == deployment_id), None)
 
     @property
     def cluster(self) -> str:
@@ -57,10 +93,7 @@ class ServiceState:
             task_definition=data.get("taskDefinition", ""),
             deployment_controller=(data.get("deploymentController") or {}).get("type", "ECS"),
             tags={t["key"]: t.get("value", "") for t in data.get("tags") or []},
-            deployments=tuple(
-                (str(d.get("status", "")), str(d.get("taskDefinition", "")))
-                for d in data.get("deployments") or []
-            ),
+            deployments=tuple(DeploymentState.from_api(d) for d in data.get("deployments") or []),
         )
 
 
@@ -104,8 +137,10 @@ class EcsGateway:
             return {}
         return {t["key"]: t.get("value", "") for t in clusters[0].get("tags") or []}
 
-    def deploy(self, cluster: str, service: str, task_definition_arn: str) -> None:
-        call(
+    def deploy(self, cluster: str, service: str, task_definition_arn: str) -> str | None:
+        """UpdateService to the revision; the id of the deployment it started (the PRIMARY one in
+        the response), which "ECS Deployment State Change" events name."""
+        response = call(
             "UpdateService",
             self._client.update_service,
             cluster=cluster,
@@ -113,6 +148,42 @@ class EcsGateway:
             taskDefinition=task_definition_arn,
             forceNewDeployment=True,
         )
+        state = ServiceState.from_api(response["service"])
+        primary = [d.id for d in state.deployments if d.status == "PRIMARY" and d.id]
+        return primary[0] if primary else None
+
+    def deployment_tasks(self, cluster: str, deployment_id: str) -> list[TaskState]:
+        """The running tasks a deployment started: ECS sets a service task's startedBy to the
+        deployment's id. ListTasks: "When you specify startedBy as the filter, it must be the only
+        filter that you use"; desiredStatus defaults to RUNNING."""
+        arns: list[str] = []
+        for page in pages(
+            "ListTasks",
+            self._client,
+            "list_tasks",
+            cluster=cluster,
+            startedBy=deployment_id,
+        ):
+            arns.extend(page.get("taskArns", []))
+        tasks: list[TaskState] = []
+        for start in range(0, len(arns), DESCRIBE_TASKS_MAX):
+            response = call(
+                "DescribeTasks",
+                self._client.describe_tasks,
+                cluster=cluster,
+                tasks=arns[start : start + DESCRIBE_TASKS_MAX],
+            )
+            tasks.extend(
+                TaskState(
+                    arn=t["taskArn"],
+                    task_definition=t.get("taskDefinitionArn", ""),
+                    last_status=t.get("lastStatus", ""),
+                    containers={c["name"]: c.get("lastStatus", "") for c in t.get("containers", [])},
+                    stopped_reason=t.get("stoppedReason"),
+                )
+                for t in response.get("tasks", [])
+            )
+        return tasks
 
     # -- task definitions -------------------------------------------------------------------------
 

@@ -5,7 +5,9 @@
   trusted; ``responseElements`` may be null or truncated (``{"omitted": true}``), so the state is
   re-read with Describe* calls. A record with ``errorCode`` is a failed call: nothing changed.
 - "ECS Deployment State Change" (native, needs no trail): the service ARN is only in
-  ``resources[0]``; the detail has no cluster or task definition.
+  ``resources[0]``; the detail has no cluster or task definition. IN_PROGRESS asks for
+  enforcement (a deployment may have taken the sidecar away); COMPLETED and FAILED (circuit
+  breaker, rollback included) end a deployment, which the enforcer verifies when it started it.
 
 An event of the wrong shape raises :class:`MalformedEventError` with a one-line message, so the
 Lambda retry / dead-letter path keeps the original event intact.
@@ -28,6 +30,13 @@ DEPLOYMENT = "ECS Deployment State Change"
 ECS_SOURCE = "ecs.amazonaws.com"
 SUPPORTED_CALLS = ("CreateService", "UpdateService", "TagResource", "RegisterTaskDefinition")
 DEPLOYMENT_IN_PROGRESS = "SERVICE_DEPLOYMENT_IN_PROGRESS"
+DEPLOYMENT_COMPLETED = "SERVICE_DEPLOYMENT_COMPLETED"
+DEPLOYMENT_FAILED = "SERVICE_DEPLOYMENT_FAILED"
+# The reason of the IN_PROGRESS event of a circuit-breaker rollback (AWS docs, "Amazon ECS service
+# deployment state change events"): "ECS deployment circuit breaker: rolling back to deploymentId
+# ...". It reports a failure; enforcing then would fight the rollback.
+ROLLBACK = "circuit breaker: rolling back"
+SCHEDULED = "Scheduled Event"  # the periodic tick that publishes statuses SNS refused earlier
 
 
 class _Lenient(BaseModel):
@@ -120,7 +129,18 @@ class TaskDefinitionTarget:
     request_tags: dict[str, str] = field(default_factory=dict)
 
 
-Target = ServiceTarget | ClusterTarget | TaskDefinitionTarget
+@dataclass(frozen=True)
+class DeploymentOutcome:
+    """A deployment of the service ended: completed, or failed (and rolled back)."""
+
+    cluster: str
+    service: str
+    deployment_id: str
+    completed: bool
+    reason: str | None = None
+
+
+Target = ServiceTarget | ClusterTarget | TaskDefinitionTarget | DeploymentOutcome
 
 
 @dataclass(frozen=True)
@@ -157,6 +177,9 @@ def parse_trigger(event: Any) -> Trigger:
         return _cloudtrail(_model(CloudTrailApiCallEvent, event, "CloudTrail event"))
     if detail_type == DEPLOYMENT:
         return _deployment(_model(EcsDeploymentEvent, event, "ECS deployment event"))
+    if detail_type == SCHEDULED and event.get("source") == "aws.events":
+        tick = _model(EventBridgeModel, event, "scheduled event")
+        return Trigger(event_id=tick.id, account=tick.account, region=tick.region, name=SCHEDULED)
     if detail_type is None and "eventSource" in event:
         raise MalformedEventError(
             f"a bare CloudTrail record, not an EventBridge event: EventBridge delivers it as 'detail' "
@@ -172,13 +195,23 @@ def _deployment(event: EcsDeploymentEvent) -> Trigger:
     base = Trigger(
         event_id=event.id, account=event.account, region=event.region, name=event.detail.event_name
     )
-    if event.detail.event_name != DEPLOYMENT_IN_PROGRESS:
-        return _with(base, ignored=f"{event.detail.event_name} needs no enforcement")
+    name = event.detail.event_name
+    if name not in (DEPLOYMENT_IN_PROGRESS, DEPLOYMENT_COMPLETED, DEPLOYMENT_FAILED):
+        return _with(base, ignored=f"{name} needs no enforcement")
     service_arn = event.resources[0] if event.resources else None
     arn = parse_arn(service_arn)
     if service_arn is None or arn is None or arn.resource_type != "service":
         raise MalformedEventError("ECS deployment event: resources[0] is not a service ARN")
-    return _with(base, targets=(ServiceTarget(*service_ref(service_arn)),))
+    cluster, service = service_ref(service_arn)
+    rollback = ROLLBACK in (event.detail.reason or "")
+    if name == DEPLOYMENT_IN_PROGRESS and not rollback:
+        return _with(base, targets=(ServiceTarget(cluster, service),))
+    if not event.detail.deployment_id:
+        raise MalformedEventError(f"ECS deployment event: {name} without detail.deploymentId")
+    outcome = DeploymentOutcome(
+        cluster, service, event.detail.deployment_id, name == DEPLOYMENT_COMPLETED, event.detail.reason
+    )
+    return _with(base, targets=(outcome,))
 
 
 def _cloudtrail(event: CloudTrailApiCallEvent) -> Trigger:

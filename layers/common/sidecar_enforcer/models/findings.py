@@ -19,6 +19,13 @@ class Status(StrEnum):
     NOT_OPTED_IN = "NOT_OPTED_IN"  # no opt-in tag, or opted out
     IGNORED = "IGNORED"  # the event concerns no service to enforce (the enforcer's own call, a failed call)
     FAILED = "FAILED"  # an AWS call failed; the event is retried and finally dead-lettered
+    VERIFIED = "VERIFIED"  # the enforcer's deployment completed and every new task runs the sidecar
+    DEPLOYMENT_FAILED = (
+        "DEPLOYMENT_FAILED"  # it failed or rolled back, or a task lacks the sidecar: quarantined
+    )
+    FLAPPING = "FLAPPING"  # something keeps taking the sidecar away again: quarantined
+    QUARANTINED = "QUARANTINED"  # left alone until a person releases it; `release` says how
+    RELEASED = "RELEASED"  # a person released the service from quarantine
 
 
 class Finding(BaseModel):
@@ -42,6 +49,11 @@ class Finding(BaseModel):
     changes: list[str] = Field(default_factory=list)
     # Things a person should fix that do not stop the enforcer (a task role lacking a permission).
     warnings: list[str] = Field(default_factory=list)
+    deployment_id: str | None = None
+    # FLAPPING: who took the sidecar away (CloudTrail callers), most often first.
+    reverted_by: list[str] | None = None
+    # Quarantined: how a person releases the service.
+    release: str | None = None
     mode: str | None = None
     trigger: str | None = None
     event_id: str | None = None

@@ -1,0 +1,176 @@
+"""What the enforcer remembers between events, as plain records, and the rules that read them.
+
+Two kinds of record, each stored as one versioned document (the state table's adapter writes a
+document only if its version is still the one read, so two invocations never both win):
+
+- :class:`SourceRecord`, one per (source revision, profile version): the compliant revision
+  registered for it. A lease marks a registration in flight, so one invocation registers and the
+  others wait for its answer; exactly one new revision per source and profile version.
+- :class:`ServiceRecord`, one per service: a lease that serialises the invocations enforcing it,
+  the deployment the enforcer started (matched against "ECS Deployment State Change" events), the
+  times a person or pipeline took the sidecar away again (reverts), and a quarantine.
+
+Pure: no clock, no AWS. ``now`` is passed in, in seconds since the epoch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+UNKNOWN_CALLER = "unknown (an ECS deployment event names no caller)"
+
+
+@dataclass(frozen=True)
+class Lease:
+    owner: str
+    until: float
+
+    def held_by_other(self, owner: str, now: float) -> bool:
+        return self.owner != owner and self.until > now
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    compliant_arn: str | None = None
+    lease: Lease | None = None
+
+    def to_doc(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> SourceRecord:
+        lease = doc.get("lease")
+        return cls(compliant_arn=doc.get("compliant_arn"), lease=Lease(**lease) if lease else None)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """The deployment the enforcer started (UpdateService) and what became of it."""
+
+    task_definition: str
+    deployment_id: str | None
+    at: float
+    profile: str
+    sidecar: str  # the sidecar container's name in task_definition
+    outcome: str | None = None  # VERIFIED / DEPLOYMENT_FAILED once the deployment ended
+
+
+@dataclass(frozen=True)
+class Revert:
+    """The service found on a revision without the sidecar after the enforcer had deployed one."""
+
+    at: float
+    caller: str
+    task_definition: str
+
+
+@dataclass(frozen=True)
+class Quarantine:
+    status: str  # FLAPPING or DEPLOYMENT_FAILED
+    reason: str
+    since: float
+    token: str  # the value of the release tag that lifts this quarantine (and no later one)
+
+
+@dataclass(frozen=True)
+class ServiceRecord:
+    lease: Lease | None = None
+    deployment: Deployment | None = None
+    reverts: tuple[Revert, ...] = ()
+    quarantine: Quarantine | None = None
+
+    def to_doc(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> ServiceRecord:
+        lease, deployment, quarantine = doc.get("lease"), doc.get("deployment"), doc.get("quarantine")
+        return cls(
+            lease=Lease(**lease) if lease else None,
+            deployment=Deployment(**deployment) if deployment else None,
+            reverts=tuple(Revert(**r) for r in doc.get("reverts") or ()),
+            quarantine=Quarantine(**quarantine) if quarantine else None,
+        )
+
+
+@dataclass(frozen=True)
+class RevertPolicy:
+    """More than ``max_reverts`` reverts within ``window_seconds`` is a fight: quarantine."""
+
+    max_reverts: int = 3
+    window_seconds: int = 3600
+
+
+@dataclass(frozen=True)
+class RevertOutcome:
+    record: ServiceRecord
+    flapping: bool
+    reasons: list[str] = field(default_factory=list)
+    callers: list[str] = field(default_factory=list)
+
+
+def reverted(record: ServiceRecord, running: str, deploying: tuple[str, ...]) -> bool:
+    """Whether the service left the compliant revision the enforcer deployed to it: it neither
+    runs nor rolls it out now (``running`` is the service's taskDefinition, ``deploying`` its
+    PRIMARY deployment's)."""
+    ours = record.deployment.task_definition if record.deployment else None
+    return ours is not None and ours != running and ours not in deploying
+
+
+def record_revert(
+    record: ServiceRecord, *, now: float, caller: str | None, task_definition: str, policy: RevertPolicy
+) -> RevertOutcome:
+    """Count one more revert (reverts older than the window are forgotten) and say whether the
+    service is now FLAPPING, naming who reverted it."""
+    kept = tuple(r for r in record.reverts if r.at > now - policy.window_seconds)
+    reverts = (*kept, Revert(at=now, caller=caller or UNKNOWN_CALLER, task_definition=task_definition))
+    record = replace(record, reverts=reverts)
+    if len(reverts) <= policy.max_reverts:
+        return RevertOutcome(record, flapping=False)
+    counts: dict[str, int] = {}
+    for r in reverts:
+        counts[r.caller] = counts.get(r.caller, 0) + 1
+    callers = sorted(counts, key=lambda c: (-counts[c], c))
+    who = ", ".join(f"{c} ({counts[c]}x)" for c in callers)
+    reason = (
+        f"the sidecar was taken away {len(reverts)} times within {policy.window_seconds} s "
+        f"(more than {policy.max_reverts}), by {who}: something (an infrastructure-as-code pipeline?) "
+        "deploys a revision without it; add the sidecar there, then release the service"
+    )
+    return RevertOutcome(
+        quarantine(record, "FLAPPING", reason, now=now), flapping=True, reasons=[reason], callers=callers
+    )
+
+
+def quarantine(record: ServiceRecord, status: str, reason: str, *, now: float) -> ServiceRecord:
+    token = hashlib.sha256(f"{status}|{now}|{reason}".encode()).hexdigest()[:12]
+    return replace(record, quarantine=Quarantine(status=status, reason=reason, since=now, token=token))
+
+
+def released(record: ServiceRecord) -> ServiceRecord:
+    """Out of quarantine, with the revert count started afresh."""
+    return replace(record, quarantine=None, reverts=())
+
+
+def release_instructions(cluster: str, service: str, tag_key: str, token: str) -> str:
+    return (
+        f"left alone until a person releases it: `sidecar-enforcer release --cluster {cluster} "
+        f"--service {service}`, or tag the service {tag_key}={token}"
+    )
+
+
+def sidecar_problems(tasks: list[tuple[str, dict[str, str], str | None]], sidecar: str) -> list[str]:
+    """Why the tasks of a completed deployment do not all run the sidecar: ``tasks`` holds each
+    task's ARN, its containers' lastStatus by name, and its stoppedReason."""
+    problems: list[str] = []
+    for arn, containers, stopped_reason in tasks:
+        task = arn.rsplit("/", 1)[-1]
+        status = containers.get(sidecar)
+        if status is None:
+            problems.append(f"task {task} has no {sidecar} container")
+        elif status != "RUNNING":
+            why = f" ({stopped_reason})" if stopped_reason else ""
+            problems.append(f"the {sidecar} container is {status} in task {task}{why}")
+    return problems

@@ -1,0 +1,185 @@
+"""Coordination through the state table: leases, the source -> compliant revision record, the
+service records and the status outbox. The rules for what a record means live in
+``domain.state``; this module reads and writes them, retrying when another invocation wrote first.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+from .adapters.state import StateTable, Versioned
+from .domain.state import Lease, ServiceRecord, SourceRecord
+from .errors import AwsError
+
+log = logging.getLogger(__name__)
+
+# A lease outlives the function's timeout (120 s in template.yaml): an invocation killed while
+# holding one blocks the others for at most this long, then its lease is taken over.
+LEASE_SECONDS = 150
+WAIT_SECONDS = 30  # how long an invocation waits for a lease before its event is retried
+POLL_SECONDS = 0.2
+OUTBOX = "outbox"
+OUTBOX_TTL_SECONDS = 14 * 24 * 3600
+
+
+class BusyError(AwsError):
+    """Another invocation holds the lease for too long: the event is retried later."""
+
+
+class Ledger:
+    def __init__(
+        self,
+        table: StateTable,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        wait_seconds: float = WAIT_SECONDS,
+    ) -> None:
+        self._table = table
+        self._clock = clock
+        self._sleep = sleep
+        self._wait = wait_seconds
+
+    def now(self) -> float:
+        return self._clock()
+
+    # -- services ---------------------------------------------------------------------------------
+
+    def service(self, service_arn: str) -> ServiceRecord:
+        found = self._table.get(*_service_key(service_arn))
+        return ServiceRecord.from_doc(found.doc) if found else ServiceRecord()
+
+    def update_service(
+        self, service_arn: str, change: Callable[[ServiceRecord], ServiceRecord]
+    ) -> ServiceRecord:
+        """Apply ``change`` to the latest record, again if another writer got there first."""
+        key = _service_key(service_arn)
+        while True:
+            found = self._table.get(*key)
+            record = ServiceRecord.from_doc(found.doc) if found else ServiceRecord()
+            new = change(record)
+            if self._table.put(*key, new.to_doc(), found.version if found else None):
+                return new
+            self._pause()
+
+    @contextmanager
+    def service_lease(self, service_arn: str) -> Iterator[None]:
+        """Hold the service's lease: one invocation at a time decides and acts for a service."""
+        owner = uuid.uuid4().hex
+        key = _service_key(service_arn)
+        deadline = self._clock() + self._wait
+        while True:
+            found = self._table.get(*key)
+            record = ServiceRecord.from_doc(found.doc) if found else ServiceRecord()
+            now = self._clock()
+            if record.lease is None or not record.lease.held_by_other(owner, now):
+                taken = replace(record, lease=Lease(owner, now + LEASE_SECONDS))
+                if self._table.put(*key, taken.to_doc(), found.version if found else None):
+                    break
+            elif now > deadline:
+                raise BusyError(
+                    f"another invocation is enforcing {service_arn} (lease until {record.lease.until:.0f}); "
+                    "the event is retried"
+                )
+            self._pause()
+        try:
+            yield
+        finally:
+            self.update_service(
+                service_arn, lambda r: replace(r, lease=None) if r.lease and r.lease.owner == owner else r
+            )
+
+    # -- source revision -> compliant revision ------------------------------------------------------
+
+    def compliant_revision(
+        self,
+        source_arn: str,
+        profile_label: str,
+        *,
+        find: Callable[[], str | None],
+        register: Callable[[], str],
+    ) -> tuple[str, bool]:
+        """The one compliant revision for (source, profile version), and whether it existed.
+
+        Recorded: reused. Not recorded: this invocation takes the lease, looks for a revision the
+        enforcer registered earlier (an invocation that crashed before recording it: its marker
+        tags say so), else registers one, and records it. Another invocation's lease: wait for
+        its answer."""
+        key = (f"source#{source_arn}", profile_label)
+        owner = uuid.uuid4().hex
+        deadline = self._clock() + self._wait
+        while True:
+            found = self._table.get(*key)
+            record = SourceRecord.from_doc(found.doc) if found else SourceRecord()
+            if record.compliant_arn:
+                return record.compliant_arn, True
+            now = self._clock()
+            if record.lease is None or not record.lease.held_by_other(owner, now):
+                claim = SourceRecord(lease=Lease(owner, now + LEASE_SECONDS))
+                version = found.version if found else None
+                if self._table.put(*key, claim.to_doc(), version):
+                    claimed = (version or 0) + 1
+                    break
+            elif now > deadline:
+                raise BusyError(
+                    f"another invocation is registering the compliant revision of {source_arn}; "
+                    "the event is retried"
+                )
+            self._pause()
+        try:
+            arn = find()
+            reused = arn is not None
+            if arn is None:
+                arn = register()
+        except BaseException:
+            self._table.put(*key, SourceRecord().to_doc(), claimed)  # let the next one try at once
+            raise
+        if not self._table.put(*key, SourceRecord(compliant_arn=arn).to_doc(), claimed):
+            log.warning("the lease on %s expired while registering; recorded by another", source_arn)
+        return arn, reused
+
+    # -- status outbox ------------------------------------------------------------------------------
+
+    def outbox_add(self, message: dict[str, Any]) -> None:
+        """Keep a status SNS refused, to publish again later (``outbox_drain``)."""
+        now = self._clock()
+        sk = f"{now:017.6f}#{uuid.uuid4().hex}"
+        self._table.put(OUTBOX, sk, {"message": message}, None, expires=now + OUTBOX_TTL_SECONDS)
+
+    def outbox_drain(self, publish: Callable[[dict[str, Any]], object], limit: int = 25) -> int:
+        """Publish kept statuses, oldest first; each is deleted only after it was published.
+        Stops at the first failure (SNS still down). Returns how many were published."""
+        sent = 0
+        for sk, kept in self._table.query(OUTBOX, limit):
+            now = self._clock()
+            lease = kept.doc.get("lease")
+            if lease and Lease(**lease).held_by_other("", now):
+                continue  # another invocation is publishing it
+            claim = {**kept.doc, "lease": {"owner": uuid.uuid4().hex, "until": now + 60}}
+            if not self._table.put(OUTBOX, sk, claim, kept.version, expires=now + OUTBOX_TTL_SECONDS):
+                continue
+            try:
+                publish(kept.doc["message"])
+            except AwsError:
+                self._table.put(OUTBOX, sk, {"message": kept.doc["message"]}, kept.version + 1)
+                return sent
+            self._table.delete(OUTBOX, sk, kept.version + 1)
+            sent += 1
+        return sent
+
+    def outbox(self) -> list[Versioned]:
+        return [kept for _, kept in self._table.query(OUTBOX, 100)]
+
+    def _pause(self) -> None:
+        self._sleep(POLL_SECONDS * (0.5 + random.random()))  # noqa: S311 - jitter, not security
+
+
+def _service_key(service_arn: str) -> tuple[str, str]:
+    return f"service#{service_arn}", "state"
