@@ -57,7 +57,8 @@ def clients(env: dict[str, str]) -> dict[str, Any]:
     session = boto3.session.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
     )
-    return {s: session.client(s, endpoint_url=env["AWS_ENDPOINT_URL"]) for s in ("ecs", "ec2", "sns", "sts")}
+    services = ("ecs", "ec2", "sns", "sts", "dynamodb")
+    return {s: session.client(s, endpoint_url=env["AWS_ENDPOINT_URL"]) for s in services}
 
 
 def seed(env: dict[str, str]) -> dict[str, Any]:
@@ -175,14 +176,23 @@ def test_profiles_lists_a_custom_folder_s_profile_and_reports_a_broken_one(tmp_p
 # -- against moto's server over HTTP ----------------------------------------------------------------
 
 
-def test_local_env_creates_the_topic_and_prints_exports(env: dict[str, str]) -> None:
+def test_local_env_creates_the_topic_and_the_state_table_and_prints_exports(env: dict[str, str]) -> None:
     result = run("local-env", env=env)
+    again = run("local-env", env=env)  # runs twice: the table exists already
 
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == again.returncode == 0, result.stderr + again.stderr
     exports = dict(line.removeprefix("export ").split("=", 1) for line in result.stdout.splitlines())
-    assert set(exports) == {"STATUS_TOPIC_ARN", "OPT_IN_TAG_KEY", "DEFAULT_PROFILE", "ENFORCEMENT_MODE"}
+    assert set(exports) == {
+        "STATUS_TOPIC_ARN",
+        "STATE_TABLE_NAME",
+        "OPT_IN_TAG_KEY",
+        "DEFAULT_PROFILE",
+        "ENFORCEMENT_MODE",
+    }
     topics = [t["TopicArn"] for t in clients(env)["sns"].list_topics()["Topics"]]
     assert exports["STATUS_TOPIC_ARN"] in topics
+    table = clients(env)["dynamodb"].describe_table(TableName=exports["STATE_TABLE_NAME"])["Table"]
+    assert [k["AttributeName"] for k in table["KeySchema"]] == ["pk", "sk"]
 
 
 def test_invoke_runs_the_handler_against_the_endpoint(env: dict[str, str]) -> None:

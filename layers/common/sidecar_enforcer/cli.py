@@ -31,6 +31,7 @@ from .models.profiles import Profile
 from .profiles import Catalog, parse_profile
 
 LOCAL_TOPIC = "sidecar-enforcer-status"
+LOCAL_TABLE = "sidecar-enforcer-state"
 
 
 class UsageError(EnforcerError):
@@ -196,16 +197,38 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_enforce(args: argparse.Namespace) -> int:
-    from .wiring import build_enforcer
-
-    settings = Settings.from_env()
-    if args.dry_run:
-        settings = settings.model_copy(update={"enforcement_mode": Mode.AUDIT})
+def _region(args: argparse.Namespace) -> str:
     region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if not region:
         raise UsageError("no region: pass --region or set AWS_REGION")
-    finding = build_enforcer(settings).enforce_service(region, args.cluster, args.service)
+    return str(region)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings.from_env()
+    if getattr(args, "state_table", None):
+        settings = settings.model_copy(update={"state_table_name": args.state_table})
+    return settings
+
+
+def cmd_enforce(args: argparse.Namespace) -> int:
+    from .wiring import build_enforcer
+
+    settings = _settings(args)
+    if args.dry_run:
+        settings = settings.model_copy(update={"enforcement_mode": Mode.AUDIT})
+    finding = build_enforcer(settings).enforce_service(_region(args), args.cluster, args.service)
+    _print(finding.to_message())
+    return 1 if finding.status is Status.FAILED else 0
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    from .wiring import build_enforcer
+
+    settings = _settings(args)
+    if not settings.state_table_name:
+        raise UsageError("release needs the state table: pass --state-table or set STATE_TABLE_NAME")
+    finding = build_enforcer(settings).release(_region(args), args.cluster, args.service)
     _print(finding.to_message())
     return 1 if finding.status is Status.FAILED else 0
 
@@ -213,10 +236,16 @@ def cmd_enforce(args: argparse.Namespace) -> int:
 def cmd_local_env(args: argparse.Namespace) -> int:
     import boto3
 
+    from .adapters.state import create_table
+
     topic = boto3.client("sns").create_topic(Name=LOCAL_TOPIC)["TopicArn"]
+    dynamodb = boto3.client("dynamodb")
+    if LOCAL_TABLE not in dynamodb.list_tables().get("TableNames", []):
+        create_table(dynamodb, LOCAL_TABLE)
     defaults = Settings()
     for name, value in {
         "STATUS_TOPIC_ARN": topic,
+        "STATE_TABLE_NAME": LOCAL_TABLE,
         "OPT_IN_TAG_KEY": defaults.opt_in_tag_key,
         "DEFAULT_PROFILE": defaults.default_profile,
         "ENFORCEMENT_MODE": defaults.enforcement_mode.value,
@@ -272,7 +301,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--dry-run", action="store_true", help="report what would change (audit mode), change nothing"
     )
+    _state_table_option(p)
     p.set_defaults(run=cmd_enforce)
+    p = sub.add_parser(
+        "release", help="release a quarantined service (FLAPPING, DEPLOYMENT_FAILED): enforce it again"
+    )
+    p.add_argument("--cluster", required=True)
+    p.add_argument("--service", required=True)
+    p.add_argument("--region")
+    _state_table_option(p)
+    p.set_defaults(run=cmd_release)
     p = sub.add_parser("local-env", help="create the enforcer's own resources on the endpoint; print exports")
     p.set_defaults(run=cmd_local_env)
     p = sub.add_parser("profiles", help="list the profiles with their versions and images")
@@ -280,6 +318,13 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="the main job against an embedded moto server on 127.0.0.1")
     p.set_defaults(run=cmd_demo)
     return top
+
+
+def _state_table_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--state-table",
+        help="the stack's DynamoDB state table (default: STATE_TABLE_NAME; output StateTableName)",
+    )
 
 
 def _policy_options(p: argparse.ArgumentParser) -> None:

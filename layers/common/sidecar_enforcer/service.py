@@ -125,10 +125,12 @@ class Enforcer:
         (finding,) = self._target(self._ecs_for(region), ServiceTarget(cluster, service), ctx)
         return self._report(finding)
 
-    def release(self, region: str, cluster: str, service: str, *, by: str) -> Finding:
-        """Lift a service's quarantine (``sidecar-enforcer release``): the enforcer acts on it again
-        at its next event, with its revert count started afresh."""
+    def release(self, region: str, cluster: str, service: str) -> Finding:
+        """Lift a service's quarantine (``sidecar-enforcer release``, run by a person whose identity
+        the status names): the enforcer acts on it again at its next event, with its revert count
+        started afresh."""
         me = self._identity()
+        by = me.arn
         ctx = _Context(me.account, region, "release", None, self.settings.enforcement_mode, by)
         where: dict[str, Any] = {"cluster": cluster, "service": service}
         if self._ledger is None:

@@ -150,8 +150,9 @@ def quarantine(record: ServiceRecord, status: str, reason: str, *, now: float) -
 
 
 def released(record: ServiceRecord) -> ServiceRecord:
-    """Out of quarantine, with the revert count started afresh."""
-    return replace(record, quarantine=None, reverts=())
+    """Out of quarantine, with the revert count started afresh and the last deployment forgotten:
+    the revision the service runs when released is where the enforcer starts again, not a revert."""
+    return replace(record, quarantine=None, reverts=(), deployment=None)
 
 
 def release_instructions(cluster: str, service: str, tag_key: str, token: str) -> str:

@@ -1,0 +1,511 @@
+"""Safe automatic changes: exactly-once remediation, verification, quarantine and release, and the
+faults a production run meets (throttling, PassRole denied, a timeout between register and update,
+SNS down). The real handler against moto in process, with the state table."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+from botocore.awsrequest import AWSResponse
+from moto.core.models import botocore_stubber as moto_stub
+from sidecar_enforcer import fleet
+from sidecar_enforcer.adapters.aws import Clients
+from sidecar_enforcer.adapters.ecs import EcsGateway, TaskState
+from sidecar_enforcer.adapters.sns import StatusPublisher
+from sidecar_enforcer.cli import main
+from sidecar_enforcer.errors import AwsError, EnforcementFailedError, MalformedEventError
+from sidecar_enforcer.models.findings import Finding
+
+from .conftest import ACCOUNT, Aws, Inbox, event
+
+NEXUS = "nexus-ai-api-prod"
+FAMILY = "nexus-ai-api"
+PIPELINE = "arn:aws:sts::123456789012:assumed-role/deploy-pipeline/gha-run-4711"
+TERRAFORM = "arn:aws:sts::123456789012:assumed-role/terraform-apply/run-99"
+
+
+def service(aws: Aws) -> dict[str, Any]:
+    found: dict[str, Any] = aws.ecs.describe_services(
+        cluster=fleet.CLUSTER, services=[NEXUS], include=["TAGS"]
+    )["services"][0]
+    return found
+
+
+def revisions(aws: Aws) -> list[str]:
+    arns: list[str] = aws.ecs.list_task_definitions(familyPrefix=FAMILY)["taskDefinitionArns"]
+    return [a for a in arns if a.split("/")[-1].split(":")[0] == FAMILY]
+
+
+def update_by(caller: str) -> dict[str, Any]:
+    data = event("cloudtrail-updateservice.json")
+    data["detail"]["userIdentity"]["arn"] = caller
+    data["detail"]["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] = (
+        "arn:aws:iam::123456789012:role/" + caller.split("/")[1]
+    )
+    return data
+
+
+def revert(aws: Aws, source: str) -> None:
+    """What an infrastructure-as-code pipeline does: put the service back on its own revision."""
+    aws.ecs.update_service(cluster=fleet.CLUSTER, service=NEXUS, taskDefinition=source)
+
+
+def deployment_event(name: str, deployment_id: str, reason: str = "") -> dict[str, Any]:
+    data = event("ecs-deployment-in-progress.json")
+    data["detail"].update(
+        {"eventName": f"SERVICE_DEPLOYMENT_{name}", "deploymentId": deployment_id, "reason": reason}
+    )
+    return data
+
+
+def statuses(inbox: Inbox) -> list[str]:
+    return [m["body"]["status"] for m in inbox.messages()]
+
+
+def one(result: dict[str, Any]) -> dict[str, Any]:
+    (finding,) = result["findings"]
+    assert isinstance(finding, dict)
+    return finding
+
+
+# -- quarantine: a pipeline that keeps reverting --------------------------------------------------
+
+
+def test_a_pipeline_that_keeps_reverting_is_flapping_and_left_alone_until_released(
+    aws: Aws, invoke: Any, inbox: Inbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MAX_REVERTS", "1")
+    source = service(aws)["taskDefinition"]
+    first = one(invoke(update_by(PIPELINE)))
+    compliant = first["newTaskDefinitionArn"]
+
+    # The pipeline reverts once: counted, deployed again with the same revision
+    revert(aws, source)
+    again = one(invoke(update_by(TERRAFORM)))
+    assert again["status"] == "REMEDIATED"
+    assert again["newTaskDefinitionArn"] == compliant
+
+    # Twice (more than MAX_REVERTS=1): FLAPPING, naming who reverted, and not deployed
+    revert(aws, source)
+    flapping = one(invoke(update_by(TERRAFORM)))
+    assert flapping["status"] == "FLAPPING"
+    assert flapping["revertedBy"] == [TERRAFORM]
+    assert TERRAFORM in flapping["reasons"][0]
+    assert "sidecar-enforcer release --cluster shop-prod --service nexus-ai-api-prod" in flapping["release"]
+    assert service(aws)["taskDefinition"] == source
+    assert len(revisions(aws)) == 2
+
+    # Quarantined: every later event leaves it alone and says how to release it
+    for later in (update_by(PIPELINE), event("ecs-deployment-in-progress.json")):
+        quarantined = one(invoke(later))
+        assert quarantined["status"] == "QUARANTINED"
+        assert quarantined["release"] == flapping["release"]
+    assert service(aws)["taskDefinition"] == source
+
+    # A person releases it; the next event enforces it again, reusing the one compliant revision
+    capsys.readouterr()
+    assert main(["release", "--cluster", fleet.CLUSTER, "--service", NEXUS]) == 0
+    released = json.loads(capsys.readouterr().out)
+    assert released["status"] == "RELEASED"
+    assert "FLAPPING" in released["reasons"][0]
+    after = one(invoke(update_by(PIPELINE)))
+    assert after["status"] == "REMEDIATED"
+    assert service(aws)["taskDefinition"] == compliant
+    assert len(revisions(aws)) == 2
+    assert statuses(inbox) == [
+        "REMEDIATED",
+        "REMEDIATED",
+        "FLAPPING",
+        "QUARANTINED",
+        "QUARANTINED",
+        "RELEASED",
+        "REMEDIATED",
+    ]
+
+
+def test_release_by_tag_needs_the_current_quarantines_token(
+    aws: Aws, invoke: Any, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_REVERTS", "0")
+    source = service(aws)["taskDefinition"]
+    invoke(update_by(PIPELINE))
+    revert(aws, source)
+    flapping = one(invoke(update_by(TERRAFORM)))
+    token = flapping["release"].rsplit("=", 1)[1]
+    arn = service(aws)["serviceArn"]
+
+    aws.ecs.tag_resource(resourceArn=arn, tags=[{"key": "tracing-sidecar-release", "value": "stale"}])
+    assert one(invoke(event("cloudtrail-tagresource-service.json")))["status"] == "QUARANTINED"
+
+    aws.ecs.tag_resource(resourceArn=arn, tags=[{"key": "tracing-sidecar-release", "value": token}])
+    finding = one(invoke(event("cloudtrail-tagresource-service.json")))
+
+    assert finding["status"] == "REMEDIATED"
+    assert statuses(inbox)[-2:] == ["RELEASED", "REMEDIATED"]
+    assert service(aws)["taskDefinition"] == f"{flapping['sourceTaskDefinitionArn'].rsplit(':', 1)[0]}:2"
+
+
+def test_release_of_a_service_not_quarantined_changes_nothing(
+    aws: Aws, invoke: Any, inbox: Inbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    invoke(update_by(PIPELINE))
+    capsys.readouterr()
+
+    assert main(["release", "--cluster", fleet.CLUSTER, "--service", NEXUS]) == 0
+
+    assert "not quarantined" in json.loads(capsys.readouterr().out)["reasons"][0]
+
+
+def test_release_without_a_state_table_is_a_usage_error(
+    invoke: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("STATE_TABLE_NAME")
+
+    assert main(["release", "--cluster", fleet.CLUSTER, "--service", NEXUS]) == 2
+    assert "--state-table" in capsys.readouterr().err
+
+
+# -- verification ---------------------------------------------------------------------------------
+
+
+def tasks_running(containers: dict[str, str], stopped_reason: str | None = None) -> Any:
+    """moto starts no containers for a service's tasks (its tasks hold one PENDING container), so
+    ListTasks/DescribeTasks answer with what AWS would: each task's containers by lastStatus."""
+
+    def deployment_tasks(self: EcsGateway, cluster: str, deployment_id: str) -> list[TaskState]:
+        return [
+            TaskState(
+                f"arn:aws:ecs:us-east-1:{ACCOUNT}:task/shop-prod/{n}",
+                "td",
+                "RUNNING",
+                containers,
+                stopped_reason,
+            )
+            for n in ("t1", "t2")
+        ]
+
+    return deployment_tasks
+
+
+def test_a_completed_deployment_with_the_sidecar_running_is_verified(
+    aws: Aws, invoke: Any, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    remediated = one(invoke(update_by(PIPELINE)))
+    monkeypatch.setattr(
+        EcsGateway, "deployment_tasks", tasks_running({"api": "RUNNING", "jaeger": "RUNNING"})
+    )
+
+    completed = deployment_event("COMPLETED", remediated["deploymentId"])
+    verified = one(invoke(completed))
+    duplicate = deployment_event("COMPLETED", remediated["deploymentId"])
+    again = one(invoke(duplicate))
+
+    assert verified["status"] == "VERIFIED"
+    assert verified["newTaskDefinitionArn"] == remediated["newTaskDefinitionArn"]
+    assert "RUNNING in all 2 task(s)" in verified["reasons"][0]
+    assert again["status"] == "IGNORED"
+    assert "already ended VERIFIED" in again["reasons"][0]
+    assert statuses(inbox) == ["REMEDIATED", "VERIFIED"]
+
+
+def test_a_completed_deployment_whose_sidecar_stopped_fails_and_quarantines(
+    aws: Aws, invoke: Any, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    remediated = one(invoke(update_by(PIPELINE)))
+    monkeypatch.setattr(
+        EcsGateway, "deployment_tasks", tasks_running({"api": "RUNNING", "jaeger": "STOPPED"}, "OutOfMemory")
+    )
+
+    failed = one(invoke(deployment_event("COMPLETED", remediated["deploymentId"])))
+
+    assert failed["status"] == "DEPLOYMENT_FAILED"
+    assert failed["reasons"][0] == "the jaeger container is STOPPED in task t1 (OutOfMemory)"
+    assert "release" in failed
+    assert one(invoke(update_by(PIPELINE)))["status"] == "QUARANTINED"
+
+
+def test_a_failed_or_rolled_back_deployment_quarantines_the_service(
+    aws: Aws, invoke: Any, inbox: Inbox
+) -> None:
+    remediated = one(invoke(update_by(PIPELINE)))
+    reason = "ECS deployment circuit breaker: task failed to start."
+
+    failed = one(invoke(deployment_event("FAILED", remediated["deploymentId"], reason)))
+    rollback = one(
+        invoke(
+            deployment_event(
+                "IN_PROGRESS",
+                remediated["deploymentId"],
+                "ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/0.",
+            )
+        )
+    )
+
+    assert failed["status"] == "DEPLOYMENT_FAILED"
+    assert failed["reasons"] == [f"the deployment failed: {reason}"]
+    assert rollback["status"] == "IGNORED"  # the rollback is not enforced against
+    assert one(invoke(update_by(PIPELINE)))["status"] == "QUARANTINED"
+    assert statuses(inbox) == ["REMEDIATED", "DEPLOYMENT_FAILED", "QUARANTINED"]
+
+
+def test_a_deployment_the_enforcer_did_not_start_is_ignored_and_not_published(
+    aws: Aws, invoke: Any, inbox: Inbox
+) -> None:
+    invoke(update_by(PIPELINE))
+
+    finding = one(invoke(deployment_event("COMPLETED", "ecs-svc/someone-elses")))
+
+    assert finding["status"] == "IGNORED"
+    assert statuses(inbox) == ["REMEDIATED"]
+
+
+# -- faults ---------------------------------------------------------------------------------------
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self._body
+
+
+def inject(monkeypatch: pytest.MonkeyPatch, event_name: str, answer: Any) -> list[str]:
+    """Answer botocore's ``event_name`` (a before-send event: the response instead of the HTTP
+    call) with ``answer(n)`` on every client the enforcer creates; None lets the call through.
+    Returns the calls seen.
+
+    botocore emits before-send to every handler and takes the first response, so moto's in-process
+    stub (a before-send handler too) would still carry the call out: it is switched off while an
+    injected response stands in for the call, and on again after."""
+    seen: list[str] = []
+    real = Clients.client
+
+    def client(self: Clients, service_name: str, region: str | None = None) -> Any:
+        made = real(self, service_name, region)
+        if not getattr(made, "_faults", False):
+            made._faults = True
+
+            def hook(request: Any, **kwargs: Any) -> Any:
+                if kwargs["event_name"] != event_name:
+                    return None
+                seen.append(kwargs["event_name"])
+                response = answer(len(seen))
+                moto_stub.enabled = response is None
+                return response
+
+            def after(**kwargs: Any) -> None:
+                moto_stub.enabled = True
+
+            # On before-send itself, where moto's stub is: first and last around it.
+            made.meta.events.register_first("before-send", hook)
+            made.meta.events.register_last("before-send", after)
+        return made
+
+    monkeypatch.setattr(Clients, "client", client)
+    return seen
+
+
+def error(code: str, message: str, status: int = 400) -> AWSResponse:
+    body = json.dumps({"__type": code, "message": message}).encode()
+    return AWSResponse("https://ecs.us-east-1.amazonaws.com/", status, {"x-amzn-requestid": "r"}, _Raw(body))
+
+
+def test_throttling_is_retried_by_botocore_and_the_service_ends_compliant(
+    aws: Aws, invoke: Any, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = inject(
+        monkeypatch,
+        "before-send.ecs.RegisterTaskDefinition",
+        lambda n: error("ThrottlingException", "Rate exceeded") if n <= 2 else None,
+    )
+
+    finding = one(invoke(update_by(PIPELINE)))
+
+    assert finding["status"] == "REMEDIATED"
+    assert len(seen) == 3  # two throttled, then through
+    assert len(revisions(aws)) == 2
+    assert service(aws)["taskDefinition"] == finding["newTaskDefinitionArn"]
+
+
+def test_passrole_denied_fails_changes_nothing_and_keeps_the_event(
+    aws: Aws, invoke: Any, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = service(aws)["taskDefinition"]
+    denied = (
+        "User: arn:aws:sts::123456789012:assumed-role/sidecar-enforcer/fn is not authorized to perform: "
+        "iam:PassRole on resource: arn:aws:iam::123456789012:role/nexus-ai-api-task"
+    )
+    fixed: list[bool] = []
+    inject(
+        monkeypatch,
+        "before-send.ecs.RegisterTaskDefinition",
+        lambda n: None if fixed else error("AccessDeniedException", denied),
+    )
+    update = update_by(PIPELINE)
+    original = json.dumps(update, sort_keys=True)
+
+    with pytest.raises(EnforcementFailedError, match="iam:PassRole"):
+        invoke(update)
+
+    assert json.dumps(update, sort_keys=True) == original  # the on-failure destination gets it as it came
+    assert service(aws)["taskDefinition"] == source
+    assert len(revisions(aws)) == 1
+    (message,) = inbox.messages()
+    assert message["body"]["status"] == "FAILED"
+    assert "AccessDeniedException" in message["body"]["reasons"][0]
+
+    # Once the role may pass it, Lambda's retry of the same event succeeds
+    fixed.append(True)
+    assert one(invoke(update))["status"] == "REMEDIATED"
+    assert len(revisions(aws)) == 2
+
+
+def test_a_timeout_between_register_and_update_is_retried_with_the_recorded_revision(
+    aws: Aws, invoke: Any, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = service(aws)["taskDefinition"]
+    real_deploy = EcsGateway.deploy
+    calls: list[str] = []
+
+    def deploy(self: EcsGateway, cluster: str, name: str, arn: str) -> str | None:
+        calls.append(arn)
+        if len(calls) == 1:  # the function times out waiting for UpdateService
+            raise AwsError("UpdateService: ReadTimeoutError")
+        return real_deploy(self, cluster, name, arn)
+
+    monkeypatch.setattr(EcsGateway, "deploy", deploy)
+    update = update_by(PIPELINE)
+
+    with pytest.raises(EnforcementFailedError, match="ReadTimeoutError"):
+        invoke(update)
+    assert service(aws)["taskDefinition"] == source
+    assert len(revisions(aws)) == 2  # registered, not yet deployed
+
+    retried = one(invoke(update))  # Lambda retries the same event
+
+    assert retried["status"] == "REMEDIATED"
+    assert retried["changes"][0].startswith("reuse ")
+    assert calls == [retried["newTaskDefinitionArn"]] * 2
+    assert len(revisions(aws)) == 2
+    assert service(aws)["taskDefinition"] == retried["newTaskDefinitionArn"]
+
+
+def test_sns_down_never_blocks_the_remediation_and_the_status_is_published_later(
+    aws: Aws, invoke: Any, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_publish = StatusPublisher.publish
+
+    def down(self: StatusPublisher, finding: Finding) -> str:
+        raise AwsError("Publish: InternalError (SNS down)")
+
+    monkeypatch.setattr(StatusPublisher, "publish", down)
+
+    finding = one(invoke(update_by(PIPELINE)))
+
+    assert finding["status"] == "REMEDIATED"
+    assert service(aws)["taskDefinition"] == finding["newTaskDefinitionArn"]
+    assert inbox.messages() == []
+
+    # SNS is back: the scheduled tick publishes what was kept
+    monkeypatch.setattr(StatusPublisher, "publish", real_publish)
+    tick = {
+        "version": "0",
+        "id": "tick-1",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT,
+        "time": "2026-11-20T09:20:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {},
+    }
+    assert "published 1 status" in one(invoke(tick))["reasons"][0]
+    (message,) = inbox.messages()
+    assert message["body"] == finding
+    assert "published 0 status" in one(invoke({**tick, "id": "tick-2"}))["reasons"][0]
+
+
+# -- the canary, on every path ----------------------------------------------------------------------
+
+
+def test_no_environment_value_on_any_path(
+    aws: Aws,
+    invoke: Any,
+    inbox: Inbox,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("MAX_REVERTS", "0")
+    monkeypatch.setenv("ENFORCEMENT_MODE", "enforce")
+    source = service(aws)["taskDefinition"]
+    results: list[Any] = []
+
+    def run(data: dict[str, Any]) -> None:
+        try:
+            results.append(invoke(data))
+        except (EnforcementFailedError, MalformedEventError) as exc:
+            results.append(str(exc))
+
+    # FAILED (PassRole denied), then REMEDIATED with SNS down (the outbox), FLAPPING, QUARANTINED,
+    # DEPLOYMENT_FAILED, RELEASED, VERIFIED, a malformed event, and the tick that drains the outbox
+    seen = inject(
+        monkeypatch,
+        "before-send.ecs.RegisterTaskDefinition",
+        lambda n: (
+            error("AccessDeniedException", "not authorized to perform: iam:PassRole") if n == 1 else None
+        ),
+    )
+    run(update_by(PIPELINE))
+    real_publish = StatusPublisher.publish
+    monkeypatch.setattr(
+        StatusPublisher, "publish", lambda self, f: (_ for _ in ()).throw(AwsError("Publish: down"))
+    )
+    run(update_by(PIPELINE))
+    monkeypatch.setattr(StatusPublisher, "publish", real_publish)
+    revert(aws, source)
+    run(update_by(TERRAFORM))
+    run(event("ecs-deployment-in-progress.json"))
+    main(["release", "--cluster", fleet.CLUSTER, "--service", NEXUS])
+    remediated = invoke(update_by(PIPELINE))["findings"][0]
+    results.append(remediated)
+    monkeypatch.setattr(
+        EcsGateway, "deployment_tasks", tasks_running({"api": "RUNNING", "jaeger": "STOPPED"})
+    )
+    run(deployment_event("COMPLETED", remediated["deploymentId"]))
+    run(event("malformed-updateservice-without-service.json"))
+    run(
+        {
+            "version": "0",
+            "id": "t",
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": ACCOUNT,
+            "time": "2026-11-20T09:20:00Z",
+            "region": "us-east-1",
+            "resources": [],
+            "detail": {},
+        }
+    )
+
+    printed = capsys.readouterr()
+    table = aws.dynamodb.scan(TableName="sidecar-enforcer-state")["Items"]
+    everything = "\n".join(
+        [
+            printed.out,
+            printed.err,
+            caplog.text,
+            repr(results),
+            repr(table),
+            *(m["raw"] for m in inbox.messages()),
+        ]
+    )
+    for status in ("FAILED", "REMEDIATED", "FLAPPING", "QUARANTINED", "RELEASED", "DEPLOYMENT_FAILED"):
+        assert status in everything, status  # the capture did see each path
+    assert seen
+    assert fleet.CANARY not in everything

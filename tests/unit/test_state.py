@@ -1,0 +1,260 @@
+"""The state rules (domain.state) on plain records, and the Ledger's leases, source records and
+outbox on moto's DynamoDB with a controlled clock."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from sidecar_enforcer.adapters.state import StateTable, create_table
+from sidecar_enforcer.domain import state as memory
+from sidecar_enforcer.errors import AwsError
+from sidecar_enforcer.ledger import LEASE_SECONDS, BusyError, Ledger
+
+ARN = "arn:aws:ecs:us-east-1:123456789012:service/shop/api"
+SOURCE = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:1"
+OURS = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:2"
+POLICY = memory.RevertPolicy(max_reverts=2, window_seconds=600)
+
+
+def deployed(at: float = 0.0) -> memory.ServiceRecord:
+    return memory.ServiceRecord(
+        deployment=memory.Deployment(OURS, "ecs-svc/1", at, "jaeger", "jaeger"),
+    )
+
+
+class TestReverts:
+    def test_a_service_that_left_our_revision_is_reverted(self) -> None:
+        assert memory.reverted(deployed(), SOURCE, (SOURCE,))
+        assert not memory.reverted(deployed(), OURS, (OURS,))
+        assert not memory.reverted(deployed(), SOURCE, (OURS,))  # rolling our revision out
+        assert not memory.reverted(memory.ServiceRecord(), SOURCE, ())  # we never deployed it
+
+    def test_more_than_max_reverts_in_the_window_is_flapping_naming_the_callers(self) -> None:
+        record = deployed()
+        callers = ["arn:tf", "arn:tf", None]
+        outcomes = []
+        for i, caller in enumerate(callers):
+            outcome = memory.record_revert(
+                record, now=100.0 + i, caller=caller, task_definition=SOURCE, policy=POLICY
+            )
+            record = outcome.record
+            outcomes.append(outcome.flapping)
+
+        assert outcomes == [False, False, True]
+        assert record.quarantine is not None
+        assert record.quarantine.status == "FLAPPING"
+        assert outcome.callers == ["arn:tf", memory.UNKNOWN_CALLER]
+        assert "3 times within 600 s" in outcome.reasons[0]
+        assert "arn:tf (2x)" in outcome.reasons[0]
+
+    def test_reverts_older_than_the_window_are_forgotten(self) -> None:
+        record = deployed()
+        for at in (0.0, 1.0):
+            record = memory.record_revert(
+                record, now=at, caller="x", task_definition=SOURCE, policy=POLICY
+            ).record
+
+        outcome = memory.record_revert(record, now=700.0, caller="x", task_definition=SOURCE, policy=POLICY)
+
+        assert not outcome.flapping
+        assert [r.at for r in outcome.record.reverts] == [700.0]
+
+    def test_release_clears_the_quarantine_the_count_and_the_deployment(self) -> None:
+        record = memory.quarantine(deployed(), "FLAPPING", "why", now=5.0)
+        record = memory.replace(record, reverts=(memory.Revert(1.0, "x", SOURCE),))
+
+        released = memory.released(record)
+
+        assert released == memory.ServiceRecord()
+
+    def test_each_quarantine_has_its_own_token(self) -> None:
+        a = memory.quarantine(deployed(), "FLAPPING", "why", now=5.0).quarantine
+        b = memory.quarantine(deployed(), "FLAPPING", "why", now=6.0).quarantine
+        assert a is not None
+        assert b is not None
+        assert a.token != b.token
+
+    def test_records_survive_their_documents(self) -> None:
+        record = memory.quarantine(deployed(3.5), "DEPLOYMENT_FAILED", "why", now=9.0)
+        record = memory.replace(
+            record, reverts=(memory.Revert(1.0, "x", SOURCE),), lease=memory.Lease("me", 10.0)
+        )
+        assert memory.ServiceRecord.from_doc(record.to_doc()) == record
+        source = memory.SourceRecord(OURS, memory.Lease("me", 1.0))
+        assert memory.SourceRecord.from_doc(source.to_doc()) == source
+
+
+class TestSidecarProblems:
+    def test_every_task_must_run_the_sidecar(self) -> None:
+        tasks = [
+            ("arn:task/shop/a", {"app": "RUNNING", "jaeger": "RUNNING"}, None),
+            ("arn:task/shop/b", {"app": "RUNNING", "jaeger": "STOPPED"}, "Essential container exited"),
+            ("arn:task/shop/c", {"app": "RUNNING"}, None),
+        ]
+
+        assert memory.sidecar_problems(tasks, "jaeger") == [
+            "the jaeger container is STOPPED in task b (Essential container exited)",
+            "task c has no jaeger container",
+        ]
+        assert memory.sidecar_problems(tasks[:1], "jaeger") == []
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def table() -> Iterator[StateTable]:
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_table(client, "state")
+        yield StateTable(client, "state")
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def ledger(table: StateTable, clock: Clock) -> Ledger:
+    return Ledger(table, clock=clock, sleep=clock.sleep, wait_seconds=5)
+
+
+class TestLedger:
+    def test_a_put_with_a_stale_version_loses(self, table: StateTable) -> None:
+        assert table.put("p", "s", {"a": 1}, None)
+        assert not table.put("p", "s", {"a": 2}, None)  # exists already
+        assert table.put("p", "s", {"a": 2}, 1)
+        assert not table.put("p", "s", {"a": 3}, 1)  # someone else wrote version 2
+        found = table.get("p", "s")
+        assert found is not None
+        assert (found.version, found.doc) == (2, {"a": 2})
+
+    def test_the_source_record_registers_once_then_reuses(self, ledger: Ledger) -> None:
+        registered: list[str] = []
+
+        def register() -> str:
+            registered.append(OURS)
+            return OURS
+
+        first = ledger.compliant_revision(SOURCE, "jaeger@1", find=lambda: None, register=register)
+        second = ledger.compliant_revision(SOURCE, "jaeger@1", find=lambda: None, register=register)
+        other = ledger.compliant_revision(SOURCE, "jaeger@2", find=lambda: None, register=lambda: "v2")
+
+        assert (first, second, other) == ((OURS, False), (OURS, True), ("v2", False))
+        assert registered == [OURS]
+
+    def test_a_revision_registered_before_a_crash_is_found_not_registered_again(
+        self, ledger: Ledger, table: StateTable, clock: Clock
+    ) -> None:
+        # An invocation claimed the source, registered, and died before recording it
+        table.put(
+            f"source#{SOURCE}",
+            "jaeger@1",
+            memory.SourceRecord(lease=memory.Lease("dead", clock.now + 5)).to_doc(),
+            None,
+        )
+        clock.now += LEASE_SECONDS + 1  # its lease runs out
+
+        def register() -> str:
+            raise AssertionError("must not register a second revision")
+
+        assert ledger.compliant_revision(SOURCE, "jaeger@1", find=lambda: OURS, register=register) == (
+            OURS,
+            True,
+        )
+        assert ledger.compliant_revision(SOURCE, "jaeger@1", find=lambda: None, register=register) == (
+            OURS,
+            True,
+        )
+
+    def test_a_failed_registration_lets_the_next_one_try_at_once(self, ledger: Ledger) -> None:
+        def fail() -> str:
+            raise AwsError("RegisterTaskDefinition: AccessDeniedException: iam:PassRole")
+
+        with pytest.raises(AwsError):
+            ledger.compliant_revision(SOURCE, "jaeger@1", find=lambda: None, register=fail)
+
+        assert ledger.compliant_revision(SOURCE, "jaeger@1", find=lambda: None, register=lambda: OURS) == (
+            OURS,
+            False,
+        )
+
+    def test_a_held_lease_makes_others_wait_then_busy(
+        self, ledger: Ledger, table: StateTable, clock: Clock
+    ) -> None:
+        with ledger.service_lease(ARN):
+            other = Ledger(table, clock=clock, sleep=clock.sleep, wait_seconds=5)
+            with pytest.raises(BusyError, match="another invocation is enforcing"), other.service_lease(ARN):
+                pass
+        # released: the next one takes it at once
+        with ledger.service_lease(ARN):
+            assert ledger.service(ARN).lease is not None
+        assert ledger.service(ARN).lease is None
+
+    def test_a_dead_holders_lease_is_taken_over_when_it_runs_out(
+        self, ledger: Ledger, table: StateTable, clock: Clock
+    ) -> None:
+        dead = memory.ServiceRecord(lease=memory.Lease("dead", clock.now + 3))
+        table.put(f"service#{ARN}", "state", dead.to_doc(), None)
+
+        with ledger.service_lease(ARN):  # waits 3 s of the 5 it may
+            held = ledger.service(ARN).lease
+            assert held is not None
+            assert held.owner != "dead"
+
+    def test_leases_exclude_each_other_across_threads(self, table: StateTable) -> None:
+        inside = 0
+        most = 0
+        lock = threading.Lock()
+
+        def work() -> None:
+            nonlocal inside, most
+            with Ledger(table, wait_seconds=30).service_lease(ARN):
+                with lock:
+                    inside += 1
+                    most = max(most, inside)
+                with lock:
+                    inside -= 1
+
+        threads = [threading.Thread(target=work) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+        assert most == 1
+
+    def test_the_outbox_publishes_oldest_first_and_keeps_what_failed(
+        self, ledger: Ledger, clock: Clock
+    ) -> None:
+        for n in range(3):
+            ledger.outbox_add({"status": "REMEDIATED", "n": n})
+            clock.now += 1
+        sent: list[Any] = []
+
+        def down(message: dict[str, Any]) -> None:
+            if message["n"] == 1:
+                raise AwsError("Publish: InternalError")
+            sent.append(message["n"])
+
+        assert ledger.outbox_drain(down) == 1
+        assert sent == [0]
+        assert [k.doc["message"]["n"] for k in ledger.outbox()] == [1, 2]
+
+        assert ledger.outbox_drain(lambda m: sent.append(m["n"])) == 2
+        assert sent == [0, 1, 2]
+        assert ledger.outbox() == []
