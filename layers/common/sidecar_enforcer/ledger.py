@@ -70,8 +70,9 @@ class Ledger:
             self._pause()
 
     @contextmanager
-    def service_lease(self, service_arn: str) -> Iterator[None]:
-        """Hold the service's lease: one invocation at a time decides and acts for a service."""
+    def service_lease(self, service_arn: str) -> Iterator[ServiceRecord]:
+        """Hold the service's lease: one invocation at a time decides and acts for a service.
+        Yields the service's record as it was when the lease was taken."""
         owner = uuid.uuid4().hex
         key = _service_key(service_arn)
         deadline = self._clock() + self._wait
@@ -90,7 +91,7 @@ class Ledger:
                 )
             self._pause()
         try:
-            yield
+            yield taken
         finally:
             self.update_service(
                 service_arn, lambda r: replace(r, lease=None) if r.lease and r.lease.owner == owner else r

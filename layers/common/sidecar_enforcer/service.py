@@ -138,8 +138,7 @@ class Enforcer:
         state = self._ecs_for(region).describe_service(cluster, service)
         if state is None:
             return self._report(ctx.finding(Status.SKIPPED, **where, reasons=["the service does not exist"]))
-        with self._ledger.service_lease(state.arn):
-            record = self._ledger.service(state.arn)
+        with self._ledger.service_lease(state.arn) as record:
             if record.quarantine is None:
                 reason = "the service is not quarantined: nothing to release"
                 return self._report(ctx.finding(Status.SKIPPED, **where, reasons=[reason]))
@@ -210,12 +209,11 @@ class Enforcer:
                 if record.quarantine:
                     return self._quarantined(state, record.quarantine, ctx, where)
                 return self._enforce(ecs, state, profile, why, ctx, where, None)
-            with self._ledger.service_lease(state.arn):
+            with self._ledger.service_lease(state.arn) as record:
                 # Read again under the lease: what the service runs now, not when the event began.
                 fresh = ecs.describe_service(state.cluster_arn or state.cluster, state.name)
                 if fresh is None or fresh.status != "ACTIVE":
                     return ctx.finding(Status.SKIPPED, **where, reasons=["the service was deleted meanwhile"])
-                record = self._ledger.service(state.arn)
                 quarantine = record.quarantine
                 if quarantine and fresh.tags.get(self.settings.release_tag_key) == quarantine.token:
                     tag = f"{self.settings.release_tag_key}={quarantine.token}"
@@ -348,8 +346,7 @@ class Enforcer:
         state = ecs.describe_service(target.cluster, target.service)
         if state is None:
             return ctx.finding(Status.SKIPPED, **where, reasons=["the service does not exist"])
-        with self._ledger.service_lease(state.arn):
-            record = self._ledger.service(state.arn)
+        with self._ledger.service_lease(state.arn) as record:
             ours = record.deployment
             if ours is None or ours.deployment_id != target.deployment_id:
                 reason = f"deployment {target.deployment_id} was not started by the enforcer"

@@ -1,0 +1,351 @@
+"""1,000 mixed events replayed concurrently through the handler against moto's server.
+
+Eight workers stand for eight Lambda execution environments (each loads the handler module
+afresh, so each has its own clients and caches, as Lambda's do) and take events from one queue.
+The events: UpdateService, TagResource, RegisterTaskDefinition and deployment IN_PROGRESS events
+for tagged services, duplicates (the same event id delivered again), events for untagged and
+quarantined services, the enforcer's own calls handed back by CloudTrail, and malformed events, all
+shuffled. A failed invocation is retried like Lambda retries an asynchronous one (twice more), then
+dead-lettered.
+
+The end state: every tagged service that ECS deploys runs the sidecar, with exactly one new
+revision per source revision and exactly one enforcer deployment per service; untagged and
+quarantined services are untouched; only the malformed events are dead-lettered. The API calls are
+counted per event and printed.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import queue
+import random
+import threading
+import time
+import urllib.request
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+from sidecar_enforcer import fleet
+from sidecar_enforcer.adapters.aws import Clients
+from sidecar_enforcer.adapters.state import StateTable, create_table
+from sidecar_enforcer.cli import lambda_context, load_handler
+from sidecar_enforcer.domain import state as memory
+from sidecar_enforcer.domain.plan import MARKER_SOURCE, Decision, plan
+from sidecar_enforcer.errors import EnforcementFailedError, MalformedEventError
+from sidecar_enforcer.models.policy import Policy
+from sidecar_enforcer.profiles import builtin_profiles
+
+from ..conftest import ROOT
+
+pytestmark = pytest.mark.server
+
+EVENTS = 1000
+WORKERS = 8
+LAMBDA_RETRIES = 2  # an asynchronous invocation is retried twice, then goes to the on-failure destination
+TABLE = "replay-state"
+FAMILIES = [f"replay-{c}" for c in "abcdefgh"]  # two services share each family's source revision
+UNTAGGED = ["replay-untagged-1", "replay-untagged-2", "replay-untagged-3"]
+QUARANTINED = "replay-quarantined"
+JAEGER = builtin_profiles()["jaeger"]
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the server logs every request
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    host, port = moto.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))  # noqa: S310
+    for name, value in {
+        "AWS_ENDPOINT_URL": endpoint,
+        "STATE_TABLE_NAME": TABLE,
+        "UPGRADE_DRIFTED": "true",
+        "POWERTOOLS_LOG_LEVEL": "ERROR",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+    yield endpoint
+    moto.stop()
+
+
+def client(name: str) -> Any:
+    return boto3.session.Session(region_name="us-east-1").client(name)
+
+
+def template(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((ROOT / "events" / name).read_text(encoding="utf-8"))
+    return data
+
+
+def seed_replay_fleet(ecs: Any) -> dict[str, str]:
+    """The demo fleet plus two services per replay family, untagged services and one quarantined
+    service. Returns service name -> the revision it started on."""
+    fleet.seed(ecs, client("ec2"), "123456789012", JAEGER.container)
+    network = ecs.describe_services(cluster=fleet.CLUSTER, services=["nexus-ai-api-prod"])["services"][0][
+        "networkConfiguration"
+    ]
+    started = {
+        s["serviceName"]: s["taskDefinition"]
+        for s in ecs.describe_services(
+            cluster=fleet.CLUSTER,
+            services=[a.rsplit("/", 1)[-1] for a in ecs.list_services(cluster=fleet.CLUSTER)["serviceArns"]],
+        )["services"]
+    }
+    plans: list[tuple[str, str, str | None]] = [
+        (f"{f}-svc-{n}", f, "jaeger") for f in FAMILIES for n in (1, 2)
+    ]
+    plans += [(name, name, None) for name in UNTAGGED]
+    plans += [(QUARANTINED, QUARANTINED, "jaeger")]
+    sources: dict[str, str] = {}
+    for name, family, tag in plans:
+        if family not in sources:
+            sources[family] = ecs.register_task_definition(
+                family=family,
+                requiresCompatibilities=["FARGATE"],
+                networkMode="awsvpc",
+                cpu="512",
+                memory="1024",
+                containerDefinitions=[
+                    {
+                        "name": "app",
+                        "image": f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{family}:1.0.0",
+                        "essential": True,
+                        "portMappings": [{"containerPort": 8080}],
+                        "environment": [{"name": "API_TOKEN", "value": fleet.CANARY}],
+                    }
+                ],
+            )["taskDefinition"]["taskDefinitionArn"]
+        ecs.create_service(
+            cluster=fleet.CLUSTER,
+            serviceName=name,
+            taskDefinition=sources[family],
+            desiredCount=1,
+            launchType="FARGATE",
+            networkConfiguration=network,
+            tags=[{"key": "tracing-sidecar", "value": tag}] if tag else [],
+        )
+        started[name] = sources[family]
+    return started
+
+
+def quarantine(ecs: Any) -> None:
+    """The quarantined service, as a FLAPPING service an earlier fight left behind."""
+    arn = ecs.describe_services(cluster=fleet.CLUSTER, services=[QUARANTINED])["services"][0]["serviceArn"]
+    record = memory.quarantine(
+        memory.ServiceRecord(), "FLAPPING", "reverted 4 times by a pipeline", now=time.time()
+    )
+    StateTable(client("dynamodb"), TABLE).put(f"service#{arn}", "state", record.to_doc(), None)
+
+
+def mixed_events(
+    services: list[str], enforcer_arn: str, rng: random.Random
+) -> list[tuple[str, dict[str, Any]]]:
+    update = template("cloudtrail-updateservice.json")
+    tag = template("cloudtrail-tagresource-service.json")
+    register = template("cloudtrail-registertaskdefinition.json")
+    deploying = template("ecs-deployment-in-progress.json")
+    malformed = template("malformed-updateservice-without-service.json")
+    prefix = "arn:aws:ecs:us-east-1:123456789012:service/shop-prod/"
+    made: list[tuple[str, dict[str, Any]]] = []
+
+    def fresh(kind: str, data: dict[str, Any]) -> None:
+        data["id"] = f"replay-{len(made):04d}"
+        made.append((kind, data))
+
+    while len(made) < EVENTS:
+        roll = rng.random()
+        name = rng.choice(services)
+        if roll < 0.30:
+            data = copy.deepcopy(update)
+            data["detail"]["requestParameters"]["service"] = name
+            data["detail"]["requestParameters"].pop("taskDefinition", None)
+            fresh("UpdateService", data)
+        elif roll < 0.45:
+            data = copy.deepcopy(deploying)
+            data["resources"] = [prefix + name]
+            fresh("deployment IN_PROGRESS", data)
+        elif roll < 0.55:
+            data = copy.deepcopy(tag)
+            data["detail"]["requestParameters"]["resourceArn"] = prefix + name
+            fresh("TagResource", data)
+        elif roll < 0.62:
+            data = copy.deepcopy(register)
+            family = rng.choice([*FAMILIES, "nexus-ai-api", "checkout-web"])
+            data["detail"]["requestParameters"] = {"family": family, "tags": []}
+            fresh("RegisterTaskDefinition", data)
+        elif roll < 0.70:
+            data = copy.deepcopy(update)
+            data["detail"]["requestParameters"]["service"] = name
+            data["detail"]["userIdentity"] = {"type": "AssumedRole", "arn": enforcer_arn}
+            fresh("the enforcer's own call", data)
+        elif roll < 0.71:
+            fresh("malformed", copy.deepcopy(malformed))
+        elif made:
+            kind, earlier = rng.choice(made)
+            base = kind.removeprefix("duplicate of ")
+            made.append((f"duplicate of {base}", earlier))  # the same event delivered again
+    rng.shuffle(made)
+    return made
+
+
+class Calls:
+    """API calls the enforcer makes, per operation and per event kind (botocore's
+    before-parameter-build: once per call, retries not counted)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.by_operation: Counter[str] = Counter()
+        self.by_kind: dict[str, list[int]] = defaultdict(list)
+        self.deployments: Counter[str] = Counter()
+        self.current = threading.local()
+
+    def hook(self, model: Any, params: dict[str, Any], **kwargs: Any) -> None:
+        with self.lock:
+            self.by_operation[model.name] += 1
+            self.current.count = getattr(self.current, "count", 0) + 1
+            if model.name == "UpdateService":
+                self.deployments[str(params["service"])] += 1
+
+
+def test_a_thousand_mixed_concurrent_events_end_with_one_revision_and_one_deployment_each(
+    server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ecs = client("ecs")
+    create_table(client("dynamodb"), TABLE)
+    topic = client("sns").create_topic(Name="replay-status")["TopicArn"]
+    monkeypatch.setenv("STATUS_TOPIC_ARN", topic)
+    started = seed_replay_fleet(ecs)
+    quarantine(ecs)
+    enforcer_arn = client("sts").get_caller_identity()["Arn"]
+    events = mixed_events(sorted(started), enforcer_arn, random.Random(20261122))  # noqa: S311 - a fixed shuffle
+
+    calls = Calls()
+    real_client = Clients.client
+
+    def counted(self: Clients, service_name: str, region: str | None = None) -> Any:
+        made = real_client(self, service_name, region)
+        if not getattr(made, "_counted", False):
+            made._counted = True
+            made.meta.events.register("before-parameter-build", calls.hook)
+        return made
+
+    monkeypatch.setattr(Clients, "client", counted)
+
+    work: queue.Queue[tuple[str, dict[str, Any], int]] = queue.Queue()
+    for kind, data in events:
+        work.put((kind, data, 0))
+    dead_letters: list[tuple[str, dict[str, Any], str]] = []
+    statuses: Counter[str] = Counter()
+    retried: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def worker() -> None:
+        app = load_handler()  # one execution environment
+        while True:
+            try:
+                kind, data, attempt = work.get_nowait()
+            except queue.Empty:
+                return
+            original = json.dumps(data, sort_keys=True)
+            calls.current.count = 0
+            try:
+                result = app.lambda_handler(data, lambda_context())
+                with lock:
+                    statuses.update(f["status"] for f in result["findings"])
+                    calls.by_kind[kind].append(calls.current.count)
+            except (EnforcementFailedError, IdempotencyAlreadyInProgressError, MalformedEventError) as exc:
+                assert json.dumps(data, sort_keys=True) == original  # handed on intact
+                with lock:
+                    calls.by_kind[kind].append(calls.current.count)
+                    if attempt < LAMBDA_RETRIES and not isinstance(exc, MalformedEventError):
+                        retried[type(exc).__name__] += 1
+                        work.put((kind, data, attempt + 1))
+                    elif attempt < LAMBDA_RETRIES:
+                        work.put((kind, data, attempt + 1))  # Lambda retries these too
+                    else:
+                        dead_letters.append((kind, data, str(exc)))
+
+    began = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(WORKERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - began
+    monkeypatch.setattr(Clients, "client", real_client)
+
+    # -- the end state --------------------------------------------------------------------------
+    final = {
+        s["serviceName"]: s
+        for s in ecs.describe_services(cluster=fleet.CLUSTER, services=sorted(started), include=["TAGS"])[
+            "services"
+        ]
+    }
+    remediated = ["nexus-ai-api-prod", "checkout-web", "catalog-search"] + [
+        f"{f}-svc-{n}" for f in FAMILIES for n in (1, 2)
+    ]
+    untouched = ["billing-worker", "search-gateway", "payments-legacy", QUARANTINED, *UNTAGGED]
+    policy = Policy(upgrade_drifted=True)
+    for name in [*remediated, "search-gateway"]:
+        td = ecs.describe_task_definition(taskDefinition=final[name]["taskDefinition"], include=["TAGS"])
+        decided = plan(td["taskDefinition"], td.get("tags", []), JAEGER, policy)
+        assert decided.decision is Decision.COMPLIANT, (name, decided.reasons)
+    for name in untouched:
+        assert final[name]["taskDefinition"] == started[name], name
+
+    # exactly one new revision per source revision
+    sources: Counter[str] = Counter()
+    for family in {started[n].rsplit("/", 1)[-1].split(":")[0] for n in started}:
+        for arn in ecs.list_task_definitions(familyPrefix=family)["taskDefinitionArns"]:
+            tags = {
+                t["key"]: t["value"]
+                for t in ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])["tags"]
+            }
+            if MARKER_SOURCE in tags:
+                sources[tags[MARKER_SOURCE]] += 1
+    expected_sources = {started[n] for n in remediated}
+    assert set(sources) == expected_sources
+    assert all(count == 1 for count in sources.values()), sources
+    assert calls.by_operation["RegisterTaskDefinition"] == len(expected_sources)
+
+    # exactly one enforcer deployment per remediated service, none elsewhere
+    assert {name: calls.deployments[name] for name in remediated} == dict.fromkeys(remediated, 1)
+    assert sum(calls.deployments.values()) == len(remediated)
+
+    # only the malformed events are dead-lettered
+    assert dead_letters
+    assert {kind.removeprefix("duplicate of ") for kind, _, _ in dead_letters} == {"malformed"}
+    assert statuses["QUARANTINED"] > 0
+    assert statuses["NOT_OPTED_IN"] > 0
+
+    # -- the figures ----------------------------------------------------------------------------
+    handled = sum(len(v) for v in calls.by_kind.values())
+    lines = [
+        f"{EVENTS} events ({handled} invocations with retries) by {WORKERS} workers in {elapsed:.1f} s",
+        f"retried: {dict(retried)}; dead-lettered: {len(dead_letters)} (all malformed)",
+        f"statuses: {dict(sorted(statuses.items()))}",
+        f"API calls: {sum(calls.by_operation.values())} in all, "
+        f"{sum(calls.by_operation.values()) / handled:.2f} per invocation",
+        *(
+            f"  {kind:<38} {len(n):>4} invocations, {sum(n) / len(n):5.2f} calls each (max {max(n)})"
+            for kind, n in sorted(calls.by_kind.items())
+        ),
+        "  by operation: " + ", ".join(f"{op} {n}" for op, n in calls.by_operation.most_common()),
+    ]
+    report = "\n".join(lines)
+    print("\n" + report)
+    out = os.environ.get("REPLAY_REPORT")
+    if out:
+        with open(out, "w", encoding="utf-8") as handle:
+            handle.write(report + "\n")
