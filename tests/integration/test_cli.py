@@ -249,5 +249,8 @@ def test_demo_moves_the_tagged_service_and_passes_its_own_checks() -> None:
     assert "checkout-web:2 512/1024 [web, jaeger]" in result.stdout
     assert "task size 256 CPU units / 512 MiB -> 512 CPU units / 1024 MiB" in result.stdout
     assert "upgrade container 'jaeger'" in result.stdout
+    assert "DEPLOYMENT_FAILED: the deployment failed: ECS deployment circuit breaker" in result.stdout
+    assert "RELEASED: released by" in result.stdout
+    assert "FLAPPING: the sidecar was taken away 2 times" in result.stdout
     assert "[FAILED]" not in result.stdout
-    assert result.stdout.count("[ok]") == 8
+    assert result.stdout.count("[ok]") == 10

@@ -87,6 +87,10 @@ def test_a_pipeline_that_keeps_reverting_is_flapping_and_left_alone_until_releas
     again = one(invoke(update_by(TERRAFORM)))
     assert again["status"] == "REMEDIATED"
     assert again["newTaskDefinitionArn"] == compliant
+    assert again["reasons"][-1] == (
+        f"the service had left the enforcer's revision for {source}, by {TERRAFORM}: "
+        "revert 1 of at most 1 within 3600 s"
+    )
 
     # Twice (more than MAX_REVERTS=1): FLAPPING, naming who reverted, and not deployed
     revert(aws, source)

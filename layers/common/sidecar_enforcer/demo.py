@@ -16,7 +16,8 @@ from typing import Any
 import boto3
 
 from . import fleet
-from .cli import LOCAL_TOPIC, lambda_context, load_handler, project_root
+from .adapters.state import create_table
+from .cli import LOCAL_TABLE, LOCAL_TOPIC, lambda_context, load_handler, project_root
 from .errors import EnforcerError
 from .profiles import builtin_profiles
 
@@ -33,6 +34,7 @@ def _snapshot(ecs: Any) -> dict[str, dict[str, str]]:
         rows[svc["serviceName"]] = {
             "tag": tags.get("tracing-sidecar", "-"),
             "revision": f"{td['family']}:{td['revision']}",
+            "arn": td["taskDefinitionArn"],
             "containers": ", ".join(c["name"] for c in td["containerDefinitions"]),
             "controller": (svc.get("deploymentController") or {}).get("type", "ECS"),
             "size": f"{td.get('cpu')}/{td.get('memory')}",
@@ -138,9 +140,15 @@ def _run() -> int:
         TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn, Attributes={"RawMessageDelivery": "true"}
     )
     os.environ["STATUS_TOPIC_ARN"] = topic
-    # The demo's policy: grow tasks that are too small (the default) and upgrade drifted sidecars.
-    os.environ.update(GROW_TASK_SIZE="true", UPGRADE_DRIFTED="true")
-    print("Policy: GROW_TASK_SIZE=true UPGRADE_DRIFTED=true (the default upgrades nothing)\n")
+    create_table(session.client("dynamodb"), LOCAL_TABLE)
+    os.environ["STATE_TABLE_NAME"] = LOCAL_TABLE
+    # The demo's policy: grow tasks that are too small (the default) and upgrade drifted sidecars;
+    # a service whose sidecar is taken away more than once in an hour is FLAPPING.
+    os.environ.update(GROW_TASK_SIZE="true", UPGRADE_DRIFTED="true", MAX_REVERTS="1")
+    print(
+        "Policy: GROW_TASK_SIZE=true UPGRADE_DRIFTED=true (the default upgrades nothing), MAX_REVERTS=1 "
+        f"(default 3); state table {LOCAL_TABLE}\n"
+    )
 
     before = _snapshot(ecs)
     app = load_handler()
@@ -162,6 +170,7 @@ def _run() -> int:
     after = _snapshot(ecs)
     print("\nServices in cluster " + fleet.CLUSTER + ":\n" + _table(before, after))
 
+    safety = _safety(app, ecs, before, _drain(sqs, inbox))
     messages = []
     while batch := sqs.receive_message(
         QueueUrl=inbox, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
@@ -175,20 +184,106 @@ def _run() -> int:
     bodies = [json.loads(m["Body"]) for m in messages]
     for body in bodies:
         where = f"{body.get('cluster', '')}/{body.get('service', '')}"
-        print(f"  {body['status']:<12} {where}: {body['reasons'][0]}")
+        print(f"  {body['status']:<17} {where}: {body['reasons'][0]}")
         if body["status"] == "REMEDIATED":
-            print(f"  {'':<12} new revision {body['newTaskDefinitionArn']}")
-            print(f"  {'':<12} {body['changes'][1] if len(body['changes']) > 1 else body['changes'][0]}")
+            print(f"  {'':<17} new revision {body['newTaskDefinitionArn']}")
+            print(f"  {'':<17} {body['changes'][1] if len(body['changes']) > 1 else body['changes'][0]}")
         if body.get("newTaskSize"):
-            print(f"  {'':<12} task size {body['oldTaskSize']} -> {body['newTaskSize']}")
+            print(f"  {'':<17} task size {body['oldTaskSize']} -> {body['newTaskSize']}")
     if bodies:
         attrs = {k: v["StringValue"] for k, v in messages[0].get("MessageAttributes", {}).items()}
         print(f"  message attributes (for filter policies), e.g.: {attrs}")
-    return _check(before, after, bodies, outcomes)
+    return _check(before, after, bodies, outcomes, safety)
+
+
+def _drain(sqs: Any, inbox: str) -> list[dict[str, Any]]:
+    """The status messages so far, left in the queue for the listing at the end."""
+    seen: list[dict[str, Any]] = []
+    response = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10, VisibilityTimeout=0)
+    while batch := response.get("Messages", []):
+        seen.extend(json.loads(m["Body"]) for m in batch)
+        if len(batch) < 10:
+            break
+        response = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10, VisibilityTimeout=0)
+    return seen
+
+
+def _safety(app: Any, ecs: Any, before: dict[str, Any], bodies: list[dict[str, Any]]) -> dict[str, bool]:
+    """Act two, with the state table: a failed deployment quarantines a service until a person
+    releases it; a pipeline that keeps taking the sidecar away is FLAPPING."""
+    print("\nSafety (the state table):")
+    folder = project_root() / "events"
+    deployed = next(
+        (
+            b.get("deploymentId")
+            for b in bodies
+            if b.get("service") == "checkout-web" and b.get("deploymentId")
+        ),
+        None,
+    )
+
+    def handle(label: str, event: dict[str, Any]) -> dict[str, Any]:
+        found: list[dict[str, Any]] = app.lambda_handler(event, lambda_context())["findings"]
+        (finding,) = found
+        print(f"  - {label}\n      {finding['status']}: {finding['reasons'][-1]}")
+        if finding.get("release"):
+            print(f"      {finding['release']}")
+        return finding
+
+    def update(service: str, n: int) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(
+            (folder / "cloudtrail-updateservice.json").read_text(encoding="utf-8")
+        )
+        data["id"] = f"demo-safety-{n}"
+        data["detail"]["requestParameters"] = {"cluster": fleet.CLUSTER, "service": service}
+        return data
+
+    failed_event: dict[str, Any] = json.loads(
+        (folder / "ecs-deployment-in-progress.json").read_text(encoding="utf-8")
+    )
+    failed_event["id"] = "demo-safety-deployment-failed"
+    failed_event["resources"] = [failed_event["resources"][0].replace("nexus-ai-api-prod", "checkout-web")]
+    failed_event["detail"].update(
+        eventType="ERROR",
+        eventName="SERVICE_DEPLOYMENT_FAILED",
+        deploymentId=str(deployed),
+        reason="ECS deployment circuit breaker: tasks failed to start.",
+    )
+    failed = handle("checkout-web: its enforcer deployment FAILED (circuit breaker)", failed_event)
+    held = handle("UpdateService checkout-web while quarantined", update("checkout-web", 1))
+    released = app.enforcer().release(REGION, fleet.CLUSTER, "checkout-web")
+    print(f"  - sidecar-enforcer release --cluster {fleet.CLUSTER} --service checkout-web")
+    print(f"      {released.status.value}: {released.reasons[0]}")
+
+    source = before["nexus-ai-api-prod"]["arn"]
+    flapping: dict[str, Any] = {}
+    for n in (2, 3):
+        ecs.update_service(cluster=fleet.CLUSTER, service="nexus-ai-api-prod", taskDefinition=source)
+        flapping = handle(
+            f"the pipeline puts nexus-ai-api-prod back on {source.rsplit('/', 1)[-1]} (revert {n - 1})",
+            update("nexus-ai-api-prod", n),
+        )
+    running = ecs.describe_services(cluster=fleet.CLUSTER, services=["nexus-ai-api-prod"])["services"][0]
+    return {
+        "checkout-web's failed deployment quarantined it until a person released it": deployed is not None
+        and failed["status"] == "DEPLOYMENT_FAILED"
+        and held["status"] == "QUARANTINED"
+        and released.status.value == "RELEASED",
+        "a pipeline reverting nexus-ai-api-prod twice is FLAPPING, named, and not redeployed": flapping.get(
+            "status"
+        )
+        == "FLAPPING"
+        and "deploy-pipeline" in " ".join(flapping.get("revertedBy", []))
+        and running["taskDefinition"] == source,
+    }
 
 
 def _check(
-    before: dict[str, Any], after: dict[str, Any], bodies: list[dict[str, Any]], outcomes: list[str]
+    before: dict[str, Any],
+    after: dict[str, Any],
+    bodies: list[dict[str, Any]],
+    outcomes: list[str],
+    safety: dict[str, bool],
 ) -> int:
     by_service = {(b["status"], b.get("service")) for b in bodies}
     everything = json.dumps(bodies) + "\n".join(outcomes)
@@ -213,6 +308,7 @@ def _check(
         ]
         == before["catalog-search"]["images"].replace("jaegertracing/all-in-one:1.57", JAEGER_IMAGE)
         and before["catalog-search"]["revision"] != after["catalog-search"]["revision"],
+        **safety,
         "the environment canary appears in no message": fleet.CANARY not in everything,
     }
     print("\nChecks:")

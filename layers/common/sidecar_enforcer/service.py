@@ -274,9 +274,11 @@ class Enforcer:
         if current is not None and current.deploys(arn):
             change = f"service: already runs or deploys {arn}; no second deployment"
             return finding.model_copy(update={"changes": [*finding.changes, change]})
-        flapping = self._count_revert(state, finding, ctx, record)
-        if flapping is not None:
-            return flapping
+        counted = self._count_revert(state, finding, ctx, record)
+        if isinstance(counted, Finding):
+            return counted
+        if counted:
+            finding = finding.model_copy(update={"reasons": [*finding.reasons, counted]})
         ledger = self._ledger
         deployment_id = ecs.deploy(cluster, state.name, arn)
         if ledger is not None:
@@ -299,9 +301,10 @@ class Enforcer:
 
     def _count_revert(
         self, state: ServiceState, finding: Finding, ctx: _Context, record: memory.ServiceRecord | None
-    ) -> Finding | None:
+    ) -> Finding | str | None:
         """When the service left the revision the enforcer deployed to it, count a revert naming
-        the caller; the FLAPPING finding when that makes too many (the service is quarantined)."""
+        the caller: the FLAPPING finding when that makes too many (the service is quarantined),
+        else a reason saying so."""
         if self._ledger is None or record is None:
             return None
         if not memory.reverted(record, state.task_definition, state.rolling_out):
@@ -319,7 +322,12 @@ class Enforcer:
             lambda r: dataclasses.replace(r, reverts=counted.reverts, quarantine=counted.quarantine),
         )
         if counted.quarantine is None:
-            return None
+            policy = self._revert_policy
+            return (
+                f"the service had left the enforcer's revision for {state.task_definition}, by "
+                f"{ctx.caller or memory.UNKNOWN_CALLER}: revert {len(counted.reverts)} of at most "
+                f"{policy.max_reverts} within {policy.window_seconds} s"
+            )
         return finding.model_copy(
             update={
                 "status": Status.FLAPPING,
