@@ -4,6 +4,7 @@ SNS down). The real handler against moto in process, with the state table."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from typing import Any
@@ -13,7 +14,7 @@ from botocore.awsrequest import AWSResponse
 from moto.core.models import botocore_stubber as moto_stub
 from sidecar_enforcer import fleet
 from sidecar_enforcer.adapters.aws import Clients
-from sidecar_enforcer.adapters.ecs import EcsGateway, TaskState
+from sidecar_enforcer.adapters.ecs import DeploymentState, EcsGateway, TaskState
 from sidecar_enforcer.adapters.sns import StatusPublisher
 from sidecar_enforcer.cli import main
 from sidecar_enforcer.errors import AwsError, EnforcementFailedError, MalformedEventError
@@ -253,6 +254,38 @@ def test_a_failed_or_rolled_back_deployment_quarantines_the_service(
     assert rollback["status"] == "IGNORED"  # the rollback is not enforced against
     assert one(invoke(update_by(PIPELINE)))["status"] == "QUARANTINED"
     assert statuses(inbox) == ["REMEDIATED", "DEPLOYMENT_FAILED", "QUARANTINED"]
+
+
+def test_a_rollback_seen_before_its_failed_event_is_a_failure_not_a_revert_to_fight(
+    aws: Aws, invoke: Any, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = service(aws)["taskDefinition"]
+    remediated = one(invoke(update_by(PIPELINE)))
+    # The circuit breaker rolls the enforcer's deployment back: the service is on its old revision
+    # and lists the enforcer's deployment as FAILED (moto keeps no rollout state: it is set here)
+    revert(aws, source)
+    real_describe = EcsGateway.describe_services
+
+    def describe(self: EcsGateway, cluster: str, services: list[str]) -> list[Any]:
+        rollback = DeploymentState("ecs-svc/rollback", "PRIMARY", source, "IN_PROGRESS")
+        failed = DeploymentState(
+            remediated["deploymentId"], "ACTIVE", remediated["newTaskDefinitionArn"], "FAILED"
+        )
+        return [
+            dataclasses.replace(s, deployments=(rollback, failed))
+            for s in real_describe(self, cluster, services)
+        ]
+
+    monkeypatch.setattr(EcsGateway, "describe_services", describe)
+    deploys = inject(monkeypatch, "before-send.ecs.UpdateService", lambda n: None)
+
+    finding = one(invoke(event("ecs-deployment-in-progress.json")))
+
+    assert finding["status"] == "DEPLOYMENT_FAILED"
+    assert "rolloutState FAILED" in finding["reasons"][0]
+    assert deploys == []
+    assert service(aws)["taskDefinition"] == source
+    assert one(invoke(update_by(PIPELINE)))["status"] == "QUARANTINED"
 
 
 def test_a_deployment_the_enforcer_did_not_start_is_ignored_and_not_published(

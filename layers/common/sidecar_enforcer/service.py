@@ -274,6 +274,9 @@ class Enforcer:
         if current is not None and current.deploys(arn):
             change = f"service: already runs or deploys {arn}; no second deployment"
             return finding.model_copy(update={"changes": [*finding.changes, change]})
+        failed = self._failed_rollout(state, finding, ctx, record)
+        if failed is not None:
+            return failed
         counted = self._count_revert(state, finding, ctx, record)
         if isinstance(counted, Finding):
             return counted
@@ -298,6 +301,29 @@ class Enforcer:
                 "deployment_id": deployment_id,
             }
         )
+
+    def _failed_rollout(
+        self, state: ServiceState, finding: Finding, ctx: _Context, record: memory.ServiceRecord | None
+    ) -> Finding | None:
+        """The service shows the enforcer's deployment as rolloutState FAILED (the circuit breaker
+        rolls it back) before its FAILED event arrived: that is a failure, not a revert to fight."""
+        ours = record.deployment if record is not None else None
+        if ours is None or ours.deployment_id is None or ours.outcome is not None:
+            return None
+        seen = state.deployment(ours.deployment_id)
+        if seen is None or seen.rollout_state != "FAILED":
+            return None
+        problems = [f"deployment {ours.deployment_id} of {ours.task_definition} shows rolloutState FAILED"]
+        where = {
+            "cluster": finding.cluster,
+            "service": finding.service,
+            "family": finding.family,
+            "source_task_definition_arn": finding.source_task_definition_arn,
+            "profile": ours.profile,
+            "deployment_id": ours.deployment_id,
+            "new_task_definition_arn": ours.task_definition,
+        }
+        return self._deployment_failed(state, ours, problems, ctx, where)
 
     def _count_revert(
         self, state: ServiceState, finding: Finding, ctx: _Context, record: memory.ServiceRecord | None
@@ -378,26 +404,34 @@ class Enforcer:
                     return ctx.finding(Status.VERIFIED, **where, reasons=[reason])
             else:
                 problems = [f"the deployment failed: {target.reason or 'no reason given'}"]
-            now = self._ledger.now()
-            reason = "; ".join(problems)
-            quarantined = self._ledger.update_service(
-                state.arn,
-                lambda r: memory.quarantine(
-                    dataclasses.replace(
-                        r, deployment=dataclasses.replace(ours, outcome=Status.DEPLOYMENT_FAILED.value)
-                    ),
-                    Status.DEPLOYMENT_FAILED.value,
-                    reason,
-                    now=now,
-                ),
-            )
-            assert quarantined.quarantine is not None
-            return ctx.finding(
-                Status.DEPLOYMENT_FAILED,
-                **where,
-                reasons=problems,
-                release=self._instructions(state, quarantined.quarantine),
-            )
+            return self._deployment_failed(state, ours, problems, ctx, where)
+
+    def _deployment_failed(
+        self,
+        state: ServiceState,
+        ours: memory.Deployment,
+        problems: list[str],
+        ctx: _Context,
+        where: dict[str, Any],
+    ) -> Finding:
+        """The enforcer's deployment failed: record it, quarantine the service, say how to release."""
+        assert self._ledger is not None
+        now = self._ledger.now()
+        reason = "; ".join(problems)
+        failed = dataclasses.replace(ours, outcome=Status.DEPLOYMENT_FAILED.value)
+        quarantined = self._ledger.update_service(
+            state.arn,
+            lambda r: memory.quarantine(
+                dataclasses.replace(r, deployment=failed), Status.DEPLOYMENT_FAILED.value, reason, now=now
+            ),
+        )
+        assert quarantined.quarantine is not None
+        return ctx.finding(
+            Status.DEPLOYMENT_FAILED,
+            **where,
+            reasons=problems,
+            release=self._instructions(state, quarantined.quarantine),
+        )
 
     def _conclude(self, state: ServiceState, outcome: str) -> None:
         assert self._ledger is not None
