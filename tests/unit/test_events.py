@@ -107,6 +107,16 @@ def malformed(event: Any) -> str:
             TaskDefinitionTarget("nexus-ai-api", {"tracing-sidecar": "jaeger"}),
         ),
         ("ecs-deployment-in-progress.json", ServiceTarget("shop-prod", "nexus-ai-api-prod")),
+        (
+            "ecs-deployment-failed.json",
+            DeploymentOutcome(
+                "shop-prod",
+                "nexus-ai-api-prod",
+                "ecs-svc/1234567890123456789",
+                False,
+                "ECS deployment circuit breaker: task failed to start.",
+            ),
+        ),
     ],
 )
 def test_project_sample_events(name: str, target: Any) -> None:
@@ -135,9 +145,17 @@ def test_the_malformed_project_sample_raises() -> None:
     assert "service" in message
 
 
+def test_the_scheduled_sample_is_the_outbox_tick() -> None:
+    trigger = parse_trigger(read(PROJECT_EVENTS / "scheduled-outbox-tick.json"))
+
+    assert (trigger.name, trigger.targets, trigger.ignored) == ("Scheduled Event", (), None)
+
+
 def test_every_project_sample_is_covered() -> None:
     names = {p.name for p in PROJECT_EVENTS.glob("*.json")}
-    assert names >= {
+    assert names == {
+        "ecs-deployment-failed.json",
+        "scheduled-outbox-tick.json",
         "cloudtrail-createservice.json",
         "cloudtrail-updateservice.json",
         "cloudtrail-updateservice-codedeploy.json",
