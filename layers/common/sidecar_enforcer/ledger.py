@@ -11,14 +11,14 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from .adapters.state import StateTable, Versioned
 from .domain.state import Lease, ServiceRecord, SourceRecord
 from .errors import AwsError
 
 log = logging.getLogger(__name__)
+R = TypeVar("R", ServiceRecord, SourceRecord)
 
 # A lease outlives the function's timeout (120 s in template.yaml): an invocation killed while
 # holding one blocks the others for at most this long, then its lease is taken over.
@@ -74,27 +74,20 @@ class Ledger:
         """Hold the service's lease: one invocation at a time decides and acts for a service.
         Yields the service's record as it was when the lease was taken."""
         owner = uuid.uuid4().hex
-        key = _service_key(service_arn)
-        deadline = self._clock() + self._wait
-        while True:
-            found = self._table.get(*key)
-            record = ServiceRecord.from_doc(found.doc) if found else ServiceRecord()
-            now = self._clock()
-            if record.lease is None or not record.lease.held_by_other(owner, now):
-                taken = replace(record, lease=Lease(owner, now + LEASE_SECONDS))
-                if self._table.put(*key, taken.to_doc(), found.version if found else None):
-                    break
-            elif now > deadline:
-                raise BusyError(
-                    f"another invocation is enforcing {service_arn} (lease until {record.lease.until:.0f}); "
-                    "the event is retried"
-                )
-            self._pause()
+        taken, _ = self._lease(
+            _service_key(service_arn),
+            ServiceRecord.from_doc,
+            owner,
+            lambda r: (
+                f"another invocation is enforcing {service_arn} (lease until "
+                f"{r.lease.until if r.lease else 0:.0f}); the event is retried"
+            ),
+        )
         try:
             yield taken
         finally:
             self.update_service(
-                service_arn, lambda r: replace(r, lease=None) if r.lease and r.lease.owner == owner else r
+                service_arn, lambda r: r.with_lease(None) if r.lease and r.lease.owner == owner else r
             )
 
     # -- source revision -> compliant revision ------------------------------------------------------
@@ -114,26 +107,18 @@ class Ledger:
         tags say so), else registers one, and records it. Another invocation's lease: wait for
         its answer."""
         key = (f"source#{source_arn}", profile_label)
-        owner = uuid.uuid4().hex
-        deadline = self._clock() + self._wait
-        while True:
-            found = self._table.get(*key)
-            record = SourceRecord.from_doc(found.doc) if found else SourceRecord()
-            if record.compliant_arn:
-                return record.compliant_arn, True
-            now = self._clock()
-            if record.lease is None or not record.lease.held_by_other(owner, now):
-                claim = SourceRecord(lease=Lease(owner, now + LEASE_SECONDS))
-                version = found.version if found else None
-                if self._table.put(*key, claim.to_doc(), version):
-                    claimed = (version or 0) + 1
-                    break
-            elif now > deadline:
-                raise BusyError(
-                    f"another invocation is registering the compliant revision of {source_arn}; "
-                    "the event is retried"
-                )
-            self._pause()
+        record, claimed = self._lease(
+            key,
+            SourceRecord.from_doc,
+            uuid.uuid4().hex,
+            lambda r: (
+                f"another invocation is registering the compliant revision of {source_arn}; "
+                "the event is retried"
+            ),
+            ready=lambda r: r.compliant_arn is not None,
+        )
+        if record.compliant_arn:
+            return record.compliant_arn, True
         try:
             arn = find()
             reused = arn is not None
@@ -145,6 +130,33 @@ class Ledger:
         if not self._table.put(*key, SourceRecord(compliant_arn=arn).to_doc(), claimed):
             log.warning("the lease on %s expired while registering; recorded by another", source_arn)
         return arn, reused
+
+    def _lease(
+        self,
+        key: tuple[str, str],
+        load: Callable[[dict[str, Any]], R],
+        owner: str,
+        busy: Callable[[R], str],
+        ready: Callable[[R], bool] = lambda r: False,
+    ) -> tuple[R, int]:
+        """Take the lease on a record: (the record with it, the version written). Waits while
+        another owner's lease runs, up to the wait; then BusyError. A record already ``ready``
+        is returned as read, without a lease."""
+        deadline = self._clock() + self._wait
+        while True:
+            found = self._table.get(*key)
+            record = load(found.doc if found else {})
+            version = found.version if found else 0
+            if ready(record):
+                return record, version
+            now = self._clock()
+            if record.lease is None or not record.lease.held_by_other(owner, now):
+                taken = record.with_lease(Lease(owner, now + LEASE_SECONDS))
+                if self._table.put(*key, taken.to_doc(), version if found else None):
+                    return taken, version + 1
+            elif now > deadline:
+                raise BusyError(busy(record))
+            self._pause()
 
     # -- status outbox ------------------------------------------------------------------------------
 

@@ -39,6 +39,9 @@ class SourceRecord:
     def to_doc(self) -> dict[str, Any]:
         return asdict(self)
 
+    def with_lease(self, lease: Lease | None) -> SourceRecord:
+        return replace(self, lease=lease)
+
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> SourceRecord:
         lease = doc.get("lease")
@@ -83,6 +86,9 @@ class ServiceRecord:
 
     def to_doc(self) -> dict[str, Any]:
         return asdict(self)
+
+    def with_lease(self, lease: Lease | None) -> ServiceRecord:
+        return replace(self, lease=lease)
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> ServiceRecord:
