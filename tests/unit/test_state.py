@@ -238,6 +238,18 @@ class TestLedger:
 
         assert most == 1
 
+    def test_a_status_kept_again_after_a_failed_publish_still_expires(
+        self, ledger: Ledger, table: StateTable
+    ) -> None:
+        ledger.outbox_add({"status": "REMEDIATED"})
+
+        def down(message: dict[str, Any]) -> None:
+            raise AwsError("Publish: InternalError")
+
+        assert ledger.outbox_drain(down) == 0
+        (item,) = boto3.client("dynamodb", region_name="us-east-1").scan(TableName=table.table_name)["Items"]
+        assert "expiration" in item  # DynamoDB's TTL removes it after 14 days, as before the attempt
+
     def test_the_outbox_publishes_oldest_first_and_keeps_what_failed(
         self, ledger: Ledger, clock: Clock
     ) -> None:

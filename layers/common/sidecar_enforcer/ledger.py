@@ -181,7 +181,13 @@ class Ledger:
             try:
                 publish(kept.doc["message"])
             except AwsError:
-                self._table.put(OUTBOX, sk, {"message": kept.doc["message"]}, kept.version + 1)
+                self._table.put(
+                    OUTBOX,
+                    sk,
+                    {"message": kept.doc["message"]},
+                    kept.version + 1,
+                    expires=now + OUTBOX_TTL_SECONDS,
+                )
                 return sent
             self._table.delete(OUTBOX, sk, kept.version + 1)
             sent += 1
