@@ -314,16 +314,17 @@ class Enforcer:
         if seen is None or seen.rollout_state != "FAILED":
             return None
         problems = [f"deployment {ours.deployment_id} of {ours.task_definition} shows rolloutState FAILED"]
-        where = {
-            "cluster": finding.cluster,
-            "service": finding.service,
-            "family": finding.family,
-            "source_task_definition_arn": finding.source_task_definition_arn,
-            "profile": ours.profile,
-            "deployment_id": ours.deployment_id,
-            "new_task_definition_arn": ours.task_definition,
-        }
-        return self._deployment_failed(state, ours, problems, ctx, where)
+        return finding.model_copy(
+            update={
+                "status": Status.DEPLOYMENT_FAILED,
+                "reasons": problems,
+                "changes": [],
+                "profile": ours.profile,
+                "deployment_id": ours.deployment_id,
+                "new_task_definition_arn": ours.task_definition,
+                "release": self._quarantine_failed(state, ours, problems),
+            }
+        )
 
     def _count_revert(
         self, state: ServiceState, finding: Finding, ctx: _Context, record: memory.ServiceRecord | None
@@ -396,52 +397,43 @@ class Enforcer:
                 )
                 if not tasks:
                     reason = f"deployment {target.deployment_id} completed with no running task to check"
-                    self._conclude(state, "UNCHECKED")
+                    self._conclude(state, ours, "UNCHECKED")
                     return ctx.finding(Status.SKIPPED, **where, reasons=[reason])
                 if not problems:
-                    self._conclude(state, Status.VERIFIED.value)
+                    self._conclude(state, ours, Status.VERIFIED.value)
                     reason = f"the {ours.sidecar} container is RUNNING in all {len(tasks)} task(s)"
                     return ctx.finding(Status.VERIFIED, **where, reasons=[reason])
             else:
                 problems = [f"the deployment failed: {target.reason or 'no reason given'}"]
-            return self._deployment_failed(state, ours, problems, ctx, where)
+            release = self._quarantine_failed(state, ours, problems)
+            return ctx.finding(Status.DEPLOYMENT_FAILED, **where, reasons=problems, release=release)
 
-    def _deployment_failed(
+    def _quarantine_failed(self, state: ServiceState, ours: memory.Deployment, problems: list[str]) -> str:
+        """The enforcer's deployment failed: record it, quarantine the service; how to release it."""
+        assert self._ledger is not None
+        now = self._ledger.now()
+        quarantined = self._conclude(
+            state,
+            ours,
+            Status.DEPLOYMENT_FAILED.value,
+            lambda r: memory.quarantine(r, Status.DEPLOYMENT_FAILED.value, "; ".join(problems), now=now),
+        )
+        assert quarantined.quarantine is not None
+        return self._instructions(state, quarantined.quarantine)
+
+    def _conclude(
         self,
         state: ServiceState,
         ours: memory.Deployment,
-        problems: list[str],
-        ctx: _Context,
-        where: dict[str, Any],
-    ) -> Finding:
-        """The enforcer's deployment failed: record it, quarantine the service, say how to release."""
+        outcome: str,
+        then: Callable[[memory.ServiceRecord], memory.ServiceRecord] = lambda r: r,
+    ) -> memory.ServiceRecord:
+        """Record how the enforcer's deployment ended (and ``then`` anything else)."""
         assert self._ledger is not None
-        now = self._ledger.now()
-        reason = "; ".join(problems)
-        failed = dataclasses.replace(ours, outcome=Status.DEPLOYMENT_FAILED.value)
-        quarantined = self._ledger.update_service(
-            state.arn,
-            lambda r: memory.quarantine(
-                dataclasses.replace(r, deployment=failed), Status.DEPLOYMENT_FAILED.value, reason, now=now
-            ),
+        ended = dataclasses.replace(ours, outcome=outcome)
+        return self._ledger.update_service(
+            state.arn, lambda r: then(dataclasses.replace(r, deployment=ended))
         )
-        assert quarantined.quarantine is not None
-        return ctx.finding(
-            Status.DEPLOYMENT_FAILED,
-            **where,
-            reasons=problems,
-            release=self._instructions(state, quarantined.quarantine),
-        )
-
-    def _conclude(self, state: ServiceState, outcome: str) -> None:
-        assert self._ledger is not None
-
-        def conclude(r: memory.ServiceRecord) -> memory.ServiceRecord:
-            if r.deployment is None:
-                return r
-            return dataclasses.replace(r, deployment=dataclasses.replace(r.deployment, outcome=outcome))
-
-        self._ledger.update_service(state.arn, conclude)
 
     def _quarantined(
         self, state: ServiceState, quarantine: memory.Quarantine, ctx: _Context, where: dict[str, Any]
