@@ -154,9 +154,11 @@ def _run() -> int:
     app = load_handler()
     print("Events replayed through functions/enforcer/app.py:")
     outcomes: list[str] = []
+    findings: list[dict[str, Any]] = []
     for label, event in _events(identity["Arn"]):
         try:
             result = app.lambda_handler(event, lambda_context())
+            findings.extend(result["findings"])
             summary = "; ".join(
                 f"{f['status']} {f.get('service') or f.get('family') or ''}".strip()
                 for f in result["findings"]
@@ -170,7 +172,7 @@ def _run() -> int:
     after = _snapshot(ecs)
     print("\nServices in cluster " + fleet.CLUSTER + ":\n" + _table(before, after))
 
-    safety = _safety(app, ecs, before, _drain(sqs, inbox))
+    safety = _safety(app, ecs, before, findings)
     messages = []
     while batch := sqs.receive_message(
         QueueUrl=inbox, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
@@ -196,28 +198,16 @@ def _run() -> int:
     return _check(before, after, bodies, outcomes, safety)
 
 
-def _drain(sqs: Any, inbox: str) -> list[dict[str, Any]]:
-    """The status messages so far, left in the queue for the listing at the end."""
-    seen: list[dict[str, Any]] = []
-    response = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10, VisibilityTimeout=0)
-    while batch := response.get("Messages", []):
-        seen.extend(json.loads(m["Body"]) for m in batch)
-        if len(batch) < 10:
-            break
-        response = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10, VisibilityTimeout=0)
-    return seen
-
-
-def _safety(app: Any, ecs: Any, before: dict[str, Any], bodies: list[dict[str, Any]]) -> dict[str, bool]:
+def _safety(app: Any, ecs: Any, before: dict[str, Any], findings: list[dict[str, Any]]) -> dict[str, bool]:
     """Act two, with the state table: a failed deployment quarantines a service until a person
     releases it; a pipeline that keeps taking the sidecar away is FLAPPING."""
     print("\nSafety (the state table):")
     folder = project_root() / "events"
     deployed = next(
         (
-            b.get("deploymentId")
-            for b in bodies
-            if b.get("service") == "checkout-web" and b.get("deploymentId")
+            f.get("deploymentId")
+            for f in findings
+            if f.get("service") == "checkout-web" and f.get("deploymentId")
         ),
         None,
     )
