@@ -449,21 +449,10 @@ def test_sns_down_never_blocks_the_remediation_and_the_status_is_published_later
 
     # SNS is back: the scheduled tick publishes what was kept
     monkeypatch.setattr(StatusPublisher, "publish", real_publish)
-    tick = {
-        "version": "0",
-        "id": "tick-1",
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": ACCOUNT,
-        "time": "2026-11-20T09:20:00Z",
-        "region": "us-east-1",
-        "resources": [],
-        "detail": {},
-    }
-    assert "published 1 status" in one(invoke(tick))["reasons"][0]
+    assert "published 1 status" in one(invoke(event("scheduled-outbox-tick.json")))["reasons"][0]
     (message,) = inbox.messages()
     assert message["body"] == finding
-    assert "published 0 status" in one(invoke({**tick, "id": "tick-2"}))["reasons"][0]
+    assert "published 0 status" in one(invoke(event("scheduled-outbox-tick.json")))["reasons"][0]
 
 
 # -- the canary, on every path ----------------------------------------------------------------------
@@ -490,7 +479,7 @@ def test_no_environment_value_on_any_path(
             results.append(str(exc))
 
     # FAILED (PassRole denied), then REMEDIATED with SNS down (the outbox), FLAPPING, QUARANTINED,
-    # DEPLOYMENT_FAILED, RELEASED, VERIFIED, a malformed event, and the tick that drains the outbox
+    # RELEASED, DEPLOYMENT_FAILED, a malformed event, and the tick that drains the outbox
     seen = inject(
         monkeypatch,
         "before-send.ecs.RegisterTaskDefinition",
@@ -516,19 +505,7 @@ def test_no_environment_value_on_any_path(
     )
     run(deployment_event("COMPLETED", remediated["deploymentId"]))
     run(event("malformed-updateservice-without-service.json"))
-    run(
-        {
-            "version": "0",
-            "id": "t",
-            "detail-type": "Scheduled Event",
-            "source": "aws.events",
-            "account": ACCOUNT,
-            "time": "2026-11-20T09:20:00Z",
-            "region": "us-east-1",
-            "resources": [],
-            "detail": {},
-        }
-    )
+    run(event("scheduled-outbox-tick.json"))
 
     printed = capsys.readouterr()
     table = aws.dynamodb.scan(TableName="sidecar-enforcer-state")["Items"]

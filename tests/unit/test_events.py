@@ -218,24 +218,6 @@ def test_a_deployment_outcome_without_its_id_is_malformed() -> None:
         parse_trigger(event)
 
 
-def test_the_scheduled_tick_is_a_trigger_without_targets() -> None:
-    tick = {
-        "version": "0",
-        "id": "tick-1",
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": ACCOUNT,
-        "time": "2026-11-20T09:16:00Z",
-        "region": "us-east-1",
-        "resources": [],
-        "detail": {},
-    }
-
-    trigger = parse_trigger(tick)
-
-    assert (trigger.name, trigger.targets, trigger.ignored) == ("Scheduled Event", (), None)
-
-
 @corpus
 def test_a_non_ecs_tag_resource_is_ignored() -> None:
     trigger = parse_trigger(corpus_event("eventbridge-cloudtrail-tagresource-cloudfront-non-ecs.json"))
