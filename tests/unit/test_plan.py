@@ -265,7 +265,7 @@ class TestUserSettings:
 
         assert named(request, "app")["environment"] == mine
 
-    def test_environment_files_leave_the_endpoint_unset_and_a_change_says_why(self) -> None:
+    def test_environment_files_leave_the_endpoint_unset_and_a_warning_says_why(self) -> None:
         files = [{"value": "arn:aws:s3:::bucket/app.env", "type": "s3"}]
 
         result = plan(fargate(app(environmentFiles=files)), [], JAEGER)
@@ -276,9 +276,33 @@ class TestUserSettings:
         assert "environment" not in wired
         assert wired["environmentFiles"] == files
         assert wired["dependsOn"] == [{"containerName": SIDECAR, "condition": "START"}]
-        explained = [c for c in result.changes if c.startswith("app:") and "environmentFiles" in c]
+        explained = [w for w in result.warnings if "'app'" in w and "environmentFiles" in w]
         assert len(explained) == 1
         assert OTEL_ENDPOINT in explained[0]
+
+    @pytest.mark.parametrize("protocol", [OTEL_PROTOCOL, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"])
+    def test_a_protocol_held_in_a_secret_leaves_the_endpoint_unset_and_a_warning_says_why(
+        self, protocol: str
+    ) -> None:
+        # The port (4317 gRPC or 4318 HTTP) follows the protocol, which a secret hides: guessing
+        # would point an HTTP exporter at the gRPC port.
+        secrets = [{"name": protocol, "valueFrom": "arn:aws:ssm:eu-west-1:123456789012:parameter/otel"}]
+
+        result = plan(fargate(app(secrets=secrets)), [], JAEGER)
+
+        assert result.decision is Decision.MISSING
+        assert result.register_input is not None
+        wired = named(result.register_input, "app")
+        assert env_count(wired, OTEL_ENDPOINT) == 0
+        assert env_count(wired, OTEL_PROTOCOL) == 0
+        assert wired["secrets"] == secrets
+        assert wired["dependsOn"] == [{"containerName": SIDECAR, "condition": "START"}]
+        (warning,) = result.warnings
+        assert f"a secret ({protocol})" in warning
+        assert OTEL_ENDPOINT in warning
+        assert "4317" in warning
+        assert "4318" in warning
+        assert "arn:aws:ssm" not in warning
 
     def test_a_user_http_protobuf_protocol_gets_the_http_port(self) -> None:
         mine = [{"name": OTEL_PROTOCOL, "value": "http/protobuf"}]
@@ -308,19 +332,25 @@ class TestUserSettings:
 # -- bridge mode and containers that are not apps ------------------------------------------------------
 
 
+# The container the app links to: ECS refuses a link to a container the task does not define.
+DB = app("db", image="public.ecr.aws/docker/library/postgres:16", memoryReservation=128, portMappings=[])
+
+
 class TestBridgeAndInfrastructureContainers:
     @pytest.mark.parametrize(
         "task",
         [
-            pytest.param(ec2(app(memoryReservation=128, links=["db"]), network_mode="bridge"), id="bridge"),
             pytest.param(
-                ec2(app(memoryReservation=128, links=["db"]), network_mode=None), id="absent-on-ec2"
+                ec2(app(memoryReservation=128, links=["db"]), DB, network_mode="bridge"), id="bridge"
+            ),
+            pytest.param(
+                ec2(app(memoryReservation=128, links=["db"]), DB, network_mode=None), id="absent-on-ec2"
             ),
             pytest.param(
                 {
                     "family": "anywhere",
                     "requiresCompatibilities": ["EXTERNAL"],
-                    "containerDefinitions": [app(memoryReservation=128, links=["db"])],
+                    "containerDefinitions": [app(memoryReservation=128, links=["db"]), DB],
                 },
                 id="absent-external",
             ),

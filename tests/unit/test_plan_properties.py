@@ -1,8 +1,11 @@
 """Properties of the plan over generated task definitions, for every shipped profile.
 
 Generated: Fargate/awsvpc, EC2 awsvpc, bridge (explicit or absent) and host tasks; valid Fargate
-sizes written as people write them; EC2 task-level limits or none; one to four app containers with
-random names, images, ports, environment, reservations, sometimes one holding the sidecar's name.
+sizes written as people write them; EC2 task-level limits or none; one to ten app containers (ECS
+allows ten in all, so nine and ten are drawn often) with random names (some at ECS's 255-character
+limit), images, ports, environment, reservations, acyclic dependsOn/links/volumesFrom between them,
+sometimes one holding the sidecar's name; families up to 255 characters (the source ARN then
+outgrows a tag value); up to 50 tags with keys and values at ECS's 128/256-character limits.
 The oracle below says independently when a refusal is due; otherwise the request must be valid,
 keep everything, add exactly the sidecar, fit a valid size, and be compliant when planned again.
 """
@@ -17,6 +20,7 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sidecar_enforcer.domain import schema
+from sidecar_enforcer.domain.invariants import violations
 from sidecar_enforcer.domain.plan import Decision, is_managed, plan
 from sidecar_enforcer.models.policy import Policy
 from sidecar_enforcer.models.profiles import Profile
@@ -28,6 +32,8 @@ POLICY = Policy.model_validate(json.loads((ROOT / "examples" / "policy.json").re
 PROFILES = builtin_profiles()
 RESERVED_WORDS = ("windows", "nanoserver", "servercore", "microsoft", "jaeger", "otel", "xray", "fluent")
 NAMES = st.from_regex(r"[a-z][a-z0-9_-]{0,14}", fullmatch=True)
+# ECS allows 255 characters in a family or container name (ECS API reference, RegisterTaskDefinition).
+LONG_NAMES = st.tuples(NAMES, st.integers(200, 255)).map(lambda t: (t[0] + "x" * t[1])[:255])
 IMAGES = st.builds(
     "{}:{}".format,
     st.from_regex(
@@ -38,15 +44,23 @@ IMAGES = st.builds(
 # Mostly ordinary ports, sometimes one a sidecar needs.
 PORTS = st.integers(1024, 65535) | st.sampled_from([4317, 4318, 16686, 24224])
 ENV_NAMES = st.from_regex(r"[A-Z][A-Z0-9_]{0,11}", fullmatch=True)
-USER_TAGS = st.lists(
-    st.fixed_dictionaries(
-        {
-            "key": st.from_regex(r"[a-z][a-z0-9-]{0,10}", fullmatch=True),
-            "value": st.from_regex(r"[a-z0-9]{0,6}", fullmatch=True),
-        }
+TAG_KEYS = st.from_regex(r"[a-z][a-z0-9-]{0,10}", fullmatch=True) | st.tuples(
+    st.from_regex(r"[a-z][a-z0-9-]{0,10}", fullmatch=True), st.integers(100, 128)
+).map(lambda t: (t[0] + "k" * t[1])[:128])  # ECS: keys up to 128 characters
+TAG_VALUES = st.from_regex(r"[a-z0-9]{0,6}", fullmatch=True) | st.integers(200, 256).map("v".__mul__)
+USER_TAGS = st.one_of(
+    st.lists(
+        st.fixed_dictionaries({"key": TAG_KEYS, "value": TAG_VALUES}),
+        max_size=4,
+        unique_by=lambda t: t["key"],
     ),
-    max_size=4,
-    unique_by=lambda t: t["key"],
+    # near ECS's 50 tags per resource: with the enforcer's three markers, 47 fit and 48 do not
+    st.lists(
+        st.fixed_dictionaries({"key": TAG_KEYS, "value": TAG_VALUES}),
+        min_size=45,
+        max_size=50,
+        unique_by=lambda t: t["key"],
+    ),
 )
 # Valid Fargate sizes as people write them -> (CPU units, MiB).
 FARGATE = {
@@ -71,10 +85,11 @@ VALID_FARGATE = {  # the table from the ECS developer guide, written out indepen
 
 
 @st.composite
-def app_containers(draw: st.DrawFn, taken_name: str | None) -> list[dict[str, Any]]:
-    names = draw(st.lists(NAMES, min_size=1, max_size=4, unique=True))
+def app_containers(draw: st.DrawFn, taken_name: str | None, bridge: bool) -> list[dict[str, Any]]:
+    count = draw(st.integers(1, 4) | st.sampled_from([9, 10]))
+    names = draw(st.lists(NAMES | LONG_NAMES, min_size=count, max_size=count, unique=True))
     if taken_name and draw(st.booleans()):
-        names.append(taken_name)  # a foreign container under the sidecar's name
+        names[-1] = taken_name  # a foreign container under the sidecar's name
     containers = []
     used: set[int] = set()  # a valid source task: no port twice (the sidecar's may appear once)
     for name in names:
@@ -92,6 +107,17 @@ def app_containers(draw: st.DrawFn, taken_name: str | None) -> list[dict[str, An
         cpu = draw(st.none() | st.integers(0, 600))
         if cpu is not None:
             container["cpu"] = cpu
+        # references only to later containers: the source starts in some order (no cycle)
+        later = names[len(containers) + 1 :]
+        if later and draw(st.integers(0, 3)) == 0:
+            target = draw(st.sampled_from(later))
+            kind = draw(st.sampled_from(["dependsOn", "volumesFrom", *(["links"] if bridge else [])]))
+            if kind == "dependsOn":
+                container["dependsOn"] = [{"containerName": target, "condition": "START"}]
+            elif kind == "volumesFrom":
+                container["volumesFrom"] = [{"sourceContainer": target, "readOnly": True}]
+            else:
+                container["links"] = [target]
         containers.append(container)
     containers[0]["essential"] = True
     return containers
@@ -100,13 +126,16 @@ def app_containers(draw: st.DrawFn, taken_name: str | None) -> list[dict[str, An
 @st.composite
 def cases(draw: st.DrawFn) -> tuple[Profile, dict[str, Any]]:
     profile = PROFILES[draw(st.sampled_from(sorted(PROFILES)))]
-    containers = draw(app_containers(profile.container_name))
+    kind = draw(st.sampled_from(["fargate", "ec2-awsvpc", "bridge", "no-mode", "host"]))
+    containers = draw(app_containers(profile.container_name, bridge=kind in ("bridge", "no-mode")))
+    family = draw(st.from_regex(r"[a-z][a-z0-9-]{0,20}", fullmatch=True) | LONG_NAMES)
+    revision = draw(st.integers(1, 9999))
     task: dict[str, Any] = {
-        "family": draw(st.from_regex(r"[a-z][a-z0-9-]{0,20}", fullmatch=True)),
+        "taskDefinitionArn": f"arn:aws:ecs:us-east-1:123456789012:task-definition/{family}:{revision}",
+        "family": family,
         "containerDefinitions": containers,
         "taskRoleArn": "arn:aws:iam::123456789012:role/app",
     }
-    kind = draw(st.sampled_from(["fargate", "ec2-awsvpc", "bridge", "no-mode", "host"]))
     if kind == "fargate":
         cpu, memory = draw(st.sampled_from(sorted(FARGATE)))
         task |= {
@@ -126,11 +155,13 @@ def cases(draw: st.DrawFn) -> tuple[Profile, dict[str, Any]]:
     return profile, task
 
 
-def expected_refusal(profile: Profile, task: dict[str, Any]) -> bool:
+def expected_refusal(profile: Profile, task: dict[str, Any], tags: list[dict[str, str]]) -> bool:
     """The oracle, from the rules in the issue, not from the code under test."""
     mode = task.get("networkMode", "bridge")
     containers = task["containerDefinitions"]
     if mode == "host":
+        return True
+    if len(containers) + 1 > 10 or len(tags) + 3 > 50:  # ECS quotas: 10 containers, 50 tags
         return True
     if mode == "awsvpc":
         used = {m["containerPort"] for c in containers for m in c.get("portMappings", [])}
@@ -164,7 +195,13 @@ def test_property_a_plan_adds_exactly_the_sidecar_or_refuses_with_reasons(
     event(f"{profile.name} {result.decision.value}")
     if result.resize:
         event("a Fargate task grew")
-    if expected_refusal(profile, task):
+    if len(task["containerDefinitions"]) >= 9:
+        event("9 or 10 app containers")
+    if len(task["family"]) > 200:
+        event("a family near 255 characters")
+    if len(tags) >= 45:
+        event("45 or more tags")
+    if expected_refusal(profile, task, tags):
         assert result.decision is Decision.REFUSED
         assert result.register_input is None
         assert result.reasons
@@ -176,9 +213,11 @@ def test_property_a_plan_adds_exactly_the_sidecar_or_refuses_with_reasons(
     assert schema.validate_register_request(request) == []
     fargate = "FARGATE" in task["requiresCompatibilities"]
     # top level: every member kept (a Fargate size may only grow), tags added
-    assert set(request) == set(task) | {"tags"}
+    assert set(request) == (set(task) - {"taskDefinitionArn"}) | {"tags"}
     for member, value in task.items():
-        if member == "containerDefinitions" or (fargate and member in ("cpu", "memory")):
+        if member in ("containerDefinitions", "taskDefinitionArn") or (
+            fargate and member in ("cpu", "memory")
+        ):
             continue
         assert request[member] == value, member
     # containers: the originals in order, members kept but for the wiring; then the sidecar
@@ -230,6 +269,13 @@ def test_property_a_plan_adds_exactly_the_sidecar_or_refuses_with_reasons(
         assert fits == [], f"{cpu}/{memory} chosen but {fits[0]} is smaller and fits"
     assert request["tags"][: len(tags)] == tags
     assert is_managed(request["tags"])
+    # ECS's limits hold, checked here independently of the code: at most 10 containers, 50 tags,
+    # keys of 128 and values of 256 characters, names of 255
+    assert len(planned) <= 10
+    assert len(request["tags"]) <= 50
+    assert all(len(t["key"]) <= 128 and len(t["value"]) <= 256 for t in request["tags"])
+    assert all(len(c["name"]) <= 255 for c in planned)
+    assert violations(task, request) == []
     # idempotent: planning the result again finds the sidecar as its profile says
     again = plan(request, request["tags"], profile, POLICY)
     assert again.decision is Decision.COMPLIANT, again.reasons

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..domain.arns import task_definition_family, task_definition_revision
-from ..domain.plan import MARKER_PROFILE, MARKER_SOURCE
+from ..domain.plan import MARKER_PROFILE, MARKER_SOURCE, source_marker
 from ..domain.taskdef import TaskDefinitionDocument, unwrap
 from .aws import call, pages
 
@@ -233,6 +233,9 @@ class EcsGateway:
                 break
         for arn in sorted(newer, key=lambda a: task_definition_revision(a) or 0)[:NEWER_REVISIONS_CHECKED]:
             tags = {t["key"]: t["value"] for t in self.describe_task_definition(arn).tags}
-            if tags.get(MARKER_SOURCE) == source_arn and tags.get(MARKER_PROFILE) == profile_label:
+            if (
+                tags.get(MARKER_SOURCE) == source_marker(source_arn)
+                and tags.get(MARKER_PROFILE) == profile_label
+            ):
                 return arn
         return None

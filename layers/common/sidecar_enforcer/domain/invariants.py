@@ -1,5 +1,6 @@
 """What must hold for any request the enforcer plans, checked independently of how it was built:
-botocore accepts it; every member of the source is kept (only the sidecar, the wiring of app
+botocore accepts it; ECS's server-side rules hold (limits, names, references, no start-order
+cycle: ``ecs_rules``); every member of the source is kept (only the sidecar, the wiring of app
 containers, the tags and a grown Fargate size may differ); container names are unique; no port is
 used twice in a task whose containers share a network namespace; a Fargate size is valid and
 holds every container.
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from . import schema, sizes
+from . import ecs_rules, schema, sizes
 from .plan import network_mode
 from .taskdef import container_ports, to_register_request
 
@@ -40,6 +41,9 @@ def violations(
     """Every broken invariant; ``upgraded`` names the sidecar replaced in place, whose
     ``UPGRADED`` members (and environment entries) may change."""
     found = [f"botocore: {p}" for p in schema.validate_register_request(request)]
+    found += [f"ECS: {p}" for p in ecs_rules.request_problems(request, network_mode(request))]
+    started = set(ecs_rules.start_problems(to_register_request(task_definition)))
+    found += [f"ECS at task start: {p}" for p in ecs_rules.start_problems(request) if p not in started]
     source = to_register_request(task_definition)
     for member, value in source.items():
         if member in ("containerDefinitions", "tags"):

@@ -29,6 +29,7 @@ never values of environment variables or secrets.
 from __future__ import annotations
 
 import copy
+import hashlib
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -37,14 +38,14 @@ from typing import Any
 from .. import ENFORCER_NAME
 from ..models.policy import Policy
 from ..models.profiles import Profile
-from . import schema, sizes
+from . import ecs_rules, schema, sizes
 from .taskdef import container_ports, to_register_request
 
 MARKER_MANAGED_BY = f"{ENFORCER_NAME}:managed-by"
 MARKER_PROFILE = f"{ENFORCER_NAME}:profile"
 MARKER_SOURCE = f"{ENFORCER_NAME}:source"
 MARKER_KEYS = frozenset({MARKER_MANAGED_BY, MARKER_PROFILE, MARKER_SOURCE})
-MAX_TAGS = 50  # per ECS resource (ECS API reference, Tag)
+MAX_TAGS = ecs_rules.MAX_TAGS
 
 OTEL_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
 OTEL_TRACES_ENDPOINT = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
@@ -122,6 +123,14 @@ def is_managed(tags: list[dict[str, str]]) -> bool:
 
 def source_of(tags: list[dict[str, str]]) -> str | None:
     return next((t["value"] for t in tags if t["key"] == MARKER_SOURCE), None)
+
+
+def source_marker(source_arn: str) -> str:
+    """The source marker's value: the source revision's ARN, or when that is longer than a tag
+    value may be (256 characters: a family name near its 255-character limit), its SHA-256."""
+    if len(source_arn) <= ecs_rules.MAX_TAG_VALUE:
+        return source_arn
+    return "sha256:" + hashlib.sha256(source_arn.encode()).hexdigest()
 
 
 def network_mode(request: dict[str, Any]) -> str:
@@ -390,22 +399,32 @@ def _awslogs_of(containers: list[dict[str, Any]], apps: list[int], prefix: str) 
     return None
 
 
-def _wire(container: dict[str, Any], profile: Profile, sidecar: str, bridge: bool) -> list[str]:
-    """Point one app container at the sidecar; return what changed (names only)."""
+def _wire(
+    container: dict[str, Any], profile: Profile, sidecar: str, bridge: bool
+) -> tuple[list[str], list[str]]:
+    """Point one app container at the sidecar; return what changed and what a person should set
+    themselves (names only)."""
     name = container.get("name")
     host = sidecar if bridge else "localhost"
     changes: list[str] = []
+    warnings: list[str] = []
     if profile.otlp is not None:
         present = _env_names(container)
-        if container.get("environmentFiles"):
-            if OTEL_ENDPOINT not in present and OTEL_TRACES_ENDPOINT not in present:
-                changes.append(
-                    f"{name}: loads environmentFiles, which may set {OTEL_ENDPOINT}; left unset so no "
-                    "value of yours is overridden (set it to reach the sidecar)"
-                )
-        elif OTEL_ENDPOINT not in present and OTEL_TRACES_ENDPOINT not in present:
+        secret = {s.get("name") for s in container.get("secrets") or [] if isinstance(s, dict)}
+        hidden = sorted(n for n in (OTEL_PROTOCOL, OTEL_TRACES_PROTOCOL) if n in secret)
+        configured = OTEL_ENDPOINT in present or OTEL_TRACES_ENDPOINT in present
+        if not configured and (container.get("environmentFiles") or hidden):
+            # The port depends on the protocol (gRPC or HTTP), which the enforcer cannot read here.
+            where = f"a secret ({', '.join(hidden)})" if hidden else "environmentFiles"
+            warnings.append(
+                f"container '{name}' sets its OTLP settings in {where}, which the enforcer cannot read: "
+                f"{OTEL_ENDPOINT} left unset so no value of yours is overridden; set it to reach the "
+                f"sidecar ({host}:{profile.otlp.grpc_port} for grpc, {host}:{profile.otlp.http_port} "
+                "for http/protobuf)"
+            )
+        elif not configured:
             env = container.setdefault("environment", [])
-            # The SDK prefers the traces-specific protocol; a secret-held one is unreadable here.
+            # The SDK prefers the traces-specific protocol.
             user = {e.get("name"): e.get("value") for e in env if isinstance(e, dict)}
             protocol = user.get(OTEL_TRACES_PROTOCOL) or user.get(OTEL_PROTOCOL) or profile.otlp.protocol
             port = profile.otlp.grpc_port if protocol == "grpc" else profile.otlp.http_port
@@ -424,7 +443,7 @@ def _wire(container: dict[str, Any], profile: Profile, sidecar: str, bridge: boo
         if not any(str(link).split(":", 1)[0] == sidecar for link in links):
             links.append(sidecar)
             changes.append(f"{name}: link {sidecar}")
-    return changes
+    return changes, warnings
 
 
 def plan(
@@ -513,7 +532,7 @@ def plan(
         {"key": MARKER_PROFILE, "value": profile.label},
     ]
     if source_arn:
-        markers.append({"key": MARKER_SOURCE, "value": source_arn})
+        markers.append({"key": MARKER_SOURCE, "value": source_marker(source_arn)})
     if len(carried) + len(markers) > MAX_TAGS:
         refusals.append(
             f"the task definition has {len(carried)} tags; the enforcer's markers would exceed {MAX_TAGS}"
@@ -553,7 +572,9 @@ def plan(
         containers.append(sidecar)
     bridge = mode == "bridge"
     for i in apps:
-        changes.extend(_wire(containers[i], profile, sidecar_name, bridge))
+        wired, unset = _wire(containers[i], profile, sidecar_name, bridge)
+        changes.extend(wired)
+        warnings.extend(unset)
     size_refusals, resize = _fit_size(result, policy)
     refusals.extend(size_refusals)
     if refusals:
@@ -566,6 +587,23 @@ def plan(
     problems = schema.validate_register_request(result)
     if problems:  # a bug of ours, or a profile botocore's model does not accept: never send it
         return Plan(Decision.REFUSED, profile, [f"the planned request is invalid: {p}" for p in problems])
+    # ECS would answer ClientException for every event of this service, or no task would start:
+    # never send it.
+    started = set(ecs_rules.start_problems(request))
+    broken = ecs_rules.request_problems(result, mode)
+    broken += [p for p in ecs_rules.start_problems(result) if p not in started]
+    if broken:
+        already = set(ecs_rules.request_problems(request, mode))
+        return Plan(
+            Decision.REFUSED,
+            profile,
+            [
+                f"the task definition already breaks an ECS rule: {p}"
+                if p in already
+                else f"with the sidecar, {p}"
+                for p in broken
+            ],
+        )
     if upgrade is None:
         reasons.append(f"no container runs {' or '.join(profile.recognizes)}")
     decision = Decision.DRIFTED if upgrade else Decision.MISSING
