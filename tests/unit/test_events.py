@@ -452,10 +452,123 @@ class TestCallerAndFilters:
         assert trigger.targets == ()
         assert trigger.ignored
 
-    def test_the_record_region_wins_over_the_envelope(self) -> None:
+    def test_tag_resource_records_the_keys_it_set(self) -> None:
+        event = cloudtrail(
+            "TagResource",
+            {"resourceArn": f"{ECS}:cluster/prod", "tags": [{"key": "owner", "value": "x"}, {"key": "cc"}]},
+        )
+
+        assert parse_trigger(event).tag_keys == frozenset({"owner", "cc"})
+
+
+# -- an event acts only where it happened -----------------------------------------------------------------
+
+OTHER_ACCOUNT = "arn:aws:ecs:us-east-1:999999999999"
+OTHER_REGION = f"arn:aws:ecs:eu-west-1:{ACCOUNT}"
+OTHER_PARTITION = f"arn:aws-cn:ecs:us-east-1:{ACCOUNT}"
+
+
+class TestEventsActOnlyWhereTheySay:
+    """Before: the ARNs' account, region and partition were ignored (the service's name was taken
+    from the ARN and looked up in the envelope's account and region: a same-named service there
+    was changed), and an invalid region crashed when the client was built."""
+
+    @pytest.mark.parametrize("account", ["", "12345", "abcdefghijkl", "1234567890123"])
+    def test_an_invalid_account_is_malformed(self, account: str) -> None:
+        event = cloudtrail("UpdateService", {"service": "web"})
+        event["account"] = account
+
+        assert "12-digit AWS account id" in malformed(event)
+
+    @pytest.mark.parametrize("region", ["", "not a region", "US-EAST-1", "xx-fake-9", "us-east-1; rm"])
+    def test_an_invalid_region_is_malformed(self, region: str) -> None:
+        event = deployment("SERVICE_DEPLOYMENT_IN_PROGRESS", [f"{ECS}:service/prod/web"])
+        event["region"] = region
+
+        assert "is not an AWS region" in malformed(event)
+
+    @pytest.mark.parametrize("region", ["cn-north-1", "us-gov-west-1", "eu-central-1", "ap-southeast-7"])
+    def test_regions_of_every_partition_are_understood(self, region: str) -> None:
+        partition = {"cn-north-1": "aws-cn", "us-gov-west-1": "aws-us-gov"}.get(region, "aws")
+        arn = f"arn:{partition}:ecs:{region}:{ACCOUNT}:service/prod/web"
+        event = deployment("SERVICE_DEPLOYMENT_IN_PROGRESS", [arn])
+        event["region"] = region
+
+        trigger = parse_trigger(event)
+
+        assert (trigger.partition, trigger.region) == (partition, region)
+
+    def test_a_record_region_other_than_the_envelope_s_is_malformed(self) -> None:
         event = cloudtrail("UpdateService", {"service": "web"}, awsRegion="eu-central-1")
 
-        assert parse_trigger(event).region == "eu-central-1"
+        assert "detail.awsRegion 'eu-central-1' disagrees with the event's region us-east-1" in malformed(
+            event
+        )
+
+    @pytest.mark.parametrize("elsewhere", [OTHER_ACCOUNT, OTHER_REGION, OTHER_PARTITION])
+    @pytest.mark.parametrize(
+        ("call", "params"),
+        [
+            pytest.param("UpdateService", lambda e: {"service": f"{e}:service/prod/web"}, id="service"),
+            pytest.param(
+                "UpdateService", lambda e: {"cluster": f"{e}:cluster/prod", "service": "web"}, id="cluster"
+            ),
+            pytest.param(
+                "CreateService", lambda e: {"serviceName": "web", "cluster": f"{e}:cluster/prod"}, id="create"
+            ),
+            pytest.param(
+                "CreateService",
+                lambda e: {"serviceName": "web", "taskDefinition": f"{e}:task-definition/web:1"},
+                id="task-definition",
+            ),
+            pytest.param(
+                "TagResource", lambda e: {"resourceArn": f"{e}:cluster/prod", "tags": []}, id="tagged"
+            ),
+        ],
+    )
+    def test_an_arn_of_another_place_in_the_request_is_malformed(
+        self, call: str, params: Any, elsewhere: str
+    ) -> None:
+        message = malformed(cloudtrail(call, params(elsewhere)))
+
+        assert "requestParameters." in message
+        assert "an event acts only where it happened" in message
+
+    @pytest.mark.parametrize("elsewhere", [OTHER_ACCOUNT, OTHER_REGION, OTHER_PARTITION])
+    def test_a_deployment_of_a_service_elsewhere_is_malformed(self, elsewhere: str) -> None:
+        message = malformed(deployment("SERVICE_DEPLOYMENT_IN_PROGRESS", [f"{elsewhere}:service/prod/web"]))
+
+        assert message.startswith("resources[] ")
+
+    def test_resources_of_a_cloudtrail_event_are_checked_too(self) -> None:
+        event = cloudtrail("UpdateService", {"service": "web"})
+        event["resources"] = [f"{OTHER_REGION}:service/prod/web"]
+
+        assert "region 'eu-west-1', not us-east-1" in malformed(event)
+
+    def test_a_global_caller_arn_is_not_a_place(self) -> None:
+        # userIdentity names who called (an IAM role has no region), not where the call acted
+        event = cloudtrail("UpdateService", {"service": "web", "cluster": "prod"})
+        event["resources"] = [f"arn:aws:iam::{ACCOUNT}:role/deploy"]
+
+        assert only_target(parse_trigger(event)) == ServiceTarget("prod", "web")
+
+    @pytest.mark.parametrize(
+        ("call", "params"),
+        [
+            pytest.param("UpdateService", {"service": "w" * 300_000}, id="huge-service"),
+            pytest.param("UpdateService", {"service": "web", "cluster": "prod/../x"}, id="cluster-path"),
+            pytest.param("CreateService", {"serviceName": "web app"}, id="space"),
+            pytest.param("RegisterTaskDefinition", {"family": "f" * 256}, id="long-family"),
+        ],
+    )
+    def test_a_name_ecs_could_not_have_accepted_is_malformed_in_one_short_line(
+        self, call: str, params: dict[str, Any]
+    ) -> None:
+        message = malformed(cloudtrail(call, params))
+
+        assert "is not one ECS accepts" in message
+        assert len(message) < 300
 
 
 class TestDeploymentEvents:

@@ -6,9 +6,16 @@ format ``service/<name>`` (no cluster: the request's cluster, else ``default``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from functools import cache
+
+import botocore.session
+from botocore.exceptions import UnknownRegionError
 
 DEFAULT_CLUSTER = "default"
+ACCOUNT_ID = re.compile(r"[0-9]{12}")
+REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
 
 
 @dataclass(frozen=True)
@@ -63,3 +70,33 @@ def task_definition_revision(value: str) -> int | None:
     name = arn.resource.split("/", 1)[-1] if arn else value
     _, _, revision = name.partition(":")
     return int(revision) if revision.isdigit() else None
+
+
+@cache
+def partition_of(region: str) -> str | None:
+    """The partition a region belongs to (aws, aws-cn, aws-us-gov, ...), from botocore's endpoint
+    data (no client, no network); None for a string that is no region of any partition."""
+    if not REGION.fullmatch(region):
+        return None
+    try:
+        return str(botocore.session.get_session().get_partition_for_region(region))
+    except UnknownRegionError:
+        return None
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """A value from an event for a one-line message: quoted, and cut when long."""
+    text = str(value)
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text)} characters)"
+
+
+def disagreement(arn: Arn, partition: str, account: str, region: str) -> str | None:
+    """Why an ARN names a place other than (partition, account, region), or None when it agrees.
+    Global resources (IAM: no region) agree on what they name; an ECS ARN names all three."""
+    if arn.partition != partition:
+        return f"partition {shown(arn.partition)}, not {partition}"
+    if arn.account != account and (arn.account or arn.service == "ecs"):
+        return f"account {shown(arn.account)}, not {account}"
+    if arn.region != region and (arn.region or arn.service == "ecs"):
+        return f"region {shown(arn.region)}, not {region}"
+    return None

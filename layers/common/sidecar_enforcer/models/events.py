@@ -10,7 +10,12 @@
   breaker, rollback included) end a deployment, which the enforcer verifies when it started it.
 
 An event of the wrong shape raises :class:`MalformedEventError` with a one-line message, so the
-Lambda retry / dead-letter path keeps the original event intact.
+Lambda retry / dead-letter path keeps the original event intact. So does an event that contradicts
+itself: it is handled in the partition, account and region its envelope names, and every ARN in it
+(``resources``, the service, cluster, task definition or tagged resource of the request) and the
+record's ``awsRegion`` must name the same place; a name ECS could not have accepted (longer than 255
+characters, or other characters than letters, numbers, hyphens and underscores) is malformed too.
+Nothing is ever "corrected" to a same-named resource elsewhere.
 """
 
 from __future__ import annotations
@@ -21,7 +26,17 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..domain.arns import cluster_name, parse_arn, service_ref
+from ..domain.arns import (
+    ACCOUNT_ID,
+    cluster_name,
+    disagreement,
+    parse_arn,
+    partition_of,
+    service_ref,
+    shown,
+    task_definition_family,
+)
+from ..domain.ecs_rules import NAME
 from ..domain.selection import tag_dict
 from ..errors import MalformedEventError
 
@@ -153,6 +168,8 @@ class Trigger:
     caller_arn: str | None = None  # CloudTrail userIdentity.arn
     caller_role_arn: str | None = None  # userIdentity.sessionContext.sessionIssuer.arn
     ignored: str | None = None  # why the event asks for nothing
+    partition: str = "aws"
+    tag_keys: frozenset[str] | None = None  # TagResource: the keys the call set
 
 
 def _one_line(exc: ValidationError, what: str) -> str:
@@ -174,12 +191,13 @@ def parse_trigger(event: Any) -> Trigger:
         raise MalformedEventError(f"not an EventBridge event: a JSON {type(event).__name__}, not an object")
     detail_type = event.get("detail-type")
     if detail_type == CLOUDTRAIL:
-        return _cloudtrail(_model(CloudTrailApiCallEvent, event, "CloudTrail event"))
+        return _placed(_cloudtrail(_model(CloudTrailApiCallEvent, event, "CloudTrail event")), event)
     if detail_type == DEPLOYMENT:
-        return _deployment(_model(EcsDeploymentEvent, event, "ECS deployment event"))
+        return _placed(_deployment(_model(EcsDeploymentEvent, event, "ECS deployment event")), event)
     if detail_type == SCHEDULED and event.get("source") == "aws.events":
         tick = _model(EventBridgeModel, event, "scheduled event")
-        return Trigger(event_id=tick.id, account=tick.account, region=tick.region, name=SCHEDULED)
+        trigger = Trigger(event_id=tick.id, account=tick.account, region=tick.region, name=SCHEDULED)
+        return _placed(trigger, event)
     if detail_type is None and "eventSource" in event:
         raise MalformedEventError(
             f"a bare CloudTrail record, not an EventBridge event: EventBridge delivers it as 'detail' "
@@ -189,6 +207,56 @@ def parse_trigger(event: Any) -> Trigger:
     raise MalformedEventError(
         f"unsupported detail-type {envelope.detail_type!r}: expected {CLOUDTRAIL!r} or {DEPLOYMENT!r}"
     )
+
+
+def _placed(trigger: Trigger, event: dict[str, Any]) -> Trigger:
+    """The trigger, once the event's own fields agree on where it happened (see the module's doc)."""
+    account, region = trigger.account, trigger.region
+    if not ACCOUNT_ID.fullmatch(account):
+        raise MalformedEventError(f"account {shown(account)} is not a 12-digit AWS account id")
+    partition = partition_of(region)
+    if partition is None:
+        raise MalformedEventError(f"region {shown(region)} is not an AWS region")
+    found: list[tuple[str, Any]] = [("resources[]", r) for r in event.get("resources") or []]
+    detail: dict[str, Any] = event["detail"] if isinstance(event.get("detail"), dict) else {}
+    record_region = detail.get("awsRegion")
+    if record_region is not None and record_region != region:
+        raise MalformedEventError(
+            f"detail.awsRegion {shown(record_region)} disagrees with the event's region {region}"
+        )
+    params = detail.get("requestParameters")
+    if isinstance(params, dict):
+        found += [
+            (f"requestParameters.{k}", params[k])
+            for k in ("service", "cluster", "resourceArn", "taskDefinition")
+            if isinstance(params.get(k), str)
+        ]
+    for what, value in found:
+        arn = parse_arn(value) if isinstance(value, str) else None
+        if what == "resources[]" and arn is None:
+            raise MalformedEventError(f"resources[] holds {shown(value)}, which is not an ARN")
+        why = disagreement(arn, partition, account, region) if arn else None
+        if why:
+            raise MalformedEventError(
+                f"{what} {shown(value)} names {why} of the event's envelope: "
+                "an event acts only where it happened"
+            )
+    for target in trigger.targets:
+        for kind, name in _names(target):
+            if not NAME.fullmatch(name):
+                raise MalformedEventError(
+                    f"{kind} name {shown(name)} is not one ECS accepts "
+                    "(up to 255 letters, numbers, hyphens and underscores)"
+                )
+    return _with(trigger, partition=partition)
+
+
+def _names(target: Target) -> list[tuple[str, str]]:
+    if isinstance(target, ServiceTarget | DeploymentOutcome):
+        return [("cluster", target.cluster), ("service", target.service)]
+    if isinstance(target, ClusterTarget):
+        return [("cluster", target.cluster)]
+    return [("task definition family", task_definition_family(target.task_definition))]
 
 
 def _deployment(event: EcsDeploymentEvent) -> Trigger:
@@ -221,7 +289,7 @@ def _cloudtrail(event: CloudTrailApiCallEvent) -> Trigger:
     base = Trigger(
         event_id=event.id,
         account=event.account,
-        region=detail.aws_region or event.region,
+        region=event.region,
         name=detail.event_name,
         caller_arn=identity.arn if identity else None,
         caller_role_arn=issuer.arn if issuer else None,
@@ -254,6 +322,7 @@ def _cloudtrail(event: CloudTrailApiCallEvent) -> Trigger:
 
 
 def _tag_resource(base: Trigger, params: TagResourceParams) -> Trigger:
+    base = _with(base, tag_keys=frozenset(tag_dict(params.tags)))
     arn = parse_arn(params.resource_arn)
     if arn is None:
         raise MalformedEventError("TagResource requestParameters: resourceArn is not an ARN")
