@@ -13,6 +13,8 @@ invocation leaves no record, so its retry runs again.
 
 from __future__ import annotations
 
+import logging
+import os
 from functools import cache
 from typing import Any
 
@@ -25,19 +27,24 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from sidecar_enforcer.adapters.aws import Clients
 from sidecar_enforcer.config import Settings
-from sidecar_enforcer.errors import EnforcementFailedError, MalformedEventError
+from sidecar_enforcer.errors import AwsError, ConfigurationError, EnforcementFailedError, MalformedEventError
 from sidecar_enforcer.models.events import Trigger, parse_trigger
-from sidecar_enforcer.models.findings import Status
+from sidecar_enforcer.models.findings import Finding, Status
 from sidecar_enforcer.service import Enforcer
-from sidecar_enforcer.wiring import build_enforcer
+from sidecar_enforcer.wiring import build_enforcer, fault_publisher
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 copy_config_to_registered_loggers(source_logger=logger, include={"sidecar_enforcer"})
+# The tracer logs every exception the handler raises with its traceback, tracing on or off. The
+# handler's own errors are logged once, on one line, before they are raised (and Lambda records the
+# failed invocation itself), so that second, multi-line copy is left out.
+logging.getLogger("aws_lambda_powertools.tracing.tracer").setLevel(logging.CRITICAL)
 
 
 # EventBridge retries a delivery for up to an hour (the rules' MaximumEventAgeInSeconds) and Lambda
@@ -81,18 +88,49 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         logger.error("malformed event: %s", exc)
         metrics.add_metric(name="MalformedEvents", unit=MetricUnit.Count, value=1)
         raise
-    guard = once()
-    if guard is None:
-        return handle(trigger)
-    store, config = guard
-    config.register_lambda_context(context)
+    try:
+        guard = once()
+        if guard is None:
+            return handle(trigger)
+        store, config = guard
+        config.register_lambda_context(context)
 
-    @idempotent_function(data_keyword_argument="event", persistence_store=store, config=config)  # type: ignore[untyped-decorator]
-    def handle_once(event: dict[str, Any]) -> dict[str, Any]:
-        return handle(trigger)
+        @idempotent_function(data_keyword_argument="event", persistence_store=store, config=config)  # type: ignore[untyped-decorator]
+        def handle_once(event: dict[str, Any]) -> dict[str, Any]:
+            return handle(trigger)
 
-    result: dict[str, Any] = handle_once(event=event)
-    return result
+        result: dict[str, Any] = handle_once(event=event)
+        return result
+    except (ConfigurationError, IdempotencyPersistenceLayerError) as exc:
+        raise fault(trigger, exc) from None
+
+
+def fault(trigger: Trigger, exc: Exception) -> EnforcementFailedError:
+    """A configuration fault (invalid settings, a state table that does not exist): one log line
+    and a FAILED status, then the event is retried and finally dead-lettered as it came."""
+    reason = str(exc)
+    if isinstance(exc, IdempotencyPersistenceLayerError):
+        cause = exc.__cause__ or (exc.args[1] if len(exc.args) > 1 else None)
+        code = getattr(cause, "response", {}).get("Error", {}).get("Code") or type(cause).__name__
+        table = os.environ.get("STATE_TABLE_NAME", "")
+        reason = f"the state table {table!r} (STATE_TABLE_NAME) cannot record the event: {code}"
+    logger.error("configuration fault: %s", reason)
+    metrics.add_metric(name="ConfigurationFaults", unit=MetricUnit.Count, value=1)
+    finding = Finding(
+        status=Status.FAILED,
+        account=trigger.account,
+        region=trigger.region,
+        trigger=trigger.name,
+        event_id=trigger.event_id,
+        reasons=[f"configuration fault: {reason}"],
+    )
+    publisher = fault_publisher(os.environ.get("STATUS_TOPIC_ARN", ""))
+    if publisher is not None:
+        try:
+            publisher.publish(finding)
+        except AwsError as failed:
+            logger.error("FAILED status not published: %s", failed)
+    return EnforcementFailedError(f"configuration fault: {reason}")
 
 
 def handle(trigger: Trigger) -> dict[str, Any]:

@@ -38,6 +38,13 @@ class AccessDeniedError(AwsError):
     retryable = False
 
 
+class MisconfiguredError(AwsError):
+    """One of the enforcer's own resources is missing or unusable (the state table named in
+    STATE_TABLE_NAME does not exist): FAILED, never mistaken for a missing service (SKIPPED)."""
+
+    retryable = False
+
+
 class RejectedError(AwsError):
     """The API refused the request as invalid (a ClientException / InvalidParameterException)."""
 

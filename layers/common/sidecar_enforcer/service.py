@@ -19,7 +19,8 @@ from .adapters.iam import TaskRoleChecker
 from .adapters.identity import Identity
 from .config import Mode, Settings
 from .domain import state as memory
-from .domain.plan import Decision, Plan, find_sidecar, is_managed, plan
+from .domain.arns import task_definition_revision
+from .domain.plan import Decision, Plan, find_sidecar, is_managed, older_revision, plan
 from .domain.selection import select_profile, tag_dict
 from .errors import AwsError, ConfigurationError, NotFoundError
 from .ledger import Ledger
@@ -100,6 +101,9 @@ class Enforcer:
         )
         if trigger.ignored:
             return [self._report(ctx.finding(Status.IGNORED, reasons=[trigger.ignored]))]
+        untouched = self._untouched_tags(trigger)
+        if untouched:
+            return [self._report(ctx.finding(Status.IGNORED, reasons=[untouched]))]
         if trigger.name == SCHEDULED:
             sent = self.drain_outbox()
             reason = f"published {sent} status(es) kept while SNS refused them"
@@ -118,6 +122,15 @@ class Enforcer:
         for target in trigger.targets:
             findings.extend(self._report(f) for f in self._target(ecs, target, ctx))
         return findings
+
+    def _untouched_tags(self, trigger: Trigger) -> str | None:
+        """Why a TagResource needs nothing: it set neither the opt-in key nor the release key (a
+        cost centre or an owner tag changes no decision, so it publishes nothing either)."""
+        watched = {self.settings.opt_in_tag_key, self.settings.release_tag_key}
+        if trigger.tag_keys is None or trigger.tag_keys & watched:
+            return None
+        keys = ", ".join(sorted(trigger.tag_keys)[:5]) or "none"
+        return f"TagResource set tags ({keys}) other than {' and '.join(sorted(watched))}: nothing to do"
 
     def enforce_service(self, region: str, cluster: str, service: str, *, trigger: str = "manual") -> Finding:
         me = self._identity()
@@ -461,6 +474,15 @@ class Enforcer:
         where = {"family": document.family, "source_task_definition_arn": document.arn}
         if document.task_definition.get("status", "ACTIVE") != "ACTIVE":
             return ctx.finding(Status.SKIPPED, **where, reasons=["the task definition is not ACTIVE"])
+        if task_definition_revision(target.task_definition) is not None:
+            # A revision named by its ARN (TagResource): only the family's newest ACTIVE revision
+            # is enforced, or the compliant copy of an older one would become the family's newest
+            # and anything run by family name would silently go back to an old release.
+            newest = ecs.describe_task_definition(str(document.family))
+            if newest.arn != document.arn:
+                copied, reason = older_revision(document.arn, newest.arn, newest.tags)
+                status = Status.COMPLIANT if copied else Status.SKIPPED
+                return ctx.finding(status, **where, reasons=[reason])
         if is_managed(document.tags):
             return ctx.finding(Status.COMPLIANT, **where, reasons=["registered by the enforcer"])
         chosen = self._select(

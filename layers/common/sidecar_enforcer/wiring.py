@@ -40,6 +40,15 @@ def profile_source(settings: Settings, clients: Clients) -> Callable[[], Catalog
     return catalog
 
 
+def fault_publisher(topic_arn: str, clients: Clients | None = None) -> StatusPublisher | None:
+    """A publisher for the FAILED status of a configuration fault, built from the raw
+    STATUS_TOPIC_ARN even when the other settings are invalid; None when it is no SNS ARN."""
+    parts = topic_arn.split(":")
+    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "sns":
+        return None
+    return StatusPublisher((clients or Clients()).client("sns", parts[3]), topic_arn)
+
+
 def build_enforcer(settings: Settings, clients: Clients | None = None) -> Enforcer:
     clients = clients or Clients()
 

@@ -20,6 +20,7 @@ from typing import Any
 from ..domain.arns import task_definition_family, task_definition_revision
 from ..domain.plan import MARKER_PROFILE, MARKER_SOURCE, source_marker
 from ..domain.taskdef import TaskDefinitionDocument, unwrap
+from ..errors import NotFoundError, RejectedError
 from .aws import call, pages
 
 DESCRIBE_SERVICES_MAX = 10  # DescribeServices: up to 10 services per call
@@ -192,12 +193,19 @@ class EcsGateway:
         if cached is not None:
             self._revisions.move_to_end(task_definition)
             return cached
-        response = call(
-            "DescribeTaskDefinition",
-            self._client.describe_task_definition,
-            taskDefinition=task_definition,
-            include=["TAGS"],
-        )
+        try:
+            response = call(
+                "DescribeTaskDefinition",
+                self._client.describe_task_definition,
+                taskDefinition=task_definition,
+                include=["TAGS"],
+            )
+        except RejectedError as exc:
+            # ECS answers a family or revision that does not exist with ClientException "Unable to
+            # describe task definition.", not a NotFound code (seen from the API; moto does the same).
+            if "Unable to describe task definition" in str(exc):
+                raise NotFoundError(f"task definition {task_definition} does not exist") from None
+            raise
         document = unwrap({"taskDefinition": response["taskDefinition"], "tags": response.get("tags") or []})
         arn = document.arn
         if arn and task_definition_revision(arn) is not None:  # immutable: safe to keep

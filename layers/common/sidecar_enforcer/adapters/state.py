@@ -18,6 +18,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ..errors import AwsError, MisconfiguredError, NotFoundError
 from .aws import call, translate
 
 
@@ -32,14 +33,23 @@ class StateTable:
         self._client = client
         self.table_name = table_name
 
+    def _missing(self, exc: AwsError) -> AwsError:
+        """DynamoDB's ResourceNotFoundException here means the table itself is missing."""
+        if isinstance(exc, NotFoundError):
+            return MisconfiguredError(f"{exc} (the state table {self.table_name}: check STATE_TABLE_NAME)")
+        return exc
+
     def get(self, pk: str, sk: str) -> Versioned | None:
-        response = call(
-            "GetItem",
-            self._client.get_item,
-            TableName=self.table_name,
-            Key=_key(pk, sk),
-            ConsistentRead=True,  # the condition of the next put is checked against this version
-        )
+        try:
+            response = call(
+                "GetItem",
+                self._client.get_item,
+                TableName=self.table_name,
+                Key=_key(pk, sk),
+                ConsistentRead=True,  # the condition of the next put is checked against this version
+            )
+        except AwsError as exc:
+            raise self._missing(exc) from None
         item = response.get("Item")
         return _versioned(item) if item else None
 
@@ -66,7 +76,7 @@ class StateTable:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 return False
-            raise translate("PutItem", exc) from None
+            raise self._missing(translate("PutItem", exc)) from None
         return True
 
     def delete(self, pk: str, sk: str, expected: int) -> bool:
@@ -80,20 +90,23 @@ class StateTable:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 return False
-            raise translate("DeleteItem", exc) from None
+            raise self._missing(translate("DeleteItem", exc)) from None
         return True
 
     def query(self, pk: str, limit: int) -> list[tuple[str, Versioned]]:
         """The first ``limit`` documents of a partition, by sort key."""
-        response = call(
-            "Query",
-            self._client.query,
-            TableName=self.table_name,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": pk}},
-            ConsistentRead=True,
-            Limit=limit,
-        )
+        try:
+            response = call(
+                "Query",
+                self._client.query,
+                TableName=self.table_name,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": pk}},
+                ConsistentRead=True,
+                Limit=limit,
+            )
+        except AwsError as exc:
+            raise self._missing(exc) from None
         return [(item["sk"]["S"], _versioned(item)) for item in response.get("Items", [])]
 
 

@@ -125,6 +125,22 @@ def source_of(tags: list[dict[str, str]]) -> str | None:
     return next((t["value"] for t in tags if t["key"] == MARKER_SOURCE), None)
 
 
+def older_revision(
+    source_arn: str | None, newest_arn: str | None, newest_tags: list[dict[str, str]]
+) -> tuple[bool, str]:
+    """A task definition revision that is not its family's newest ACTIVE one is never enforced:
+    (whether the newest is the enforcer's compliant copy of it, the reason to report)."""
+    if is_managed(newest_tags) and source_arn and source_of(newest_tags) == source_marker(source_arn):
+        return (
+            True,
+            f"the family's newest ACTIVE revision {newest_arn} is the enforcer's compliant copy of it",
+        )
+    return False, (
+        f"not the family's newest ACTIVE revision ({newest_arn} is): enforcing it would make a copy of "
+        "an older release the family's newest; tag or register the newest revision instead"
+    )
+
+
 def source_marker(source_arn: str) -> str:
     """The source marker's value: the source revision's ARN, or when that is longer than a tag
     value may be (256 characters: a family name near its 255-character limit), its SHA-256."""

@@ -1,0 +1,244 @@
+"""Unusual events and faults through the real handler (moto in process, with the state table):
+each test here failed before its fix, as its docstring says."""
+
+from __future__ import annotations
+
+import logging
+from types import ModuleType
+from typing import Any
+
+import pytest
+from sidecar_enforcer import fleet
+from sidecar_enforcer.cli import lambda_context
+from sidecar_enforcer.errors import EnforcementFailedError, MalformedEventError
+
+from .conftest import ACCOUNT, Aws, Inbox, event
+
+NEXUS = "nexus-ai-api-prod"
+OPT_IN = {"key": "tracing-sidecar", "value": "jaeger"}
+
+
+def revisions(aws: Aws, family: str) -> list[str]:
+    arns: list[str] = aws.ecs.list_task_definitions(familyPrefix=family)["taskDefinitionArns"]
+    return [a for a in arns if a.split("/")[-1].split(":")[0] == family]
+
+
+def register(aws: Aws, family: str, image: str) -> str:
+    arn: str = aws.ecs.register_task_definition(
+        family=family,
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="512",
+        memory="1024",
+        containerDefinitions=[{"name": "app", "image": image, "essential": True}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    return arn
+
+
+def tag_event(arn: str, tags: list[dict[str, str]]) -> dict[str, Any]:
+    data = event("cloudtrail-tagresource-service.json")
+    data["detail"]["requestParameters"] = {"resourceArn": arn, "tags": tags}
+    return data
+
+
+# -- the family's newest revision only ---------------------------------------------------------------
+
+
+def test_tagging_an_older_revision_is_skipped_naming_the_newest(aws: Aws, invoke: Any, inbox: Inbox) -> None:
+    """Before: REMEDIATED, and a copy of orders:1 plus the sidecar became orders:3, the family's
+    newest: anything run by family name went back one release."""
+    old = register(aws, "orders", "public.ecr.aws/x/orders:1.0")
+    new = register(aws, "orders", "public.ecr.aws/x/orders:2.0")
+
+    (finding,) = invoke(tag_event(old, [OPT_IN]))["findings"]
+
+    assert finding["status"] == "SKIPPED"
+    assert f"{new} is" in finding["reasons"][0]
+    assert "newest ACTIVE revision" in finding["reasons"][0]
+    assert revisions(aws, "orders") == [old, new]
+
+
+def test_the_newest_revision_is_enforced_and_then_its_copy_counts_as_compliant(
+    aws: Aws, invoke: Any, inbox: Inbox
+) -> None:
+    register(aws, "orders", "public.ecr.aws/x/orders:1.0")
+    newest = register(aws, "orders", "public.ecr.aws/x/orders:2.0")
+
+    (first,) = invoke(tag_event(newest, [OPT_IN]))["findings"]
+    (again,) = invoke(tag_event(newest, [OPT_IN]))["findings"]
+
+    assert first["status"] == "REMEDIATED"
+    assert first["newTaskDefinitionArn"] == revisions(aws, "orders")[-1]
+    assert again["status"] == "COMPLIANT"
+    assert "compliant copy" in again["reasons"][0]
+    assert len(revisions(aws, "orders")) == 3
+
+
+# -- what does not exist is skipped, not retried ----------------------------------------------------------
+
+
+def test_a_task_definition_that_does_not_exist_is_skipped_not_failed(
+    aws: Aws, invoke: Any, inbox: Inbox
+) -> None:
+    """Before: ECS's ClientException 'Unable to describe task definition.' was FAILED, so the
+    event was retried and dead-lettered for a family nobody has."""
+    registered = event("cloudtrail-registertaskdefinition.json")
+    registered["detail"]["requestParameters"]["family"] = "ghost"
+
+    (finding,) = invoke(registered)["findings"]
+
+    assert finding["status"] == "SKIPPED"
+    assert finding["reasons"] == ["task definition ghost does not exist"]
+    assert [m["body"]["status"] for m in inbox.messages()] == ["SKIPPED"]
+
+
+# -- a cluster tag acts only when it is the opt-in or release key ----------------------------------------
+
+
+def test_an_unrelated_tag_on_a_cluster_changes_and_publishes_nothing(
+    aws: Aws, invoke: Any, inbox: Inbox
+) -> None:
+    """Before: a cost-centre tag on the cluster enforced (and published a status for) every
+    service in it."""
+    cluster_arn = aws.ecs.describe_clusters(clusters=[fleet.CLUSTER])["clusters"][0]["clusterArn"]
+    before = {
+        s: aws.ecs.describe_services(cluster=fleet.CLUSTER, services=[s])["services"][0]["taskDefinition"]
+        for s in [NEXUS]
+    }
+
+    (finding,) = invoke(tag_event(cluster_arn, [{"key": "cost-centre", "value": "42"}]))["findings"]
+
+    assert finding["status"] == "IGNORED"
+    assert "cost-centre" in finding["reasons"][0]
+    assert inbox.messages() == []
+    after = {
+        s: aws.ecs.describe_services(cluster=fleet.CLUSTER, services=[s])["services"][0]["taskDefinition"]
+        for s in [NEXUS]
+    }
+    assert after == before
+
+
+def test_the_opt_in_tag_on_a_cluster_still_enforces_its_services(aws: Aws, invoke: Any, inbox: Inbox) -> None:
+    cluster_arn = aws.ecs.describe_clusters(clusters=[fleet.CLUSTER])["clusters"][0]["clusterArn"]
+
+    findings = invoke(tag_event(cluster_arn, [OPT_IN, {"key": "cost-centre", "value": "42"}]))["findings"]
+
+    assert len(findings) > 1
+    assert "IGNORED" not in {f["status"] for f in findings}
+
+
+# -- events act only where they say --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "elsewhere",
+    [
+        "arn:aws:ecs:us-east-1:999999999999",
+        f"arn:aws:ecs:eu-west-1:{ACCOUNT}",
+        f"arn:aws-us-gov:ecs:us-east-1:{ACCOUNT}",
+    ],
+    ids=["account", "region", "partition"],
+)
+def test_an_event_naming_a_service_elsewhere_is_malformed_and_the_local_namesake_untouched(
+    aws: Aws, invoke: Any, inbox: Inbox, elsewhere: str
+) -> None:
+    """Before: the service's name was taken from the ARN and the same-named service in this
+    account and region was changed."""
+    before = aws.ecs.describe_services(cluster=fleet.CLUSTER, services=[NEXUS])["services"][0][
+        "taskDefinition"
+    ]
+    update = event("cloudtrail-updateservice.json", service=f"{elsewhere}:service/{fleet.CLUSTER}/{NEXUS}")
+    original = dict(update)
+
+    with pytest.raises(MalformedEventError) as caught:
+        invoke(update)
+
+    assert "an event acts only where it happened" in str(caught.value)
+    assert update == original
+    after = aws.ecs.describe_services(cluster=fleet.CLUSTER, services=[NEXUS])["services"][0][
+        "taskDefinition"
+    ]
+    assert after == before
+    assert inbox.messages() == []
+
+
+@pytest.mark.parametrize("region", ["", "mars-north-1x", "us-east-1 "])
+def test_an_invalid_region_is_a_one_line_malformed_event_not_a_traceback(
+    aws: Aws, invoke: Any, inbox: Inbox, region: str
+) -> None:
+    """Before: botocore's InvalidRegionError escaped while the ECS client was built."""
+    update = event("cloudtrail-updateservice.json")
+    update["region"] = region
+    update["detail"]["awsRegion"] = region
+
+    with pytest.raises(MalformedEventError) as caught:
+        invoke(update)
+
+    assert "is not an AWS region" in str(caught.value)
+
+
+# -- configuration faults ----------------------------------------------------------------------------
+
+
+def test_a_state_table_that_does_not_exist_is_a_failed_status_and_one_log_line(
+    aws: Aws,
+    app: ModuleType,
+    inbox: Inbox,
+    seeded: fleet.Fleet,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Before: Powertools' IdempotencyPersistenceLayerError escaped with a traceback and no status."""
+    monkeypatch.setenv("STATE_TABLE_NAME", "no-such-table")
+    update = event("cloudtrail-updateservice.json")
+
+    with caplog.at_level(logging.ERROR), pytest.raises(EnforcementFailedError) as caught:
+        app.lambda_handler(update, lambda_context())
+
+    assert str(caught.value) == (
+        "configuration fault: the state table 'no-such-table' (STATE_TABLE_NAME) cannot record the event: "
+        "ResourceNotFoundException"
+    )
+    assert caught.value.__cause__ is None
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    (message,) = inbox.messages()
+    assert message["body"]["status"] == "FAILED"
+    assert message["body"]["eventId"] == update["id"]
+    assert "no-such-table" in message["body"]["reasons"][0]
+
+
+def test_invalid_settings_are_a_failed_status_and_one_log_line(
+    aws: Aws,
+    app: ModuleType,
+    inbox: Inbox,
+    seeded: fleet.Fleet,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Before: Settings' ConfigurationError escaped with a traceback and no status."""
+    monkeypatch.setenv("ENFORCEMENT_MODE", "yolo")
+
+    with caplog.at_level(logging.ERROR), pytest.raises(EnforcementFailedError) as caught:
+        app.lambda_handler(event("cloudtrail-updateservice.json"), lambda_context())
+
+    assert str(caught.value).startswith("configuration fault: ENFORCEMENT_MODE:")
+    assert len([r for r in caplog.records if r.levelno >= logging.ERROR]) == 1
+    (message,) = inbox.messages()
+    assert message["body"]["status"] == "FAILED"
+
+
+def test_a_missing_state_table_is_failed_for_the_cli_too_not_a_missing_service(
+    aws: Aws, seeded: fleet.Fleet, inbox: Inbox
+) -> None:
+    """Before: DynamoDB's ResourceNotFoundException was read as 'the service does not exist'
+    (SKIPPED)."""
+    from sidecar_enforcer.config import Settings
+    from sidecar_enforcer.wiring import build_enforcer
+
+    enforcer = build_enforcer(Settings(state_table_name="no-such-table"))
+
+    finding = enforcer.enforce_service("us-east-1", fleet.CLUSTER, NEXUS)
+
+    assert finding.status.value == "FAILED"
+    assert "STATE_TABLE_NAME" in finding.reasons[0]
