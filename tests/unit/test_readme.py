@@ -1,0 +1,38 @@
+"""The README a person reads first: its statuses table is one table listing every status, and it
+points at nothing a reader of a clone cannot see (no issue numbers, no closing notes)."""
+
+from __future__ import annotations
+
+import re
+
+from sidecar_enforcer.models.findings import Status
+
+from ._factories import ROOT
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def tables(text: str) -> list[list[str]]:
+    """Markdown tables as lists of row lines (a blank line ends a table)."""
+    found: list[list[str]] = []
+    current: list[str] = []
+    for line in [*text.splitlines(), ""]:
+        if line.startswith("|"):
+            current.append(line)
+        elif current:
+            found.append(current)
+            current = []
+    return found
+
+
+def test_the_statuses_table_is_one_table_with_every_published_status() -> None:
+    # Before: a blank line split it in two, and the second half rendered as plain text.
+    (table,) = [t for t in tables(README) if t[0].startswith("| status |")]
+    listed = {m.group(1) for row in table[2:] if (m := re.match(r"\| `([A-Z_]+)` \|", row))}
+
+    assert listed == {s.value for s in Status} - {Status.IGNORED.value}
+    assert re.match(r"\|(-+\|)+$", table[1])
+
+
+def test_the_readme_names_no_issue_numbers() -> None:
+    assert re.search(r"\bissues? #?\d+|closing notes", README, re.IGNORECASE) is None
