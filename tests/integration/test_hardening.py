@@ -208,6 +208,10 @@ def test_a_state_table_that_does_not_exist_is_a_failed_status_and_one_log_line(
     assert "no-such-table" in message["body"]["reasons"][0]
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("ENFORCEMENT_MODE", "yolo"), ("PROFILES_DIR", "/no/such/folder"), ("MAX_REVERTS", "many")],
+)
 def test_invalid_settings_are_a_failed_status_and_one_log_line(
     aws: Aws,
     app: ModuleType,
@@ -215,14 +219,16 @@ def test_invalid_settings_are_a_failed_status_and_one_log_line(
     seeded: fleet.Fleet,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
+    name: str,
+    value: str,
 ) -> None:
-    """Before: Settings' ConfigurationError escaped with a traceback and no status."""
-    monkeypatch.setenv("ENFORCEMENT_MODE", "yolo")
+    """Before: the ConfigurationError escaped with a traceback and no status."""
+    monkeypatch.setenv(name, value)
 
     with caplog.at_level(logging.ERROR), pytest.raises(EnforcementFailedError) as caught:
         app.lambda_handler(event("cloudtrail-updateservice.json"), lambda_context())
 
-    assert str(caught.value).startswith("configuration fault: ENFORCEMENT_MODE:")
+    assert str(caught.value).startswith(f"configuration fault: {name}:")
     assert len([r for r in caplog.records if r.levelno >= logging.ERROR]) == 1
     (message,) = inbox.messages()
     assert message["body"]["status"] == "FAILED"
