@@ -1,6 +1,6 @@
 """Custom profiles are data, not a back door: the members of a profile's container that would give
-the sidecar the host's privileges are refused unless the policy allows them for that profile name.
-Pure: plain dicts."""
+the sidecar the host's privileges are refused unless the policy allows them for that profile name,
+and on Fargate the members Fargate does not take are refused at plan time. Pure: plain dicts."""
 
 from __future__ import annotations
 
@@ -229,6 +229,109 @@ class TestUpgrades:
         assert result.register_input is not None
         upgraded = named(result.register_input, "node-agent")
         assert (upgraded["image"], upgraded["privileged"]) == (AGENT_IMAGE, True)
+
+
+# -- Fargate --------------------------------------------------------------------------------------------
+
+# Each member of a container Fargate does not take, with a value botocore's model accepts.
+FARGATE_CASES: dict[str, dict[str, Any]] = {
+    "disableNetworking": {"disableNetworking": True},
+    "dnsSearchDomains": {"dnsSearchDomains": ["corp.internal"]},
+    "dnsServers": {"dnsServers": ["10.0.0.2"]},
+    "dockerSecurityOptions": {"dockerSecurityOptions": ["no-new-privileges"]},
+    "extraHosts": {"extraHosts": [{"hostname": "otel-gateway", "ipAddress": "10.0.0.9"}]},
+    "links": {"links": ["app"]},
+    "privileged": {"privileged": True},
+    "linuxParameters.devices": {"linuxParameters": {"devices": [{"hostPath": "/dev/fuse"}]}},
+    "linuxParameters.maxSwap": {"linuxParameters": {"maxSwap": 512}},
+    "linuxParameters.sharedMemorySize": {"linuxParameters": {"sharedMemorySize": 64}},
+    "linuxParameters.swappiness": {"linuxParameters": {"swappiness": 0}},
+    "linuxParameters.tmpfs": {"linuxParameters": {"tmpfs": [{"containerPath": "/tmp", "size": 64}]}},
+    "hostname": {"hostname": "collector"},
+}
+# Only Fargate's rule speaks: the guarded members are allowed for the agent.
+ALL_ALLOWED = Policy(allow_profile_members={"node-agent": sorted(profile_rules.GUARDED_MEMBERS)})
+
+
+def test_every_fargate_member_has_a_case() -> None:
+    assert set(FARGATE_CASES) == set(profile_rules.FARGATE_INVALID)
+
+
+class TestFargate:
+    @pytest.mark.parametrize("path", list(FARGATE_CASES))
+    def test_each_member_fargate_does_not_take_is_refused_naming_it(self, path: str) -> None:
+        profile = agent(**FARGATE_CASES[path])
+
+        (reason,) = refused(plan(fargate_task(), [], profile, ALL_ALLOWED))
+
+        assert reason == (
+            f"profile node-agent@1.0.0 sets container.{path}, which Fargate does not take: "
+            "the sidecar cannot be added to a Fargate task"
+        )
+
+    @pytest.mark.parametrize("path", list(FARGATE_CASES))
+    def test_the_same_profile_is_not_refused_for_fargate_on_ec2(self, path: str) -> None:
+        profile = agent(**FARGATE_CASES[path])
+
+        assert profile_rules.fargate_refusals(ec2_task(), profile) == []
+        result = plan(ec2_task(), [], profile, ALL_ALLOWED)
+        assert not any("Fargate" in r for r in result.reasons), result.reasons
+
+    def test_a_profile_without_such_members_is_planned_on_fargate(self) -> None:
+        profile = agent(linuxParameters={"initProcessEnabled": True}, readonlyRootFilesystem=True)
+
+        assert profile_rules.fargate_refusals(fargate_task(), profile) == []
+        planned(plan(fargate_task(), [], profile))
+
+    def test_sys_ptrace_is_the_one_capability_fargate_takes(self) -> None:
+        policy = allowing("container.linuxParameters.capabilities.add")
+        ptrace = agent(linuxParameters={"capabilities": {"add": ["SYS_PTRACE"], "drop": ["NET_RAW"]}})
+        more = agent(linuxParameters={"capabilities": {"add": ["SYS_PTRACE", "NET_ADMIN", "BPF"]}})
+
+        request = planned(plan(fargate_task(), [], ptrace, policy))
+        (reason,) = refused(plan(fargate_task(), [], more, policy))
+
+        assert named(request, "node-agent")["linuxParameters"]["capabilities"]["add"] == ["SYS_PTRACE"]
+        assert "container.linuxParameters.capabilities.add (BPF, NET_ADMIN; only SYS_PTRACE)" in reason
+        assert "Fargate does not take" in reason
+        planned(plan(ec2_task(), [], more, policy))  # the policy allows them; EC2 takes them
+
+    def test_a_gpu_is_refused_on_fargate(self) -> None:
+        profile = agent(resourceRequirements=[{"type": "GPU", "value": "1"}])
+
+        (reason,) = refused(plan(fargate_task(), [], profile))
+
+        assert "container.resourceRequirements (a GPU)" in reason
+
+    def test_every_member_is_named_once(self) -> None:
+        profile = agent(
+            links=["app"],
+            hostname="collector",
+            linuxParameters={"tmpfs": [{"containerPath": "/tmp", "size": 8}]},
+        )
+
+        reasons = refused(plan(fargate_task(), [], profile))
+
+        assert [r.split(" sets ", 1)[1].split(",", 1)[0] for r in reasons] == [
+            "container.links",
+            "container.linuxParameters.tmpfs",
+            "container.hostname",
+        ]
+
+    def test_an_upgrade_in_place_keeps_the_present_container_s_members(self) -> None:
+        """The profile's Fargate-only problems concern the container it adds; an upgrade keeps the
+        present one's members, which Fargate took already."""
+        profile = agent(hostname="collector")
+        present = {"name": "node-agent", "image": AGENT_IMAGE.replace("4.2.0", "3.9.0"), "essential": False}
+        task = fargate(app(), present)
+
+        result = plan(task, [], profile, Policy(upgrade_drifted=True))
+
+        assert result.decision is Decision.DRIFTED, result.reasons
+        assert result.register_input is not None
+        assert "hostname" not in named(result.register_input, "node-agent")
+        # adding it is refused
+        refused(plan(fargate_task(), [], profile, Policy(upgrade_drifted=True)))
 
 
 class TestPolicy:

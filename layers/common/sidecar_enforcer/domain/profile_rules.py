@@ -6,6 +6,9 @@ host's privileges. So a profile whose container runs privileged or as root, adds
 capabilities, reaches host devices, mounts volumes or weakens its isolation is refused, unless the
 platform team's policy allows that member for that profile name (``allowProfileMembers``).
 
+On Fargate, container members Fargate does not take are refused when the sidecar is to be added,
+before RegisterTaskDefinition would fail on them.
+
 Reasons name the profile and the member path (``container.linuxParameters.capabilities.add``),
 never an environment value.
 """
@@ -13,6 +16,7 @@ never an environment value.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..models.profiles import Profile
@@ -110,8 +114,71 @@ def upgrade_refusals(present: dict[str, Any], profile: Profile, policy: Policy) 
 def sidecar_refusals(
     request: dict[str, Any], profile: Profile, policy: Policy, present: dict[str, Any] | None
 ) -> list[str]:
-    """Why the planned sidecar cannot be upgraded in place (``present`` the container replaced):
-    guarded members the policy does not allow."""
+    """Why the planned sidecar cannot be: added (``present`` None), members Fargate does not take;
+    upgraded in place (``present`` the container replaced), guarded members the policy does not
+    allow."""
     if present is not None:
         return upgrade_refusals(present, profile, policy)
-    return []
+    return fargate_refusals(request, profile)
+
+
+# Container members Fargate does not take, from the Amazon ECS Developer Guide, "Amazon ECS task
+# definition differences for Fargate" (Task definition parameters):
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html
+# "not valid in Fargate tasks": disableNetworking, dnsSearchDomains, dnsServers,
+# dockerSecurityOptions, extraHosts, gpu, links, privileged, maxSwap, swappiness (ipcMode and
+# placementConstraints too, members of the task, not of a container); linuxParameters: "devices,
+# sharedMemorySize, and tmpfs parameters are not supported", and the only capability to add is
+# SYS_PTRACE (also the API reference, KernelCapabilities:
+# https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_KernelCapabilities.html).
+FARGATE_INVALID: tuple[str, ...] = (
+    "disableNetworking",
+    "dnsSearchDomains",
+    "dnsServers",
+    "dockerSecurityOptions",
+    "extraHosts",
+    "links",
+    "privileged",
+    "linuxParameters.devices",
+    "linuxParameters.maxSwap",
+    "linuxParameters.sharedMemorySize",
+    "linuxParameters.swappiness",
+    "linuxParameters.tmpfs",
+    # ContainerDefinition (API reference and botocore's model): "The hostname parameter is not
+    # supported if you're using the awsvpc network mode", which Fargate requires.
+    # https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContainerDefinition.html
+    "hostname",
+)
+FARGATE_CAPABILITIES = frozenset({"SYS_PTRACE"})
+
+
+def _fargate_problems(container: dict[str, Any]) -> Iterator[str]:
+    linux = _linux(container)
+    for path in FARGATE_INVALID:
+        parent, _, member = path.rpartition(".")
+        holder = linux if parent else container
+        if _is_set(holder.get(member)):
+            yield f"container.{path}"
+    capabilities = linux.get("capabilities")
+    added = capabilities.get("add") if isinstance(capabilities, dict) else None
+    others = sorted({str(c) for c in added or []} - FARGATE_CAPABILITIES)
+    if others:
+        yield f"container.linuxParameters.capabilities.add ({', '.join(others)}; only SYS_PTRACE)"
+    requirements = container.get("resourceRequirements")
+    if any(isinstance(r, dict) and r.get("type") == "GPU" for r in requirements or []):
+        yield "container.resourceRequirements (a GPU)"
+
+
+def is_fargate(request: dict[str, Any]) -> bool:
+    return "FARGATE" in (request.get("requiresCompatibilities") or [])
+
+
+def fargate_refusals(request: dict[str, Any], profile: Profile) -> list[str]:
+    """On a Fargate task, one reason per member of the profile's container Fargate does not take."""
+    if not is_fargate(request):
+        return []
+    return [
+        f"profile {profile.label} sets {what}, which Fargate does not take: "
+        "the sidecar cannot be added to a Fargate task"
+        for what in _fargate_problems(profile.container)
+    ]
