@@ -362,3 +362,88 @@ def test_an_invalid_ssm_document_leaves_the_other_profiles_working(
 
     assert finding["status"] == "REMEDIATED"
     assert container(aws, finding["newTaskDefinitionArn"], "jaeger")["image"] == LITE_IMAGE
+
+
+# -- a custom document replacing a shipped profile says so in every status it makes ------------------
+
+
+REPLACED = f"profile jaeger comes from ssm:{SSM_PATH}/jaeger, replacing the shipped one"
+
+
+def test_an_ssm_document_replacing_jaeger_is_warned_in_the_status(
+    aws: Aws, invoke: Any, inbox: Inbox, ssm: Any
+) -> None:
+    ssm.put_parameter(
+        Name=f"{SSM_PATH}/jaeger", Value=json.dumps(lite_document(name="jaeger")), Type="String"
+    )
+    ssm.put_parameter(Name=f"{SSM_PATH}/jaeger-lite", Value=json.dumps(lite_document()), Type="String")
+
+    result = invoke(event("cloudtrail-updateservice.json"))
+
+    (finding,) = result["findings"]
+    assert finding["status"] == "REMEDIATED"
+    assert (finding["profile"], finding["profileVersion"]) == ("jaeger", "1.0.0")
+    assert container(aws, finding["newTaskDefinitionArn"], "jaeger")["image"] == LITE_IMAGE
+    assert finding["warnings"] == [REPLACED]
+    (message,) = assert_no_canary(result, inbox)
+    assert message["body"]["warnings"] == [REPLACED]
+
+    # And the next status of the same service says so again
+    (again,) = invoke(event("cloudtrail-updateservice.json"))["findings"]
+    assert again["status"] == "COMPLIANT"
+    assert again["warnings"] == [REPLACED]
+
+    # A custom profile under a name of its own replaces nothing: no warning
+    retag(aws, NEXUS, "jaeger-lite")
+    (lite,) = invoke(event("cloudtrail-updateservice.json"))["findings"]
+    assert (lite["status"], lite["profile"]) == ("COMPLIANT", "jaeger-lite")
+    assert lite["warnings"] == []
+
+
+def test_a_privileged_ssm_document_replacing_jaeger_is_refused_and_warned(
+    aws: Aws, invoke: Any, inbox: Inbox, ssm: Any
+) -> None:
+    document = lite_document(name="jaeger")
+    document["container"]["privileged"] = True
+    ssm.put_parameter(Name=f"{SSM_PATH}/jaeger", Value=json.dumps(document), Type="String")
+    before = service(aws, NEXUS)["taskDefinition"]
+
+    result = invoke(event("cloudtrail-updateservice.json"))
+
+    (finding,) = result["findings"]
+    assert finding["status"] == "REFUSED"
+    (reason,) = finding["reasons"]
+    assert reason.startswith("profile jaeger@1.0.0: container.privileged ")
+    assert finding["warnings"] == [REPLACED]
+    assert service(aws, NEXUS)["taskDefinition"] == before
+    assert len(revisions(aws, "nexus-ai-api")) == 1
+    (message,) = assert_no_canary(result, inbox)
+    assert message["body"]["warnings"] == [REPLACED]
+
+
+def test_the_policy_allowance_lets_a_root_replacement_in(
+    aws: Aws, invoke: Any, inbox: Inbox, ssm: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document = lite_document(name="jaeger")
+    document["container"]["user"] = "0"
+    ssm.put_parameter(Name=f"{SSM_PATH}/jaeger", Value=json.dumps(document), Type="String")
+    monkeypatch.setenv("ALLOWED_PROFILE_MEMBERS", json.dumps({"jaeger": ["container.user"]}))
+
+    (finding,) = invoke(event("cloudtrail-updateservice.json"))["findings"]
+
+    assert finding["status"] == "REMEDIATED"
+    assert container(aws, finding["newTaskDefinitionArn"], "jaeger")["user"] == "0"
+    assert finding["warnings"] == [REPLACED]
+
+
+def test_a_folder_document_replacing_jaeger_is_warned_with_its_path(
+    aws: Aws, invoke: Any, inbox: Inbox, seeded: fleet.Fleet, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "jaeger.json"
+    path.write_text(json.dumps(lite_document(name="jaeger")), encoding="utf-8")
+    monkeypatch.setenv("PROFILES_DIR", str(tmp_path))
+
+    (finding,) = invoke(event("cloudtrail-updateservice.json"))["findings"]
+
+    assert finding["status"] == "REMEDIATED"
+    assert finding["warnings"] == [f"profile jaeger comes from {path}, replacing the shipped one"]

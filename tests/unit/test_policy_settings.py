@@ -37,6 +37,7 @@ class TestDefaults:
         assert policy.accept_equivalents is True
         assert policy.rename_on_conflict is True
         assert policy.parameters == {}
+        assert policy.allow_profile_members == {}
 
     def test_no_custom_profile_sources_by_default(self) -> None:
         settings = Settings.from_env({})
@@ -135,6 +136,45 @@ class TestProfileParameters:
         assert "918273645" not in message
 
 
+class TestAllowedProfileMembers:
+    def test_a_json_object_becomes_the_policy_s_allowance(self) -> None:
+        allowed = {"node-agent": ["container.privileged", "container.mountPoints"], "jaeger": []}
+
+        policy = Settings.from_env({"ALLOWED_PROFILE_MEMBERS": json.dumps(allowed)}).policy
+
+        assert policy.allow_profile_members == allowed
+        assert policy.parameters == {}
+
+    @pytest.mark.parametrize("raw", ['{"node-agent": ', "node-agent=container.user"])
+    def test_text_that_is_not_json_names_the_variable(self, raw: str) -> None:
+        message = configuration_error({"ALLOWED_PROFILE_MEMBERS": raw})
+
+        assert message.startswith("ALLOWED_PROFILE_MEMBERS:")
+        assert "JSON" in message
+
+    @pytest.mark.parametrize(
+        "raw",
+        [
+            pytest.param('["container.user"]', id="list"),
+            pytest.param('{"node-agent": "container.user"}', id="flat"),
+            pytest.param('{"node-agent": [true]}', id="not-a-string"),
+        ],
+    )
+    def test_json_of_the_wrong_shape_names_the_variable(self, raw: str) -> None:
+        message = configuration_error({"ALLOWED_PROFILE_MEMBERS": raw})
+
+        assert message.startswith("ALLOWED_PROFILE_MEMBERS:")
+
+    def test_a_member_that_is_not_guarded_names_the_variable_not_the_value(self) -> None:
+        raw = json.dumps({"node-agent": ["container.secrets-7f3a9c"]})
+
+        message = configuration_error({"ALLOWED_PROFILE_MEMBERS": raw})
+
+        assert message.startswith("ALLOWED_PROFILE_MEMBERS:")
+        assert "container.privileged" in message
+        assert "7f3a9c" not in message
+
+
 class TestProfileSources:
     @pytest.mark.parametrize("path", ["/sidecar/profiles", "/", "/team_a/profiles-v2/"])
     def test_an_ssm_path_is_absolute(self, path: str) -> None:
@@ -158,6 +198,7 @@ class TestPolicyDocument:
             "acceptEquivalents": False,
             "renameOnConflict": False,
             "parameters": {"adot": {"AWS_PROMETHEUS_ENDPOINT": AMP_ENDPOINT}},
+            "allowProfileMembers": {"node-agent": ["container.user"]},
         }
 
         policy = Policy.model_validate_json(json.dumps(document))
@@ -167,10 +208,14 @@ class TestPolicyDocument:
         assert policy.accept_equivalents is False
         assert policy.rename_on_conflict is False
         assert policy.parameters == {"adot": {"AWS_PROMETHEUS_ENDPOINT": AMP_ENDPOINT}}
+        assert policy.allow_profile_members == {"node-agent": ["container.user"]}
 
     def test_it_round_trips_in_camel_case(self) -> None:
         policy = Policy(
-            upgrade_drifted=True, grow_task_size=False, parameters={"fluent-bit": {"LOKI_PORT": "3100"}}
+            upgrade_drifted=True,
+            grow_task_size=False,
+            parameters={"fluent-bit": {"LOKI_PORT": "3100"}},
+            allow_profile_members={"node-agent": ["container.volumesFrom"]},
         )
 
         text = policy.model_dump_json(by_alias=True)
@@ -181,6 +226,7 @@ class TestPolicyDocument:
             "acceptEquivalents",
             "renameOnConflict",
             "parameters",
+            "allowProfileMembers",
         }
         assert Policy.model_validate_json(text) == policy
 

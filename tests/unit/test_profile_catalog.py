@@ -292,6 +292,52 @@ class TestCatalog:
         assert "x" in second.errors
         assert second.get("jaeger") is not None
 
+    def test_a_replaced_shipped_profile_is_told_with_the_document_s_origin(self) -> None:
+        custom = json.dumps(pinned_jaeger("2.99.0"))
+
+        catalog = builtin_catalog().with_documents([("jaeger", "ssm:/p/jaeger", custom)])
+
+        assert (
+            catalog.replacement("jaeger")
+            == "profile jaeger comes from ssm:/p/jaeger, replacing the shipped one"
+        )
+        assert catalog.replacement("adot") is None
+
+    def test_the_last_replacement_is_the_one_told(self) -> None:
+        folder = ("jaeger", "/opt/profiles/jaeger.json", json.dumps(pinned_jaeger("2.98.0")))
+        ssm = ("jaeger", "ssm:/p/jaeger", json.dumps(pinned_jaeger("2.99.0")))
+
+        catalog = builtin_catalog().with_documents([folder]).with_documents([ssm])
+
+        assert (
+            catalog.replacement("jaeger")
+            == "profile jaeger comes from ssm:/p/jaeger, replacing the shipped one"
+        )
+
+    def test_shipped_profiles_and_new_names_replace_nothing(self) -> None:
+        team = json.dumps(pinned_jaeger(name="team-jaeger"))
+
+        catalog = builtin_catalog().with_documents([("team-jaeger", "ssm:/p/team-jaeger", team)])
+
+        assert [catalog.replacement(name) for name in sorted(catalog.profiles)] == [None] * len(
+            catalog.profiles
+        )
+        assert catalog.replacement("no-such-profile") is None
+        assert (
+            Catalog()
+            .with_documents([("jaeger", "j.json", json.dumps(pinned_jaeger()))])
+            .replacement("jaeger")
+            is None
+        )  # a catalog without the shipped profiles has nothing to replace
+
+    def test_a_broken_replacement_is_no_replacement_to_tell(self) -> None:
+        broken = edited("jaeger", lambda d: d["container"].update(image="jaegertracing/jaeger:latest"))
+
+        catalog = builtin_catalog().with_documents([("jaeger", "ssm:/p/jaeger", broken)])
+
+        assert catalog.replacement("jaeger") is None  # the service is refused with the error instead
+        assert "ssm:/p/jaeger" in catalog.errors["jaeger"]
+
     def test_a_broken_replacement_is_not_silently_ignored(self) -> None:
         broken = edited("jaeger", lambda d: d["container"].update(image="jaegertracing/jaeger:latest"))
 

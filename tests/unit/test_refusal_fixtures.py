@@ -36,6 +36,9 @@ REQUIRED = {
     "too-many-tags",
     "adot-missing-required-parameter",
     "adot-parameter-pattern-mismatch",
+    "privileged-custom-profile",
+    "root-user-custom-profile",
+    "fargate-unsupported-member-extra-hosts",
 }
 
 
@@ -142,6 +145,31 @@ def test_the_custom_x86_only_profile_plans_the_same_task_on_x86_64() -> None:
     """The ARM64 refusal is about the architecture alone: the same task on X86_64 gets the sidecar."""
     fixture = load(FIXTURES / "arm64-x86-only-custom-profile.json")
     fixture["taskDefinition"]["runtimePlatform"]["cpuArchitecture"] = "X86_64"
+
+    result = plan_fixture(fixture)
+
+    assert result.decision is Decision.MISSING, result.reasons
+    assert result.register_input is not None
+
+
+def test_the_privileged_custom_profile_is_planned_once_the_policy_allows_it_for_its_name() -> None:
+    fixture = load(FIXTURES / "privileged-custom-profile.json")
+    fixture["policy"] = {"allowProfileMembers": {"node-agent": ["container.privileged"]}}
+
+    result = plan_fixture(fixture)
+
+    assert result.decision is Decision.MISSING, result.reasons
+    assert result.register_input is not None
+
+
+def test_the_fargate_refusal_is_about_fargate_alone() -> None:
+    """Refused on Fargate; the same custom profile and task on EC2 get the sidecar."""
+    fixture = load(FIXTURES / "fargate-unsupported-member-extra-hosts.json")
+    assert plan_fixture(fixture).decision is Decision.REFUSED
+    task = fixture["taskDefinition"]
+    task["requiresCompatibilities"] = ["EC2"]
+    task.pop("cpu")
+    task.pop("memory")
 
     result = plan_fixture(fixture)
 

@@ -36,3 +36,13 @@ def test_each_policy_switch_is_a_template_parameter_with_the_code_s_default() ->
         default = re.search(r'Default: "(true|false)"', section)
         assert default is not None, parameter
         assert default.group(1) == str(getattr(defaults, field)).lower(), parameter
+
+
+def test_the_profile_member_allowance_is_a_template_parameter_allowing_none_by_default() -> None:
+    text = (ROOT / "template.yaml").read_text(encoding="utf-8")
+    section = text[text.index("  AllowedProfileMembers:\n") :]
+    section = section[: section.index("\n  ProfilesSsmPath:")]
+
+    assert "Type: String" in section
+    assert 'Default: "{}"' in section
+    assert "ALLOWED_PROFILE_MEMBERS: !Ref AllowedProfileMembers" in text

@@ -95,10 +95,11 @@ ENV_VARS: dict[str, str] = {
     "ACCEPT_EQUIVALENTS": "policy.accept_equivalents",
     "RENAME_ON_CONFLICT": "policy.rename_on_conflict",
     "PROFILE_PARAMETERS": "policy.parameters",
+    "ALLOWED_PROFILE_MEMBERS": "policy.allow_profile_members",
     "PROFILES_DIR": "profiles_dir",
     "PROFILES_SSM_PATH": "profiles_ssm_path",
     "STATE_TABLE_NAME": "state_table_name",
     "MAX_REVERTS": "max_reverts",
     "REVERT_WINDOW_SECONDS": "revert_window_seconds",
 }
-JSON_VARS = frozenset({"PROFILE_PARAMETERS"})
+JSON_VARS = frozenset({"PROFILE_PARAMETERS", "ALLOWED_PROFILE_MEMBERS"})

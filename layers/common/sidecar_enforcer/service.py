@@ -53,8 +53,13 @@ class _Context:
     event_id: str | None
     mode: Mode
     caller: str | None = None  # who made the call behind the event (CloudTrail), when known
+    # Warnings every finding made in this context carries: ``_select`` adds the one saying a custom
+    # document replaced the shipped profile the service asks for.
+    warnings: tuple[str, ...] = ()
 
     def finding(self, status: Status, **fields: Any) -> Finding:
+        if self.warnings:
+            fields["warnings"] = [*self.warnings, *fields.get("warnings", [])]
         return Finding(
             status=status,
             account=self.account,
@@ -505,7 +510,8 @@ class Enforcer:
         own_kind: str,
     ) -> tuple[Profile, str, _Context] | Finding:
         """The profile the tags ask for, why, and the context to act in (audit when the tag says
-        so), or the NOT_OPTED_IN / REFUSED finding."""
+        so; warning when a custom document replaced the shipped profile of that name), or the
+        NOT_OPTED_IN / REFUSED finding."""
         selection = select_profile(
             key=self.settings.opt_in_tag_key,
             default_profile=self.settings.default_profile,
@@ -524,6 +530,9 @@ class Enforcer:
             return ctx.finding(Status.REFUSED, **where, profile=selection.profile, reasons=[reason])
         if selection.audit:
             ctx = dataclasses.replace(ctx, mode=Mode.AUDIT)
+        replaced = catalog.replacement(selection.profile)
+        if replaced:
+            ctx = dataclasses.replace(ctx, warnings=(*ctx.warnings, replaced))
         return profile, selection.reason, ctx
 
     # -- acting on a decision ---------------------------------------------------------------------

@@ -38,7 +38,7 @@ from typing import Any
 from .. import ENFORCER_NAME
 from ..models.policy import Policy
 from ..models.profiles import Profile
-from . import ecs_rules, schema, sizes
+from . import ecs_rules, profile_rules, schema, sizes
 from .taskdef import container_ports, to_register_request
 
 MARKER_MANAGED_BY = f"{ENFORCER_NAME}:managed-by"
@@ -482,6 +482,9 @@ def plan(
         return Plan(
             Decision.REFUSED, profile, [f"RegisterTaskDefinition would reject it: {p}" for p in problems]
         )
+    guarded = profile_rules.profile_refusals(profile, policy)
+    if guarded:  # whatever the task runs: the profile itself is not allowed
+        return Plan(Decision.REFUSED, profile, guarded)
     values, parameter_problems = profile.resolve(policy.parameters.get(profile.name, {}))
     role = request.get("taskRoleArn") if isinstance(request.get("taskRoleArn"), str) else None
     needs = [(p.action, profile.resources(p, values)) for p in profile.task_role_permissions] if role else []
@@ -533,6 +536,8 @@ def plan(
     refusals = [*_platform_refusals(request, profile, mode), *parameter_problems]
     others = [c for i, c in enumerate(containers) if i != index]
     refusals.extend(_neighbour_refusals(others, profile, mode))
+    present = containers[index] if upgrade is not None and index is not None else None
+    refusals.extend(profile_rules.sidecar_refusals(request, profile, policy, present))
     sidecar_name = upgrade or profile.container_name
     if upgrade is None and any(c.get("name") == sidecar_name for c in containers):
         if policy.rename_on_conflict:

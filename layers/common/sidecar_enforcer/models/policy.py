@@ -6,8 +6,10 @@ CLI), and handed to the pure planner.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
+
+from ..domain.profile_rules import GUARDED_MEMBERS
 
 
 class Policy(BaseModel):
@@ -25,3 +27,18 @@ class Policy(BaseModel):
     rename_on_conflict: bool = True
     # Values for the profiles' parameters: {"adot": {"AWS_PROMETHEUS_ENDPOINT": "https://..."}}.
     parameters: dict[str, dict[str, str]] = Field(default_factory=dict)
+    # Members of a profile's container the planner refuses (privileged, root, added capabilities,
+    # host devices, mounts, security options) that a platform team allows on purpose, per profile
+    # name: {"my-agent": ["container.linuxParameters.capabilities.add"]}. Empty: none allowed.
+    allow_profile_members: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("allow_profile_members")
+    @classmethod
+    def _guarded_members_only(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for members in value.values():
+            if not set(members) <= GUARDED_MEMBERS:
+                # names the members one may list, never the value given
+                raise ValueError(
+                    f"lists a member that is not guarded (one of: {', '.join(sorted(GUARDED_MEMBERS))})"
+                )
+        return value

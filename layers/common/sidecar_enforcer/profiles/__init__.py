@@ -8,6 +8,7 @@ field that is wrong.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterable
@@ -40,9 +41,20 @@ class Catalog:
     profiles: dict[str, Profile] = field(default_factory=dict)
     origins: dict[str, str] = field(default_factory=dict)  # name -> where its document came from
     errors: dict[str, str] = field(default_factory=dict)  # name -> why its document was rejected
+    shipped: dict[str, str] = field(default_factory=dict)  # name -> origin of the shipped document
 
     def get(self, name: str) -> Profile | None:
         return self.profiles.get(name)
+
+    def replacement(self, name: str) -> str | None:
+        """A warning when the profile ``name`` comes from a custom document that replaced the
+        shipped one: services using it must be able to tell (the document runs in their tasks)."""
+        if name not in self.profiles or name not in self.shipped:
+            return None
+        origin = self.origins[name]
+        if origin == self.shipped[name]:
+            return None
+        return f"profile {name} comes from {origin}, replacing the shipped one"
 
     def with_documents(self, documents: Iterable[tuple[str, str, str]]) -> Catalog:
         """A new catalog with (name, origin, text) documents added; later ones win."""
@@ -61,7 +73,7 @@ class Catalog:
                 continue
             errors.pop(name, None)
             profiles[name], origins[name] = profile, origin
-        return Catalog(profiles, origins, errors)
+        return Catalog(profiles, origins, errors, self.shipped)
 
 
 @cache
@@ -75,7 +87,7 @@ def builtin_catalog() -> Catalog:
     catalog = Catalog().with_documents(documents)
     if catalog.errors:  # a shipped document is a bug of ours: fail loudly
         raise InputError("; ".join(catalog.errors.values()))
-    return catalog
+    return dataclasses.replace(catalog, shipped=dict(catalog.origins))
 
 
 def builtin_profiles() -> dict[str, Profile]:

@@ -1,0 +1,365 @@
+"""Custom profiles are data, not a back door: the members of a profile's container that would give
+the sidecar the host's privileges are refused unless the policy allows them for that profile name,
+and on Fargate the members Fargate does not take are refused at plan time. Pure: plain dicts."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+from sidecar_enforcer.domain import profile_rules
+from sidecar_enforcer.domain.plan import Decision, Plan, plan
+from sidecar_enforcer.models.policy import Policy
+from sidecar_enforcer.models.profiles import Profile
+from sidecar_enforcer.profiles import builtin_profiles, parse_profile
+
+from ._factories import ROOT, app, ec2, fargate, named
+
+AGENT_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/observability/node-agent:4.2.0"
+EXAMPLE_POLICY = Policy.model_validate_json((ROOT / "examples" / "policy.json").read_text(encoding="utf-8"))
+
+
+def agent(name: str = "node-agent", **container: Any) -> Profile:
+    """A custom collector profile whose container has ``container`` members on top."""
+    document: dict[str, Any] = {
+        "name": name,
+        "version": "1.0.0",
+        "recognizes": ["observability/node-agent"],
+        "logStreamPrefix": "node-agent",
+        "otlp": {"grpcPort": 4317, "httpPort": 4318},
+        "container": {
+            "name": "node-agent",
+            "image": AGENT_IMAGE,
+            "essential": False,
+            "cpu": 64,
+            "memoryReservation": 64,
+            **container,
+        },
+    }
+    return parse_profile(json.dumps(document), f"custom {name}.json")
+
+
+def allowing(*members: str, name: str = "node-agent") -> Policy:
+    return Policy(allow_profile_members={name: list(members)})
+
+
+def ec2_task() -> dict[str, Any]:
+    # The volume the mountPoints case names: ECS refuses a mount of a volume the task lacks.
+    volumes = [{"name": "docker-socket", "host": {"sourcePath": "/var/run"}}]
+    return ec2(app(memoryReservation=256), network_mode="bridge", volumes=volumes)
+
+
+def fargate_task() -> dict[str, Any]:
+    return fargate(app())
+
+
+def refused(result: Plan) -> list[str]:
+    assert result.decision is Decision.REFUSED, result.reasons
+    assert result.register_input is None
+    for reason in result.reasons:
+        assert "\n" not in reason
+    return result.reasons
+
+
+def planned(result: Plan) -> dict[str, Any]:
+    assert result.decision is Decision.MISSING, result.reasons
+    assert result.register_input is not None
+    return result.register_input
+
+
+# Each guarded member, set as a team would to break out of the container.
+GUARDED_CASES = {
+    "container.privileged": {"privileged": True},
+    "container.user": {"user": "0"},
+    "container.linuxParameters.capabilities.add": {
+        "linuxParameters": {"capabilities": {"add": ["SYS_ADMIN"]}}
+    },
+    "container.linuxParameters.devices": {
+        "linuxParameters": {"devices": [{"hostPath": "/dev/mem", "containerPath": "/dev/mem"}]}
+    },
+    "container.mountPoints": {
+        "mountPoints": [{"sourceVolume": "docker-socket", "containerPath": "/var/run"}]
+    },
+    "container.volumesFrom": {"volumesFrom": [{"sourceContainer": "app", "readOnly": True}]},
+    "container.dockerSecurityOptions": {"dockerSecurityOptions": ["apparmor:unconfined"]},
+}
+
+
+def test_every_guarded_member_has_a_case() -> None:
+    assert set(GUARDED_CASES) == profile_rules.GUARDED_MEMBERS
+
+
+class TestGuardedMembers:
+    @pytest.mark.parametrize("member", sorted(GUARDED_CASES))
+    def test_each_member_is_refused_naming_the_member_and_the_profile(self, member: str) -> None:
+        profile = agent(**GUARDED_CASES[member])
+
+        (reason,) = refused(plan(ec2_task(), [], profile))
+
+        assert reason.startswith(f"profile node-agent@1.0.0: {member} ")
+        assert "allowProfileMembers" in reason
+        assert "ALLOWED_PROFILE_MEMBERS" in reason
+        assert json.dumps({"node-agent": [member]}) in reason
+
+    @pytest.mark.parametrize("member", sorted(set(GUARDED_CASES) - {"container.volumesFrom"}))
+    def test_each_member_allowed_for_the_profile_s_name_is_planned(self, member: str) -> None:
+        profile = agent(**GUARDED_CASES[member])
+
+        request = planned(plan(ec2_task(), [], profile, allowing(member)))
+
+        sidecar = named(request, "node-agent")
+        for key, value in GUARDED_CASES[member].items():
+            assert sidecar[key] == value
+
+    def test_an_allowed_volumes_from_the_app_is_still_a_start_order_cycle(self) -> None:
+        # Allowed by the policy, but the app waits for the sidecar, which waits for the app's
+        # volumes: ECS could never start the task (domain/ecs_rules.py).
+        member = "container.volumesFrom"
+        profile = agent(**GUARDED_CASES[member])
+
+        (reason,) = refused(plan(ec2_task(), [], profile, allowing(member)))
+
+        assert "app -dependsOn-> node-agent -volumesFrom-> app" in reason
+
+    @pytest.mark.parametrize("member", sorted(GUARDED_CASES))
+    def test_an_allowance_for_another_profile_name_does_not_count(self, member: str) -> None:
+        profile = agent(**GUARDED_CASES[member])
+
+        (reason,) = refused(plan(ec2_task(), [], profile, allowing(member, name="other-agent")))
+
+        assert member in reason
+
+    def test_an_allowance_for_another_member_does_not_count(self) -> None:
+        profile = agent(privileged=True)
+
+        (reason,) = refused(plan(ec2_task(), [], profile, allowing("container.user")))
+
+        assert "container.privileged" in reason
+
+    def test_every_member_used_is_named_and_only_those_not_allowed(self) -> None:
+        profile = agent(privileged=True, user="root", volumesFrom=[{"sourceContainer": "app"}])
+
+        reasons = refused(plan(ec2_task(), [], profile, allowing("container.user")))
+
+        assert [r.split(" ")[2] for r in reasons] == ["container.privileged", "container.volumesFrom"]
+
+    def test_a_profile_already_running_is_refused_all_the_same(self) -> None:
+        profile = agent(privileged=True)
+        task = ec2(app(memoryReservation=256), copy.deepcopy(profile.container))
+
+        reasons = refused(plan(task, [], profile))
+
+        assert "container.privileged" in reasons[0]
+
+    @pytest.mark.parametrize("user", ["0", "root", "0:0", "0:1000", "root:root", "root:staff", "000"])
+    def test_root_users_are_refused(self, user: str) -> None:
+        assert profile_rules.guarded_members({"user": user}) == ["container.user"]
+        refused(plan(ec2_task(), [], agent(user=user)))
+
+    @pytest.mark.parametrize(
+        "user", ["1000", "10001:10001", "nobody", "otel:root", "1000:0", "rootless", "10"]
+    )
+    def test_other_users_are_not(self, user: str) -> None:
+        assert profile_rules.guarded_members({"user": user}) == []
+        assert named(planned(plan(ec2_task(), [], agent(user=user))), "node-agent")["user"] == user
+
+    @pytest.mark.parametrize(
+        "members",
+        [
+            pytest.param({"privileged": False}, id="privileged-false"),
+            pytest.param({"mountPoints": [], "volumesFrom": []}, id="empty-mounts"),
+            pytest.param({"linuxParameters": {"capabilities": {"drop": ["ALL"]}}}, id="drop-only"),
+            pytest.param({"linuxParameters": {"initProcessEnabled": True, "devices": []}}, id="no-devices"),
+            pytest.param({"dockerSecurityOptions": ["no-new-privileges"]}, id="no-new-privileges"),
+            pytest.param({"readonlyRootFilesystem": True}, id="read-only-root"),
+        ],
+    )
+    def test_members_that_ask_for_nothing_more_are_planned(self, members: dict[str, Any]) -> None:
+        profile = agent(**members)
+
+        assert profile_rules.guarded_members(profile.container) == []
+        planned(plan(ec2_task(), [], profile))
+
+    @pytest.mark.parametrize("option", ["label:disable", "apparmor:unconfined", "label:type:spc_t"])
+    def test_security_options_beside_no_new_privileges_are_refused(self, option: str) -> None:
+        profile = agent(dockerSecurityOptions=["no-new-privileges", option])
+
+        (reason,) = refused(plan(ec2_task(), [], profile))
+
+        assert "container.dockerSecurityOptions" in reason
+
+
+class TestShippedProfiles:
+    @pytest.mark.parametrize("name", sorted(builtin_profiles()))
+    def test_no_shipped_profile_uses_a_guarded_member(self, name: str) -> None:
+        assert profile_rules.guarded_members(builtin_profiles()[name].container) == []
+
+    @pytest.mark.parametrize("name", sorted(builtin_profiles()))
+    @pytest.mark.parametrize("task", [fargate_task, ec2_task], ids=["fargate", "ec2"])
+    def test_each_shipped_profile_is_planned_with_no_allowance(self, name: str, task: Any) -> None:
+        request = planned(plan(task(), [], builtin_profiles()[name], EXAMPLE_POLICY))
+
+        assert EXAMPLE_POLICY.allow_profile_members == {}
+        assert len(request["containerDefinitions"]) == 2
+
+
+class TestUpgrades:
+    """An upgrade in place runs the profile's image in the present container, with its members."""
+
+    def present(self, **members: Any) -> dict[str, Any]:
+        return {
+            "name": "node-agent",
+            "image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/observability/node-agent:3.9.0",
+            "essential": False,
+            "memoryReservation": 64,
+            **members,
+        }
+
+    def test_a_present_privileged_sidecar_is_not_upgraded_to_the_profile_s_image(self) -> None:
+        task = ec2(app(memoryReservation=256), self.present(privileged=True))
+
+        reasons = refused(plan(task, [], agent(), Policy(upgrade_drifted=True)))
+
+        (reason,) = [r for r in reasons if "privileged" in r]
+        assert reason.startswith("container 'node-agent' sets privileged, which ")
+        assert "profile node-agent@1.0.0's image" in reason
+        assert json.dumps({"node-agent": ["container.privileged"]}) in reason
+        # the same sidecar, not privileged, is upgraded
+        plain = ec2(app(memoryReservation=256), self.present())
+        assert plan(plain, [], agent(), Policy(upgrade_drifted=True)).decision is Decision.DRIFTED
+
+    def test_it_is_upgraded_when_the_policy_allows_the_member(self) -> None:
+        task = ec2(app(memoryReservation=256), self.present(privileged=True))
+        policy = Policy(upgrade_drifted=True, allow_profile_members={"node-agent": ["container.privileged"]})
+
+        result = plan(task, [], agent(), policy)
+
+        assert result.decision is Decision.DRIFTED
+        assert result.register_input is not None
+        upgraded = named(result.register_input, "node-agent")
+        assert (upgraded["image"], upgraded["privileged"]) == (AGENT_IMAGE, True)
+
+
+# -- Fargate --------------------------------------------------------------------------------------------
+
+# Each member of a container Fargate does not take, with a value botocore's model accepts.
+FARGATE_CASES: dict[str, dict[str, Any]] = {
+    "disableNetworking": {"disableNetworking": True},
+    "dnsSearchDomains": {"dnsSearchDomains": ["corp.internal"]},
+    "dnsServers": {"dnsServers": ["10.0.0.2"]},
+    "dockerSecurityOptions": {"dockerSecurityOptions": ["no-new-privileges"]},
+    "extraHosts": {"extraHosts": [{"hostname": "otel-gateway", "ipAddress": "10.0.0.9"}]},
+    "links": {"links": ["app"]},
+    "privileged": {"privileged": True},
+    "linuxParameters.devices": {"linuxParameters": {"devices": [{"hostPath": "/dev/fuse"}]}},
+    "linuxParameters.maxSwap": {"linuxParameters": {"maxSwap": 512}},
+    "linuxParameters.sharedMemorySize": {"linuxParameters": {"sharedMemorySize": 64}},
+    "linuxParameters.swappiness": {"linuxParameters": {"swappiness": 0}},
+    "linuxParameters.tmpfs": {"linuxParameters": {"tmpfs": [{"containerPath": "/tmp", "size": 64}]}},
+    "hostname": {"hostname": "collector"},
+}
+# Only Fargate's rule speaks: the guarded members are allowed for the agent.
+ALL_ALLOWED = Policy(allow_profile_members={"node-agent": sorted(profile_rules.GUARDED_MEMBERS)})
+
+
+def test_every_fargate_member_has_a_case() -> None:
+    assert set(FARGATE_CASES) == set(profile_rules.FARGATE_INVALID)
+
+
+class TestFargate:
+    @pytest.mark.parametrize("path", list(FARGATE_CASES))
+    def test_each_member_fargate_does_not_take_is_refused_naming_it(self, path: str) -> None:
+        profile = agent(**FARGATE_CASES[path])
+
+        (reason,) = refused(plan(fargate_task(), [], profile, ALL_ALLOWED))
+
+        assert reason == (
+            f"profile node-agent@1.0.0 sets container.{path}, which Fargate does not take: "
+            "the sidecar cannot be added to a Fargate task"
+        )
+
+    @pytest.mark.parametrize("path", list(FARGATE_CASES))
+    def test_the_same_profile_is_not_refused_for_fargate_on_ec2(self, path: str) -> None:
+        profile = agent(**FARGATE_CASES[path])
+
+        assert profile_rules.fargate_refusals(ec2_task(), profile) == []
+        result = plan(ec2_task(), [], profile, ALL_ALLOWED)
+        assert not any("Fargate" in r for r in result.reasons), result.reasons
+
+    def test_a_profile_without_such_members_is_planned_on_fargate(self) -> None:
+        profile = agent(linuxParameters={"initProcessEnabled": True}, readonlyRootFilesystem=True)
+
+        assert profile_rules.fargate_refusals(fargate_task(), profile) == []
+        planned(plan(fargate_task(), [], profile))
+
+    def test_sys_ptrace_is_the_one_capability_fargate_takes(self) -> None:
+        policy = allowing("container.linuxParameters.capabilities.add")
+        ptrace = agent(linuxParameters={"capabilities": {"add": ["SYS_PTRACE"], "drop": ["NET_RAW"]}})
+        more = agent(linuxParameters={"capabilities": {"add": ["SYS_PTRACE", "NET_ADMIN", "BPF"]}})
+
+        request = planned(plan(fargate_task(), [], ptrace, policy))
+        (reason,) = refused(plan(fargate_task(), [], more, policy))
+
+        assert named(request, "node-agent")["linuxParameters"]["capabilities"]["add"] == ["SYS_PTRACE"]
+        assert "container.linuxParameters.capabilities.add (BPF, NET_ADMIN; only SYS_PTRACE)" in reason
+        assert "Fargate does not take" in reason
+        planned(plan(ec2_task(), [], more, policy))  # the policy allows them; EC2 takes them
+
+    def test_a_gpu_is_refused_on_fargate(self) -> None:
+        profile = agent(resourceRequirements=[{"type": "GPU", "value": "1"}])
+
+        (reason,) = refused(plan(fargate_task(), [], profile))
+
+        assert "container.resourceRequirements (a GPU)" in reason
+
+    def test_every_member_is_named_once(self) -> None:
+        profile = agent(
+            links=["app"],
+            hostname="collector",
+            linuxParameters={"tmpfs": [{"containerPath": "/tmp", "size": 8}]},
+        )
+
+        reasons = refused(plan(fargate_task(), [], profile))
+
+        assert [r.split(" sets ", 1)[1].split(",", 1)[0] for r in reasons] == [
+            "container.links",
+            "container.linuxParameters.tmpfs",
+            "container.hostname",
+        ]
+
+    def test_an_upgrade_in_place_keeps_the_present_container_s_members(self) -> None:
+        """The profile's Fargate-only problems concern the container it adds; an upgrade keeps the
+        present one's members, which Fargate took already."""
+        profile = agent(hostname="collector")
+        present = {"name": "node-agent", "image": AGENT_IMAGE.replace("4.2.0", "3.9.0"), "essential": False}
+        task = fargate(app(), present)
+
+        result = plan(task, [], profile, Policy(upgrade_drifted=True))
+
+        assert result.decision is Decision.DRIFTED, result.reasons
+        assert result.register_input is not None
+        assert "hostname" not in named(result.register_input, "node-agent")
+        # adding it is refused
+        refused(plan(fargate_task(), [], profile, Policy(upgrade_drifted=True)))
+
+
+class TestPolicy:
+    def test_an_unknown_member_is_refused_naming_the_known_ones(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            Policy.model_validate({"allowProfileMembers": {"node-agent": ["container.image"]}})
+
+        (error,) = caught.value.errors()
+        assert error["loc"] == ("allowProfileMembers",)
+        assert "container.privileged" in error["msg"]
+        assert "container.image" not in error["msg"]
+
+    def test_the_allowance_is_read_in_camel_case(self) -> None:
+        policy = Policy.model_validate_json('{"allowProfileMembers": {"node-agent": ["container.user"]}}')
+
+        assert policy.allow_profile_members == {"node-agent": ["container.user"]}
+
+    def test_none_is_allowed_by_default(self) -> None:
+        assert Policy().allow_profile_members == {}
