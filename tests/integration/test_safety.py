@@ -131,6 +131,50 @@ def test_a_pipeline_that_keeps_reverting_is_flapping_and_left_alone_until_releas
     ]
 
 
+def test_a_revert_counts_once_however_often_its_event_is_retried(
+    aws: Aws, invoke: Any, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_REVERTS", "1")
+    source = service(aws)["taskDefinition"]
+    denied: list[bool] = []
+    inject(
+        monkeypatch,
+        "before-send.ecs.UpdateService",
+        lambda n: (
+            error("AccessDeniedException", "not authorized to perform: ecs:UpdateService") if denied else None
+        ),
+    )
+    compliant = one(invoke(update_by(PIPELINE)))["newTaskDefinitionArn"]
+
+    # The pipeline reverts once; UpdateService is refused twice, and Lambda retries the same event
+    revert(aws, source)
+    denied.append(True)
+    update = update_by(TERRAFORM)
+    seen: list[str] = []
+    for attempt in range(3):  # the first attempt and Lambda's two retries (MaximumRetryAttempts: 2)
+        if attempt == 2:
+            denied.clear()
+        try:
+            seen.append(one(invoke(update))["status"])
+        except EnforcementFailedError:
+            seen.append("FAILED")
+
+    assert seen == ["FAILED", "FAILED", "REMEDIATED"]
+    assert service(aws)["taskDefinition"] == compliant
+    messages = [m["body"] for m in inbox.messages()]
+    assert [m["status"] for m in messages] == ["REMEDIATED", "FAILED", "FAILED", "REMEDIATED"]
+    assert messages[-1]["reasons"][-1] == (
+        f"the service had left the enforcer's revision for {source}, by {TERRAFORM}: "
+        "revert 1 of at most 1 within 3600 s"
+    )
+
+    # A second revert is another one: more than MAX_REVERTS=1, FLAPPING
+    revert(aws, source)
+    flapping = one(invoke(update_by(TERRAFORM)))
+    assert flapping["status"] == "FLAPPING"
+    assert "taken away 2 times" in flapping["reasons"][0]
+
+
 def test_release_by_tag_needs_the_current_quarantines_token(
     aws: Aws, invoke: Any, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:

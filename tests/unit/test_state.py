@@ -27,6 +27,11 @@ def deployed(at: float = 0.0) -> memory.ServiceRecord:
     )
 
 
+def redeployed(record: memory.ServiceRecord, at: float) -> memory.ServiceRecord:
+    """The enforcer deployed its revision again (after a revert): a new deployment."""
+    return memory.replace(record, deployment=memory.Deployment(OURS, f"ecs-svc/{at}", at, "jaeger", "jaeger"))
+
+
 class TestReverts:
     def test_a_service_that_left_our_revision_is_reverted(self) -> None:
         assert memory.reverted(deployed(), SOURCE, (SOURCE,))
@@ -42,7 +47,7 @@ class TestReverts:
             outcome = memory.record_revert(
                 record, now=100.0 + i, caller=caller, task_definition=SOURCE, policy=POLICY
             )
-            record = outcome.record
+            record = redeployed(outcome.record, 100.5 + i)
             outcomes.append(outcome.flapping)
 
         assert outcomes == [False, False, True]
@@ -58,11 +63,62 @@ class TestReverts:
             record = memory.record_revert(
                 record, now=at, caller="x", task_definition=SOURCE, policy=POLICY
             ).record
+            record = redeployed(record, at + 0.5)
 
         outcome = memory.record_revert(record, now=700.0, caller="x", task_definition=SOURCE, policy=POLICY)
 
         assert not outcome.flapping
         assert [r.at for r in outcome.record.reverts] == [700.0]
+
+    def test_a_revert_seen_again_counts_once(self) -> None:
+        # The same revert seen by each retry of an event whose UpdateService failed, and by
+        # another event about the same revision change
+        record = deployed()
+        for i in range(4):
+            outcome = memory.record_revert(
+                record, now=100.0 + i, caller="arn:tf", task_definition=SOURCE, policy=POLICY
+            )
+            record = outcome.record
+
+        assert not outcome.flapping
+        assert [(r.at, r.left) for r in record.reverts] == [(100.0, "ecs-svc/1")]
+
+    def test_leaving_another_deployment_or_for_another_revision_is_another_revert(self) -> None:
+        record = deployed()
+        record = memory.record_revert(
+            record, now=1.0, caller="x", task_definition=SOURCE, policy=POLICY
+        ).record
+        # the enforcer deployed again (a new deployment), and the service left it again
+        record = memory.record_revert(
+            redeployed(record, 2.0), now=3.0, caller="x", task_definition=SOURCE, policy=POLICY
+        ).record
+        # the same deployment left for yet another revision
+        other = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:3"
+        outcome = memory.record_revert(record, now=4.0, caller="x", task_definition=other, policy=POLICY)
+
+        assert [(r.left, r.task_definition) for r in outcome.record.reverts] == [
+            ("ecs-svc/1", SOURCE),
+            ("ecs-svc/2.0", SOURCE),
+            ("ecs-svc/2.0", other),
+        ]
+        assert outcome.flapping
+
+    def test_a_deployment_without_an_id_is_named_by_its_revision_and_start(self) -> None:
+        record = memory.ServiceRecord(deployment=memory.Deployment(OURS, None, 7.0, "j", "j"))
+        for at in (10.0, 11.0):
+            record = memory.record_revert(
+                record, now=at, caller="x", task_definition=SOURCE, policy=POLICY
+            ).record
+
+        assert [r.left for r in record.reverts] == [f"{OURS}@7.0"]
+
+    def test_reverts_stored_before_they_named_the_deployment_they_left_are_read(self) -> None:
+        old = {"reverts": [{"at": 1.0, "caller": "x", "task_definition": SOURCE}]}
+
+        record = memory.ServiceRecord.from_doc(old)
+
+        assert record.reverts == (memory.Revert(1.0, "x", SOURCE),)
+        assert record.reverts[0].left is None
 
     def test_release_clears_the_quarantine_the_count_and_the_deployment(self) -> None:
         record = memory.quarantine(deployed(), "FLAPPING", "why", now=5.0)

@@ -344,10 +344,11 @@ class Enforcer:
             policy=self._revert_policy,
         )
         counted = outcome.record
-        self._ledger.update_service(
-            state.arn,
-            lambda r: dataclasses.replace(r, reverts=counted.reverts, quarantine=counted.quarantine),
-        )
+        if outcome.counted:
+            self._ledger.update_service(
+                state.arn,
+                lambda r: dataclasses.replace(r, reverts=counted.reverts, quarantine=counted.quarantine),
+            )
         if counted.quarantine is None:
             policy = self._revert_policy
             return (
