@@ -17,7 +17,7 @@ from sidecar_enforcer.adapters.aws import Clients
 from sidecar_enforcer.adapters.ecs import DeploymentState, EcsGateway, TaskState
 from sidecar_enforcer.adapters.sns import StatusPublisher
 from sidecar_enforcer.cli import main
-from sidecar_enforcer.errors import AwsError, EnforcementFailedError, MalformedEventError
+from sidecar_enforcer.errors import AwsError, EnforcementFailedError, MalformedEventError, RejectedError
 from sidecar_enforcer.models.findings import Finding
 
 from .conftest import ACCOUNT, Aws, Inbox, event
@@ -473,6 +473,55 @@ def test_a_timeout_between_register_and_update_is_retried_with_the_recorded_revi
     assert calls == [retried["newTaskDefinitionArn"]] * 2
     assert len(revisions(aws)) == 2
     assert service(aws)["taskDefinition"] == retried["newTaskDefinitionArn"]
+
+
+def refuse_inactive_revisions(monkeypatch: pytest.MonkeyPatch, aws: Aws) -> list[str]:
+    """AWS refuses UpdateService to a deregistered revision (INACTIVE, DELETE_IN_PROGRESS); moto
+    deploys it anyway, so the refusal is added here. Returns the revisions deployed."""
+    real_deploy = EcsGateway.deploy
+    deployed: list[str] = []
+
+    def deploy(self: EcsGateway, cluster: str, name: str, arn: str) -> str | None:
+        status = aws.ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]["status"]
+        if status != "ACTIVE":
+            raise RejectedError("UpdateService: ClientException: TaskDefinition is inactive")
+        deployed.append(arn)
+        return real_deploy(self, cluster, name, arn)
+
+    monkeypatch.setattr(EcsGateway, "deploy", deploy)
+    return deployed
+
+
+def test_a_deregistered_compliant_revision_is_replaced_not_deployed(
+    aws: Aws, invoke: Any, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deployed = refuse_inactive_revisions(monkeypatch, aws)
+    source = service(aws)["taskDefinition"]
+    compliant = one(invoke(update_by(PIPELINE)))["newTaskDefinitionArn"]
+    revert(aws, source)
+    assert one(invoke(update_by(PIPELINE)))["changes"][0] == (
+        f"reuse {compliant}, registered earlier for this source and profile version"
+    )
+
+    # Someone deregisters the enforcer's revision (this container has already looked at it)
+    aws.ecs.deregister_task_definition(taskDefinition=compliant)
+    revert(aws, source)
+    replaced = one(invoke(update_by(PIPELINE)))
+
+    fresh = replaced["newTaskDefinitionArn"]
+    assert replaced["status"] == "REMEDIATED"
+    assert replaced["changes"][0] == "RegisterTaskDefinition"
+    assert fresh != compliant
+    assert service(aws)["taskDefinition"] == fresh
+    assert revisions(aws) == [source, fresh]  # the ACTIVE ones
+    assert deployed == [compliant, compliant, fresh]
+
+    # The fresh revision is the one recorded: the next event reuses it
+    revert(aws, source)
+    again = one(invoke(update_by(PIPELINE)))
+    assert again["newTaskDefinitionArn"] == fresh
+    assert again["changes"][0].startswith(f"reuse {fresh}")
+    assert len(revisions(aws)) == 2
 
 
 def test_sns_down_never_blocks_the_remediation_and_the_status_is_published_later(

@@ -120,6 +120,12 @@ class TestReverts:
         assert record.reverts == (memory.Revert(1.0, "x", SOURCE),)
         assert record.reverts[0].left is None
 
+    def test_only_an_active_revision_can_be_deployed(self) -> None:
+        assert memory.deployable("ACTIVE")
+        assert not memory.deployable("INACTIVE")  # deregistered
+        assert not memory.deployable("DELETE_IN_PROGRESS")
+        assert not memory.deployable(None)  # gone
+
     def test_release_clears_the_quarantine_the_count_and_the_deployment(self) -> None:
         record = memory.quarantine(deployed(), "FLAPPING", "why", now=5.0)
         record = memory.replace(record, reverts=(memory.Revert(1.0, "x", SOURCE),))
@@ -212,6 +218,55 @@ class TestLedger:
 
         assert (first, second, other) == ((OURS, False), (OURS, True), ("v2", False))
         assert registered == [OURS]
+
+    def test_a_recorded_revision_that_cannot_be_deployed_is_replaced_once(self, ledger: Ledger) -> None:
+        ledger.compliant_revision(SOURCE, "jaeger@1", find=lambda: None, register=lambda: OURS)
+        fresh = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:3"
+        registered: list[str] = []
+        checked: list[str] = []
+
+        def usable(arn: str) -> bool:
+            checked.append(arn)
+            return arn != OURS  # OURS was deregistered
+
+        def register() -> str:
+            registered.append(fresh)
+            return fresh
+
+        first = ledger.compliant_revision(
+            SOURCE, "jaeger@1", find=lambda: None, register=register, usable=usable
+        )
+        second = ledger.compliant_revision(
+            SOURCE, "jaeger@1", find=lambda: None, register=register, usable=usable
+        )
+
+        assert (first, second) == ((fresh, False), (fresh, True))
+        assert registered == [fresh]
+        assert checked == [OURS, fresh]
+
+    def test_a_stale_record_waits_for_the_invocation_replacing_it(
+        self, ledger: Ledger, table: StateTable, clock: Clock
+    ) -> None:
+        fresh = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:3"
+        # Another invocation found OURS deregistered and holds the lease while it registers
+        stale = memory.SourceRecord(OURS, memory.Lease("other", clock.now + 3))
+        table.put(f"source#{SOURCE}", "jaeger@1", stale.to_doc(), None)
+        real_sleep = clock.sleep
+
+        def sleep(seconds: float) -> None:  # ...and records its fresh revision a moment later
+            real_sleep(seconds)
+            found = table.get(f"source#{SOURCE}", "jaeger@1")
+            assert found is not None
+            table.put(f"source#{SOURCE}", "jaeger@1", memory.SourceRecord(fresh).to_doc(), found.version)
+
+        waiting = Ledger(table, clock=clock, sleep=sleep, wait_seconds=5)
+
+        def register() -> str:
+            raise AssertionError("must not register a second revision")
+
+        assert waiting.compliant_revision(
+            SOURCE, "jaeger@1", find=lambda: None, register=register, usable=lambda arn: arn != OURS
+        ) == (fresh, True)
 
     def test_a_revision_registered_before_a_crash_is_found_not_registered_again(
         self, ledger: Ledger, table: StateTable, clock: Clock

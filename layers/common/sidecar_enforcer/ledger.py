@@ -99,26 +99,38 @@ class Ledger:
         *,
         find: Callable[[], str | None],
         register: Callable[[], str],
+        usable: Callable[[str], bool] = lambda arn: True,
     ) -> tuple[str, bool]:
         """The one compliant revision for (source, profile version), and whether it existed.
 
-        Recorded: reused. Not recorded: this invocation takes the lease, looks for a revision the
-        enforcer registered earlier (an invocation that crashed before recording it: its marker
-        tags say so), else registers one, and records it. Another invocation's lease: wait for
-        its answer."""
+        Recorded and still ``usable`` (read live: a revision can be deregistered after it was
+        recorded): reused. Not recorded, or recorded but no longer usable: this invocation takes the
+        lease, looks for a revision the enforcer registered earlier (an invocation that crashed
+        before recording it: its marker tags say so), else registers one, and records it. Another
+        invocation's lease: wait for its answer."""
         key = (f"source#{source_arn}", profile_label)
-        record, claimed = self._lease(
-            key,
-            SourceRecord.from_doc,
-            uuid.uuid4().hex,
-            lambda r: (
+        owner = uuid.uuid4().hex
+
+        def busy(r: SourceRecord) -> str:
+            return (
                 f"another invocation is registering the compliant revision of {source_arn}; "
                 "the event is retried"
-            ),
-            ready=lambda r: r.compliant_arn is not None,
+            )
+
+        record, claimed = self._lease(
+            key, SourceRecord.from_doc, owner, busy, ready=lambda r: r.compliant_arn is not None
         )
         if record.compliant_arn:
-            return record.compliant_arn, True
+            stale = record.compliant_arn
+            if usable(stale):
+                return stale, True
+            log.warning("the compliant revision recorded for %s cannot be deployed: replacing it", source_arn)
+            record, claimed = self._lease(
+                key, SourceRecord.from_doc, owner, busy, ready=lambda r: r.compliant_arn not in (None, stale)
+            )
+            replaced = record.compliant_arn
+            if replaced is not None and replaced != stale:
+                return replaced, True  # another invocation replaced it meanwhile
         try:
             arn = find()
             reused = arn is not None

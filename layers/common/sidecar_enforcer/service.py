@@ -530,6 +530,7 @@ class Enforcer:
                 label,
                 find=lambda: ecs.find_registered(source, label),
                 register=lambda: ecs.register(request),
+                usable=lambda arn: memory.deployable(ecs.task_definition_status(arn)),
             )
         else:
             found = ecs.find_registered(source, label) if source else None

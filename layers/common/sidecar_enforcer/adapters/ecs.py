@@ -20,6 +20,7 @@ from typing import Any
 from ..domain.arns import task_definition_family, task_definition_revision
 from ..domain.plan import MARKER_PROFILE, MARKER_SOURCE
 from ..domain.taskdef import TaskDefinitionDocument, unwrap
+from ..errors import NotFoundError, RejectedError
 from .aws import call, pages
 
 DESCRIBE_SERVICES_MAX = 10  # DescribeServices: up to 10 services per call
@@ -210,6 +211,20 @@ class EcsGateway:
     def register(self, request: dict[str, Any]) -> str:
         response = call("RegisterTaskDefinition", self._client.register_task_definition, **request)
         return str(response["taskDefinition"]["taskDefinitionArn"])
+
+    def task_definition_status(self, task_definition_arn: str) -> str | None:
+        """A revision's status now (ACTIVE, INACTIVE, DELETE_IN_PROGRESS), or None when ECS no
+        longer describes it. Read live, never from the cache: unlike the content, the status of a
+        revision changes (DeregisterTaskDefinition, DeleteTaskDefinitions)."""
+        try:
+            response = call(
+                "DescribeTaskDefinition",
+                self._client.describe_task_definition,
+                taskDefinition=task_definition_arn,
+            )
+        except (NotFoundError, RejectedError):  # ECS: "ClientException: Unable to describe task definition"
+            return None
+        return str(response["taskDefinition"].get("status", "ACTIVE"))
 
     def find_registered(self, source_arn: str, profile_label: str) -> str | None:
         """A compliant revision the enforcer already registered for this source and profile version

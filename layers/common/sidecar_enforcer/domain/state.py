@@ -48,6 +48,12 @@ class SourceRecord:
         return cls(compliant_arn=doc.get("compliant_arn"), lease=Lease(**lease) if lease else None)
 
 
+def deployable(status: str | None) -> bool:
+    """Whether a task definition revision in this status can be deployed. A deregistered one
+    (INACTIVE, or DELETE_IN_PROGRESS) cannot: UpdateService to it fails; nor one that is gone (None)."""
+    return status == "ACTIVE"
+
+
 @dataclass(frozen=True)
 class Deployment:
     """The deployment the enforcer started (UpdateService) and what became of it."""
