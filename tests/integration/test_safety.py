@@ -16,8 +16,10 @@ from sidecar_enforcer import fleet
 from sidecar_enforcer.adapters.aws import Clients
 from sidecar_enforcer.adapters.ecs import DeploymentState, EcsGateway, TaskState
 from sidecar_enforcer.adapters.sns import StatusPublisher
+from sidecar_enforcer.adapters.state import StateTable
 from sidecar_enforcer.cli import main
 from sidecar_enforcer.errors import AwsError, EnforcementFailedError, MalformedEventError, RejectedError
+from sidecar_enforcer.ledger import Ledger
 from sidecar_enforcer.models.findings import Finding
 
 from .conftest import ACCOUNT, Aws, Inbox, event
@@ -546,6 +548,71 @@ def test_sns_down_never_blocks_the_remediation_and_the_status_is_published_later
     (message,) = inbox.messages()
     assert message["body"] == finding
     assert "published 0 status" in one(invoke(event("scheduled-outbox-tick.json")))["reasons"][0]
+
+
+def sns_error(code: str, message: str) -> AWSResponse:
+    """An SNS error answer (the query protocol answers in XML)."""
+    body = (
+        f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message>"
+        "</Error><RequestId>r</RequestId></ErrorResponse>"
+    ).encode()
+    return AWSResponse("https://sns.us-east-1.amazonaws.com/", 400, {"x-amzn-requestid": "r"}, _Raw(body))
+
+
+def test_a_status_sns_refuses_for_good_never_blocks_the_outbox_and_ends_in_the_dead_letter_queue(
+    aws: Aws, invoke: Any, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue = aws.sqs.create_queue(QueueName="sidecar-enforcer-dead-letters")["QueueUrl"]
+    monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", queue)
+    refused = sns_error("InvalidParameter", "Invalid parameter: Message too long")
+    outage = sns_error("AuthorizationError", "not authorized to perform: SNS:Publish")
+    # SNS refuses one status for good each time it is published (publishes 1, 3 and 5), and is
+    # briefly unreachable for the next status (publish 2)
+    publishes = inject(
+        monkeypatch,
+        "before-send.sns.Publish",
+        lambda n: refused if n in (1, 3, 5) else outage if n == 2 else None,
+    )
+
+    poisoned = one(invoke(update_by(PIPELINE)))  # REMEDIATED: refused, kept (attempt 1)
+    behind = one(invoke(update_by(PIPELINE)))  # COMPLIANT: SNS unreachable, kept behind it
+    assert inbox.messages() == []
+
+    # The ticks: attempt 2 is refused and the status behind it published; attempt 3 is refused and
+    # the status goes to the dead-letter queue
+    first = one(invoke(event("scheduled-outbox-tick.json")))
+    second = one(invoke(event("scheduled-outbox-tick.json")))
+
+    assert "published 1 status" in first["reasons"][0]
+    assert "published 0 status" in second["reasons"][0]
+    assert [m["body"] for m in inbox.messages()] == [behind]
+    (dead,) = aws.sqs.receive_message(QueueUrl=queue, MessageAttributeNames=["All"])["Messages"]
+    assert json.loads(dead["Body"]) == poisoned  # intact
+    assert poisoned["status"] == "REMEDIATED"
+    assert "InvalidParameter" in dead["MessageAttributes"]["reason"]["StringValue"]
+    assert len(publishes) == 5
+    kept = aws.dynamodb.query(
+        TableName="sidecar-enforcer-state",
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "outbox"}},
+    )["Items"]
+    assert kept == []
+
+
+def test_a_kept_status_that_cannot_be_read_is_dead_lettered_not_a_failed_tick(
+    aws: Aws, invoke: Any, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue = aws.sqs.create_queue(QueueName="sidecar-enforcer-dead-letters")["QueueUrl"]
+    monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", queue)
+    unreadable = {"status": "FROM_A_LATER_VERSION", "service": NEXUS}
+    Ledger(StateTable(aws.dynamodb, "sidecar-enforcer-state")).outbox_add(unreadable)
+
+    ticks = [one(invoke(event("scheduled-outbox-tick.json")))["status"] for _ in range(3)]
+
+    assert ticks == ["IGNORED"] * 3
+    (dead,) = aws.sqs.receive_message(QueueUrl=queue, MessageAttributeNames=["All"])["Messages"]
+    assert json.loads(dead["Body"]) == unreadable
+    assert dead["MessageAttributes"]["reason"]["StringValue"] == "kept status unreadable: 1 error(s)"
 
 
 # -- the canary, on every path ----------------------------------------------------------------------

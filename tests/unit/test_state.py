@@ -12,7 +12,7 @@ import pytest
 from moto import mock_aws
 from sidecar_enforcer.adapters.state import StateTable, create_table
 from sidecar_enforcer.domain import state as memory
-from sidecar_enforcer.errors import AwsError
+from sidecar_enforcer.errors import AccessDeniedError, AwsError, RejectedError
 from sidecar_enforcer.ledger import LEASE_SECONDS, BusyError, Ledger
 
 ARN = "arn:aws:ecs:us-east-1:123456789012:service/shop/api"
@@ -381,3 +381,68 @@ class TestLedger:
         assert ledger.outbox_drain(lambda m: sent.append(m["n"])) == 2
         assert sent == [0, 1, 2]
         assert ledger.outbox() == []
+
+    def test_a_status_refused_for_good_does_not_block_the_ones_behind_it_and_is_dead_lettered(
+        self, ledger: Ledger, clock: Clock
+    ) -> None:
+        poisoned = {"status": "REMEDIATED", "n": 0, "service": "s" * 1000}
+        ledger.outbox_add(poisoned, refused=True)  # SNS refused it when it was first published
+        for n in (1, 2):
+            clock.now += 1
+            ledger.outbox_add({"status": "REMEDIATED", "n": n})
+        sent: list[Any] = []
+        dead: list[tuple[dict[str, Any], str]] = []
+
+        def publish(message: dict[str, Any]) -> None:
+            if message["n"] == 0:
+                raise RejectedError("Publish: InvalidParameter: Invalid parameter: Message too long")
+            sent.append(message["n"])
+
+        def dead_letter(message: dict[str, Any], reason: str) -> None:
+            dead.append((message, reason))
+
+        assert ledger.outbox_drain(publish, dead_letter=dead_letter) == 2
+        assert sent == [1, 2]
+        assert [(k.doc["message"]["n"], k.doc["attempts"]) for k in ledger.outbox()] == [(0, 2)]
+
+        clock.now += 1
+        ledger.outbox_add({"status": "VERIFIED", "n": 3})
+        assert ledger.outbox_drain(publish, dead_letter=dead_letter) == 1  # attempt 3: dead-lettered
+
+        assert sent == [1, 2, 3]
+        assert dead == [(poisoned, "Publish: InvalidParameter: Invalid parameter: Message too long")]
+        assert ledger.outbox() == []
+
+    def test_a_transient_failure_still_stops_the_drain_and_is_not_an_attempt(
+        self, ledger: Ledger, clock: Clock
+    ) -> None:
+        ledger.outbox_add({"status": "REMEDIATED", "n": 0})
+        clock.now += 1
+        ledger.outbox_add({"status": "REMEDIATED", "n": 1})
+
+        def denied(message: dict[str, Any]) -> None:
+            raise AccessDeniedError("Publish: AuthorizationError: not authorized to perform: SNS:Publish")
+
+        for _ in range(5):
+            assert ledger.outbox_drain(denied, dead_letter=lambda m, r: pytest.fail("dead-lettered")) == 0
+
+        assert [(k.doc["message"]["n"], k.doc["attempts"]) for k in ledger.outbox()] == [(0, 0), (1, 0)]
+
+    def test_a_refused_status_stays_when_the_dead_letter_queue_is_down(
+        self, ledger: Ledger, clock: Clock
+    ) -> None:
+        ledger.outbox_add({"status": "REMEDIATED", "n": 0}, refused=True)
+        clock.now += 1
+        ledger.outbox_add({"status": "REMEDIATED", "n": 1})
+
+        def refuse(message: dict[str, Any]) -> None:
+            raise RejectedError("Publish: InvalidParameter: too long")
+
+        def down(message: dict[str, Any], reason: str) -> None:
+            raise AwsError("SendMessage: ServiceUnavailable")
+
+        for _ in range(3):
+            assert ledger.outbox_drain(refuse, dead_letter=down) == 0
+
+        # the queue's outage stops the drain like SNS's would; the status is kept, not lost
+        assert [(k.doc["message"]["n"], k.doc["attempts"]) for k in ledger.outbox()] == [(0, 4), (1, 1)]

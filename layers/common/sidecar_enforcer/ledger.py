@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from .adapters.state import StateTable, Versioned
 from .domain.state import Lease, ServiceRecord, SourceRecord
-from .errors import AwsError
+from .errors import AwsError, RejectedError
 
 log = logging.getLogger(__name__)
 R = TypeVar("R", ServiceRecord, SourceRecord)
@@ -27,6 +27,7 @@ WAIT_SECONDS = 30  # how long an invocation waits for a lease before its event i
 POLL_SECONDS = 0.2
 OUTBOX = "outbox"
 OUTBOX_TTL_SECONDS = 14 * 24 * 3600
+OUTBOX_ATTEMPTS = 3  # publishes of a status SNS refuses for good before it is dead-lettered
 
 
 class BusyError(AwsError):
@@ -172,15 +173,28 @@ class Ledger:
 
     # -- status outbox ------------------------------------------------------------------------------
 
-    def outbox_add(self, message: dict[str, Any]) -> None:
-        """Keep a status SNS refused, to publish again later (``outbox_drain``)."""
+    def outbox_add(self, message: dict[str, Any], *, refused: bool = False) -> None:
+        """Keep a status SNS did not take, to publish again later (``outbox_drain``); ``refused``:
+        SNS refused it for good (RejectedError), which counts as its first attempt."""
         now = self._clock()
         sk = f"{now:017.6f}#{uuid.uuid4().hex}"
-        self._table.put(OUTBOX, sk, {"message": message}, None, expires=now + OUTBOX_TTL_SECONDS)
+        doc = {"message": message, "attempts": 1 if refused else 0}
+        self._table.put(OUTBOX, sk, doc, None, expires=now + OUTBOX_TTL_SECONDS)
 
-    def outbox_drain(self, publish: Callable[[dict[str, Any]], object], limit: int = 25) -> int:
+    def outbox_drain(
+        self,
+        publish: Callable[[dict[str, Any]], object],
+        limit: int = 25,
+        *,
+        dead_letter: Callable[[dict[str, Any], str], object] | None = None,
+    ) -> int:
         """Publish kept statuses, oldest first; each is deleted only after it was published.
-        Stops at the first failure (SNS still down). Returns how many were published."""
+
+        A status SNS refuses for good (RejectedError) never blocks the ones behind it: its
+        attempts are counted and the drain goes on; after OUTBOX_ATTEMPTS it goes to
+        ``dead_letter`` intact (without one it stays until the outbox's TTL). Any other failure
+        (throttling, an outage, access denied) stops the drain: SNS is still down, try later.
+        Returns how many were published."""
         sent = 0
         for sk, kept in self._table.query(OUTBOX, limit):
             now = self._clock()
@@ -190,20 +204,36 @@ class Ledger:
             claim = {**kept.doc, "lease": {"owner": uuid.uuid4().hex, "until": now + 60}}
             if not self._table.put(OUTBOX, sk, claim, kept.version, expires=now + OUTBOX_TTL_SECONDS):
                 continue
+            message, attempts = kept.doc["message"], int(kept.doc.get("attempts", 0))
             try:
-                publish(kept.doc["message"])
+                publish(message)
+            except RejectedError as exc:
+                attempts += 1
+                if dead_letter is None or attempts < OUTBOX_ATTEMPTS:
+                    self._put_back(sk, kept, attempts, now)
+                    continue
+                try:
+                    dead_letter(message, str(exc))
+                except AwsError as failed:
+                    log.error("a status SNS refused %d times was not dead-lettered: %s", attempts, failed)
+                    self._put_back(sk, kept, attempts, now)
+                    if isinstance(failed, RejectedError):
+                        continue
+                    return sent
+                log.error("a status SNS refused %d times went to the dead-letter queue: %s", attempts, exc)
+                self._table.delete(OUTBOX, sk, kept.version + 1)
+                continue
             except AwsError:
-                self._table.put(
-                    OUTBOX,
-                    sk,
-                    {"message": kept.doc["message"]},
-                    kept.version + 1,
-                    expires=now + OUTBOX_TTL_SECONDS,
-                )
+                self._put_back(sk, kept, attempts, now)
                 return sent
             self._table.delete(OUTBOX, sk, kept.version + 1)
             sent += 1
         return sent
+
+    def _put_back(self, sk: str, kept: Versioned, attempts: int, now: float) -> None:
+        """Release the claim on a kept status (written as version ``kept.version + 1``)."""
+        doc = {"message": kept.doc["message"], "attempts": attempts}
+        self._table.put(OUTBOX, sk, doc, kept.version + 1, expires=now + OUTBOX_TTL_SECONDS)
 
     def outbox(self) -> list[Versioned]:
         return [kept for _, kept in self._table.query(OUTBOX, 100)]
