@@ -16,8 +16,10 @@ from sidecar_enforcer import fleet
 from sidecar_enforcer.adapters.aws import Clients
 from sidecar_enforcer.adapters.ecs import DeploymentState, EcsGateway, TaskState
 from sidecar_enforcer.adapters.sns import StatusPublisher
+from sidecar_enforcer.adapters.state import StateTable
 from sidecar_enforcer.cli import main
-from sidecar_enforcer.errors import AwsError, EnforcementFailedError, MalformedEventError
+from sidecar_enforcer.errors import AwsError, EnforcementFailedError, MalformedEventError, RejectedError
+from sidecar_enforcer.ledger import Ledger
 from sidecar_enforcer.models.findings import Finding
 
 from .conftest import ACCOUNT, Aws, Inbox, event
@@ -129,6 +131,50 @@ def test_a_pipeline_that_keeps_reverting_is_flapping_and_left_alone_until_releas
         "RELEASED",
         "REMEDIATED",
     ]
+
+
+def test_a_revert_counts_once_however_often_its_event_is_retried(
+    aws: Aws, invoke: Any, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_REVERTS", "1")
+    source = service(aws)["taskDefinition"]
+    denied: list[bool] = []
+    inject(
+        monkeypatch,
+        "before-send.ecs.UpdateService",
+        lambda n: (
+            error("AccessDeniedException", "not authorized to perform: ecs:UpdateService") if denied else None
+        ),
+    )
+    compliant = one(invoke(update_by(PIPELINE)))["newTaskDefinitionArn"]
+
+    # The pipeline reverts once; UpdateService is refused twice, and Lambda retries the same event
+    revert(aws, source)
+    denied.append(True)
+    update = update_by(TERRAFORM)
+    seen: list[str] = []
+    for attempt in range(3):  # the first attempt and Lambda's two retries (MaximumRetryAttempts: 2)
+        if attempt == 2:
+            denied.clear()
+        try:
+            seen.append(one(invoke(update))["status"])
+        except EnforcementFailedError:
+            seen.append("FAILED")
+
+    assert seen == ["FAILED", "FAILED", "REMEDIATED"]
+    assert service(aws)["taskDefinition"] == compliant
+    messages = [m["body"] for m in inbox.messages()]
+    assert [m["status"] for m in messages] == ["REMEDIATED", "FAILED", "FAILED", "REMEDIATED"]
+    assert messages[-1]["reasons"][-1] == (
+        f"the service had left the enforcer's revision for {source}, by {TERRAFORM}: "
+        "revert 1 of at most 1 within 3600 s"
+    )
+
+    # A second revert is another one: more than MAX_REVERTS=1, FLAPPING
+    revert(aws, source)
+    flapping = one(invoke(update_by(TERRAFORM)))
+    assert flapping["status"] == "FLAPPING"
+    assert "taken away 2 times" in flapping["reasons"][0]
 
 
 def test_release_by_tag_needs_the_current_quarantines_token(
@@ -431,6 +477,55 @@ def test_a_timeout_between_register_and_update_is_retried_with_the_recorded_revi
     assert service(aws)["taskDefinition"] == retried["newTaskDefinitionArn"]
 
 
+def refuse_inactive_revisions(monkeypatch: pytest.MonkeyPatch, aws: Aws) -> list[str]:
+    """AWS refuses UpdateService to a deregistered revision (INACTIVE, DELETE_IN_PROGRESS); moto
+    deploys it anyway, so the refusal is added here. Returns the revisions deployed."""
+    real_deploy = EcsGateway.deploy
+    deployed: list[str] = []
+
+    def deploy(self: EcsGateway, cluster: str, name: str, arn: str) -> str | None:
+        status = aws.ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]["status"]
+        if status != "ACTIVE":
+            raise RejectedError("UpdateService: ClientException: TaskDefinition is inactive")
+        deployed.append(arn)
+        return real_deploy(self, cluster, name, arn)
+
+    monkeypatch.setattr(EcsGateway, "deploy", deploy)
+    return deployed
+
+
+def test_a_deregistered_compliant_revision_is_replaced_not_deployed(
+    aws: Aws, invoke: Any, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deployed = refuse_inactive_revisions(monkeypatch, aws)
+    source = service(aws)["taskDefinition"]
+    compliant = one(invoke(update_by(PIPELINE)))["newTaskDefinitionArn"]
+    revert(aws, source)
+    assert one(invoke(update_by(PIPELINE)))["changes"][0] == (
+        f"reuse {compliant}, registered earlier for this source and profile version"
+    )
+
+    # Someone deregisters the enforcer's revision (this container has already looked at it)
+    aws.ecs.deregister_task_definition(taskDefinition=compliant)
+    revert(aws, source)
+    replaced = one(invoke(update_by(PIPELINE)))
+
+    fresh = replaced["newTaskDefinitionArn"]
+    assert replaced["status"] == "REMEDIATED"
+    assert replaced["changes"][0] == "RegisterTaskDefinition"
+    assert fresh != compliant
+    assert service(aws)["taskDefinition"] == fresh
+    assert revisions(aws) == [source, fresh]  # the ACTIVE ones
+    assert deployed == [compliant, compliant, fresh]
+
+    # The fresh revision is the one recorded: the next event reuses it
+    revert(aws, source)
+    again = one(invoke(update_by(PIPELINE)))
+    assert again["newTaskDefinitionArn"] == fresh
+    assert again["changes"][0].startswith(f"reuse {fresh}")
+    assert len(revisions(aws)) == 2
+
+
 def test_sns_down_never_blocks_the_remediation_and_the_status_is_published_later(
     aws: Aws, invoke: Any, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -453,6 +548,71 @@ def test_sns_down_never_blocks_the_remediation_and_the_status_is_published_later
     (message,) = inbox.messages()
     assert message["body"] == finding
     assert "published 0 status" in one(invoke(event("scheduled-outbox-tick.json")))["reasons"][0]
+
+
+def sns_error(code: str, message: str) -> AWSResponse:
+    """An SNS error answer (the query protocol answers in XML)."""
+    body = (
+        f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message>"
+        "</Error><RequestId>r</RequestId></ErrorResponse>"
+    ).encode()
+    return AWSResponse("https://sns.us-east-1.amazonaws.com/", 400, {"x-amzn-requestid": "r"}, _Raw(body))
+
+
+def test_a_status_sns_refuses_for_good_never_blocks_the_outbox_and_ends_in_the_dead_letter_queue(
+    aws: Aws, invoke: Any, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue = aws.sqs.create_queue(QueueName="sidecar-enforcer-dead-letters")["QueueUrl"]
+    monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", queue)
+    refused = sns_error("InvalidParameter", "Invalid parameter: Message too long")
+    outage = sns_error("AuthorizationError", "not authorized to perform: SNS:Publish")
+    # SNS refuses one status for good each time it is published (publishes 1, 3 and 5), and is
+    # briefly unreachable for the next status (publish 2)
+    publishes = inject(
+        monkeypatch,
+        "before-send.sns.Publish",
+        lambda n: refused if n in (1, 3, 5) else outage if n == 2 else None,
+    )
+
+    poisoned = one(invoke(update_by(PIPELINE)))  # REMEDIATED: refused, kept (attempt 1)
+    behind = one(invoke(update_by(PIPELINE)))  # COMPLIANT: SNS unreachable, kept behind it
+    assert inbox.messages() == []
+
+    # The ticks: attempt 2 is refused and the status behind it published; attempt 3 is refused and
+    # the status goes to the dead-letter queue
+    first = one(invoke(event("scheduled-outbox-tick.json")))
+    second = one(invoke(event("scheduled-outbox-tick.json")))
+
+    assert "published 1 status" in first["reasons"][0]
+    assert "published 0 status" in second["reasons"][0]
+    assert [m["body"] for m in inbox.messages()] == [behind]
+    (dead,) = aws.sqs.receive_message(QueueUrl=queue, MessageAttributeNames=["All"])["Messages"]
+    assert json.loads(dead["Body"]) == poisoned  # intact
+    assert poisoned["status"] == "REMEDIATED"
+    assert "InvalidParameter" in dead["MessageAttributes"]["reason"]["StringValue"]
+    assert len(publishes) == 5
+    kept = aws.dynamodb.query(
+        TableName="sidecar-enforcer-state",
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "outbox"}},
+    )["Items"]
+    assert kept == []
+
+
+def test_a_kept_status_that_cannot_be_read_is_dead_lettered_not_a_failed_tick(
+    aws: Aws, invoke: Any, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue = aws.sqs.create_queue(QueueName="sidecar-enforcer-dead-letters")["QueueUrl"]
+    monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", queue)
+    unreadable = {"status": "FROM_A_LATER_VERSION", "service": NEXUS}
+    Ledger(StateTable(aws.dynamodb, "sidecar-enforcer-state")).outbox_add(unreadable)
+
+    ticks = [one(invoke(event("scheduled-outbox-tick.json")))["status"] for _ in range(3)]
+
+    assert ticks == ["IGNORED"] * 3
+    (dead,) = aws.sqs.receive_message(QueueUrl=queue, MessageAttributeNames=["All"])["Messages"]
+    assert json.loads(dead["Body"]) == unreadable
+    assert dead["MessageAttributes"]["reason"]["StringValue"] == "kept status unreadable: 1 error(s)"
 
 
 # -- the canary, on every path ----------------------------------------------------------------------

@@ -245,3 +245,16 @@ class TestPolicyDocument:
 
         with pytest.raises(ValidationError):
             policy.grow_task_size = False  # type: ignore[misc]
+
+
+class TestDeadLetterQueue:
+    def test_the_queue_url_is_read(self) -> None:
+        url = "https://sqs.us-east-1.amazonaws.com/123456789012/sidecar-enforcer-DeadLetterQueue-1A2B"
+
+        assert Settings.from_env({"DEAD_LETTER_QUEUE_URL": url}).dead_letter_queue_url == url
+        assert Settings.from_env({}).dead_letter_queue_url is None
+
+    def test_a_queue_arn_instead_of_its_url_names_the_variable(self) -> None:
+        arn = "arn:aws:sqs:us-east-1:123456789012:sidecar-enforcer-DeadLetterQueue-1A2B"
+
+        assert configuration_error({"DEAD_LETTER_QUEUE_URL": arn}).startswith("DEAD_LETTER_QUEUE_URL:")

@@ -12,7 +12,7 @@ import pytest
 from moto import mock_aws
 from sidecar_enforcer.adapters.state import StateTable, create_table
 from sidecar_enforcer.domain import state as memory
-from sidecar_enforcer.errors import AwsError
+from sidecar_enforcer.errors import AccessDeniedError, AwsError, RejectedError
 from sidecar_enforcer.ledger import LEASE_SECONDS, BusyError, Ledger
 
 ARN = "arn:aws:ecs:us-east-1:123456789012:service/shop/api"
@@ -25,6 +25,11 @@ def deployed(at: float = 0.0) -> memory.ServiceRecord:
     return memory.ServiceRecord(
         deployment=memory.Deployment(OURS, "ecs-svc/1", at, "jaeger", "jaeger"),
     )
+
+
+def redeployed(record: memory.ServiceRecord, at: float) -> memory.ServiceRecord:
+    """The enforcer deployed its revision again (after a revert): a new deployment."""
+    return memory.replace(record, deployment=memory.Deployment(OURS, f"ecs-svc/{at}", at, "jaeger", "jaeger"))
 
 
 class TestReverts:
@@ -42,7 +47,7 @@ class TestReverts:
             outcome = memory.record_revert(
                 record, now=100.0 + i, caller=caller, task_definition=SOURCE, policy=POLICY
             )
-            record = outcome.record
+            record = redeployed(outcome.record, 100.5 + i)
             outcomes.append(outcome.flapping)
 
         assert outcomes == [False, False, True]
@@ -58,11 +63,68 @@ class TestReverts:
             record = memory.record_revert(
                 record, now=at, caller="x", task_definition=SOURCE, policy=POLICY
             ).record
+            record = redeployed(record, at + 0.5)
 
         outcome = memory.record_revert(record, now=700.0, caller="x", task_definition=SOURCE, policy=POLICY)
 
         assert not outcome.flapping
         assert [r.at for r in outcome.record.reverts] == [700.0]
+
+    def test_a_revert_seen_again_counts_once(self) -> None:
+        # The same revert seen by each retry of an event whose UpdateService failed, and by
+        # another event about the same revision change
+        record = deployed()
+        for i in range(4):
+            outcome = memory.record_revert(
+                record, now=100.0 + i, caller="arn:tf", task_definition=SOURCE, policy=POLICY
+            )
+            record = outcome.record
+
+        assert not outcome.flapping
+        assert [(r.at, r.left) for r in record.reverts] == [(100.0, "ecs-svc/1")]
+
+    def test_leaving_another_deployment_or_for_another_revision_is_another_revert(self) -> None:
+        record = deployed()
+        record = memory.record_revert(
+            record, now=1.0, caller="x", task_definition=SOURCE, policy=POLICY
+        ).record
+        # the enforcer deployed again (a new deployment), and the service left it again
+        record = memory.record_revert(
+            redeployed(record, 2.0), now=3.0, caller="x", task_definition=SOURCE, policy=POLICY
+        ).record
+        # the same deployment left for yet another revision
+        other = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:3"
+        outcome = memory.record_revert(record, now=4.0, caller="x", task_definition=other, policy=POLICY)
+
+        assert [(r.left, r.task_definition) for r in outcome.record.reverts] == [
+            ("ecs-svc/1", SOURCE),
+            ("ecs-svc/2.0", SOURCE),
+            ("ecs-svc/2.0", other),
+        ]
+        assert outcome.flapping
+
+    def test_a_deployment_without_an_id_is_named_by_its_revision_and_start(self) -> None:
+        record = memory.ServiceRecord(deployment=memory.Deployment(OURS, None, 7.0, "j", "j"))
+        for at in (10.0, 11.0):
+            record = memory.record_revert(
+                record, now=at, caller="x", task_definition=SOURCE, policy=POLICY
+            ).record
+
+        assert [r.left for r in record.reverts] == [f"{OURS}@7.0"]
+
+    def test_reverts_stored_before_they_named_the_deployment_they_left_are_read(self) -> None:
+        old = {"reverts": [{"at": 1.0, "caller": "x", "task_definition": SOURCE}]}
+
+        record = memory.ServiceRecord.from_doc(old)
+
+        assert record.reverts == (memory.Revert(1.0, "x", SOURCE),)
+        assert record.reverts[0].left is None
+
+    def test_only_an_active_revision_can_be_deployed(self) -> None:
+        assert memory.deployable("ACTIVE")
+        assert not memory.deployable("INACTIVE")  # deregistered
+        assert not memory.deployable("DELETE_IN_PROGRESS")
+        assert not memory.deployable(None)  # gone
 
     def test_release_clears_the_quarantine_the_count_and_the_deployment(self) -> None:
         record = memory.quarantine(deployed(), "FLAPPING", "why", now=5.0)
@@ -156,6 +218,55 @@ class TestLedger:
 
         assert (first, second, other) == ((OURS, False), (OURS, True), ("v2", False))
         assert registered == [OURS]
+
+    def test_a_recorded_revision_that_cannot_be_deployed_is_replaced_once(self, ledger: Ledger) -> None:
+        ledger.compliant_revision(SOURCE, "jaeger@1", find=lambda: None, register=lambda: OURS)
+        fresh = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:3"
+        registered: list[str] = []
+        checked: list[str] = []
+
+        def usable(arn: str) -> bool:
+            checked.append(arn)
+            return arn != OURS  # OURS was deregistered
+
+        def register() -> str:
+            registered.append(fresh)
+            return fresh
+
+        first = ledger.compliant_revision(
+            SOURCE, "jaeger@1", find=lambda: None, register=register, usable=usable
+        )
+        second = ledger.compliant_revision(
+            SOURCE, "jaeger@1", find=lambda: None, register=register, usable=usable
+        )
+
+        assert (first, second) == ((fresh, False), (fresh, True))
+        assert registered == [fresh]
+        assert checked == [OURS, fresh]
+
+    def test_a_stale_record_waits_for_the_invocation_replacing_it(
+        self, ledger: Ledger, table: StateTable, clock: Clock
+    ) -> None:
+        fresh = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:3"
+        # Another invocation found OURS deregistered and holds the lease while it registers
+        stale = memory.SourceRecord(OURS, memory.Lease("other", clock.now + 3))
+        table.put(f"source#{SOURCE}", "jaeger@1", stale.to_doc(), None)
+        real_sleep = clock.sleep
+
+        def sleep(seconds: float) -> None:  # ...and records its fresh revision a moment later
+            real_sleep(seconds)
+            found = table.get(f"source#{SOURCE}", "jaeger@1")
+            assert found is not None
+            table.put(f"source#{SOURCE}", "jaeger@1", memory.SourceRecord(fresh).to_doc(), found.version)
+
+        waiting = Ledger(table, clock=clock, sleep=sleep, wait_seconds=5)
+
+        def register() -> str:
+            raise AssertionError("must not register a second revision")
+
+        assert waiting.compliant_revision(
+            SOURCE, "jaeger@1", find=lambda: None, register=register, usable=lambda arn: arn != OURS
+        ) == (fresh, True)
 
     def test_a_revision_registered_before_a_crash_is_found_not_registered_again(
         self, ledger: Ledger, table: StateTable, clock: Clock
@@ -270,3 +381,68 @@ class TestLedger:
         assert ledger.outbox_drain(lambda m: sent.append(m["n"])) == 2
         assert sent == [0, 1, 2]
         assert ledger.outbox() == []
+
+    def test_a_status_refused_for_good_does_not_block_the_ones_behind_it_and_is_dead_lettered(
+        self, ledger: Ledger, clock: Clock
+    ) -> None:
+        poisoned = {"status": "REMEDIATED", "n": 0, "service": "s" * 1000}
+        ledger.outbox_add(poisoned, refused=True)  # SNS refused it when it was first published
+        for n in (1, 2):
+            clock.now += 1
+            ledger.outbox_add({"status": "REMEDIATED", "n": n})
+        sent: list[Any] = []
+        dead: list[tuple[dict[str, Any], str]] = []
+
+        def publish(message: dict[str, Any]) -> None:
+            if message["n"] == 0:
+                raise RejectedError("Publish: InvalidParameter: Invalid parameter: Message too long")
+            sent.append(message["n"])
+
+        def dead_letter(message: dict[str, Any], reason: str) -> None:
+            dead.append((message, reason))
+
+        assert ledger.outbox_drain(publish, dead_letter=dead_letter) == 2
+        assert sent == [1, 2]
+        assert [(k.doc["message"]["n"], k.doc["attempts"]) for k in ledger.outbox()] == [(0, 2)]
+
+        clock.now += 1
+        ledger.outbox_add({"status": "VERIFIED", "n": 3})
+        assert ledger.outbox_drain(publish, dead_letter=dead_letter) == 1  # attempt 3: dead-lettered
+
+        assert sent == [1, 2, 3]
+        assert dead == [(poisoned, "Publish: InvalidParameter: Invalid parameter: Message too long")]
+        assert ledger.outbox() == []
+
+    def test_a_transient_failure_still_stops_the_drain_and_is_not_an_attempt(
+        self, ledger: Ledger, clock: Clock
+    ) -> None:
+        ledger.outbox_add({"status": "REMEDIATED", "n": 0})
+        clock.now += 1
+        ledger.outbox_add({"status": "REMEDIATED", "n": 1})
+
+        def denied(message: dict[str, Any]) -> None:
+            raise AccessDeniedError("Publish: AuthorizationError: not authorized to perform: SNS:Publish")
+
+        for _ in range(5):
+            assert ledger.outbox_drain(denied, dead_letter=lambda m, r: pytest.fail("dead-lettered")) == 0
+
+        assert [(k.doc["message"]["n"], k.doc["attempts"]) for k in ledger.outbox()] == [(0, 0), (1, 0)]
+
+    def test_a_refused_status_stays_when_the_dead_letter_queue_is_down(
+        self, ledger: Ledger, clock: Clock
+    ) -> None:
+        ledger.outbox_add({"status": "REMEDIATED", "n": 0}, refused=True)
+        clock.now += 1
+        ledger.outbox_add({"status": "REMEDIATED", "n": 1})
+
+        def refuse(message: dict[str, Any]) -> None:
+            raise RejectedError("Publish: InvalidParameter: too long")
+
+        def down(message: dict[str, Any], reason: str) -> None:
+            raise AwsError("SendMessage: ServiceUnavailable")
+
+        for _ in range(3):
+            assert ledger.outbox_drain(refuse, dead_letter=down) == 0
+
+        # the queue's outage stops the drain like SNS's would; the status is kept, not lost
+        assert [(k.doc["message"]["n"], k.doc["attempts"]) for k in ledger.outbox()] == [(0, 4), (1, 1)]

@@ -35,6 +35,9 @@ class Settings(BaseModel):
     # The DynamoDB state table: exactly-once remediation, verification, quarantine, the status
     # outbox. Without one (local runs) each event is handled on its own.
     state_table_name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.\-]{3,255}$")
+    # Statuses SNS refuses for good (after a few attempts from the outbox) go to this SQS queue
+    # (the stack's dead-letter queue). Without one they stay in the outbox until it expires them.
+    dead_letter_queue_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+/\S+$")
     # More than max_reverts reverts within revert_window_seconds: FLAPPING, quarantined.
     max_reverts: int = Field(default=3, ge=0, le=100)
     revert_window_seconds: int = Field(default=3600, ge=60, le=30 * 24 * 3600)
@@ -101,5 +104,6 @@ ENV_VARS: dict[str, str] = {
     "STATE_TABLE_NAME": "state_table_name",
     "MAX_REVERTS": "max_reverts",
     "REVERT_WINDOW_SECONDS": "revert_window_seconds",
+    "DEAD_LETTER_QUEUE_URL": "dead_letter_queue_url",
 }
 JSON_VARS = frozenset({"PROFILE_PARAMETERS", "ALLOWED_PROFILE_MEMBERS"})

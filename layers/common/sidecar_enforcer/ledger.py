@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from .adapters.state import StateTable, Versioned
 from .domain.state import Lease, ServiceRecord, SourceRecord
-from .errors import AwsError
+from .errors import AwsError, RejectedError
 
 log = logging.getLogger(__name__)
 R = TypeVar("R", ServiceRecord, SourceRecord)
@@ -27,6 +27,7 @@ WAIT_SECONDS = 30  # how long an invocation waits for a lease before its event i
 POLL_SECONDS = 0.2
 OUTBOX = "outbox"
 OUTBOX_TTL_SECONDS = 14 * 24 * 3600
+OUTBOX_ATTEMPTS = 3  # publishes of a status SNS refuses for good before it is dead-lettered
 
 
 class BusyError(AwsError):
@@ -99,26 +100,38 @@ class Ledger:
         *,
         find: Callable[[], str | None],
         register: Callable[[], str],
+        usable: Callable[[str], bool] = lambda arn: True,
     ) -> tuple[str, bool]:
         """The one compliant revision for (source, profile version), and whether it existed.
 
-        Recorded: reused. Not recorded: this invocation takes the lease, looks for a revision the
-        enforcer registered earlier (an invocation that crashed before recording it: its marker
-        tags say so), else registers one, and records it. Another invocation's lease: wait for
-        its answer."""
+        Recorded and still ``usable`` (read live: a revision can be deregistered after it was
+        recorded): reused. Not recorded, or recorded but no longer usable: this invocation takes the
+        lease, looks for a revision the enforcer registered earlier (an invocation that crashed
+        before recording it: its marker tags say so), else registers one, and records it. Another
+        invocation's lease: wait for its answer."""
         key = (f"source#{source_arn}", profile_label)
-        record, claimed = self._lease(
-            key,
-            SourceRecord.from_doc,
-            uuid.uuid4().hex,
-            lambda r: (
+        owner = uuid.uuid4().hex
+
+        def busy(r: SourceRecord) -> str:
+            return (
                 f"another invocation is registering the compliant revision of {source_arn}; "
                 "the event is retried"
-            ),
-            ready=lambda r: r.compliant_arn is not None,
+            )
+
+        record, claimed = self._lease(
+            key, SourceRecord.from_doc, owner, busy, ready=lambda r: r.compliant_arn is not None
         )
         if record.compliant_arn:
-            return record.compliant_arn, True
+            stale = record.compliant_arn
+            if usable(stale):
+                return stale, True
+            log.warning("the compliant revision recorded for %s cannot be deployed: replacing it", source_arn)
+            record, claimed = self._lease(
+                key, SourceRecord.from_doc, owner, busy, ready=lambda r: r.compliant_arn not in (None, stale)
+            )
+            replaced = record.compliant_arn
+            if replaced is not None and replaced != stale:
+                return replaced, True  # another invocation replaced it meanwhile
         try:
             arn = find()
             reused = arn is not None
@@ -160,15 +173,28 @@ class Ledger:
 
     # -- status outbox ------------------------------------------------------------------------------
 
-    def outbox_add(self, message: dict[str, Any]) -> None:
-        """Keep a status SNS refused, to publish again later (``outbox_drain``)."""
+    def outbox_add(self, message: dict[str, Any], *, refused: bool = False) -> None:
+        """Keep a status SNS did not take, to publish again later (``outbox_drain``); ``refused``:
+        SNS refused it for good (RejectedError), which counts as its first attempt."""
         now = self._clock()
         sk = f"{now:017.6f}#{uuid.uuid4().hex}"
-        self._table.put(OUTBOX, sk, {"message": message}, None, expires=now + OUTBOX_TTL_SECONDS)
+        doc = {"message": message, "attempts": 1 if refused else 0}
+        self._table.put(OUTBOX, sk, doc, None, expires=now + OUTBOX_TTL_SECONDS)
 
-    def outbox_drain(self, publish: Callable[[dict[str, Any]], object], limit: int = 25) -> int:
+    def outbox_drain(
+        self,
+        publish: Callable[[dict[str, Any]], object],
+        limit: int = 25,
+        *,
+        dead_letter: Callable[[dict[str, Any], str], object] | None = None,
+    ) -> int:
         """Publish kept statuses, oldest first; each is deleted only after it was published.
-        Stops at the first failure (SNS still down). Returns how many were published."""
+
+        A status SNS refuses for good (RejectedError) never blocks the ones behind it: its
+        attempts are counted and the drain goes on; after OUTBOX_ATTEMPTS it goes to
+        ``dead_letter`` intact (without one it stays until the outbox's TTL). Any other failure
+        (throttling, an outage, access denied) stops the drain: SNS is still down, try later.
+        Returns how many were published."""
         sent = 0
         for sk, kept in self._table.query(OUTBOX, limit):
             now = self._clock()
@@ -178,20 +204,36 @@ class Ledger:
             claim = {**kept.doc, "lease": {"owner": uuid.uuid4().hex, "until": now + 60}}
             if not self._table.put(OUTBOX, sk, claim, kept.version, expires=now + OUTBOX_TTL_SECONDS):
                 continue
+            message, attempts = kept.doc["message"], int(kept.doc.get("attempts", 0))
             try:
-                publish(kept.doc["message"])
+                publish(message)
+            except RejectedError as exc:
+                attempts += 1
+                if dead_letter is None or attempts < OUTBOX_ATTEMPTS:
+                    self._put_back(sk, kept, attempts, now)
+                    continue
+                try:
+                    dead_letter(message, str(exc))
+                except AwsError as failed:
+                    log.error("a status SNS refused %d times was not dead-lettered: %s", attempts, failed)
+                    self._put_back(sk, kept, attempts, now)
+                    if isinstance(failed, RejectedError):
+                        continue
+                    return sent
+                log.error("a status SNS refused %d times went to the dead-letter queue: %s", attempts, exc)
+                self._table.delete(OUTBOX, sk, kept.version + 1)
+                continue
             except AwsError:
-                self._table.put(
-                    OUTBOX,
-                    sk,
-                    {"message": kept.doc["message"]},
-                    kept.version + 1,
-                    expires=now + OUTBOX_TTL_SECONDS,
-                )
+                self._put_back(sk, kept, attempts, now)
                 return sent
             self._table.delete(OUTBOX, sk, kept.version + 1)
             sent += 1
         return sent
+
+    def _put_back(self, sk: str, kept: Versioned, attempts: int, now: float) -> None:
+        """Release the claim on a kept status (written as version ``kept.version + 1``)."""
+        doc = {"message": kept.doc["message"], "attempts": attempts}
+        self._table.put(OUTBOX, sk, doc, kept.version + 1, expires=now + OUTBOX_TTL_SECONDS)
 
     def outbox(self) -> list[Versioned]:
         return [kept for _, kept in self._table.query(OUTBOX, 100)]

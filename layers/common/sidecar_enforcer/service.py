@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from pydantic import ValidationError
+
 from .adapters.ecs import EcsGateway, ServiceState
 from .adapters.iam import TaskRoleChecker
 from .adapters.identity import Identity
@@ -22,7 +24,7 @@ from .domain import state as memory
 from .domain.arns import task_definition_revision
 from .domain.plan import Decision, Plan, find_sidecar, is_managed, older_revision, plan
 from .domain.selection import select_profile, tag_dict
-from .errors import AwsError, ConfigurationError, NotFoundError
+from .errors import AwsError, ConfigurationError, NotFoundError, RejectedError
 from .ledger import Ledger
 from .models.events import (
     SCHEDULED,
@@ -41,6 +43,10 @@ log = logging.getLogger(__name__)
 
 class Publisher(Protocol):
     def publish(self, finding: Finding) -> str: ...
+
+
+class DeadLetters(Protocol):
+    def send(self, message: dict[str, Any], reason: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,7 @@ class Enforcer:
         publisher: Publisher | None = None,
         task_roles: Callable[[], TaskRoleChecker] | None = None,
         ledger: Ledger | None = None,
+        dead_letters: DeadLetters | None = None,
     ) -> None:
         self.settings = settings
         self._profiles = profiles
@@ -89,6 +96,7 @@ class Enforcer:
         self._publisher = publisher
         self._task_roles = task_roles
         self._ledger = ledger
+        self._dead_letters = dead_letters
         self._kept = False  # this container put a status in the outbox: drain after a publish works
         self._revert_policy = memory.RevertPolicy(settings.max_reverts, settings.revert_window_seconds)
 
@@ -163,11 +171,21 @@ class Enforcer:
             return self._report(self._release(state, record, ctx, f"by {by}"))
 
     def drain_outbox(self) -> int:
-        """Publish the statuses SNS refused earlier (kept in the state table), oldest first."""
+        """Publish the statuses SNS refused earlier (kept in the state table), oldest first; one it
+        refuses for good goes to the dead-letter queue after a few attempts."""
         if self._ledger is None or self._publisher is None:
             return 0
         publisher = self._publisher
-        sent = self._ledger.outbox_drain(lambda message: publisher.publish(Finding.model_validate(message)))
+
+        def publish(message: dict[str, Any]) -> str:
+            try:
+                finding = Finding.model_validate(message)
+            except ValidationError as exc:  # no retry can publish it either
+                raise RejectedError(f"kept status unreadable: {exc.error_count()} error(s)") from None
+            return publisher.publish(finding)
+
+        dead_letter = self._dead_letters.send if self._dead_letters is not None else None
+        sent = self._ledger.outbox_drain(publish, dead_letter=dead_letter)
         if sent:
             log.info("published %d kept status(es)", sent)
         return sent
@@ -362,10 +380,11 @@ class Enforcer:
             policy=self._revert_policy,
         )
         counted = outcome.record
-        self._ledger.update_service(
-            state.arn,
-            lambda r: dataclasses.replace(r, reverts=counted.reverts, quarantine=counted.quarantine),
-        )
+        if outcome.counted:
+            self._ledger.update_service(
+                state.arn,
+                lambda r: dataclasses.replace(r, reverts=counted.reverts, quarantine=counted.quarantine),
+            )
         if counted.quarantine is None:
             policy = self._revert_policy
             return (
@@ -560,6 +579,7 @@ class Enforcer:
                 label,
                 find=lambda: ecs.find_registered(source, label),
                 register=lambda: ecs.register(request),
+                usable=lambda arn: memory.deployable(ecs.task_definition_status(arn)),
             )
         else:
             found = ecs.find_registered(source, label) if source else None
@@ -605,18 +625,18 @@ class Enforcer:
             self._publisher.publish(finding)
         except AwsError as exc:
             log.error("status not published: %s", exc, extra={"finding": message})
-            self._keep(message)
+            self._keep(message, refused=isinstance(exc, RejectedError))
             return finding
         if self._kept:
             self._kept = False
             self._drain_quietly()
         return finding
 
-    def _keep(self, message: dict[str, Any]) -> None:
+    def _keep(self, message: dict[str, Any], *, refused: bool) -> None:
         if self._ledger is None:
             return
         try:
-            self._ledger.outbox_add(message)
+            self._ledger.outbox_add(message, refused=refused)
             self._kept = True
         except AwsError as exc:
             log.error("status not kept for a later publish: %s", exc, extra={"finding": message})

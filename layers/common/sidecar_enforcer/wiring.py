@@ -11,6 +11,7 @@ from .adapters.iam import TaskRoleChecker
 from .adapters.identity import Identity, caller_identity
 from .adapters.profiles import SsmProfiles, folder_documents
 from .adapters.sns import StatusPublisher
+from .adapters.sqs import DeadLetterQueue
 from .adapters.state import StateTable
 from .config import Settings
 from .ledger import Ledger
@@ -72,4 +73,7 @@ def build_enforcer(settings: Settings, clients: Clients | None = None) -> Enforc
     ledger = None
     if settings.state_table_name:
         ledger = Ledger(StateTable(clients.client("dynamodb"), settings.state_table_name))
-    return Enforcer(settings, profiles, ecs_for, identity, publisher, task_roles, ledger)
+    dead_letters = None
+    if settings.dead_letter_queue_url:  # the stack's own queue, in the function's region
+        dead_letters = DeadLetterQueue(clients.client("sqs"), settings.dead_letter_queue_url)
+    return Enforcer(settings, profiles, ecs_for, identity, publisher, task_roles, ledger, dead_letters)

@@ -66,6 +66,8 @@ _DENIED = {"AccessDeniedException", "AccessDenied", "UnauthorizedOperation"}
 _REJECTED = {
     "ClientException",
     "InvalidParameterException",
+    "InvalidParameter",  # SNS: e.g. a message over 256 KB; a retry never helps
+    "InvalidParameterValue",
     "ServiceNotActiveException",
     "PlatformUnknownException",
     "PlatformTaskDefinitionIncompatibilityException",

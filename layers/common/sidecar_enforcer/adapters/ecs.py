@@ -26,6 +26,7 @@ from .aws import call, pages
 DESCRIBE_SERVICES_MAX = 10  # DescribeServices: up to 10 services per call
 DESCRIBE_TASKS_MAX = 100  # DescribeTasks: up to 100 tasks per call
 NEWER_REVISIONS_CHECKED = 10  # how many revisions after the source to look through for ours
+LIST_PAGE_SIZE = 100  # ListTaskDefinitions: up to 100 per page
 _CACHE_SIZE = 256
 
 
@@ -218,28 +219,49 @@ class EcsGateway:
         response = call("RegisterTaskDefinition", self._client.register_task_definition, **request)
         return str(response["taskDefinition"]["taskDefinitionArn"])
 
+    def task_definition_status(self, task_definition_arn: str) -> str | None:
+        """A revision's status now (ACTIVE, INACTIVE, DELETE_IN_PROGRESS), or None when ECS no
+        longer describes it. Read live, never from the cache: unlike the content, the status of a
+        revision changes (DeregisterTaskDefinition, DeleteTaskDefinitions)."""
+        try:
+            response = call(
+                "DescribeTaskDefinition",
+                self._client.describe_task_definition,
+                taskDefinition=task_definition_arn,
+            )
+        except (NotFoundError, RejectedError):  # ECS: "ClientException: Unable to describe task definition"
+            return None
+        return str(response["taskDefinition"].get("status", "ACTIVE"))
+
     def find_registered(self, source_arn: str, profile_label: str) -> str | None:
         """A compliant revision the enforcer already registered for this source and profile version
-        (its marker tags say so), among the few revisions registered after the source."""
+        (its marker tags say so), among the newest revisions registered after the source.
+
+        ListTaskDefinitions with sort DESC lists the families the prefix also matches (longer names
+        sort after it) first, then the family's own revisions newest first: the listing stops at the
+        page that reaches the source revision, so a family with thousands of older revisions costs
+        one page. Within a page the order is not relied on."""
         family = task_definition_family(source_arn)
         source_revision = task_definition_revision(source_arn) or 0
-        newer: list[str] = []
-        listed = pages(
+        newer: list[tuple[int, str]] = []
+        for page in pages(
             "ListTaskDefinitions",
             self._client,
             "list_task_definitions",
             familyPrefix=family,
             status="ACTIVE",
             sort="DESC",
-        )
-        for page in listed:
-            for arn in page.get("taskDefinitionArns", []):
-                revision = task_definition_revision(arn) or 0
-                if task_definition_family(arn) == family and revision > source_revision:
-                    newer.append(arn)
-            if len(newer) >= NEWER_REVISIONS_CHECKED or not page.get("taskDefinitionArns"):
-                break
-        for arn in sorted(newer, key=lambda a: task_definition_revision(a) or 0)[:NEWER_REVISIONS_CHECKED]:
+            PaginationConfig={"PageSize": LIST_PAGE_SIZE},
+        ):
+            listed = [
+                (task_definition_revision(arn) or 0, arn)
+                for arn in page.get("taskDefinitionArns", [])
+                if task_definition_family(arn) == family  # not another family starting with this name
+            ]
+            newer.extend((revision, arn) for revision, arn in listed if revision > source_revision)
+            if len(newer) >= NEWER_REVISIONS_CHECKED or any(r <= source_revision for r, _ in listed):
+                break  # the pages after this one hold older revisions only
+        for _, arn in sorted(newer, reverse=True)[:NEWER_REVISIONS_CHECKED]:
             tags = {t["key"]: t["value"] for t in self.describe_task_definition(arn).tags}
             if (
                 tags.get(MARKER_SOURCE) == source_marker(source_arn)

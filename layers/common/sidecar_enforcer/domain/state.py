@@ -48,6 +48,12 @@ class SourceRecord:
         return cls(compliant_arn=doc.get("compliant_arn"), lease=Lease(**lease) if lease else None)
 
 
+def deployable(status: str | None) -> bool:
+    """Whether a task definition revision in this status can be deployed. A deregistered one
+    (INACTIVE, or DELETE_IN_PROGRESS) cannot: UpdateService to it fails; nor one that is gone (None)."""
+    return status == "ACTIVE"
+
+
 @dataclass(frozen=True)
 class Deployment:
     """The deployment the enforcer started (UpdateService) and what became of it."""
@@ -59,14 +65,23 @@ class Deployment:
     sidecar: str  # the sidecar container's name in task_definition
     outcome: str | None = None  # VERIFIED / DEPLOYMENT_FAILED once the deployment ended
 
+    @property
+    def ref(self) -> str:
+        """Names this deployment among the enforcer's: ECS's id, or, when UpdateService's answer
+        named none, the revision and when the enforcer started it."""
+        return self.deployment_id or f"{self.task_definition}@{self.at}"
+
 
 @dataclass(frozen=True)
 class Revert:
-    """The service found on a revision without the sidecar after the enforcer had deployed one."""
+    """The service found on a revision without the sidecar after the enforcer had deployed one:
+    it left the enforcer's deployment ``left`` (its :attr:`Deployment.ref`) for ``task_definition``.
+    ``left`` is None in reverts stored before it was recorded."""
 
     at: float
     caller: str
     task_definition: str
+    left: str | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +130,7 @@ class RevertOutcome:
     flapping: bool
     reasons: list[str] = field(default_factory=list)
     callers: list[str] = field(default_factory=list)
+    counted: bool = True  # False: this revert was counted before (a retried event): nothing changed
 
 
 def reverted(record: ServiceRecord, running: str, deploying: tuple[str, ...]) -> bool:
@@ -129,9 +145,19 @@ def record_revert(
     record: ServiceRecord, *, now: float, caller: str | None, task_definition: str, policy: RevertPolicy
 ) -> RevertOutcome:
     """Count one more revert (reverts older than the window are forgotten) and say whether the
-    service is now FLAPPING, naming who reverted it."""
+    service is now FLAPPING, naming who reverted it.
+
+    One revert is one revision change: the service left the enforcer's current deployment for
+    ``task_definition``. Seen again (each retry of an event whose UpdateService failed sees it, and
+    so does another event about the same change), it was counted already and nothing changes."""
+    left = record.deployment.ref if record.deployment else None
+    if left is not None and any(
+        r.left == left and r.task_definition == task_definition for r in record.reverts
+    ):
+        return RevertOutcome(record, flapping=False, counted=False)
     kept = tuple(r for r in record.reverts if r.at > now - policy.window_seconds)
-    reverts = (*kept, Revert(at=now, caller=caller or UNKNOWN_CALLER, task_definition=task_definition))
+    revert = Revert(at=now, caller=caller or UNKNOWN_CALLER, task_definition=task_definition, left=left)
+    reverts = (*kept, revert)
     record = replace(record, reverts=reverts)
     if len(reverts) <= policy.max_reverts:
         return RevertOutcome(record, flapping=False)

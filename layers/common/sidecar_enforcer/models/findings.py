@@ -1,7 +1,15 @@
-"""What the enforcer concluded about one service or task definition, as published to SNS."""
+"""What the enforcer concluded about one service or task definition, as published to SNS.
+
+Every status fits one SNS message (body plus attributes: at most 256 KB; Publish refuses a larger
+one and retrying never helps), whatever its inputs: a long string field is cut to
+``FIELD_BUDGET`` bytes of JSON and a long list to ``LIST_BUDGET``, each saying what was cut; an
+attribute value to ``ATTRIBUTE_CHARS`` characters. Bounding a bounded status changes nothing.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
@@ -59,7 +67,11 @@ class Finding(BaseModel):
     event_id: str | None = None
 
     def to_message(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        """The status as published (and logged, and kept in the outbox): bounded."""
+        return {
+            key: _bounded(value)
+            for key, value in self.model_dump(mode="json", by_alias=True, exclude_none=True).items()
+        }
 
     def subject(self) -> str:
         """SNS subjects are limited to 100 ASCII characters."""
@@ -75,4 +87,55 @@ class Finding(BaseModel):
             "cluster": self.cluster,
             "profile": self.profile,
         }
-        return {k: v for k, v in attrs.items() if v}
+        return {k: _cut(v, ATTRIBUTE_CHARS, len) for k, v in attrs.items() if v}
+
+
+# An SNS message is at most 256 KB (262,144 bytes), body plus attributes. The body is JSON with
+# non-ASCII characters escaped (json.dumps), so its size is its length. With these budgets the
+# largest body is about 17 string fields x 4 KB + 4 lists x 32 KB, under 200 KB; four attributes
+# add at most 4 x 256 characters x 4 bytes.
+FIELD_BUDGET = 4 * 1024  # bytes of JSON per string, in a field or a list
+LIST_BUDGET = 32 * 1024  # bytes of JSON per list
+ATTRIBUTE_CHARS = 256  # characters per message attribute value
+
+
+def _json_size(text: str) -> int:
+    return len(json.dumps(text)) - 2  # without the quotes
+
+
+def _cut(text: str, budget: int, size: Callable[[str], int] = _json_size) -> str:
+    """``text``, or as much of its start as fits ``budget`` with a note of how much was cut."""
+    if size(text) <= budget:
+        return text
+    room = budget - size(f"…({len(text):,} characters cut)")
+    low, high = 0, min(len(text), max(room, 0))  # each character costs at least 1
+    while low < high:  # the longest start that fits: size grows with the length
+        middle = (low + high + 1) // 2
+        if size(text[:middle]) <= room:
+            low = middle
+        else:
+            high = middle - 1
+    return f"{text[:low]}…({len(text) - low:,} characters cut)"
+
+
+def _cut_list(items: list[str]) -> list[str]:
+    """Each item cut to FIELD_BUDGET, and as many items from the first as fit LIST_BUDGET with a note
+    of how many more were cut."""
+    items = [_cut(item, FIELD_BUDGET) for item in items]
+    sizes = [_json_size(item) + 4 for item in items]  # the quotes and the separator
+    if sum(sizes) <= LIST_BUDGET:
+        return items
+    used = _json_size(f"…({len(items):,} more items cut)") + 4
+    kept = 0
+    while used + sizes[kept] <= LIST_BUDGET:
+        used += sizes[kept]
+        kept += 1
+    return [*items[:kept], f"…({len(items) - kept:,} more items cut)"]
+
+
+def _bounded(value: Any) -> Any:
+    if isinstance(value, str):
+        return _cut(value, FIELD_BUDGET)
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return _cut_list(value)
+    return value
