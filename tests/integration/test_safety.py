@@ -323,7 +323,16 @@ def test_a_rollback_seen_before_its_failed_event_is_a_failure_not_a_revert_to_fi
         ]
 
     monkeypatch.setattr(EcsGateway, "describe_services", describe)
-    deploys = inject(monkeypatch, "before-send.ecs.UpdateService", lambda n: None)
+    # Recorded on the gateway class: the handler's ECS client exists already, so a botocore hook
+    # added to new clients (inject) would never see this call.
+    deploys: list[str] = []
+    real_deploy = EcsGateway.deploy
+
+    def deploy(self: EcsGateway, cluster: str, name: str, arn: str) -> str | None:
+        deploys.append(arn)
+        return real_deploy(self, cluster, name, arn)
+
+    monkeypatch.setattr(EcsGateway, "deploy", deploy)
 
     finding = one(invoke(event("ecs-deployment-in-progress.json")))
 
