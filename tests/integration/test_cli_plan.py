@@ -242,3 +242,33 @@ def test_report_of_an_empty_folder_exits_2(tmp_path: Path) -> None:
 
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"sidecar-enforcer report: no .json files in {tmp_path}"]
+
+
+def _read_one_line_then_close(*args: str) -> tuple[bytes, int, str]:
+    """``sidecar-enforcer ARGS | head -1``: read the first line, close the pipe, let the writer end."""
+    proc = subprocess.Popen(  # noqa: S603 - our own console script
+        [str(SCRIPT), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env(), cwd=ROOT
+    )
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    code = proc.wait(timeout=120)
+    return first, code, proc.stderr.read().decode()
+
+
+@pytest.mark.parametrize("command", ["plan", "report"])
+def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path: Path, command: str) -> None:
+    data = fixture("fargate-too-small-no-growth")
+    app = data["taskDefinition"]["containerDefinitions"][0]
+    app["environment"] = [{"name": f"VAR_{i:04d}", "value": "x" * 40} for i in range(1500)]
+    file = task_file(tmp_path, data)  # its plan is ~180 kB, more than a pipe holds
+    for i in range(200):  # ~80 kB of report rows
+        task_file(tmp_path, fixture("awsvpc-port-clash"), f"clash-{i:03d}.json")
+    args = [str(file), "--profile", "jaeger"] if command == "plan" else [str(tmp_path)]
+
+    first, code, stderr = _read_one_line_then_close(command, *args)
+
+    assert first.split()[0] == (b"{" if command == "plan" else b"FILE")  # the JSON's / table's first line
+    assert stderr == ""  # no BrokenPipeError traceback, no "Exception ignored" at shutdown
+    assert code == 1  # as Python's own recipe for a closed stdout: not 0, the output was cut short

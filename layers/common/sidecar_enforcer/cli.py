@@ -343,10 +343,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         code: int = args.run(args)
+        sys.stdout.flush()  # a reader gone early shows here, not as "Exception ignored" at exit
+    except BrokenPipeError:
+        return _stdout_closed()
     except EnforcerError as exc:
         print(f"sidecar-enforcer {args.command}: {exc}", file=sys.stderr)
         return 1 if isinstance(exc, AwsError) else 2
     return code
+
+
+def _stdout_closed() -> int:
+    """The reader of stdout went away (``sidecar-enforcer plan FILE | head -1``): end quietly, as
+    Python's documentation recommends for SIGPIPE: point stdout at devnull so that the interpreter's
+    own flush at exit finds nothing to write, and exit 1 as Python does on EPIPE."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 1
 
 
 if __name__ == "__main__":
