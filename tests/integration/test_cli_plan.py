@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from sidecar_enforcer.config import ENV_VARS
+from sidecar_enforcer.profiles import builtin_profiles
 
 from ..conftest import ROOT
 
@@ -30,12 +31,12 @@ def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in drop}
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 - our own console script
         [str(SCRIPT), *args],
         capture_output=True,
         text=True,
-        env=clean_env(),
+        env=clean_env() | (env or {}),
         timeout=120,
         check=False,
         cwd=ROOT,
@@ -176,6 +177,71 @@ def test_a_malformed_param_exits_2_with_one_line(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         "sidecar-enforcer plan: --param AWS_PROMETHEUS_ENDPOINT: expected PROFILE.NAME=VALUE"
     ]
+
+
+@pytest.mark.parametrize(
+    ("param", "expected"),
+    [
+        (
+            "zipkin.ENDPOINT=x",
+            "--param zipkin.ENDPOINT: unknown profile 'zipkin' (known: adot, fluent-bit, jaeger)",
+        ),
+        (
+            "adot.AWS_PROMETHEUS_ENDPIONT=x",
+            "--param adot.AWS_PROMETHEUS_ENDPIONT: adot has no parameter 'AWS_PROMETHEUS_ENDPIONT'"
+            " (known: AWS_PROMETHEUS_ENDPOINT, AMP_WORKSPACE_ARN)",
+        ),
+        ("jaeger.ENDPOINT=x", "--param jaeger.ENDPOINT: jaeger has no parameter 'ENDPOINT' (it has none)"),
+    ],
+)
+def test_a_param_of_an_unknown_profile_or_parameter_exits_2_naming_the_known_ones(
+    tmp_path: Path, param: str, expected: str
+) -> None:
+    file = task_file(tmp_path, fixture("adot-missing-required-parameter"))
+
+    result = run("plan", str(file), "--profile", "adot", "--param", param)
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines() == [f"sidecar-enforcer plan: {expected}"]
+    assert "=x" not in result.stderr  # the value is never echoed
+
+
+def test_a_param_may_name_a_custom_profile_of_profiles_dir_or_of_a_document(tmp_path: Path) -> None:
+    data = fixture("adot-missing-required-parameter")
+    file = task_file(tmp_path, data)
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    custom = builtin_profiles()["adot"].model_dump(mode="json", by_alias=True) | {"name": "adot-team"}
+    (folder / "adot-team.json").write_text(json.dumps(custom))
+    document = tmp_path / "adot-doc.json"
+    document.write_text(json.dumps(custom | {"name": "adot-doc"}))
+    value = f"AWS_PROMETHEUS_ENDPOINT={ENDPOINT}"
+
+    team = run(
+        "plan",
+        str(file),
+        "--profile",
+        "adot-team",
+        "--param",
+        f"adot-team.{value}",
+        env={"PROFILES_DIR": str(folder)},
+    )
+    doc = run("plan", str(file), "--profile", str(document), "--param", f"adot-doc.{value}")
+    other = run(
+        "plan",
+        str(file),
+        "--profile",
+        "adot-team",
+        "--param",
+        f"adot-doc.{value}",
+        env={"PROFILES_DIR": str(folder)},
+    )
+
+    assert team.returncode == doc.returncode == 0, team.stderr + doc.stderr
+    assert json.loads(team.stdout)["decision"] == json.loads(doc.stdout)["decision"] == "MISSING"
+    assert other.returncode == 2
+    assert "unknown profile 'adot-doc' (known: adot, adot-team, fluent-bit, jaeger)" in other.stderr
 
 
 def test_a_custom_profile_document_path_is_used(tmp_path: Path) -> None:

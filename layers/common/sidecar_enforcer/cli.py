@@ -128,8 +128,11 @@ def _profile(name: str | None, settings: Settings, catalog: Catalog | None = Non
     return profile
 
 
-def _policy(args: argparse.Namespace, settings: Settings) -> Policy:
-    """The environment's policy (or --policy FILE), with the command line's switches on top."""
+def _policy(
+    args: argparse.Namespace, settings: Settings, chosen: Sequence[Profile], catalog: Catalog | None = None
+) -> Policy:
+    """The environment's policy (or --policy FILE), with the command line's switches on top.
+    A --param names a profile (the ``chosen`` ones or the catalog's) and one of its parameters."""
     policy = settings.policy
     if args.policy:
         try:
@@ -148,16 +151,39 @@ def _policy(args: argparse.Namespace, settings: Settings) -> Policy:
             profile, dot, name = key.partition(".")
             if not sep or not dot or not profile or not name:
                 raise UsageError(f"--param {item.split('=', 1)[0]}: expected PROFILE.NAME=VALUE")
+            catalog = _check_param(key, profile, name, settings, chosen, catalog)
             parameters.setdefault(profile, {})[name] = value
         updates["parameters"] = parameters
     return policy.model_copy(update=updates)
+
+
+def _check_param(
+    key: str, profile: str, name: str, settings: Settings, chosen: Sequence[Profile], catalog: Catalog | None
+) -> Catalog | None:
+    """Refuse a --param that names no known profile or none of its parameters: left alone, it would
+    be ignored (another profile) or only show up as a refusal reason of the plan. The catalog is
+    read only when a --param names a profile other than the chosen ones; returned for reuse."""
+    found = next((p for p in chosen if p.name == profile), None)
+    if found is None:
+        catalog = catalog or _catalog(settings)
+        found = catalog.get(profile)
+        if found is None:
+            known = ", ".join(sorted({*catalog.profiles, *(p.name for p in chosen)}))
+            why = catalog.errors.get(profile) or f"unknown profile {profile!r} (known: {known})"
+            raise UsageError(f"--param {key}: {why}")
+    names = [p.name for p in found.parameters]
+    if name not in names:
+        known = f"known: {', '.join(names)}" if names else "it has none"
+        raise UsageError(f"--param {key}: {profile} has no parameter {name!r} ({known})")
+    return catalog
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     document = load_document(_read_bytes(args.file))
     profile = _profile(args.profile, settings)
-    _print(plan(document.task_definition, document.tags, profile, _policy(args, settings)).to_json())
+    policy = _policy(args, settings, [profile])
+    _print(plan(document.task_definition, document.tags, profile, policy).to_json())
     return 0
 
 
@@ -171,7 +197,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     files = sorted(p for folder in args.paths for p in _json_files(folder))
     if not files:
         raise UsageError(f"no .json files in {', '.join(args.paths)}")
-    print(report(files, profiles, _policy(args, settings), markdown=args.markdown))
+    print(report(files, profiles, _policy(args, settings, profiles, catalog), markdown=args.markdown))
     return 0
 
 
