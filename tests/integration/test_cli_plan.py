@@ -3,14 +3,18 @@ script) on the refusal fixtures' task definitions: offline, no AWS endpoint need
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sidecar_enforcer import cli
 from sidecar_enforcer.config import ENV_VARS
 from sidecar_enforcer.profiles import builtin_profiles
 
@@ -338,3 +342,32 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path: Path, comm
     assert first.split()[0] == (b"{" if command == "plan" else b"FILE")  # the JSON's / table's first line
     assert stderr == ""  # no BrokenPipeError traceback, no "Exception ignored" at shutdown
     assert code == 1  # as Python's own recipe for a closed stdout: not 0, the output was cut short
+
+
+def _parsers(parser: argparse.ArgumentParser) -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    yield parser.prog, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _parsers(sub)
+
+
+MARKUP = re.compile(r"``|:[a-z]+:`|`[^`\s]+`_")  # reStructuredText literals, roles, links
+
+
+def test_every_option_of_every_command_has_a_help_line_without_markup() -> None:
+    problems = []
+    seen = 0
+    for prog, parser in _parsers(cli.parser()):
+        if not parser.description:
+            problems.append(f"{prog}: no description")
+        for action in parser._actions:
+            seen += 1
+            name = "/".join(action.option_strings) or action.dest
+            if not action.help or action.help == argparse.SUPPRESS:
+                problems.append(f"{prog} {name}: no help")
+        for text in (parser.format_help(), parser.format_usage()):
+            problems.extend(f"{prog}: markup {m!r} in --help" for m in MARKUP.findall(text))
+
+    assert seen > 30  # every command's options were walked
+    assert problems == []

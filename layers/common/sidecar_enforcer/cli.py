@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -300,62 +300,97 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run()
 
 
+DESCRIPTION = """Add tracing sidecars to tagged Amazon ECS services: plan offline, invoke the
+handler, enforce one service, set up a local emulator, run the demo."""
+EXIT_CODES = """exit codes:
+  0  done (whatever the decision)
+  1  an enforcement or an AWS call failed
+  2  unreadable input, a malformed event or a usage error (one line on stderr)"""
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="sidecar-enforcer", description=__doc__.split("\n\n")[0])
+    """The command line. Help texts are plain text (no reStructuredText): --help prints them as is."""
+    top = argparse.ArgumentParser(
+        prog="sidecar-enforcer",
+        description=DESCRIPTION,
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     top.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = top.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("plan", help="decide offline for a task definition file; print JSON")
+    sub = top.add_subparsers(
+        dest="command",
+        required=True,
+        metavar="COMMAND",
+        help="run sidecar-enforcer COMMAND --help for its options",
+    )
+    p = _command(sub, "plan", "decide offline for a task definition file; print JSON", cmd_plan)
     p.add_argument("file", help="bare, DescribeTaskDefinition output, or a register request (JSON)")
     p.add_argument("--profile", help="a profile name or a profile document (default: DEFAULT_PROFILE)")
     _policy_options(p)
-    p.set_defaults(run=cmd_plan)
-    p = sub.add_parser("report", help="plan every file of folders for every profile; print a table")
+    p = _command(sub, "report", "plan every file of folders for every profile; print a table", cmd_report)
     p.add_argument("paths", nargs="+", help="task definition files or folders of them")
     p.add_argument("--profile", action="append", help="only this profile (repeatable; default: all)")
     p.add_argument("--markdown", action="store_true", help="a Markdown table")
     _policy_options(p)
-    p.set_defaults(run=cmd_report)
-    p = sub.add_parser(
-        "invoke", help="run the enforcer handler on an event against the configured AWS endpoint"
+    p = _command(
+        sub, "invoke", "run the enforcer handler on an event against the configured AWS endpoint", cmd_invoke
     )
     p.add_argument("event", help="an EventBridge event (JSON), e.g. events/cloudtrail-updateservice.json")
-    p.set_defaults(run=cmd_invoke)
-    p = sub.add_parser("enforce", help="the handler's decision path for one service")
-    p.add_argument("--cluster", required=True)
-    p.add_argument("--service", required=True)
-    p.add_argument("--region")
+    p = _command(sub, "enforce", "the handler's decision path for one service", cmd_enforce)
+    _service_options(p)
     p.add_argument(
         "--dry-run", action="store_true", help="report what would change (audit mode), change nothing"
     )
     _state_table_option(p)
-    p.set_defaults(run=cmd_enforce)
-    p = sub.add_parser(
-        "release", help="release a quarantined service (FLAPPING, DEPLOYMENT_FAILED): enforce it again"
+    p = _command(
+        sub,
+        "release",
+        "release a quarantined service (FLAPPING, DEPLOYMENT_FAILED): enforce it again",
+        cmd_release,
     )
-    p.add_argument("--cluster", required=True)
-    p.add_argument("--service", required=True)
-    p.add_argument("--region")
+    _service_options(p)
     _state_table_option(p)
-    p.set_defaults(run=cmd_release)
-    p = sub.add_parser("local-env", help="create the enforcer's own resources on the endpoint; print exports")
-    p.set_defaults(run=cmd_local_env)
-    p = sub.add_parser("profiles", help="list the profiles with their versions and images")
-    p.set_defaults(run=cmd_profiles)
-    p = sub.add_parser("demo", help="the main job against an embedded moto server on 127.0.0.1")
-    p.set_defaults(run=cmd_demo)
+    _command(
+        sub, "local-env", "create the enforcer's own resources on the endpoint; print exports", cmd_local_env
+    )
+    _command(sub, "profiles", "list the profiles with their versions and images", cmd_profiles)
+    _command(sub, "demo", "the main job against an embedded moto server on 127.0.0.1", cmd_demo)
     return top
+
+
+def _command(
+    sub: Any, name: str, summary: str, run: Callable[[argparse.Namespace], int]
+) -> argparse.ArgumentParser:
+    """A subcommand whose one-line summary is both its entry in the list and its --help description."""
+    p: argparse.ArgumentParser = sub.add_parser(
+        name, help=summary, description=summary[:1].upper() + summary[1:] + "."
+    )
+    p.set_defaults(run=run)
+    return p
+
+
+def _service_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cluster", required=True, help="the cluster's name or ARN")
+    p.add_argument("--service", required=True, help="the service's name or ARN")
+    p.add_argument("--region", help="the service's region (default: AWS_REGION or AWS_DEFAULT_REGION)")
 
 
 def _state_table_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--state-table",
+        metavar="TABLE",
         help="the stack's DynamoDB state table (default: STATE_TABLE_NAME; output StateTableName)",
     )
 
 
 def _policy_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--policy", help="a policy JSON file (default: from the environment)")
-    p.add_argument("--param", action="append", help="a profile parameter, PROFILE.NAME=VALUE (repeatable)")
+    p.add_argument("--policy", metavar="FILE", help="a policy JSON file (default: from the environment)")
+    p.add_argument(
+        "--param",
+        action="append",
+        metavar="PROFILE.NAME=VALUE",
+        help="a value for one of a profile's parameters (repeatable)",
+    )
     for flag, what in (
         ("grow-task-size", "grow Fargate tasks too small for the sidecar"),
         ("upgrade-drifted", "replace sidecars that differ from their profile"),
