@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
@@ -21,6 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import __version__
+from .adapters import aws
 from .config import Mode, Settings
 from .domain.plan import plan
 from .domain.taskdef import load_document
@@ -109,10 +111,9 @@ def _print(data: Any) -> None:
 
 
 def _catalog(settings: Settings) -> Catalog:
-    from .adapters.aws import Clients
     from .wiring import profile_source
 
-    return profile_source(settings, Clients())()
+    return profile_source(settings, aws.Clients())()
 
 
 def _profile(name: str | None, settings: Settings, catalog: Catalog | None = None) -> Profile:
@@ -214,7 +215,11 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     event = _read_json(args.event)
     app = load_handler()
     try:
-        result = app.lambda_handler(event, lambda_context())
+        with warnings.catch_warnings():
+            # Powertools warns when an invocation emitted no metric (an AWS call failed first, an
+            # ignored event): expected here, and it would break the one line of the error.
+            warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
+            result = app.lambda_handler(event, lambda_context())
     except EnforcerError as exc:
         kind = type(exc).__name__
         print(f"{kind}: {exc}", file=sys.stderr)
@@ -237,13 +242,25 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
+def _clients(region: str) -> aws.Clients:
+    """Clients for a command that names its service's region: when the environment sets no region,
+    that one also serves the calls that name none (STS, IAM, the state table)."""
+    import boto3
+
+    session = boto3.session.Session()
+    if session.region_name is None:
+        session = boto3.session.Session(region_name=region)
+    return aws.Clients(session)
+
+
 def cmd_enforce(args: argparse.Namespace) -> int:
     from .wiring import build_enforcer
 
     settings = _settings(args)
     if args.dry_run:
         settings = settings.model_copy(update={"enforcement_mode": Mode.AUDIT})
-    finding = build_enforcer(settings).enforce_service(_region(args), args.cluster, args.service)
+    region = _region(args)
+    finding = build_enforcer(settings, _clients(region)).enforce_service(region, args.cluster, args.service)
     _print(finding.to_message())
     return 1 if finding.status is Status.FAILED else 0
 
@@ -254,20 +271,20 @@ def cmd_release(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if not settings.state_table_name:
         raise UsageError("release needs the state table: pass --state-table or set STATE_TABLE_NAME")
-    finding = build_enforcer(settings).release(_region(args), args.cluster, args.service)
+    region = _region(args)
+    finding = build_enforcer(settings, _clients(region)).release(region, args.cluster, args.service)
     _print(finding.to_message())
     return 1 if finding.status is Status.FAILED else 0
 
 
 def cmd_local_env(args: argparse.Namespace) -> int:
-    import boto3
-
     from .adapters.state import create_table
 
-    topic = boto3.client("sns").create_topic(Name=LOCAL_TOPIC)["TopicArn"]
-    dynamodb = boto3.client("dynamodb")
-    if LOCAL_TABLE not in dynamodb.list_tables().get("TableNames", []):
-        create_table(dynamodb, LOCAL_TABLE)
+    clients = aws.Clients()
+    topic = aws.call("CreateTopic", clients.client("sns").create_topic, Name=LOCAL_TOPIC)["TopicArn"]
+    dynamodb = clients.client("dynamodb")
+    if LOCAL_TABLE not in aws.call("ListTables", dynamodb.list_tables).get("TableNames", []):
+        aws.call("CreateTable", create_table, client=dynamodb, table_name=LOCAL_TABLE)
     defaults = Settings()
     for name, value in {
         "STATUS_TOPIC_ARN": topic,
@@ -403,7 +420,8 @@ def _policy_options(p: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        code: int = args.run(args)
+        with aws.default_config(aws.INTERACTIVE):  # a person waits: fail in seconds, with a hint
+            code: int = args.run(args)
         sys.stdout.flush()  # a reader gone early shows here, not as "Exception ignored" at exit
     except BrokenPipeError:
         return _stdout_closed()
