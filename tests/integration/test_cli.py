@@ -213,6 +213,30 @@ def test_invoke_runs_the_handler_against_the_endpoint(env: dict[str, str]) -> No
     assert fleet.CANARY not in result.stdout + result.stderr
 
 
+def test_invoke_of_an_event_handled_before_says_its_result_is_the_stored_one(env: dict[str, str]) -> None:
+    aws = seed(env)
+    exports = run("local-env", env=env).stdout.splitlines()
+    env |= dict(line.removeprefix("export ").split("=", 1) for line in exports)  # the state table too
+    sample = "events/cloudtrail-updateservice.json"
+    event_id = json.loads((ROOT / sample).read_text(encoding="utf-8"))["id"]
+
+    first = run("invoke", sample, env=env)
+    registered = task_definition_of(aws, "nexus-ai-api-prod")
+    again = run("invoke", sample, env=env)
+
+    assert first.returncode == again.returncode == 0, first.stderr + again.stderr
+    told = [line for line in again.stderr.splitlines() if "handled before" in line]
+    assert [line for line in first.stderr.splitlines() if "handled before" in line] == []
+    assert len(told) == 1, again.stderr
+    request = json.loads(first.stdout)["requestId"]
+    assert told == [
+        f"sidecar-enforcer invoke: event {event_id} was handled before (request {request}): this is its"
+        " stored result; nothing was done again (give the event a new id to run it again)"
+    ]
+    assert json.loads(again.stdout) == json.loads(first.stdout)
+    assert task_definition_of(aws, "nexus-ai-api-prod") == registered
+
+
 def test_invoke_of_a_malformed_event_exits_2_with_one_line(env: dict[str, str]) -> None:
     result = run("invoke", "events/malformed-updateservice-without-service.json", env=env)
 

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import sys
+import uuid
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -81,7 +82,7 @@ def lambda_context(function_name: str = "sidecar-enforcer-local") -> Any:
         function_version="$LATEST",
         invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}",
         memory_limit_in_mb=256,
-        aws_request_id="local-invoke",
+        aws_request_id=str(uuid.uuid4()),  # one per call, as Lambda gives each invocation
         log_group_name=f"/aws/lambda/{function_name}",
         log_stream_name="local",
         get_remaining_time_in_millis=lambda: 120_000,
@@ -219,11 +220,20 @@ def cmd_invoke(args: argparse.Namespace) -> int:
             # Powertools warns when an invocation emitted no metric (an AWS call failed first, an
             # ignored event): expected here, and it would break the one line of the error.
             warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
-            result = app.lambda_handler(event, lambda_context())
+            context = lambda_context()
+            result = app.lambda_handler(event, context)
     except EnforcerError as exc:
         kind = type(exc).__name__
         print(f"{kind}: {exc}", file=sys.stderr)
         return 2 if kind == "MalformedEventError" else 1
+    earlier = result.get("requestId") if isinstance(result, dict) else None
+    if earlier and earlier != context.aws_request_id:
+        # With the state table, Powertools idempotency replays the first result of an event id.
+        print(
+            f"sidecar-enforcer invoke: event {result.get('eventId')} was handled before (request {earlier}):"
+            " this is its stored result; nothing was done again (give the event a new id to run it again)",
+            file=sys.stderr,
+        )
     _print(result)
     return 0
 
