@@ -91,13 +91,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     try:
         guard = once()
         if guard is None:
-            return handle(trigger)
+            return handle(trigger, context.aws_request_id)
         store, config = guard
         config.register_lambda_context(context)
 
         @idempotent_function(data_keyword_argument="event", persistence_store=store, config=config)  # type: ignore[untyped-decorator]
         def handle_once(event: dict[str, Any]) -> dict[str, Any]:
-            return handle(trigger)
+            return handle(trigger, context.aws_request_id)
 
         result: dict[str, Any] = handle_once(event=event)
         return result
@@ -133,7 +133,9 @@ def fault(trigger: Trigger, exc: Exception) -> EnforcementFailedError:
     return EnforcementFailedError(f"configuration fault: {reason}")
 
 
-def handle(trigger: Trigger) -> dict[str, Any]:
+def handle(trigger: Trigger, request_id: str) -> dict[str, Any]:
+    """The findings of one event. The result names the invocation that produced it (``requestId``):
+    a duplicate delivery gets the stored result back, and an earlier request id tells it so."""
     findings = enforcer().handle(trigger)
     for finding in findings:
         metrics.add_metric(name=finding.status.value.title().replace("_", ""), unit=MetricUnit.Count, value=1)
@@ -142,4 +144,8 @@ def handle(trigger: Trigger) -> dict[str, Any]:
         raise EnforcementFailedError(
             f"{len(failed)} of {len(findings)} targets failed: {failed[0].reasons[0]}"
         )
-    return {"eventId": trigger.event_id, "findings": [f.to_message() for f in findings]}
+    return {
+        "eventId": trigger.event_id,
+        "requestId": request_id,
+        "findings": [f.to_message() for f in findings],
+    }

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -211,6 +213,30 @@ def test_invoke_runs_the_handler_against_the_endpoint(env: dict[str, str]) -> No
     assert fleet.CANARY not in result.stdout + result.stderr
 
 
+def test_invoke_of_an_event_handled_before_says_its_result_is_the_stored_one(env: dict[str, str]) -> None:
+    aws = seed(env)
+    exports = run("local-env", env=env).stdout.splitlines()
+    env |= dict(line.removeprefix("export ").split("=", 1) for line in exports)  # the state table too
+    sample = "events/cloudtrail-updateservice.json"
+    event_id = json.loads((ROOT / sample).read_text(encoding="utf-8"))["id"]
+
+    first = run("invoke", sample, env=env)
+    registered = task_definition_of(aws, "nexus-ai-api-prod")
+    again = run("invoke", sample, env=env)
+
+    assert first.returncode == again.returncode == 0, first.stderr + again.stderr
+    told = [line for line in again.stderr.splitlines() if "handled before" in line]
+    assert [line for line in first.stderr.splitlines() if "handled before" in line] == []
+    assert len(told) == 1, again.stderr
+    request = json.loads(first.stdout)["requestId"]
+    assert told == [
+        f"sidecar-enforcer invoke: event {event_id} was handled before (request {request}): this is its"
+        " stored result; nothing was done again (give the event a new id to run it again)"
+    ]
+    assert json.loads(again.stdout) == json.loads(first.stdout)
+    assert task_definition_of(aws, "nexus-ai-api-prod") == registered
+
+
 def test_invoke_of_a_malformed_event_exits_2_with_one_line(env: dict[str, str]) -> None:
     result = run("invoke", "events/malformed-updateservice-without-service.json", env=env)
 
@@ -236,6 +262,89 @@ def test_enforce_dry_run_reports_and_changes_nothing_then_enforce_remediates(env
     assert real.returncode == 0, real.stderr
     assert json.loads(real.stdout)["status"] == "REMEDIATED"
     assert task_definition_of(aws, "nexus-ai-api-prod") != before
+
+
+# -- an endpoint that does not answer, credentials that are missing ---------------------------------
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that refuses connections: bound (so nothing else takes it), not listening."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
+
+
+def user_env(**values: str) -> dict[str, str]:
+    """The user's environment without any AWS or enforcer setting, plus ``values``."""
+    drop = ("AWS_", "STATUS_", "ENFORCEMENT_", "STATE_TABLE_", "PROFILES_")
+    return {k: v for k, v in os.environ.items() if not k.startswith(drop)} | values
+
+
+UNREACHABLE = {
+    "enforce": ["enforce", "--cluster", "c", "--service", "s", "--region", "us-east-1"],
+    "invoke": ["invoke", "events/cloudtrail-updateservice.json"],
+    "local-env": ["local-env"],
+    "profiles": ["profiles"],
+}
+
+
+@pytest.mark.parametrize("command", list(UNREACHABLE))
+def test_an_unreachable_endpoint_fails_within_seconds_with_one_line_and_a_hint(
+    closed_port: int, command: str
+) -> None:
+    endpoint = f"http://127.0.0.1:{closed_port}"
+    env = user_env(
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+        PROFILES_SSM_PATH="/sidecar-enforcer/profiles",  # profiles reads SSM; the others ignore it
+    )
+
+    started = time.monotonic()
+    result = run(*UNREACHABLE[command], env=env)
+    seconds = time.monotonic() - started
+
+    print(f"{command} against a closed port: exit {result.returncode} after {seconds:.1f} s")
+    assert result.returncode == 1
+    assert seconds < 20  # a generous bound: the Lambda's retries took 30 s and more
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"cannot reach {endpoint} (check AWS_ENDPOINT_URL, the region, or the network)" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_credentials_fail_with_one_line_that_says_where_to_set_them(
+    endpoint: str, tmp_path: Path
+) -> None:
+    env = user_env(
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_CONFIG_FILE=str(tmp_path / "none"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+
+    result = run("enforce", "--cluster", "c", "--service", "s", "--region", "us-east-1", env=env)
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "sidecar-enforcer enforce: GetCallerIdentity: no AWS credentials found"
+        " (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+    ]
+
+
+def test_enforce_s_region_serves_the_calls_that_name_none_when_the_environment_sets_none(
+    env: dict[str, str],
+) -> None:
+    seed(env)
+    env = {k: v for k, v in env.items() if k not in ("AWS_DEFAULT_REGION", "AWS_REGION")}
+    target = ["--cluster", fleet.CLUSTER, "--service", "nexus-ai-api-prod", "--region", "us-east-1"]
+
+    result = run("enforce", *target, "--dry-run", env=env)
+
+    assert result.returncode == 0, result.stderr  # STS too, not only ECS, in us-east-1
+    assert json.loads(result.stdout)["status"] == "NONCOMPLIANT"
 
 
 def test_demo_moves_the_tagged_service_and_passes_its_own_checks() -> None:

@@ -3,15 +3,20 @@ script) on the refusal fixtures' task definitions: offline, no AWS endpoint need
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sidecar_enforcer import cli
 from sidecar_enforcer.config import ENV_VARS
+from sidecar_enforcer.profiles import builtin_profiles
 
 from ..conftest import ROOT
 
@@ -30,12 +35,12 @@ def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in drop}
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 - our own console script
         [str(SCRIPT), *args],
         capture_output=True,
         text=True,
-        env=clean_env(),
+        env=clean_env() | (env or {}),
         timeout=120,
         check=False,
         cwd=ROOT,
@@ -178,6 +183,71 @@ def test_a_malformed_param_exits_2_with_one_line(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("param", "expected"),
+    [
+        (
+            "zipkin.ENDPOINT=x",
+            "--param zipkin.ENDPOINT: unknown profile 'zipkin' (known: adot, fluent-bit, jaeger)",
+        ),
+        (
+            "adot.AWS_PROMETHEUS_ENDPIONT=x",
+            "--param adot.AWS_PROMETHEUS_ENDPIONT: adot has no parameter 'AWS_PROMETHEUS_ENDPIONT'"
+            " (known: AWS_PROMETHEUS_ENDPOINT, AMP_WORKSPACE_ARN)",
+        ),
+        ("jaeger.ENDPOINT=x", "--param jaeger.ENDPOINT: jaeger has no parameter 'ENDPOINT' (it has none)"),
+    ],
+)
+def test_a_param_of_an_unknown_profile_or_parameter_exits_2_naming_the_known_ones(
+    tmp_path: Path, param: str, expected: str
+) -> None:
+    file = task_file(tmp_path, fixture("adot-missing-required-parameter"))
+
+    result = run("plan", str(file), "--profile", "adot", "--param", param)
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines() == [f"sidecar-enforcer plan: {expected}"]
+    assert "=x" not in result.stderr  # the value is never echoed
+
+
+def test_a_param_may_name_a_custom_profile_of_profiles_dir_or_of_a_document(tmp_path: Path) -> None:
+    data = fixture("adot-missing-required-parameter")
+    file = task_file(tmp_path, data)
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    custom = builtin_profiles()["adot"].model_dump(mode="json", by_alias=True) | {"name": "adot-team"}
+    (folder / "adot-team.json").write_text(json.dumps(custom))
+    document = tmp_path / "adot-doc.json"
+    document.write_text(json.dumps(custom | {"name": "adot-doc"}))
+    value = f"AWS_PROMETHEUS_ENDPOINT={ENDPOINT}"
+
+    team = run(
+        "plan",
+        str(file),
+        "--profile",
+        "adot-team",
+        "--param",
+        f"adot-team.{value}",
+        env={"PROFILES_DIR": str(folder)},
+    )
+    doc = run("plan", str(file), "--profile", str(document), "--param", f"adot-doc.{value}")
+    other = run(
+        "plan",
+        str(file),
+        "--profile",
+        "adot-team",
+        "--param",
+        f"adot-doc.{value}",
+        env={"PROFILES_DIR": str(folder)},
+    )
+
+    assert team.returncode == doc.returncode == 0, team.stderr + doc.stderr
+    assert json.loads(team.stdout)["decision"] == json.loads(doc.stdout)["decision"] == "MISSING"
+    assert other.returncode == 2
+    assert "unknown profile 'adot-doc' (known: adot, adot-team, fluent-bit, jaeger)" in other.stderr
+
+
 def test_a_custom_profile_document_path_is_used(tmp_path: Path) -> None:
     data = fixture("arm64-x86-only-custom-profile")
     data["taskDefinition"]["runtimePlatform"]["cpuArchitecture"] = "X86_64"
@@ -242,3 +312,62 @@ def test_report_of_an_empty_folder_exits_2(tmp_path: Path) -> None:
 
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"sidecar-enforcer report: no .json files in {tmp_path}"]
+
+
+def _read_one_line_then_close(*args: str) -> tuple[bytes, int, str]:
+    """``sidecar-enforcer ARGS | head -1``: read the first line, close the pipe, let the writer end."""
+    proc = subprocess.Popen(  # noqa: S603 - our own console script
+        [str(SCRIPT), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env(), cwd=ROOT
+    )
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    code = proc.wait(timeout=120)
+    return first, code, proc.stderr.read().decode()
+
+
+@pytest.mark.parametrize("command", ["plan", "report"])
+def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path: Path, command: str) -> None:
+    data = fixture("fargate-too-small-no-growth")
+    app = data["taskDefinition"]["containerDefinitions"][0]
+    app["environment"] = [{"name": f"VAR_{i:04d}", "value": "x" * 40} for i in range(1500)]
+    file = task_file(tmp_path, data)  # its plan is ~180 kB, more than a pipe holds
+    for i in range(200):  # ~80 kB of report rows
+        task_file(tmp_path, fixture("awsvpc-port-clash"), f"clash-{i:03d}.json")
+    args = [str(file), "--profile", "jaeger"] if command == "plan" else [str(tmp_path)]
+
+    first, code, stderr = _read_one_line_then_close(command, *args)
+
+    assert first.split()[0] == (b"{" if command == "plan" else b"FILE")  # the JSON's / table's first line
+    assert stderr == ""  # no BrokenPipeError traceback, no "Exception ignored" at shutdown
+    assert code == 1  # as Python's own recipe for a closed stdout: not 0, the output was cut short
+
+
+def _parsers(parser: argparse.ArgumentParser) -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    yield parser.prog, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _parsers(sub)
+
+
+MARKUP = re.compile(r"``|:[a-z]+:`|`[^`\s]+`_")  # reStructuredText literals, roles, links
+
+
+def test_every_option_of_every_command_has_a_help_line_without_markup() -> None:
+    problems = []
+    seen = 0
+    for prog, parser in _parsers(cli.parser()):
+        if not parser.description:
+            problems.append(f"{prog}: no description")
+        for action in parser._actions:
+            seen += 1
+            name = "/".join(action.option_strings) or action.dest
+            if not action.help or action.help == argparse.SUPPRESS:
+                problems.append(f"{prog} {name}: no help")
+        for text in (parser.format_help(), parser.format_usage()):
+            problems.extend(f"{prog}: markup {m!r} in --help" for m in MARKUP.findall(text))
+
+    assert seen > 30  # every command's options were walked
+    assert problems == []

@@ -108,6 +108,23 @@ def test_the_same_event_delivered_twice_is_handled_once(aws: Aws, invoke: Any, i
     assert [m["body"]["status"] for m in inbox.messages()] == ["REMEDIATED"]
 
 
+def test_the_result_names_the_request_that_produced_it_and_a_duplicate_gets_the_first_s(
+    app: ModuleType, invoke: Any
+) -> None:
+    from sidecar_enforcer.cli import lambda_context
+
+    update = event("cloudtrail-updateservice.json")
+    first_call, second_call = lambda_context(), lambda_context()
+
+    first = app.lambda_handler(update, first_call)
+    second = app.lambda_handler(update, second_call)
+
+    assert first_call.aws_request_id != second_call.aws_request_id  # a fresh id per invocation
+    assert list(first) == ["eventId", "requestId", "findings"]
+    assert first["requestId"] == first_call.aws_request_id
+    assert second == first  # the stored result: the first request's id tells the duplicate apart
+
+
 @pytest.mark.parametrize(
     "sample",
     [

@@ -13,7 +13,9 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+import uuid
+import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -21,6 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import __version__
+from .adapters import aws
 from .config import Mode, Settings
 from .domain.plan import plan
 from .domain.taskdef import load_document
@@ -79,7 +82,7 @@ def lambda_context(function_name: str = "sidecar-enforcer-local") -> Any:
         function_version="$LATEST",
         invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}",
         memory_limit_in_mb=256,
-        aws_request_id="local-invoke",
+        aws_request_id=str(uuid.uuid4()),  # one per call, as Lambda gives each invocation
         log_group_name=f"/aws/lambda/{function_name}",
         log_stream_name="local",
         get_remaining_time_in_millis=lambda: 120_000,
@@ -109,10 +112,9 @@ def _print(data: Any) -> None:
 
 
 def _catalog(settings: Settings) -> Catalog:
-    from .adapters.aws import Clients
     from .wiring import profile_source
 
-    return profile_source(settings, Clients())()
+    return profile_source(settings, aws.Clients())()
 
 
 def _profile(name: str | None, settings: Settings, catalog: Catalog | None = None) -> Profile:
@@ -128,8 +130,11 @@ def _profile(name: str | None, settings: Settings, catalog: Catalog | None = Non
     return profile
 
 
-def _policy(args: argparse.Namespace, settings: Settings) -> Policy:
-    """The environment's policy (or --policy FILE), with the command line's switches on top."""
+def _policy(
+    args: argparse.Namespace, settings: Settings, chosen: Sequence[Profile], catalog: Catalog | None = None
+) -> Policy:
+    """The environment's policy (or --policy FILE), with the command line's switches on top.
+    A --param names a profile (the ``chosen`` ones or the catalog's) and one of its parameters."""
     policy = settings.policy
     if args.policy:
         try:
@@ -148,16 +153,39 @@ def _policy(args: argparse.Namespace, settings: Settings) -> Policy:
             profile, dot, name = key.partition(".")
             if not sep or not dot or not profile or not name:
                 raise UsageError(f"--param {item.split('=', 1)[0]}: expected PROFILE.NAME=VALUE")
+            catalog = _check_param(key, profile, name, settings, chosen, catalog)
             parameters.setdefault(profile, {})[name] = value
         updates["parameters"] = parameters
     return policy.model_copy(update=updates)
+
+
+def _check_param(
+    key: str, profile: str, name: str, settings: Settings, chosen: Sequence[Profile], catalog: Catalog | None
+) -> Catalog | None:
+    """Refuse a --param that names no known profile or none of its parameters: left alone, it would
+    be ignored (another profile) or only show up as a refusal reason of the plan. The catalog is
+    read only when a --param names a profile other than the chosen ones; returned for reuse."""
+    found = next((p for p in chosen if p.name == profile), None)
+    if found is None:
+        catalog = catalog or _catalog(settings)
+        found = catalog.get(profile)
+        if found is None:
+            known = ", ".join(sorted({*catalog.profiles, *(p.name for p in chosen)}))
+            why = catalog.errors.get(profile) or f"unknown profile {profile!r} (known: {known})"
+            raise UsageError(f"--param {key}: {why}")
+    names = [p.name for p in found.parameters]
+    if name not in names:
+        known = f"known: {', '.join(names)}" if names else "it has none"
+        raise UsageError(f"--param {key}: {profile} has no parameter {name!r} ({known})")
+    return catalog
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     document = load_document(_read_bytes(args.file))
     profile = _profile(args.profile, settings)
-    _print(plan(document.task_definition, document.tags, profile, _policy(args, settings)).to_json())
+    policy = _policy(args, settings, [profile])
+    _print(plan(document.task_definition, document.tags, profile, policy).to_json())
     return 0
 
 
@@ -171,7 +199,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     files = sorted(p for folder in args.paths for p in _json_files(folder))
     if not files:
         raise UsageError(f"no .json files in {', '.join(args.paths)}")
-    print(report(files, profiles, _policy(args, settings), markdown=args.markdown))
+    print(report(files, profiles, _policy(args, settings, profiles, catalog), markdown=args.markdown))
     return 0
 
 
@@ -188,11 +216,24 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     event = _read_json(args.event)
     app = load_handler()
     try:
-        result = app.lambda_handler(event, lambda_context())
+        with warnings.catch_warnings():
+            # Powertools warns when an invocation emitted no metric (an AWS call failed first, an
+            # ignored event): expected here, and it would break the one line of the error.
+            warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
+            context = lambda_context()
+            result = app.lambda_handler(event, context)
     except EnforcerError as exc:
         kind = type(exc).__name__
         print(f"{kind}: {exc}", file=sys.stderr)
         return 2 if kind == "MalformedEventError" else 1
+    earlier = result.get("requestId") if isinstance(result, dict) else None
+    if earlier and earlier != context.aws_request_id:
+        # With the state table, Powertools idempotency replays the first result of an event id.
+        print(
+            f"sidecar-enforcer invoke: event {result.get('eventId')} was handled before (request {earlier}):"
+            " this is its stored result; nothing was done again (give the event a new id to run it again)",
+            file=sys.stderr,
+        )
     _print(result)
     return 0
 
@@ -211,13 +252,25 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
+def _clients(region: str) -> aws.Clients:
+    """Clients for a command that names its service's region: when the environment sets no region,
+    that one also serves the calls that name none (STS, IAM, the state table)."""
+    import boto3
+
+    session = boto3.session.Session()
+    if session.region_name is None:
+        session = boto3.session.Session(region_name=region)
+    return aws.Clients(session)
+
+
 def cmd_enforce(args: argparse.Namespace) -> int:
     from .wiring import build_enforcer
 
     settings = _settings(args)
     if args.dry_run:
         settings = settings.model_copy(update={"enforcement_mode": Mode.AUDIT})
-    finding = build_enforcer(settings).enforce_service(_region(args), args.cluster, args.service)
+    region = _region(args)
+    finding = build_enforcer(settings, _clients(region)).enforce_service(region, args.cluster, args.service)
     _print(finding.to_message())
     return 1 if finding.status is Status.FAILED else 0
 
@@ -228,20 +281,20 @@ def cmd_release(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if not settings.state_table_name:
         raise UsageError("release needs the state table: pass --state-table or set STATE_TABLE_NAME")
-    finding = build_enforcer(settings).release(_region(args), args.cluster, args.service)
+    region = _region(args)
+    finding = build_enforcer(settings, _clients(region)).release(region, args.cluster, args.service)
     _print(finding.to_message())
     return 1 if finding.status is Status.FAILED else 0
 
 
 def cmd_local_env(args: argparse.Namespace) -> int:
-    import boto3
-
     from .adapters.state import create_table
 
-    topic = boto3.client("sns").create_topic(Name=LOCAL_TOPIC)["TopicArn"]
-    dynamodb = boto3.client("dynamodb")
-    if LOCAL_TABLE not in dynamodb.list_tables().get("TableNames", []):
-        create_table(dynamodb, LOCAL_TABLE)
+    clients = aws.Clients()
+    topic = aws.call("CreateTopic", clients.client("sns").create_topic, Name=LOCAL_TOPIC)["TopicArn"]
+    dynamodb = clients.client("dynamodb")
+    if LOCAL_TABLE not in aws.call("ListTables", dynamodb.list_tables).get("TableNames", []):
+        aws.call("CreateTable", create_table, client=dynamodb, table_name=LOCAL_TABLE)
     defaults = Settings()
     for name, value in {
         "STATUS_TOPIC_ARN": topic,
@@ -274,62 +327,97 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run()
 
 
+DESCRIPTION = """Add tracing sidecars to tagged Amazon ECS services: plan offline, invoke the
+handler, enforce one service, set up a local emulator, run the demo."""
+EXIT_CODES = """exit codes:
+  0  done (whatever the decision)
+  1  an enforcement or an AWS call failed
+  2  unreadable input, a malformed event or a usage error (one line on stderr)"""
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="sidecar-enforcer", description=__doc__.split("\n\n")[0])
+    """The command line. Help texts are plain text (no reStructuredText): --help prints them as is."""
+    top = argparse.ArgumentParser(
+        prog="sidecar-enforcer",
+        description=DESCRIPTION,
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     top.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = top.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("plan", help="decide offline for a task definition file; print JSON")
+    sub = top.add_subparsers(
+        dest="command",
+        required=True,
+        metavar="COMMAND",
+        help="run sidecar-enforcer COMMAND --help for its options",
+    )
+    p = _command(sub, "plan", "decide offline for a task definition file; print JSON", cmd_plan)
     p.add_argument("file", help="bare, DescribeTaskDefinition output, or a register request (JSON)")
     p.add_argument("--profile", help="a profile name or a profile document (default: DEFAULT_PROFILE)")
     _policy_options(p)
-    p.set_defaults(run=cmd_plan)
-    p = sub.add_parser("report", help="plan every file of folders for every profile; print a table")
+    p = _command(sub, "report", "plan every file of folders for every profile; print a table", cmd_report)
     p.add_argument("paths", nargs="+", help="task definition files or folders of them")
     p.add_argument("--profile", action="append", help="only this profile (repeatable; default: all)")
     p.add_argument("--markdown", action="store_true", help="a Markdown table")
     _policy_options(p)
-    p.set_defaults(run=cmd_report)
-    p = sub.add_parser(
-        "invoke", help="run the enforcer handler on an event against the configured AWS endpoint"
+    p = _command(
+        sub, "invoke", "run the enforcer handler on an event against the configured AWS endpoint", cmd_invoke
     )
     p.add_argument("event", help="an EventBridge event (JSON), e.g. events/cloudtrail-updateservice.json")
-    p.set_defaults(run=cmd_invoke)
-    p = sub.add_parser("enforce", help="the handler's decision path for one service")
-    p.add_argument("--cluster", required=True)
-    p.add_argument("--service", required=True)
-    p.add_argument("--region")
+    p = _command(sub, "enforce", "the handler's decision path for one service", cmd_enforce)
+    _service_options(p)
     p.add_argument(
         "--dry-run", action="store_true", help="report what would change (audit mode), change nothing"
     )
     _state_table_option(p)
-    p.set_defaults(run=cmd_enforce)
-    p = sub.add_parser(
-        "release", help="release a quarantined service (FLAPPING, DEPLOYMENT_FAILED): enforce it again"
+    p = _command(
+        sub,
+        "release",
+        "release a quarantined service (FLAPPING, DEPLOYMENT_FAILED): enforce it again",
+        cmd_release,
     )
-    p.add_argument("--cluster", required=True)
-    p.add_argument("--service", required=True)
-    p.add_argument("--region")
+    _service_options(p)
     _state_table_option(p)
-    p.set_defaults(run=cmd_release)
-    p = sub.add_parser("local-env", help="create the enforcer's own resources on the endpoint; print exports")
-    p.set_defaults(run=cmd_local_env)
-    p = sub.add_parser("profiles", help="list the profiles with their versions and images")
-    p.set_defaults(run=cmd_profiles)
-    p = sub.add_parser("demo", help="the main job against an embedded moto server on 127.0.0.1")
-    p.set_defaults(run=cmd_demo)
+    _command(
+        sub, "local-env", "create the enforcer's own resources on the endpoint; print exports", cmd_local_env
+    )
+    _command(sub, "profiles", "list the profiles with their versions and images", cmd_profiles)
+    _command(sub, "demo", "the main job against an embedded moto server on 127.0.0.1", cmd_demo)
     return top
+
+
+def _command(
+    sub: Any, name: str, summary: str, run: Callable[[argparse.Namespace], int]
+) -> argparse.ArgumentParser:
+    """A subcommand whose one-line summary is both its entry in the list and its --help description."""
+    p: argparse.ArgumentParser = sub.add_parser(
+        name, help=summary, description=summary[:1].upper() + summary[1:] + "."
+    )
+    p.set_defaults(run=run)
+    return p
+
+
+def _service_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cluster", required=True, help="the cluster's name or ARN")
+    p.add_argument("--service", required=True, help="the service's name or ARN")
+    p.add_argument("--region", help="the service's region (default: AWS_REGION or AWS_DEFAULT_REGION)")
 
 
 def _state_table_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--state-table",
+        metavar="TABLE",
         help="the stack's DynamoDB state table (default: STATE_TABLE_NAME; output StateTableName)",
     )
 
 
 def _policy_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--policy", help="a policy JSON file (default: from the environment)")
-    p.add_argument("--param", action="append", help="a profile parameter, PROFILE.NAME=VALUE (repeatable)")
+    p.add_argument("--policy", metavar="FILE", help="a policy JSON file (default: from the environment)")
+    p.add_argument(
+        "--param",
+        action="append",
+        metavar="PROFILE.NAME=VALUE",
+        help="a value for one of a profile's parameters (repeatable)",
+    )
     for flag, what in (
         ("grow-task-size", "grow Fargate tasks too small for the sidecar"),
         ("upgrade-drifted", "replace sidecars that differ from their profile"),
@@ -342,11 +430,24 @@ def _policy_options(p: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        code: int = args.run(args)
+        with aws.default_config(aws.INTERACTIVE):  # a person waits: fail in seconds, with a hint
+            code: int = args.run(args)
+        sys.stdout.flush()  # a reader gone early shows here, not as "Exception ignored" at exit
+    except BrokenPipeError:
+        return _stdout_closed()
     except EnforcerError as exc:
         print(f"sidecar-enforcer {args.command}: {exc}", file=sys.stderr)
         return 1 if isinstance(exc, AwsError) else 2
     return code
+
+
+def _stdout_closed() -> int:
+    """The reader of stdout went away (``sidecar-enforcer plan FILE | head -1``): end quietly, as
+    Python's documentation recommends for SIGPIPE: point stdout at devnull so that the interpreter's
+    own flush at exit finds nothing to write, and exit 1 as Python does on EPIPE."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 1
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """Lazily built, cached boto3 clients. The standard configuration applies, ``AWS_ENDPOINT_URL``
 included (boto3 >= 1.28), which is how the demo and tests point at moto's server.
 
-Throttling is retried with botocore's adaptive mode (client-side rate limiting + retries).
+The Lambda retries throttling with botocore's adaptive mode (client-side rate limiting + retries):
+RETRIES. A person at a terminal wants an answer in seconds: the CLI runs its commands under
+``default_config(INTERACTIVE)``.
 """
 
 from __future__ import annotations
@@ -9,21 +11,65 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    CredentialRetrievalError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+    ProxyConnectionError,
+    ReadTimeoutError,
+    SSLError,
+    SSOError,
+    TokenRetrievalError,
+)
 
 from .. import __version__
 from ..errors import AccessDeniedError, AwsError, NotFoundError, RejectedError
 
+USER_AGENT = f"sidecar-enforcer/{__version__}"
+
+# The Lambda's: an event may wait, and a throttled burst of events should get through.
 RETRIES = Config(
     retries={"mode": "adaptive", "max_attempts": 10},
-    user_agent_extra=f"sidecar-enforcer/{__version__}",
+    user_agent_extra=USER_AGENT,
     connect_timeout=5,
     read_timeout=30,
 )
+
+# A person's: an endpoint that does not answer fails in seconds, not after a minute of backoff.
+INTERACTIVE = Config(
+    retries={"mode": "standard", "total_max_attempts": 2},
+    user_agent_extra=USER_AGENT,
+    connect_timeout=2,
+    read_timeout=20,
+)
+
+_config: ContextVar[Config] = ContextVar("sidecar_enforcer_aws_config", default=RETRIES)
+
+
+@contextmanager
+def default_config(config: Config) -> Iterator[None]:
+    """Clients built inside the block, and not given a configuration, use ``config``. The CLI runs
+    each command in ``default_config(INTERACTIVE)``: the Clients its commands build and those the
+    handler module builds for itself (``invoke``) alike, with nothing to pass through the handler.
+    Outside such a block (the Lambda, the tests) it is RETRIES."""
+    token = _config.set(config)
+    try:
+        yield
+    finally:
+        _config.reset(token)
 
 
 # botocore's DEBUG log prints request bodies, and a RegisterTaskDefinition body holds container
@@ -41,9 +87,10 @@ class Clients:
     """One client per (service, region), created on first use and reused (clients are thread-safe;
     creating them is not, hence the lock)."""
 
-    def __init__(self, session: boto3.session.Session | None = None) -> None:
+    def __init__(self, session: boto3.session.Session | None = None, config: Config | None = None) -> None:
         quiet_sdk_loggers()
         self._session = session
+        self.config = config or _config.get()
         self._clients: dict[tuple[str, str | None], Any] = {}
         self._lock = threading.Lock()
 
@@ -57,7 +104,7 @@ class Clients:
         key = (service, region)
         with self._lock:
             if key not in self._clients:
-                self._clients[key] = self.session.client(service, region_name=region, config=RETRIES)  # type: ignore[call-overload]
+                self._clients[key] = self.session.client(service, region_name=region, config=self.config)  # type: ignore[call-overload]
             return self._clients[key]
 
 
@@ -76,10 +123,50 @@ _REJECTED = {
 T = TypeVar("T")
 
 
+_REACH = "(check AWS_ENDPOINT_URL, the region, or the network)"
+
+
+def _where(url: Any) -> str:
+    """scheme://host:port of an endpoint or proxy URL (no path, no user or password)."""
+    parts = urlsplit(str(url))
+    host = parts.hostname or "?"
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
+
+
+def _explain(exc: BotoCoreError) -> str:
+    """What went wrong before AWS answered, with what to check. Other errors are named by their type
+    only: botocore's messages may quote request values (ParamValidationError does)."""
+    kwargs: dict[str, Any] = getattr(exc, "kwargs", {})
+    if isinstance(exc, ProxyConnectionError):
+        return f"cannot reach the proxy {_where(kwargs.get('proxy_url'))} (check HTTPS_PROXY)"
+    if isinstance(exc, SSLError):
+        return f"no trusted TLS connection to {_where(kwargs.get('endpoint_url'))} (check AWS_CA_BUNDLE)"
+    if isinstance(exc, ConnectTimeoutError):
+        return f"cannot reach {_where(kwargs.get('endpoint_url'))}: connect timeout {_REACH}"
+    if isinstance(exc, ReadTimeoutError):
+        return f"{_where(kwargs.get('endpoint_url'))} did not answer in time (read timeout)"
+    if isinstance(exc, EndpointConnectionError | ConnectionClosedError):
+        return f"cannot reach {_where(kwargs.get('endpoint_url'))} {_REACH}"
+    if isinstance(exc, NoCredentialsError):
+        return "no AWS credentials found (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+    if isinstance(exc, PartialCredentialsError):
+        return (
+            f"incomplete AWS credentials from {kwargs.get('provider')}: {kwargs.get('cred_var')} is missing"
+        )
+    if isinstance(exc, CredentialRetrievalError | TokenRetrievalError | SSOError):
+        provider = f" from {kwargs['provider']}" if kwargs.get("provider") else ""
+        return f"cannot get AWS credentials{provider} (an SSO session may have expired: aws sso login)"
+    if isinstance(exc, NoRegionError):
+        return "no AWS region (set AWS_REGION or AWS_DEFAULT_REGION)"
+    return type(exc).__name__
+
+
 def translate(what: str, exc: ClientError | BotoCoreError) -> AwsError:
-    """ClientError -> a domain error with a one-line message (the API's message, no request values)."""
-    if isinstance(exc, BotoCoreError):  # connection errors, timeouts after retries
-        return AwsError(f"{what}: {type(exc).__name__}")
+    """ClientError -> a domain error with a one-line message (the API's message, no request values);
+    BotoCoreError (no answer from AWS, after the retries) -> one line with what to check."""
+    if isinstance(exc, BotoCoreError):
+        return AwsError(f"{what}: {_explain(exc)}")
     error = exc.response.get("Error", {})
     code = str(error.get("Code", "Unknown"))
     message = f"{what}: {code}: {error.get('Message', '')}".strip().rstrip(":")
