@@ -105,24 +105,33 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         raise fault(trigger, exc) from None
 
 
+# DynamoDB answers that mean the state table itself is wrong, not that it is busy for a moment.
+MISCONFIGURED = {"ResourceNotFoundException", "AccessDeniedException", "UnrecognizedClientException"}
+
+
 def fault(trigger: Trigger, exc: Exception) -> EnforcementFailedError:
-    """A configuration fault (invalid settings, a state table that does not exist): one log line
-    and a FAILED status, then the event is retried and finally dead-lettered as it came."""
-    reason = str(exc)
+    """A configuration fault (invalid settings, a state table that does not exist or may not be
+    used), or the idempotency store failing for a moment (throttled, timed out): one log line and a
+    FAILED status, then the event is retried and finally dead-lettered as it came."""
+    reason, configuration = str(exc), True
     if isinstance(exc, IdempotencyPersistenceLayerError):
         cause = exc.__cause__ or (exc.args[1] if len(exc.args) > 1 else None)
-        code = getattr(cause, "response", {}).get("Error", {}).get("Code") or type(cause).__name__
+        code = getattr(cause, "response", {}).get("Error", {}).get("Code") if cause else None
+        code = code or (type(cause).__name__ if cause else "no cause given")
+        configuration = code in MISCONFIGURED
         table = os.environ.get("STATE_TABLE_NAME", "")
         reason = f"the state table {table!r} (STATE_TABLE_NAME) cannot record the event: {code}"
-    logger.error("configuration fault: %s", reason)
-    metrics.add_metric(name="ConfigurationFaults", unit=MetricUnit.Count, value=1)
+    if configuration:
+        reason = f"configuration fault: {reason}"
+        metrics.add_metric(name="ConfigurationFaults", unit=MetricUnit.Count, value=1)
+    logger.error("%s", reason)
     finding = Finding(
         status=Status.FAILED,
         account=trigger.account,
         region=trigger.region,
         trigger=trigger.name,
         event_id=trigger.event_id,
-        reasons=[f"configuration fault: {reason}"],
+        reasons=[reason],
     )
     publisher = fault_publisher(os.environ.get("STATUS_TOPIC_ARN", ""))
     if publisher is not None:
@@ -130,7 +139,7 @@ def fault(trigger: Trigger, exc: Exception) -> EnforcementFailedError:
             publisher.publish(finding)
         except AwsError as failed:
             logger.error("FAILED status not published: %s", failed)
-    return EnforcementFailedError(f"configuration fault: {reason}")
+    return EnforcementFailedError(reason)
 
 
 def handle(trigger: Trigger, request_id: str) -> dict[str, Any]:

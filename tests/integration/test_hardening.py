@@ -120,11 +120,15 @@ def test_an_unrelated_tag_on_a_cluster_changes_and_publishes_nothing(
 
 def test_the_opt_in_tag_on_a_cluster_still_enforces_its_services(aws: Aws, invoke: Any, inbox: Inbox) -> None:
     cluster_arn = aws.ecs.describe_clusters(clusters=[fleet.CLUSTER])["clusters"][0]["clusterArn"]
+    tags = [OPT_IN, {"key": "cost-centre", "value": "42"}]
+    aws.ecs.tag_resource(resourceArn=cluster_arn, tags=tags)  # the call the event reports
 
-    findings = invoke(tag_event(cluster_arn, [OPT_IN, {"key": "cost-centre", "value": "42"}]))["findings"]
+    findings = invoke(tag_event(cluster_arn, tags))["findings"]
 
-    assert len(findings) > 1
-    assert "IGNORED" not in {f["status"] for f in findings}
+    by_service = {f["service"]: f["status"] for f in findings}
+    assert by_service[NEXUS] == "REMEDIATED"
+    assert by_service["billing-worker"] == "REMEDIATED"  # untagged itself: the cluster's tag opts it in
+    assert by_service["payments-legacy"] == "SKIPPED"  # CODE_DEPLOY
 
 
 # -- events act only where they say --------------------------------------------------------------------
@@ -248,3 +252,32 @@ def test_a_missing_state_table_is_failed_for_the_cli_too_not_a_missing_service(
 
     assert finding.status.value == "FAILED"
     assert "STATE_TABLE_NAME" in finding.reasons[0]
+
+
+def test_an_idempotency_store_failure_that_is_not_the_table_s_configuration_is_not_called_one(
+    aws: Aws,
+    app: ModuleType,
+    inbox: Inbox,
+    seeded: fleet.Fleet,
+    table: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A throttled or failing store is retried like any AWS failure: FAILED, but no 'configuration
+    fault' (an on-call person would look at the settings for nothing). Before the review of this
+    change, every persistence-layer error was reported as one."""
+    from .test_safety import error, inject
+
+    inject(
+        monkeypatch,
+        "before-send.dynamodb.PutItem",
+        lambda n: error("ValidationException", "Item size has exceeded the maximum allowed size"),
+    )
+
+    with pytest.raises(EnforcementFailedError) as caught:
+        app.lambda_handler(event("cloudtrail-updateservice.json"), lambda_context())
+
+    assert str(caught.value) == (
+        f"the state table '{table}' (STATE_TABLE_NAME) cannot record the event: ValidationException"
+    )
+    (message,) = inbox.messages()
+    assert message["body"]["status"] == "FAILED"

@@ -487,9 +487,17 @@ class TestEventsActOnlyWhereTheySay:
 
         assert "is not an AWS region" in malformed(event)
 
-    @pytest.mark.parametrize("region", ["cn-north-1", "us-gov-west-1", "eu-central-1", "ap-southeast-7"])
+    @pytest.mark.parametrize(
+        "region",
+        ["cn-north-1", "us-gov-west-1", "eu-central-1", "ap-southeast-7", "eusc-de-east-1", "us-isob-east-1"],
+    )
     def test_regions_of_every_partition_are_understood(self, region: str) -> None:
-        partition = {"cn-north-1": "aws-cn", "us-gov-west-1": "aws-us-gov"}.get(region, "aws")
+        partition = {
+            "cn-north-1": "aws-cn",
+            "us-gov-west-1": "aws-us-gov",
+            "eusc-de-east-1": "aws-eusc",
+            "us-isob-east-1": "aws-iso-b",
+        }.get(region, "aws")
         arn = f"arn:{partition}:ecs:{region}:{ACCOUNT}:service/prod/web"
         event = deployment("SERVICE_DEPLOYMENT_IN_PROGRESS", [arn])
         event["region"] = region

@@ -115,14 +115,14 @@ class TestGuardedMembers:
             assert sidecar[key] == value
 
     def test_an_allowed_volumes_from_the_app_is_still_a_start_order_cycle(self) -> None:
-        # Allowed by the policy, but the app waits for the sidecar, which waits for the app's
-        # volumes: ECS could never start the task (domain/ecs_rules.py).
+        # Allowed by the policy, but in bridge mode the app links to the sidecar (its only way to
+        # reach it by name), which waits for the app's volumes: ECS could never start the task.
         member = "container.volumesFrom"
         profile = agent(**GUARDED_CASES[member])
 
         (reason,) = refused(plan(ec2_task(), [], profile, allowing(member)))
 
-        assert "app -dependsOn-> node-agent -volumesFrom-> app" in reason
+        assert "app -links-> node-agent -volumesFrom-> app" in reason
 
     @pytest.mark.parametrize("member", sorted(GUARDED_CASES))
     def test_an_allowance_for_another_profile_name_does_not_count(self, member: str) -> None:
@@ -252,14 +252,12 @@ FARGATE_CASES: dict[str, dict[str, Any]] = {
     "dnsServers": {"dnsServers": ["10.0.0.2"]},
     "dockerSecurityOptions": {"dockerSecurityOptions": ["no-new-privileges"]},
     "extraHosts": {"extraHosts": [{"hostname": "otel-gateway", "ipAddress": "10.0.0.9"}]},
-    "links": {"links": ["app"]},
     "privileged": {"privileged": True},
     "linuxParameters.devices": {"linuxParameters": {"devices": [{"hostPath": "/dev/fuse"}]}},
     "linuxParameters.maxSwap": {"linuxParameters": {"maxSwap": 512}},
     "linuxParameters.sharedMemorySize": {"linuxParameters": {"sharedMemorySize": 64}},
     "linuxParameters.swappiness": {"linuxParameters": {"swappiness": 0}},
     "linuxParameters.tmpfs": {"linuxParameters": {"tmpfs": [{"containerPath": "/tmp", "size": 64}]}},
-    "hostname": {"hostname": "collector"},
 }
 # Only Fargate's rule speaks: the guarded members are allowed for the agent.
 ALL_ALLOWED = Policy(allow_profile_members={"node-agent": sorted(profile_rules.GUARDED_MEMBERS)})
@@ -288,6 +286,15 @@ class TestFargate:
         assert profile_rules.fargate_refusals(ec2_task(), profile) == []
         result = plan(ec2_task(), [], profile, ALL_ALLOWED)
         assert not any("Fargate" in r for r in result.reasons), result.reasons
+
+    @pytest.mark.parametrize(("member", "value"), [("links", ["app"]), ("hostname", "collector")])
+    def test_awsvpc_only_members_are_refused_once_by_ecs_s_awsvpc_rule(self, member: str, value: Any) -> None:
+        (reason,) = refused(plan(fargate_task(), [], agent(**{member: value}), ALL_ALLOWED))
+
+        assert reason == (
+            f"with the sidecar, container 'node-agent' sets {member}: "
+            f"ECS does not support {member} in awsvpc mode"
+        )
 
     def test_a_profile_without_such_members_is_planned_on_fargate(self) -> None:
         profile = agent(linuxParameters={"initProcessEnabled": True}, readonlyRootFilesystem=True)
@@ -324,10 +331,10 @@ class TestFargate:
 
         reasons = refused(plan(fargate_task(), [], profile))
 
+        # links and hostname are ECS's awsvpc rule, checked on the planned request once nothing
+        # else refuses it: never a second reason for the same member
         assert [r.split(" sets ", 1)[1].split(",", 1)[0] for r in reasons] == [
-            "container.links",
-            "container.linuxParameters.tmpfs",
-            "container.hostname",
+            "container.linuxParameters.tmpfs"
         ]
 
     def test_an_upgrade_in_place_keeps_the_present_container_s_members(self) -> None:

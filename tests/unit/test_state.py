@@ -446,3 +446,29 @@ class TestLedger:
 
         # the queue's outage stops the drain like SNS's would; the status is kept, not lost
         assert [(k.doc["message"]["n"], k.doc["attempts"]) for k in ledger.outbox()] == [(0, 4), (1, 1)]
+
+
+def test_a_record_written_by_a_newer_version_stays_readable() -> None:
+    # A stack rolled back across a change that added fields must not fail on every service with a
+    # stored record (before: TypeError: unexpected keyword argument).
+    doc = {
+        "lease": {"owner": "o", "until": 1.0, "fencing": 7},
+        "deployment": {
+            "task_definition": "td:2",
+            "deployment_id": "ecs-svc/1",
+            "at": 1.0,
+            "profile": "jaeger",
+            "sidecar": "jaeger",
+            "rollout": "fast",
+        },
+        "reverts": [{"at": 2.0, "caller": "c", "task_definition": "td:1", "left": "ecs-svc/1", "new": 1}],
+        "quarantine": {"status": "FLAPPING", "reason": "r", "since": 3.0, "token": "t", "by": "x"},
+        "future": {"anything": True},
+    }
+
+    record = memory.ServiceRecord.from_doc(doc)
+
+    assert record.lease == memory.Lease("o", 1.0)
+    assert record.deployment == memory.Deployment("td:2", "ecs-svc/1", 1.0, "jaeger", "jaeger")
+    assert [r.task_definition for r in record.reverts] == ["td:1"]
+    assert record.quarantine == memory.Quarantine("FLAPPING", "r", 3.0, "t")

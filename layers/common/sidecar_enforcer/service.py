@@ -59,6 +59,7 @@ class _Context:
     event_id: str | None
     mode: Mode
     caller: str | None = None  # who made the call behind the event (CloudTrail), when known
+    partition: str = "aws"  # of the event (or of the enforcer's identity, for a manual run)
     # Warnings every finding made in this context carries: ``_select`` adds the one saying a custom
     # document replaced the shipped profile the service asks for.
     warnings: tuple[str, ...] = ()
@@ -111,6 +112,7 @@ class Enforcer:
             trigger.event_id,
             self.settings.enforcement_mode,
             trigger.caller_arn,
+            trigger.partition,
         )
         if trigger.ignored:
             return [self._report(ctx.finding(Status.IGNORED, reasons=[trigger.ignored]))]
@@ -147,7 +149,8 @@ class Enforcer:
 
     def enforce_service(self, region: str, cluster: str, service: str, *, trigger: str = "manual") -> Finding:
         me = self._identity()
-        ctx = _Context(me.account, region, trigger, None, self.settings.enforcement_mode, me.arn)
+        partition = me.arn.split(":")[1] if me.arn.count(":") >= 5 else "aws"
+        ctx = _Context(me.account, region, trigger, None, self.settings.enforcement_mode, me.arn, partition)
         (finding,) = self._target(self._ecs_for(region), ServiceTarget(cluster, service), ctx)
         return self._report(finding)
 
@@ -564,7 +567,7 @@ class Enforcer:
         if decided.resize is not None:
             fields |= {"old_task_size": decided.resize[0], "new_task_size": decided.resize[1]}
         if decided.decision is not Decision.REFUSED:
-            fields["warnings"] = [*decided.warnings, *self._role_warnings(decided, ctx.account)]
+            fields["warnings"] = [*decided.warnings, *self._role_warnings(decided, ctx)]
         if decided.register_input is None:
             return ctx.finding(Status(decided.decision.value), **fields, reasons=decided.reasons)
         if ctx.mode is Mode.AUDIT:
@@ -596,14 +599,14 @@ class Enforcer:
             changes=changes,
         )
 
-    def _role_warnings(self, decided: Plan, account: str | None) -> list[str]:
+    def _role_warnings(self, decided: Plan, ctx: _Context) -> list[str]:
         """What the task role lacks for the sidecar (IAM policy simulator); a failed check is a
         warning too, never a reason to stop."""
         if not decided.permissions or decided.task_role_arn is None or self._task_roles is None:
             return []
         role = decided.task_role_arn
         if not role.startswith("arn:"):  # the API also takes a role's name
-            role = f"arn:aws:iam::{account}:role/{role}"
+            role = f"arn:{ctx.partition}:iam::{ctx.account}:role/{role}"
         try:
             denied = self._task_roles().missing(role, decided.permissions)
         except AwsError as exc:

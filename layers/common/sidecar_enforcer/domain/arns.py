@@ -15,7 +15,8 @@ from botocore.exceptions import UnknownRegionError
 
 DEFAULT_CLUSTER = "default"
 ACCOUNT_ID = re.compile(r"[0-9]{12}")
-REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
+# A sanity check before botocore's partition data: us-east-1, us-gov-west-1, eusc-de-east-1, ...
+REGION = re.compile(r"[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}")
 
 
 @dataclass(frozen=True)

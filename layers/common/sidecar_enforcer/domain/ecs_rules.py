@@ -31,8 +31,9 @@ MAX_TAGS = 50
 MAX_TAG_KEY = 128
 MAX_TAG_VALUE = 256
 NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
-# \w is Unicode letters, digits and underscore; \s the spaces: the API's [\p{L}\p{Z}\p{N}_.:/=+\-@].
-TAG_CHARACTERS = re.compile(r"[\w\s.:/=+\-@]*")
+# The API's [\p{L}\p{Z}\p{N}_.:/=+\-@]: \w is Unicode letters, digits and underscore; the Z
+# category is the space separators listed (\s would also let tabs and line breaks through).
+TAG_CHARACTERS = re.compile(r"[\w .:/=+\-@\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*")
 
 QUOTA = "ECS allows at most 10 containers per task definition (service quota, not adjustable)"
 NAME_RULE = "ECS allows up to 255 letters, numbers, underscores and hyphens"
@@ -103,6 +104,31 @@ def _cycle(edges: dict[str, list[tuple[str, str]]]) -> str | None:
     return None
 
 
+def _start_edges(container: dict[str, Any]) -> list[tuple[str, str]]:
+    """(kind, container) this one waits for: dependsOn, links and volumesFrom."""
+    targets = [("dependsOn", n) for n in _names(container.get("dependsOn"), "containerName")]
+    targets += [("links", n) for n in _link_names(container)]
+    targets += [("volumesFrom", n) for n in _names(container.get("volumesFrom"), "sourceContainer")]
+    return targets
+
+
+def waited_for(request: dict[str, Any], name: str) -> set[str]:
+    """The containers ``name`` waits for to start, directly or through others: making one of them
+    wait for ``name`` would be a start-order cycle."""
+    by_name = {
+        str(c.get("name")): c for c in request.get("containerDefinitions") or [] if isinstance(c, dict)
+    }
+    found: set[str] = set()
+    todo = [name]
+    while todo:
+        current = by_name.get(todo.pop())
+        for _, target in _start_edges(current) if current else []:
+            if target not in found and target != name:
+                found.add(target)
+                todo.append(target)
+    return found
+
+
 def reference_problems(request: dict[str, Any], network_mode: str) -> list[str]:
     """dependsOn, links, volumesFrom and mountPoints name what exists; no start-order cycle."""
     containers = [c for c in request.get("containerDefinitions") or [] if isinstance(c, dict)]
@@ -112,13 +138,12 @@ def reference_problems(request: dict[str, Any], network_mode: str) -> list[str]:
     edges: dict[str, list[tuple[str, str]]] = {}
     for c in containers:
         name = str(c.get("name"))
-        targets: list[tuple[str, str]] = []
+        targets = _start_edges(c)
         for dependency in c.get("dependsOn") or []:
             if not isinstance(dependency, dict):
                 continue
             target = str(dependency.get("containerName"))
             condition = str(dependency.get("condition"))
-            targets.append(("dependsOn", target))
             other = by_name.get(target)
             if other is None:
                 continue
@@ -127,18 +152,17 @@ def reference_problems(request: dict[str, Any], network_mode: str) -> list[str]:
                     f"container '{_short(name)}' dependsOn '{_short(target)}' {condition}: ECS does not "
                     "allow COMPLETE or SUCCESS on an essential container"
                 )
-        targets += [("links", n) for n in _link_names(c)]
-        targets += [("volumesFrom", n) for n in _names(c.get("volumesFrom"), "sourceContainer")]
         for kind, target in targets:
             if target not in by_name:
                 problems.append(f"container '{_short(name)}' {kind} '{_short(target)}', which does not exist")
             elif target == name:
                 problems.append(f"container '{_short(name)}' {kind} itself")
         edges[name] = [(k, t) for k, t in targets if t in by_name and t != name]
-        if c.get("links") and network_mode == "awsvpc":
-            problems.append(
-                f"container '{_short(name)}' has links: ECS does not support links in awsvpc mode"
-            )
+        for member in ("links", "hostname"):  # ContainerDefinition: "not supported ... awsvpc"
+            if c.get(member) and network_mode == "awsvpc":
+                problems.append(
+                    f"container '{_short(name)}' sets {member}: ECS does not support {member} in awsvpc mode"
+                )
         for volume in _names(c.get("mountPoints"), "sourceVolume"):
             if volume not in volumes:
                 problems.append(

@@ -416,10 +416,11 @@ def _awslogs_of(containers: list[dict[str, Any]], apps: list[int], prefix: str) 
 
 
 def _wire(
-    container: dict[str, Any], profile: Profile, sidecar: str, bridge: bool
+    container: dict[str, Any], profile: Profile, sidecar: str, bridge: bool, waits: bool = True
 ) -> tuple[list[str], list[str]]:
     """Point one app container at the sidecar; return what changed and what a person should set
-    themselves (names only)."""
+    themselves (names only). ``waits`` false: the sidecar itself waits for this container (an init
+    container writing its configuration), so it does not wait for the sidecar in turn."""
     name = container.get("name")
     host = sidecar if bridge else "localhost"
     changes: list[str] = []
@@ -450,9 +451,12 @@ def _wire(
                 env.append({"name": OTEL_PROTOCOL, "value": protocol})
                 added.append(OTEL_PROTOCOL)
             changes.append(f"{name}: set {', '.join(added)} (OTLP to {host}:{port})")
-    depends = container.setdefault("dependsOn", [])
-    if not any(d.get("containerName") == sidecar for d in depends if isinstance(d, dict)):
-        depends.append({"containerName": sidecar, "condition": "START"})
+    if not waits:
+        changes.append(f"{name}: no dependsOn {sidecar}, which itself waits for {name} to start")
+    elif not any(
+        d.get("containerName") == sidecar for d in container.get("dependsOn") or [] if isinstance(d, dict)
+    ):
+        container.setdefault("dependsOn", []).append({"containerName": sidecar, "condition": "START"})
         changes.append(f"{name}: dependsOn {sidecar} START")
     if bridge:
         links = container.setdefault("links", [])
@@ -592,8 +596,10 @@ def plan(
             changes.append(f"{sidecar_name}: awslogs like the app, stream prefix {profile.log_stream_prefix}")
         containers.append(sidecar)
     bridge = mode == "bridge"
+    waited = ecs_rules.waited_for(result, sidecar_name)
     for i in apps:
-        wired, unset = _wire(containers[i], profile, sidecar_name, bridge)
+        waits = containers[i].get("name") not in waited
+        wired, unset = _wire(containers[i], profile, sidecar_name, bridge, waits)
         changes.extend(wired)
         warnings.extend(unset)
     size_refusals, resize = _fit_size(result, policy)
@@ -614,7 +620,7 @@ def plan(
     broken = ecs_rules.request_problems(result, mode)
     broken += [p for p in ecs_rules.start_problems(result) if p not in started]
     if broken:
-        already = set(ecs_rules.request_problems(request, mode))
+        already = set(ecs_rules.request_problems({**request, "tags": carried}, mode))
         return Plan(
             Decision.REFUSED,
             profile,

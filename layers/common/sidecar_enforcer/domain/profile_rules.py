@@ -137,17 +137,14 @@ FARGATE_INVALID: tuple[str, ...] = (
     "dnsServers",
     "dockerSecurityOptions",
     "extraHosts",
-    "links",
     "privileged",
     "linuxParameters.devices",
     "linuxParameters.maxSwap",
     "linuxParameters.sharedMemorySize",
     "linuxParameters.swappiness",
     "linuxParameters.tmpfs",
-    # ContainerDefinition (API reference and botocore's model): "The hostname parameter is not
-    # supported if you're using the awsvpc network mode", which Fargate requires.
-    # https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContainerDefinition.html
-    "hostname",
+    # links and hostname are not supported in awsvpc mode, which Fargate requires: domain/ecs_rules
+    # refuses them for every awsvpc task, Fargate or EC2.
 )
 FARGATE_CAPABILITIES = frozenset({"SYS_PTRACE"})
 

@@ -16,9 +16,10 @@ Pure: no clock, no AWS. ``now`` is passed in, in seconds since the epoch.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, TypeVar
 
+T = TypeVar("T")
 UNKNOWN_CALLER = "unknown (an ECS deployment event names no caller)"
 
 
@@ -45,7 +46,7 @@ class SourceRecord:
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> SourceRecord:
         lease = doc.get("lease")
-        return cls(compliant_arn=doc.get("compliant_arn"), lease=Lease(**lease) if lease else None)
+        return cls(compliant_arn=doc.get("compliant_arn"), lease=_load(Lease, lease))
 
 
 def deployable(status: str | None) -> bool:
@@ -109,11 +110,20 @@ class ServiceRecord:
     def from_doc(cls, doc: dict[str, Any]) -> ServiceRecord:
         lease, deployment, quarantine = doc.get("lease"), doc.get("deployment"), doc.get("quarantine")
         return cls(
-            lease=Lease(**lease) if lease else None,
-            deployment=Deployment(**deployment) if deployment else None,
-            reverts=tuple(Revert(**r) for r in doc.get("reverts") or ()),
-            quarantine=Quarantine(**quarantine) if quarantine else None,
+            lease=_load(Lease, lease),
+            deployment=_load(Deployment, deployment),
+            reverts=tuple(r for r in (_load(Revert, r) for r in doc.get("reverts") or ()) if r),
+            quarantine=_load(Quarantine, quarantine),
         )
+
+
+def _load(cls: type[T], data: dict[str, Any] | None) -> T | None:
+    """A record part from its stored form, ignoring fields this version does not know: a newer
+    version's record stays readable after a rollback of the stack."""
+    if not data:
+        return None
+    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    return cls(**{k: v for k, v in data.items() if k in known})
 
 
 @dataclass(frozen=True)
