@@ -38,8 +38,8 @@ from sidecar_enforcer.adapters.state import StateTable, create_table
 from sidecar_enforcer.cli import lambda_context, load_handler
 from sidecar_enforcer.domain import state as memory
 from sidecar_enforcer.domain.plan import MARKER_SOURCE, Decision, plan
+from sidecar_enforcer.domain.policy import Policy
 from sidecar_enforcer.errors import EnforcementFailedError, MalformedEventError
-from sidecar_enforcer.models.policy import Policy
 from sidecar_enforcer.profiles import builtin_profiles
 
 from ..conftest import ROOT

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from sidecar_enforcer.domain.invariants import violations
 from sidecar_enforcer.domain.plan import Decision, plan
-from sidecar_enforcer.models.policy import Policy
-from sidecar_enforcer.models.profiles import Profile
+from sidecar_enforcer.domain.policy import Policy
+from sidecar_enforcer.domain.profile import Profile
 from sidecar_enforcer.profiles import builtin_profiles
 from sidecar_enforcer.report import report
 

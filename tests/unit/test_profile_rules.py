@@ -12,8 +12,8 @@ import pytest
 from pydantic import ValidationError
 from sidecar_enforcer.domain import profile_rules
 from sidecar_enforcer.domain.plan import Decision, Plan, plan
-from sidecar_enforcer.models.policy import Policy
-from sidecar_enforcer.models.profiles import Profile
+from sidecar_enforcer.domain.policy import Policy
+from sidecar_enforcer.domain.profile import Profile
 from sidecar_enforcer.profiles import builtin_profiles, parse_profile
 
 from ._factories import ROOT, app, ec2, fargate, named

@@ -26,11 +26,11 @@ from . import __version__
 from .adapters import aws
 from .config import Mode, Settings
 from .domain.plan import plan
+from .domain.policy import Policy
+from .domain.profile import Profile
 from .domain.taskdef import load_document
 from .errors import AwsError, EnforcerError, InputError
 from .models.findings import Status
-from .models.policy import Policy
-from .models.profiles import Profile
 from .profiles import Catalog, parse_profile
 
 LOCAL_TOPIC = "sidecar-enforcer-status"

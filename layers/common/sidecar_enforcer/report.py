@@ -8,10 +8,10 @@ from pathlib import Path
 
 from .domain.invariants import violations
 from .domain.plan import plan
+from .domain.policy import Policy
+from .domain.profile import Profile
 from .domain.taskdef import load_document
 from .errors import InputError
-from .models.policy import Policy
-from .models.profiles import Profile
 
 WIDTH = 110  # the detail column is cut here in the plain table
 

@@ -23,6 +23,7 @@ from .config import Mode, Settings
 from .domain import state as memory
 from .domain.arns import task_definition_revision
 from .domain.plan import Decision, Plan, find_sidecar, is_managed, older_revision, plan
+from .domain.profile import Profile
 from .domain.selection import select_profile, tag_dict
 from .errors import AwsError, ConfigurationError, NotFoundError, RejectedError
 from .ledger import Ledger
@@ -35,7 +36,6 @@ from .models.events import (
     Trigger,
 )
 from .models.findings import Finding, Status
-from .models.profiles import Profile
 from .profiles import Catalog
 
 log = logging.getLogger(__name__)

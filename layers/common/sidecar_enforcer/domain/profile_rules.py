@@ -19,10 +19,10 @@ import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..models.profiles import Profile
+from .profile import Profile
 
-if TYPE_CHECKING:  # models.policy checks its allow-list against GUARDED_MEMBERS
-    from ..models.policy import Policy
+if TYPE_CHECKING:  # domain.policy checks its allow-list against GUARDED_MEMBERS
+    from .policy import Policy
 
 # Member path -> what it gives the sidecar. The order is the order of the reasons.
 GUARDED: dict[str, str] = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from ..domain.profile_rules import GUARDED_MEMBERS
+from .profile_rules import GUARDED_MEMBERS
 
 
 class Policy(BaseModel):
