@@ -13,9 +13,9 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from moto.core.models import botocore_stubber as moto_stub
 from sidecar_enforcer.adapters.aws import Clients
+from sidecar_enforcer.adapters.dynamodb import StateTable
 from sidecar_enforcer.adapters.ecs import DeploymentState, EcsGateway, TaskState
 from sidecar_enforcer.adapters.sns import StatusPublisher
-from sidecar_enforcer.adapters.state import StateTable
 from sidecar_enforcer.errors import AwsError, EnforcementFailedError, MalformedEventError, RejectedError
 from sidecar_enforcer.ledger import Ledger
 from sidecar_enforcer.models.findings import Finding

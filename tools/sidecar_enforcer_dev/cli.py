@@ -230,7 +230,7 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 
 def cmd_local_env(args: argparse.Namespace) -> int:
-    from sidecar_enforcer.adapters.state import create_table
+    from sidecar_enforcer.adapters.dynamodb import create_table
 
     clients = aws.Clients()
     topic = aws.call("CreateTopic", clients.client("sns").create_topic, Name=LOCAL_TOPIC)["TopicArn"]

@@ -14,7 +14,7 @@ import os
 from typing import Any
 
 import boto3
-from sidecar_enforcer.adapters.state import create_table
+from sidecar_enforcer.adapters.dynamodb import create_table
 from sidecar_enforcer.errors import EnforcerError
 from sidecar_enforcer.profiles import builtin_profiles
 
