@@ -32,10 +32,11 @@ dev: $(DEV_STAMP) ## Create .venv with the package (editable), the CLI and the t
 
 sam-venv: $(SAM_STAMP) ## Create .venv-sam with the SAM CLI and cfn-lint
 
-lint: $(DEV_STAMP) ## ruff (lint + format check) and mypy
+lint: $(DEV_STAMP) ## ruff (lint + format check), mypy and the import contracts (pyproject.toml)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 template-check: $(SAM_STAMP) ## sam validate --lint and cfn-lint on template.yaml
 	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 $(SAM_VENV)/bin/sam validate --lint --template template.yaml
@@ -65,6 +66,6 @@ deploy: build ## sam deploy --guided (needs AWS credentials)
 	$(SAM_VENV)/bin/sam deploy --guided
 
 clean: ## Remove the venvs and build output
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
 
 .PHONY: help dev sam-venv lint template-check unit test demo corpus-report format build deploy clean

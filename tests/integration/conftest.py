@@ -13,10 +13,10 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from sidecar_enforcer import fleet
-from sidecar_enforcer.adapters.state import create_table
-from sidecar_enforcer.cli import lambda_context, load_handler
+from sidecar_enforcer.adapters.dynamodb import create_table
 from sidecar_enforcer.profiles import builtin_profiles
+from sidecar_enforcer_dev import fleet
+from sidecar_enforcer_dev.local import lambda_context, load_handler
 
 from ..conftest import ROOT
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import boto3
 import pytest
-from sidecar_enforcer import fleet
 from sidecar_enforcer.profiles import builtin_profiles
+from sidecar_enforcer_dev import fleet
 
 from ..conftest import CORPUS, ROOT
 

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sidecar_enforcer import cli
 from sidecar_enforcer.config import ENV_VARS
 from sidecar_enforcer.profiles import builtin_profiles
+from sidecar_enforcer_dev import cli
 
 from ..conftest import ROOT
 

@@ -8,11 +8,11 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from sidecar_enforcer import fleet
 from sidecar_enforcer.adapters.ecs import EcsGateway
 from sidecar_enforcer.domain.plan import MARKER_MANAGED_BY, MARKER_PROFILE, MARKER_SOURCE
 from sidecar_enforcer.errors import AwsError, EnforcementFailedError, MalformedEventError
 from sidecar_enforcer.profiles import builtin_profiles
+from sidecar_enforcer_dev import fleet
 
 from .conftest import ACCOUNT, Aws, Inbox, event
 
@@ -111,7 +111,7 @@ def test_the_same_event_delivered_twice_is_handled_once(aws: Aws, invoke: Any, i
 def test_the_result_names_the_request_that_produced_it_and_a_duplicate_gets_the_first_s(
     app: ModuleType, invoke: Any
 ) -> None:
-    from sidecar_enforcer.cli import lambda_context
+    from sidecar_enforcer_dev.local import lambda_context
 
     update = event("cloudtrail-updateservice.json")
     first_call, second_call = lambda_context(), lambda_context()
@@ -270,7 +270,7 @@ def test_the_enforcers_own_calls_are_ignored(aws: Aws, invoke: Any, inbox: Inbox
 def test_audit_mode_reports_the_plan_and_changes_nothing(
     aws: Aws, app: ModuleType, inbox: Inbox, seeded: fleet.Fleet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sidecar_enforcer.cli import lambda_context
+    from sidecar_enforcer_dev.local import lambda_context
 
     monkeypatch.setenv("ENFORCEMENT_MODE", "audit")
     result = app.lambda_handler(event("cloudtrail-updateservice.json"), lambda_context())

@@ -10,10 +10,10 @@ from typing import Any
 
 import boto3
 import pytest
-from sidecar_enforcer import fleet
 from sidecar_enforcer.adapters.iam import TaskRoleChecker
 from sidecar_enforcer.errors import AccessDeniedError
 from sidecar_enforcer.profiles import builtin_profiles
+from sidecar_enforcer_dev import fleet
 
 from ..conftest import ROOT
 from .conftest import ACCOUNT, Aws, Inbox, event

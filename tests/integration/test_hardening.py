@@ -8,9 +8,9 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from sidecar_enforcer import fleet
-from sidecar_enforcer.cli import lambda_context
 from sidecar_enforcer.errors import EnforcementFailedError, MalformedEventError
+from sidecar_enforcer_dev import fleet
+from sidecar_enforcer_dev.local import lambda_context
 
 from .conftest import ACCOUNT, Aws, Inbox, event
 

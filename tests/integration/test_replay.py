@@ -32,15 +32,15 @@ from typing import Any
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
-from sidecar_enforcer import fleet
 from sidecar_enforcer.adapters.aws import Clients
-from sidecar_enforcer.adapters.state import StateTable, create_table
-from sidecar_enforcer.cli import lambda_context, load_handler
-from sidecar_enforcer.domain import state as memory
+from sidecar_enforcer.adapters.dynamodb import StateTable, create_table
+from sidecar_enforcer.domain import records
 from sidecar_enforcer.domain.plan import MARKER_SOURCE, Decision, plan
+from sidecar_enforcer.domain.policy import Policy
 from sidecar_enforcer.errors import EnforcementFailedError, MalformedEventError
-from sidecar_enforcer.models.policy import Policy
 from sidecar_enforcer.profiles import builtin_profiles
+from sidecar_enforcer_dev import fleet
+from sidecar_enforcer_dev.local import lambda_context, load_handler
 
 from ..conftest import ROOT
 
@@ -142,8 +142,8 @@ def seed_replay_fleet(ecs: Any) -> dict[str, str]:
 def quarantine(ecs: Any) -> None:
     """The quarantined service, as a FLAPPING service an earlier fight left behind."""
     arn = ecs.describe_services(cluster=fleet.CLUSTER, services=[QUARANTINED])["services"][0]["serviceArn"]
-    record = memory.quarantine(
-        memory.ServiceRecord(), "FLAPPING", "reverted 4 times by a pipeline", now=time.time()
+    record = records.quarantine(
+        records.ServiceRecord(), "FLAPPING", "reverted 4 times by a pipeline", now=time.time()
     )
     StateTable(client("dynamodb"), TABLE).put(f"service#{arn}", "state", record.to_doc(), None)
 

@@ -12,15 +12,15 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse
 from moto.core.models import botocore_stubber as moto_stub
-from sidecar_enforcer import fleet
 from sidecar_enforcer.adapters.aws import Clients
+from sidecar_enforcer.adapters.dynamodb import StateTable
 from sidecar_enforcer.adapters.ecs import DeploymentState, EcsGateway, TaskState
 from sidecar_enforcer.adapters.sns import StatusPublisher
-from sidecar_enforcer.adapters.state import StateTable
-from sidecar_enforcer.cli import main
 from sidecar_enforcer.errors import AwsError, EnforcementFailedError, MalformedEventError, RejectedError
 from sidecar_enforcer.ledger import Ledger
 from sidecar_enforcer.models.findings import Finding
+from sidecar_enforcer_dev import fleet
+from sidecar_enforcer_dev.cli import main
 
 from .conftest import ACCOUNT, Aws, Inbox, event
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from sidecar_enforcer.domain import schema
 from sidecar_enforcer.domain.plan import Decision, Plan, is_managed, plan
+from sidecar_enforcer.domain.policy import Policy
 from sidecar_enforcer.domain.taskdef import TaskDefinitionDocument, load_document
-from sidecar_enforcer.models.policy import Policy
 from sidecar_enforcer.profiles import builtin_profiles
 
 from ._factories import JAEGER, OTEL_ENDPOINT, ROOT, SHARED_CORPUS, named, strip_nulls

@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 from botocore.stub import ANY, Stubber
-from sidecar_enforcer.adapters.ecs import EcsGateway, ServiceState
+from sidecar_enforcer.adapters.ecs import EcsGateway, ServiceSnapshot
 from sidecar_enforcer.domain.plan import MARKER_PROFILE, MARKER_SOURCE
 
 CLUSTER = "arn:aws:ecs:us-east-1:123456789012:cluster/shop"
@@ -50,7 +50,7 @@ def test_deploy_returns_the_primary_deployment_it_started() -> None:
 
 
 def test_a_service_knows_what_its_primary_deployment_rolls_out() -> None:
-    state = ServiceState.from_api(
+    state = ServiceSnapshot.from_api(
         service(
             [
                 {

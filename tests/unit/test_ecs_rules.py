@@ -13,7 +13,7 @@ import pytest
 from sidecar_enforcer.domain import ecs_rules
 from sidecar_enforcer.domain.invariants import violations
 from sidecar_enforcer.domain.plan import MARKER_SOURCE, Decision, plan, source_marker
-from sidecar_enforcer.models.policy import Policy
+from sidecar_enforcer.domain.policy import Policy
 
 from ._factories import ACCOUNT, JAEGER, REGION, app, ec2, fargate, named
 

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from sidecar_enforcer.domain.invariants import violations
 from sidecar_enforcer.domain.plan import Decision, plan
-from sidecar_enforcer.models.policy import Policy
-from sidecar_enforcer.models.profiles import Profile
+from sidecar_enforcer.domain.policy import Policy
+from sidecar_enforcer.domain.profile import Profile
 from sidecar_enforcer.profiles import builtin_profiles
-from sidecar_enforcer.report import report
+from sidecar_enforcer_dev.report import report
 
 from ._factories import ROOT, app, awslogs, ec2, fargate, named
 
@@ -320,7 +320,7 @@ class TestReport:
         assert [line.split()[2] for line in gone] == ["UNREADABLE"] * len(PROFILES)
 
     def test_a_broken_invariant_is_counted(self, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        import sidecar_enforcer.report as module
+        import sidecar_enforcer_dev.report as module
 
         monkeypatch.setattr(
             module, "violations", lambda task, request, upgraded=None: ["container 'app' lost"]

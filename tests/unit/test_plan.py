@@ -20,7 +20,7 @@ from sidecar_enforcer.domain.plan import (
     plan,
     source_of,
 )
-from sidecar_enforcer.models.policy import Policy
+from sidecar_enforcer.domain.policy import Policy
 
 from ._factories import (
     JAEGER,

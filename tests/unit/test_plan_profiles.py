@@ -18,8 +18,8 @@ from sidecar_enforcer.domain.plan import (
     free_name,
     plan,
 )
-from sidecar_enforcer.models.policy import Policy
-from sidecar_enforcer.models.profiles import Profile
+from sidecar_enforcer.domain.policy import Policy
+from sidecar_enforcer.domain.profile import Profile
 from sidecar_enforcer.profiles import builtin_profiles, parse_profile
 
 from ._factories import (

@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from sidecar_enforcer.domain import schema
 from sidecar_enforcer.domain.invariants import violations
 from sidecar_enforcer.domain.plan import Decision, is_managed, plan
-from sidecar_enforcer.models.policy import Policy
-from sidecar_enforcer.models.profiles import Profile
+from sidecar_enforcer.domain.policy import Policy
+from sidecar_enforcer.domain.profile import Profile
 from sidecar_enforcer.profiles import builtin_profiles
 
 from ._factories import ROOT

@@ -12,8 +12,8 @@ import pytest
 from pydantic import ValidationError
 from sidecar_enforcer.domain import profile_rules
 from sidecar_enforcer.domain.plan import Decision, Plan, plan
-from sidecar_enforcer.models.policy import Policy
-from sidecar_enforcer.models.profiles import Profile
+from sidecar_enforcer.domain.policy import GUARDED_MEMBERS, Policy
+from sidecar_enforcer.domain.profile import Profile
 from sidecar_enforcer.profiles import builtin_profiles, parse_profile
 
 from ._factories import ROOT, app, ec2, fargate, named
@@ -89,7 +89,7 @@ GUARDED_CASES = {
 
 
 def test_every_guarded_member_has_a_case() -> None:
-    assert set(GUARDED_CASES) == profile_rules.GUARDED_MEMBERS
+    assert set(GUARDED_CASES) == GUARDED_MEMBERS
 
 
 class TestGuardedMembers:
@@ -260,7 +260,7 @@ FARGATE_CASES: dict[str, dict[str, Any]] = {
     "linuxParameters.tmpfs": {"linuxParameters": {"tmpfs": [{"containerPath": "/tmp", "size": 64}]}},
 }
 # Only Fargate's rule speaks: the guarded members are allowed for the agent.
-ALL_ALLOWED = Policy(allow_profile_members={"node-agent": sorted(profile_rules.GUARDED_MEMBERS)})
+ALL_ALLOWED = Policy(allow_profile_members={"node-agent": sorted(GUARDED_MEMBERS)})
 
 
 def test_every_fargate_member_has_a_case() -> None:

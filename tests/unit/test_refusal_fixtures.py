@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 from sidecar_enforcer.domain.plan import Decision, Plan, plan
-from sidecar_enforcer.models.policy import Policy
-from sidecar_enforcer.models.profiles import Profile
+from sidecar_enforcer.domain.policy import Policy
+from sidecar_enforcer.domain.profile import Profile
 from sidecar_enforcer.profiles import builtin_profiles, parse_profile
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "refusals"

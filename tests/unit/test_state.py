@@ -1,5 +1,5 @@
-"""The state rules (domain.state) on plain records, and the Ledger's leases, source records and
-outbox on moto's DynamoDB with a controlled clock."""
+"""The rules of the state table's records (domain.records) on plain records, and the Ledger's
+leases, source records and outbox on moto's DynamoDB with a controlled clock."""
 
 from __future__ import annotations
 
@@ -10,41 +10,43 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from sidecar_enforcer.adapters.state import StateTable, create_table
-from sidecar_enforcer.domain import state as memory
+from sidecar_enforcer.adapters.dynamodb import StateTable, create_table
+from sidecar_enforcer.domain import records
 from sidecar_enforcer.errors import AccessDeniedError, AwsError, RejectedError
 from sidecar_enforcer.ledger import LEASE_SECONDS, BusyError, Ledger
 
 ARN = "arn:aws:ecs:us-east-1:123456789012:service/shop/api"
 SOURCE = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:1"
 OURS = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:2"
-POLICY = memory.RevertPolicy(max_reverts=2, window_seconds=600)
+POLICY = records.RevertPolicy(max_reverts=2, window_seconds=600)
 
 
-def deployed(at: float = 0.0) -> memory.ServiceRecord:
-    return memory.ServiceRecord(
-        deployment=memory.Deployment(OURS, "ecs-svc/1", at, "jaeger", "jaeger"),
+def deployed(at: float = 0.0) -> records.ServiceRecord:
+    return records.ServiceRecord(
+        deployment=records.Deployment(OURS, "ecs-svc/1", at, "jaeger", "jaeger"),
     )
 
 
-def redeployed(record: memory.ServiceRecord, at: float) -> memory.ServiceRecord:
+def redeployed(record: records.ServiceRecord, at: float) -> records.ServiceRecord:
     """The enforcer deployed its revision again (after a revert): a new deployment."""
-    return memory.replace(record, deployment=memory.Deployment(OURS, f"ecs-svc/{at}", at, "jaeger", "jaeger"))
+    return records.replace(
+        record, deployment=records.Deployment(OURS, f"ecs-svc/{at}", at, "jaeger", "jaeger")
+    )
 
 
 class TestReverts:
     def test_a_service_that_left_our_revision_is_reverted(self) -> None:
-        assert memory.reverted(deployed(), SOURCE, (SOURCE,))
-        assert not memory.reverted(deployed(), OURS, (OURS,))
-        assert not memory.reverted(deployed(), SOURCE, (OURS,))  # rolling our revision out
-        assert not memory.reverted(memory.ServiceRecord(), SOURCE, ())  # we never deployed it
+        assert records.reverted(deployed(), SOURCE, (SOURCE,))
+        assert not records.reverted(deployed(), OURS, (OURS,))
+        assert not records.reverted(deployed(), SOURCE, (OURS,))  # rolling our revision out
+        assert not records.reverted(records.ServiceRecord(), SOURCE, ())  # we never deployed it
 
     def test_more_than_max_reverts_in_the_window_is_flapping_naming_the_callers(self) -> None:
         record = deployed()
         callers = ["arn:tf", "arn:tf", None]
         outcomes = []
         for i, caller in enumerate(callers):
-            outcome = memory.record_revert(
+            outcome = records.record_revert(
                 record, now=100.0 + i, caller=caller, task_definition=SOURCE, policy=POLICY
             )
             record = redeployed(outcome.record, 100.5 + i)
@@ -53,19 +55,19 @@ class TestReverts:
         assert outcomes == [False, False, True]
         assert record.quarantine is not None
         assert record.quarantine.status == "FLAPPING"
-        assert outcome.callers == ["arn:tf", memory.UNKNOWN_CALLER]
+        assert outcome.callers == ["arn:tf", records.UNKNOWN_CALLER]
         assert "3 times within 600 s" in outcome.reasons[0]
         assert "arn:tf (2x)" in outcome.reasons[0]
 
     def test_reverts_older_than_the_window_are_forgotten(self) -> None:
         record = deployed()
         for at in (0.0, 1.0):
-            record = memory.record_revert(
+            record = records.record_revert(
                 record, now=at, caller="x", task_definition=SOURCE, policy=POLICY
             ).record
             record = redeployed(record, at + 0.5)
 
-        outcome = memory.record_revert(record, now=700.0, caller="x", task_definition=SOURCE, policy=POLICY)
+        outcome = records.record_revert(record, now=700.0, caller="x", task_definition=SOURCE, policy=POLICY)
 
         assert not outcome.flapping
         assert [r.at for r in outcome.record.reverts] == [700.0]
@@ -75,7 +77,7 @@ class TestReverts:
         # another event about the same revision change
         record = deployed()
         for i in range(4):
-            outcome = memory.record_revert(
+            outcome = records.record_revert(
                 record, now=100.0 + i, caller="arn:tf", task_definition=SOURCE, policy=POLICY
             )
             record = outcome.record
@@ -85,16 +87,16 @@ class TestReverts:
 
     def test_leaving_another_deployment_or_for_another_revision_is_another_revert(self) -> None:
         record = deployed()
-        record = memory.record_revert(
+        record = records.record_revert(
             record, now=1.0, caller="x", task_definition=SOURCE, policy=POLICY
         ).record
         # the enforcer deployed again (a new deployment), and the service left it again
-        record = memory.record_revert(
+        record = records.record_revert(
             redeployed(record, 2.0), now=3.0, caller="x", task_definition=SOURCE, policy=POLICY
         ).record
         # the same deployment left for yet another revision
         other = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:3"
-        outcome = memory.record_revert(record, now=4.0, caller="x", task_definition=other, policy=POLICY)
+        outcome = records.record_revert(record, now=4.0, caller="x", task_definition=other, policy=POLICY)
 
         assert [(r.left, r.task_definition) for r in outcome.record.reverts] == [
             ("ecs-svc/1", SOURCE),
@@ -104,9 +106,9 @@ class TestReverts:
         assert outcome.flapping
 
     def test_a_deployment_without_an_id_is_named_by_its_revision_and_start(self) -> None:
-        record = memory.ServiceRecord(deployment=memory.Deployment(OURS, None, 7.0, "j", "j"))
+        record = records.ServiceRecord(deployment=records.Deployment(OURS, None, 7.0, "j", "j"))
         for at in (10.0, 11.0):
-            record = memory.record_revert(
+            record = records.record_revert(
                 record, now=at, caller="x", task_definition=SOURCE, policy=POLICY
             ).record
 
@@ -115,40 +117,40 @@ class TestReverts:
     def test_reverts_stored_before_they_named_the_deployment_they_left_are_read(self) -> None:
         old = {"reverts": [{"at": 1.0, "caller": "x", "task_definition": SOURCE}]}
 
-        record = memory.ServiceRecord.from_doc(old)
+        record = records.ServiceRecord.from_doc(old)
 
-        assert record.reverts == (memory.Revert(1.0, "x", SOURCE),)
+        assert record.reverts == (records.Revert(1.0, "x", SOURCE),)
         assert record.reverts[0].left is None
 
     def test_only_an_active_revision_can_be_deployed(self) -> None:
-        assert memory.deployable("ACTIVE")
-        assert not memory.deployable("INACTIVE")  # deregistered
-        assert not memory.deployable("DELETE_IN_PROGRESS")
-        assert not memory.deployable(None)  # gone
+        assert records.deployable("ACTIVE")
+        assert not records.deployable("INACTIVE")  # deregistered
+        assert not records.deployable("DELETE_IN_PROGRESS")
+        assert not records.deployable(None)  # gone
 
     def test_release_clears_the_quarantine_the_count_and_the_deployment(self) -> None:
-        record = memory.quarantine(deployed(), "FLAPPING", "why", now=5.0)
-        record = memory.replace(record, reverts=(memory.Revert(1.0, "x", SOURCE),))
+        record = records.quarantine(deployed(), "FLAPPING", "why", now=5.0)
+        record = records.replace(record, reverts=(records.Revert(1.0, "x", SOURCE),))
 
-        released = memory.released(record)
+        released = records.released(record)
 
-        assert released == memory.ServiceRecord()
+        assert released == records.ServiceRecord()
 
     def test_each_quarantine_has_its_own_token(self) -> None:
-        a = memory.quarantine(deployed(), "FLAPPING", "why", now=5.0).quarantine
-        b = memory.quarantine(deployed(), "FLAPPING", "why", now=6.0).quarantine
+        a = records.quarantine(deployed(), "FLAPPING", "why", now=5.0).quarantine
+        b = records.quarantine(deployed(), "FLAPPING", "why", now=6.0).quarantine
         assert a is not None
         assert b is not None
         assert a.token != b.token
 
     def test_records_survive_their_documents(self) -> None:
-        record = memory.quarantine(deployed(3.5), "DEPLOYMENT_FAILED", "why", now=9.0)
-        record = memory.replace(
-            record, reverts=(memory.Revert(1.0, "x", SOURCE),), lease=memory.Lease("me", 10.0)
+        record = records.quarantine(deployed(3.5), "DEPLOYMENT_FAILED", "why", now=9.0)
+        record = records.replace(
+            record, reverts=(records.Revert(1.0, "x", SOURCE),), lease=records.Lease("me", 10.0)
         )
-        assert memory.ServiceRecord.from_doc(record.to_doc()) == record
-        source = memory.SourceRecord(OURS, memory.Lease("me", 1.0))
-        assert memory.SourceRecord.from_doc(source.to_doc()) == source
+        assert records.ServiceRecord.from_doc(record.to_doc()) == record
+        source = records.SourceRecord(OURS, records.Lease("me", 1.0))
+        assert records.SourceRecord.from_doc(source.to_doc()) == source
 
 
 class TestSidecarProblems:
@@ -159,11 +161,11 @@ class TestSidecarProblems:
             ("arn:task/shop/c", {"app": "RUNNING"}, None),
         ]
 
-        assert memory.sidecar_problems(tasks, "jaeger") == [
+        assert records.sidecar_problems(tasks, "jaeger") == [
             "the jaeger container is STOPPED in task b (Essential container exited)",
             "task c has no jaeger container",
         ]
-        assert memory.sidecar_problems(tasks[:1], "jaeger") == []
+        assert records.sidecar_problems(tasks[:1], "jaeger") == []
 
 
 class Clock:
@@ -249,7 +251,7 @@ class TestLedger:
     ) -> None:
         fresh = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:3"
         # Another invocation found OURS deregistered and holds the lease while it registers
-        stale = memory.SourceRecord(OURS, memory.Lease("other", clock.now + 3))
+        stale = records.SourceRecord(OURS, records.Lease("other", clock.now + 3))
         table.put(f"source#{SOURCE}", "jaeger@1", stale.to_doc(), None)
         real_sleep = clock.sleep
 
@@ -257,7 +259,7 @@ class TestLedger:
             real_sleep(seconds)
             found = table.get(f"source#{SOURCE}", "jaeger@1")
             assert found is not None
-            table.put(f"source#{SOURCE}", "jaeger@1", memory.SourceRecord(fresh).to_doc(), found.version)
+            table.put(f"source#{SOURCE}", "jaeger@1", records.SourceRecord(fresh).to_doc(), found.version)
 
         waiting = Ledger(table, clock=clock, sleep=sleep, wait_seconds=5)
 
@@ -275,7 +277,7 @@ class TestLedger:
         table.put(
             f"source#{SOURCE}",
             "jaeger@1",
-            memory.SourceRecord(lease=memory.Lease("dead", clock.now + 5)).to_doc(),
+            records.SourceRecord(lease=records.Lease("dead", clock.now + 5)).to_doc(),
             None,
         )
         clock.now += LEASE_SECONDS + 1  # its lease runs out
@@ -319,7 +321,7 @@ class TestLedger:
     def test_a_dead_holders_lease_is_taken_over_when_it_runs_out(
         self, ledger: Ledger, table: StateTable, clock: Clock
     ) -> None:
-        dead = memory.ServiceRecord(lease=memory.Lease("dead", clock.now + 3))
+        dead = records.ServiceRecord(lease=records.Lease("dead", clock.now + 3))
         table.put(f"service#{ARN}", "state", dead.to_doc(), None)
 
         with ledger.service_lease(ARN):  # waits 3 s of the 5 it may
@@ -466,9 +468,9 @@ def test_a_record_written_by_a_newer_version_stays_readable() -> None:
         "future": {"anything": True},
     }
 
-    record = memory.ServiceRecord.from_doc(doc)
+    record = records.ServiceRecord.from_doc(doc)
 
-    assert record.lease == memory.Lease("o", 1.0)
-    assert record.deployment == memory.Deployment("td:2", "ecs-svc/1", 1.0, "jaeger", "jaeger")
+    assert record.lease == records.Lease("o", 1.0)
+    assert record.deployment == records.Deployment("td:2", "ecs-svc/1", 1.0, "jaeger", "jaeger")
     assert [r.task_definition for r in record.reverts] == ["td:1"]
-    assert record.quarantine == memory.Quarantine("FLAPPING", "r", 3.0, "t")
+    assert record.quarantine == records.Quarantine("FLAPPING", "r", 3.0, "t")

@@ -22,7 +22,7 @@ def test_the_function_gets_exactly_the_settings_the_code_reads() -> None:
 
 
 def test_each_policy_switch_is_a_template_parameter_with_the_code_s_default() -> None:
-    from sidecar_enforcer.models.policy import Policy
+    from sidecar_enforcer.domain.policy import Policy
 
     text = (ROOT / "template.yaml").read_text(encoding="utf-8")
     defaults = Policy()

@@ -10,8 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .domain.policy import Policy
 from .errors import ConfigurationError
-from .models.policy import Policy
 
 
 class Mode(StrEnum):

@@ -1,6 +1,6 @@
 """Coordination through the state table: leases, the source -> compliant revision record, the
 service records and the status outbox. The rules for what a record means live in
-``domain.state``; this module reads and writes them, retrying when another invocation wrote first.
+``domain.records``; this module reads and writes them, retrying when another invocation wrote first.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from .adapters.state import StateTable, Versioned
-from .domain.state import Lease, ServiceRecord, SourceRecord
+from .adapters.dynamodb import StateTable, Versioned
+from .domain.records import Lease, ServiceRecord, SourceRecord
 from .errors import AwsError, RejectedError
 
 log = logging.getLogger(__name__)

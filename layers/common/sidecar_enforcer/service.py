@@ -16,13 +16,14 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from .adapters.ecs import EcsGateway, ServiceState
+from .adapters.ecs import EcsGateway, ServiceSnapshot
 from .adapters.iam import TaskRoleChecker
 from .adapters.identity import Identity
 from .config import Mode, Settings
-from .domain import state as memory
+from .domain import records
 from .domain.arns import task_definition_revision
 from .domain.plan import Decision, Plan, find_sidecar, is_managed, older_revision, plan
+from .domain.profile import Profile
 from .domain.selection import select_profile, tag_dict
 from .errors import AwsError, ConfigurationError, NotFoundError, RejectedError
 from .ledger import Ledger
@@ -35,7 +36,6 @@ from .models.events import (
     Trigger,
 )
 from .models.findings import Finding, Status
-from .models.profiles import Profile
 from .profiles import Catalog
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ class Enforcer:
         self._ledger = ledger
         self._dead_letters = dead_letters
         self._kept = False  # this container put a status in the outbox: drain after a publish works
-        self._revert_policy = memory.RevertPolicy(settings.max_reverts, settings.revert_window_seconds)
+        self._revert_policy = records.RevertPolicy(settings.max_reverts, settings.revert_window_seconds)
 
     # -- entry points ---------------------------------------------------------------------------
 
@@ -228,7 +228,11 @@ class Enforcer:
             )
 
     def _service(
-        self, ecs: EcsGateway, state: ServiceState, ctx: _Context, cluster_tags: dict[str, str] | None = None
+        self,
+        ecs: EcsGateway,
+        state: ServiceSnapshot,
+        ctx: _Context,
+        cluster_tags: dict[str, str] | None = None,
     ) -> Finding:
         where: dict[str, Any] = {"cluster": state.cluster, "service": state.name}
         try:
@@ -257,7 +261,7 @@ class Enforcer:
                 if quarantine and fresh.tags.get(self.settings.release_tag_key) == quarantine.token:
                     tag = f"{self.settings.release_tag_key}={quarantine.token}"
                     self._report(self._release(fresh, record, ctx, f"the tag {tag}"))
-                    record = memory.released(record)
+                    record = records.released(record)
                 elif quarantine:
                     return self._quarantined(fresh, quarantine, ctx, where)
                 return self._enforce(ecs, fresh, profile, why, ctx, where, record)
@@ -268,12 +272,12 @@ class Enforcer:
     def _enforce(
         self,
         ecs: EcsGateway,
-        state: ServiceState,
+        state: ServiceSnapshot,
         profile: Profile,
         why: str,
         ctx: _Context,
         where: dict[str, Any],
-        record: memory.ServiceRecord | None,
+        record: records.ServiceRecord | None,
     ) -> Finding:
         """Plan the service's task definition; register and deploy when the plan says so.
         ``record`` is the service's record, read under its lease (None: no state table, or audit)."""
@@ -297,11 +301,11 @@ class Enforcer:
     def _deploy(
         self,
         ecs: EcsGateway,
-        state: ServiceState,
+        state: ServiceSnapshot,
         finding: Finding,
         decided: Plan,
         ctx: _Context,
-        record: memory.ServiceRecord | None,
+        record: records.ServiceRecord | None,
     ) -> Finding:
         """UpdateService to the compliant revision, unless the service already runs or rolls it
         out (never a second deployment). With the state table, ``state`` was read under the
@@ -326,7 +330,7 @@ class Enforcer:
         if ledger is not None:
             containers = (decided.register_input or {}).get("containerDefinitions", [])
             index = find_sidecar(containers, decided.profile)
-            deployment = memory.Deployment(
+            deployment = records.Deployment(
                 task_definition=arn,
                 deployment_id=deployment_id,
                 at=ledger.now(),
@@ -342,7 +346,7 @@ class Enforcer:
         )
 
     def _failed_rollout(
-        self, state: ServiceState, finding: Finding, ctx: _Context, record: memory.ServiceRecord | None
+        self, state: ServiceSnapshot, finding: Finding, ctx: _Context, record: records.ServiceRecord | None
     ) -> Finding | None:
         """The service shows the enforcer's deployment as rolloutState FAILED (the circuit breaker
         rolls it back) before its FAILED event arrived: that is a failure, not a revert to fight."""
@@ -366,16 +370,16 @@ class Enforcer:
         )
 
     def _count_revert(
-        self, state: ServiceState, finding: Finding, ctx: _Context, record: memory.ServiceRecord | None
+        self, state: ServiceSnapshot, finding: Finding, ctx: _Context, record: records.ServiceRecord | None
     ) -> Finding | str | None:
         """When the service left the revision the enforcer deployed to it, count a revert naming
         the caller: the FLAPPING finding when that makes too many (the service is quarantined),
         else a reason saying so."""
         if self._ledger is None or record is None:
             return None
-        if not memory.reverted(record, state.task_definition, state.rolling_out):
+        if not records.reverted(record, state.task_definition, state.rolling_out):
             return None
-        outcome = memory.record_revert(
+        outcome = records.record_revert(
             record,
             now=self._ledger.now(),
             caller=ctx.caller,
@@ -392,7 +396,7 @@ class Enforcer:
             policy = self._revert_policy
             return (
                 f"the service had left the enforcer's revision for {state.task_definition}, by "
-                f"{ctx.caller or memory.UNKNOWN_CALLER}: revert {len(counted.reverts)} of at most "
+                f"{ctx.caller or records.UNKNOWN_CALLER}: revert {len(counted.reverts)} of at most "
                 f"{policy.max_reverts} within {policy.window_seconds} s"
             )
         return finding.model_copy(
@@ -432,7 +436,7 @@ class Enforcer:
                 return ctx.finding(Status.IGNORED, **where, reasons=[reason])
             if target.completed:
                 tasks = ecs.deployment_tasks(state.cluster_arn or state.cluster, target.deployment_id)
-                problems = memory.sidecar_problems(
+                problems = records.sidecar_problems(
                     [(t.arn, t.containers, t.stopped_reason) for t in tasks], ours.sidecar
                 )
                 if not tasks:
@@ -448,7 +452,9 @@ class Enforcer:
             release = self._quarantine_failed(state, ours, problems)
             return ctx.finding(Status.DEPLOYMENT_FAILED, **where, reasons=problems, release=release)
 
-    def _quarantine_failed(self, state: ServiceState, ours: memory.Deployment, problems: list[str]) -> str:
+    def _quarantine_failed(
+        self, state: ServiceSnapshot, ours: records.Deployment, problems: list[str]
+    ) -> str:
         """The enforcer's deployment failed: record it, quarantine the service; how to release it."""
         assert self._ledger is not None
         now = self._ledger.now()
@@ -456,18 +462,18 @@ class Enforcer:
             state,
             ours,
             Status.DEPLOYMENT_FAILED.value,
-            lambda r: memory.quarantine(r, Status.DEPLOYMENT_FAILED.value, "; ".join(problems), now=now),
+            lambda r: records.quarantine(r, Status.DEPLOYMENT_FAILED.value, "; ".join(problems), now=now),
         )
         assert quarantined.quarantine is not None
         return self._instructions(state, quarantined.quarantine)
 
     def _conclude(
         self,
-        state: ServiceState,
-        ours: memory.Deployment,
+        state: ServiceSnapshot,
+        ours: records.Deployment,
         outcome: str,
-        then: Callable[[memory.ServiceRecord], memory.ServiceRecord] = lambda r: r,
-    ) -> memory.ServiceRecord:
+        then: Callable[[records.ServiceRecord], records.ServiceRecord] = lambda r: r,
+    ) -> records.ServiceRecord:
         """Record how the enforcer's deployment ended (and ``then`` anything else)."""
         assert self._ledger is not None
         ended = dataclasses.replace(ours, outcome=outcome)
@@ -476,7 +482,7 @@ class Enforcer:
         )
 
     def _quarantined(
-        self, state: ServiceState, quarantine: memory.Quarantine, ctx: _Context, where: dict[str, Any]
+        self, state: ServiceSnapshot, quarantine: records.Quarantine, ctx: _Context, where: dict[str, Any]
     ) -> Finding:
         since = datetime.fromtimestamp(quarantine.since, UTC).isoformat(timespec="seconds")
         reason = f"quarantined since {since} ({quarantine.status}): {quarantine.reason}"
@@ -484,15 +490,17 @@ class Enforcer:
             Status.QUARANTINED, **where, reasons=[reason], release=self._instructions(state, quarantine)
         )
 
-    def _release(self, state: ServiceState, record: memory.ServiceRecord, ctx: _Context, how: str) -> Finding:
+    def _release(
+        self, state: ServiceSnapshot, record: records.ServiceRecord, ctx: _Context, how: str
+    ) -> Finding:
         assert self._ledger is not None
         assert record.quarantine is not None
-        self._ledger.update_service(state.arn, memory.released)
+        self._ledger.update_service(state.arn, records.released)
         reason = f"released {how} from {record.quarantine.status} ({record.quarantine.reason})"
         return ctx.finding(Status.RELEASED, cluster=state.cluster, service=state.name, reasons=[reason])
 
-    def _instructions(self, state: ServiceState, quarantine: memory.Quarantine) -> str:
-        return memory.release_instructions(
+    def _instructions(self, state: ServiceSnapshot, quarantine: records.Quarantine) -> str:
+        return records.release_instructions(
             state.cluster, state.name, self.settings.release_tag_key, quarantine.token
         )
 
@@ -582,7 +590,7 @@ class Enforcer:
                 label,
                 find=lambda: ecs.find_registered(source, label),
                 register=lambda: ecs.register(request),
-                usable=lambda arn: memory.deployable(ecs.task_definition_status(arn)),
+                usable=lambda arn: records.deployable(ecs.task_definition_status(arn)),
             )
         else:
             found = ecs.find_registered(source, label) if source else None

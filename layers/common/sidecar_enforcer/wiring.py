@@ -6,13 +6,13 @@ from collections.abc import Callable
 from functools import cache
 
 from .adapters.aws import Clients
+from .adapters.dynamodb import StateTable
 from .adapters.ecs import EcsGateway
 from .adapters.iam import TaskRoleChecker
 from .adapters.identity import Identity, caller_identity
 from .adapters.profiles import SsmProfiles, folder_documents
 from .adapters.sns import StatusPublisher
 from .adapters.sqs import DeadLetterQueue
-from .adapters.state import StateTable
 from .config import Settings
 from .ledger import Ledger
 from .profiles import Catalog, builtin_catalog

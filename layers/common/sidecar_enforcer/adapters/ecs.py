@@ -59,7 +59,7 @@ class TaskState:
 
 
 @dataclass(frozen=True)
-class ServiceState:
+class ServiceSnapshot:
     arn: str
     name: str
     cluster_arn: str
@@ -86,7 +86,7 @@ class ServiceState:
         return self.cluster_arn.rsplit("/", 1)[-1]
 
     @classmethod
-    def from_api(cls, data: dict[str, Any]) -> ServiceState:
+    def from_api(cls, data: dict[str, Any]) -> ServiceSnapshot:
         return cls(
             arn=data["serviceArn"],
             name=data["serviceName"],
@@ -106,8 +106,8 @@ class EcsGateway:
 
     # -- services ---------------------------------------------------------------------------------
 
-    def describe_services(self, cluster: str, services: list[str]) -> list[ServiceState]:
-        found: list[ServiceState] = []
+    def describe_services(self, cluster: str, services: list[str]) -> list[ServiceSnapshot]:
+        found: list[ServiceSnapshot] = []
         for start in range(0, len(services), DESCRIBE_SERVICES_MAX):
             batch = services[start : start + DESCRIBE_SERVICES_MAX]
             response = call(
@@ -117,10 +117,10 @@ class EcsGateway:
                 services=batch,
                 include=["TAGS"],
             )
-            found.extend(ServiceState.from_api(s) for s in response.get("services", []))
+            found.extend(ServiceSnapshot.from_api(s) for s in response.get("services", []))
         return found
 
-    def describe_service(self, cluster: str, service: str) -> ServiceState | None:
+    def describe_service(self, cluster: str, service: str) -> ServiceSnapshot | None:
         found = self.describe_services(cluster, [service])
         return found[0] if found else None
 
@@ -150,7 +150,7 @@ class EcsGateway:
             taskDefinition=task_definition_arn,
             forceNewDeployment=True,
         )
-        state = ServiceState.from_api(response["service"])
+        state = ServiceSnapshot.from_api(response["service"])
         primary = [d.id for d in state.deployments if d.status == "PRIMARY" and d.id]
         return primary[0] if primary else None
 

@@ -36,9 +36,9 @@ from enum import StrEnum
 from typing import Any
 
 from .. import ENFORCER_NAME
-from ..models.policy import Policy
-from ..models.profiles import Profile
 from . import ecs_rules, profile_rules, schema, sizes
+from .policy import Policy
+from .profile import Profile
 from .taskdef import container_ports, to_register_request
 
 MARKER_MANAGED_BY = f"{ENFORCER_NAME}:managed-by"

@@ -17,24 +17,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..models.profiles import Profile
+from .policy import GUARDED, Policy
+from .profile import Profile
 
-if TYPE_CHECKING:  # models.policy checks its allow-list against GUARDED_MEMBERS
-    from ..models.policy import Policy
-
-# Member path -> what it gives the sidecar. The order is the order of the reasons.
-GUARDED: dict[str, str] = {
-    "container.privileged": "runs the sidecar privileged (every capability, the host's devices)",
-    "container.user": "runs the sidecar as root",
-    "container.linuxParameters.capabilities.add": "adds Linux capabilities to the sidecar",
-    "container.linuxParameters.devices": "exposes host devices to the sidecar",
-    "container.mountPoints": "mounts the task's volumes (host paths, other containers' data) in the sidecar",
-    "container.volumesFrom": "mounts other containers' volumes in the sidecar",
-    "container.dockerSecurityOptions": "changes the sidecar's isolation (AppArmor, SELinux labels)",
-}
-GUARDED_MEMBERS = frozenset(GUARDED)
 POLICY_KEY = "allowProfileMembers"
 ENV_VAR = "ALLOWED_PROFILE_MEMBERS"
 

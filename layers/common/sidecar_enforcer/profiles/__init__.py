@@ -18,8 +18,8 @@ from importlib import resources
 
 from pydantic import ValidationError
 
+from ..domain.profile import Profile
 from ..errors import InputError
-from ..models.profiles import Profile
 
 
 def parse_profile(text: str, origin: str) -> Profile:

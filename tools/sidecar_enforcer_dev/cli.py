@@ -8,85 +8,27 @@ Exit codes: 0 done (any decision), 1 an enforcement failed, 2 unreadable input o
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-import logging
 import os
 import sys
-import uuid
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
 from typing import Any
 
 from pydantic import ValidationError
+from sidecar_enforcer import __version__
+from sidecar_enforcer.adapters import aws
+from sidecar_enforcer.config import Mode, Settings
+from sidecar_enforcer.domain.plan import plan
+from sidecar_enforcer.domain.policy import Policy
+from sidecar_enforcer.domain.profile import Profile
+from sidecar_enforcer.domain.taskdef import load_document
+from sidecar_enforcer.errors import AwsError, EnforcerError, InputError
+from sidecar_enforcer.models.findings import Status
+from sidecar_enforcer.profiles import Catalog, parse_profile
 
-from . import __version__
-from .adapters import aws
-from .config import Mode, Settings
-from .domain.plan import plan
-from .domain.taskdef import load_document
-from .errors import AwsError, EnforcerError, InputError
-from .models.findings import Status
-from .models.policy import Policy
-from .models.profiles import Profile
-from .profiles import Catalog, parse_profile
-
-LOCAL_TOPIC = "sidecar-enforcer-status"
-LOCAL_TABLE = "sidecar-enforcer-state"
-
-
-class UsageError(EnforcerError):
-    """Exit 2 with one line."""
-
-
-def project_root() -> Path:
-    """The checkout this package is installed from (editable install): functions/ and events/ live there."""
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        if (parent / "functions" / "enforcer" / "app.py").is_file():
-            return parent
-    raise UsageError(
-        "functions/enforcer/app.py not found: run from a checkout of sidecar-enforcer (pip install -e .)"
-    )
-
-
-def load_handler() -> ModuleType:
-    """Import functions/enforcer/app.py as Lambda would, with Powertools set up for a terminal:
-    no X-Ray daemon, no metrics on stdout, logs on stderr (stdout carries the result)."""
-    for name, value in {
-        "POWERTOOLS_SERVICE_NAME": "sidecar-enforcer",
-        "POWERTOOLS_METRICS_NAMESPACE": "SidecarEnforcer",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
-    }.items():
-        os.environ.setdefault(name, value)
-    path = project_root() / "functions" / "enforcer" / "app.py"
-    spec = importlib.util.spec_from_file_location("sidecar_enforcer_function_enforcer", path)
-    if spec is None or spec.loader is None:
-        raise UsageError(f"{path}: cannot be imported")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    for name in (module.logger.name, "sidecar_enforcer"):
-        for handler in logging.getLogger(name).handlers:
-            if isinstance(handler, logging.StreamHandler):
-                handler.setStream(sys.stderr)
-    return module
-
-
-def lambda_context(function_name: str = "sidecar-enforcer-local") -> Any:
-    return SimpleNamespace(
-        function_name=function_name,
-        function_version="$LATEST",
-        invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}",
-        memory_limit_in_mb=256,
-        aws_request_id=str(uuid.uuid4()),  # one per call, as Lambda gives each invocation
-        log_group_name=f"/aws/lambda/{function_name}",
-        log_stream_name="local",
-        get_remaining_time_in_millis=lambda: 120_000,
-    )
+from .local import LOCAL_TABLE, LOCAL_TOPIC, UsageError, lambda_context, load_handler
 
 
 def _read_bytes(path: str) -> bytes:
@@ -112,7 +54,7 @@ def _print(data: Any) -> None:
 
 
 def _catalog(settings: Settings) -> Catalog:
-    from .wiring import profile_source
+    from sidecar_enforcer.wiring import profile_source
 
     return profile_source(settings, aws.Clients())()
 
@@ -264,7 +206,7 @@ def _clients(region: str) -> aws.Clients:
 
 
 def cmd_enforce(args: argparse.Namespace) -> int:
-    from .wiring import build_enforcer
+    from sidecar_enforcer.wiring import build_enforcer
 
     settings = _settings(args)
     if args.dry_run:
@@ -276,7 +218,7 @@ def cmd_enforce(args: argparse.Namespace) -> int:
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    from .wiring import build_enforcer
+    from sidecar_enforcer.wiring import build_enforcer
 
     settings = _settings(args)
     if not settings.state_table_name:
@@ -288,7 +230,7 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 
 def cmd_local_env(args: argparse.Namespace) -> int:
-    from .adapters.state import create_table
+    from sidecar_enforcer.adapters.dynamodb import create_table
 
     clients = aws.Clients()
     topic = aws.call("CreateTopic", clients.client("sns").create_topic, Name=LOCAL_TOPIC)["TopicArn"]

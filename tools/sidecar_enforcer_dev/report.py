@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from .domain.invariants import violations
-from .domain.plan import plan
-from .domain.taskdef import load_document
-from .errors import InputError
-from .models.policy import Policy
-from .models.profiles import Profile
+from sidecar_enforcer.domain.invariants import violations
+from sidecar_enforcer.domain.plan import plan
+from sidecar_enforcer.domain.policy import Policy
+from sidecar_enforcer.domain.profile import Profile
+from sidecar_enforcer.domain.taskdef import load_document
+from sidecar_enforcer.errors import InputError
 
 WIDTH = 110  # the detail column is cut here in the plain table
 

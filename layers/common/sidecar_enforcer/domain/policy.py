@@ -9,7 +9,19 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from ..domain.profile_rules import GUARDED_MEMBERS
+# The container members a profile may use only when the policy allows them for its name
+# (``allow_profile_members``; ``profile_rules`` refuses them otherwise): member path -> what it
+# gives the sidecar. The order is the order of the reasons.
+GUARDED: dict[str, str] = {
+    "container.privileged": "runs the sidecar privileged (every capability, the host's devices)",
+    "container.user": "runs the sidecar as root",
+    "container.linuxParameters.capabilities.add": "adds Linux capabilities to the sidecar",
+    "container.linuxParameters.devices": "exposes host devices to the sidecar",
+    "container.mountPoints": "mounts the task's volumes (host paths, other containers' data) in the sidecar",
+    "container.volumesFrom": "mounts other containers' volumes in the sidecar",
+    "container.dockerSecurityOptions": "changes the sidecar's isolation (AppArmor, SELinux labels)",
+}
+GUARDED_MEMBERS = frozenset(GUARDED)
 
 
 class Policy(BaseModel):

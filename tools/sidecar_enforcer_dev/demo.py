@@ -14,12 +14,12 @@ import os
 from typing import Any
 
 import boto3
+from sidecar_enforcer.adapters.dynamodb import create_table
+from sidecar_enforcer.errors import EnforcerError
+from sidecar_enforcer.profiles import builtin_profiles
 
 from . import fleet
-from .adapters.state import create_table
-from .cli import LOCAL_TABLE, LOCAL_TOPIC, lambda_context, load_handler, project_root
-from .errors import EnforcerError
-from .profiles import builtin_profiles
+from .local import LOCAL_TABLE, LOCAL_TOPIC, lambda_context, load_handler, project_root
 
 REGION = "us-east-1"
 JAEGER_IMAGE = builtin_profiles()["jaeger"].image
