@@ -46,7 +46,7 @@ KINDS = (
     Kind("own-call", "the enforcer's own call (CloudTrail)", 0),
     Kind("not-our-deployment", "deployment COMPLETED, not started by the enforcer", 1),
     Kind("remediated", "UpdateService, service needs the sidecar", None),
-    Kind("cluster-tag", "TagResource on the cluster (per service)", None),
+    Kind("cluster-tag", "TagResource, opt-in tag on the cluster", None),
 )
 
 
