@@ -50,6 +50,10 @@ test: lint template-check unit ## All checks: lint, types, template, tests
 demo: $(DEV_STAMP) ## The main job on an embedded local AWS (moto server on 127.0.0.1)
 	$(BIN)/sidecar-enforcer demo
 
+BENCH_JSON ?=
+bench: $(DEV_STAMP) ## AWS calls per event kind (moto's server) and handler import times; BENCH_JSON=FILE
+	$(BIN)/python -m bench $(if $(BENCH_JSON),--json $(BENCH_JSON))
+
 CORPUS ?= ../shared/corpus/taskdefs
 corpus-report: $(DEV_STAMP) ## Plan every corpus task definition for every profile (examples/policy.json); a table
 	@if [ -d "$(CORPUS)" ]; then $(BIN)/sidecar-enforcer report $(CORPUS) --policy examples/policy.json; \
@@ -68,4 +72,4 @@ deploy: build ## sam deploy --guided (needs AWS credentials)
 clean: ## Remove the venvs and build output
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
 
-.PHONY: help dev sam-venv lint template-check unit test demo corpus-report format build deploy clean
+.PHONY: help dev sam-venv lint template-check unit test demo bench corpus-report format build deploy clean

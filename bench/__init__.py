@@ -1,0 +1,8 @@
+"""The benchmark behind ``make bench`` (development only: not part of the Lambda layer).
+
+- ``project``: everything taken from the project (the one module to update when modules move);
+- ``proxy``: a counting HTTP proxy in front of moto's server;
+- ``calls``: AWS calls per event kind through the Lambda handler;
+- ``imports``: cold import time of each handler module against ``import boto3``;
+- ``report``: the figures as JSON and as a plain-text table; ``__main__``: ``python -m bench``.
+"""

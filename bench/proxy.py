@@ -1,0 +1,196 @@
+"""A counting HTTP proxy in front of moto's server: every AWS call the SDK makes, by service and
+action, as it goes over the wire (a retried call is counted once per attempt).
+
+boto3 reaches it through ``AWS_ENDPOINT_URL``; it forwards each request unchanged to moto and the
+answer unchanged back. How a request is named (:func:`classify`):
+
+- the service: the signing name in the SigV4 credential scope of the ``Authorization`` header
+  (``Credential=AKID/20261120/us-east-1/ecs/aws4_request`` -> ``ecs``), which every SDK call
+  carries whatever its protocol; else the ``X-Amz-Target`` prefix (``DynamoDB_20120810`` ->
+  ``dynamodb``); else ``?``;
+- the action: JSON protocols (ECS, DynamoDB, SQS, SSM): the ``X-Amz-Target`` header after its dot
+  (``AmazonEC2ContainerServiceV20141113.DescribeServices`` -> ``DescribeServices``); query
+  protocols (SNS, STS, IAM, EC2): the ``Action`` field of the form body (gzip bodies decoded) or of
+  the query string; Smithy RPC v2 CBOR: ``/service/<name>/operation/<action>`` in the path; other
+  (REST) calls: ``<METHOD> <path>``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import re
+import threading
+import zlib
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+# X-Amz-Target prefixes of the JSON services the enforcer and its tools use, when a request has no
+# SigV4 credential scope to name its service.
+TARGET_PREFIXES = {
+    "AmazonEC2ContainerServiceV20141113": "ecs",
+    "DynamoDB_20120810": "dynamodb",
+    "AmazonSQS": "sqs",
+    "AmazonSSM": "ssm",
+    "Logs_20140328": "logs",
+    "AWSEvents": "events",
+    "AWSLambda": "lambda",
+}
+_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/,\s]+/([^/,\s]+)/aws4_request")
+_RPC_V2 = re.compile(r"/service/([^/]+)/operation/([^/?]+)")
+# Hop-by-hop headers (RFC 9110, 7.6.1) and the ones the proxy sets itself.
+_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+}
+
+
+@dataclass(frozen=True, order=True)
+class Call:
+    service: str
+    action: str
+
+    def __str__(self) -> str:
+        return f"{self.service}:{self.action}"
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    wanted = name.lower()
+    return next((v for k, v in headers.items() if k.lower() == wanted), "")
+
+
+def _form(body: bytes, encoding: str) -> dict[str, list[str]]:
+    if encoding.strip().lower() == "gzip":
+        try:
+            body = gzip.decompress(body)
+        except (OSError, EOFError, zlib.error):
+            return {}
+    try:
+        return parse_qs(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        return {}
+
+
+def classify(method: str, path: str, headers: Mapping[str, str], body: bytes) -> Call:
+    """The service and action of one SDK request (see the module's doc)."""
+    scope = _SCOPE.search(_header(headers, "Authorization"))
+    target = _header(headers, "X-Amz-Target")
+    prefix, dot, operation = target.rpartition(".")
+    service = scope.group(1) if scope else TARGET_PREFIXES.get(prefix, "?") if dot else "?"
+    if dot and operation:
+        return Call(service, operation)
+    url = urlsplit(path)
+    rpc = _RPC_V2.search(url.path)
+    if rpc:
+        return Call(service if scope else rpc.group(1).lower(), rpc.group(2))
+    content_type = _header(headers, "Content-Type").lower()
+    fields = parse_qs(url.query)
+    if "application/x-www-form-urlencoded" in content_type:
+        fields = {**fields, **_form(body, _header(headers, "Content-Encoding"))}
+    action = fields.get("Action")
+    if action and action[0]:
+        return Call(service, action[0])
+    return Call(service, f"{method.upper()} {url.path or '/'}")
+
+
+@dataclass(frozen=True)
+class Record:
+    call: Call
+    status: int  # the HTTP status moto answered, 502 when it did not answer
+
+
+class Counts:
+    """What went through the proxy; ``take`` hands the calls over and starts afresh."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._records: list[Record] = []
+
+    def add(self, record: Record) -> None:
+        with self._lock:
+            self._records.append(record)
+
+    def take(self) -> list[Record]:
+        with self._lock:
+            taken, self._records = self._records, []
+        return taken
+
+
+def tally(records: list[Record]) -> Counter[Call]:
+    return Counter(r.call for r in records)
+
+
+class _Forward(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: the SDK's connection pool reuses its connections
+    disable_nagle_algorithm = True  # headers and body go out apart: no 40 ms delayed-ACK stall
+    server: CountingProxy
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the bench prints the counts, not one line per request."""
+
+    def _relay(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
+        call = classify(self.command, self.path, headers, body)
+        host, port = self.server.upstream
+        upstream = http.client.HTTPConnection(host, port, timeout=60)
+        try:
+            upstream.request(self.command, self.path, body=body or None, headers=headers)
+            answer = upstream.getresponse()
+            payload = answer.read()
+            status = answer.status
+            reply = [(k, v) for k, v in answer.getheaders() if k.lower() not in _HOP]
+        except OSError as exc:
+            status, payload, reply = 502, f"bench proxy: {exc}".encode(), [("Content-Type", "text/plain")]
+        finally:
+            upstream.close()
+        self.server.counts.add(Record(call, status))
+        self.send_response(status)
+        for name, value in reply:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _relay
+
+
+class CountingProxy(ThreadingHTTPServer):
+    """``with CountingProxy(("127.0.0.1", moto_port)) as proxy:`` serves on ``proxy.url``."""
+
+    daemon_threads = True
+
+    def __init__(self, upstream: tuple[str, int], host: str = "127.0.0.1") -> None:
+        super().__init__((host, 0), _Forward)
+        self.upstream = upstream
+        self.counts = Counts()
+        self._thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.05}, name="bench-proxy", daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def __enter__(self) -> CountingProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+        self.server_close()
