@@ -1,0 +1,37 @@
+"""The handler imports the tracer (and the X-Ray SDK it brings, about a third of the cold import)
+only when tracing is on."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ._factories import ROOT
+
+PROBE = "import sys, app; print('aws_xray_sdk' in sys.modules, callable(app.lambda_handler))"
+
+
+@pytest.mark.parametrize(("disabled", "imported"), [("true", "False"), ("false", "True")])
+def test_the_x_ray_sdk_is_imported_only_when_tracing_is_on(disabled: str, imported: str) -> None:
+    env = {
+        **os.environ,
+        "POWERTOOLS_TRACE_DISABLED": disabled,
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_SERVICE_NAME": "sidecar-enforcer",
+        "PYTHONPATH": str(ROOT / "layers" / "common"),
+    }
+
+    done = subprocess.run(  # noqa: S603 - this interpreter, a fixed probe
+        [sys.executable, "-c", PROBE],
+        cwd=ROOT / "functions" / "enforcer",
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+
+    assert done.stdout.split() == [imported, "True"]
