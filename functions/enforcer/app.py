@@ -100,6 +100,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         metrics.add_metric(name="MalformedEvents", unit=MetricUnit.Count, value=1)
         raise
     try:
+        early = enforcer().ignored(trigger)  # asks for nothing: answered without recording the event
+        if early is not None:
+            return result_of(trigger, [early], context.aws_request_id)
         guard = once()
         if guard is None:
             return handle(trigger, context.aws_request_id)
@@ -156,7 +159,11 @@ def fault(trigger: Trigger, exc: Exception) -> EnforcementFailedError:
 def handle(trigger: Trigger, request_id: str) -> dict[str, Any]:
     """The findings of one event. The result names the invocation that produced it (``requestId``):
     a duplicate delivery gets the stored result back, and an earlier request id tells it so."""
-    findings = enforcer().handle(trigger)
+    return result_of(trigger, enforcer().handle(trigger), request_id)
+
+
+def result_of(trigger: Trigger, findings: list[Finding], request_id: str) -> dict[str, Any]:
+    """Metrics per status, then the result; a FAILED finding raises, so Lambda retries the event."""
     for finding in findings:
         metrics.add_metric(name=finding.status.value.title().replace("_", ""), unit=MetricUnit.Count, value=1)
     failed = [f for f in findings if f.status is Status.FAILED]

@@ -281,3 +281,30 @@ def test_an_idempotency_store_failure_that_is_not_the_table_s_configuration_is_n
     )
     (message,) = inbox.messages()
     assert message["body"]["status"] == "FAILED"
+
+
+# -- events that ask for nothing are answered before the event is recorded ------------------------------
+
+
+@pytest.mark.parametrize("kind", ["own-call", "unrelated-tag", "failed-call"])
+def test_an_event_that_asks_for_nothing_writes_nothing_to_the_state_table(
+    aws: Aws, invoke: Any, inbox: Inbox, table: str, kind: str
+) -> None:
+    """Before: every event took an idempotency record (a PutItem and an UpdateItem), the
+    enforcer's own calls and ignored events included."""
+    if kind == "own-call":
+        data = event("cloudtrail-updateservice.json")
+        data["detail"]["userIdentity"] = {"type": "IAMUser", "arn": aws.sts.get_caller_identity()["Arn"]}
+    elif kind == "unrelated-tag":
+        cluster_arn = aws.ecs.describe_clusters(clusters=[fleet.CLUSTER])["clusters"][0]["clusterArn"]
+        data = tag_event(cluster_arn, [{"key": "owner", "value": "team-a"}])
+    else:
+        data = event("cloudtrail-updateservice.json")
+        data["detail"]["errorCode"] = "AccessDenied"
+    invoke(event("cloudtrail-updateservice-codedeploy.json"))  # a warm container: identity known
+    before = aws.dynamodb.scan(TableName=table)["Items"]
+
+    (finding,) = invoke(data)["findings"]
+
+    assert finding["status"] == "IGNORED"
+    assert aws.dynamodb.scan(TableName=table)["Items"] == before

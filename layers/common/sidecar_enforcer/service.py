@@ -103,9 +103,8 @@ class Enforcer:
 
     # -- entry points ---------------------------------------------------------------------------
 
-    def handle(self, trigger: Trigger) -> list[Finding]:
-        """Enforce everything one event asks for; publish and return one finding per target."""
-        ctx = _Context(
+    def _context(self, trigger: Trigger) -> _Context:
+        return _Context(
             trigger.account,
             trigger.region,
             trigger.name,
@@ -114,19 +113,30 @@ class Enforcer:
             trigger.caller_arn,
             trigger.partition,
         )
-        if trigger.ignored:
-            return [self._report(ctx.finding(Status.IGNORED, reasons=[trigger.ignored]))]
-        untouched = self._untouched_tags(trigger)
-        if untouched:
-            return [self._report(ctx.finding(Status.IGNORED, reasons=[untouched]))]
+
+    def ignored(self, trigger: Trigger) -> Finding | None:
+        """The IGNORED finding of an event that asks for nothing (logged, never published), or None.
+        Decided from the event and the enforcer's own identity (cached per container) alone, so the
+        handler answers it before it records the event: no AWS call on a warm container."""
+        reason = trigger.ignored or self._untouched_tags(trigger)
+        own = (trigger.caller_arn or trigger.caller_role_arn) is not None and trigger.name != SCHEDULED
+        if reason is None and own and self._identity().made(trigger.caller_arn, trigger.caller_role_arn):
+            reason = "the enforcer's own call (CloudTrail hands it back): nothing to do"
+        if reason is None:
+            return None
+        return self._report(self._context(trigger).finding(Status.IGNORED, reasons=[reason]))
+
+    def handle(self, trigger: Trigger) -> list[Finding]:
+        """Enforce everything one event asks for; publish and return one finding per target."""
+        early = self.ignored(trigger)
+        if early is not None:
+            return [early]
+        ctx = self._context(trigger)
         if trigger.name == SCHEDULED:
             sent = self.drain_outbox()
             reason = f"published {sent} status(es) kept while SNS refused them"
             return [self._report(ctx.finding(Status.IGNORED, reasons=[reason]))]
         me = self._identity()
-        if me.made(trigger.caller_arn, trigger.caller_role_arn):
-            reason = "the enforcer's own call (CloudTrail hands it back): nothing to do"
-            return [self._report(ctx.finding(Status.IGNORED, reasons=[reason]))]
         if trigger.account and trigger.account != me.account:
             reason = (
                 f"the event comes from account {trigger.account}; this enforcer acts in {me.account} only"
