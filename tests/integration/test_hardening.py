@@ -308,3 +308,39 @@ def test_an_event_that_asks_for_nothing_writes_nothing_to_the_state_table(
 
     assert finding["status"] == "IGNORED"
     assert aws.dynamodb.scan(TableName=table)["Items"] == before
+
+
+def test_a_deployment_the_enforcer_did_not_start_is_told_from_its_record_alone(
+    aws: Aws, invoke: Any, inbox: Inbox, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: the idempotency record, DescribeServices and the service's lease (7 calls) to find
+    out the deployment was someone else's; now one read of the service's record."""
+    from sidecar_enforcer.adapters.ecs import EcsGateway
+
+    remediated = invoke(event("cloudtrail-updateservice.json"))["findings"][0]
+    assert remediated["status"] == "REMEDIATED"
+    described: list[str] = []
+    real = EcsGateway.describe_services
+
+    def describe(self: EcsGateway, cluster: str, services: list[str]) -> Any:
+        described.extend(services)
+        return real(self, cluster, services)
+
+    monkeypatch.setattr(EcsGateway, "describe_services", describe)
+    before = aws.dynamodb.scan(TableName=table)["Items"]
+    completed = event("ecs-deployment-failed.json")
+    completed["detail"].update(
+        {"eventName": "SERVICE_DEPLOYMENT_COMPLETED", "deploymentId": "ecs-svc/someone-elses", "reason": ""}
+    )
+
+    (finding,) = invoke(completed)["findings"]
+
+    assert finding["status"] == "IGNORED"
+    assert finding["reasons"] == ["deployment ecs-svc/someone-elses was not started by the enforcer"]
+    assert finding["service"] == NEXUS
+    assert described == []
+    assert aws.dynamodb.scan(TableName=table)["Items"] == before
+    # and the enforcer's own deployment is still verified the full way
+    own = event("ecs-deployment-failed.json")
+    own["detail"]["deploymentId"] = remediated["deploymentId"]
+    assert invoke(own)["findings"][0]["status"] == "DEPLOYMENT_FAILED"

@@ -115,6 +115,7 @@ def malformed(event: Any) -> str:
                 "ecs-svc/1234567890123456789",
                 False,
                 "ECS deployment circuit breaker: task failed to start.",
+                "arn:aws:ecs:us-east-1:123456789012:service/shop-prod/nexus-ai-api-prod",
             ),
         ),
     ],
@@ -206,8 +207,23 @@ def test_a_finished_or_rolled_back_deployment_is_an_outcome_to_verify(name: str,
     assert trigger.ignored is None
     (target,) = trigger.targets
     assert target == DeploymentOutcome(
-        "default", "servicetest", "ecs-svc/123", completed, corpus_event(name)["detail"]["reason"]
+        "default",
+        "servicetest",
+        "ecs-svc/123",
+        completed,
+        corpus_event(name)["detail"]["reason"],
+        "arn:aws:ecs:us-west-2:111122223333:service/default/servicetest",
     )
+
+
+def test_a_deployment_outcome_of_a_short_service_arn_has_no_record_key() -> None:
+    # The retired short format (service/<name>) is not the key of the service's record (ECS
+    # answers DescribeServices with the long one): that record is found the long way.
+    trigger = parse_trigger(deployment("SERVICE_DEPLOYMENT_COMPLETED", [f"{ECS}:service/web"]))
+
+    (target,) = trigger.targets
+    assert isinstance(target, DeploymentOutcome)
+    assert (target.cluster, target.service, target.service_arn) == ("default", "web", None)
 
 
 def test_a_deployment_outcome_without_its_id_is_malformed() -> None:

@@ -122,9 +122,21 @@ class Enforcer:
         own = (trigger.caller_arn or trigger.caller_role_arn) is not None and trigger.name != SCHEDULED
         if reason is None and own and self._identity().made(trigger.caller_arn, trigger.caller_role_arn):
             reason = "the enforcer's own call (CloudTrail hands it back): nothing to do"
+        where: dict[str, Any] = {}
+        if reason is None and len(trigger.targets) == 1 and isinstance(trigger.targets[0], DeploymentOutcome):
+            # One read of the service's record (its key is in the event) tells whether the
+            # deployment is the enforcer's to verify: no lease, no DescribeServices otherwise.
+            target = trigger.targets[0]
+            if self._ledger is not None and target.service_arn is not None:
+                reason = records.not_ours(self._ledger.service(target.service_arn), target.deployment_id)
+                where = {
+                    "cluster": target.cluster,
+                    "service": target.service,
+                    "deployment_id": target.deployment_id,
+                }
         if reason is None:
             return None
-        return self._report(self._context(trigger).finding(Status.IGNORED, reasons=[reason]))
+        return self._report(self._context(trigger).finding(Status.IGNORED, **where, reasons=[reason]))
 
     def handle(self, trigger: Trigger) -> list[Finding]:
         """Enforce everything one event asks for; publish and return one finding per target."""
@@ -436,14 +448,11 @@ class Enforcer:
         if state is None:
             return ctx.finding(Status.SKIPPED, **where, reasons=["the service does not exist"])
         with self._ledger.service_lease(state.arn) as record:
+            ended = records.not_ours(record, target.deployment_id)
             ours = record.deployment
-            if ours is None or ours.deployment_id != target.deployment_id:
-                reason = f"deployment {target.deployment_id} was not started by the enforcer"
-                return ctx.finding(Status.IGNORED, **where, reasons=[reason])
+            if ended is not None or ours is None:
+                return ctx.finding(Status.IGNORED, **where, reasons=[ended or "no deployment recorded"])
             where |= {"profile": ours.profile, "new_task_definition_arn": ours.task_definition}
-            if ours.outcome is not None:
-                reason = f"deployment {target.deployment_id} already ended {ours.outcome}"
-                return ctx.finding(Status.IGNORED, **where, reasons=[reason])
             if target.completed:
                 tasks = ecs.deployment_tasks(state.cluster_arn or state.cluster, target.deployment_id)
                 problems = records.sidecar_problems(

@@ -197,6 +197,17 @@ def released(record: ServiceRecord) -> ServiceRecord:
     return replace(record, quarantine=None, reverts=(), deployment=None)
 
 
+def not_ours(record: ServiceRecord, deployment_id: str) -> str | None:
+    """Why an ended deployment needs no verification: the enforcer did not start it, or it was
+    concluded already; None when it is the enforcer's, still open."""
+    ours = record.deployment
+    if ours is None or ours.deployment_id != deployment_id:
+        return f"deployment {deployment_id} was not started by the enforcer"
+    if ours.outcome is not None:
+        return f"deployment {deployment_id} already ended {ours.outcome}"
+    return None
+
+
 def release_instructions(cluster: str, service: str, tag_key: str, token: str) -> str:
     return (
         f"left alone until a person releases it: `sidecar-enforcer release --cluster {cluster} "

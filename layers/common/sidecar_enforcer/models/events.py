@@ -153,6 +153,9 @@ class DeploymentOutcome:
     deployment_id: str
     completed: bool
     reason: str | None = None
+    # The service's ARN in the long format (service/<cluster>/<name>), the key of its record in the
+    # state table; None for the short format, whose record is found through DescribeServices.
+    service_arn: str | None = None
 
 
 Target = ServiceTarget | ClusterTarget | TaskDefinitionTarget | DeploymentOutcome
@@ -276,8 +279,14 @@ def _deployment(event: EcsDeploymentEvent) -> Trigger:
         return _with(base, targets=(ServiceTarget(cluster, service),))
     if not event.detail.deployment_id:
         raise MalformedEventError(f"ECS deployment event: {name} without detail.deploymentId")
+    long_format = arn.resource.count("/") == 2
     outcome = DeploymentOutcome(
-        cluster, service, event.detail.deployment_id, name == DEPLOYMENT_COMPLETED, event.detail.reason
+        cluster,
+        service,
+        event.detail.deployment_id,
+        name == DEPLOYMENT_COMPLETED,
+        event.detail.reason,
+        service_arn if long_format else None,
     )
     return _with(base, targets=(outcome,))
 
