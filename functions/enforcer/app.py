@@ -58,6 +58,9 @@ def traced(handler: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
+# What Powertools' idempotency store (in the state table) calls; the adapters declare theirs.
+PERMISSIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+
 # EventBridge retries a delivery for up to an hour (the rules' MaximumEventAgeInSeconds) and Lambda
 # retries an asynchronous invocation for up to another hour: remember each event for three.
 IDEMPOTENCY_SECONDS = 3 * 3600

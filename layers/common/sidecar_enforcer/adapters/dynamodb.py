@@ -7,7 +7,7 @@ read (``attribute_not_exists(pk)`` for a new document), so of two invocations ra
 document exactly one wins and the other reads again. DynamoDB evaluates a condition expression
 atomically with the write (DynamoDB developer guide, "Condition expressions").
 
-IAM actions used: dynamodb:GetItem, PutItem, DeleteItem, Query on the table.
+IAM actions used: ``PERMISSIONS``, on the table.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from botocore.exceptions import ClientError
 
 from ..errors import AwsError, MisconfiguredError, NotFoundError
 from .aws import call, translate
+
+PERMISSIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query")
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,7 @@
 """Amazon ECS, as the enforcer needs it.
 
-IAM actions used: ecs:DescribeServices, ecs:DescribeClusters, ecs:ListServices,
-ecs:DescribeTaskDefinition, ecs:ListTaskDefinitions, ecs:RegisterTaskDefinition, ecs:TagResource
-(RegisterTaskDefinition with tags), ecs:UpdateService, ecs:ListTasks, ecs:DescribeTasks;
-iam:PassRole for task and execution roles.
+IAM actions used: ``PERMISSIONS`` (ecs:TagResource for RegisterTaskDefinition with tags, iam:PassRole
+for its task and execution roles).
 
 API limits respected: DescribeServices takes at most 10 services per call, DescribeTasks at most
 100 tasks; ListServices, ListTasks and ListTaskDefinitions page (100 per page at most). Task
@@ -22,6 +20,20 @@ from ..domain.plan import MARKER_PROFILE, MARKER_SOURCE, source_marker
 from ..domain.taskdef import TaskDefinitionDocument, unwrap
 from ..errors import NotFoundError, RejectedError
 from .aws import call, pages
+
+PERMISSIONS = (
+    "ecs:DescribeServices",
+    "ecs:DescribeClusters",
+    "ecs:ListServices",
+    "ecs:DescribeTaskDefinition",
+    "ecs:ListTaskDefinitions",
+    "ecs:RegisterTaskDefinition",
+    "ecs:TagResource",
+    "ecs:UpdateService",
+    "ecs:ListTasks",
+    "ecs:DescribeTasks",
+    "iam:PassRole",
+)
 
 DESCRIBE_SERVICES_MAX = 10  # DescribeServices: up to 10 services per call
 DESCRIBE_TASKS_MAX = 100  # DescribeTasks: up to 100 tasks per call

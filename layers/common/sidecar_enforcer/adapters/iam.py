@@ -3,7 +3,7 @@
 SimulatePrincipalPolicy evaluates the role's identity policies (and permissions boundary) for each
 action on the given resources; ``EvalDecision`` is ``allowed``, ``explicitDeny`` or ``implicitDeny``
 (IAM API reference). Resource policies and SCPs are not part of it, so an ``allowed`` is necessary,
-not sufficient. IAM action used: iam:SimulatePrincipalPolicy on the task roles.
+not sufficient. IAM action used: ``PERMISSIONS``, on the task roles.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .aws import pages
+
+PERMISSIONS = ("iam:SimulatePrincipalPolicy",)
 
 TTL_SECONDS = 300.0  # role policies change rarely; a warm Lambda container re-checks after this
 

@@ -14,6 +14,8 @@ from typing import Any
 from ..domain.arns import parse_arn
 from .aws import call
 
+PERMISSIONS: tuple[str, ...] = ()  # sts:GetCallerIdentity needs no IAM permission
+
 
 @dataclass(frozen=True)
 class Identity:

@@ -2,7 +2,7 @@
 Store path read with Powertools' SSM provider (GetParametersByPath, recursive, cached ``max_age``
 seconds). Returns raw (name, origin, text) documents; ``profiles.Catalog`` validates them.
 
-IAM actions used: ssm:GetParametersByPath on the path.
+IAM actions used: ``PERMISSIONS``, on the path.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..errors import AwsError, ConfigurationError
 from .aws import translate
+
+PERMISSIONS = ("ssm:GetParametersByPath",)
 
 MAX_AGE_SECONDS = 300  # a changed profile reaches warm containers within five minutes
 

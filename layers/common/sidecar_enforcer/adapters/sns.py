@@ -1,6 +1,6 @@
 """Amazon SNS: one JSON message per finding, with message attributes for filter policies.
 
-IAM action used: sns:Publish on the status topic.
+IAM action used: ``PERMISSIONS``, on the status topic.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from typing import Any
 
 from ..models.findings import Finding
 from .aws import call
+
+PERMISSIONS = ("sns:Publish",)
 
 
 class StatusPublisher:

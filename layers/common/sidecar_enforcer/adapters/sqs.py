@@ -1,6 +1,6 @@
 """Amazon SQS: a status SNS refused for good goes to the stack's dead-letter queue, intact.
 
-IAM action used: sqs:SendMessage on the dead-letter queue.
+IAM action used: ``PERMISSIONS``, on the dead-letter queue.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ import json
 from typing import Any
 
 from .aws import call
+
+PERMISSIONS = ("sqs:SendMessage",)
 
 REASON_CHARS = 256  # the why, as a message attribute
 
