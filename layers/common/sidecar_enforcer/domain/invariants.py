@@ -13,7 +13,7 @@ from typing import Any
 
 from . import ecs_rules, schema, sizes
 from .plan import network_mode
-from .taskdef import container_ports, to_register_request
+from .taskdef import container_ports, is_fargate, to_register_request
 
 # Members of an app container the wiring may add entries to (never remove or change entries).
 WIRED = ("environment", "dependsOn", "links")
@@ -48,7 +48,7 @@ def violations(
     for member, value in source.items():
         if member in ("containerDefinitions", "tags"):
             continue
-        if member in ("cpu", "memory") and "FARGATE" in (source.get("requiresCompatibilities") or []):
+        if member in ("cpu", "memory") and is_fargate(source):
             continue  # checked below: a valid size at least as large
         if request.get(member) != value:
             found.append(f"member {member} changed or lost")
@@ -69,7 +69,7 @@ def violations(
     if network_mode(request) in ("awsvpc", "host"):
         ports = Counter(p for c in request["containerDefinitions"] for p in container_ports(c))
         found.extend(f"port {p} used by {k} containers" for p, k in ports.items() if k > 1)
-    if "FARGATE" in (request.get("requiresCompatibilities") or []):
+    if is_fargate(request):
         cpu, memory = sizes.parse_cpu(request.get("cpu")), sizes.parse_memory(request.get("memory"))
         old_cpu, old_memory = sizes.parse_cpu(source.get("cpu")), sizes.parse_memory(source.get("memory"))
         containers = request["containerDefinitions"]

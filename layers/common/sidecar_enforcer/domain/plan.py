@@ -39,7 +39,7 @@ from .. import ENFORCER_NAME
 from . import ecs_rules, profile_rules, schema, sizes
 from .policy import Policy
 from .profile import Profile
-from .taskdef import container_ports, to_register_request
+from .taskdef import container_ports, is_fargate, to_register_request
 
 MARKER_MANAGED_BY = f"{ENFORCER_NAME}:managed-by"
 MARKER_PROFILE = f"{ENFORCER_NAME}:profile"
@@ -154,7 +154,7 @@ def network_mode(request: dict[str, Any]) -> str:
     mode = request.get("networkMode")
     if isinstance(mode, str) and mode:
         return mode
-    return "awsvpc" if "FARGATE" in (request.get("requiresCompatibilities") or []) else "bridge"
+    return "awsvpc" if is_fargate(request) else "bridge"
 
 
 def _env_names(container: dict[str, Any]) -> set[str]:
@@ -355,7 +355,7 @@ def _fit_size(request: dict[str, Any], policy: Policy) -> tuple[list[str], tuple
     """Check (and on Fargate, when policy allows, grow) the task size so it holds every container:
     the sum of reservations (memoryReservation, else memory; cpu) and every hard memory limit.
     Changes ``request`` in place; returns the refusals and the (old, new) size when grown."""
-    fargate = "FARGATE" in (request.get("requiresCompatibilities") or [])
+    fargate = is_fargate(request)
     try:
         task_cpu = sizes.parse_cpu(request.get("cpu"))
         task_memory = sizes.parse_memory(request.get("memory"))

@@ -21,6 +21,7 @@ from typing import Any
 
 from .policy import GUARDED, Policy
 from .profile import Profile
+from .taskdef import is_fargate
 
 POLICY_KEY = "allowProfileMembers"
 ENV_VAR = "ALLOWED_PROFILE_MEMBERS"
@@ -151,10 +152,6 @@ def _fargate_problems(container: dict[str, Any]) -> Iterator[str]:
     requirements = container.get("resourceRequirements")
     if any(isinstance(r, dict) and r.get("type") == "GPU" for r in requirements or []):
         yield "container.resourceRequirements (a GPU)"
-
-
-def is_fargate(request: dict[str, Any]) -> bool:
-    return "FARGATE" in (request.get("requiresCompatibilities") or [])
 
 
 def fargate_refusals(request: dict[str, Any], profile: Profile) -> list[str]:

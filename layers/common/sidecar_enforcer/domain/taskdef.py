@@ -88,6 +88,11 @@ def to_register_request(task_definition: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def is_fargate(request: dict[str, Any]) -> bool:
+    """Whether the task definition requires Fargate (``requiresCompatibilities``)."""
+    return "FARGATE" in (request.get("requiresCompatibilities") or [])
+
+
 def container_ports(container: dict[str, Any], *, host_ports: bool = True) -> set[int]:
     """The ports a container's portMappings name: container ports and ranges, and unless
     ``host_ports`` is false, host ports and ranges too."""
