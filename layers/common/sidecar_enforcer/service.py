@@ -139,10 +139,9 @@ class Enforcer:
         return self._report(self._context(trigger).finding(Status.IGNORED, **where, reasons=[reason]))
 
     def handle(self, trigger: Trigger) -> list[Finding]:
-        """Enforce everything one event asks for; publish and return one finding per target."""
-        early = self.ignored(trigger)
-        if early is not None:
-            return [early]
+        """Enforce everything an event asks for, once ``ignored`` found it asks for something (the
+        handler asks that first, before it records the event); publish and return one finding per
+        target."""
         ctx = self._context(trigger)
         if trigger.name == SCHEDULED:
             sent = self.drain_outbox()
