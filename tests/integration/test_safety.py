@@ -265,6 +265,7 @@ def test_a_completed_deployment_with_the_sidecar_running_is_verified(
 def test_a_completed_deployment_whose_sidecar_stopped_fails_and_quarantines(
     aws: Aws, invoke: Any, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    source = service(aws)["taskDefinition"]
     remediated = one(invoke(update_by(PIPELINE)))
     monkeypatch.setattr(
         EcsGateway, "deployment_tasks", tasks_running({"api": "RUNNING", "jaeger": "STOPPED"}, "OutOfMemory")
@@ -275,12 +276,18 @@ def test_a_completed_deployment_whose_sidecar_stopped_fails_and_quarantines(
     assert failed["status"] == "DEPLOYMENT_FAILED"
     assert failed["reasons"][0] == "the jaeger container is STOPPED in task t1 (OutOfMemory)"
     assert "release" in failed
+    # Its task definition is compliant: nothing to hold back, and no state-table read to say so.
+    assert one(invoke(update_by(PIPELINE)))["status"] == "COMPLIANT"
+    # The quarantine holds the next change: the sidecar taken away is not added back.
+    revert(aws, source)
     assert one(invoke(update_by(PIPELINE)))["status"] == "QUARANTINED"
+    assert service(aws)["taskDefinition"] == source
 
 
 def test_a_failed_or_rolled_back_deployment_quarantines_the_service(
     aws: Aws, invoke: Any, inbox: Inbox
 ) -> None:
+    source = service(aws)["taskDefinition"]
     remediated = one(invoke(update_by(PIPELINE)))
     reason = "ECS deployment circuit breaker: task failed to start."
 
@@ -298,7 +305,10 @@ def test_a_failed_or_rolled_back_deployment_quarantines_the_service(
     assert failed["status"] == "DEPLOYMENT_FAILED"
     assert failed["reasons"] == [f"the deployment failed: {reason}"]
     assert rollback["status"] == "IGNORED"  # the rollback is not enforced against
+    # AWS's circuit breaker puts the service back on the revision it ran before (moto does not):
+    revert(aws, source)
     assert one(invoke(update_by(PIPELINE)))["status"] == "QUARANTINED"
+    assert service(aws)["taskDefinition"] == source
     assert statuses(inbox) == ["REMEDIATED", "DEPLOYMENT_FAILED", "QUARANTINED"]
 
 

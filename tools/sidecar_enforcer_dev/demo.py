@@ -240,6 +240,11 @@ def _safety(app: Any, ecs: Any, before: dict[str, Any], findings: list[dict[str,
         reason="ECS deployment circuit breaker: tasks failed to start.",
     )
     failed = handle("checkout-web: its enforcer deployment FAILED (circuit breaker)", failed_event)
+    # The circuit breaker rolls the service back to the revision it ran before (moto does not):
+    # the next event finds it without the sidecar, a change the quarantine holds back.
+    ecs.update_service(
+        cluster=fleet.CLUSTER, service="checkout-web", taskDefinition=before["checkout-web"]["arn"]
+    )
     held = handle("UpdateService checkout-web while quarantined", update("checkout-web", 1))
     released = app.enforcer().release(REGION, fleet.CLUSTER, "checkout-web")
     print(f"  - sidecar-enforcer release --cluster {fleet.CLUSTER} --service checkout-web")

@@ -11,9 +11,9 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from .adapters.dynamodb import StateTable, Versioned
+from .adapters.dynamodb import Versioned
 from .domain.records import Lease, ServiceRecord, SourceRecord
 from .errors import AwsError, RejectedError
 
@@ -30,6 +30,23 @@ OUTBOX_TTL_SECONDS = 14 * 24 * 3600
 OUTBOX_ATTEMPTS = 3  # publishes of a status SNS refuses for good before it is dead-lettered
 
 
+class Table(Protocol):
+    """Versioned documents with conditional writes: adapters.dynamodb.StateTable, or
+    adapters.memory.MemoryTable for a run without a state table."""
+
+    durable: bool
+
+    def get(self, pk: str, sk: str) -> Versioned | None: ...
+
+    def put(
+        self, pk: str, sk: str, doc: dict[str, Any], expected: int | None, *, expires: float | None = None
+    ) -> bool: ...
+
+    def delete(self, pk: str, sk: str, expected: int) -> bool: ...
+
+    def query(self, pk: str, limit: int) -> list[tuple[str, Versioned]]: ...
+
+
 class BusyError(AwsError):
     """Another invocation holds the lease for too long: the event is retried later."""
 
@@ -37,7 +54,7 @@ class BusyError(AwsError):
 class Ledger:
     def __init__(
         self,
-        table: StateTable,
+        table: Table,
         *,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
@@ -47,6 +64,11 @@ class Ledger:
         self._clock = clock
         self._sleep = sleep
         self._wait = wait_seconds
+
+    @property
+    def durable(self) -> bool:
+        """Whether what it records outlives the process (a state table, not memory)."""
+        return self._table.durable
 
     def now(self) -> float:
         return self._clock()

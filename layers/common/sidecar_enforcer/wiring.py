@@ -10,13 +10,22 @@ from .adapters.dynamodb import StateTable
 from .adapters.ecs import EcsGateway
 from .adapters.iam import TaskRoleChecker
 from .adapters.identity import Identity, caller_identity
+from .adapters.memory import MemoryTable
 from .adapters.profiles import SsmProfiles, folder_documents
-from .adapters.sns import StatusPublisher
+from .adapters.sns import StatusPublisher, Unpublished
 from .adapters.sqs import DeadLetterQueue
 from .config import Settings
-from .ledger import Ledger
+from .ledger import Ledger, Table
 from .profiles import Catalog, builtin_catalog
 from .service import Enforcer
+from .usecases.enforce_service import EnforceService
+from .usecases.enforce_task_definition import EnforceTaskDefinition
+from .usecases.outbox import DrainOutbox
+from .usecases.release import Release
+from .usecases.revisions import Revisions
+from .usecases.scope import Publisher, Reporter
+from .usecases.triage import Triage
+from .usecases.verify_deployment import VerifyDeployment
 
 
 def profile_source(settings: Settings, clients: Clients) -> Callable[[], Catalog]:
@@ -65,15 +74,30 @@ def build_enforcer(settings: Settings, clients: Clients | None = None) -> Enforc
     def task_roles() -> TaskRoleChecker:
         return TaskRoleChecker(clients.client("iam"))
 
-    publisher = None
+    publisher: Publisher = Unpublished()
     if settings.status_topic_arn:
         topic_region = settings.status_topic_arn.split(":")[3]
         publisher = StatusPublisher(clients.client("sns", topic_region), settings.status_topic_arn)
-    profiles = profile_source(settings, clients)
-    ledger = None
+    table: Table = MemoryTable()
     if settings.state_table_name:
-        ledger = Ledger(StateTable(clients.client("dynamodb"), settings.state_table_name))
+        table = StateTable(clients.client("dynamodb"), settings.state_table_name)
+    ledger = Ledger(table)
     dead_letters = None
     if settings.dead_letter_queue_url:  # the stack's own queue, in the function's region
         dead_letters = DeadLetterQueue(clients.client("sqs"), settings.dead_letter_queue_url)
-    return Enforcer(settings, profiles, ecs_for, identity, publisher, task_roles, ledger, dead_letters)
+    catalog = profile_source(settings, clients)
+    drain = DrainOutbox(ledger, publisher, dead_letters)
+    report = Reporter(publisher, ledger, drain)
+    revisions = Revisions(ledger, task_roles)
+    return Enforcer(
+        settings,
+        ecs_for,
+        identity,
+        triage=Triage(settings, identity, ledger),
+        enforce_service=EnforceService(settings, catalog, revisions, ledger, report),
+        enforce_task_definition=EnforceTaskDefinition(settings, catalog, revisions),
+        verify_deployment=VerifyDeployment(settings, ledger),
+        release=Release(ledger),
+        drain_outbox=drain,
+        report=report,
+    )

@@ -31,6 +31,8 @@ class Versioned:
 
 
 class StateTable:
+    durable = True  # what it records outlives the invocation
+
     def __init__(self, client: Any, table_name: str) -> None:
         self._client = client
         self.table_name = table_name

@@ -32,3 +32,11 @@ class StatusPublisher:
             MessageAttributes=attributes,
         )
         return str(response["MessageId"])
+
+
+class Unpublished:
+    """No status topic (STATUS_TOPIC_ARN unset: the CLI offline): findings are logged and returned,
+    published nowhere."""
+
+    def publish(self, finding: Finding) -> str:
+        return ""

@@ -1,0 +1,207 @@
+"""Enforce one service: gather -> decide -> act -> report.
+
+Gather what ECS shows (the service with its tags, its cluster's tags when the service has no opt-in
+tag, its task definition: a revision is immutable, so a warm container describes it once) and plan.
+When nothing is to change, that is the answer: no state-table read, no lease. When a change is
+planned, take the service's lease, read the service again (what it runs now, not when the event
+began) with its record, and let ``domain.service_rules.decide`` rule; then apply its verdict: write
+the record, register the compliant revision once, deploy it, and record the deployment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from ..adapters.ecs import EcsGateway
+from ..config import Settings
+from ..domain import records
+from ..domain.plan import find_sidecar, plan
+from ..domain.records import RevertPolicy, ServiceRecord
+from ..domain.service_rules import ServiceFacts, Verdict, decide, needs_record
+from ..domain.snapshots import ServiceSnapshot
+from ..domain.taskdef import TaskDefinitionDocument
+from ..errors import AwsError, NotFoundError
+from ..ledger import Ledger
+from ..models.findings import Finding, Status
+from ..profiles import Catalog
+from .choose_profile import Chosen, choose_profile
+from .revisions import Revisions, profile_fields
+from .scope import Scope
+
+Report = Callable[[Finding], Finding]
+
+
+class EnforceService:
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: Callable[[], Catalog],
+        revisions: Revisions,
+        ledger: Ledger,
+        report: Report,
+    ) -> None:
+        self._settings = settings
+        self._catalog = catalog
+        self._revisions = revisions
+        self._ledger = ledger
+        self._report = report
+        self._policy = RevertPolicy(settings.max_reverts, settings.revert_window_seconds)
+
+    def named(self, ecs: EcsGateway, cluster: str, service: str, scope: Scope) -> Finding:
+        """The service an event or a person names."""
+        snapshot = ecs.describe_service(cluster, service)
+        if snapshot is None:
+            reason = "the service does not exist (deleted, or another cluster)"
+            return scope.finding(Status.SKIPPED, cluster=cluster, service=service, reasons=[reason])
+        return self(ecs, snapshot, scope)
+
+    def __call__(
+        self,
+        ecs: EcsGateway,
+        snapshot: ServiceSnapshot,
+        scope: Scope,
+        cluster_tags: dict[str, str] | None = None,
+    ) -> Finding:
+        where: dict[str, Any] = {"cluster": snapshot.cluster, "service": snapshot.name}
+        try:
+            if snapshot.status != "ACTIVE":
+                return scope.finding(Status.SKIPPED, **where, reasons=[f"the service is {snapshot.status}"])
+            if self._settings.opt_in_tag_key not in snapshot.tags and cluster_tags is None:
+                cluster_tags = ecs.cluster_tags(snapshot.cluster_arn or snapshot.cluster)
+            chosen = choose_profile(
+                self._settings, self._catalog, scope, where, snapshot.tags, cluster_tags, "service"
+            )
+            if isinstance(chosen, Finding):
+                return chosen
+            document, facts = self._gather(ecs, snapshot, chosen)
+            if not needs_record(snapshot, facts.plan, self._settings.release_tag_key):
+                return self._act(ecs, document, facts, chosen.scope, where)
+            if chosen.scope.audit:  # changes nothing: no lease, but a quarantine is still told
+                facts = dataclasses.replace(facts, record=self._ledger.service(snapshot.arn))
+                return self._act(ecs, document, facts, chosen.scope, where)
+            with self._ledger.service_lease(snapshot.arn) as record:
+                fresh = ecs.describe_service(snapshot.cluster_arn or snapshot.cluster, snapshot.name)
+                if fresh is None or fresh.status != "ACTIVE":
+                    return scope.finding(
+                        Status.SKIPPED, **where, reasons=["the service was deleted meanwhile"]
+                    )
+                document, facts = self._gather(ecs, fresh, chosen, record)
+                return self._act(ecs, document, facts, chosen.scope, where)
+        except AwsError as exc:
+            status = Status.SKIPPED if isinstance(exc, NotFoundError) else Status.FAILED
+            return scope.finding(status, **where, reasons=[str(exc)])
+
+    def _gather(
+        self, ecs: EcsGateway, snapshot: ServiceSnapshot, chosen: Chosen, record: ServiceRecord | None = None
+    ) -> tuple[TaskDefinitionDocument, ServiceFacts]:
+        document = ecs.describe_task_definition(snapshot.task_definition)
+        decided = plan(
+            document.task_definition,
+            document.tags,
+            chosen.profile,
+            self._settings.policy,
+            source_arn=document.arn,
+        )
+        facts = ServiceFacts(
+            service=snapshot,
+            plan=decided,
+            why=chosen.why,
+            audit=chosen.scope.audit,
+            release_tag_key=self._settings.release_tag_key,
+            revert_policy=self._policy,
+            now=self._ledger.now(),
+            caller=chosen.scope.caller,
+            record=record,
+        )
+        return document, facts
+
+    def _act(
+        self,
+        ecs: EcsGateway,
+        document: TaskDefinitionDocument,
+        facts: ServiceFacts,
+        scope: Scope,
+        where: dict[str, Any],
+    ) -> Finding:
+        """Apply the verdict: the record first (a revert counted, a quarantine, a release), then
+        the compliant revision and its deployment."""
+        verdict = decide(facts)
+        service = facts.service
+        if verdict.released:
+            released = scope.finding(Status.RELEASED, **where, reasons=[verdict.released])
+            self._report(released)
+        if verdict.record is not None:
+            decided = verdict.record
+            self._ledger.update_service(service.arn, lambda r: dataclasses.replace(decided, lease=r.lease))
+        if verdict.status is Status.QUARANTINED:
+            return scope.finding(
+                verdict.status, **where, reasons=list(verdict.reasons), release=verdict.release
+            )
+        where = where | {"family": document.family, "source_task_definition_arn": document.arn}
+        if verdict.status is Status.SKIPPED:  # the deployment controller
+            fields = where | profile_fields(facts.plan.profile)
+            return scope.finding(verdict.status, **fields, reasons=list(verdict.reasons))
+        fields = where | self._revisions.fields(facts.plan, scope)
+        if verdict.failed is not None:
+            failed = verdict.failed
+            return scope.finding(
+                verdict.status,
+                **fields | {"profile": failed.profile},
+                reasons=list(verdict.reasons),
+                deployment_id=failed.deployment_id,
+                new_task_definition_arn=failed.task_definition,
+                release=verdict.release,
+            )
+        if verdict.status is Status.FLAPPING:
+            return scope.finding(
+                verdict.status,
+                **fields,
+                reasons=list(verdict.reasons),
+                reverted_by=list(verdict.reverted_by),
+                release=verdict.release,
+            )
+        if not verdict.register:
+            return scope.finding(
+                verdict.status, **fields, reasons=list(verdict.reasons), changes=list(verdict.changes)
+            )
+        return self._remediate(ecs, document, facts, verdict, scope, fields)
+
+    def _remediate(
+        self,
+        ecs: EcsGateway,
+        document: TaskDefinitionDocument,
+        facts: ServiceFacts,
+        verdict: Verdict,
+        scope: Scope,
+        fields: dict[str, Any],
+    ) -> Finding:
+        """Register (or reuse) the compliant revision and deploy it: UpdateService, unless the
+        service already runs or rolls it out (never a second deployment)."""
+        service, decided = facts.service, facts.plan
+        arn, changes = self._revisions.compliant(ecs, decided, document.arn)
+        deployment_id = None
+        if service.deploys(arn):
+            changes.append(f"service: already runs or deploys {arn}; no second deployment")
+        else:
+            deployment_id = ecs.deploy(service.cluster_arn or service.cluster, service.name, arn)
+            containers = (decided.register_input or {}).get("containerDefinitions", [])
+            index = find_sidecar(containers, decided.profile)
+            deployment = records.Deployment(
+                task_definition=arn,
+                deployment_id=deployment_id,
+                at=self._ledger.now(),
+                profile=decided.profile.name,
+                sidecar=containers[index]["name"] if index is not None else decided.profile.container_name,
+            )
+            self._ledger.update_service(service.arn, lambda r: dataclasses.replace(r, deployment=deployment))
+            changes.append("service: UpdateService with forceNewDeployment")
+        return scope.finding(
+            Status.REMEDIATED,
+            **fields,
+            new_task_definition_arn=arn,
+            reasons=list(verdict.reasons),
+            changes=changes,
+            deployment_id=deployment_id,
+        )

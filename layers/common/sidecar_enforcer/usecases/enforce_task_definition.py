@@ -1,0 +1,69 @@
+"""Enforce a task definition (RegisterTaskDefinition, or its opt-in tag set by TagResource):
+register the compliant revision once, for the next deployment to pick up. No service is deployed
+here: the services that run the family are enforced by their own events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..adapters.ecs import EcsGateway
+from ..config import Settings
+from ..domain.arns import task_definition_revision
+from ..domain.plan import Decision, is_managed, older_revision, plan
+from ..domain.selection import tag_dict
+from ..models.events import TaskDefinitionTarget
+from ..models.findings import Finding, Status
+from ..profiles import Catalog
+from .choose_profile import choose_profile
+from .revisions import Revisions
+from .scope import Scope
+
+
+class EnforceTaskDefinition:
+    def __init__(self, settings: Settings, catalog: Callable[[], Catalog], revisions: Revisions) -> None:
+        self._settings = settings
+        self._catalog = catalog
+        self._revisions = revisions
+
+    def __call__(self, ecs: EcsGateway, target: TaskDefinitionTarget, scope: Scope) -> Finding:
+        document = ecs.describe_task_definition(target.task_definition)
+        where: dict[str, Any] = {"family": document.family, "source_task_definition_arn": document.arn}
+        if document.task_definition.get("status", "ACTIVE") != "ACTIVE":
+            return scope.finding(Status.SKIPPED, **where, reasons=["the task definition is not ACTIVE"])
+        if task_definition_revision(target.task_definition) is not None:
+            # A revision named by its ARN (TagResource): only the family's newest ACTIVE revision
+            # is enforced, or the compliant copy of an older one would become the family's newest
+            # and anything run by family name would silently go back to an old release.
+            newest = ecs.describe_task_definition(str(document.family))
+            if newest.arn != document.arn:
+                copied, reason = older_revision(document.arn, newest.arn, newest.tags)
+                status = Status.COMPLIANT if copied else Status.SKIPPED
+                return scope.finding(status, **where, reasons=[reason])
+        if is_managed(document.tags):
+            return scope.finding(Status.COMPLIANT, **where, reasons=["registered by the enforcer"])
+        own_tags = tag_dict(document.tags) or target.request_tags
+        chosen = choose_profile(
+            self._settings, self._catalog, scope, where, own_tags, None, "task definition"
+        )
+        if isinstance(chosen, Finding):
+            return chosen
+        scope = chosen.scope
+        decided = plan(
+            document.task_definition,
+            document.tags,
+            chosen.profile,
+            self._settings.policy,
+            source_arn=document.arn,
+        )
+        fields = where | self._revisions.fields(decided, scope)
+        if decided.register_input is None:
+            return scope.finding(Status(decided.decision.value), **fields, reasons=decided.reasons)
+        reasons = [chosen.why, *decided.reasons]
+        if scope.audit:
+            status = Status.NONCOMPLIANT if decided.decision is Decision.MISSING else Status.DRIFTED
+            return scope.finding(status, **fields, reasons=reasons, changes=decided.changes)
+        arn, changes = self._revisions.compliant(ecs, decided, document.arn)
+        return scope.finding(
+            Status.REMEDIATED, **fields, new_task_definition_arn=arn, reasons=reasons, changes=changes
+        )

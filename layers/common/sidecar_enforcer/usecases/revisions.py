@@ -1,0 +1,68 @@
+"""What enforcing a service and enforcing a task definition share: the fields a plan puts in its
+finding, the task role check, and the exactly-once registration of the compliant revision."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..adapters.ecs import EcsGateway
+from ..adapters.iam import TaskRoleChecker
+from ..domain import records
+from ..domain.plan import Decision, Plan
+from ..domain.profile import Profile
+from ..errors import AwsError
+from ..ledger import Ledger
+from .scope import Scope
+
+
+def profile_fields(profile: Profile) -> dict[str, str]:
+    return {"profile": profile.name, "profile_version": profile.version}
+
+
+class Revisions:
+    def __init__(self, ledger: Ledger, task_roles: Callable[[], TaskRoleChecker]) -> None:
+        self._ledger = ledger
+        self._task_roles = task_roles
+
+    def fields(self, plan: Plan, scope: Scope) -> dict[str, Any]:
+        """The finding's fields a plan decides: profile, sizes, warnings (the task role's included)."""
+        fields: dict[str, Any] = profile_fields(plan.profile)
+        if plan.resize is not None:
+            fields |= {"old_task_size": plan.resize[0], "new_task_size": plan.resize[1]}
+        if plan.decision is not Decision.REFUSED:
+            fields["warnings"] = [*plan.warnings, *self._role_warnings(plan, scope)]
+        return fields
+
+    def compliant(self, ecs: EcsGateway, plan: Plan, source: str | None) -> tuple[str, list[str]]:
+        """The compliant revision of ``source`` for the plan's profile version, registered once
+        across every invocation (the source record's conditional write), and what was done."""
+        request = plan.register_input
+        assert request is not None
+        label = plan.profile.label
+        if source is None:  # a document ECS did not describe (no ARN): nothing to share it with
+            return ecs.register(request), ["RegisterTaskDefinition", *plan.changes]
+        arn, reused = self._ledger.compliant_revision(
+            source,
+            label,
+            find=lambda: ecs.find_registered(source, label),
+            register=lambda: ecs.register(request),
+            usable=lambda arn: records.deployable(ecs.task_definition_status(arn)),
+        )
+        if reused:
+            return arn, [f"reuse {arn}, registered earlier for this source and profile version"]
+        return arn, ["RegisterTaskDefinition", *plan.changes]
+
+    def _role_warnings(self, plan: Plan, scope: Scope) -> list[str]:
+        """What the task role lacks for the sidecar (IAM policy simulator); a failed check is a
+        warning too, never a reason to stop."""
+        if not plan.permissions or plan.task_role_arn is None:
+            return []
+        role = plan.task_role_arn
+        if not role.startswith("arn:"):  # the API also takes a role's name
+            role = f"arn:{scope.partition}:iam::{scope.account}:role/{role}"
+        try:
+            denied = self._task_roles().missing(role, plan.permissions)
+        except AwsError as exc:
+            return [f"could not check the task role's permissions: {exc}"]
+        return [f"task role {role} lacks {d}: the {plan.profile.name} sidecar cannot export" for d in denied]

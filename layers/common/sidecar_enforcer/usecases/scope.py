@@ -1,0 +1,108 @@
+"""What the use cases share: the scope a finding is made in, and the reporter that logs and
+publishes every finding (keeping a status SNS refuses in the outbox)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from ..config import Mode
+from ..errors import AwsError, RejectedError
+from ..ledger import Ledger
+from ..models.events import Trigger
+from ..models.findings import Finding, Status
+
+log = logging.getLogger("sidecar_enforcer.service")
+
+
+class Publisher(Protocol):
+    def publish(self, finding: Finding) -> str: ...
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What every finding of one trigger shares."""
+
+    account: str
+    region: str
+    trigger: str
+    event_id: str | None
+    mode: Mode
+    caller: str | None = None  # who made the call behind the event (CloudTrail), when known
+    partition: str = "aws"  # of the event (or of the enforcer's identity, for a manual run)
+    # Warnings every finding made in this scope carries (a custom document replaced the shipped
+    # profile the service asks for).
+    warnings: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, trigger: Trigger, mode: Mode) -> Scope:
+        return cls(
+            trigger.account,
+            trigger.region,
+            trigger.name,
+            trigger.event_id,
+            mode,
+            trigger.caller_arn,
+            trigger.partition,
+        )
+
+    @property
+    def audit(self) -> bool:
+        return self.mode is Mode.AUDIT
+
+    def warned(self, warning: str) -> Scope:
+        return replace(self, warnings=(*self.warnings, warning))
+
+    def finding(self, status: Status, **fields: Any) -> Finding:
+        if self.warnings:
+            fields["warnings"] = [*self.warnings, *fields.get("warnings", [])]
+        return Finding(
+            status=status,
+            account=self.account,
+            region=self.region,
+            trigger=self.trigger,
+            event_id=self.event_id,
+            mode=self.mode.value,
+            **fields,
+        )
+
+
+class Reporter:
+    """Logs every finding; publishes all but IGNORED ones. A status SNS refuses (after botocore's
+    retries) never undoes or blocks a remediation: it is kept in the outbox and published later (by
+    the scheduled tick, or by this container once SNS takes statuses again)."""
+
+    def __init__(self, publisher: Publisher, ledger: Ledger, drain: Callable[[], int]) -> None:
+        self._publisher = publisher
+        self._ledger = ledger
+        self._drain = drain
+        self._kept = False  # this container put a status in the outbox: drain after a publish works
+
+    def __call__(self, finding: Finding) -> Finding:
+        message = finding.to_message()
+        level = logging.ERROR if finding.status is Status.FAILED else logging.INFO
+        log.log(level, "%s", finding.status.value, extra={"finding": message})
+        if finding.status is Status.IGNORED:
+            return finding
+        try:
+            self._publisher.publish(finding)
+        except AwsError as exc:
+            log.error("status not published: %s", exc, extra={"finding": message})
+            self._keep(message, refused=isinstance(exc, RejectedError))
+            return finding
+        if self._kept:
+            self._kept = False
+            try:
+                self._drain()
+            except AwsError as exc:
+                log.error("kept statuses not published: %s", exc)
+        return finding
+
+    def _keep(self, message: dict[str, Any], *, refused: bool) -> None:
+        try:
+            self._ledger.outbox_add(message, refused=refused)
+            self._kept = True
+        except AwsError as exc:
+            log.error("status not kept for a later publish: %s", exc, extra={"finding": message})

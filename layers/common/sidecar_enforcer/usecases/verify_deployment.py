@@ -1,0 +1,68 @@
+"""Verify a deployment the enforcer started, once it ended ("ECS Deployment State Change").
+COMPLETED is VERIFIED when every task it started runs the sidecar; FAILED (circuit breaker,
+rollback), or a task without a running sidecar, is DEPLOYMENT_FAILED and quarantines the service."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from ..adapters.ecs import EcsGateway
+from ..config import Settings
+from ..domain import records
+from ..domain.service_rules import deployment_failed
+from ..domain.snapshots import ServiceSnapshot
+from ..ledger import Ledger
+from ..models.events import DeploymentOutcome
+from ..models.findings import Finding, Status
+from .scope import Scope
+
+
+class VerifyDeployment:
+    def __init__(self, settings: Settings, ledger: Ledger) -> None:
+        self._settings = settings
+        self._ledger = ledger
+
+    def __call__(self, ecs: EcsGateway, target: DeploymentOutcome, scope: Scope) -> Finding:
+        where: dict[str, Any] = {
+            "cluster": target.cluster,
+            "service": target.service,
+            "deployment_id": target.deployment_id,
+        }
+        service = ecs.describe_service(target.cluster, target.service)
+        if service is None:
+            return scope.finding(Status.SKIPPED, **where, reasons=["the service does not exist"])
+        with self._ledger.service_lease(service.arn) as record:
+            ended = records.not_ours(record, target.deployment_id)
+            ours = record.deployment
+            if ended is not None or ours is None:
+                return scope.finding(Status.IGNORED, **where, reasons=[ended or "no deployment recorded"])
+            where |= {"profile": ours.profile, "new_task_definition_arn": ours.task_definition}
+            if target.completed:
+                tasks = ecs.deployment_tasks(service.cluster_arn or service.cluster, target.deployment_id)
+                problems = records.sidecar_problems(
+                    [(t.arn, t.containers, t.stopped_reason) for t in tasks], ours.sidecar
+                )
+                if not tasks:
+                    reason = f"deployment {target.deployment_id} completed with no running task to check"
+                    self._conclude(service, ours, "UNCHECKED")
+                    return scope.finding(Status.SKIPPED, **where, reasons=[reason])
+                if not problems:
+                    self._conclude(service, ours, Status.VERIFIED.value)
+                    reason = f"the {ours.sidecar} container is RUNNING in all {len(tasks)} task(s)"
+                    return scope.finding(Status.VERIFIED, **where, reasons=[reason])
+            else:
+                problems = [f"the deployment failed: {target.reason or 'no reason given'}"]
+            now = self._ledger.now()
+            failed = self._ledger.update_service(
+                service.arn, lambda r: deployment_failed(r, ours, problems, now)
+            )
+            assert failed.quarantine is not None
+            release = records.release_instructions(
+                service.cluster, service.name, self._settings.release_tag_key, failed.quarantine.token
+            )
+            return scope.finding(Status.DEPLOYMENT_FAILED, **where, reasons=problems, release=release)
+
+    def _conclude(self, service: ServiceSnapshot, ours: records.Deployment, outcome: str) -> None:
+        ended = dataclasses.replace(ours, outcome=outcome)
+        self._ledger.update_service(service.arn, lambda r: dataclasses.replace(r, deployment=ended))
