@@ -106,7 +106,7 @@ class Enforcer:
                 yield self._enforce_service.named(ecs, target.cluster, target.service, scope)
             elif isinstance(target, ClusterTarget):
                 arns = list(ecs.list_services(target.cluster))
-                cluster_tags = ecs.cluster_tags(target.cluster)
+                cluster_tags = ecs.cluster_tags(target.cluster, fresh=True)
                 for snapshot in ecs.describe_services(target.cluster, arns):
                     yield self._enforce_service(ecs, snapshot, scope, cluster_tags=cluster_tags)
             elif isinstance(target, TaskDefinitionTarget):

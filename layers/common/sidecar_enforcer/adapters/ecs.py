@@ -5,13 +5,15 @@ for its task and execution roles).
 
 API limits respected: DescribeServices takes at most 10 services per call, DescribeTasks at most
 100 tasks; ListServices, ListTasks and ListTaskDefinitions page (100 per page at most). Task
-definition revisions are immutable, so a revision described by its full ARN is cached.
+definition revisions are immutable, so a revision described by its full ARN is cached; a cluster's
+tags are kept for a minute.
 """
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..domain.arns import task_definition_family, task_definition_revision
@@ -42,12 +44,17 @@ DESCRIBE_TASKS_MAX = 100  # DescribeTasks: up to 100 tasks per call
 NEWER_REVISIONS_CHECKED = 10  # how many revisions after the source to look through for ours
 LIST_PAGE_SIZE = 100  # ListTaskDefinitions: up to 100 per page
 _CACHE_SIZE = 256
+# A cluster's opt-in tag changes rarely, and its own TagResource event reads it afresh: a service
+# event may decide on tags up to this old.
+CLUSTER_TAGS_SECONDS = 60.0
 
 
 class EcsGateway:
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, clock: Callable[[], float] = time.monotonic) -> None:
         self._client = client
+        self._clock = clock
         self._revisions: OrderedDict[str, TaskDefinitionDocument] = OrderedDict()
+        self._cluster_tags: OrderedDict[str, tuple[float, dict[str, str]]] = OrderedDict()
 
     # -- services ---------------------------------------------------------------------------------
 
@@ -75,14 +82,22 @@ class EcsGateway:
         ):
             yield from page.get("serviceArns", [])
 
-    def cluster_tags(self, cluster: str) -> dict[str, str]:
+    def cluster_tags(self, cluster: str, *, fresh: bool = False) -> dict[str, str]:
+        """A cluster's tags, kept for CLUSTER_TAGS_SECONDS: every untagged service of a cluster asks
+        for them. ``fresh``: read them now (the cluster's own tag just changed)."""
+        now = self._clock()
+        kept = self._cluster_tags.get(cluster)
+        if kept is not None and not fresh and now - kept[0] < CLUSTER_TAGS_SECONDS:
+            return dict(kept[1])
         response = call(
             "DescribeClusters", self._client.describe_clusters, clusters=[cluster], include=["TAGS"]
         )
         clusters = response.get("clusters", [])
-        if not clusters:
-            return {}
-        return {t["key"]: t.get("value", "") for t in clusters[0].get("tags") or []}
+        tags = {t["key"]: t.get("value", "") for t in clusters[0].get("tags") or []} if clusters else {}
+        self._cluster_tags[cluster] = (now, tags)
+        if len(self._cluster_tags) > _CACHE_SIZE:
+            self._cluster_tags.popitem(last=False)
+        return dict(tags)
 
     def deploy(self, cluster: str, service: str, task_definition_arn: str) -> str | None:
         """UpdateService to the revision; the id of the deployment it started (the PRIMARY one in
