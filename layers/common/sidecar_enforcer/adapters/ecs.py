@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..domain.arns import task_definition_family, task_definition_revision
-from ..domain.plan import MARKER_PROFILE, MARKER_SOURCE, source_marker
+from ..domain.markers import registered_for
 from ..domain.snapshots import DeploymentState, ServiceSnapshot, TaskState
 from ..domain.taskdef import TaskDefinitionDocument, unwrap
 from ..errors import NotFoundError, RejectedError
@@ -222,10 +222,6 @@ class EcsGateway:
             if len(newer) >= NEWER_REVISIONS_CHECKED or any(r <= source_revision for r, _ in listed):
                 break  # the pages after this one hold older revisions only
         for _, arn in sorted(newer, reverse=True)[:NEWER_REVISIONS_CHECKED]:
-            tags = {t["key"]: t["value"] for t in self.describe_task_definition(arn).tags}
-            if (
-                tags.get(MARKER_SOURCE) == source_marker(source_arn)
-                and tags.get(MARKER_PROFILE) == profile_label
-            ):
+            if registered_for(self.describe_task_definition(arn).tags, source_arn, profile_label):
                 return arn
         return None

@@ -43,6 +43,15 @@ def older_revision(
     )
 
 
+def registered_for(tags: list[dict[str, str]], source_arn: str, profile_label: str) -> bool:
+    """Whether a revision with these tags is the one the enforcer registered for this source
+    revision and profile version (its marker tags say so)."""
+    found = {t.get("key"): t.get("value") for t in tags}
+    return (
+        found.get(MARKER_SOURCE) == source_marker(source_arn) and found.get(MARKER_PROFILE) == profile_label
+    )
+
+
 def source_marker(source_arn: str) -> str:
     """The source marker's value: the source revision's ARN, or when that is longer than a tag
     value may be (256 characters: a family name near its 255-character limit), its SHA-256."""

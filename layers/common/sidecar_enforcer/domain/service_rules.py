@@ -92,6 +92,11 @@ def decide(facts: ServiceFacts) -> Verdict:
     return replace(verdict, released=released, record=verdict.record or (record if released else None))
 
 
+def audit_status(plan: Plan) -> Status:
+    """What audit mode reports for a planned change (it applies none)."""
+    return Status.NONCOMPLIANT if plan.decision is Decision.MISSING else Status.DRIFTED
+
+
 def _as_planned(plan: Plan) -> Verdict:
     return Verdict(Status(plan.decision.value), tuple(plan.reasons))
 
@@ -101,8 +106,7 @@ def _enforce(facts: ServiceFacts, record: ServiceRecord | None) -> Verdict:
     if not change_planned(plan):
         return _as_planned(plan)
     if facts.audit:
-        status = Status.NONCOMPLIANT if plan.decision is Decision.MISSING else Status.DRIFTED
-        return Verdict(status, (facts.why, *plan.reasons), tuple(plan.changes))
+        return Verdict(audit_status(plan), (facts.why, *plan.reasons), tuple(plan.changes))
     reasons = (facts.why, *plan.reasons)
     if record is None:  # no record was read: nothing is known of earlier deployments
         return Verdict(Status.REMEDIATED, reasons, register=True)

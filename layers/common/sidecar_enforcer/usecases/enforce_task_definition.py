@@ -10,8 +10,9 @@ from typing import Any
 from ..adapters.ecs import EcsGateway
 from ..config import Settings
 from ..domain.arns import task_definition_revision
-from ..domain.plan import Decision, is_managed, older_revision, plan
+from ..domain.plan import is_managed, older_revision, plan
 from ..domain.selection import tag_dict
+from ..domain.service_rules import audit_status
 from ..models.events import TaskDefinitionTarget
 from ..models.findings import Finding, Status
 from ..profiles import Catalog
@@ -61,8 +62,7 @@ class EnforceTaskDefinition:
             return scope.finding(Status(decided.decision.value), **fields, reasons=decided.reasons)
         reasons = [chosen.why, *decided.reasons]
         if scope.audit:
-            status = Status.NONCOMPLIANT if decided.decision is Decision.MISSING else Status.DRIFTED
-            return scope.finding(status, **fields, reasons=reasons, changes=decided.changes)
+            return scope.finding(audit_status(decided), **fields, reasons=reasons, changes=decided.changes)
         arn, changes = self._revisions.compliant(ecs, decided, document.arn)
         return scope.finding(
             Status.REMEDIATED, **fields, new_task_definition_arn=arn, reasons=reasons, changes=changes

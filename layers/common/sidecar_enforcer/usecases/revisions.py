@@ -9,6 +9,7 @@ from typing import Any
 from ..adapters.ecs import EcsGateway
 from ..adapters.iam import TaskRoleChecker
 from ..domain import records
+from ..domain.arns import role_arn
 from ..domain.plan import Decision, Plan
 from ..domain.profile import Profile
 from ..errors import AwsError
@@ -58,9 +59,7 @@ class Revisions:
         warning too, never a reason to stop."""
         if not plan.permissions or plan.task_role_arn is None:
             return []
-        role = plan.task_role_arn
-        if not role.startswith("arn:"):  # the API also takes a role's name
-            role = f"arn:{scope.partition}:iam::{scope.account}:role/{role}"
+        role = role_arn(plan.task_role_arn, scope.partition, scope.account)
         try:
             denied = self._task_roles().missing(role, plan.permissions)
         except AwsError as exc:
