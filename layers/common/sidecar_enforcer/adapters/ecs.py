@@ -149,8 +149,12 @@ class EcsGateway:
 
     # -- task definitions -------------------------------------------------------------------------
 
-    def describe_task_definition(self, task_definition: str) -> TaskDefinitionDocument:
-        cached = self._revisions.get(task_definition)
+    def describe_task_definition(
+        self, task_definition: str, *, fresh: bool = False
+    ) -> TaskDefinitionDocument:
+        """A revision (or a family's newest). The content of a revision never changes, its tags
+        can: ``fresh`` reads it again when its tags decide (a TagResource on the revision)."""
+        cached = None if fresh else self._revisions.get(task_definition)
         if cached is not None:
             self._revisions.move_to_end(task_definition)
             return cached

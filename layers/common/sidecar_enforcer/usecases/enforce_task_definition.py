@@ -28,7 +28,7 @@ class EnforceTaskDefinition:
         self._revisions = revisions
 
     def __call__(self, ecs: EcsGateway, target: TaskDefinitionTarget, scope: Scope) -> Finding:
-        document = ecs.describe_task_definition(target.task_definition)
+        document = ecs.describe_task_definition(target.task_definition, fresh=True)  # its tags decide
         where: dict[str, Any] = {"family": document.family, "source_task_definition_arn": document.arn}
         if document.task_definition.get("status", "ACTIVE") != "ACTIVE":
             return scope.finding(Status.SKIPPED, **where, reasons=["the task definition is not ACTIVE"])
