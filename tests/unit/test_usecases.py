@@ -960,3 +960,17 @@ def test_cluster_tags_are_kept_per_cluster_and_handed_out_as_copies() -> None:
     assert ecs.cluster_tags("shop") == OPT_IN
     ecs.cluster_tags("billing")
     assert [a["clusters"] for a in client.asked] == [["shop"], ["billing"]]
+
+
+def test_a_fresh_read_by_the_clusters_name_is_what_its_services_see_by_its_arn() -> None:
+    # The cluster's TagResource event reads its tags afresh by name (ClusterTarget); a service event
+    # a moment later asks by the service's clusterArn: it must not get the tags from before.
+    client = DescribeClustersClient(OPT_IN)
+    ecs = EcsGateway(client, clock=Clock(0.0))
+    assert ecs.cluster_tags(CLUSTER_ARN) == OPT_IN  # a service event: kept
+
+    client.tags = {"tracing-sidecar": "off"}  # the cluster opts out
+    assert ecs.cluster_tags("shop", fresh=True) == {"tracing-sidecar": "off"}
+
+    assert ecs.cluster_tags(CLUSTER_ARN) == {"tracing-sidecar": "off"}
+    assert len(client.asked) == 2
