@@ -84,9 +84,12 @@ class EcsGateway:
 
     def cluster_tags(self, cluster: str, *, fresh: bool = False) -> dict[str, str]:
         """A cluster's tags, kept for CLUSTER_TAGS_SECONDS: every untagged service of a cluster asks
-        for them. ``fresh``: read them now (the cluster's own tag just changed)."""
+        for them. ``fresh``: read them now (the cluster's own tag just changed). Kept by the
+        cluster's name: a service names its cluster by ARN, the cluster's own event by name, and
+        the fresh read must be what the services see next."""
         now = self._clock()
-        kept = self._cluster_tags.get(cluster)
+        key = cluster.rsplit("/", 1)[-1]
+        kept = self._cluster_tags.get(key)
         if kept is not None and not fresh and now - kept[0] < CLUSTER_TAGS_SECONDS:
             return dict(kept[1])
         response = call(
@@ -94,7 +97,7 @@ class EcsGateway:
         )
         clusters = response.get("clusters", [])
         tags = {t["key"]: t.get("value", "") for t in clusters[0].get("tags") or []} if clusters else {}
-        self._cluster_tags[cluster] = (now, tags)
+        self._cluster_tags[key] = (now, tags)
         if len(self._cluster_tags) > _CACHE_SIZE:
             self._cluster_tags.popitem(last=False)
         return dict(tags)
