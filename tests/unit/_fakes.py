@@ -141,7 +141,9 @@ class FakeEcs:
 
     # -- task definitions --------------------------------------------------------------------------
 
-    def describe_task_definition(self, task_definition: str) -> TaskDefinitionDocument:
+    def describe_task_definition(
+        self, task_definition: str, *, fresh: bool = False
+    ) -> TaskDefinitionDocument:
         self._called("describe_task_definition", task_definition)
         if task_definition in self.documents:
             return self.documents[task_definition]
