@@ -12,7 +12,7 @@ from .adapters.iam import TaskRoleChecker
 from .adapters.identity import Identity, caller_identity
 from .adapters.profiles import SsmProfiles, folder_documents
 from .adapters.sns import StatusPublisher
-from .adapters.sqs import DeadLetterQueue
+from .adapters.sqs import DeadLetterQueue, WorkQueue
 from .config import Settings
 from .ledger import Ledger
 from .profiles import Catalog, builtin_catalog
@@ -77,3 +77,17 @@ def build_enforcer(settings: Settings, clients: Clients | None = None) -> Enforc
     if settings.dead_letter_queue_url:  # the stack's own queue, in the function's region
         dead_letters = DeadLetterQueue(clients.client("sqs"), settings.dead_letter_queue_url)
     return Enforcer(settings, profiles, ecs_for, identity, publisher, task_roles, ledger, dead_letters)
+
+
+def build_work_queue(settings: Settings, clients: Clients | None = None) -> WorkQueue | None:
+    """The SQS FIFO work queue named in WORK_QUEUE_URL (the stack's own, in the function's region),
+    or None when the setting is empty."""
+    if not settings.work_queue_url:
+        return None
+    return WorkQueue((clients or Clients()).client("sqs"), settings.work_queue_url)
+
+
+def build_ecs_gateway(region: str, clients: Clients | None = None) -> EcsGateway:
+    """An ECS gateway for one region, as build_enforcer makes its own (the worker lists a cluster's
+    services with it)."""
+    return EcsGateway((clients or Clients()).client("ecs", region))
