@@ -32,10 +32,9 @@ from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, proce
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from sidecar_enforcer.adapters.aws import Clients
-from sidecar_enforcer.adapters.identity import Identity, caller_identity
 from sidecar_enforcer.adapters.sqs import WorkQueue
 from sidecar_enforcer.config import Settings
-from sidecar_enforcer.domain.arns import service_ref
+from sidecar_enforcer.domain.arns import parse_arn, service_ref
 from sidecar_enforcer.errors import (
     AwsError,
     ConfigurationError,
@@ -89,11 +88,6 @@ def clients() -> Clients:
 @cache
 def enforcer() -> Enforcer:
     return build_enforcer(settings(), clients())
-
-
-@cache
-def identity() -> Identity:
-    return caller_identity(clients().client("sts"))
 
 
 @cache
@@ -162,13 +156,15 @@ def work(item: WorkItem) -> list[Finding]:
 
 def fan_out(item: WorkItem, target: ClusterTarget) -> list[Finding]:
     """Queue one service item per service of the cluster; no finding of its own (each service's
-    item makes one). The enforcer acts in its own account only: another account's cluster goes to
-    ``Enforcer.handle``, which says so (SKIPPED), as does a cluster that does not exist."""
+    item makes one). The enforcer acts in its own account only: the services ListServices names
+    are this account's, so a cluster of another account (or one that does not exist) goes to
+    ``Enforcer.handle``, which says so (SKIPPED)."""
     trigger = item.trigger
     try:
-        if trigger.account != identity().account:
-            return enforcer().handle(trigger)
         services = list(build_ecs_gateway(trigger.region, clients()).list_services(target.cluster))
+        accounts = {arn.account if (arn := parse_arn(name)) else "" for name in services}
+        if accounts - {trigger.account}:
+            return enforcer().handle(trigger)
         children = [item.child(ServiceTarget(*service_ref(arn, target.cluster))) for arn in services]
         work_queue().send(children)
     except NotFoundError:
