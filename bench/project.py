@@ -4,7 +4,8 @@ The bench drives public entry points only, so that the same code measures the en
 after it is restructured: the Lambda functions and the local pipeline between them as
 ``sidecar-enforcer invoke`` runs them, the sample events in ``events/``, the demo fleet's seeding,
 and the ``sidecar-enforcer local-env`` set-up (status topic, state table, work queue). When a
-module moves, this is the only file to update: no other bench module imports ``sidecar_enforcer`` or knows the repository's layout.
+module moves, this is the only file to update: no other bench module imports ``sidecar_enforcer``
+or knows the repository's layout.
 """
 
 from __future__ import annotations
