@@ -1,10 +1,13 @@
-"""AWS calls per event kind: the Lambda handler against moto's server, behind the counting proxy.
+"""AWS calls per event kind: the router and the worker against moto's server, behind the counting
+proxy.
 
 One moto server on a free 127.0.0.1 port, the proxy in front of it (``AWS_ENDPOINT_URL``), the
-``sidecar-enforcer local-env`` resources (status topic, state table), the demo fleet, and one
-handler module: a warm container, primed with an unrelated event before the first measured one so
-its per-container caches (the caller identity, the clients) are filled, as on a busy Lambda. Each
-measured event gets a fresh EventBridge ``id`` (the handler handles an id once). The bench's own
+``sidecar-enforcer local-env`` resources (status topic, state table, work queue), the demo fleet,
+and one module of each function with the local pipeline between them: warm containers, primed with
+an unrelated event before the first measured one so their per-container caches (the caller
+identity, the clients) are filled, as on a busy Lambda. Each measured event gets a fresh EventBridge
+``id`` (the queue drops an item it saw within 5 minutes). The functions' own calls are counted; the
+pipeline's ReceiveMessage/DeleteMessage (the Lambda service's) bypass the proxy; the bench's own
 set-up calls between events are not counted.
 """
 
@@ -29,6 +32,8 @@ from .proxy import Call, CountingProxy, Record, tally
 
 REGION = "us-east-1"
 PUBLISH = Call("sns", "Publish")  # statuses are another issue's: shown, not counted
+QUEUE = Call("sqs", "SendMessageBatch")  # handing work to the worker: shown, not counted
+APART = (PUBLISH, QUEUE)  # the floors are about reading and writing AWS state
 PRIME = f"events/{project.PRIME} ({project.PRIME_ABOUT})"
 OTHER_DEPLOYMENT = "ecs-svc/4242424242424242424"  # an id the enforcer never started
 
@@ -59,7 +64,7 @@ class Measured:
     event: str  # what was sent, in words
     records: list[Record]
     statuses: list[str] = field(default_factory=list)
-    error: str | None = None  # the handler raised: type and message
+    error: str | None = None  # the router or the worker raised: type and message
     services: int = 1  # the services the event concerns (a cluster's: all of them)
 
     @property
@@ -73,12 +78,17 @@ class Measured:
 
     @property
     def calls(self) -> int:
-        """Every call but SNS Publish."""
-        return sum(n for call, n in self.breakdown.items() if call != PUBLISH)
+        """Every call but SNS Publish and SQS SendMessageBatch."""
+        return sum(n for call, n in self.breakdown.items() if call not in APART)
 
     @property
     def publishes(self) -> int:
         return self.breakdown[PUBLISH]
+
+    @property
+    def sends(self) -> int:
+        """SendMessageBatch calls: the router's items, a cluster item's service items."""
+        return self.breakdown[QUEUE]
 
     @property
     def per_service(self) -> float:
@@ -142,9 +152,9 @@ def _update(service: str, key: str, identity: dict[str, Any] | None = None) -> d
 
 
 class Bench:
-    """The world one run measures in: the handler, the fleet, and the bench's own clients."""
+    """The world one run measures in: the functions, the fleet, and the bench's own clients."""
 
-    def __init__(self, proxy: CountingProxy, exports: dict[str, str]) -> None:
+    def __init__(self, proxy: CountingProxy, exports: dict[str, str], moto: str) -> None:
         self.proxy = proxy
         self.exports = exports
         session = boto3.session.Session(region_name=REGION)
@@ -153,23 +163,23 @@ class Bench:
         self.account = str(identity["Account"])
         self.identity_arn = str(identity["Arn"])
         self.cluster, self.services = project.seed_fleet(self.ecs, session.client("ec2"), self.account)
-        self.app = project.load_handler()
+        self.pipeline = project.pipeline(moto)
 
     def service_arn(self, service: str) -> str:
         return f"arn:aws:ecs:{REGION}:{self.account}:service/{self.cluster}/{service}"
 
     def invoke(self, event: dict[str, Any]) -> tuple[list[str], str | None]:
-        """The handler on one event: the statuses of its findings, or the error it raised."""
-        context = project.lambda_context()
+        """The router, then the worker on what it queued: the statuses of the findings, or the
+        error raised."""
         try:
             with warnings.catch_warnings():
                 # Powertools, when an invocation emitted no metric: expected, not the bench's
                 warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
-                result = self.app.lambda_handler(event, context)
-        except Exception as exc:  # the bench reports what the handler did, whatever it was
+                result = self.pipeline.run(event)
+        except Exception as exc:  # the bench reports what the functions did, whatever it was
             return [], f"{type(exc).__name__}: {exc}"
-        if result.get("requestId") not in (None, context.aws_request_id):
-            return [], f"a stored result of event {result.get('eventId')} came back: nothing was done"
+        if result["queued"] and not result["delivered"]:
+            return [], f"the queue delivered none of event {result['eventId']}'s items: nothing was done"
         return [str(f.get("status")) for f in result.get("findings", [])], None
 
     def measure(
@@ -278,4 +288,4 @@ def measure_calls() -> Run:
         os.environ.pop("AWS_PROFILE", None)
         exports = project.local_env()
         os.environ.update(exports)
-        return Bench(proxy, exports).run()
+        return Bench(proxy, exports, f"http://{upstream[0]}:{upstream[1]}").run()

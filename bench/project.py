@@ -1,10 +1,11 @@
 """Everything the bench takes from the project, in one place.
 
 The bench drives public entry points only, so that the same code measures the engine before and
-after it is restructured: the Lambda handler module as ``sidecar-enforcer invoke`` loads it, the
-sample events in ``events/``, the demo fleet's seeding, and the ``sidecar-enforcer local-env``
-set-up (status topic + state table). When a module moves, this is the only file to update: no other
-bench module imports ``sidecar_enforcer`` or knows the repository's layout.
+after it is restructured: the Lambda functions and the local pipeline between them as
+``sidecar-enforcer invoke`` runs them, the sample events in ``events/``, the demo fleet's seeding,
+and the ``sidecar-enforcer local-env`` set-up (status topic, state table, work queue). When a
+module moves, this is the only file to update: no other bench module imports ``sidecar_enforcer``
+or knows the repository's layout.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import contextlib
 import io
 import json
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import boto3
 from sidecar_enforcer.profiles import builtin_profiles
 from sidecar_enforcer_dev import cli, fleet, local
 
@@ -52,10 +53,13 @@ def handler_files() -> list[Path]:
     return sorted(FUNCTIONS.glob("*/app.py"))
 
 
-def load_handler() -> ModuleType:
-    """functions/enforcer/app.py, imported as ``sidecar-enforcer invoke`` does (a fresh module:
-    a new execution environment with cold caches)."""
-    return local.load_handler()
+def pipeline(queue_endpoint: str) -> local.Pipeline:
+    """The router and the worker (functions/<name>/app.py), imported as ``sidecar-enforcer invoke``
+    does (fresh modules: new execution environments with cold caches), with the local pipeline
+    between them. Its own queue calls (ReceiveMessage, DeleteMessage, ChangeMessageVisibility: the
+    Lambda service's, not the functions') go straight to ``queue_endpoint``, not through the proxy."""
+    sqs = boto3.session.Session().client("sqs", endpoint_url=queue_endpoint)
+    return local.Pipeline(local.load_function("router"), local.load_function("worker"), sqs)
 
 
 def lambda_context() -> Any:
@@ -64,8 +68,8 @@ def lambda_context() -> Any:
 
 
 def local_env() -> dict[str, str]:
-    """``sidecar-enforcer local-env`` against AWS_ENDPOINT_URL: the status topic and the state
-    table; returns the variables it exports (STATUS_TOPIC_ARN, STATE_TABLE_NAME, ...)."""
+    """``sidecar-enforcer local-env`` against AWS_ENDPOINT_URL: the status topic, the state table and
+    the work queue; returns the variables it exports (STATUS_TOPIC_ARN, WORK_QUEUE_URL, ...)."""
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         code = cli.main(["local-env"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from .calls import PRIME, PUBLISH, Measured, Run
+from .calls import APART, PRIME, Measured, Run
 from .imports import TARGET_RATIO, Timing
 
 
@@ -21,6 +21,7 @@ def _kind(m: Measured) -> dict[str, Any]:
         "services": m.services,
         "calls_per_service": round(m.per_service, 2),
         "publishes": m.publishes,
+        "sends": m.sends,
         "statuses": m.statuses,
         "error": m.error,
         "breakdown": {str(c): n for c, n in sorted(m.breakdown.items())},
@@ -32,7 +33,7 @@ def calls_data(run: Run) -> dict[str, Any]:
     return {
         "warm_container": True,
         "primed_with": PRIME,
-        "not_counted": [str(PUBLISH)],
+        "not_counted": [str(c) for c in APART],
         "prime": _kind(run.prime),
         "kinds": [_kind(m) for m in run.kinds],
     }
@@ -87,13 +88,14 @@ def text(figures: dict[str, Any]) -> str:
     if calls is not None:
         lines += [
             "1. AWS calls per event kind: moto's server on 127.0.0.1 behind the bench's counting proxy",
-            f"   Warm container: one handler module, primed with {calls['primed_with']}",
+            f"   Warm containers: one router and one worker module, primed with {calls['primed_with']}",
             "   before the first measured event (caller identity and clients cached); a fresh event id each.",
-            "   calls = every AWS call of the invocation but SNS Publish (shown apart, not counted).",
+            "   calls = every AWS call of the router and the worker but SNS Publish and SQS SendMessageBatch",
+            "   (shown apart, not counted); the queue's receive/delete (Lambda's own) bypass the proxy.",
             "",
         ]
         rows: list[tuple[str, ...]] = [
-            ("event kind", "calls", "floor", "calls/floor", "per service", "Publish", "statuses")
+            ("event kind", "calls", "floor", "calls/floor", "per service", "Publish", "SendBatch", "statuses")
         ]
         for k in calls["kinds"]:
             many = k["services"] > 1
@@ -105,15 +107,17 @@ def text(figures: dict[str, Any]) -> str:
                     _ratio_text(k),
                     f"{k['calls_per_service']:.2f} ({k['services']} services)" if many else "-",
                     str(k["publishes"]),
+                    str(k.get("sends", 0)),
                     _statuses_text(k),
                 )
             )
-        lines += _table(rows, right={1, 2, 3, 5})
+        lines += _table(rows, right={1, 2, 3, 5, 6})
         prime = calls["prime"]
         lines += [
             "",
             f"   The priming event, on the cold container (not a kind): {prime['calls']} calls, "
-            f"{prime['publishes']} Publish, {_statuses_text(prime)}",
+            f"{prime['publishes']} Publish, {prime.get('sends', 0)} SendMessageBatch, "
+            f"{_statuses_text(prime)}",
             "",
             "   Per action (n failed = moto answered 4xx/5xx, e.g. a conditional write that lost):",
         ]
@@ -147,7 +151,7 @@ def _actions(kind: dict[str, Any]) -> list[str]:
         service, _, action = name.partition(":")
         failed = kind["failed"].get(name)
         note = f" ({failed} failed)" if failed else ""
-        note += " (not counted)" if name == str(PUBLISH) else ""
+        note += " (not counted)" if name in {str(c) for c in APART} else ""
         by_service.setdefault(service, []).append(f"{action} {n}{note}")
     lines = [f"     {service:<9} {', '.join(actions)}" for service, actions in by_service.items()]
     return lines or ["     (no AWS call)"]

@@ -1,5 +1,6 @@
-"""Integration fixtures: moto in process, the demo fleet, the status topic with an SQS inbox, and the
-real handler module (functions/enforcer/app.py) loaded fresh per test."""
+"""Integration fixtures: moto in process, the demo fleet, the status topic with an SQS inbox, the
+SQS FIFO work queue, and the real functions (functions/router/app.py, functions/worker/app.py)
+loaded fresh per test and run by the local pipeline as Lambda runs them."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from moto import mock_aws
 from sidecar_enforcer.adapters.dynamodb import create_table
 from sidecar_enforcer.profiles import builtin_profiles
 from sidecar_enforcer_dev import fleet
-from sidecar_enforcer_dev.local import lambda_context, load_handler
+from sidecar_enforcer_dev.local import Pipeline, create_work_queue, load_function
 
 from ..conftest import ROOT
 
@@ -89,8 +90,14 @@ def inbox(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Inbox:
     return Inbox(topic, queue, aws.sqs)
 
 
+@dataclass
+class Functions:
+    router: ModuleType
+    worker: ModuleType
+
+
 @pytest.fixture
-def app(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+def app(monkeypatch: pytest.MonkeyPatch) -> Functions:
     for name, value in {
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_DISABLED": "true",
@@ -99,20 +106,30 @@ def app(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
         "POWERTOOLS_LOG_LEVEL": "INFO",
     }.items():
         monkeypatch.setenv(name, value)
-    return load_handler()
+    return Functions(load_function("router"), load_function("worker"))
+
+
+@pytest.fixture
+def work_queue(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The SQS FIFO work queue, as template.yaml declares it (one receive: the first failure is
+    the test's), named in WORK_QUEUE_URL."""
+    url = create_work_queue(aws.sqs)
+    monkeypatch.setenv("WORK_QUEUE_URL", url)
+    return url
+
+
+@pytest.fixture
+def pipeline(app: Functions, aws: Aws, work_queue: str) -> Pipeline:
+    """The router, then the worker on what it queued, through the work queue."""
+    return Pipeline(app.router, app.worker, aws.sqs, work_queue)
 
 
 @pytest.fixture
 def invoke(
-    app: ModuleType, inbox: Inbox, seeded: fleet.Fleet, table: str
+    pipeline: Pipeline, inbox: Inbox, seeded: fleet.Fleet, table: str
 ) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """Run the real handler on an event (settings are read from the environment on first use)."""
-
-    def run(event: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = app.lambda_handler(event, lambda_context())
-        return result
-
-    return run
+    """Run the real functions on an event (settings are read from the environment on first use)."""
+    return pipeline.run
 
 
 _deliveries = itertools.count(1)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.calls import KINDS, PUBLISH, Measured, measure_calls
+from bench.calls import KINDS, PUBLISH, QUEUE, Measured, measure_calls
 from bench.proxy import Call
 
 pytestmark = pytest.mark.server
@@ -25,7 +25,13 @@ def measured() -> dict[str, Measured]:
             "AWS_DEFAULT_REGION": "us-east-1",
         }.items():
             patch.setenv(name, value)
-        for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "STATUS_TOPIC_ARN", "STATE_TABLE_NAME"):
+        for name in (
+            "AWS_ENDPOINT_URL",
+            "AWS_PROFILE",
+            "STATUS_TOPIC_ARN",
+            "STATE_TABLE_NAME",
+            "WORK_QUEUE_URL",
+        ):
             patch.delenv(name, raising=False)
         run = measure_calls()
         return {m.kind.key: m for m in [run.prime, *run.kinds]}
@@ -64,12 +70,19 @@ def test_the_untagged_service_is_not_opted_in_and_left_alone(measured: dict[str,
     assert not ECS_CHANGES & set(m.breakdown)
 
 
-def test_the_enforcers_own_call_reads_no_ecs_state(measured: dict[str, Measured]) -> None:
-    # the handler was primed: the caller identity is cached, so no STS call either
+def test_the_enforcers_own_call_reads_no_ecs_state_and_queues_nothing(measured: dict[str, Measured]) -> None:
+    # the router was primed: the caller identity is cached, so no STS call either
     m = measured["own-call"]
 
     assert m.statuses == ["IGNORED"]
     assert {c.service for c in m.breakdown} <= {"dynamodb"}, m.breakdown
+    assert m.sends == 0
+
+
+def test_the_pipeline_s_own_queue_calls_are_not_the_functions(measured: dict[str, Measured]) -> None:
+    # ReceiveMessage and DeleteMessage are the Lambda service's: they bypass the counting proxy
+    for m in measured.values():
+        assert {c.action for c in m.breakdown if c.service == "sqs"} <= {"SendMessageBatch"}, m.breakdown
 
 
 def test_a_deployment_the_enforcer_did_not_start_is_not_verified(measured: dict[str, Measured]) -> None:
@@ -89,7 +102,8 @@ def test_the_remediated_service_is_registered_and_deployed_once_and_its_publish_
     assert m.breakdown[Call("ecs", "RegisterTaskDefinition")] == 1
     assert m.breakdown[Call("ecs", "UpdateService")] == 1
     assert m.publishes == m.breakdown[PUBLISH] >= 1
-    assert m.calls == sum(m.breakdown.values()) - m.publishes
+    assert m.sends == m.breakdown[QUEUE] == 1  # the router's one item
+    assert m.calls == sum(m.breakdown.values()) - m.publishes - m.sends
 
 
 def test_the_cluster_tag_looks_at_every_service_of_the_cluster(measured: dict[str, Measured]) -> None:
@@ -98,3 +112,5 @@ def test_the_cluster_tag_looks_at_every_service_of_the_cluster(measured: dict[st
     assert m.services == len(m.statuses) > 1
     assert m.per_service == m.calls / m.services
     assert m.breakdown[Call("ecs", "DescribeServices")] >= 1
+    assert m.breakdown[Call("ecs", "ListServices")] >= 1
+    assert m.sends == 2  # the router's cluster item, then the worker's service items (at most 10)

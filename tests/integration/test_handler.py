@@ -1,10 +1,10 @@
-"""The enforcer handler (functions/enforcer/app.py) on the sample events, against moto in process."""
+"""The functions (router, then worker, through the SQS FIFO work queue) on the sample events, against
+moto in process."""
 
 from __future__ import annotations
 
 import copy
 import logging
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -13,6 +13,7 @@ from sidecar_enforcer.domain.plan import MARKER_MANAGED_BY, MARKER_PROFILE, MARK
 from sidecar_enforcer.errors import AwsError, EnforcementFailedError, MalformedEventError
 from sidecar_enforcer.profiles import builtin_profiles
 from sidecar_enforcer_dev import fleet
+from sidecar_enforcer_dev.local import Pipeline, lambda_context
 
 from .conftest import ACCOUNT, Aws, Inbox, event
 
@@ -92,37 +93,50 @@ def test_applying_twice_changes_nothing_more(aws: Aws, invoke: Any, inbox: Inbox
     assert len(revisions(aws, "nexus-ai-api")) == 2
 
 
-def test_the_same_event_delivered_twice_is_handled_once(aws: Aws, invoke: Any, inbox: Inbox) -> None:
-    # EventBridge delivers at least once: the second delivery has the same event id
+def test_the_same_event_delivered_twice_while_the_first_is_queued_is_queued_once(
+    aws: Aws, app: Any, pipeline: Pipeline, inbox: Inbox, seeded: fleet.Fleet, table: str
+) -> None:
+    # EventBridge delivers at least once: the second delivery has the same event id, and the router
+    # gives its item the same deduplication id, which the FIFO queue drops within 5 minutes
+    update = event("cloudtrail-updateservice.json")
+    first = app.router.lambda_handler(update, lambda_context())
+    second = app.router.lambda_handler(update, lambda_context())
+
+    drained = pipeline.drain()
+
+    assert first["queued"] == second["queued"] == 1  # SQS answers a duplicate like any message
+    assert drained.delivered == 1
+    assert [f["status"] for f in drained.findings] == ["REMEDIATED"]
+    assert len(revisions(aws, "nexus-ai-api")) == 2
+    assert [m["body"]["status"] for m in inbox.messages()] == ["REMEDIATED"]
+
+
+def test_a_duplicate_delivered_after_the_first_was_worked_on_registers_and_deploys_nothing_again(
+    aws: Aws, invoke: Any, inbox: Inbox
+) -> None:
+    """AWS keeps a deduplication id for 5 minutes after its message is deleted ("Amazon SQS FIFO
+    queue key terms" in the SQS developer guide), so a duplicate within 5 minutes queues nothing.
+    moto 5.2 forgets it once the message is deleted, which is what a duplicate arriving after the 5
+    minutes meets on AWS: the worker reads the service again and finds it compliant."""
     update = event("cloudtrail-updateservice.json")
     first = invoke(update)
     deployment = service(aws, NEXUS)["deployments"][0]["id"]
 
     second = invoke(update)
 
-    # Powertools idempotency returns the first result; nothing is registered, deployed or published
-    assert second == first
     assert [f["status"] for f in first["findings"]] == ["REMEDIATED"]
+    assert [f["status"] for f in second["findings"]] == ["COMPLIANT"]
     assert len(revisions(aws, "nexus-ai-api")) == 2
     assert service(aws, NEXUS)["deployments"][0]["id"] == deployment
-    assert [m["body"]["status"] for m in inbox.messages()] == ["REMEDIATED"]
+    assert [m["body"]["status"] for m in inbox.messages()] == ["REMEDIATED", "COMPLIANT"]
 
 
-def test_the_result_names_the_request_that_produced_it_and_a_duplicate_gets_the_first_s(
-    app: ModuleType, invoke: Any
-) -> None:
-    from sidecar_enforcer_dev.local import lambda_context
+def test_the_result_names_the_router_s_request_and_what_was_queued_and_delivered(invoke: Any) -> None:
+    result = invoke(event("cloudtrail-updateservice.json"))
 
-    update = event("cloudtrail-updateservice.json")
-    first_call, second_call = lambda_context(), lambda_context()
-
-    first = app.lambda_handler(update, first_call)
-    second = app.lambda_handler(update, second_call)
-
-    assert first_call.aws_request_id != second_call.aws_request_id  # a fresh id per invocation
-    assert list(first) == ["eventId", "requestId", "findings"]
-    assert first["requestId"] == first_call.aws_request_id
-    assert second == first  # the stored result: the first request's id tells the duplicate apart
+    assert list(result) == ["eventId", "requestId", "queued", "delivered", "findings"]
+    assert (result["queued"], result["delivered"]) == (1, 1)
+    assert result["requestId"]
 
 
 @pytest.mark.parametrize(
@@ -268,12 +282,10 @@ def test_the_enforcers_own_calls_are_ignored(aws: Aws, invoke: Any, inbox: Inbox
 
 
 def test_audit_mode_reports_the_plan_and_changes_nothing(
-    aws: Aws, app: ModuleType, inbox: Inbox, seeded: fleet.Fleet, monkeypatch: pytest.MonkeyPatch
+    aws: Aws, invoke: Any, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sidecar_enforcer_dev.local import lambda_context
-
     monkeypatch.setenv("ENFORCEMENT_MODE", "audit")
-    result = app.lambda_handler(event("cloudtrail-updateservice.json"), lambda_context())
+    result = invoke(event("cloudtrail-updateservice.json"))
 
     (finding,) = result["findings"]
     assert finding["status"] == "NONCOMPLIANT"

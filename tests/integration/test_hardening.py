@@ -1,16 +1,14 @@
-"""Unusual events and faults through the real handler (moto in process, with the state table):
+"""Unusual events and faults through the real functions (moto in process, with the state table):
 each test here failed before its fix, as its docstring says."""
 
 from __future__ import annotations
 
 import logging
-from types import ModuleType
 from typing import Any
 
 import pytest
 from sidecar_enforcer.errors import EnforcementFailedError, MalformedEventError
 from sidecar_enforcer_dev import fleet
-from sidecar_enforcer_dev.local import lambda_context
 
 from .conftest import ACCOUNT, Aws, Inbox, event
 
@@ -184,31 +182,30 @@ def test_an_invalid_region_is_a_one_line_malformed_event_not_a_traceback(
 # -- configuration faults ----------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("sample", ["cloudtrail-updateservice.json", "ecs-deployment-failed.json"])
 def test_a_state_table_that_does_not_exist_is_a_failed_status_and_one_log_line(
     aws: Aws,
-    app: ModuleType,
+    invoke: Any,
     inbox: Inbox,
-    seeded: fleet.Fleet,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
+    sample: str,
 ) -> None:
-    """Before: Powertools' IdempotencyPersistenceLayerError escaped with a traceback and no status."""
+    """Before: Powertools' IdempotencyPersistenceLayerError escaped with a traceback and no status.
+    Now the worker meets the missing table (an update), or the router does (a deployment's record)."""
     monkeypatch.setenv("STATE_TABLE_NAME", "no-such-table")
-    update = event("cloudtrail-updateservice.json")
+    data = event(sample)
 
     with caplog.at_level(logging.ERROR), pytest.raises(EnforcementFailedError) as caught:
-        app.lambda_handler(update, lambda_context())
+        invoke(data)
 
-    assert str(caught.value) == (
-        "configuration fault: the state table 'no-such-table' (STATE_TABLE_NAME) cannot record the event: "
-        "ResourceNotFoundException"
-    )
+    assert "(the state table no-such-table: check STATE_TABLE_NAME)" in str(caught.value)
     assert caught.value.__cause__ is None
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1
     (message,) = inbox.messages()
     assert message["body"]["status"] == "FAILED"
-    assert message["body"]["eventId"] == update["id"]
+    assert message["body"]["eventId"] == data["id"]
     assert "no-such-table" in message["body"]["reasons"][0]
 
 
@@ -218,9 +215,8 @@ def test_a_state_table_that_does_not_exist_is_a_failed_status_and_one_log_line(
 )
 def test_invalid_settings_are_a_failed_status_and_one_log_line(
     aws: Aws,
-    app: ModuleType,
+    invoke: Any,
     inbox: Inbox,
-    seeded: fleet.Fleet,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
     name: str,
@@ -230,12 +226,23 @@ def test_invalid_settings_are_a_failed_status_and_one_log_line(
     monkeypatch.setenv(name, value)
 
     with caplog.at_level(logging.ERROR), pytest.raises(EnforcementFailedError) as caught:
-        app.lambda_handler(event("cloudtrail-updateservice.json"), lambda_context())
+        invoke(event("cloudtrail-updateservice.json"))
 
     assert str(caught.value).startswith(f"configuration fault: {name}:")
     assert len([r for r in caplog.records if r.levelno >= logging.ERROR]) == 1
     (message,) = inbox.messages()
     assert message["body"]["status"] == "FAILED"
+
+
+def test_a_router_without_a_work_queue_is_a_configuration_fault(
+    aws: Aws, invoke: Any, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WORK_QUEUE_URL")
+
+    with pytest.raises(EnforcementFailedError, match=r"^configuration fault: WORK_QUEUE_URL: not set"):
+        invoke(event("cloudtrail-updateservice.json"))
+
+    assert [m["body"]["status"] for m in inbox.messages()] == ["FAILED"]
 
 
 def test_a_missing_state_table_is_failed_for_the_cli_too_not_a_missing_service(
@@ -254,33 +261,30 @@ def test_a_missing_state_table_is_failed_for_the_cli_too_not_a_missing_service(
     assert "STATE_TABLE_NAME" in finding.reasons[0]
 
 
-def test_an_idempotency_store_failure_that_is_not_the_table_s_configuration_is_not_called_one(
-    aws: Aws,
-    app: ModuleType,
-    inbox: Inbox,
-    seeded: fleet.Fleet,
-    table: str,
-    monkeypatch: pytest.MonkeyPatch,
+def test_a_work_queue_that_refuses_the_items_fails_the_event_with_a_status_and_queues_nothing(
+    aws: Aws, invoke: Any, inbox: Inbox, work_queue: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A throttled or failing store is retried like any AWS failure: FAILED, but no 'configuration
-    fault' (an on-call person would look at the settings for nothing). Before the review of this
-    change, every persistence-layer error was reported as one."""
+    """The router raises (Lambda retries the event, then its on-failure destination keeps it), and
+    says why in a FAILED status; it is not called a configuration fault."""
     from .test_safety import error, inject
 
     inject(
         monkeypatch,
-        "before-send.dynamodb.PutItem",
-        lambda n: error("ValidationException", "Item size has exceeded the maximum allowed size"),
+        "before-send.sqs.SendMessageBatch",
+        lambda n: error("KmsThrottled", "the queue's key is throttled"),
     )
+    data = event("cloudtrail-updateservice.json")
 
     with pytest.raises(EnforcementFailedError) as caught:
-        app.lambda_handler(event("cloudtrail-updateservice.json"), lambda_context())
+        invoke(data)
 
-    assert str(caught.value) == (
-        f"the state table '{table}' (STATE_TABLE_NAME) cannot record the event: ValidationException"
+    assert (
+        str(caught.value) == "event not queued: SendMessageBatch: KmsThrottled: the queue's key is throttled"
     )
     (message,) = inbox.messages()
     assert message["body"]["status"] == "FAILED"
+    assert message["body"]["eventId"] == data["id"]
+    assert aws.sqs.receive_message(QueueUrl=work_queue).get("Messages", []) == []
 
 
 # -- events that ask for nothing are answered before the event is recorded ------------------------------

@@ -1,17 +1,21 @@
-"""1,000 mixed events replayed concurrently through the handler against moto's server.
+"""1,000 mixed events replayed concurrently through the router, the SQS FIFO work queue and the
+worker against moto's server.
 
-Eight workers stand for eight Lambda execution environments (each loads the handler module
-afresh, so each has its own clients and caches, as Lambda's do) and take events from one queue.
+Eight threads stand for eight Lambda execution environments of each function (each loads the
+router and the worker afresh, so each has its own clients and caches, as Lambda's do): each takes an
+event, runs the router on it, then the worker on whatever the shared work queue hands it (the local
+pipeline), so items of one event may be worked on by another thread, as on Lambda.
 The events: UpdateService, TagResource, RegisterTaskDefinition and deployment IN_PROGRESS events
 for tagged services, duplicates (the same event id delivered again), events for untagged and
 quarantined services, the enforcer's own calls handed back by CloudTrail, and malformed events, all
-shuffled. A failed invocation is retried like Lambda retries an asynchronous one (twice more), then
-dead-lettered.
+shuffled. A failed router invocation is retried like Lambda retries an asynchronous one (twice
+more), then dead-lettered; a failed work item is handed over again by the queue, up to its redrive
+policy's 3 receives, then dead-lettered by SQS.
 
 The end state: every tagged service that ECS deploys runs the sidecar, with exactly one new
 revision per source revision and exactly one enforcer deployment per service; untagged and
-quarantined services are untouched; only the malformed events are dead-lettered. The API calls are
-counted per event and printed.
+quarantined services are untouched; only the malformed events are dead-lettered, and no work item.
+The functions' API calls are counted per event (with the items its run worked on) and printed.
 """
 
 from __future__ import annotations
@@ -31,7 +35,6 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from sidecar_enforcer.adapters.aws import Clients
 from sidecar_enforcer.adapters.dynamodb import StateTable, create_table
 from sidecar_enforcer.domain import records
@@ -40,7 +43,7 @@ from sidecar_enforcer.domain.policy import Policy
 from sidecar_enforcer.errors import EnforcementFailedError, MalformedEventError
 from sidecar_enforcer.profiles import builtin_profiles
 from sidecar_enforcer_dev import fleet
-from sidecar_enforcer_dev.local import lambda_context, load_handler
+from sidecar_enforcer_dev.local import Pipeline, create_work_queue, load_function
 
 from ..conftest import ROOT
 
@@ -225,6 +228,8 @@ def test_a_thousand_mixed_concurrent_events_end_with_one_revision_and_one_deploy
     create_table(client("dynamodb"), TABLE)
     topic = client("sns").create_topic(Name="replay-status")["TopicArn"]
     monkeypatch.setenv("STATUS_TOPIC_ARN", topic)
+    work_queue = create_work_queue(client("sqs"), "replay-work.fifo", max_receives=LAMBDA_RETRIES + 1)
+    monkeypatch.setenv("WORK_QUEUE_URL", work_queue)
     started = seed_replay_fleet(ecs)
     quarantine(ecs)
     enforcer_arn = client("sts").get_caller_identity()["Arn"]
@@ -246,12 +251,14 @@ def test_a_thousand_mixed_concurrent_events_end_with_one_revision_and_one_deploy
     for kind, data in events:
         work.put((kind, data, 0))
     dead_letters: list[tuple[str, dict[str, Any], str]] = []
+    given_up: list[str] = []  # work items the queue dead-lettered
     statuses: Counter[str] = Counter()
     retried: Counter[str] = Counter()
     lock = threading.Lock()
 
     def worker() -> None:
-        app = load_handler()  # one execution environment
+        # one execution environment of each function; the queue's calls are the Lambda service's
+        pipeline = Pipeline(load_function("router"), load_function("worker"), client("sqs"), work_queue)
         while True:
             try:
                 kind, data, attempt = work.get_nowait()
@@ -260,18 +267,29 @@ def test_a_thousand_mixed_concurrent_events_end_with_one_revision_and_one_deploy
             original = json.dumps(data, sort_keys=True)
             calls.current.count = 0
             try:
-                result = app.lambda_handler(data, lambda_context())
+                result = pipeline.run(data)
                 with lock:
                     statuses.update(f["status"] for f in result["findings"])
                     calls.by_kind[kind].append(calls.current.count)
-            except (EnforcementFailedError, IdempotencyAlreadyInProgressError, MalformedEventError) as exc:
+            except EnforcementFailedError as exc:
+                # the router's FAILED event is retried by Lambda; a work item the queue gave up on
+                # (after its 3 receives) is in the work dead-letter queue
                 assert json.dumps(data, sort_keys=True) == original  # handed on intact
                 with lock:
                     calls.by_kind[kind].append(calls.current.count)
-                    if attempt < LAMBDA_RETRIES and not isinstance(exc, MalformedEventError):
-                        retried[type(exc).__name__] += 1
-                        work.put((kind, data, attempt + 1))
-                    elif attempt < LAMBDA_RETRIES:
+                    if str(exc).startswith(("event not queued", "configuration fault")):
+                        if attempt < LAMBDA_RETRIES:
+                            retried["router"] += 1
+                            work.put((kind, data, attempt + 1))
+                        else:
+                            dead_letters.append((kind, data, str(exc)))
+                    else:
+                        given_up.append(str(exc))
+            except MalformedEventError as exc:
+                assert json.dumps(data, sort_keys=True) == original  # handed on intact
+                with lock:
+                    calls.by_kind[kind].append(calls.current.count)
+                    if attempt < LAMBDA_RETRIES:
                         work.put((kind, data, attempt + 1))  # Lambda retries these too
                     else:
                         dead_letters.append((kind, data, str(exc)))
@@ -323,7 +341,15 @@ def test_a_thousand_mixed_concurrent_events_end_with_one_revision_and_one_deploy
     assert {name: calls.deployments[name] for name in remediated} == dict.fromkeys(remediated, 1)
     assert sum(calls.deployments.values()) == len(remediated)
 
-    # only the malformed events are dead-lettered
+    # only the malformed events are dead-lettered, and no work item
+    assert given_up == []
+    dead_queue = json.loads(
+        client("sqs").get_queue_attributes(QueueUrl=work_queue, AttributeNames=["RedrivePolicy"])[
+            "Attributes"
+        ]["RedrivePolicy"]
+    )["deadLetterTargetArn"].rsplit(":", 1)[-1]
+    dead_url = client("sqs").get_queue_url(QueueName=dead_queue)["QueueUrl"]
+    assert client("sqs").receive_message(QueueUrl=dead_url).get("Messages", []) == []
     assert dead_letters
     assert {kind.removeprefix("duplicate of ") for kind, _, _ in dead_letters} == {"malformed"}
     assert statuses["QUARANTINED"] > 0
@@ -333,7 +359,8 @@ def test_a_thousand_mixed_concurrent_events_end_with_one_revision_and_one_deploy
     handled = sum(len(v) for v in calls.by_kind.values())
     lines = [
         f"{EVENTS} events ({handled} invocations with retries) by {WORKERS} workers in {elapsed:.1f} s",
-        f"retried: {dict(retried)}; dead-lettered: {len(dead_letters)} (all malformed)",
+        f"router invocations retried: {dict(retried)}; dead-lettered: {len(dead_letters)} (all malformed); "
+        f"work items dead-lettered: {len(given_up)}",
         f"statuses: {dict(sorted(statuses.items()))}",
         f"API calls: {sum(calls.by_operation.values())} in all, "
         f"{sum(calls.by_operation.values()) / handled:.2f} per invocation",

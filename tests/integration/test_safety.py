@@ -21,6 +21,7 @@ from sidecar_enforcer.ledger import Ledger
 from sidecar_enforcer.models.findings import Finding
 from sidecar_enforcer_dev import fleet
 from sidecar_enforcer_dev.cli import main
+from sidecar_enforcer_dev.local import Pipeline, create_work_queue
 
 from .conftest import ACCOUNT, Aws, Inbox, event
 
@@ -133,10 +134,15 @@ def test_a_pipeline_that_keeps_reverting_is_flapping_and_left_alone_until_releas
     ]
 
 
-def test_a_revert_counts_once_however_often_its_event_is_retried(
-    aws: Aws, invoke: Any, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+def test_a_revert_counts_once_however_often_its_item_is_retried(
+    aws: Aws, app: Any, inbox: Inbox, seeded: fleet.Fleet, table: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MAX_REVERTS", "1")
+    # a work queue that allows 3 receives (the template's allows 5) before it dead-letters an item
+    queue = create_work_queue(aws.sqs, "retried.fifo", max_receives=3)
+    monkeypatch.setenv("WORK_QUEUE_URL", queue)
+    retried = Pipeline(app.router, app.worker, aws.sqs, queue)
+    invoke = retried.run
     source = service(aws)["taskDefinition"]
     denied: list[bool] = []
     inject(
@@ -148,18 +154,22 @@ def test_a_revert_counts_once_however_often_its_event_is_retried(
     )
     compliant = one(invoke(update_by(PIPELINE)))["newTaskDefinitionArn"]
 
-    # The pipeline reverts once; UpdateService is refused twice, and Lambda retries the same event
+    # The pipeline reverts once; UpdateService is refused twice, and the work queue hands the same
+    # item to the worker again
     revert(aws, source)
     denied.append(True)
-    update = update_by(TERRAFORM)
     seen: list[str] = []
-    for attempt in range(3):  # the first attempt and Lambda's two retries (MaximumRetryAttempts: 2)
-        if attempt == 2:
+    real_process = retried.worker.process
+
+    def process(records: list[dict[str, Any]]) -> Any:
+        if len(seen) == 2:
             denied.clear()
-        try:
-            seen.append(one(invoke(update))["status"])
-        except EnforcementFailedError:
-            seen.append("FAILED")
+        found, failures = real_process(records)
+        seen.extend(f.status.value for f in found)
+        return found, failures
+
+    monkeypatch.setattr(retried.worker, "process", process)
+    retried.run(update_by(TERRAFORM))
 
     assert seen == ["FAILED", "FAILED", "REMEDIATED"]
     assert service(aws)["taskDefinition"] == compliant

@@ -1,5 +1,5 @@
-"""The bench's figures: SNS Publish shown but not counted, ratios against the floors, and the text
-table printing the figures the JSON holds."""
+"""The bench's figures: SNS Publish and SQS SendMessageBatch shown but not counted, ratios against
+the floors, and the text table printing the figures the JSON holds."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ def _run() -> Run:
             ("ecs", "DescribeTaskDefinition", 200),
             ("dynamodb", "PutItem", 400),
             ("sns", "Publish", 200),
+            ("sqs", "SendMessageBatch", 200),
         ),
         ["COMPLIANT"],
     )
@@ -44,12 +45,14 @@ def _run() -> Run:
     return Run(prime, [compliant, own, quiet, cluster, broken])
 
 
-def test_publish_is_in_the_breakdown_but_not_in_the_calls() -> None:
+def test_publish_and_the_router_s_send_are_in_the_breakdown_but_not_in_the_calls() -> None:
     (compliant, *_) = calls_data(_run())["kinds"]
 
     assert compliant["calls"] == 3
     assert compliant["publishes"] == 1
+    assert compliant["sends"] == 1
     assert compliant["breakdown"]["sns:Publish"] == 1
+    assert compliant["breakdown"]["sqs:SendMessageBatch"] == 1
     assert compliant["failed"] == {"dynamodb:PutItem": 1}
     assert compliant["ratio"] == 1.5
     assert compliant["over_floor"] == 1
@@ -75,6 +78,7 @@ def test_the_text_holds_every_kind_its_calls_per_service_and_errors() -> None:
     assert "(no AWS call)" in printed
     assert "PutItem 1 (1 failed)" in printed
     assert "Publish 1 (not counted)" in printed
+    assert "SendMessageBatch 1 (not counted)" in printed
     assert "GetCallerIdentity 1" in printed  # the priming event's breakdown
 
 

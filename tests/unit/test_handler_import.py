@@ -1,5 +1,6 @@
-"""The handler imports the tracer (and the X-Ray SDK it brings, about a third of the cold import)
-only when tracing is on."""
+"""The handlers import the tracer (and the X-Ray SDK it brings, about a third of the cold import)
+only when tracing is on, and each imports only what it needs: the router neither Powertools' batch
+utility nor idempotency, the worker no idempotency."""
 
 from __future__ import annotations
 
@@ -11,11 +12,19 @@ import pytest
 
 from ._factories import ROOT
 
-PROBE = "import sys, app; print('aws_xray_sdk' in sys.modules, callable(app.lambda_handler))"
+PROBE = (
+    "import sys, app; print('aws_xray_sdk' in sys.modules, callable(app.lambda_handler), "
+    "'aws_lambda_powertools.utilities.batch' in sys.modules, "
+    "'aws_lambda_powertools.utilities.idempotency' in sys.modules)"
+)
+BATCH = {"router": "False", "worker": "True"}
 
 
+@pytest.mark.parametrize("function", ["router", "worker"])
 @pytest.mark.parametrize(("disabled", "imported"), [("true", "False"), ("false", "True")])
-def test_the_x_ray_sdk_is_imported_only_when_tracing_is_on(disabled: str, imported: str) -> None:
+def test_the_x_ray_sdk_is_imported_only_when_tracing_is_on(
+    function: str, disabled: str, imported: str
+) -> None:
     env = {
         **os.environ,
         "POWERTOOLS_TRACE_DISABLED": disabled,
@@ -26,7 +35,7 @@ def test_the_x_ray_sdk_is_imported_only_when_tracing_is_on(disabled: str, import
 
     done = subprocess.run(  # noqa: S603 - this interpreter, a fixed probe
         [sys.executable, "-c", PROBE],
-        cwd=ROOT / "functions" / "enforcer",
+        cwd=ROOT / "functions" / function,
         env=env,
         capture_output=True,
         text=True,
@@ -34,4 +43,4 @@ def test_the_x_ray_sdk_is_imported_only_when_tracing_is_on(disabled: str, import
         timeout=60,
     )
 
-    assert done.stdout.split() == [imported, "True"]
+    assert done.stdout.split() == [imported, "True", BATCH[function], "False"]

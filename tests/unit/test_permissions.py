@@ -1,7 +1,8 @@
 """Permissions as data: each adapter declares the IAM actions it calls (``PERMISSIONS`` beside the
-calls, as Cloud Custodian's actions do), the handler declares what Powertools' idempotency store
-calls, and template.yaml grants the enforcer function exactly their union: nothing missing (a call
-that fails with AccessDenied in production only) and nothing more (a grant nobody uses)."""
+calls, as Cloud Custodian's actions do), each function declares the adapters whose calls it makes
+(``ADAPTERS`` in functions/<name>/app.py), and template.yaml grants each function exactly the union
+of its adapters' actions: nothing missing (a call that fails with AccessDenied in production only)
+and nothing more (a grant nobody uses). The router (parse, queue) is granted less than the worker."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pkgutil
 from types import ModuleType
 from typing import Any
 
+import pytest
 import sidecar_enforcer.adapters
 import yaml
 
@@ -43,18 +45,27 @@ def adapters() -> dict[str, ModuleType]:
     }
 
 
-def handler_permissions() -> set[str]:
-    source = (ROOT / "functions" / "enforcer" / "app.py").read_text(encoding="utf-8")
-    block = source[source.index("\nPERMISSIONS = (") :]
+FUNCTIONS = {"router": "RouterFunction", "worker": "WorkerFunction"}
+
+
+def declared_adapters(function: str) -> set[str]:
+    """The function's ADAPTERS tuple, read from its source (a function folder is not a package)."""
+    source = (ROOT / "functions" / function / "app.py").read_text(encoding="utf-8")
+    block = source[source.index("\nADAPTERS = (") :]
     block = block[: block.index(")\n") + 1]
     found: dict[str, Any] = {}
     exec(compile(block, "app.py", "exec"), found)  # noqa: S102 - a literal tuple from our own file
-    return set(found["PERMISSIONS"])
+    return set(found["ADAPTERS"])
 
 
-def granted() -> set[str]:
+def calls_of(function: str) -> set[str]:
+    modules = adapters()
+    return {action for name in declared_adapters(function) for action in modules[name].PERMISSIONS}
+
+
+def granted(resource: str) -> set[str]:
     template = yaml.load((ROOT / "template.yaml").read_text(encoding="utf-8"), Loader=_CloudFormation)  # noqa: S506
-    policies = template["Resources"]["EnforcerFunction"]["Properties"]["Policies"]
+    policies = template["Resources"][resource]["Properties"]["Policies"]
     actions: set[str] = set()
 
     def walk(node: Any) -> None:
@@ -81,9 +92,33 @@ def test_every_adapter_declares_the_actions_it_calls() -> None:
     assert missing == []
 
 
-def test_the_template_grants_exactly_what_the_function_calls() -> None:
-    used = set(handler_permissions())
-    for module in adapters().values():
-        used |= set(module.PERMISSIONS)
+def test_each_function_declares_only_adapters_that_exist() -> None:
+    known = set(adapters())
+    for function in FUNCTIONS:
+        assert declared_adapters(function) <= known, function
 
-    assert granted() == used
+
+@pytest.mark.parametrize(("function", "resource"), FUNCTIONS.items())
+def test_the_template_grants_each_function_exactly_what_it_calls(function: str, resource: str) -> None:
+    assert granted(resource) == calls_of(function)
+
+
+def test_the_router_is_granted_nothing_in_ecs_or_iam() -> None:
+    router = granted("RouterFunction")
+
+    assert not {a for a in router if a.startswith(("ecs:", "iam:", "ssm:"))}
+    assert "sqs:SendMessage" in router  # the work queue
+    assert granted("WorkerFunction") > router
+
+
+@pytest.mark.parametrize("change", ["extra", "missing"])
+def test_the_check_fails_for_a_missing_or_an_extra_grant(
+    change: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The comparison is the test: an adapter that calls one action more, or one fewer, breaks it."""
+    sqs = adapters()["sqs"]  # the module itself: a change to it shows in every adapters() call
+    calls = (*sqs.PERMISSIONS, "sqs:PurgeQueue") if change == "extra" else ()
+    monkeypatch.setattr(sqs, "PERMISSIONS", calls)
+
+    assert granted("RouterFunction") != calls_of("router")
+    assert granted("WorkerFunction") != calls_of("worker")

@@ -1,5 +1,5 @@
-"""``sidecar-enforcer``: plan offline, invoke the handler, enforce one service, set up a local
-emulator, run the demo.
+"""``sidecar-enforcer``: plan offline, invoke the functions (router, then worker), enforce one
+service, set up a local emulator, run the demo.
 
 Exit codes: 0 done (any decision), 1 an enforcement failed, 2 unreadable input or a malformed event
 (one line on stderr).
@@ -28,7 +28,7 @@ from sidecar_enforcer.errors import AwsError, EnforcerError, InputError
 from sidecar_enforcer.models.findings import Status
 from sidecar_enforcer.profiles import Catalog, parse_profile
 
-from .local import LOCAL_TABLE, LOCAL_TOPIC, UsageError, lambda_context, load_handler
+from .local import LOCAL_TABLE, LOCAL_TOPIC, Pipeline, UsageError, create_work_queue
 
 
 def _read_bytes(path: str) -> bytes:
@@ -156,24 +156,25 @@ def _json_files(path: str) -> list[Path]:
 
 def cmd_invoke(args: argparse.Namespace) -> int:
     event = _read_json(args.event)
-    app = load_handler()
+    pipeline = Pipeline()  # the router, then the worker on what it queued (WORK_QUEUE_URL)
     try:
         with warnings.catch_warnings():
             # Powertools warns when an invocation emitted no metric (an AWS call failed first, an
             # ignored event): expected here, and it would break the one line of the error.
             warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
-            context = lambda_context()
-            result = app.lambda_handler(event, context)
+            result = pipeline.run(event)
     except EnforcerError as exc:
         kind = type(exc).__name__
         print(f"{kind}: {exc}", file=sys.stderr)
         return 2 if kind == "MalformedEventError" else 1
-    earlier = result.get("requestId") if isinstance(result, dict) else None
-    if earlier and earlier != context.aws_request_id:
-        # With the state table, Powertools idempotency replays the first result of an event id.
+    if result["queued"] and not result["delivered"]:
+        # SQS answers a duplicate like any message and does not deliver it: the sender cannot tell.
+        # Here nothing else reads the queue, so an item queued and never delivered was dropped.
         print(
-            f"sidecar-enforcer invoke: event {result.get('eventId')} was handled before (request {earlier}):"
-            " this is its stored result; nothing was done again (give the event a new id to run it again)",
+            f"sidecar-enforcer invoke: the router queued {result['queued']} item(s) for event "
+            f"{result['eventId']} and the queue delivered none: an item whose deduplication id the "
+            "queue saw within the last 5 minutes (this event, queued before) is dropped; give the event "
+            "a new id to run it again",
             file=sys.stderr,
         )
     _print(result)
@@ -237,10 +238,12 @@ def cmd_local_env(args: argparse.Namespace) -> int:
     dynamodb = clients.client("dynamodb")
     if LOCAL_TABLE not in aws.call("ListTables", dynamodb.list_tables).get("TableNames", []):
         aws.call("CreateTable", create_table, client=dynamodb, table_name=LOCAL_TABLE)
+    queue = aws.call("CreateQueue", create_work_queue, sqs=clients.client("sqs"))
     defaults = Settings()
     for name, value in {
         "STATUS_TOPIC_ARN": topic,
         "STATE_TABLE_NAME": LOCAL_TABLE,
+        "WORK_QUEUE_URL": queue,
         "OPT_IN_TAG_KEY": defaults.opt_in_tag_key,
         "DEFAULT_PROFILE": defaults.default_profile,
         "ENFORCEMENT_MODE": defaults.enforcement_mode.value,
@@ -270,7 +273,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 DESCRIPTION = """Add tracing sidecars to tagged Amazon ECS services: plan offline, invoke the
-handler, enforce one service, set up a local emulator, run the demo."""
+functions, enforce one service, set up a local emulator, run the demo."""
 EXIT_CODES = """exit codes:
   0  done (whatever the decision)
   1  an enforcement or an AWS call failed
@@ -302,7 +305,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", action="store_true", help="a Markdown table")
     _policy_options(p)
     p = _command(
-        sub, "invoke", "run the enforcer handler on an event against the configured AWS endpoint", cmd_invoke
+        sub,
+        "invoke",
+        "run the router on an event, then the worker on what it queued (WORK_QUEUE_URL)",
+        cmd_invoke,
     )
     p.add_argument("event", help="an EventBridge event (JSON), e.g. events/cloudtrail-updateservice.json")
     p = _command(sub, "enforce", "the handler's decision path for one service", cmd_enforce)
@@ -320,7 +326,10 @@ def parser() -> argparse.ArgumentParser:
     _service_options(p)
     _state_table_option(p)
     _command(
-        sub, "local-env", "create the enforcer's own resources on the endpoint; print exports", cmd_local_env
+        sub,
+        "local-env",
+        "create the enforcer's own resources (topic, table, work queue) on the endpoint; print exports",
+        cmd_local_env,
     )
     _command(sub, "profiles", "list the profiles with their versions and images", cmd_profiles)
     _command(sub, "demo", "the main job against an embedded moto server on 127.0.0.1", cmd_demo)

@@ -1,8 +1,9 @@
 """``sidecar-enforcer demo``: the main job against moto's server on a free 127.0.0.1 port.
 
 Seeds a small fleet (see ``fleet``), replays real-shaped EventBridge events from ``events/``
-through the Lambda handler over HTTP, prints a before/after table and the SNS messages, checks the
-outcome, and shuts the server down. Exit 0 when every check holds.
+through the router, the SQS FIFO work queue and the worker over HTTP (``local.Pipeline``), prints
+a before/after table and the SNS messages, checks the outcome, and shuts the server down. Exit 0
+when every check holds.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sidecar_enforcer.errors import EnforcerError
 from sidecar_enforcer.profiles import builtin_profiles
 
 from . import fleet
-from .local import LOCAL_TABLE, LOCAL_TOPIC, lambda_context, load_handler, project_root
+from .local import LOCAL_TABLE, LOCAL_TOPIC, Pipeline, create_work_queue, project_root
 
 REGION = "us-east-1"
 JAEGER_IMAGE = builtin_profiles()["jaeger"].image
@@ -142,6 +143,7 @@ def _run() -> int:
     os.environ["STATUS_TOPIC_ARN"] = topic
     create_table(session.client("dynamodb"), LOCAL_TABLE)
     os.environ["STATE_TABLE_NAME"] = LOCAL_TABLE
+    os.environ["WORK_QUEUE_URL"] = create_work_queue(sqs)
     # The demo's policy: grow tasks that are too small (the default) and upgrade drifted sidecars;
     # a service whose sidecar is taken away more than once in an hour is FLAPPING.
     os.environ.update(GROW_TASK_SIZE="true", UPGRADE_DRIFTED="true", MAX_REVERTS="1")
@@ -151,13 +153,13 @@ def _run() -> int:
     )
 
     before = _snapshot(ecs)
-    app = load_handler()
-    print("Events replayed through functions/enforcer/app.py:")
+    app = Pipeline(sqs=sqs)
+    print("Events replayed through functions/router, the work queue and functions/worker:")
     outcomes: list[str] = []
     findings: list[dict[str, Any]] = []
     for label, event in _events(identity["Arn"]):
         try:
-            result = app.lambda_handler(event, lambda_context())
+            result = app.run(event)
             findings.extend(result["findings"])
             summary = "; ".join(
                 f"{f['status']} {f.get('service') or f.get('family') or ''}".strip()
@@ -198,7 +200,9 @@ def _run() -> int:
     return _check(before, after, bodies, outcomes, safety)
 
 
-def _safety(app: Any, ecs: Any, before: dict[str, Any], findings: list[dict[str, Any]]) -> dict[str, bool]:
+def _safety(
+    app: Pipeline, ecs: Any, before: dict[str, Any], findings: list[dict[str, Any]]
+) -> dict[str, bool]:
     """Act two, with the state table: a failed deployment quarantines a service until a person
     releases it; a pipeline that keeps taking the sidecar away is FLAPPING."""
     print("\nSafety (the state table):")
@@ -213,7 +217,7 @@ def _safety(app: Any, ecs: Any, before: dict[str, Any], findings: list[dict[str,
     )
 
     def handle(label: str, event: dict[str, Any]) -> dict[str, Any]:
-        found: list[dict[str, Any]] = app.lambda_handler(event, lambda_context())["findings"]
+        found: list[dict[str, Any]] = app.run(event)["findings"]
         (finding,) = found
         print(f"  - {label}\n      {finding['status']}: {finding['reasons'][-1]}")
         if finding.get("release"):
@@ -246,7 +250,7 @@ def _safety(app: Any, ecs: Any, before: dict[str, Any], findings: list[dict[str,
         cluster=fleet.CLUSTER, service="checkout-web", taskDefinition=before["checkout-web"]["arn"]
     )
     held = handle("UpdateService checkout-web while quarantined", update("checkout-web", 1))
-    released = app.enforcer().release(REGION, fleet.CLUSTER, "checkout-web")
+    released = app.worker.enforcer().release(REGION, fleet.CLUSTER, "checkout-web")
     print(f"  - sidecar-enforcer release --cluster {fleet.CLUSTER} --service checkout-web")
     print(f"      {released.status.value}: {released.reasons[0]}")
 

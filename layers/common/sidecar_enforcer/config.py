@@ -38,6 +38,9 @@ class Settings(BaseModel):
     # Statuses SNS refuses for good (after a few attempts from the outbox) go to this SQS queue
     # (the stack's dead-letter queue). Without one they stay in the outbox until it expires them.
     dead_letter_queue_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+/\S+$")
+    # The SQS FIFO work queue (its name ends in .fifo): the router queues one item per target, the
+    # worker queues a cluster's services. The router needs it; without it, it refuses to run.
+    work_queue_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+/\S+\.fifo$")
     # More than max_reverts reverts within revert_window_seconds: FLAPPING, quarantined.
     max_reverts: int = Field(default=3, ge=0, le=100)
     revert_window_seconds: int = Field(default=3600, ge=60, le=30 * 24 * 3600)
@@ -105,5 +108,6 @@ ENV_VARS: dict[str, str] = {
     "MAX_REVERTS": "max_reverts",
     "REVERT_WINDOW_SECONDS": "revert_window_seconds",
     "DEAD_LETTER_QUEUE_URL": "dead_letter_queue_url",
+    "WORK_QUEUE_URL": "work_queue_url",
 }
 JSON_VARS = frozenset({"PROFILE_PARAMETERS", "ALLOWED_PROFILE_MEMBERS"})

@@ -13,7 +13,7 @@ from .adapters.identity import Identity, caller_identity
 from .adapters.memory import MemoryTable
 from .adapters.profiles import SsmProfiles, folder_documents
 from .adapters.sns import StatusPublisher, Unpublished
-from .adapters.sqs import DeadLetterQueue
+from .adapters.sqs import DeadLetterQueue, WorkQueue
 from .config import Settings
 from .ledger import Ledger, Table
 from .profiles import Catalog, builtin_catalog
@@ -101,3 +101,17 @@ def build_enforcer(settings: Settings, clients: Clients | None = None) -> Enforc
         drain_outbox=drain,
         report=report,
     )
+
+
+def build_work_queue(settings: Settings, clients: Clients | None = None) -> WorkQueue | None:
+    """The SQS FIFO work queue named in WORK_QUEUE_URL (the stack's own, in the function's region),
+    or None when the setting is empty."""
+    if not settings.work_queue_url:
+        return None
+    return WorkQueue((clients or Clients()).client("sqs"), settings.work_queue_url)
+
+
+def build_ecs_gateway(region: str, clients: Clients | None = None) -> EcsGateway:
+    """An ECS gateway for one region, as build_enforcer makes its own (the worker lists a cluster's
+    services with it)."""
+    return EcsGateway((clients or Clients()).client("ecs", region))

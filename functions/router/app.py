@@ -1,0 +1,166 @@
+"""Router Lambda: an EventBridge event in, one work item per target on the SQS FIFO work queue out.
+
+Thin and quick by design: parse the event into a typed Trigger; answer an event that asks for
+nothing (the enforcer's own call handed back by CloudTrail, a tag nobody watches, a deployment the
+enforcer did not start) without queueing anything; run the scheduled outbox tick here (it publishes
+the statuses SNS refused earlier); queue everything else, one item per service, cluster, task
+definition or deployment outcome (``models.work``). The worker (functions/worker) decides and acts.
+
+A malformed event raises MalformedEventError (logged once, one line), so Lambda's retries and the
+on-failure destination keep the original event. A configuration fault, or a queue that refuses the
+items, publishes a FAILED status and raises: the event is retried, then dead-lettered as it came.
+
+No idempotency record per event: the work queue's deduplication id (a hash of the event id and
+the item) drops a duplicate delivery within SQS's 5-minute deduplication interval, and the worker's
+decisions are idempotent beyond it (a service already remediated is COMPLIANT; registration is
+exactly-once through the source revision's record).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from sidecar_enforcer.adapters.aws import Clients
+from sidecar_enforcer.adapters.sqs import WorkQueue
+from sidecar_enforcer.config import Settings
+from sidecar_enforcer.errors import (
+    AwsError,
+    ConfigurationError,
+    EnforcementFailedError,
+    MalformedEventError,
+    MisconfiguredError,
+)
+from sidecar_enforcer.models.events import SCHEDULED, Trigger, parse_trigger
+from sidecar_enforcer.models.findings import Finding, Status
+from sidecar_enforcer.models.work import items_of
+from sidecar_enforcer.service import Enforcer
+from sidecar_enforcer.wiring import build_enforcer, build_work_queue, fault_publisher
+
+logger = Logger()
+metrics = Metrics()
+copy_config_to_registered_loggers(source_logger=logger, include={"sidecar_enforcer"})
+# The tracer logs every exception the handler raises with its traceback, tracing on or off. The
+# handler's own errors are logged once, on one line, before they are raised (and Lambda records the
+# failed invocation itself), so that second, multi-line copy is left out.
+logging.getLogger("aws_lambda_powertools.tracing.tracer").setLevel(logging.CRITICAL)
+
+# The adapters (sidecar_enforcer.adapters.<name>) whose calls this function makes: the state table
+# (a deployment's record, the outbox), the caller identity (the loop guard), SNS (the outbox tick,
+# FAILED statuses) and SQS (the work queue; the dead-letter queue for statuses SNS refuses for
+# good). template.yaml grants RouterFunction exactly their PERMISSIONS (tests/unit/test_permissions.py).
+ADAPTERS = ("dynamodb", "identity", "sns", "sqs")
+
+
+def traced(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """X-Ray tracing of the invocation when tracing is on. Off (POWERTOOLS_TRACE_DISABLED), the
+    tracer is not even imported: it imports the X-Ray SDK, about a third of the cold import."""
+    if os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() in ("1", "true"):
+        return handler
+    from aws_lambda_powertools import Tracer
+
+    wrapped: Callable[..., Any] = Tracer().capture_lambda_handler(handler, capture_response=False)
+    return wrapped
+
+
+@cache
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@cache
+def clients() -> Clients:
+    return Clients()
+
+
+@cache
+def enforcer() -> Enforcer:
+    return build_enforcer(settings(), clients())
+
+
+@cache
+def work_queue() -> WorkQueue:
+    queue = build_work_queue(settings(), clients())
+    if queue is None:
+        raise ConfigurationError("WORK_QUEUE_URL: not set: the router has no work queue to fill")
+    return queue
+
+
+@metrics.log_metrics
+@traced
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, log_event=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        trigger = parse_trigger(event)
+    except MalformedEventError as exc:
+        logger.error("malformed event: %s", exc)
+        metrics.add_metric(name="MalformedEvents", unit=MetricUnit.Count, value=1)
+        raise
+    try:
+        if trigger.name == SCHEDULED:  # drains the outbox: no item, nothing per service
+            return result_of(trigger, enforcer().handle(trigger), context.aws_request_id)
+        early = enforcer().ignored(trigger)  # asks for nothing: answered, nothing queued
+        if early is not None:
+            return result_of(trigger, [early], context.aws_request_id)
+        queue = work_queue()
+    except (ConfigurationError, MisconfiguredError) as exc:
+        raise fault(trigger, f"configuration fault: {exc}", configuration=True) from None
+    # Any other AwsError so far (the caller identity, a deployment's record) is raised as it is:
+    # Lambda retries the event. Queueing it is what this function is for: a refusal says so.
+    try:
+        queued = queue.send(items_of(trigger))
+    except MisconfiguredError as exc:
+        raise fault(trigger, f"configuration fault: {exc}", configuration=True) from None
+    except AwsError as exc:
+        raise fault(trigger, f"event not queued: {exc}") from None
+    metrics.add_metric(name="Queued", unit=MetricUnit.Count, value=queued)
+    return result_of(trigger, [], context.aws_request_id, queued=queued)
+
+
+def fault(trigger: Trigger, reason: str, *, configuration: bool = False) -> EnforcementFailedError:
+    """A configuration fault (invalid settings, a state table or queue that does not exist or may not
+    be used) or a queue that refused the items: one log line and a FAILED status, then the event is
+    retried and finally dead-lettered as it came."""
+    if configuration:
+        metrics.add_metric(name="ConfigurationFaults", unit=MetricUnit.Count, value=1)
+    logger.error("%s", reason)
+    finding = Finding(
+        status=Status.FAILED,
+        account=trigger.account,
+        region=trigger.region,
+        trigger=trigger.name,
+        event_id=trigger.event_id,
+        reasons=[reason],
+    )
+    publisher = fault_publisher(os.environ.get("STATUS_TOPIC_ARN", ""))
+    if publisher is not None:
+        try:
+            publisher.publish(finding)
+        except AwsError as failed:
+            logger.error("FAILED status not published: %s", failed)
+    return EnforcementFailedError(reason)
+
+
+def result_of(trigger: Trigger, findings: list[Finding], request_id: str, queued: int = 0) -> dict[str, Any]:
+    """Metrics per status, then the result; a FAILED finding raises, so Lambda retries the event."""
+    for finding in findings:
+        metrics.add_metric(name=finding.status.value.title().replace("_", ""), unit=MetricUnit.Count, value=1)
+    failed = [f for f in findings if f.status is Status.FAILED]
+    if failed:
+        raise EnforcementFailedError(
+            f"{len(failed)} of {len(findings)} targets failed: {failed[0].reasons[0]}"
+        )
+    return {
+        "eventId": trigger.event_id,
+        "requestId": request_id,
+        "queued": queued,
+        "findings": [f.to_message() for f in findings],
+    }

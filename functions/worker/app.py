@@ -1,0 +1,200 @@
+"""Worker Lambda: a batch of work items from the SQS FIFO work queue, one use case per item.
+
+Each record's body is a work item (``models.work``) with one target. A cluster item is fanned out:
+the cluster's services are listed and one service item per service is queued (in the service's
+message group, so it is ordered with that service's other items), so no invocation's work grows
+with the size of a cluster. Any other item is enforced: ``Enforcer.handle`` describes, decides,
+acts and publishes its finding.
+
+A record fails when its item is malformed or its finding is FAILED. Powertools'
+SqsFifoPartialProcessor reports it in ``batchItemFailures`` (ReportBatchItemFailures on the event
+source mapping), together with the later records of the same message group, which keeps each
+service's items in order; other groups' records go on. A failed item comes back after the queue's
+visibility timeout; after the redrive policy's maxReceiveCount receives, SQS moves it, intact, to the
+FIFO work dead-letter queue.
+
+``process(records)`` is the whole of it, without the Lambda decorations: ``lambda_handler`` and
+the local pipeline (``sidecar-enforcer invoke``, the demo, the tests) both call it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from sidecar_enforcer.adapters.aws import Clients
+from sidecar_enforcer.adapters.sqs import WorkQueue
+from sidecar_enforcer.config import Settings
+from sidecar_enforcer.domain.arns import parse_arn, service_ref
+from sidecar_enforcer.errors import (
+    AwsError,
+    ConfigurationError,
+    EnforcementFailedError,
+    MalformedEventError,
+    NotFoundError,
+)
+from sidecar_enforcer.models.events import ClusterTarget, ServiceTarget, Trigger
+from sidecar_enforcer.models.findings import Finding, Status
+from sidecar_enforcer.models.work import WorkItem, parse_item
+from sidecar_enforcer.service import Enforcer
+from sidecar_enforcer.wiring import build_ecs_gateway, build_enforcer, build_work_queue, fault_publisher
+
+logger = Logger()
+metrics = Metrics()
+copy_config_to_registered_loggers(source_logger=logger, include={"sidecar_enforcer"})
+# See functions/router/app.py: the handler's own errors are logged once, on one line.
+logging.getLogger("aws_lambda_powertools.tracing.tracer").setLevel(logging.CRITICAL)
+# Powertools logs each failed record at DEBUG; this function logs it once, on one line, itself.
+logging.getLogger("aws_lambda_powertools.utilities.batch").setLevel(logging.WARNING)
+
+# The adapters (sidecar_enforcer.adapters.<name>) whose calls this function makes: all of them.
+# template.yaml grants WorkerFunction exactly their PERMISSIONS (tests/unit/test_permissions.py);
+# the queue poller's own permissions come with the SQS event source.
+ADAPTERS = ("dynamodb", "ecs", "iam", "identity", "profiles", "sns", "sqs")
+
+KEPT_BACK = "an earlier item of its message group failed: kept back to keep the group's order"
+
+
+def traced(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """X-Ray tracing of the invocation when tracing is on. Off (POWERTOOLS_TRACE_DISABLED), the
+    tracer is not even imported: it imports the X-Ray SDK, about a third of the cold import."""
+    if os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() in ("1", "true"):
+        return handler
+    from aws_lambda_powertools import Tracer
+
+    wrapped: Callable[..., Any] = Tracer().capture_lambda_handler(handler, capture_response=False)
+    return wrapped
+
+
+@cache
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@cache
+def clients() -> Clients:
+    return Clients()
+
+
+@cache
+def enforcer() -> Enforcer:
+    return build_enforcer(settings(), clients())
+
+
+@cache
+def work_queue() -> WorkQueue:
+    queue = build_work_queue(settings(), clients())
+    if queue is None:
+        raise ConfigurationError("WORK_QUEUE_URL: not set: a cluster's services cannot be queued")
+    return queue
+
+
+@metrics.log_metrics
+@traced
+@logger.inject_lambda_context(log_event=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    _, failures = process(event.get("Records") or [])
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failures]}
+
+
+def process(records: list[dict[str, Any]]) -> tuple[list[Finding], dict[str, str]]:
+    """The findings of a batch of SQS records, and the records that failed (message id -> why, one
+    line each), in the order Lambda delivered them."""
+    findings: list[Finding] = []
+    reasons: dict[str, str] = {}
+
+    def record_handler(record: SQSRecord) -> None:
+        try:
+            found = work(parse_item(record.body))
+        except (MalformedEventError, EnforcementFailedError) as exc:
+            reasons[record.message_id] = str(exc)
+            logger.error("work item %s failed: %s", record.message_id, exc)
+            if isinstance(exc, MalformedEventError):
+                metrics.add_metric(name="MalformedItems", unit=MetricUnit.Count, value=1)
+            raise
+        findings.extend(found)
+        for finding in found:
+            metrics.add_metric(
+                name=finding.status.value.title().replace("_", ""), unit=MetricUnit.Count, value=1
+            )
+        failed = [f for f in found if f.status is Status.FAILED]
+        if failed:  # logged (at ERROR) and published by the enforcer already
+            reasons[record.message_id] = (
+                f"{len(failed)} of {len(found)} targets failed: {failed[0].reasons[0]}"
+            )
+            raise EnforcementFailedError(reasons[record.message_id])
+
+    # skip_group_on_error: a failed record holds back the later records of its own message group
+    # only (Powertools' SqsFifoPartialProcessor); every record failing is reported like any other
+    # partial failure, not raised.
+    processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+    processor.raise_on_entire_batch_failure = False
+    response = process_partial_response({"Records": records}, record_handler, processor)
+    failed = [str(f["itemIdentifier"]) for f in response["batchItemFailures"]]
+    failures = {message_id: reasons.get(message_id, KEPT_BACK) for message_id in failed}
+    return findings, failures
+
+
+def work(item: WorkItem) -> list[Finding]:
+    """One item's findings. Raises EnforcementFailedError when the item could not be worked on."""
+    try:
+        if isinstance(item.target, ClusterTarget):
+            return fan_out(item, item.target)
+        return enforcer().handle(item.trigger)
+    except ConfigurationError as exc:
+        raise fault(item.trigger, f"configuration fault: {exc}", configuration=True) from None
+
+
+def fan_out(item: WorkItem, target: ClusterTarget) -> list[Finding]:
+    """Queue one service item per service of the cluster; no finding of its own (each service's
+    item makes one). The enforcer acts in its own account only: the services ListServices names
+    are this account's, so a cluster of another account (or one that does not exist) goes to
+    ``Enforcer.handle``, which says so (SKIPPED)."""
+    trigger = item.trigger
+    try:
+        services = list(build_ecs_gateway(trigger.region, clients()).list_services(target.cluster))
+        accounts = {arn.account if (arn := parse_arn(name)) else "" for name in services}
+        if accounts - {trigger.account}:
+            return enforcer().handle(trigger)
+        children = [item.child(ServiceTarget(*service_ref(arn, target.cluster))) for arn in services]
+        work_queue().send(children)
+    except NotFoundError:
+        return enforcer().handle(trigger)
+    except AwsError as exc:
+        raise fault(trigger, f"the services of cluster {target.cluster} not queued: {exc}") from None
+    metrics.add_metric(name="QueuedFromClusters", unit=MetricUnit.Count, value=len(children))
+    logger.info("cluster %s: %d service item(s) queued", target.cluster, len(children))
+    return []
+
+
+def fault(trigger: Trigger, reason: str, *, configuration: bool = False) -> EnforcementFailedError:
+    """A configuration fault, or a cluster whose services could not be queued: a FAILED status (the
+    record fails, is retried, and finally kept in the work dead-letter queue)."""
+    if configuration:
+        metrics.add_metric(name="ConfigurationFaults", unit=MetricUnit.Count, value=1)
+    cluster = trigger.targets[0].cluster if isinstance(trigger.targets[0], ClusterTarget) else None
+    finding = Finding(
+        status=Status.FAILED,
+        account=trigger.account,
+        region=trigger.region,
+        trigger=trigger.name,
+        event_id=trigger.event_id,
+        cluster=cluster,
+        reasons=[reason],
+    )
+    publisher = fault_publisher(os.environ.get("STATUS_TOPIC_ARN", ""))
+    if publisher is not None:
+        try:
+            publisher.publish(finding)
+        except AwsError as failed:
+            logger.error("FAILED status not published: %s", failed)
+    return EnforcementFailedError(reason)
