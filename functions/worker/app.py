@@ -32,9 +32,7 @@ from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, proce
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from sidecar_enforcer.adapters.aws import Clients
-from sidecar_enforcer.adapters.sqs import WorkQueue
 from sidecar_enforcer.config import Settings
-from sidecar_enforcer.domain.arns import parse_arn, service_ref
 from sidecar_enforcer.errors import (
     AwsError,
     ConfigurationError,
@@ -42,11 +40,11 @@ from sidecar_enforcer.errors import (
     MalformedEventError,
     NotFoundError,
 )
-from sidecar_enforcer.models.events import ClusterTarget, ServiceTarget, Trigger
+from sidecar_enforcer.models.events import ClusterTarget, Trigger
 from sidecar_enforcer.models.findings import Finding, Status
 from sidecar_enforcer.models.work import WorkItem, parse_item
 from sidecar_enforcer.service import Enforcer
-from sidecar_enforcer.wiring import build_ecs_gateway, build_enforcer, build_work_queue, fault_publisher
+from sidecar_enforcer.wiring import build_enforcer, fault_publisher
 
 logger = Logger()
 metrics = Metrics()
@@ -88,14 +86,6 @@ def clients() -> Clients:
 @cache
 def enforcer() -> Enforcer:
     return build_enforcer(settings(), clients())
-
-
-@cache
-def work_queue() -> WorkQueue:
-    queue = build_work_queue(settings(), clients())
-    if queue is None:
-        raise ConfigurationError("WORK_QUEUE_URL: not set: a cluster's services cannot be queued")
-    return queue
 
 
 @metrics.log_metrics
@@ -156,23 +146,18 @@ def work(item: WorkItem) -> list[Finding]:
 
 def fan_out(item: WorkItem, target: ClusterTarget) -> list[Finding]:
     """Queue one service item per service of the cluster; no finding of its own (each service's
-    item makes one). The enforcer acts in its own account only: the services ListServices names
-    are this account's, so a cluster of another account (or one that does not exist) goes to
+    item makes one). A cluster of another account, or one that does not exist, goes to
     ``Enforcer.handle``, which says so (SKIPPED)."""
-    trigger = item.trigger
     try:
-        services = list(build_ecs_gateway(trigger.region, clients()).list_services(target.cluster))
-        accounts = {arn.account if (arn := parse_arn(name)) else "" for name in services}
-        if accounts - {trigger.account}:
-            return enforcer().handle(trigger)
-        children = [item.child(ServiceTarget(*service_ref(arn, target.cluster))) for arn in services]
-        work_queue().send(children)
+        queued = enforcer().fan_out(item)
     except NotFoundError:
-        return enforcer().handle(trigger)
+        return enforcer().handle(item.trigger)
     except AwsError as exc:
-        raise fault(trigger, f"the services of cluster {target.cluster} not queued: {exc}") from None
-    metrics.add_metric(name="QueuedFromClusters", unit=MetricUnit.Count, value=len(children))
-    logger.info("cluster %s: %d service item(s) queued", target.cluster, len(children))
+        raise fault(item.trigger, f"the services of cluster {target.cluster} not queued: {exc}") from None
+    if queued is None:
+        return enforcer().handle(item.trigger)
+    metrics.add_metric(name="QueuedFromClusters", unit=MetricUnit.Count, value=queued)
+    logger.info("cluster %s: %d service item(s) queued", target.cluster, queued)
     return []
 
 

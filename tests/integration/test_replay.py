@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import copy
 import json
-import logging
 import os
 import queue
 import random
+import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -59,27 +61,48 @@ QUARANTINED = "replay-quarantined"
 JAEGER = builtin_profiles()["jaeger"]
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the server logs every request
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto.start()
-    host, port = moto.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))  # noqa: S310
-    for name, value in {
-        "AWS_ENDPOINT_URL": endpoint,
-        "STATE_TABLE_NAME": TABLE,
-        "UPGRADE_DRIFTED": "true",
-        "POWERTOOLS_LOG_LEVEL": "ERROR",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(name, value)
-    yield endpoint
-    moto.stop()
+    """moto's server in a process of its own: the functions' threads and the server do not share
+    one interpreter's lock, so the replay uses both cores of a 2-core machine."""
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    moto = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                reset = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")  # noqa: S310
+                urllib.request.urlopen(reset, timeout=5)  # noqa: S310 - the local server
+                break
+            except OSError:
+                if time.monotonic() > deadline or moto.poll() is not None:
+                    raise RuntimeError(f"moto's server did not start on {endpoint}") from None
+                time.sleep(0.2)
+        for name, value in {
+            "AWS_ENDPOINT_URL": endpoint,
+            "STATE_TABLE_NAME": TABLE,
+            "UPGRADE_DRIFTED": "true",
+            "POWERTOOLS_LOG_LEVEL": "ERROR",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+        }.items():
+            monkeypatch.setenv(name, value)
+        yield endpoint
+    finally:
+        moto.terminate()
+        moto.wait(timeout=30)
 
 
 def client(name: str) -> Any:

@@ -183,3 +183,13 @@ class TestIdentity:
 
         assert user.made(user.arn, None)
         assert not user.made(None, f"arn:aws:iam::{ACCOUNT}:role/jdoe")
+
+
+def test_a_regions_partition_is_read_from_botocores_data_once() -> None:
+    # botocore loads its endpoint data from disk on every lookup (about 80 ms): every event asks.
+    from sidecar_enforcer.domain import arns
+
+    arns.partition_of.cache_clear()
+    assert arns.partition_of("cn-north-1") == "aws-cn"
+    assert arns.partition_of("cn-north-1") == "aws-cn"
+    assert arns.partition_of.cache_info().hits == 1

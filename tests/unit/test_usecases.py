@@ -26,16 +26,19 @@ from sidecar_enforcer.errors import (
 )
 from sidecar_enforcer.ledger import OUTBOX, Ledger
 from sidecar_enforcer.models.events import (
+    ClusterTarget,
     DeploymentOutcome,
     ServiceTarget,
     TaskDefinitionTarget,
     Trigger,
 )
 from sidecar_enforcer.models.findings import Finding, Status
+from sidecar_enforcer.models.work import WorkItem, items_of, parse_item
 from sidecar_enforcer.profiles import builtin_catalog
 from sidecar_enforcer.service import Enforcer
 from sidecar_enforcer.usecases.enforce_service import EnforceService
 from sidecar_enforcer.usecases.enforce_task_definition import EnforceTaskDefinition
+from sidecar_enforcer.usecases.fan_out import FanOutCluster
 from sidecar_enforcer.usecases.outbox import DrainOutbox
 from sidecar_enforcer.usecases.release import Release
 from sidecar_enforcer.usecases.revisions import Revisions
@@ -129,6 +132,8 @@ class World:
         self.enforce_task_definition = EnforceTaskDefinition(self.settings, catalog, self.revisions)
         self.verify = VerifyDeployment(self.settings, self.ledger)
         self.release = Release(self.ledger)
+        self.queued: list[Any] = []
+        self.fan_out = FanOutCluster(lambda: self)  # type: ignore[arg-type,return-value]
         self.triage = Triage(self.settings, self.identity, self.ledger)
         self.enforcer = Enforcer(
             self.settings,
@@ -139,9 +144,14 @@ class World:
             enforce_task_definition=self.enforce_task_definition,
             verify_deployment=self.verify,
             release=self.release,
+            fan_out=self.fan_out,
             drain_outbox=self.drain,
             report=self.report,
         )
+
+    def send(self, items: list[Any]) -> None:
+        """The work queue, as the fan-out sees it."""
+        self.queued.extend(items)
 
     def identity(self) -> Identity:
         self.identity_asked += 1
@@ -215,6 +225,47 @@ def test_cluster_tags_handed_in_by_the_cluster_sweep_are_not_read_again() -> Non
 
     assert finding.status is Status.COMPLIANT
     assert "cluster_tags" not in world.ecs.names
+
+
+def cluster_item(account: str = ACCOUNT) -> WorkItem:
+    trigger = Trigger("event-7", account, REGION, "TagResource", targets=(ClusterTarget("shop"),))
+    (item,) = items_of(trigger)
+    return item
+
+
+def test_a_cluster_item_queues_one_service_item_each_with_the_clusters_tags_read_afresh() -> None:
+    world = World(snapshot("api"), snapshot("web", tags={}), cluster_tags=OPT_IN)
+
+    queued = world.enforcer.fan_out(cluster_item())
+
+    assert queued == 2
+    assert world.ecs.args("cluster_tags") == [("shop", True)]  # once, afresh, for every service
+    targets = [item.target for item in world.queued]
+    assert [(t.cluster, t.service, t.cluster_tags) for t in targets] == [
+        ("shop", "api", OPT_IN),
+        ("shop", "web", OPT_IN),
+    ]
+    assert len({item.group for item in world.queued}) == 2  # each in its service's message group
+    assert world.table.ops == []  # nothing enforced yet: each service's own item does that
+
+
+def test_a_queued_service_item_is_decided_on_the_tags_it_carries_not_on_kept_ones() -> None:
+    world = World(snapshot("web", tags={}), cluster_tags=OPT_IN)
+    world.enforcer.fan_out(cluster_item())
+    item = parse_item(world.queued[0].to_body())  # as the worker takes it off the queue
+    world.ecs.clusters["shop"] = {}  # what a stale copy would say
+
+    (finding,) = world.enforcer.handle(item.trigger)
+
+    assert finding.status is Status.REMEDIATED
+    assert world.ecs.names.count("cluster_tags") == 1  # the fan-out's read only
+
+
+def test_a_cluster_whose_services_are_another_accounts_queues_nothing() -> None:
+    world = World(snapshot("api"), cluster_tags=OPT_IN)
+
+    assert world.enforcer.fan_out(cluster_item(account="210987654321")) is None
+    assert world.queued == []
 
 
 def test_a_service_neither_it_nor_its_cluster_opts_in_is_not_opted_in_without_more_calls() -> None:

@@ -23,8 +23,10 @@ from .models.events import (
     Trigger,
 )
 from .models.findings import Finding, Status
+from .models.work import WorkItem
 from .usecases.enforce_service import EnforceService
 from .usecases.enforce_task_definition import EnforceTaskDefinition
+from .usecases.fan_out import FanOutCluster
 from .usecases.outbox import DrainOutbox
 from .usecases.release import Release
 from .usecases.scope import Reporter, Scope
@@ -44,6 +46,7 @@ class Enforcer:
         enforce_task_definition: EnforceTaskDefinition,
         verify_deployment: VerifyDeployment,
         release: Release,
+        fan_out: FanOutCluster,
         drain_outbox: DrainOutbox,
         report: Reporter,
     ) -> None:
@@ -55,6 +58,7 @@ class Enforcer:
         self._enforce_task_definition = enforce_task_definition
         self._verify_deployment = verify_deployment
         self._release = release
+        self._fan_out = fan_out
         self.drain_outbox = drain_outbox
         self._report = report
 
@@ -95,6 +99,11 @@ class Enforcer:
         scope = self._manual(region, "release")
         return self._report(self._release(self._ecs_for(region), cluster, service, scope))
 
+    def fan_out(self, item: WorkItem) -> int | None:
+        """Queue one item per service of a cluster item's cluster (the worker); None when they are
+        not the item's account's."""
+        return self._fan_out(self._ecs_for(item.trigger.region), item)
+
     def _manual(self, region: str, trigger: str) -> Scope:
         me = self._identity()
         partition = me.arn.split(":")[1] if me.arn.count(":") >= 5 else "aws"
@@ -103,7 +112,9 @@ class Enforcer:
     def _target(self, ecs: EcsGateway, target: Target, scope: Scope) -> Iterable[Finding]:
         try:
             if isinstance(target, ServiceTarget):
-                yield self._enforce_service.named(ecs, target.cluster, target.service, scope)
+                yield self._enforce_service.named(
+                    ecs, target.cluster, target.service, scope, target.cluster_tags
+                )
             elif isinstance(target, ClusterTarget):
                 arns = list(ecs.list_services(target.cluster))
                 cluster_tags = ecs.cluster_tags(target.cluster, fresh=True)

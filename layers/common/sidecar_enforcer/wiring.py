@@ -15,11 +15,13 @@ from .adapters.profiles import SsmProfiles, folder_documents
 from .adapters.sns import StatusPublisher, Unpublished
 from .adapters.sqs import DeadLetterQueue, WorkQueue
 from .config import Settings
+from .errors import ConfigurationError
 from .ledger import Ledger, Table
 from .profiles import Catalog, builtin_catalog
 from .service import Enforcer
 from .usecases.enforce_service import EnforceService
 from .usecases.enforce_task_definition import EnforceTaskDefinition
+from .usecases.fan_out import FanOutCluster
 from .usecases.outbox import DrainOutbox
 from .usecases.release import Release
 from .usecases.revisions import Revisions
@@ -98,6 +100,7 @@ def build_enforcer(settings: Settings, clients: Clients | None = None) -> Enforc
         enforce_task_definition=EnforceTaskDefinition(settings, catalog, revisions),
         verify_deployment=VerifyDeployment(settings, ledger),
         release=Release(ledger),
+        fan_out=FanOutCluster(lambda: _work_queue(settings, clients)),
         drain_outbox=drain,
         report=report,
     )
@@ -111,7 +114,8 @@ def build_work_queue(settings: Settings, clients: Clients | None = None) -> Work
     return WorkQueue((clients or Clients()).client("sqs"), settings.work_queue_url)
 
 
-def build_ecs_gateway(region: str, clients: Clients | None = None) -> EcsGateway:
-    """An ECS gateway for one region, as build_enforcer makes its own (the worker lists a cluster's
-    services with it)."""
-    return EcsGateway((clients or Clients()).client("ecs", region))
+def _work_queue(settings: Settings, clients: Clients) -> WorkQueue:
+    queue = build_work_queue(settings, clients)
+    if queue is None:
+        raise ConfigurationError("WORK_QUEUE_URL: not set: a cluster's services cannot be queued")
+    return queue

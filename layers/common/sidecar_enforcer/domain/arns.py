@@ -73,12 +73,12 @@ def task_definition_revision(value: str) -> int | None:
     return int(revision) if revision.isdigit() else None
 
 
-@cache
 def role_arn(role: str, partition: str, account: str) -> str:
     """A task role as an ARN: the API also takes a role's name."""
     return role if role.startswith("arn:") else f"arn:{partition}:iam::{account}:role/{role}"
 
 
+@cache  # botocore reads its endpoint data from disk each time (about 80 ms): once per region
 def partition_of(region: str) -> str | None:
     """The partition a region belongs to (aws, aws-cn, aws-us-gov, ...), from botocore's endpoint
     data (no client, no network); None for a string that is no region of any partition."""

@@ -129,6 +129,9 @@ class RegisterTaskDefinitionParams(_Lenient):
 class ServiceTarget:
     cluster: str
     service: str
+    # The cluster's tags as read when its services were queued (a cluster's opt-in tag changed):
+    # what the service is decided on, rather than tags a warm container kept from before the change.
+    cluster_tags: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -110,7 +110,10 @@ def items_of(trigger: Trigger) -> list[WorkItem]:
 
 def _target_body(target: Target) -> dict[str, Any]:
     if isinstance(target, ServiceTarget):
-        return {"kind": "service", "cluster": target.cluster, "service": target.service}
+        body: dict[str, Any] = {"kind": "service", "cluster": target.cluster, "service": target.service}
+        if target.cluster_tags is not None:
+            body["clusterTags"] = dict(target.cluster_tags)
+        return body
     if isinstance(target, ClusterTarget):
         return {"kind": "cluster", "cluster": target.cluster}
     if isinstance(target, TaskDefinitionTarget):
@@ -143,6 +146,7 @@ class _Service(_Strict):
     kind: Literal["service"]
     cluster: _Name
     service: _Name
+    cluster_tags: dict[str, str] | None = Field(default=None, alias="clusterTags")
 
 
 class _Cluster(_Strict):
@@ -214,7 +218,8 @@ def parse_item(body: Any) -> WorkItem:
 
 def _target(body: _Service | _Cluster | _TaskDefinition | _Deployment) -> Target:
     if isinstance(body, _Service):
-        return ServiceTarget(body.cluster, body.service)
+        tags = None if body.cluster_tags is None else dict(body.cluster_tags)
+        return ServiceTarget(body.cluster, body.service, cluster_tags=tags)
     if isinstance(body, _Cluster):
         return ClusterTarget(body.cluster)
     if isinstance(body, _TaskDefinition):

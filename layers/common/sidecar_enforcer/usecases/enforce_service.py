@@ -49,13 +49,20 @@ class EnforceService:
         self._report = report
         self._policy = RevertPolicy(settings.max_reverts, settings.revert_window_seconds)
 
-    def named(self, ecs: EcsGateway, cluster: str, service: str, scope: Scope) -> Finding:
-        """The service an event or a person names."""
+    def named(
+        self,
+        ecs: EcsGateway,
+        cluster: str,
+        service: str,
+        scope: Scope,
+        cluster_tags: dict[str, str] | None = None,
+    ) -> Finding:
+        """The service an event or a person names (``cluster_tags``: as read for it, if they were)."""
         snapshot = ecs.describe_service(cluster, service)
         if snapshot is None:
             reason = "the service does not exist (deleted, or another cluster)"
             return scope.finding(Status.SKIPPED, cluster=cluster, service=service, reasons=[reason])
-        return self(ecs, snapshot, scope)
+        return self(ecs, snapshot, scope, cluster_tags)
 
     def __call__(
         self,
