@@ -6,10 +6,10 @@ message group, so it is ordered with that service's other items), so no invocati
 with the size of a cluster. Any other item is enforced: ``Enforcer.handle`` describes, decides,
 acts and publishes its finding.
 
-A record fails when its item is malformed or its finding is FAILED. Powertools'
-SqsFifoPartialProcessor reports it in ``batchItemFailures`` (ReportBatchItemFailures on the event
-source mapping), together with the later records of the same message group, which keeps each
-service's items in order; other groups' records go on. A failed item comes back after the queue's
+A record fails when its item is malformed or its finding is FAILED. It is reported in
+``batchItemFailures`` (ReportBatchItemFailures on the event source mapping), together with the later
+records of the same message group, which keeps each service's items in order; other groups' records
+go on. A failed item comes back after the queue's
 visibility timeout; after the redrive policy's maxReceiveCount receives, SQS moves it, intact, to the
 FIFO work dead-letter queue.
 
@@ -28,8 +28,6 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from sidecar_enforcer.adapters.aws import Clients
 from sidecar_enforcer.config import Settings
@@ -37,6 +35,7 @@ from sidecar_enforcer.errors import (
     AwsError,
     ConfigurationError,
     EnforcementFailedError,
+    EnforcerError,
     MalformedEventError,
     NotFoundError,
 )
@@ -51,8 +50,6 @@ metrics = Metrics()
 copy_config_to_registered_loggers(source_logger=logger, include={"sidecar_enforcer"})
 # See functions/router/app.py: the handler's own errors are logged once, on one line.
 logging.getLogger("aws_lambda_powertools.tracing.tracer").setLevel(logging.CRITICAL)
-# Powertools logs each failed record at DEBUG; this function logs it once, on one line, itself.
-logging.getLogger("aws_lambda_powertools.utilities.batch").setLevel(logging.WARNING)
 
 # The adapters (sidecar_enforcer.adapters.<name>) whose calls this function makes: all of them.
 # template.yaml grants WorkerFunction exactly their PERMISSIONS (tests/unit/test_permissions.py);
@@ -98,19 +95,34 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
 def process(records: list[dict[str, Any]]) -> tuple[list[Finding], dict[str, str]]:
     """The findings of a batch of SQS records, and the records that failed (message id -> why, one
-    line each), in the order Lambda delivered them."""
-    findings: list[Finding] = []
-    reasons: dict[str, str] = {}
+    line each), in the order Lambda delivered them.
 
-    def record_handler(record: SQSRecord) -> None:
+    A record that fails holds back the later records of its own message group (they are reported
+    failed too, unprocessed), which keeps each service's items in order; other groups' records go
+    on (AWS Lambda developer guide, "Handling errors for an SQS event source": with a FIFO queue,
+    a failed message and the ones after it in its group are returned in batchItemFailures). This is
+    what Powertools' SqsFifoPartialProcessor(skip_group_on_error=True) does; importing it imports
+    every model of Powertools' parser package (Kafka, Kinesis, DynamoDB streams...), about 70 ms
+    of each cold start for this loop."""
+    findings: list[Finding] = []
+    failures: dict[str, str] = {}
+    held: set[str | None] = set()  # message groups with a failed record in this batch
+    for record in records:
+        message_id = str(record.get("messageId", ""))
+        group = (record.get("attributes") or {}).get("MessageGroupId")
+        if group in held:
+            failures[message_id] = KEPT_BACK
+            continue
         try:
-            found = work(parse_item(record.body))
-        except (MalformedEventError, EnforcementFailedError) as exc:
-            reasons[record.message_id] = str(exc)
-            logger.error("work item %s failed: %s", record.message_id, exc)
+            found = work(parse_item(record.get("body")))
+        except Exception as exc:  # any failure fails the record, never the whole batch
+            reason = str(exc) if isinstance(exc, EnforcerError) else f"{type(exc).__name__}: {exc}"
             if isinstance(exc, MalformedEventError):
                 metrics.add_metric(name="MalformedItems", unit=MetricUnit.Count, value=1)
-            raise
+            logger.error("work item %s failed: %s", message_id, reason)
+            failures[message_id] = reason
+            held.add(group)
+            continue
         findings.extend(found)
         for finding in found:
             metrics.add_metric(
@@ -118,19 +130,8 @@ def process(records: list[dict[str, Any]]) -> tuple[list[Finding], dict[str, str
             )
         failed = [f for f in found if f.status is Status.FAILED]
         if failed:  # logged (at ERROR) and published by the enforcer already
-            reasons[record.message_id] = (
-                f"{len(failed)} of {len(found)} targets failed: {failed[0].reasons[0]}"
-            )
-            raise EnforcementFailedError(reasons[record.message_id])
-
-    # skip_group_on_error: a failed record holds back the later records of its own message group
-    # only (Powertools' SqsFifoPartialProcessor); every record failing is reported like any other
-    # partial failure, not raised.
-    processor = SqsFifoPartialProcessor(skip_group_on_error=True)
-    processor.raise_on_entire_batch_failure = False
-    response = process_partial_response({"Records": records}, record_handler, processor)
-    failed = [str(f["itemIdentifier"]) for f in response["batchItemFailures"]]
-    failures = {message_id: reasons.get(message_id, KEPT_BACK) for message_id in failed}
+            failures[message_id] = f"{len(failed)} of {len(found)} targets failed: {failed[0].reasons[0]}"
+            held.add(group)
     return findings, failures
 
 

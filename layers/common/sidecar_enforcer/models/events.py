@@ -21,9 +21,9 @@ Nothing is ever "corrected" to a same-named resource elsewhere.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..domain.arns import (
@@ -56,6 +56,25 @@ SCHEDULED = "Scheduled Event"  # the periodic tick that publishes statuses SNS r
 
 class _Lenient(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class EventBridgeModel(BaseModel):
+    """The EventBridge envelope (EventBridge user guide, "Amazon EventBridge events": the same
+    fields as Powertools' parser model of that name; importing that one imports every model of the
+    parser package, a quarter of the handlers' cold import)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    version: str
+    id: str
+    source: str
+    account: str
+    time: datetime
+    region: str
+    resources: list[str]
+    detail_type: str = Field(alias="detail-type")
+    detail: Any
+    replay_name: str | None = Field(default=None, alias="replay-name")
 
 
 class SessionIssuer(_Lenient):
