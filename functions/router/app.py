@@ -39,11 +39,11 @@ from sidecar_enforcer.errors import (
     MalformedEventError,
     MisconfiguredError,
 )
+from sidecar_enforcer.gate import Gate
 from sidecar_enforcer.models.events import SCHEDULED, Trigger, parse_trigger
 from sidecar_enforcer.models.findings import Finding, Status
 from sidecar_enforcer.models.work import items_of
-from sidecar_enforcer.service import Enforcer
-from sidecar_enforcer.wiring import build_enforcer, build_work_queue, fault_publisher
+from sidecar_enforcer.wiring import build_gate, build_work_queue, fault_publisher
 
 logger = Logger()
 metrics = Metrics()
@@ -82,8 +82,8 @@ def clients() -> Clients:
 
 
 @cache
-def enforcer() -> Enforcer:
-    return build_enforcer(settings(), clients())
+def gate() -> Gate:
+    return build_gate(settings(), clients())
 
 
 @cache
@@ -106,8 +106,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         raise
     try:
         if trigger.name == SCHEDULED:  # drains the outbox: no item, nothing per service
-            return result_of(trigger, enforcer().handle(trigger), context.aws_request_id)
-        early = enforcer().ignored(trigger)  # asks for nothing: answered, nothing queued
+            return result_of(trigger, [gate().tick(trigger)], context.aws_request_id)
+        early = gate().ignored(trigger)  # asks for nothing: answered, nothing queued
         if early is not None:
             return result_of(trigger, [early], context.aws_request_id)
         queue = work_queue()

@@ -44,3 +44,24 @@ def test_the_x_ray_sdk_is_imported_only_when_tracing_is_on(
     )
 
     assert done.stdout.split() == [imported, "True", "False", "False", "False"]
+
+
+def test_the_router_imports_none_of_the_modules_that_plan_and_enforce() -> None:
+    probe = (
+        "import sys, app; print(sorted(m for m in sys.modules if m in ("
+        "'sidecar_enforcer.service', 'sidecar_enforcer.domain.plan', 'sidecar_enforcer.profiles', "
+        "'sidecar_enforcer.adapters.ecs', 'sidecar_enforcer.usecases.enforce_service')))"
+    )
+    env = {**os.environ, "POWERTOOLS_TRACE_DISABLED": "true", "PYTHONPATH": str(ROOT / "layers" / "common")}
+
+    done = subprocess.run(  # noqa: S603 - this interpreter, a fixed probe
+        [sys.executable, "-c", probe],
+        cwd=ROOT / "functions" / "router",
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+
+    assert done.stdout.strip() == "[]"

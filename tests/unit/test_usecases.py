@@ -24,6 +24,7 @@ from sidecar_enforcer.errors import (
     NotFoundError,
     RejectedError,
 )
+from sidecar_enforcer.gate import Gate
 from sidecar_enforcer.ledger import OUTBOX, Ledger
 from sidecar_enforcer.models.events import (
     ClusterTarget,
@@ -139,15 +140,14 @@ class World:
             self.settings,
             lambda region: self.ecs,
             self.identity,
-            triage=self.triage,
             enforce_service=self.enforce_service,
             enforce_task_definition=self.enforce_task_definition,
             verify_deployment=self.verify,
             release=self.release,
             fan_out=self.fan_out,
-            drain_outbox=self.drain,
             report=self.report,
         )
+        self.gate = Gate(self.settings, self.triage, self.drain, self.report)
 
     def send(self, items: list[Any]) -> None:
         """The work queue, as the fan-out sees it."""
@@ -890,10 +890,10 @@ def test_an_ended_deployment_of_ours_is_not_ignored() -> None:
     assert [op[0] for op in world.table.ops] == ["get"]
 
 
-def test_an_ignored_trigger_through_the_enforcer_is_logged_not_published() -> None:
+def test_an_ignored_trigger_through_the_gate_is_logged_not_published() -> None:
     world = World(snapshot())
 
-    finding = world.enforcer.ignored(trigger(ignored="DeleteService needs no enforcement"))
+    finding = world.gate.ignored(trigger(ignored="DeleteService needs no enforcement"))
 
     assert finding is not None
     assert finding.status is Status.IGNORED
@@ -954,7 +954,7 @@ def test_the_scheduled_tick_drains_the_outbox() -> None:
     world.publisher.failures.append(AwsError("Publish: ServiceUnavailable"))
     world.report(finding())
 
-    (tick,) = world.enforcer.handle(trigger(name="Scheduled Event", targets=(), caller_arn=None))
+    tick = world.gate.tick(trigger(name="Scheduled Event", targets=(), caller_arn=None))
 
     assert tick.status is Status.IGNORED
     assert tick.reasons == ["published 1 status(es) kept while SNS refused them"]

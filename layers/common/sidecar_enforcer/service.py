@@ -14,7 +14,6 @@ from .adapters.identity import Identity
 from .config import Settings
 from .errors import AwsError, NotFoundError
 from .models.events import (
-    SCHEDULED,
     ClusterTarget,
     DeploymentOutcome,
     ServiceTarget,
@@ -27,10 +26,8 @@ from .models.work import WorkItem
 from .usecases.enforce_service import EnforceService
 from .usecases.enforce_task_definition import EnforceTaskDefinition
 from .usecases.fan_out import FanOutCluster
-from .usecases.outbox import DrainOutbox
 from .usecases.release import Release
 from .usecases.scope import Reporter, Scope
-from .usecases.triage import Triage
 from .usecases.verify_deployment import VerifyDeployment
 
 
@@ -41,41 +38,27 @@ class Enforcer:
         ecs_for: Callable[[str], EcsGateway],
         identity: Callable[[], Identity],
         *,
-        triage: Triage,
         enforce_service: EnforceService,
         enforce_task_definition: EnforceTaskDefinition,
         verify_deployment: VerifyDeployment,
         release: Release,
         fan_out: FanOutCluster,
-        drain_outbox: DrainOutbox,
         report: Reporter,
     ) -> None:
         self.settings = settings
         self._ecs_for = ecs_for
         self._identity = identity
-        self._triage = triage
         self._enforce_service = enforce_service
         self._enforce_task_definition = enforce_task_definition
         self._verify_deployment = verify_deployment
         self._release = release
         self._fan_out = fan_out
-        self.drain_outbox = drain_outbox
         self._report = report
 
-    def ignored(self, trigger: Trigger) -> Finding | None:
-        """The IGNORED finding of an event that asks for nothing (logged, never published), or None:
-        the handler asks this first, before it queues or records anything."""
-        finding = self._triage(trigger)
-        return self._report(finding) if finding is not None else None
-
     def handle(self, trigger: Trigger) -> list[Finding]:
-        """Enforce everything an event asks for, once ``ignored`` found it asks for something;
-        publish and return one finding per target."""
+        """Enforce everything a work item asks for (the router's Gate found it asks for
+        something); publish and return one finding per target."""
         scope = Scope.of(trigger, self.settings.enforcement_mode)
-        if trigger.name == SCHEDULED:
-            sent = self.drain_outbox()
-            reason = f"published {sent} status(es) kept while SNS refused them"
-            return [self._report(scope.finding(Status.IGNORED, reasons=[reason]))]
         me = self._identity()
         if trigger.account and trigger.account != me.account:
             reason = (

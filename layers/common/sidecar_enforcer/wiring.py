@@ -1,38 +1,43 @@
-"""The composition root: settings + clients -> an Enforcer. Used by the Lambda handler and the CLI."""
+"""The composition root: settings + clients -> the Gate (the router's) and the Enforcer (the
+worker's and the CLI's), and the work queue.
+
+The router imports this module on every cold start and runs only the Gate: the Enforcer's modules
+(planning, the profiles, the ECS and IAM adapters, the use cases that change things) are imported
+inside the functions that build them, so the router never pays for them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
 from .adapters.aws import Clients
 from .adapters.dynamodb import StateTable
-from .adapters.ecs import EcsGateway
-from .adapters.iam import TaskRoleChecker
 from .adapters.identity import Identity, caller_identity
 from .adapters.memory import MemoryTable
-from .adapters.profiles import SsmProfiles, folder_documents
 from .adapters.sns import StatusPublisher, Unpublished
 from .adapters.sqs import DeadLetterQueue, WorkQueue
 from .config import Settings
 from .errors import ConfigurationError
+from .gate import Gate
 from .ledger import Ledger, Table
-from .profiles import Catalog, builtin_catalog
-from .service import Enforcer
-from .usecases.enforce_service import EnforceService
-from .usecases.enforce_task_definition import EnforceTaskDefinition
-from .usecases.fan_out import FanOutCluster
 from .usecases.outbox import DrainOutbox
-from .usecases.release import Release
-from .usecases.revisions import Revisions
 from .usecases.scope import Publisher, Reporter
 from .usecases.triage import Triage
-from .usecases.verify_deployment import VerifyDeployment
+
+if TYPE_CHECKING:
+    from .profiles import Catalog
+    from .service import Enforcer
 
 
 def profile_source(settings: Settings, clients: Clients) -> Callable[[], Catalog]:
     """The shipped profiles, then PROFILES_DIR's documents, then PROFILES_SSM_PATH's (cached by
     Powertools for five minutes), later ones replacing earlier ones of the same name."""
+    from .adapters.profiles import SsmProfiles, folder_documents
+    from .profiles import builtin_catalog
+
     local = builtin_catalog()
     if settings.profiles_dir:
         local = local.with_documents(folder_documents(settings.profiles_dir))
@@ -61,20 +66,20 @@ def fault_publisher(topic_arn: str, clients: Clients | None = None) -> StatusPub
     return StatusPublisher((clients or Clients()).client("sns", parts[3]), topic_arn)
 
 
-def build_enforcer(settings: Settings, clients: Clients | None = None) -> Enforcer:
-    clients = clients or Clients()
+@dataclass(frozen=True)
+class _Shared:
+    """What the Gate and the Enforcer of one container share."""
 
-    @cache
-    def ecs_for(region: str) -> EcsGateway:
-        return EcsGateway(clients.client("ecs", region))
+    identity: Callable[[], Identity]
+    ledger: Ledger
+    drain: DrainOutbox
+    report: Reporter
 
+
+def _shared(settings: Settings, clients: Clients) -> _Shared:
     @cache
     def identity() -> Identity:
         return caller_identity(clients.client("sts"))
-
-    @cache
-    def task_roles() -> TaskRoleChecker:
-        return TaskRoleChecker(clients.client("iam"))
 
     publisher: Publisher = Unpublished()
     if settings.status_topic_arn:
@@ -87,22 +92,49 @@ def build_enforcer(settings: Settings, clients: Clients | None = None) -> Enforc
     dead_letters = None
     if settings.dead_letter_queue_url:  # the stack's own queue, in the function's region
         dead_letters = DeadLetterQueue(clients.client("sqs"), settings.dead_letter_queue_url)
-    catalog = profile_source(settings, clients)
     drain = DrainOutbox(ledger, publisher, dead_letters)
-    report = Reporter(publisher, ledger, drain)
-    revisions = Revisions(ledger, task_roles)
+    return _Shared(identity, ledger, drain, Reporter(publisher, ledger, drain))
+
+
+def build_gate(settings: Settings, clients: Clients | None = None) -> Gate:
+    shared = _shared(settings, clients or Clients())
+    return Gate(settings, Triage(settings, shared.identity, shared.ledger), shared.drain, shared.report)
+
+
+def build_enforcer(settings: Settings, clients: Clients | None = None) -> Enforcer:
+    from .adapters.ecs import EcsGateway
+    from .adapters.iam import TaskRoleChecker
+    from .service import Enforcer
+    from .usecases.enforce_service import EnforceService
+    from .usecases.enforce_task_definition import EnforceTaskDefinition
+    from .usecases.fan_out import FanOutCluster
+    from .usecases.release import Release
+    from .usecases.revisions import Revisions
+    from .usecases.verify_deployment import VerifyDeployment
+
+    clients = clients or Clients()
+    shared = _shared(settings, clients)
+
+    @cache
+    def ecs_for(region: str) -> EcsGateway:
+        return EcsGateway(clients.client("ecs", region))
+
+    @cache
+    def task_roles() -> TaskRoleChecker:
+        return TaskRoleChecker(clients.client("iam"))
+
+    catalog = profile_source(settings, clients)
+    revisions = Revisions(shared.ledger, task_roles)
     return Enforcer(
         settings,
         ecs_for,
-        identity,
-        triage=Triage(settings, identity, ledger),
-        enforce_service=EnforceService(settings, catalog, revisions, ledger, report),
+        shared.identity,
+        enforce_service=EnforceService(settings, catalog, revisions, shared.ledger, shared.report),
         enforce_task_definition=EnforceTaskDefinition(settings, catalog, revisions),
-        verify_deployment=VerifyDeployment(settings, ledger),
-        release=Release(ledger),
+        verify_deployment=VerifyDeployment(settings, shared.ledger),
+        release=Release(shared.ledger),
         fan_out=FanOutCluster(lambda: _work_queue(settings, clients)),
-        drain_outbox=drain,
-        report=report,
+        report=shared.report,
     )
 
 
