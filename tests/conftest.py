@@ -25,3 +25,15 @@ def _fake_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_REGION", "us-east-1")
+
+
+_STATUS_SCHEMA = ROOT / "schemas" / "status-v1.json"
+
+
+def assert_status_message(message: dict[str, object]) -> None:
+    """Every status a test produces is checked against the published contract."""
+    import json
+
+    import jsonschema
+
+    jsonschema.validate(message, json.loads(_STATUS_SCHEMA.read_text(encoding="utf-8")))

@@ -19,7 +19,7 @@ from sidecar_enforcer.profiles import builtin_profiles
 from sidecar_enforcer_dev import fleet
 from sidecar_enforcer_dev.local import Pipeline, create_work_queue, load_function
 
-from ..conftest import ROOT
+from ..conftest import ROOT, assert_status_message
 
 ACCOUNT = "123456789012"  # moto's default account
 TABLE = "sidecar-enforcer-state"
@@ -72,7 +72,9 @@ class Inbox:
                 return found
             for m in batch:
                 attrs = {k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items()}
-                found.append({"body": json.loads(m["Body"]), "attributes": attrs, "raw": m["Body"]})
+                body = json.loads(m["Body"])
+                assert_status_message(body)
+                found.append({"body": body, "attributes": attrs, "raw": m["Body"]})
                 self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
 
 

@@ -77,8 +77,10 @@ def test_update_service_event_remediates_and_reports(aws: Aws, invoke: Any, inbo
     assert message["attributes"] == {
         "status": "REMEDIATED",
         "account": ACCOUNT,
+        "region": "us-east-1",
         "cluster": "shop-prod",
         "profile": "jaeger",
+        "mode": "enforce",
     }
 
 

@@ -17,6 +17,7 @@ from sidecar_enforcer.domain.taskdef import TaskDefinitionDocument
 from sidecar_enforcer.errors import AwsError, NotFoundError
 from sidecar_enforcer.models.findings import Finding
 
+from ..conftest import assert_status_message
 from ._factories import ACCOUNT, REGION
 
 
@@ -197,6 +198,7 @@ class RecordingPublisher:
     def publish(self, finding: Finding) -> str:
         if self.failures:
             raise self.failures.pop(0)
+        assert_status_message(finding.to_message())
         self.published.append(finding)
         return f"message-{len(self.published)}"
 

@@ -90,7 +90,8 @@ def test_a_status_that_fits_is_published_whole() -> None:
 
     request = published(finding)
 
-    assert json.loads(request["Message"]) == finding.model_dump(mode="json", by_alias=True, exclude_none=True)
+    dumped = finding.model_dump(mode="json", by_alias=True, exclude_none=True)
+    assert json.loads(request["Message"]) == {"schemaVersion": "1.0", **dumped}
     assert request["MessageAttributes"]["cluster"]["StringValue"] == "shop"
 
 

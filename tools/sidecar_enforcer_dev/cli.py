@@ -332,8 +332,16 @@ def parser() -> argparse.ArgumentParser:
         cmd_local_env,
     )
     _command(sub, "profiles", "list the profiles with their versions and images", cmd_profiles)
+    _command(sub, "schema", "print the JSON Schema of status messages (schemas/status-v1.json)", cmd_schema)
     _command(sub, "demo", "the main job against an embedded moto server on 127.0.0.1", cmd_demo)
     return top
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from sidecar_enforcer.models.findings import status_schema
+
+    print(json.dumps(status_schema(), indent=2))
+    return 0
 
 
 def _command(

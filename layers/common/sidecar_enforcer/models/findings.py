@@ -17,7 +17,12 @@ from pydantic.alias_generators import to_camel
 
 from ..domain.status import Status
 
-__all__ = ["Finding", "Status"]
+__all__ = ["SCHEMA_VERSION", "Finding", "Status", "status_schema"]
+
+# The status message's contract: a new optional field is a minor version (1.1), a field removed,
+# renamed or retyped a major one (2.0, and a new schemas/status-v2.json).
+SCHEMA_VERSION = "1.0"
+SCHEMA_ID = "urn:sidecar-enforcer:status:v1"
 
 
 class Finding(BaseModel):
@@ -51,11 +56,10 @@ class Finding(BaseModel):
     event_id: str | None = None
 
     def to_message(self) -> dict[str, Any]:
-        """The status as published (and logged, and kept in the outbox): bounded."""
-        return {
-            key: _bounded(value)
-            for key, value in self.model_dump(mode="json", by_alias=True, exclude_none=True).items()
-        }
+        """The status as published (and logged, and kept in the outbox): bounded, and versioned by
+        ``schemaVersion`` (schemas/status-v1.json describes it)."""
+        dumped = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return {"schemaVersion": SCHEMA_VERSION, **{key: _bounded(value) for key, value in dumped.items()}}
 
     def subject(self) -> str:
         """SNS subjects are limited to 100 ASCII characters."""
@@ -68,10 +72,77 @@ class Finding(BaseModel):
         attrs = {
             "status": self.status.value,
             "account": self.account,
+            "region": self.region,
             "cluster": self.cluster,
             "profile": self.profile,
+            "mode": self.mode,
         }
         return {k: _cut(v, ATTRIBUTE_CHARS, len) for k, v in attrs.items() if v}
+
+
+DESCRIPTIONS = {
+    "status": "what the enforcer concluded (see the README's Statuses table)",
+    "account": "the AWS account the service or task definition is in",
+    "region": "its region",
+    "cluster": "the ECS cluster's name",
+    "service": "the ECS service's name",
+    "family": "the task definition family",
+    "profile": "the sidecar profile the tags ask for",
+    "profileVersion": "the profile's version (a new version makes a new compliant revision)",
+    "sourceTaskDefinitionArn": "the revision the service ran, or the one named by the event",
+    "newTaskDefinitionArn": "the compliant revision registered (or reused)",
+    "oldTaskSize": "the Fargate task size before",
+    "newTaskSize": "the Fargate task size after the enforcer grew it",
+    "reasons": "why, in words a person can act on",
+    "changes": "what was changed, or in audit mode what would be",
+    "warnings": "what a person should fix that did not stop the enforcer",
+    "deploymentId": "the ECS deployment the enforcer started, or the one this status is about",
+    "revertedBy": "FLAPPING: who took the sidecar away (CloudTrail callers), most often first",
+    "release": "QUARANTINED, FLAPPING, DEPLOYMENT_FAILED: how a person releases the service",
+    "mode": "enforce or audit",
+    "trigger": "the API call or event name that led here, or manual",
+    "eventId": "the EventBridge event's id",
+}
+
+
+def status_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a status message, as schemas/status-v1.json holds it."""
+    schema = Finding.model_json_schema(by_alias=True, mode="serialization")
+    properties = {
+        "schemaVersion": {
+            "type": "string",
+            "pattern": r"^1\.[0-9]+$",
+            "description": "1.x: fields are only ever added within a major version",
+        },
+        **schema["properties"],
+    }
+    for name, prop in properties.items():  # a message leaves out what is None
+        if name in DESCRIPTIONS:
+            prop["description"] = DESCRIPTIONS[name]
+        prop.pop("title", None)
+        if isinstance(prop.get("anyOf"), list):
+            kept = [branch for branch in prop["anyOf"] if branch != {"type": "null"}]
+            if len(kept) == 1:
+                prop.pop("anyOf")
+                prop.update(kept[0])
+        prop.pop("default", None)
+        properties[name] = prop
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "sidecar-enforcer status message",
+        "description": (
+            "One outcome for one service or task definition, published to the status topic (SNS) as "
+            "JSON, with message attributes status, account, region, cluster, profile and mode for "
+            "subscription filter policies. Names, ARNs and reasons only: never environment values or "
+            "secrets. Long strings and lists are cut, saying how much."
+        ),
+        "type": "object",
+        "required": ["schemaVersion", "status"],
+        "properties": properties,
+        "$defs": schema.get("$defs", {}),
+        "additionalProperties": True,
+    }
 
 
 # An SNS message is at most 256 KB (262,144 bytes), body plus attributes. The body is JSON with
