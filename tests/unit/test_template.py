@@ -220,3 +220,14 @@ def test_the_organisation_s_accounts_may_put_events_on_the_bus_and_nobody_else()
     statement = policy["Properties"]["Statement"]
     assert statement["Action"] == "events:PutEvents"
     assert statement["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": "OrganizationId"}}
+
+
+@pytest.mark.parametrize(("name", "index"), [("template.yaml", 0), ("member.yaml", 1)])
+def test_the_readme_s_parameter_tables_list_exactly_each_template_s_parameters(name: str, index: int) -> None:
+    from .test_permissions import load
+    from .test_readme import README, tables
+
+    parameter_tables = [t for t in tables(README) if t[0].startswith("| parameter |")]
+    listed = {m.group(1) for row in parameter_tables[index][2:] if (m := re.match(r"\| `(\w+)` \|", row))}
+
+    assert listed == set(load(name)["Parameters"])
