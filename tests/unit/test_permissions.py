@@ -47,6 +47,18 @@ def adapters() -> dict[str, ModuleType]:
 
 FUNCTIONS = {"router": "RouterFunction", "worker": "WorkerFunction"}
 
+# Granted for the stack's infrastructure, not for an adapter's call: with KmsKeyArn, SQS and SNS ask
+# the sender for a data key of the queues' and the topic's customer managed key (and the SQS event
+# source's receives for Decrypt). Both statements are conditional (HasKmsKey).
+KEY_GRANTS = {"kms:Decrypt", "kms:GenerateDataKey"}
+# The worker assumes the member role in member accounts (template.yaml, AssumeMemberRole; only with
+# OrganizationId). Until an adapter the worker uses declares sts:AssumeRole, it is expected here.
+MEMBER_GRANTS = {"worker": {"sts:AssumeRole"}, "router": set()}
+
+
+def expected(function: str) -> set[str]:
+    return calls_of(function) | KEY_GRANTS | MEMBER_GRANTS[function]
+
 
 def declared_adapters(function: str) -> set[str]:
     """The function's ADAPTERS tuple, read from its source (a function folder is not a package)."""
@@ -63,9 +75,19 @@ def calls_of(function: str) -> set[str]:
     return {action for name in declared_adapters(function) for action in modules[name].PERMISSIONS}
 
 
-def granted(resource: str) -> set[str]:
-    template = yaml.load((ROOT / "template.yaml").read_text(encoding="utf-8"), Loader=_CloudFormation)  # noqa: S506
-    policies = template["Resources"][resource]["Properties"]["Policies"]
+def load(name: str = "template.yaml") -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.load((ROOT / name).read_text(encoding="utf-8"), Loader=_CloudFormation)  # noqa: S506
+    return loaded
+
+
+def granted(resource: str, name: str = "template.yaml") -> set[str]:
+    """Every action of the resource's policies (both branches of an !If): a function's Policies, or
+    a role's Policies' documents."""
+    policies = load(name)["Resources"][resource]["Properties"]["Policies"]
+    return actions_in(policies)
+
+
+def actions_in(policies: Any) -> set[str]:
     actions: set[str] = set()
 
     def walk(node: Any) -> None:
@@ -100,13 +122,13 @@ def test_each_function_declares_only_adapters_that_exist() -> None:
 
 @pytest.mark.parametrize(("function", "resource"), FUNCTIONS.items())
 def test_the_template_grants_each_function_exactly_what_it_calls(function: str, resource: str) -> None:
-    assert granted(resource) == calls_of(function)
+    assert granted(resource) == expected(function)
 
 
 def test_the_router_is_granted_nothing_in_ecs_or_iam() -> None:
     router = granted("RouterFunction")
 
-    assert not {a for a in router if a.startswith(("ecs:", "iam:", "ssm:"))}
+    assert not {a for a in router if a.startswith(("ecs:", "iam:", "ssm:", "sts:"))}
     assert "sqs:SendMessage" in router  # the work queue
     assert granted("WorkerFunction") > router
 
@@ -120,5 +142,80 @@ def test_the_check_fails_for_a_missing_or_an_extra_grant(
     calls = (*sqs.PERMISSIONS, "sqs:PurgeQueue") if change == "extra" else ()
     monkeypatch.setattr(sqs, "PERMISSIONS", calls)
 
-    assert granted("RouterFunction") != calls_of("router")
-    assert granted("WorkerFunction") != calls_of("worker")
+    assert granted("RouterFunction") != expected("router")
+    assert granted("WorkerFunction") != expected("worker")
+
+
+def statements(policies: Any) -> dict[str, dict[str, Any]]:
+    """The statements of a policy list by Sid (both branches of an !If)."""
+    found: dict[str, dict[str, Any]] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "Effect" in node and "Action" in node:
+                found[node.get("Sid", str(node["Action"]))] = node
+                return
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(policies)
+    return found
+
+
+def worker_statements() -> dict[str, dict[str, Any]]:
+    return statements(load()["Resources"]["WorkerFunction"]["Properties"]["Policies"])
+
+
+def test_registration_is_allowed_only_with_the_enforcer_s_marker_tag_in_the_request() -> None:
+    from sidecar_enforcer import ENFORCER_NAME
+    from sidecar_enforcer.domain.markers import MARKER_MANAGED_BY
+
+    found = worker_statements()
+    register, tag = found["EcsRegisterMarkedTaskDefinitions"], found["EcsTagOnRegister"]
+
+    assert register["Condition"] == {"StringEquals": {f"aws:RequestTag/{MARKER_MANAGED_BY}": ENFORCER_NAME}}
+    assert tag["Condition"]["StringEquals"] == {
+        "ecs:CreateAction": "RegisterTaskDefinition",  # tag-on-create only, never retagging
+        f"aws:RequestTag/{MARKER_MANAGED_BY}": ENFORCER_NAME,
+    }
+
+
+def test_roles_are_passed_only_to_ecs_tasks_and_only_those_the_parameter_names() -> None:
+    passrole = worker_statements()["PassTaskRolesToEcs"]
+
+    assert passrole["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
+    assert passrole["Resource"].endswith(":role/${PassRoleNamePattern}")
+    assert load()["Parameters"]["PassRoleNamePattern"]["Default"] == "*"  # README: the one broad grant
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:ecs:eu-west-1:111122223333:service/prod/web",  # service/<cluster>/<name>
+        "arn:aws:ecs:eu-west-1:111122223333:service/web",  # the old format, service/<name>
+    ],
+)
+def test_service_mutations_and_reads_cover_both_service_arn_formats(arn: str) -> None:
+    import fnmatch
+
+    found = worker_statements()
+    for sid in ("EcsUpdateService", "EcsDescribeServicesAndClusters"):
+        resources = found[sid]["Resource"]
+        patterns = [resources] if isinstance(resources, str) else resources
+        concrete = [
+            p.replace("${AWS::Partition}", "aws")
+            .replace("${AWS::Region}", "eu-west-1")
+            .replace("${AWS::AccountId}", "111122223333")
+            for p in patterns
+        ]
+        assert any(fnmatch.fnmatchcase(arn, p) for p in concrete), sid
+
+
+def test_the_worker_assumes_only_the_member_role_and_only_in_the_organisation() -> None:
+    assume = worker_statements()["AssumeMemberRole"]
+
+    assert assume["Resource"] == "arn:${AWS::Partition}:iam::*:role/${MemberRoleName}"
+    assert assume["Condition"] == {"StringEquals": {"aws:ResourceOrgID": "OrganizationId"}}

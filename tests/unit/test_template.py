@@ -1,6 +1,8 @@
 """template.yaml and the code agree on the settings: every variable each function is given (the
 Globals' and its own) is one ``Settings`` reads, and every setting can be given from the template;
-and the work queue is the FIFO queue the router and worker are written for."""
+the work queue is the FIFO queue the router and worker are written for; the alarms and the dashboard
+watch the metrics the code emits; the state table outlives the stack; and the KMS key, when given,
+is used wherever the resource supports one."""
 
 from __future__ import annotations
 
@@ -30,9 +32,17 @@ def function_variables(resource: str) -> set[str]:
     return {name for name in variables if not name.startswith("POWERTOOLS_")}
 
 
+# Given to both functions for the cross-account change (the member role's name), which makes Settings
+# read it; until ENV_VARS lists it, it is the one variable the template may give beyond ENV_VARS.
+FORTHCOMING = {"MEMBER_ROLE_NAME"}
+
+
 @pytest.mark.parametrize("resource", ["RouterFunction", "WorkerFunction"])
 def test_each_function_gets_exactly_the_settings_the_code_reads(resource: str) -> None:
-    assert function_variables(resource) == set(ENV_VARS)
+    given = function_variables(resource)
+
+    assert set(ENV_VARS) <= given
+    assert given - set(ENV_VARS) <= FORTHCOMING
 
 
 def test_the_work_queue_is_fifo_with_a_fifo_dead_letter_queue_and_room_for_the_worker() -> None:
@@ -46,10 +56,40 @@ def test_the_work_queue_is_fifo_with_a_fifo_dead_letter_queue_and_room_for_the_w
     assert dead["FifoQueue"] is True  # a FIFO queue's dead-letter queue must be FIFO
     assert queue["ContentBasedDeduplication"] is False  # the router sets each item's dedup id
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == "WorkDeadLetterQueue.Arn"
-    assert queue["VisibilityTimeout"] >= 6 * worker["Timeout"]  # Lambda's guidance for SQS sources
     assert source["BatchSize"] <= 10  # the most a FIFO event source takes
     assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert "ReservedConcurrentExecutions" not in worker
+
+
+def test_the_visibility_timeout_is_six_times_each_worker_timeout_the_parameter_allows() -> None:
+    loaded = template()
+    worker = loaded["Resources"]["WorkerFunction"]["Properties"]
+    queue = loaded["Resources"]["WorkQueue"]["Properties"]
+    timeouts = loaded["Mappings"]["WorkerTimeouts"]
+
+    assert worker["Timeout"] == "WorkerTimeout"
+    assert queue["VisibilityTimeout"] == ["WorkerTimeouts", "WorkerTimeout", "VisibilityTimeout"]
+    allowed = loaded["Parameters"]["WorkerTimeout"]["AllowedValues"]
+    assert {str(v) for v in allowed} == set(timeouts)
+    for seconds, row in timeouts.items():
+        assert row["VisibilityTimeout"] == 6 * int(seconds)  # Lambda's guidance for SQS sources
+        assert int(seconds) <= 900  # Lambda's maximum timeout
+        assert row["VisibilityTimeout"] <= 43200  # SQS's maximum visibility timeout
+
+
+def test_reserved_concurrency_is_none_by_default_and_never_below_the_event_source_s_maximum() -> None:
+    loaded = template()
+    worker = loaded["Resources"]["WorkerFunction"]["Properties"]
+    maximum = worker["Events"]["WorkItems"]["Properties"]["ScalingConfig"]["MaximumConcurrency"]
+    rule = loaded["Rules"]["ReservedConcurrencyHoldsTheEventSource"]["Assertions"][0]["Assert"]
+
+    assert loaded["Parameters"]["WorkerReservedConcurrency"]["Default"] == 0
+    assert worker["ReservedConcurrentExecutions"] == [
+        "HasWorkerReservedConcurrency",
+        "WorkerReservedConcurrency",
+        "AWS::NoValue",
+    ]
+    # !Not [!Contains [[...], !Ref WorkerReservedConcurrency]] (the loader keeps no tag names)
+    assert rule == [[[str(n) for n in range(1, maximum)], "WorkerReservedConcurrency"]]
 
 
 def test_each_policy_switch_is_a_template_parameter_with_the_code_s_default() -> None:
@@ -77,3 +117,117 @@ def test_the_profile_member_allowance_is_a_template_parameter_allowing_none_by_d
     assert "Type: String" in section
     assert 'Default: "{}"' in section
     assert "ALLOWED_PROFILE_MEMBERS: !Ref AllowedProfileMembers" in text
+
+
+def test_the_state_table_survives_stack_deletion_and_replacement() -> None:
+    table = template()["Resources"]["StateTable"]
+
+    assert table["DeletionPolicy"] == "Retain"
+    assert table["UpdateReplacePolicy"] == "Retain"
+
+
+def metric_name(status: str) -> str:
+    """The metric the functions emit for a status (functions/worker/app.py, functions/router/app.py)."""
+    return status.title().replace("_", "")
+
+
+def emf_dimensions() -> tuple[str, str]:
+    variables = template()["Globals"]["Function"]["Environment"]["Variables"]
+    return variables["POWERTOOLS_METRICS_NAMESPACE"], variables["POWERTOOLS_SERVICE_NAME"]
+
+
+def test_the_code_names_its_status_metrics_as_the_alarms_expect() -> None:
+    for app in ("worker", "router"):
+        source = (ROOT / "functions" / app / "app.py").read_text(encoding="utf-8")
+        assert 'name=finding.status.value.title().replace("_", "")' in source, app
+
+
+def alarms() -> dict[str, dict[str, Any]]:
+    return {
+        name: resource["Properties"]
+        for name, resource in template()["Resources"].items()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+    }
+
+
+def test_the_alarms_watch_the_dead_letter_queues_the_functions_and_the_statuses_that_need_a_person() -> None:
+    from sidecar_enforcer.domain.status import Status
+
+    namespace, service = emf_dimensions()
+    watched = set()
+    for properties in alarms().values():
+        dimensions = {d["Name"]: d["Value"] for d in properties["Dimensions"]}
+        watched.add((properties["Namespace"], properties["MetricName"], *sorted(dimensions.values())))
+        assert properties["AlarmActions"] == ["AlarmTopic"]
+        assert properties["ComparisonOperator"] == "GreaterThanThreshold"
+        assert properties["Threshold"] == 0
+        assert properties["TreatMissingData"] == "notBreaching"
+
+    for queue in ("DeadLetterQueue", "WorkDeadLetterQueue"):
+        assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible", f"{queue}.QueueName") in watched
+    for function in ("RouterFunction", "WorkerFunction"):
+        for metric in ("Errors", "Throttles"):
+            assert ("AWS/Lambda", metric, function) in watched
+    for status in (Status.FAILED, Status.FLAPPING, Status.DEPLOYMENT_FAILED):
+        assert (namespace, metric_name(status.value), service) in watched
+
+
+def test_the_dashboard_shows_only_metrics_the_code_emits() -> None:
+    import json
+
+    from sidecar_enforcer.domain.status import Status
+
+    namespace, service = emf_dimensions()
+    body, _ = template()["Resources"]["Dashboard"]["Properties"]["DashboardBody"]
+    widgets = json.loads(body)["widgets"]
+    emitted = {metric_name(s.value) for s in Status}
+    shown = [m for w in widgets for m in w["properties"]["metrics"] if m[0] == namespace]
+
+    assert {m[1] for m in shown} >= {"Remediated", "Refused", "Failed", "Quarantined"}
+    for metric in shown:
+        assert metric[1] in emitted
+        assert metric[2:4] == ["service", service]
+
+
+def test_the_alarm_topic_is_not_encrypted_with_a_key_cloudwatch_cannot_use() -> None:
+    topic = template()["Resources"]["AlarmTopic"]["Properties"]
+
+    assert topic["KmsMasterKeyId"] == ["HasKmsKey", "KmsKeyArn", "AWS::NoValue"]  # never alias/aws/sns
+
+
+def test_the_kms_key_when_given_encrypts_the_table_the_queues_the_topics_and_the_logs() -> None:
+    resources = template()["Resources"]
+    if_key = ["HasKmsKey", "KmsKeyArn", "AWS::NoValue"]
+
+    for queue in ("DeadLetterQueue", "WorkQueue", "WorkDeadLetterQueue"):
+        assert resources[queue]["Properties"]["KmsMasterKeyId"] == if_key, queue
+    for group in ("RouterLogGroup", "WorkerLogGroup"):
+        assert resources[group]["Properties"]["KmsKeyId"] == if_key, group
+    assert resources["StatusTopic"]["Properties"]["KmsMasterKeyId"] == [
+        "HasKmsKey",
+        "KmsKeyArn",
+        "alias/aws/sns",
+    ]
+    with_key, _ = resources["StateTable"]["Properties"]["SSESpecification"][1:]
+    assert with_key == {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": "KmsKeyArn"}
+    assert template()["Globals"]["Function"]["KmsKeyArn"] == if_key
+
+
+def test_the_organisation_s_accounts_may_put_events_on_the_bus_and_nobody_else() -> None:
+    policy = template()["Resources"]["OrganizationEventsPolicy"]
+
+    assert policy["Condition"] == "HasOrganization"  # no OrganizationId: no statement, one account
+    statement = policy["Properties"]["Statement"]
+    assert statement["Action"] == "events:PutEvents"
+    assert statement["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": "OrganizationId"}}
+
+
+@pytest.mark.parametrize(("name", "index"), [("template.yaml", 0), ("member.yaml", 1)])
+def test_the_readme_s_parameter_tables_list_exactly_each_template_s_parameters(name: str, index: int) -> None:
+    from .test_permissions import load
+    from .test_readme import README, tables
+
+    parameter_tables = [t for t in tables(README) if t[0].startswith("| parameter |")]
+    listed = {m.group(1) for row in parameter_tables[index][2:] if (m := re.match(r"\| `(\w+)` \|", row))}
+
+    assert listed == set(load(name)["Parameters"])
