@@ -53,8 +53,12 @@ logging.getLogger("aws_lambda_powertools.tracing.tracer").setLevel(logging.CRITI
 
 # The adapters (sidecar_enforcer.adapters.<name>) whose calls this function makes: all of them.
 # template.yaml grants WorkerFunction exactly their PERMISSIONS (tests/unit/test_permissions.py);
-# the queue poller's own permissions come with the SQS event source.
-ADAPTERS = ("dynamodb", "ecs", "iam", "identity", "profiles", "sns", "sqs")
+# the queue poller's own permissions come with the SQS event source. "member" is sts:AssumeRole
+# on the member role (MEMBER_ROLE_NAME) of every other account.
+ADAPTERS = ("dynamodb", "ecs", "iam", "identity", "member", "profiles", "sns", "sqs")
+# The adapters whose calls it makes in a member account, as the member role: the member role must
+# allow exactly their PERMISSIONS (the state table, the topic and the queues stay the hub's).
+MEMBER_ADAPTERS = ("ecs", "iam")
 
 KEPT_BACK = "an earlier item of its message group failed: kept back to keep the group's order"
 
@@ -146,9 +150,10 @@ def work(item: WorkItem) -> list[Finding]:
 
 
 def fan_out(item: WorkItem, target: ClusterTarget) -> list[Finding]:
-    """Queue one service item per service of the cluster; no finding of its own (each service's
-    item makes one). A cluster of another account, or one that does not exist, goes to
-    ``Enforcer.handle``, which says so (SKIPPED)."""
+    """Queue one service item per service of the cluster, listed in the item's account (a member
+    account's through its member role); no finding of its own (each service's item makes one). A
+    cluster that does not exist goes to ``Enforcer.handle``, which says so (SKIPPED); a member role
+    that cannot be assumed fails the item (FAILED, retried, then dead-lettered)."""
     try:
         queued = enforcer().fan_out(item)
     except NotFoundError:

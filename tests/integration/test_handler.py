@@ -308,14 +308,21 @@ def test_an_unknown_profile_is_refused_naming_the_known_ones(aws: Aws, invoke: A
     assert "jaeger" in finding["reasons"][0]
 
 
-def test_an_event_from_another_account_is_skipped(aws: Aws, invoke: Any, inbox: Inbox) -> None:
+def test_an_event_from_another_account_is_looked_at_there_never_in_the_hub(
+    aws: Aws, invoke: Any, inbox: Inbox
+) -> None:
+    # The member account 210987654321 has no such cluster; the hub has one of the same name, which
+    # is not the event's (test_cross_account.py enforces a member's own services).
     foreign = event("cloudtrail-updateservice.json")
     foreign["account"] = "210987654321"
+    before = service(aws, NEXUS)["taskDefinition"]
 
     (finding,) = invoke(foreign)["findings"]
 
-    assert finding["status"] == "SKIPPED"
-    assert "210987654321" in finding["reasons"][0]
+    assert (finding["status"], finding["account"]) == ("SKIPPED", "210987654321")
+    assert finding["reasons"] == ["DescribeServices: ClusterNotFoundException: Cluster not found."]
+    assert service(aws, NEXUS)["taskDefinition"] == before
+    assert len(revisions(aws, "nexus-ai-api")) == 1
 
 
 def test_a_deleted_service_is_skipped_not_crashed(aws: Aws, invoke: Any, inbox: Inbox) -> None:

@@ -21,8 +21,8 @@ from ..conftest import assert_status_message
 from ._factories import ACCOUNT, REGION
 
 
-def task_definition_arn(family: str, revision: int) -> str:
-    return f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{family}:{revision}"
+def task_definition_arn(family: str, revision: int, account: str = ACCOUNT, region: str = REGION) -> str:
+    return f"arn:aws:ecs:{region}:{account}:task-definition/{family}:{revision}"
 
 
 class Clock:
@@ -83,7 +83,11 @@ class FakeEcs:
         services: tuple[ServiceSnapshot, ...] = (),
         documents: tuple[TaskDefinitionDocument, ...] = (),
         cluster_tags: dict[str, dict[str, str]] | None = None,
+        *,
+        account: str = ACCOUNT,  # where it registers task definitions
+        region: str = REGION,
     ) -> None:
+        self.account, self.region = account, region
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self.errors: dict[str, AwsError] = {}
         self.services = {s.name: s for s in services}
@@ -165,7 +169,7 @@ class FakeEcs:
         revisions = [
             task_definition_revision(a) or 0 for a in self.documents if task_definition_family(a) == family
         ]
-        arn = task_definition_arn(family, max(revisions, default=0) + 1)
+        arn = task_definition_arn(family, max(revisions, default=0) + 1, self.account, self.region)
         body = {k: v for k, v in request.items() if k != "tags"}
         body |= {"taskDefinitionArn": arn, "revision": task_definition_revision(arn), "status": "ACTIVE"}
         self.documents[arn] = TaskDefinitionDocument(body, list(request.get("tags") or []))

@@ -60,14 +60,18 @@ def expected(function: str) -> set[str]:
     return calls_of(function) | KEY_GRANTS | MEMBER_GRANTS[function]
 
 
-def declared_adapters(function: str) -> set[str]:
-    """The function's ADAPTERS tuple, read from its source (a function folder is not a package)."""
+def declared(function: str, name: str) -> set[str]:
+    """A literal tuple (``ADAPTERS``, ``MEMBER_ADAPTERS``) from the function's source."""
     source = (ROOT / "functions" / function / "app.py").read_text(encoding="utf-8")
-    block = source[source.index("\nADAPTERS = (") :]
+    block = source[source.index(f"\n{name} = (") :]
     block = block[: block.index(")\n") + 1]
     found: dict[str, Any] = {}
     exec(compile(block, "app.py", "exec"), found)  # noqa: S102 - a literal tuple from our own file
-    return set(found["ADAPTERS"])
+    return set(found[name])
+
+
+def declared_adapters(function: str) -> set[str]:
+    return declared(function, "ADAPTERS")
 
 
 def calls_of(function: str) -> set[str]:
@@ -131,6 +135,35 @@ def test_the_router_is_granted_nothing_in_ecs_or_iam() -> None:
     assert not {a for a in router if a.startswith(("ecs:", "iam:", "ssm:", "sts:"))}
     assert "sqs:SendMessage" in router  # the work queue
     assert granted("WorkerFunction") > router
+
+
+def member_role_actions() -> set[str]:
+    """What the member role (in every other account) must allow: the worker's calls made there."""
+    modules = adapters()
+    return {action for name in declared("worker", "MEMBER_ADAPTERS") for action in modules[name].PERMISSIONS}
+
+
+def test_in_a_member_account_the_worker_calls_ecs_and_the_policy_simulator_only() -> None:
+    """The state table, the status topic, the queues and the profiles' SSM path stay the hub's: the
+    member role is granted ECS (with iam:PassRole for the task definitions' roles) and IAM's policy
+    simulator for the task roles, and the hub's worker role sts:AssumeRole on it."""
+    assert declared("worker", "MEMBER_ADAPTERS") <= declared_adapters("worker")
+    assert member_role_actions() == {
+        "ecs:DescribeServices",
+        "ecs:DescribeClusters",
+        "ecs:ListServices",
+        "ecs:DescribeTaskDefinition",
+        "ecs:ListTaskDefinitions",
+        "ecs:RegisterTaskDefinition",
+        "ecs:TagResource",
+        "ecs:UpdateService",
+        "ecs:ListTasks",
+        "ecs:DescribeTasks",
+        "iam:PassRole",
+        "iam:SimulatePrincipalPolicy",
+    }
+    assert "sts:AssumeRole" in calls_of("worker")
+    assert "sts:AssumeRole" not in calls_of("router")  # the router only recognises the member role
 
 
 @pytest.mark.parametrize("change", ["extra", "missing"])

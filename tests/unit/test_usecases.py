@@ -11,7 +11,7 @@ import pytest
 from sidecar_enforcer.adapters.ecs import CLUSTER_TAGS_SECONDS, EcsGateway
 from sidecar_enforcer.adapters.identity import Identity
 from sidecar_enforcer.adapters.memory import MemoryTable
-from sidecar_enforcer.config import Mode, Settings
+from sidecar_enforcer.config import MEMBER_SESSION_NAME, Mode, Settings
 from sidecar_enforcer.domain import records
 from sidecar_enforcer.domain.plan import MARKER_MANAGED_BY, plan
 from sidecar_enforcer.domain.policy import Policy
@@ -21,6 +21,7 @@ from sidecar_enforcer.errors import (
     AccessDeniedError,
     AwsError,
     ConfigurationError,
+    MisconfiguredError,
     NotFoundError,
     RejectedError,
 )
@@ -83,9 +84,9 @@ def snapshot(
 
 
 def source_document(
-    tags: dict[str, str] | None = None, revision: int = 7, **extra: Any
+    tags: dict[str, str] | None = None, revision: int = 7, arn: str | None = None, **extra: Any
 ) -> TaskDefinitionDocument:
-    arn = task_definition_arn("shop-api", revision)
+    arn = arn or task_definition_arn("shop-api", revision)
     task = fargate(taskDefinitionArn=arn, revision=revision, **extra)
     return TaskDefinitionDocument(task, [{"key": k, "value": v} for k, v in (tags or {}).items()])
 
@@ -126,7 +127,8 @@ class World:
         self.drain = DrainOutbox(self.ledger, self.publisher, None)
         self.report = Reporter(self.publisher, self.ledger, self.drain)
         catalog = builtin_catalog
-        self.revisions = Revisions(self.ledger, lambda: self.task_roles)
+        self.revisions = Revisions(self.ledger, self.roles_in)
+        self.roles_asked: list[str] = []
         self.enforce_service = EnforceService(
             self.settings, catalog, self.revisions, self.ledger, self.report
         )
@@ -136,9 +138,14 @@ class World:
         self.queued: list[Any] = []
         self.fan_out = FanOutCluster(lambda: self)  # type: ignore[arg-type,return-value]
         self.triage = Triage(self.settings, self.identity, self.ledger)
+        # Member accounts' gateways (their ECS through the member role), by account; an account in
+        # ``unreachable`` raises its error instead, as a member role that cannot be assumed does.
+        self.members: dict[str, FakeEcs] = {}
+        self.unreachable: dict[str, AwsError] = {}
+        self.ecs_asked: list[tuple[str, str]] = []
         self.enforcer = Enforcer(
             self.settings,
-            lambda region: self.ecs,
+            self.ecs_for,
             self.identity,
             enforce_service=self.enforce_service,
             enforce_task_definition=self.enforce_task_definition,
@@ -149,13 +156,24 @@ class World:
         )
         self.gate = Gate(self.settings, self.triage, self.drain, self.report)
 
+    def ecs_for(self, account: str, region: str) -> FakeEcs:
+        """wiring.build_enforcer's ecs_for: the enforcer's own account's gateway, or a member's."""
+        self.ecs_asked.append((account, region))
+        if account in self.unreachable:
+            raise self.unreachable[account]
+        return self.ecs if account == ACCOUNT else self.members[account]
+
+    def roles_in(self, account: str) -> FakeTaskRoles:
+        self.roles_asked.append(account)
+        return self.task_roles
+
     def send(self, items: list[Any]) -> None:
         """The work queue, as the fan-out sees it."""
         self.queued.extend(items)
 
     def identity(self) -> Identity:
         self.identity_asked += 1
-        return Identity(arn=ENFORCER, account=ACCOUNT)
+        return Identity(ENFORCER, ACCOUNT, self.settings.member_role_name, MEMBER_SESSION_NAME)
 
     def scope(self, mode: Mode = Mode.ENFORCE, caller: str | None = PIPELINE) -> Scope:
         return Scope(ACCOUNT, REGION, "UpdateService", "event-1", mode, caller)
@@ -261,10 +279,128 @@ def test_a_queued_service_item_is_decided_on_the_tags_it_carries_not_on_kept_one
     assert world.ecs.names.count("cluster_tags") == 1  # the fan-out's read only
 
 
-def test_a_cluster_whose_services_are_another_accounts_queues_nothing() -> None:
-    world = World(snapshot("api"), cluster_tags=OPT_IN)
+# -- Member accounts: the event's account and region --------------------------------------------------
 
-    assert world.enforcer.fan_out(cluster_item(account="210987654321")) is None
+MEMBER = "222222222222"
+MEMBER_REGION = "us-east-1"
+MEMBER_CLUSTER = f"arn:aws:ecs:{MEMBER_REGION}:{MEMBER}:cluster/shop"
+MEMBER_SOURCE = task_definition_arn("shop-api", 7, MEMBER, MEMBER_REGION)
+
+
+def member_world(
+    *names: str,
+    cluster_tags: dict[str, str] | None = None,
+    tags: dict[str, str] | None = None,
+    settings: Settings | None = None,
+    **document: Any,
+) -> World:
+    """A hub World (its own account holds the same-named service) with MEMBER's ECS beside it."""
+    world = World(snapshot(), settings=settings)
+    services = [
+        snapshot(
+            name,
+            tags=tags,
+            task_definition=MEMBER_SOURCE,
+            arn=f"arn:aws:ecs:{MEMBER_REGION}:{MEMBER}:service/shop/{name}",
+            cluster_arn=MEMBER_CLUSTER,
+        )
+        for name in names or ("api",)
+    ]
+    world.members[MEMBER] = FakeEcs(
+        tuple(services),
+        (source_document(arn=MEMBER_SOURCE, **document),),
+        {"shop": cluster_tags} if cluster_tags is not None else None,
+        account=MEMBER,
+        region=MEMBER_REGION,
+    )
+    return world
+
+
+def member_trigger(*targets: Any, name: str = "UpdateService") -> Trigger:
+    return Trigger(
+        "event-9",
+        MEMBER,
+        MEMBER_REGION,
+        name,
+        targets=targets or (ServiceTarget("shop", "api"),),
+        caller_arn=f"arn:aws:sts::{MEMBER}:assumed-role/deploy-pipeline/run-9",
+    )
+
+
+def test_a_member_accounts_event_is_enforced_in_that_account_and_region_not_in_the_hub() -> None:
+    world = member_world()
+
+    (finding,) = world.enforcer.handle(member_trigger())
+
+    assert finding.status is Status.REMEDIATED
+    assert (finding.account, finding.region) == (MEMBER, MEMBER_REGION)
+    assert world.ecs_asked == [(MEMBER, MEMBER_REGION)]
+    member = world.members[MEMBER]
+    compliant = task_definition_arn("shop-api", 8, MEMBER, MEMBER_REGION)
+    assert member.args("deploy") == [(MEMBER_CLUSTER, "api", compliant)]
+    assert finding.new_task_definition_arn == compliant
+    assert world.ecs.calls == []  # the hub's own service of the same name is not touched
+    # The state table (the hub's) keys the member's records by the member's ARNs
+    service_key = f"service#arn:aws:ecs:{MEMBER_REGION}:{MEMBER}:service/shop/api"
+    assert (service_key, "state") in world.table.stored()
+    assert (f"source#{MEMBER_SOURCE}", JAEGER.label) in world.table.stored()
+    assert world.publisher.published == [finding]
+
+
+def test_a_hub_event_stays_in_the_hub_account() -> None:
+    world = member_world()
+
+    (finding,) = world.enforcer.handle(trigger(account=ACCOUNT))
+
+    assert finding.status is Status.REMEDIATED
+    assert world.ecs_asked == [(ACCOUNT, REGION)]
+    assert world.members[MEMBER].calls == []
+
+
+def test_a_member_whose_role_cannot_be_assumed_fails_every_target_naming_the_account() -> None:
+    world = member_world()
+    reason = (
+        f"account {MEMBER}: the enforcer may not assume arn:aws:iam::{MEMBER}:role/sidecar-enforcer-member "
+        "(...): the member stack is missing in that account, or its role does not trust this enforcer"
+    )
+    world.unreachable[MEMBER] = MisconfiguredError(reason)
+
+    findings = world.enforcer.handle(
+        member_trigger(ServiceTarget("shop", "api"), ServiceTarget("shop", "web"))
+    )
+
+    assert [(f.status, f.account, f.region, f.service) for f in findings] == [
+        (Status.FAILED, MEMBER, MEMBER_REGION, "api"),
+        (Status.FAILED, MEMBER, MEMBER_REGION, "web"),
+    ]
+    assert findings[0].reasons == [reason]
+    assert world.publisher.published == findings  # visible, and the worker fails the item: retried
+    assert world.ecs.calls == []
+
+
+def test_a_member_accounts_cluster_is_fanned_out_in_that_account() -> None:
+    world = member_world("api", "web", cluster_tags=OPT_IN)
+    (item,) = items_of(member_trigger(ClusterTarget("shop"), name="TagResource"))
+
+    queued = world.enforcer.fan_out(item)
+
+    assert queued == 2
+    assert world.ecs_asked == [(MEMBER, MEMBER_REGION)]
+    assert world.members[MEMBER].args("cluster_tags") == [("shop", True)]
+    assert world.ecs.calls == []
+    assert [(i.trigger.account, i.trigger.region) for i in world.queued] == [(MEMBER, MEMBER_REGION)] * 2
+    assert [i.group for i in world.queued] == [
+        f"arn:aws:ecs:{MEMBER_REGION}:{MEMBER}:service/shop/api",
+        f"arn:aws:ecs:{MEMBER_REGION}:{MEMBER}:service/shop/web",
+    ]
+
+
+def test_a_cluster_whose_listed_services_are_another_accounts_queues_nothing() -> None:
+    """A guard: what ECS lists in the item's account must be that account's."""
+    world = World()
+    world.members[MEMBER] = FakeEcs((snapshot("api"),), cluster_tags={"shop": OPT_IN})  # the hub's ARNs
+
+    assert world.enforcer.fan_out(cluster_item(account=MEMBER)) is None
     assert world.queued == []
 
 
@@ -562,6 +698,18 @@ def test_what_the_task_role_lacks_is_a_warning_not_a_reason_to_stop() -> None:
     assert ("aps:RemoteWrite", "*") in world.task_roles.asked[0][1]
 
 
+def test_a_member_services_task_role_is_checked_in_the_member_account() -> None:
+    world = member_world(
+        tags={"tracing-sidecar": "adot"}, settings=Settings(policy=ADOT_POLICY), taskRoleArn="app-role"
+    )
+
+    (finding,) = world.enforcer.handle(member_trigger())
+
+    assert finding.status is Status.REMEDIATED
+    assert world.roles_asked == [MEMBER]  # IAM's policy simulator in the member account
+    assert {asked[0] for asked in world.task_roles.asked} == {f"arn:aws:iam::{MEMBER}:role/app-role"}
+
+
 def test_a_task_role_check_that_fails_is_a_warning_too() -> None:
     world = adot_world()
     world.task_roles.error = AccessDeniedError("SimulatePrincipalPolicy: AccessDenied")
@@ -830,6 +978,75 @@ def test_the_enforcers_own_call_is_ignored_without_an_aws_call() -> None:
     assert finding.reasons == ["the enforcer's own call (CloudTrail hands it back): nothing to do"]
     assert world.ecs.calls == []
     assert world.table.ops == []
+
+
+MEMBER_ROLE_SESSION = f"arn:aws:sts::{MEMBER}:assumed-role/sidecar-enforcer-member/sidecar-enforcer"
+MEMBER_ROLE = f"arn:aws:iam::{MEMBER}:role/sidecar-enforcer-member"
+
+
+def test_the_enforcers_own_call_in_a_member_account_is_ignored_without_an_aws_call() -> None:
+    """CloudTrail in the member account records the enforcer's calls as its member role's session."""
+    world = member_world()
+
+    finding = world.gate.ignored(
+        Trigger(
+            "event-9",
+            MEMBER,
+            MEMBER_REGION,
+            "UpdateService",
+            (ServiceTarget("shop", "api"),),
+            caller_arn=MEMBER_ROLE_SESSION,
+            caller_role_arn=MEMBER_ROLE,
+        )
+    )
+
+    assert finding is not None
+    assert finding.status is Status.IGNORED
+    assert finding.reasons == ["the enforcer's own call (CloudTrail hands it back): nothing to do"]
+    assert (finding.account, finding.region) == (MEMBER, MEMBER_REGION)
+    assert world.ecs_asked == []  # no gateway, no AssumeRole
+    assert world.members[MEMBER].calls == []
+    assert world.table.ops == []
+    assert world.publisher.published == []
+
+
+@pytest.mark.parametrize(
+    ("caller", "issuer"),
+    [
+        # another role of the member account (its pipeline)
+        (
+            f"arn:aws:sts::{MEMBER}:assumed-role/deploy-pipeline/run-9",
+            f"arn:aws:iam::{MEMBER}:role/deploy-pipeline",
+        ),
+        # the member role's name, another session name: not the enforcer's session
+        (f"arn:aws:sts::{MEMBER}:assumed-role/sidecar-enforcer-member/alice", MEMBER_ROLE),
+        # the enforcer's session name on a role that is not the member role
+        (f"arn:aws:sts::{MEMBER}:assumed-role/admin/sidecar-enforcer", f"arn:aws:iam::{MEMBER}:role/admin"),
+        # the session matches, but the issuer is a same-named role on another path
+        (MEMBER_ROLE_SESSION, f"arn:aws:iam::{MEMBER}:role/other/sidecar-enforcer-member"),
+        # the session matches, but the issuer is in another account
+        (MEMBER_ROLE_SESSION, "arn:aws:iam::333333333333:role/sidecar-enforcer-member"),
+        # a user of the member account
+        (f"arn:aws:iam::{MEMBER}:user/sidecar-enforcer", None),
+    ],
+)
+def test_other_callers_in_a_member_account_are_not_ignored(caller: str, issuer: str | None) -> None:
+    world = member_world()
+
+    assert world.triage(trigger(account=MEMBER, caller_arn=caller, caller_role_arn=issuer)) is None
+
+
+def test_the_member_roles_path_is_part_of_its_issuer() -> None:
+    world = member_world(settings=Settings(member_role_name="/platform/sidecar-enforcer-member"))
+    own = trigger(
+        account=MEMBER,
+        caller_arn=MEMBER_ROLE_SESSION,  # an assumed-role ARN carries no path
+        caller_role_arn=f"arn:aws:iam::{MEMBER}:role/platform/sidecar-enforcer-member",
+    )
+    unpathed = trigger(account=MEMBER, caller_arn=MEMBER_ROLE_SESSION, caller_role_arn=MEMBER_ROLE)
+
+    assert world.triage(own) is not None
+    assert world.triage(unpathed) is None
 
 
 def test_someone_elses_call_is_not_ignored() -> None:

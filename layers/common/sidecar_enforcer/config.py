@@ -19,6 +19,14 @@ class Mode(StrEnum):
     AUDIT = "audit"  # report what would change, change nothing
 
 
+# The characters IAM allows in a role's name and in each segment of its path (ASCII only).
+_IAM_NAME = r"[A-Za-z0-9_+=,.@-]"
+# The session name of every AssumeRole into a member account: CloudTrail records the enforcer's
+# calls there as arn:<partition>:sts::<member>:assumed-role/<role name>/<this> (the assumed-role
+# ARN carries the role's name, never its path), which is how the loop guard knows them.
+MEMBER_SESSION_NAME = "sidecar-enforcer"
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -44,11 +52,28 @@ class Settings(BaseModel):
     # More than max_reverts reverts within revert_window_seconds: FLAPPING, quarantined.
     max_reverts: int = Field(default=3, ge=0, le=100)
     revert_window_seconds: int = Field(default=3600, ge=60, le=30 * 24 * 3600)
+    # The role the enforcer assumes in another account (an event from a member account is enforced
+    # there): its name (IAM: up to 64 of A-Z a-z 0-9 _+=,.@-), after its IAM path when it has one
+    # ("/platform/sidecar-enforcer-member"; a path begins and ends with "/", up to 512 characters).
+    member_role_name: str = Field(
+        default="sidecar-enforcer-member",
+        max_length=512 + 64,
+        pattern=rf"^(/({_IAM_NAME}+/)+)?{_IAM_NAME}{{1,64}}$",
+    )
 
     @property
     def release_tag_key(self) -> str:
         """Tag a quarantined service with this key and its quarantine's token to release it."""
         return f"{self.opt_in_tag_key}-release"
+
+    @property
+    def member_role(self) -> str:
+        """The member role's name without its path (what an assumed-role ARN carries)."""
+        return self.member_role_name.rsplit("/", 1)[-1]
+
+    def member_role_arn(self, partition: str, account: str) -> str:
+        """The member role of ``account``: arn:<partition>:iam::<account>:role/<path/><name>."""
+        return f"arn:{partition}:iam::{account}:role/{self.member_role_name.lstrip('/')}"
 
     @field_validator("status_topic_arn")
     @classmethod
@@ -109,5 +134,6 @@ ENV_VARS: dict[str, str] = {
     "REVERT_WINDOW_SECONDS": "revert_window_seconds",
     "DEAD_LETTER_QUEUE_URL": "dead_letter_queue_url",
     "WORK_QUEUE_URL": "work_queue_url",
+    "MEMBER_ROLE_NAME": "member_role_name",
 }
 JSON_VARS = frozenset({"PROFILE_PARAMETERS", "ALLOWED_PROFILE_MEMBERS"})

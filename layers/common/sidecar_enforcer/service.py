@@ -1,8 +1,10 @@
 """The enforcer, as the handlers and the CLI see it: a trigger in, one finding per target out.
 
-It routes each target of a trigger to its use case (``usecases/``), in the right region, and hands
-every finding to the reporter. It decides nothing itself and knows nothing of the Lambda event
-format: the handler parses the event into a Trigger first.
+It routes each target of a trigger to its use case (``usecases/``), in the trigger's account and
+region (``ecs_for(account, region)``: the enforcer's own account with its own credentials, a
+member account through its member role), and hands every finding to the reporter. It decides
+nothing itself and knows nothing of the Lambda event format: the handler parses the event into a
+Trigger first.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ class Enforcer:
     def __init__(
         self,
         settings: Settings,
-        ecs_for: Callable[[str], EcsGateway],
+        ecs_for: Callable[[str, str], EcsGateway],
         identity: Callable[[], Identity],
         *,
         enforce_service: EnforceService,
@@ -57,40 +59,65 @@ class Enforcer:
 
     def handle(self, trigger: Trigger) -> list[Finding]:
         """Enforce everything a work item asks for (the router's Gate found it asks for
-        something); publish and return one finding per target."""
+        something), in the event's account and region; publish and return one finding per target."""
         scope = Scope.of(trigger, self.settings.enforcement_mode)
-        me = self._identity()
-        if trigger.account and trigger.account != me.account:
-            reason = (
-                f"the event comes from account {trigger.account}; this enforcer acts in {me.account} only"
-            )
-            return [self._report(scope.finding(Status.SKIPPED, reasons=[reason]))]
-        ecs = self._ecs_for(trigger.region)
+        account = trigger.account or self._identity().account
+        try:
+            ecs = self._ecs_for(account, trigger.region)
+        except AwsError as exc:  # the member role cannot be assumed: every target FAILED, retried
+            return [self._report(self._failed(target, scope, exc)) for target in trigger.targets]
         findings: list[Finding] = []
         for target in trigger.targets:
             findings.extend(self._report(f) for f in self._target(ecs, target, scope))
         return findings
 
-    def enforce_service(self, region: str, cluster: str, service: str, *, trigger: str = "manual") -> Finding:
-        """One service, named by a person (``sidecar-enforcer enforce``)."""
-        scope = self._manual(region, trigger)
-        (finding,) = self._target(self._ecs_for(region), ServiceTarget(cluster, service), scope)
+    def enforce_service(
+        self,
+        region: str,
+        cluster: str,
+        service: str,
+        *,
+        trigger: str = "manual",
+        account: str | None = None,
+    ) -> Finding:
+        """One service, named by a person (``sidecar-enforcer enforce``), in the enforcer's own
+        account unless ``account`` names a member account."""
+        scope = self._manual(region, trigger, account)
+        target = ServiceTarget(cluster, service)
+        try:
+            ecs = self._ecs_for(scope.account, region)
+        except AwsError as exc:
+            return self._report(self._failed(target, scope, exc))
+        (finding,) = self._target(ecs, target, scope)
         return self._report(finding)
 
-    def release(self, region: str, cluster: str, service: str) -> Finding:
+    def release(self, region: str, cluster: str, service: str, *, account: str | None = None) -> Finding:
         """Lift a service's quarantine (``sidecar-enforcer release``)."""
-        scope = self._manual(region, "release")
-        return self._report(self._release(self._ecs_for(region), cluster, service, scope))
+        scope = self._manual(region, "release", account)
+        return self._report(self._release(self._ecs_for(scope.account, region), cluster, service, scope))
 
     def fan_out(self, item: WorkItem) -> int | None:
-        """Queue one item per service of a cluster item's cluster (the worker); None when they are
-        not the item's account's."""
-        return self._fan_out(self._ecs_for(item.trigger.region), item)
+        """Queue one item per service of a cluster item's cluster (the worker), listed in the item's
+        account and region; None when ECS names services of another account."""
+        trigger = item.trigger
+        account = trigger.account or self._identity().account
+        return self._fan_out(self._ecs_for(account, trigger.region), item)
 
-    def _manual(self, region: str, trigger: str) -> Scope:
+    def _manual(self, region: str, trigger: str, account: str | None = None) -> Scope:
         me = self._identity()
-        partition = me.arn.split(":")[1] if me.arn.count(":") >= 5 else "aws"
-        return Scope(me.account, region, trigger, None, self.settings.enforcement_mode, me.arn, partition)
+        return Scope(
+            account or me.account, region, trigger, None, self.settings.enforcement_mode, me.arn, me.partition
+        )
+
+    @staticmethod
+    def _failed(target: Target, scope: Scope, exc: AwsError) -> Finding:
+        return scope.finding(
+            Status.SKIPPED if isinstance(exc, NotFoundError) else Status.FAILED,
+            cluster=getattr(target, "cluster", None),
+            service=getattr(target, "service", None),
+            family=getattr(target, "task_definition", None),
+            reasons=[str(exc)],
+        )
 
     def _target(self, ecs: EcsGateway, target: Target, scope: Scope) -> Iterable[Finding]:
         try:
@@ -108,10 +135,4 @@ class Enforcer:
             elif isinstance(target, DeploymentOutcome):
                 yield self._verify_deployment(ecs, target, scope)
         except AwsError as exc:
-            yield scope.finding(
-                Status.SKIPPED if isinstance(exc, NotFoundError) else Status.FAILED,
-                cluster=getattr(target, "cluster", None),
-                service=getattr(target, "service", None),
-                family=getattr(target, "task_definition", None),
-                reasons=[str(exc)],
-            )
+            yield self._failed(target, scope, exc)

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
-from .adapters.aws import Clients
+from .adapters.aws import AccountClients, Clients
 from .adapters.dynamodb import StateTable
 from .adapters.identity import Identity, caller_identity
 from .adapters.memory import MemoryTable
 from .adapters.sns import StatusPublisher, Unpublished
 from .adapters.sqs import DeadLetterQueue, WorkQueue
-from .config import Settings
+from .config import MEMBER_SESSION_NAME, Settings
 from .errors import ConfigurationError
 from .gate import Gate
 from .ledger import Ledger, Table
@@ -79,7 +79,7 @@ class _Shared:
 def _shared(settings: Settings, clients: Clients) -> _Shared:
     @cache
     def identity() -> Identity:
-        return caller_identity(clients.client("sts"))
+        return caller_identity(clients.client("sts"), settings.member_role_name, MEMBER_SESSION_NAME)
 
     publisher: Publisher = Unpublished()
     if settings.status_topic_arn:
@@ -94,6 +94,21 @@ def _shared(settings: Settings, clients: Clients) -> _Shared:
         dead_letters = DeadLetterQueue(clients.client("sqs"), settings.dead_letter_queue_url)
     drain = DrainOutbox(ledger, publisher, dead_letters)
     return _Shared(identity, ledger, drain, Reporter(publisher, ledger, drain))
+
+
+def account_clients(settings: Settings, clients: Clients, identity: Callable[[], Identity]) -> AccountClients:
+    """Clients per (account, region, service): the enforcer's own account with the function's own
+    credentials; any other through its member role (MEMBER_ROLE_NAME), assumed with the hub's STS
+    client. The state table, the status topic and the queues are always the hub's (``clients``)."""
+    from .adapters.member import MemberSessions
+
+    member = MemberSessions(
+        clients.client("sts"),
+        lambda account: settings.member_role_arn(identity().partition, account),
+        MEMBER_SESSION_NAME,
+        clients.session.region_name,
+    )
+    return AccountClients(clients, lambda: identity().account, member)
 
 
 def build_gate(settings: Settings, clients: Clients | None = None) -> Gate:
@@ -114,14 +129,15 @@ def build_enforcer(settings: Settings, clients: Clients | None = None) -> Enforc
 
     clients = clients or Clients()
     shared = _shared(settings, clients)
+    accounts = account_clients(settings, clients, shared.identity)
 
-    @cache
-    def ecs_for(region: str) -> EcsGateway:
-        return EcsGateway(clients.client("ecs", region))
+    @cache  # not kept when it raises (a member role that cannot be assumed): the next item tries again
+    def ecs_for(account: str, region: str) -> EcsGateway:
+        return EcsGateway(accounts(account).client("ecs", region))
 
-    @cache
-    def task_roles() -> TaskRoleChecker:
-        return TaskRoleChecker(clients.client("iam"))
+    @cache  # the task roles are the account's own: IAM in that account
+    def task_roles(account: str) -> TaskRoleChecker:
+        return TaskRoleChecker(accounts(account).client("iam"))
 
     catalog = profile_source(settings, clients)
     revisions = Revisions(shared.ledger, task_roles)

@@ -108,6 +108,38 @@ class Clients:
             return self._clients[key]
 
 
+class AccountClients:
+    """Clients per (account, region, service): ``accounts(account).client(service, region)``.
+
+    The enforcer's own account (``home_account``) uses the function's own credentials (``home``, no
+    role). Another account's clients are built on ``member(account)``, the member role's session in
+    that account (adapters.member.MemberSessions: one AssumeRole per account, refreshed by botocore),
+    with the home clients' configuration; built on first use and kept."""
+
+    def __init__(
+        self,
+        home: Clients,
+        home_account: Callable[[], str],
+        member: Callable[[str], boto3.session.Session],
+    ) -> None:
+        self.home = home
+        self._home_account = home_account
+        self._member = member
+        self._accounts: dict[str, Clients] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, account: str) -> Clients:
+        if account == self._home_account():
+            return self.home
+        with self._lock:
+            found = self._accounts.get(account)
+        if found is None:
+            built = Clients(self._member(account), self.home.config)  # may raise: nothing kept
+            with self._lock:
+                found = self._accounts.setdefault(account, built)
+        return found
+
+
 _NOT_FOUND = {"ServiceNotFoundException", "ClusterNotFoundException", "ResourceNotFoundException"}
 _DENIED = {"AccessDeniedException", "AccessDenied", "UnauthorizedOperation"}
 _REJECTED = {

@@ -19,9 +19,10 @@ class FanOutCluster:
         self._queue = queue
 
     def __call__(self, ecs: EcsGateway, item: WorkItem) -> int | None:
-        """How many service items were queued; None when the cluster's services are not in the
-        item's account (the enforcer acts in its own account only: the caller reports that).
-        A cluster that does not exist raises NotFoundError."""
+        """How many service items were queued. ``ecs`` is the item's account's and region's (a
+        member account's through its member role); None when ECS names services of another account
+        than the item's, which queues nothing (the caller reports the item as it is). A cluster that
+        does not exist raises NotFoundError."""
         target = item.target
         assert isinstance(target, ClusterTarget)
         services = list(ecs.list_services(target.cluster))

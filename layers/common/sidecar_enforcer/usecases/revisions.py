@@ -9,7 +9,7 @@ from typing import Any
 from ..adapters.ecs import EcsGateway
 from ..adapters.iam import TaskRoleChecker
 from ..domain import records
-from ..domain.arns import role_arn
+from ..domain.arns import parse_arn, role_arn
 from ..domain.plan import Decision, Plan
 from ..domain.profile import Profile
 from ..errors import AwsError
@@ -22,7 +22,9 @@ def profile_fields(profile: Profile) -> dict[str, str]:
 
 
 class Revisions:
-    def __init__(self, ledger: Ledger, task_roles: Callable[[], TaskRoleChecker]) -> None:
+    def __init__(self, ledger: Ledger, task_roles: Callable[[str], TaskRoleChecker]) -> None:
+        """``task_roles(account)``: the policy simulator in that account (a task role is its
+        account's)."""
         self._ledger = ledger
         self._task_roles = task_roles
 
@@ -61,7 +63,9 @@ class Revisions:
             return []
         role = role_arn(plan.task_role_arn, scope.partition, scope.account)
         try:
-            denied = self._task_roles().missing(role, plan.permissions)
+            arn = parse_arn(role)
+            account = arn.account if arn and arn.account else scope.account  # the role's own account
+            denied = self._task_roles(account).missing(role, plan.permissions)
         except AwsError as exc:
             return [f"could not check the task role's permissions: {exc}"]
         return [f"task role {role} lacks {d}: the {plan.profile.name} sidecar cannot export" for d in denied]
