@@ -32,17 +32,13 @@ def function_variables(resource: str) -> set[str]:
     return {name for name in variables if not name.startswith("POWERTOOLS_")}
 
 
-# Given to both functions for the cross-account change (the member role's name), which makes Settings
-# read it; until ENV_VARS lists it, it is the one variable the template may give beyond ENV_VARS.
-FORTHCOMING = {"MEMBER_ROLE_NAME"}
 
 
 @pytest.mark.parametrize("resource", ["RouterFunction", "WorkerFunction"])
 def test_each_function_gets_exactly_the_settings_the_code_reads(resource: str) -> None:
     given = function_variables(resource)
 
-    assert set(ENV_VARS) <= given
-    assert given - set(ENV_VARS) <= FORTHCOMING
+    assert given == set(ENV_VARS)
 
 
 def test_the_work_queue_is_fifo_with_a_fifo_dead_letter_queue_and_room_for_the_worker() -> None:
