@@ -32,8 +32,6 @@ def function_variables(resource: str) -> set[str]:
     return {name for name in variables if not name.startswith("POWERTOOLS_")}
 
 
-
-
 @pytest.mark.parametrize("resource", ["RouterFunction", "WorkerFunction"])
 def test_each_function_gets_exactly_the_settings_the_code_reads(resource: str) -> None:
     given = function_variables(resource)

@@ -175,6 +175,7 @@ def _run() -> int:
     print("\nServices in cluster " + fleet.CLUSTER + ":\n" + _table(before, after))
 
     safety = _safety(app, ecs, before, findings)
+    safety |= _member_account(app, session)
     messages = []
     while batch := sqs.receive_message(
         QueueUrl=inbox, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
@@ -274,6 +275,59 @@ def _safety(
         == "FLAPPING"
         and "deploy-pipeline" in " ".join(flapping.get("revertedBy", []))
         and running["taskDefinition"] == source,
+    }
+
+
+MEMBER_ACCOUNT = "222222222222"
+MEMBER_REGION = "eu-west-1"
+
+
+def _member_account(app: Pipeline, hub: boto3.session.Session) -> dict[str, bool]:
+    """Act three: an event from a member account of the organisation, in another region, is
+    enforced there through the member role, and nothing changes in the hub. (moto's server acts in
+    the account whose role was assumed; it does not check the role's trust policy, AWS does.)"""
+    print(
+        f"\nA member account ({MEMBER_ACCOUNT}, {MEMBER_REGION}), through its sidecar-enforcer-member role:"
+    )
+    role = f"arn:aws:iam::{MEMBER_ACCOUNT}:role/sidecar-enforcer-member"
+    creds = hub.client("sts").assume_role(RoleArn=role, RoleSessionName="demo-seed")["Credentials"]
+    member = boto3.session.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=MEMBER_REGION,
+    )
+    member_ecs = member.client("ecs")
+    fleet.seed(member_ecs, member.client("ec2"), MEMBER_ACCOUNT, builtin_profiles()["jaeger"].container)
+    hub_before = _snapshot(hub.client("ecs"))
+    member_before = _snapshot(member_ecs)
+    event: dict[str, Any] = json.loads(
+        (project_root() / "events" / "cloudtrail-updateservice.json").read_text(encoding="utf-8")
+    )
+    event |= {"id": "demo-member-1", "account": MEMBER_ACCOUNT, "region": MEMBER_REGION}
+    detail = event["detail"]
+    detail["awsRegion"] = MEMBER_REGION
+    detail["recipientAccountId"] = MEMBER_ACCOUNT
+    identity = detail["userIdentity"]
+    identity["accountId"] = MEMBER_ACCOUNT
+    identity["arn"] = identity["arn"].replace("123456789012", MEMBER_ACCOUNT)
+    issuer = identity["sessionContext"]["sessionIssuer"]
+    issuer["arn"] = issuer["arn"].replace("123456789012", MEMBER_ACCOUNT)
+    (finding,) = app.run(event)["findings"]
+    print(
+        f"  - UpdateService of nexus-ai-api-prod in {finding.get('account')} {finding.get('region')}\n"
+        f"      {finding['status']}: new revision {finding.get('newTaskDefinitionArn')}"
+    )
+    member_after = _snapshot(member_ecs)
+    return {
+        f"a member account's event is enforced there ({MEMBER_ACCOUNT}, {MEMBER_REGION}), hub untouched": (
+            finding["status"] == "REMEDIATED"
+            and (finding.get("account"), finding.get("region")) == (MEMBER_ACCOUNT, MEMBER_REGION)
+            and f":{MEMBER_REGION}:{MEMBER_ACCOUNT}:" in str(finding.get("newTaskDefinitionArn"))
+            and "jaeger" not in member_before["nexus-ai-api-prod"]["containers"]
+            and "jaeger" in member_after["nexus-ai-api-prod"]["containers"]
+            and _snapshot(hub.client("ecs")) == hub_before
+        ),
     }
 
 
