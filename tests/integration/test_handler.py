@@ -119,7 +119,8 @@ def test_a_duplicate_delivered_after_the_first_was_worked_on_registers_and_deplo
     """AWS keeps a deduplication id for 5 minutes after its message is deleted ("Amazon SQS FIFO
     queue key terms" in the SQS developer guide), so a duplicate within 5 minutes queues nothing.
     moto 5.2 forgets it once the message is deleted, which is what a duplicate arriving after the 5
-    minutes meets on AWS: the worker reads the service again and finds it compliant."""
+    minutes meets on AWS: the worker reads the service again and finds it compliant (a routine
+    outcome: logged and counted, not published)."""
     update = event("cloudtrail-updateservice.json")
     first = invoke(update)
     deployment = service(aws, NEXUS)["deployments"][0]["id"]
@@ -130,7 +131,7 @@ def test_a_duplicate_delivered_after_the_first_was_worked_on_registers_and_deplo
     assert [f["status"] for f in second["findings"]] == ["COMPLIANT"]
     assert len(revisions(aws, "nexus-ai-api")) == 2
     assert service(aws, NEXUS)["deployments"][0]["id"] == deployment
-    assert [m["body"]["status"] for m in inbox.messages()] == ["REMEDIATED", "COMPLIANT"]
+    assert [m["body"]["status"] for m in inbox.messages()] == ["REMEDIATED"]
 
 
 def test_the_result_names_the_router_s_request_and_what_was_queued_and_delivered(invoke: Any) -> None:

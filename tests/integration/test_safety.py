@@ -593,6 +593,7 @@ def test_a_status_sns_refuses_for_good_never_blocks_the_outbox_and_ends_in_the_d
 ) -> None:
     queue = aws.sqs.create_queue(QueueName="sidecar-enforcer-dead-letters")["QueueUrl"]
     monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", queue)
+    monkeypatch.setenv("PUBLISH_ROUTINE", "true")  # the COMPLIANT status behind is published too
     refused = sns_error("InvalidParameter", "Invalid parameter: Message too long")
     outage = sns_error("AuthorizationError", "not authorized to perform: SNS:Publish")
     # SNS refuses one status for good each time it is published (publishes 1, 3 and 5), and is

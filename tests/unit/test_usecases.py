@@ -1128,14 +1128,26 @@ def finding(status: Status = Status.REMEDIATED) -> Finding:
     )
 
 
-def test_the_reporter_publishes_all_but_ignored() -> None:
+def test_the_reporter_publishes_changes_and_problems_not_routine_outcomes() -> None:
     world = World()
 
-    for status in (Status.IGNORED, Status.COMPLIANT, Status.FAILED):
+    for status in Status:
         world.report(finding(status))
 
-    assert world.publisher.statuses == ["COMPLIANT", "FAILED"]
+    assert world.publisher.statuses == [
+        s.value for s in Status if s not in (Status.IGNORED, Status.COMPLIANT, Status.NOT_OPTED_IN)
+    ]
     assert world.ledger.outbox() == []
+
+
+def test_asked_for_everything_the_reporter_publishes_routine_outcomes_too_but_never_ignored() -> None:
+    world = World()
+    loud = Reporter(world.publisher, world.ledger, world.drain, publish_routine=True)
+
+    for status in (Status.IGNORED, Status.COMPLIANT, Status.NOT_OPTED_IN, Status.FAILED):
+        loud(finding(status))
+
+    assert world.publisher.statuses == ["COMPLIANT", "NOT_OPTED_IN", "FAILED"]
 
 
 def test_a_status_sns_did_not_take_is_kept_and_published_after_the_next_success() -> None:
@@ -1150,9 +1162,9 @@ def test_a_status_sns_did_not_take_is_kept_and_published_after_the_next_success(
     assert stored.doc["message"] == kept.to_message()
     assert stored.doc["attempts"] == 0
 
-    world.report(finding(Status.COMPLIANT))
+    world.report(finding(Status.VERIFIED))
 
-    assert world.publisher.statuses == ["COMPLIANT", "REMEDIATED"]
+    assert world.publisher.statuses == ["VERIFIED", "REMEDIATED"]
     assert world.ledger.outbox() == []
 
 

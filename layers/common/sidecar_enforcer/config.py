@@ -49,6 +49,8 @@ class Settings(BaseModel):
     # The SQS FIFO work queue (its name ends in .fifo): the router queues one item per target, the
     # worker queues a cluster's services. The router needs it; without it, it refuses to run.
     work_queue_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+/\S+\.fifo$")
+    # Publish COMPLIANT and NOT_OPTED_IN too (by default: logged and counted, not published).
+    publish_routine: bool = False
     # More than max_reverts reverts within revert_window_seconds: FLAPPING, quarantined.
     max_reverts: int = Field(default=3, ge=0, le=100)
     revert_window_seconds: int = Field(default=3600, ge=60, le=30 * 24 * 3600)
@@ -131,6 +133,7 @@ ENV_VARS: dict[str, str] = {
     "PROFILES_SSM_PATH": "profiles_ssm_path",
     "STATE_TABLE_NAME": "state_table_name",
     "MAX_REVERTS": "max_reverts",
+    "PUBLISH_ROUTINE": "publish_routine",
     "REVERT_WINDOW_SECONDS": "revert_window_seconds",
     "DEAD_LETTER_QUEUE_URL": "dead_letter_queue_url",
     "WORK_QUEUE_URL": "work_queue_url",

@@ -93,7 +93,8 @@ def _shared(settings: Settings, clients: Clients) -> _Shared:
     if settings.dead_letter_queue_url:  # the stack's own queue, in the function's region
         dead_letters = DeadLetterQueue(clients.client("sqs"), settings.dead_letter_queue_url)
     drain = DrainOutbox(ledger, publisher, dead_letters)
-    return _Shared(identity, ledger, drain, Reporter(publisher, ledger, drain))
+    report = Reporter(publisher, ledger, drain, publish_routine=settings.publish_routine)
+    return _Shared(identity, ledger, drain, report)
 
 
 def account_clients(settings: Settings, clients: Clients, identity: Callable[[], Identity]) -> AccountClients:

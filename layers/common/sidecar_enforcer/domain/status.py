@@ -22,3 +22,8 @@ class Status(StrEnum):
     FLAPPING = "FLAPPING"  # something keeps taking the sidecar away again: quarantined
     QUARANTINED = "QUARANTINED"  # left alone until a person releases it; `release` says how
     RELEASED = "RELEASED"  # a person released the service from quarantine
+
+
+# Outcomes that change nothing and ask nothing of a person: logged and counted, published only when
+# the settings ask for everything (PUBLISH_ROUTINE). IGNORED is never published.
+ROUTINE = frozenset({Status.COMPLIANT, Status.NOT_OPTED_IN})

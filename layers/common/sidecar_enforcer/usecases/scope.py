@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from ..config import Mode
+from ..domain.status import ROUTINE
 from ..errors import AwsError, RejectedError
 from ..ledger import Ledger
 from ..models.events import Trigger
@@ -70,12 +71,16 @@ class Scope:
 
 
 class Reporter:
-    """Logs every finding; publishes all but IGNORED ones. A status SNS refuses (after botocore's
+    """Logs every finding; publishes changes and problems (routine outcomes too when asked; IGNORED
+    never). A status SNS refuses (after botocore's
     retries) never undoes or blocks a remediation: it is kept in the outbox and published later (by
     the scheduled tick, or by this container once SNS takes statuses again)."""
 
-    def __init__(self, publisher: Publisher, ledger: Ledger, drain: Callable[[], int]) -> None:
+    def __init__(
+        self, publisher: Publisher, ledger: Ledger, drain: Callable[[], int], *, publish_routine: bool = False
+    ) -> None:
         self._publisher = publisher
+        self._quiet = frozenset({Status.IGNORED}) | (frozenset() if publish_routine else ROUTINE)
         self._ledger = ledger
         self._drain = drain
         self._kept = False  # this container put a status in the outbox: drain after a publish works
@@ -84,7 +89,7 @@ class Reporter:
         message = finding.to_message()
         level = logging.ERROR if finding.status is Status.FAILED else logging.INFO
         log.log(level, "%s", finding.status.value, extra={"finding": message})
-        if finding.status is Status.IGNORED:
+        if finding.status in self._quiet:
             return finding
         try:
             self._publisher.publish(finding)
