@@ -225,3 +225,16 @@ def test_the_readme_s_parameter_tables_list_exactly_each_template_s_parameters(n
     listed = {m.group(1) for row in parameter_tables[index][2:] if (m := re.match(r"\| `(\w+)` \|", row))}
 
     assert listed == set(load(name)["Parameters"])
+
+
+def test_an_e_mail_address_can_subscribe_to_the_status_topic_and_only_when_given() -> None:
+    loaded = template()
+    subscription = loaded["Resources"]["StatusEmailSubscription"]
+
+    assert subscription["Condition"] == "HasStatusEmail"
+    assert subscription["Properties"]["Protocol"] == "email"
+    # (the test's loader reads !Ref X as "X", and !Not [!Equals [...]] as its arguments)
+    assert subscription["Properties"]["TopicArn"] == "StatusTopic"
+    assert subscription["Properties"]["Endpoint"] == "StatusEmail"
+    assert loaded["Parameters"]["StatusEmail"]["Default"] == ""
+    assert loaded["Conditions"]["HasStatusEmail"] == [["StatusEmail", ""]]
