@@ -19,8 +19,6 @@ exactly-once through the source revision's record).
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -43,7 +41,7 @@ from sidecar_enforcer.gate import Gate
 from sidecar_enforcer.models.events import SCHEDULED, Trigger, parse_trigger
 from sidecar_enforcer.models.findings import Finding, Status
 from sidecar_enforcer.models.work import items_of
-from sidecar_enforcer.wiring import build_gate, build_work_queue, fault_publisher
+from sidecar_enforcer.wiring import build_gate, build_work_queue, publish_fault, traced
 
 logger = Logger()
 metrics = Metrics()
@@ -58,17 +56,6 @@ logging.getLogger("aws_lambda_powertools.tracing.tracer").setLevel(logging.CRITI
 # FAILED statuses) and SQS (the work queue; the dead-letter queue for statuses SNS refuses for
 # good). template.yaml grants RouterFunction exactly their PERMISSIONS (tests/unit/test_permissions.py).
 ADAPTERS = ("dynamodb", "identity", "sns", "sqs")
-
-
-def traced(handler: Callable[..., Any]) -> Callable[..., Any]:
-    """X-Ray tracing of the invocation when tracing is on. Off (POWERTOOLS_TRACE_DISABLED), the
-    tracer is not even imported: it imports the X-Ray SDK, about a third of the cold import."""
-    if os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() in ("1", "true"):
-        return handler
-    from aws_lambda_powertools import Tracer
-
-    wrapped: Callable[..., Any] = Tracer().capture_lambda_handler(handler, capture_response=False)
-    return wrapped
 
 
 @cache
@@ -140,12 +127,7 @@ def fault(trigger: Trigger, reason: str, *, configuration: bool = False) -> Enfo
         event_id=trigger.event_id,
         reasons=[reason],
     )
-    publisher = fault_publisher(os.environ.get("STATUS_TOPIC_ARN", ""))
-    if publisher is not None:
-        try:
-            publisher.publish(finding)
-        except AwsError as failed:
-            logger.error("FAILED status not published: %s", failed)
+    publish_fault(finding)
     return EnforcementFailedError(reason)
 
 

@@ -20,8 +20,6 @@ the local pipeline (``sidecar-enforcer invoke``, the demo, the tests) both call 
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -43,7 +41,7 @@ from sidecar_enforcer.models.events import ClusterTarget, Trigger
 from sidecar_enforcer.models.findings import Finding, Status
 from sidecar_enforcer.models.work import WorkItem, parse_item
 from sidecar_enforcer.service import Enforcer
-from sidecar_enforcer.wiring import build_enforcer, fault_publisher
+from sidecar_enforcer.wiring import build_enforcer, publish_fault, traced
 
 logger = Logger()
 metrics = Metrics()
@@ -61,17 +59,6 @@ ADAPTERS = ("dynamodb", "ecs", "iam", "identity", "member", "profiles", "sns", "
 MEMBER_ADAPTERS = ("ecs", "iam")
 
 KEPT_BACK = "an earlier item of its message group failed: kept back to keep the group's order"
-
-
-def traced(handler: Callable[..., Any]) -> Callable[..., Any]:
-    """X-Ray tracing of the invocation when tracing is on. Off (POWERTOOLS_TRACE_DISABLED), the
-    tracer is not even imported: it imports the X-Ray SDK, about a third of the cold import."""
-    if os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() in ("1", "true"):
-        return handler
-    from aws_lambda_powertools import Tracer
-
-    wrapped: Callable[..., Any] = Tracer().capture_lambda_handler(handler, capture_response=False)
-    return wrapped
 
 
 @cache
@@ -182,10 +169,5 @@ def fault(trigger: Trigger, reason: str, *, configuration: bool = False) -> Enfo
         cluster=cluster,
         reasons=[reason],
     )
-    publisher = fault_publisher(os.environ.get("STATUS_TOPIC_ARN", ""))
-    if publisher is not None:
-        try:
-            publisher.publish(finding)
-        except AwsError as failed:
-            logger.error("FAILED status not published: %s", failed)
+    publish_fault(finding)
     return EnforcementFailedError(reason)

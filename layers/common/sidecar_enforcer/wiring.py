@@ -8,10 +8,12 @@ inside the functions that build them, so the router never pays for them.
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .adapters.aws import AccountClients, Clients
 from .adapters.dynamodb import StateTable
@@ -20,12 +22,15 @@ from .adapters.memory import MemoryTable
 from .adapters.sns import StatusPublisher, Unpublished
 from .adapters.sqs import DeadLetterQueue, WorkQueue
 from .config import MEMBER_SESSION_NAME, Settings
-from .errors import ConfigurationError
+from .errors import AwsError, ConfigurationError
 from .gate import Gate
 from .ledger import Ledger, Table
+from .models.findings import Finding
 from .usecases.outbox import DrainOutbox
 from .usecases.scope import Publisher, Reporter
 from .usecases.triage import Triage
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from .profiles import Catalog
@@ -57,13 +62,29 @@ def profile_source(settings: Settings, clients: Clients) -> Callable[[], Catalog
     return catalog
 
 
-def fault_publisher(topic_arn: str, clients: Clients | None = None) -> StatusPublisher | None:
-    """A publisher for the FAILED status of a configuration fault, built from the raw
-    STATUS_TOPIC_ARN even when the other settings are invalid; None when it is no SNS ARN."""
+def publish_fault(finding: Finding) -> None:
+    """Publish the FAILED status of a fault the handler met before it had an Enforcer or a Gate
+    (invalid settings, a missing table or queue), best effort: to the raw STATUS_TOPIC_ARN, even
+    when the other settings are invalid; nothing when it is no SNS ARN or SNS refuses (logged)."""
+    topic_arn = os.environ.get("STATUS_TOPIC_ARN", "")
     parts = topic_arn.split(":")
     if len(parts) != 6 or parts[0] != "arn" or parts[2] != "sns":
-        return None
-    return StatusPublisher((clients or Clients()).client("sns", parts[3]), topic_arn)
+        return
+    try:
+        StatusPublisher(Clients().client("sns", parts[3]), topic_arn).publish(finding)
+    except AwsError as failed:
+        log.error("FAILED status not published: %s", failed)
+
+
+def traced(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """X-Ray tracing of a handler's invocation when tracing is on. Off (POWERTOOLS_TRACE_DISABLED),
+    the tracer is not even imported: it imports the X-Ray SDK, about a third of the cold import."""
+    if os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() in ("1", "true"):
+        return handler
+    from aws_lambda_powertools import Tracer
+
+    wrapped: Callable[..., Any] = Tracer().capture_lambda_handler(handler, capture_response=False)
+    return wrapped
 
 
 @dataclass(frozen=True)
