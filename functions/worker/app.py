@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
@@ -41,7 +41,10 @@ from sidecar_enforcer.models.events import ClusterTarget, Trigger
 from sidecar_enforcer.models.findings import Finding, Status
 from sidecar_enforcer.models.work import WorkItem, parse_item
 from sidecar_enforcer.service import Enforcer
-from sidecar_enforcer.wiring import build_enforcer, publish_fault, traced
+from sidecar_enforcer.wiring import build_enforcer, build_run_keeper, publish_fault, traced
+
+if TYPE_CHECKING:  # imported when a backfill item comes, not on every cold start
+    from sidecar_enforcer.usecases.runs import RunKeeper
 
 logger = Logger()
 metrics = Metrics()
@@ -53,7 +56,7 @@ logging.getLogger("aws_lambda_powertools.tracing.tracer").setLevel(logging.CRITI
 # template.yaml grants WorkerFunction exactly their PERMISSIONS (tests/unit/test_permissions.py);
 # the queue poller's own permissions come with the SQS event source. "member" is sts:AssumeRole
 # on the member role (MEMBER_ROLE_NAME) of every other account.
-ADAPTERS = ("dynamodb", "ecs", "iam", "identity", "member", "profiles", "sns", "sqs")
+ADAPTERS = ("dynamodb", "ecs", "iam", "identity", "member", "profiles", "s3", "sns", "sqs")
 # The adapters whose calls it makes in a member account, as the member role: the member role must
 # allow exactly their PERMISSIONS (the state table, the topic and the queues stay the hub's).
 MEMBER_ADAPTERS = ("ecs", "iam")
@@ -74,6 +77,11 @@ def clients() -> Clients:
 @cache
 def enforcer() -> Enforcer:
     return build_enforcer(settings(), clients())
+
+
+@cache
+def runs() -> RunKeeper:
+    return build_run_keeper(settings(), clients())
 
 
 @metrics.log_metrics
@@ -131,6 +139,10 @@ def work(item: WorkItem) -> list[Finding]:
     try:
         if isinstance(item.target, ClusterTarget):
             return fan_out(item, item.target)
+        if item.run is not None:  # a backfill run's: decided in its mode, kept in the run
+            found = enforcer().handle(item.trigger, audit=item.run.mode == "audit", quiet=True)
+            runs().record(item.run, item.key, found)
+            return found
         return enforcer().handle(item.trigger)
     except ConfigurationError as exc:
         raise fault(item.trigger, f"configuration fault: {exc}", configuration=True) from None

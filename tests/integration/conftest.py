@@ -77,6 +77,20 @@ class Inbox:
                 found.append({"body": body, "attributes": attrs, "raw": m["Body"]})
                 self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
 
+    def messages_raw(self) -> list[dict[str, Any]]:
+        """Every message published so far, unchecked: {"Body": str, "attributes": dict}."""
+        found = []
+        while True:
+            batch = self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+            ).get("Messages", [])
+            if not batch:
+                return found
+            for m in batch:
+                attrs = {k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items()}
+                found.append({"Body": m["Body"], "attributes": attrs})
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+
 
 @pytest.fixture
 def inbox(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Inbox:

@@ -94,17 +94,18 @@ def member_role_statements() -> dict[str, dict[str, Any]]:
     return statements(member()["Resources"]["MemberRole"]["Properties"]["Policies"])
 
 
-def test_the_role_allows_exactly_what_the_worker_calls_in_an_account() -> None:
+def test_the_role_allows_exactly_what_the_worker_and_a_backfill_call_in_an_account() -> None:
     found = adapters()
     in_an_account = set(found["ecs"].PERMISSIONS) | set(found["iam"].PERMISSIONS)
+    surveyed = set(found["survey"].PERMISSIONS)  # a backfill run lists the account's clusters
 
-    assert granted("MemberRole", "member.yaml") == in_an_account
+    assert granted("MemberRole", "member.yaml") == in_an_account | surveyed
     # ... which is the worker's grant less what stays in the hub (table, topics, queues, profiles,
     # the key, the member role itself).
     hub_only = {
         a
         for a in granted("WorkerFunction")
-        if a.split(":")[0] in {"dynamodb", "sns", "sqs", "ssm", "kms", "sts"}
+        if a.split(":")[0] in {"dynamodb", "sns", "sqs", "ssm", "kms", "sts", "s3"}
     }
     assert granted("WorkerFunction") - hub_only == in_an_account
 

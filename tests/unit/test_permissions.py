@@ -45,7 +45,7 @@ def adapters() -> dict[str, ModuleType]:
     }
 
 
-FUNCTIONS = {"router": "RouterFunction", "worker": "WorkerFunction"}
+FUNCTIONS = {"router": "RouterFunction", "worker": "WorkerFunction", "backfill": "BackfillFunction"}
 
 # Granted for the stack's infrastructure, not for an adapter's call: with KmsKeyArn, SQS and SNS ask
 # the sender for a data key of the queues' and the topic's customer managed key (and the SQS event
@@ -53,7 +53,7 @@ FUNCTIONS = {"router": "RouterFunction", "worker": "WorkerFunction"}
 KEY_GRANTS = {"kms:Decrypt", "kms:GenerateDataKey"}
 # The worker assumes the member role in member accounts (template.yaml, AssumeMemberRole; only with
 # OrganizationId). Until an adapter the worker uses declares sts:AssumeRole, it is expected here.
-MEMBER_GRANTS = {"worker": {"sts:AssumeRole"}, "router": set()}
+MEMBER_GRANTS = {"worker": {"sts:AssumeRole"}, "router": set(), "backfill": set()}
 
 
 def expected(function: str) -> set[str]:
@@ -138,9 +138,15 @@ def test_the_router_is_granted_nothing_in_ecs_or_iam() -> None:
 
 
 def member_role_actions() -> set[str]:
-    """What the member role (in every other account) must allow: the worker's calls made there."""
+    """What the member role (in every other account) must allow: the worker's and the backfill
+    function's calls made there."""
     modules = adapters()
-    return {action for name in declared("worker", "MEMBER_ADAPTERS") for action in modules[name].PERMISSIONS}
+    return {
+        action
+        for function in ("worker", "backfill")
+        for name in declared(function, "MEMBER_ADAPTERS")
+        for action in modules[name].PERMISSIONS
+    }
 
 
 def test_in_a_member_account_the_worker_calls_ecs_and_the_policy_simulator_only() -> None:
@@ -148,6 +154,7 @@ def test_in_a_member_account_the_worker_calls_ecs_and_the_policy_simulator_only(
     member role is granted ECS (with iam:PassRole for the task definitions' roles) and IAM's policy
     simulator for the task roles, and the hub's worker role sts:AssumeRole on it."""
     assert declared("worker", "MEMBER_ADAPTERS") <= declared_adapters("worker")
+    assert declared("backfill", "MEMBER_ADAPTERS") <= declared_adapters("backfill")
     assert member_role_actions() == {
         "ecs:DescribeServices",
         "ecs:DescribeClusters",

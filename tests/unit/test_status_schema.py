@@ -73,3 +73,10 @@ def test_the_message_attributes_serve_filter_policies() -> None:
         "profile": "jaeger",
         "mode": "enforce",
     }
+
+
+def test_the_committed_digest_schema_is_the_one_the_code_publishes_by() -> None:
+    # `sidecar-enforcer schema --digest > schemas/digest-v1.json`
+    from sidecar_enforcer.models.digest import digest_schema
+
+    assert digest_schema() == json.loads((ROOT / "schemas" / "digest-v1.json").read_text(encoding="utf-8"))

@@ -26,6 +26,7 @@ from sidecar_enforcer.domain.waves import WavePolicy
 from sidecar_enforcer.usecases.backfill import Progress, RunSpec
 
 from .local import UsageError
+from .options import _policy, _settings
 
 DEFAULT_PLANS = "sidecar-enforcer/plans.json"
 
@@ -172,8 +173,6 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from sidecar_enforcer.adapters import aws
     from sidecar_enforcer.adapters.organizations import Organization
     from sidecar_enforcer.wiring import CallCounter, build_backfill
-
-    from .cli import _policy, _settings
 
     settings: Settings = _settings(args)
     updates: dict[str, Any] = {"enforcement_mode": Mode(args.mode)}

@@ -16,34 +16,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
 from sidecar_enforcer import __version__
 from sidecar_enforcer.adapters import aws
 from sidecar_enforcer.config import Mode, Settings
 from sidecar_enforcer.domain.plan import plan
-from sidecar_enforcer.domain.policy import Policy
-from sidecar_enforcer.domain.profile import Profile
 from sidecar_enforcer.domain.taskdef import load_document
 from sidecar_enforcer.errors import AwsError, EnforcerError, InputError
 from sidecar_enforcer.models.findings import Status
-from sidecar_enforcer.profiles import Catalog, parse_profile
 
 from .local import LOCAL_TABLE, LOCAL_TOPIC, Pipeline, UsageError, create_work_queue
-
-
-def _read_bytes(path: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: {exc.strerror}") from None
-
-
-def _read_json(path: str) -> Any:
-    raw = _read_bytes(path)
-    try:
-        return json.loads(raw.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not JSON ({exc})") from None
+from .options import _catalog, _policy, _profile, _read_bytes, _read_json, _settings
 
 
 def _print(data: Any) -> None:
@@ -51,75 +33,6 @@ def _print(data: Any) -> None:
 
 
 # -- commands -------------------------------------------------------------------------------------
-
-
-def _catalog(settings: Settings) -> Catalog:
-    from sidecar_enforcer.wiring import profile_source
-
-    return profile_source(settings, aws.Clients())()
-
-
-def _profile(name: str | None, settings: Settings, catalog: Catalog | None = None) -> Profile:
-    """A profile by name (shipped or custom), or a profile document's path."""
-    name = name or settings.default_profile
-    if name.endswith(".json") or os.sep in name:
-        return parse_profile(_read_bytes(name).decode("utf-8-sig"), name)
-    catalog = catalog or _catalog(settings)
-    profile = catalog.get(name)
-    if profile is None:
-        known = ", ".join(sorted(catalog.profiles))
-        raise UsageError(catalog.errors.get(name) or f"unknown profile {name!r} (known: {known})")
-    return profile
-
-
-def _policy(
-    args: argparse.Namespace, settings: Settings, chosen: Sequence[Profile], catalog: Catalog | None = None
-) -> Policy:
-    """The environment's policy (or --policy FILE), with the command line's switches on top.
-    A --param names a profile (the ``chosen`` ones or the catalog's) and one of its parameters."""
-    policy = settings.policy
-    if args.policy:
-        try:
-            policy = Policy.model_validate(_read_json(args.policy))
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            raise InputError(f"{args.policy}: {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
-    updates: dict[str, Any] = {}
-    for flag in ("grow_task_size", "upgrade_drifted", "accept_equivalents", "rename_on_conflict"):
-        if getattr(args, flag) is not None:
-            updates[flag] = getattr(args, flag)
-    if args.param:
-        parameters = {k: dict(v) for k, v in policy.parameters.items()}
-        for item in args.param:
-            key, sep, value = item.partition("=")
-            profile, dot, name = key.partition(".")
-            if not sep or not dot or not profile or not name:
-                raise UsageError(f"--param {item.split('=', 1)[0]}: expected PROFILE.NAME=VALUE")
-            catalog = _check_param(key, profile, name, settings, chosen, catalog)
-            parameters.setdefault(profile, {})[name] = value
-        updates["parameters"] = parameters
-    return policy.model_copy(update=updates)
-
-
-def _check_param(
-    key: str, profile: str, name: str, settings: Settings, chosen: Sequence[Profile], catalog: Catalog | None
-) -> Catalog | None:
-    """Refuse a --param that names no known profile or none of its parameters: left alone, it would
-    be ignored (another profile) or only show up as a refusal reason of the plan. The catalog is
-    read only when a --param names a profile other than the chosen ones; returned for reuse."""
-    found = next((p for p in chosen if p.name == profile), None)
-    if found is None:
-        catalog = catalog or _catalog(settings)
-        found = catalog.get(profile)
-        if found is None:
-            known = ", ".join(sorted({*catalog.profiles, *(p.name for p in chosen)}))
-            why = catalog.errors.get(profile) or f"unknown profile {profile!r} (known: {known})"
-            raise UsageError(f"--param {key}: {why}")
-    names = [p.name for p in found.parameters]
-    if name not in names:
-        known = f"known: {', '.join(names)}" if names else "it has none"
-        raise UsageError(f"--param {key}: {profile} has no parameter {name!r} ({known})")
-    return catalog
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -186,13 +99,6 @@ def _region(args: argparse.Namespace) -> str:
     if not region:
         raise UsageError("no region: pass --region or set AWS_REGION")
     return str(region)
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    settings = Settings.from_env()
-    if getattr(args, "state_table", None):
-        settings = settings.model_copy(update={"state_table_name": args.state_table})
-    return settings
 
 
 def _clients(region: str) -> aws.Clients:
@@ -335,15 +241,63 @@ def parser() -> argparse.ArgumentParser:
 
     add_backfill(sub, _command, _policy_options, _state_table_option)
     _command(sub, "profiles", "list the profiles with their versions and images", cmd_profiles)
-    _command(sub, "schema", "print the JSON Schema of status messages (schemas/status-v1.json)", cmd_schema)
+    p = _command(
+        sub, "schema", "print the JSON Schema of status messages (schemas/status-v1.json)", cmd_schema
+    )
+    p.add_argument("--digest", action="store_true", help="a backfill digest's (schemas/digest-v1.json)")
+    p = _command(
+        sub,
+        "backfill-status",
+        "how far a backfill run of the stack is (its state table)",
+        cmd_backfill_status,
+    )
+    p.add_argument("run_id", metavar="RUN", help="the run id the backfill function answered with")
+    p.add_argument("--region", help="the stack's region (default: AWS_REGION or AWS_DEFAULT_REGION)")
+    _state_table_option(p)
     _command(sub, "demo", "the main job against an embedded moto server on 127.0.0.1", cmd_demo)
     return top
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
+    from sidecar_enforcer.models.digest import digest_schema
     from sidecar_enforcer.models.findings import status_schema
 
-    print(json.dumps(status_schema(), indent=2))
+    print(json.dumps(digest_schema() if args.digest else status_schema(), indent=2))
+    return 0
+
+
+def cmd_backfill_status(args: argparse.Namespace) -> int:
+    """How far a backfill run of the stack is: its document and its services' statuses so far."""
+    from sidecar_enforcer.adapters.dynamodb import StateTable
+    from sidecar_enforcer.ledger import Ledger
+
+    settings = _settings(args)
+    if not settings.state_table_name:
+        raise UsageError("backfill-status needs the state table: pass --state-table or set STATE_TABLE_NAME")
+    region = _region(args)
+    ledger = Ledger(StateTable(_clients(region).client("dynamodb"), settings.state_table_name))
+    doc = ledger.run(args.run_id)
+    if doc is None:
+        raise UsageError(f"no backfill run {args.run_id} in {settings.state_table_name}")
+    rows = ledger.run_rows(args.run_id)
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[str(row.get("status"))] = counts.get(str(row.get("status")), 0) + 1
+    expected = int(doc.get("expected", 0))
+    _print(
+        {
+            "runId": args.run_id,
+            "mode": doc.get("mode"),
+            "status": doc.get("status"),
+            "started": doc.get("started"),
+            "ended": doc.get("ended"),
+            "done": int(doc.get("done", 0)),
+            "expected": expected,
+            "percent": round(100 * int(doc.get("done", 0)) / expected, 1) if expected else 100.0,
+            "counts": dict(sorted(counts.items())),
+            "report": doc.get("report"),
+        }
+    )
     return 0
 
 

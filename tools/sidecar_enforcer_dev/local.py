@@ -30,7 +30,7 @@ LOCAL_DEAD_LETTERS = "sidecar-enforcer-work-dead-letters.fifo"
 # queue allows 5 receives, each after a visibility timeout of 12 minutes; a person at a terminal
 # wants the first failure (pass max_receives to create_work_queue for Lambda's retries).
 LOCAL_MAX_RECEIVES = 1
-FUNCTIONS = ("router", "worker")
+FUNCTIONS = ("router", "worker", "backfill")
 
 
 class UsageError(EnforcerError):

@@ -27,6 +27,9 @@ WAIT_SECONDS = 30  # how long an invocation waits for a lease before its event i
 POLL_SECONDS = 0.2
 OUTBOX = "outbox"
 OUTBOX_TTL_SECONDS = 14 * 24 * 3600
+RUN = "run"
+RUN_TTL_SECONDS = 30 * 24 * 3600  # a run's rows; its report stays in the report bucket
+RUN_ROWS_MAX = 1_000_000
 OUTBOX_ATTEMPTS = 3  # publishes of a status SNS refuses for good before it is dead-lettered
 
 
@@ -259,6 +262,51 @@ class Ledger:
 
     def outbox(self) -> list[Versioned]:
         return [kept for _, kept in self._table.query(OUTBOX, 100)]
+
+    # -- backfill runs ------------------------------------------------------------------------------
+    # A run: its document (pk run#<id>, sk "run": the spec, how many services it expects, how many
+    # are done) and one row per service (sk svc#<key>: the service's status message). A row counts
+    # once: a retried item overwrites its row without counting it again.
+
+    def run_open(self, run_id: str, doc: dict[str, Any]) -> bool:
+        """Record a new run; False when a run with this id exists."""
+        return self._table.put(f"run#{run_id}", RUN, {**doc, "done": 0}, None, expires=self._run_expiry())
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        found = self._table.get(f"run#{run_id}", RUN)
+        return found.doc if found else None
+
+    def run_record(self, run_id: str, key: str, message: dict[str, Any]) -> dict[str, Any] | None:
+        """Keep a service's status in its run. The run's document once the row is new (its ``done``
+        counted), None when the row was there already (a retried item: overwritten, not counted)."""
+        pk, sk = f"run#{run_id}", f"svc#{key}"
+        while True:
+            found = self._table.get(pk, sk)
+            if self._table.put(pk, sk, message, found.version if found else None, expires=self._run_expiry()):
+                break
+            self._pause()
+        if found is not None:
+            return None
+        return self.run_update(run_id, lambda doc: {**doc, "done": int(doc.get("done", 0)) + 1})
+
+    def run_update(self, run_id: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+        key = (f"run#{run_id}", RUN)
+        while True:
+            found = self._table.get(*key)
+            if found is None:
+                raise RejectedError(f"backfill run {run_id} is not recorded in the state table")
+            new = change(found.doc)
+            if self._table.put(*key, new, found.version, expires=self._run_expiry()):
+                return new
+            self._pause()
+
+    def run_rows(self, run_id: str) -> list[dict[str, Any]]:
+        """Every service status recorded in the run."""
+        rows = self._table.query(f"run#{run_id}", RUN_ROWS_MAX)
+        return [found.doc for sk, found in rows if sk.startswith("svc#")]
+
+    def _run_expiry(self) -> float:
+        return self._clock() + RUN_TTL_SECONDS
 
     def _pause(self) -> None:
         self._sleep(POLL_SECONDS * (0.5 + random.random()))  # noqa: S311 - jitter, not security

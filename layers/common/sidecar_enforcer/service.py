@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 
 from .adapters.ecs import EcsGateway
 from .adapters.identity import Identity
-from .config import Settings
+from .config import Mode, Settings
 from .errors import AwsError, NotFoundError
 from .models.events import (
     ClusterTarget,
@@ -57,18 +57,22 @@ class Enforcer:
         self._fan_out = fan_out
         self._report = report
 
-    def handle(self, trigger: Trigger) -> list[Finding]:
+    def handle(self, trigger: Trigger, *, audit: bool = False, quiet: bool = False) -> list[Finding]:
         """Enforce everything a work item asks for (the router's Gate found it asks for
-        something), in the event's account and region; publish and return one finding per target."""
-        scope = Scope.of(trigger, self.settings.enforcement_mode)
+        something), in the event's account and region; publish and return one finding per target.
+        ``audit``: change nothing, whatever the settings say; ``quiet``: log the findings, publish
+        none (a backfill run's items: the run publishes one digest)."""
+        mode = Mode.AUDIT if audit else self.settings.enforcement_mode
+        scope = Scope.of(trigger, mode)
+        report = self._report.log if quiet else self._report
         account = trigger.account or self._identity().account
         try:
             ecs = self._ecs_for(account, trigger.region)
         except AwsError as exc:  # the member role cannot be assumed: every target FAILED, retried
-            return [self._report(self._failed(target, scope, exc)) for target in trigger.targets]
+            return [report(self._failed(target, scope, exc)) for target in trigger.targets]
         findings: list[Finding] = []
         for target in trigger.targets:
-            findings.extend(self._report(f) for f in self._target(ecs, target, scope))
+            findings.extend(report(f) for f in self._target(ecs, target, scope))
         return findings
 
     def enforce_service(

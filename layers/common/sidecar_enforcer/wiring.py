@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from .service import Enforcer
     from .usecases.backfill import Backfill, Progress
     from .usecases.enforce_service import PlanMemo
+    from .usecases.runs import RunKeeper, StartRun
 
 
 def profile_source(settings: Settings, clients: Clients) -> Callable[[], Catalog]:
@@ -99,6 +100,7 @@ class _Shared:
     ledger: Ledger
     drain: DrainOutbox
     report: Reporter
+    publisher: Publisher
 
 
 def _shared(settings: Settings, clients: Clients) -> _Shared:
@@ -119,7 +121,7 @@ def _shared(settings: Settings, clients: Clients) -> _Shared:
         dead_letters = DeadLetterQueue(clients.client("sqs"), settings.dead_letter_queue_url)
     drain = DrainOutbox(ledger, publisher, dead_letters)
     report = Reporter(publisher, ledger, drain, publish_routine=settings.publish_routine)
-    return _Shared(identity, ledger, drain, report)
+    return _Shared(identity, ledger, drain, report, publisher)
 
 
 def account_clients(settings: Settings, clients: Clients, identity: Callable[[], Identity]) -> AccountClients:
@@ -204,7 +206,7 @@ class CallCounter:
         self._lock = threading.Lock()
 
     def watch(self, client: Any) -> Any:
-        client.meta.events.register("before-send", self._count)
+        client.meta.events.register("before-send", self._count, unique_id=f"call-counter-{id(self)}")
         return client
 
     def _count(self, event_name: str = "", **kwargs: Any) -> None:  # returns None: the request goes on
@@ -230,6 +232,7 @@ def build_backfill(
 
     from .adapters.ecs import EcsGateway
     from .adapters.iam import TaskRoleChecker
+    from .adapters.survey import EcsSurvey
     from .config import Mode
     from .usecases.backfill import Backfill
     from .usecases.enforce_service import EnforceService
@@ -247,6 +250,10 @@ def build_backfill(
         return EcsGateway(counter.watch(accounts(account).client("ecs", region)), cache_size=1_000_000)
 
     @cache
+    def survey_for(account: str, region: str) -> EcsSurvey:
+        return EcsSurvey(counter.watch(accounts(account).client("ecs", region)))
+
+    @cache
     def task_roles(account: str) -> TaskRoleChecker:
         return TaskRoleChecker(counter.watch(accounts(account).client("iam")))
 
@@ -259,6 +266,7 @@ def build_backfill(
     quiet = Reporter(Unpublished(), shared.ledger, shared.drain)  # the run reports once, at its end
     return Backfill(
         ecs_for,
+        survey_for,
         scope_for,
         EnforceService(settings, catalog, revisions, shared.ledger, quiet, memo),
         VerifyDeployment(settings, shared.ledger),
@@ -266,3 +274,45 @@ def build_backfill(
         on_progress=on_progress,
         sleep=sleep or time.sleep,
     )
+
+
+def _reports(settings: Settings, clients: Clients) -> Any:
+    from .adapters.s3 import ReportStore
+
+    return ReportStore(clients.client("s3"), settings.report_bucket) if settings.report_bucket else None
+
+
+def build_run_keeper(settings: Settings, clients: Clients | None = None) -> RunKeeper:
+    """The worker's side of a backfill run (usecases.runs)."""
+    from .usecases.runs import FinishRun, RunKeeper
+
+    clients = clients or Clients()
+    shared = _shared(settings, clients)
+    return RunKeeper(shared.ledger, FinishRun(shared.ledger, _reports(settings, clients), shared.publisher))
+
+
+def build_run_starter(
+    settings: Settings, clients: Clients | None = None
+) -> tuple[StartRun, Callable[[], list[str]]]:
+    """The backfill function's: start a run; and the organisation's active accounts."""
+    from .adapters.organizations import Organization
+    from .adapters.survey import EcsSurvey
+    from .usecases.runs import FinishRun, StartRun
+
+    clients = clients or Clients()
+    shared = _shared(settings, clients)
+    accounts = account_clients(settings, clients, shared.identity)
+
+    @cache
+    def survey_for(account: str, region: str) -> EcsSurvey:
+        return EcsSurvey(accounts(account).client("ecs", region))
+
+    finish = FinishRun(shared.ledger, _reports(settings, clients), shared.publisher)
+    start = StartRun(
+        survey_for,
+        shared.ledger,
+        lambda: _work_queue(settings, clients),
+        finish,
+        lambda: shared.identity().partition,
+    )
+    return start, lambda: sorted(Organization(clients.client("organizations")).active_accounts())

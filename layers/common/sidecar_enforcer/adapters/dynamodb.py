@@ -98,20 +98,30 @@ class StateTable:
         return True
 
     def query(self, pk: str, limit: int) -> list[tuple[str, Versioned]]:
-        """The first ``limit`` documents of a partition, by sort key."""
-        try:
-            response = call(
-                "Query",
-                self._client.query,
-                TableName=self.table_name,
-                KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues={":pk": {"S": pk}},
-                ConsistentRead=True,
-                Limit=limit,
-            )
-        except AwsError as exc:
-            raise self._missing(exc) from None
-        return [(item["sk"]["S"], _versioned(item)) for item in response.get("Items", [])]
+        """The first ``limit`` documents of a partition, by sort key (page after page: a Query
+        answers at most 1 MB)."""
+        found: list[tuple[str, Versioned]] = []
+        start: dict[str, Any] | None = None
+        while len(found) < limit:
+            more = {"ExclusiveStartKey": start} if start else {}
+            try:
+                response = call(
+                    "Query",
+                    self._client.query,
+                    TableName=self.table_name,
+                    KeyConditionExpression="pk = :pk",
+                    ExpressionAttributeValues={":pk": {"S": pk}},
+                    ConsistentRead=True,
+                    Limit=limit - len(found),
+                    **more,
+                )
+            except AwsError as exc:
+                raise self._missing(exc) from None
+            found.extend((item["sk"]["S"], _versioned(item)) for item in response.get("Items", []))
+            start = response.get("LastEvaluatedKey")
+            if not start:
+                break
+        return found
 
 
 def _key(pk: str, sk: str) -> dict[str, Any]:

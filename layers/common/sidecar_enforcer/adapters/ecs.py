@@ -29,7 +29,6 @@ __all__ = ["DeploymentState", "EcsGateway", "ServiceSnapshot", "TaskState"]
 PERMISSIONS = (
     "ecs:DescribeServices",
     "ecs:DescribeClusters",
-    "ecs:ListClusters",
     "ecs:ListServices",
     "ecs:DescribeTaskDefinition",
     "ecs:ListTaskDefinitions",
@@ -43,7 +42,6 @@ PERMISSIONS = (
 
 DESCRIBE_SERVICES_MAX = 10  # DescribeServices: up to 10 services per call
 DESCRIBE_TASKS_MAX = 100  # DescribeTasks: up to 100 tasks per call
-DESCRIBE_CLUSTERS_MAX = 100  # DescribeClusters: up to 100 clusters per call
 NEWER_REVISIONS_CHECKED = 10  # how many revisions after the source to look through for ours
 LIST_PAGE_SIZE = 100  # ListTaskDefinitions: up to 100 per page
 _CACHE_SIZE = 256
@@ -85,30 +83,6 @@ class EcsGateway:
     def describe_service(self, cluster: str, service: str) -> ServiceSnapshot | None:
         found = self.describe_services(cluster, [service])
         return found[0] if found else None
-
-    def list_clusters(self) -> Iterator[str]:
-        """Every cluster's ARN, by full pages (100)."""
-        for page in pages("ListClusters", self._client, "list_clusters", PaginationConfig={"PageSize": 100}):
-            yield from page.get("clusterArns", [])
-
-    def clusters_tags(self, clusters: list[str]) -> dict[str, dict[str, str]]:
-        """The tags of many clusters, by ARN (DescribeClusters with TAGS, 100 per call); a cluster
-        ECS does not describe is left out. Kept as ``cluster_tags`` keeps them."""
-        found: dict[str, dict[str, str]] = {}
-        now = self._clock()
-        for start in range(0, len(clusters), DESCRIBE_CLUSTERS_MAX):
-            response = call(
-                "DescribeClusters",
-                self._client.describe_clusters,
-                clusters=clusters[start : start + DESCRIBE_CLUSTERS_MAX],
-                include=["TAGS"],
-            )
-            for cluster in response.get("clusters", []):
-                tags = {t["key"]: t.get("value", "") for t in cluster.get("tags") or []}
-                found[cluster["clusterArn"]] = tags
-                with self._lock:
-                    self._cluster_tags[cluster["clusterName"]] = (now, tags)
-        return found
 
     def list_services(self, cluster: str) -> Iterator[str]:
         for page in pages(

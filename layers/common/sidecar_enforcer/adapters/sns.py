@@ -6,12 +6,21 @@ IAM action used: ``PERMISSIONS``, on the status topic.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Protocol
 
-from ..models.findings import Finding
 from .aws import call
 
 PERMISSIONS = ("sns:Publish",)
+
+
+class Message(Protocol):
+    """A status (models.findings.Finding) or a backfill digest (models.digest.Digest)."""
+
+    def to_message(self) -> dict[str, Any]: ...
+
+    def subject(self) -> str: ...
+
+    def message_attributes(self) -> dict[str, str]: ...
 
 
 class StatusPublisher:
@@ -19,7 +28,7 @@ class StatusPublisher:
         self._client = client
         self._topic_arn = topic_arn
 
-    def publish(self, finding: Finding) -> str:
+    def publish(self, finding: Message) -> str:
         attributes = {
             k: {"DataType": "String", "StringValue": v} for k, v in finding.message_attributes().items()
         }
@@ -38,5 +47,5 @@ class Unpublished:
     """No status topic (STATUS_TOPIC_ARN unset: the CLI offline): findings are logged and returned,
     published nowhere."""
 
-    def publish(self, finding: Finding) -> str:
+    def publish(self, finding: Message) -> str:
         return ""

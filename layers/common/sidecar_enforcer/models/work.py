@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal
 
@@ -51,10 +52,23 @@ def key_of(trigger: Trigger, target: Target) -> str:
     return f"{where}:task-definition/{task_definition_family(target.task_definition)}"
 
 
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class RunTag:
+    """The backfill run an item belongs to: its finding is recorded in the run, not published one by
+    one, and it is decided in the run's mode (audit, unless the run and the stack both enforce)."""
+
+    id: str
+    mode: Literal["audit", "enforce"]
+
+
 @dataclass(frozen=True)
 class WorkItem:
     trigger: Trigger  # with exactly one target
     origin: str  # what the dedup id is derived from: the event id, or the parent item's dedup id
+    run: RunTag | None = None
 
     def __post_init__(self) -> None:
         if len(self.trigger.targets) != 1:
@@ -81,7 +95,7 @@ class WorkItem:
         """An item the worker derives from this one (a cluster's service): the same event, another
         target; its dedup id follows from this item's, so a redelivered parent queues no child twice
         within SQS's deduplication interval."""
-        return WorkItem(replace(self.trigger, targets=(target,)), origin=self.dedup_id)
+        return WorkItem(replace(self.trigger, targets=(target,)), origin=self.dedup_id, run=self.run)
 
     def to_body(self) -> str:
         trigger = self.trigger
@@ -98,6 +112,8 @@ class WorkItem:
             "tagKeys": None if trigger.tag_keys is None else sorted(trigger.tag_keys),
             "target": _target_body(self.target),
         }
+        if self.run is not None:
+            body["run"] = {"id": self.run.id, "mode": self.run.mode}
         return json.dumps(body, sort_keys=True, separators=(",", ":"))
 
 
@@ -170,6 +186,11 @@ class _Deployment(_Strict):
     service_arn: str | None = Field(alias="serviceArn")
 
 
+class _Run(_Strict):
+    id: str = Field(pattern=RUN_ID.pattern)
+    mode: Literal["audit", "enforce"]
+
+
 class _Body(_Strict):
     v: Literal[1]
     origin: str = Field(min_length=1)
@@ -182,6 +203,7 @@ class _Body(_Strict):
     caller_role_arn: str | None = Field(alias="callerRoleArn")
     tag_keys: list[str] | None = Field(alias="tagKeys")
     target: _Service | _Cluster | _TaskDefinition | _Deployment = Field(discriminator="kind")
+    run: _Run | None = None
 
 
 def parse_item(body: Any) -> WorkItem:
@@ -213,7 +235,8 @@ def parse_item(body: Any) -> WorkItem:
         partition=parsed.partition,
         tag_keys=None if parsed.tag_keys is None else frozenset(parsed.tag_keys),
     )
-    return WorkItem(trigger, origin=parsed.origin)
+    run = RunTag(parsed.run.id, parsed.run.mode) if parsed.run is not None else None
+    return WorkItem(trigger, origin=parsed.origin, run=run)
 
 
 def _target(body: _Service | _Cluster | _TaskDefinition | _Deployment) -> Target:

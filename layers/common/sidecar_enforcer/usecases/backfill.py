@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ..adapters.ecs import EcsGateway
+from ..adapters.survey import EcsSurvey
 from ..config import Mode
 from ..domain.snapshots import ServiceSnapshot
 from ..domain.status import Status
@@ -95,6 +96,7 @@ class Backfill:
     def __init__(
         self,
         ecs_for: Callable[[str, str], EcsGateway],
+        survey_for: Callable[[str, str], EcsSurvey],
         scope_for: Callable[[str, str, Mode], Scope],
         enforce_service: EnforceService,
         verify_deployment: VerifyDeployment,
@@ -105,6 +107,7 @@ class Backfill:
         on_progress: Callable[[Progress], None] = lambda p: None,
     ) -> None:
         self._ecs_for = ecs_for
+        self._survey_for = survey_for
         self._scope_for = scope_for
         self._enforce = enforce_service
         self._verify = verify_deployment
@@ -135,17 +138,16 @@ class Backfill:
     def _survey(self, spec: RunSpec, account: str, region: str) -> list[_Row]:
         scope = self._scope_for(account, region, Mode.AUDIT)
         try:
-            ecs = self._ecs_for(account, region)
-            clusters = list(spec.clusters) or list(ecs.list_clusters())
-            tags = ecs.clusters_tags(clusters) if clusters else {}
+            ecs, survey = self._ecs_for(account, region), self._survey_for(account, region)
+            clusters = list(spec.clusters) or list(survey.clusters())
+            by_name = survey.clusters_tags(clusters) if clusters else {}
         except AwsError as exc:  # the member role, or the account's ECS, refused: the place FAILED
             failed = scope.finding(Status.FAILED, reasons=[f"{account}/{region} not surveyed: {exc}"])
             self._placed()
             return [_Row(account, region, "", "", failed)]
-        by_name = {arn.rsplit("/", 1)[-1]: cluster_tags for arn, cluster_tags in tags.items()}
         rows: list[_Row] = []
         with ThreadPoolExecutor(max_workers=self._workers) as pool:
-            batches = pool.map(lambda c: self._services(ecs, scope, c), clusters)
+            batches = pool.map(lambda c: self._services(ecs, survey, scope, c), clusters)
             work: list[tuple[str, ServiceSnapshot | Finding]] = [
                 (cluster, item) for cluster, items in zip(clusters, batches, strict=True) for item in items
             ]
@@ -176,10 +178,12 @@ class Backfill:
         self._on_progress(self.progress)
 
     @staticmethod
-    def _services(ecs: EcsGateway, scope: Scope, cluster: str) -> list[ServiceSnapshot | Finding]:
+    def _services(
+        ecs: EcsGateway, survey: EcsSurvey, scope: Scope, cluster: str
+    ) -> list[ServiceSnapshot | Finding]:
         name = cluster.rsplit("/", 1)[-1]
         try:
-            arns = list(ecs.list_services(cluster))
+            arns = list(survey.services(cluster))
             found: list[ServiceSnapshot | Finding] = []
             for start in range(0, len(arns), DESCRIBE_SERVICES_MAX):
                 found.extend(ecs.describe_services(cluster, arns[start : start + DESCRIBE_SERVICES_MAX]))

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from ..adapters.sns import Message
 from ..config import Mode
 from ..domain.status import ROUTINE
 from ..errors import AwsError, RejectedError
@@ -19,7 +20,7 @@ log = logging.getLogger("sidecar_enforcer.service")
 
 
 class Publisher(Protocol):
-    def publish(self, finding: Finding) -> str: ...
+    def publish(self, finding: Message) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,12 @@ class Reporter:
         self._ledger = ledger
         self._drain = drain
         self._kept = False  # this container put a status in the outbox: drain after a publish works
+
+    def log(self, finding: Finding) -> Finding:
+        """Log only (a backfill run's statuses: the run publishes one digest)."""
+        level = logging.ERROR if finding.status is Status.FAILED else logging.INFO
+        log.log(level, "%s", finding.status.value, extra={"finding": finding.to_message()})
+        return finding
 
     def __call__(self, finding: Finding) -> Finding:
         message = finding.to_message()

@@ -1,0 +1,90 @@
+"""Backfill Lambda: invoked by hand (``aws lambda invoke``, ``sam remote invoke``) to bring a fleet
+into line. It lists the clusters and services of the accounts and regions asked for and queues one
+work item per service on the work queue the event path uses, tagged with a run id; the workers
+decide each service as an event would, keep its status in the run and, once the last one is done,
+write the report to the report bucket and publish one digest (usecases.runs).
+
+Payload (models.backfill): ``{"mode": "audit", "accounts": [...] | "ORGANIZATION", "regions":
+[...], "clusters": [...], "profile": "...", "runId": "..."}``. The answer names the run:
+``{"runId": ..., "queued": N, ...}``; ``sidecar-enforcer backfill-status RUN`` says how far it is.
+
+Enforce mode remediates in waves that wait for each wave's verification; those waves run from the
+command line (``sidecar-enforcer backfill --mode enforce``) and are refused here with one line, until
+the waves can wait across invocations (a run outlives the function's 15 minutes).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from sidecar_enforcer.adapters.aws import Clients
+from sidecar_enforcer.config import Settings
+from sidecar_enforcer.errors import MalformedEventError
+from sidecar_enforcer.models.backfill import BackfillRequest, parse_request
+from sidecar_enforcer.usecases.runs import RunRequest
+from sidecar_enforcer.wiring import build_run_starter
+
+logger = Logger()
+copy_config_to_registered_loggers(source_logger=logger, include={"sidecar_enforcer"})
+logging.getLogger("aws_lambda_powertools.tracing.tracer").setLevel(logging.CRITICAL)
+
+# The adapters whose calls this function makes (template.yaml grants exactly their PERMISSIONS:
+# tests/unit/test_permissions.py). "member": sts:AssumeRole on the member role of other accounts.
+ADAPTERS = ("dynamodb", "identity", "member", "organizations", "s3", "sns", "sqs", "survey")
+MEMBER_ADAPTERS = ("survey",)
+
+
+@cache
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@cache
+def clients() -> Clients:
+    return Clients()
+
+
+@logger.inject_lambda_context(log_event=True)
+def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    return start(event)
+
+
+def start(event: Any) -> dict[str, Any]:
+    request = parse_request(event)
+    if request.mode == "enforce":
+        raise MalformedEventError(
+            "backfill payload: mode enforce runs in waves from the command line "
+            "(sidecar-enforcer backfill --mode enforce); this function audits"
+        )
+    starter, organization = build_run_starter(settings(), clients())
+    run = RunRequest(
+        run_id=request.run_id or f"bf-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}",
+        mode=request.mode,
+        places=places(request, organization),
+        clusters=tuple(request.clusters or ()),
+        profile=request.profile,
+    )
+    answer = starter(run)
+    logger.info("backfill run %s started: %d service(s) queued", run.run_id, answer["queued"])
+    return answer
+
+
+def places(request: BackfillRequest, organization: Any) -> tuple[tuple[str, str], ...]:
+    if request.accounts == "ORGANIZATION":
+        accounts = organization()
+    elif request.accounts:
+        accounts = list(request.accounts)
+    else:
+        from sidecar_enforcer.adapters.identity import caller_identity
+
+        accounts = [caller_identity(clients().client("sts")).account]
+    regions = request.regions or [os.environ.get("AWS_REGION", "us-east-1")]
+    return tuple((a, r) for a in accounts for r in regions)

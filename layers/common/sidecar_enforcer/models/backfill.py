@@ -1,0 +1,59 @@
+"""The backfill function's payload, read strictly: anything else is one line of MalformedEventError.
+
+    {"mode": "audit", "accounts": ["111122223333"] | "ORGANIZATION", "regions": ["eu-west-1"],
+     "clusters": ["shop-prod"], "profile": "jaeger", "runId": "bf-2026-12-01"}
+
+Only ``mode`` is required: the accounts default to the hub's own, the regions to the function's.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..domain.arns import ACCOUNT_ID, REGION
+from ..domain.ecs_rules import NAME
+from ..errors import MalformedEventError
+from .work import RUN_ID
+
+ORGANIZATION = "ORGANIZATION"
+
+
+class BackfillRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    mode: Literal["audit", "enforce"]
+    accounts: list[str] | Literal["ORGANIZATION"] | None = None
+    regions: list[str] | None = Field(default=None, min_length=1, max_length=40)
+    clusters: list[str] | None = Field(default=None, min_length=1, max_length=1000)
+    profile: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    run_id: str | None = Field(default=None, alias="runId", pattern=RUN_ID.pattern)
+
+
+def parse_request(event: Any) -> BackfillRequest:
+    data = event
+    if isinstance(event, str | bytes):
+        try:
+            data = json.loads(event)
+        except json.JSONDecodeError as exc:
+            raise MalformedEventError(f"backfill payload: not JSON ({exc.msg})") from None
+    if not isinstance(data, dict):
+        raise MalformedEventError(f"backfill payload: a {type(data).__name__}, not a JSON object")
+    try:
+        request = BackfillRequest.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "(payload)"
+        raise MalformedEventError(f"backfill payload: {where}: {err['msg']}") from None
+    for account in request.accounts if isinstance(request.accounts, list) else []:
+        if not ACCOUNT_ID.fullmatch(account):
+            raise MalformedEventError(f"backfill payload: accounts: {account!r} is not a 12-digit account id")
+    for region in request.regions or []:
+        if not REGION.fullmatch(region):
+            raise MalformedEventError(f"backfill payload: regions: {region!r} is not a region")
+    for cluster in request.clusters or []:
+        if not NAME.fullmatch(cluster.rsplit("/", 1)[-1]):
+            raise MalformedEventError(f"backfill payload: clusters: {cluster!r} is not a cluster name")
+    return request

@@ -1,0 +1,187 @@
+"""A backfill run in AWS: the backfill function starts it, the workers do it, the last one finishes it.
+
+- **Start** (functions/backfill): list the places' clusters and services (ListClusters, ListServices
+  by full pages; the clusters' tags in one DescribeClusters per 100), record the run in the state
+  table with how many services it expects, and put one work item per service on the work queue the
+  event path uses, tagged with the run (models.work.RunTag). Every service is decided by a worker as
+  an event would decide it, in the run's mode.
+- **Record** (the worker): each service's status goes into the run (one row per service, counted
+  once however often its item is retried), not to the topic.
+- **Finish** (the worker whose row completes the run): the report (domain.run_report) as JSON and
+  HTML in the report bucket, and one digest on the status topic.
+
+``sidecar-enforcer backfill-status RUN`` reads how far a run is.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from ..adapters.sqs import WorkQueue
+from ..adapters.survey import EcsSurvey
+from ..domain import run_report
+from ..errors import AwsError
+from ..ledger import Ledger
+from ..models.digest import Digest
+from ..models.events import ServiceTarget, Trigger
+from ..models.findings import Finding, Status
+from ..models.work import RunTag, WorkItem
+from .scope import Publisher
+
+log = logging.getLogger(__name__)
+
+
+class Reports(Protocol):
+    def put(self, key: str, body: str, content_type: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    run_id: str
+    mode: str  # audit or enforce
+    places: tuple[tuple[str, str], ...]  # (account, region)
+    clusters: tuple[str, ...] = ()
+    profile: str | None = None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class StartRun:
+    def __init__(
+        self,
+        survey_for: Callable[[str, str], EcsSurvey],
+        ledger: Ledger,
+        queue: Callable[[], WorkQueue],
+        finish: Callable[[str], Digest | None],
+        partition: Callable[[], str],
+    ) -> None:
+        self._survey_for = survey_for
+        self._ledger = ledger
+        self._queue = queue
+        self._finish = finish
+        self._partition = partition
+
+    def __call__(self, request: RunRequest) -> dict[str, Any]:
+        run = RunTag(request.run_id, "enforce" if request.mode == "enforce" else "audit")
+        items: list[WorkItem] = []
+        failed: list[Finding] = []
+        for account, region in request.places:
+            try:
+                items.extend(self._items(run, account, region, request.clusters))
+            except AwsError as exc:  # a member role or an ECS that refused: the place is FAILED
+                reason = f"{account}/{region} not surveyed: {exc}"
+                failed.append(
+                    Finding(
+                        status=Status.FAILED,
+                        account=account,
+                        region=region,
+                        trigger="backfill",
+                        reasons=[reason],
+                    )
+                )
+        doc = {
+            "runId": run.id,
+            "mode": run.mode,
+            "places": [list(p) for p in request.places],
+            "clusters": list(request.clusters),
+            "profile": request.profile,
+            "expected": len(items) + len(failed),
+            "status": "RUNNING",
+            "started": _now(),
+        }
+        if not self._ledger.run_open(run.id, doc):
+            raise AwsError(f"backfill run {run.id} exists already: give a new runId")
+        for finding in failed:
+            self._ledger.run_record(run.id, f"{finding.account}/{finding.region}", finding.to_message())
+        if items:
+            self._queue().send(items)
+        if not items:  # nothing to wait for: the report and the digest now
+            self._finish(run.id)
+        return {"runId": run.id, "mode": run.mode, "queued": len(items), "placesFailed": len(failed)}
+
+    def _items(self, run: RunTag, account: str, region: str, clusters: Sequence[str]) -> list[WorkItem]:
+        survey = self._survey_for(account, region)
+        names = list(clusters) or list(survey.clusters())
+        tags = survey.clusters_tags(names) if names else {}
+        items = []
+        for cluster in names:
+            name = cluster.rsplit("/", 1)[-1]
+            for arn in survey.services(cluster):
+                target = ServiceTarget(name, arn.rsplit("/", 1)[-1], cluster_tags=tags.get(name, {}))
+                trigger = Trigger(run.id, account, region, "backfill", (target,), partition=self._partition())
+                items.append(WorkItem(trigger, origin=run.id, run=run))
+        return items
+
+
+class FinishRun:
+    """The report and the digest of a run whose services are all recorded (once)."""
+
+    def __init__(self, ledger: Ledger, reports: Reports | None, publisher: Publisher) -> None:
+        self._ledger = ledger
+        self._reports = reports
+        self._publisher = publisher
+
+    def __call__(self, run_id: str) -> Digest | None:
+        doc = self._ledger.run(run_id)
+        if doc is None or doc.get("status") != "RUNNING":
+            return None
+        rows = self._ledger.run_rows(run_id)
+        ended = _now()
+        started = str(doc.get("started", ended))
+        seconds = (datetime.fromisoformat(ended) - datetime.fromisoformat(started)).total_seconds()
+        report = run_report.build(
+            run_id=run_id,
+            mode=str(doc.get("mode")),
+            started=started,
+            ended=ended,
+            seconds=seconds,
+            rows=rows,
+            calls={},
+            scope={k: doc.get(k) for k in ("places", "clusters", "profile")},
+        )
+        where: dict[str, str] = {}
+        if self._reports is not None:
+            for kind, content_type in (("json", "application/json"), ("html", "text/html; charset=utf-8")):
+                key = f"backfill/{run_id}/report.{kind}"
+                where[kind] = self._reports.put(key, run_report.render(report, kind), content_type)
+        digest = Digest.of(report, where)
+        won = [False]  # whether this invocation's write closed the run (two may finish at once)
+
+        def close(d: dict[str, Any]) -> dict[str, Any]:
+            won[0] = d.get("status") == "RUNNING"
+            return {**d, "status": "DONE", "ended": ended, "report": where, "totals": report["totals"]}
+
+        self._ledger.run_update(run_id, close)
+        if not won[0]:
+            return None
+        log.info("backfill run %s done", run_id, extra={"digest": json.dumps(digest.to_message())[:4000]})
+        self._publisher.publish(digest)
+        return digest
+
+
+class RunKeeper:
+    """The worker's side of a run: each item's findings into the run; the last one finishes it."""
+
+    def __init__(self, ledger: Ledger, finish: FinishRun) -> None:
+        self._ledger = ledger
+        self._finish = finish
+
+    def record(self, run: RunTag, key: str, findings: Sequence[Finding]) -> Digest | None:
+        digest = None
+        for finding in findings:
+            doc = self._ledger.run_record(run.id, key, finding.to_message())
+            now = doc if doc is not None else self._ledger.run(run.id)
+            if (
+                now
+                and now.get("status") == "RUNNING"
+                and int(now.get("done", 0)) >= int(now.get("expected", 0))
+            ):
+                digest = self._finish(run.id) or digest
+        return digest
