@@ -105,7 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         figures["imports"] = imports_data(*measure_imports(args.runs))
     if args.backfill != "none":
         small, large = SIZES[args.backfill]
-        figures["backfill"] = backfill_data(backfill.measure(small, large, custodian_bin=args.c7n, cli=args.cli))
+        figures["backfill"] = backfill_data(
+            backfill.measure(small, large, custodian_bin=args.c7n, cli=args.cli)
+        )
     figures["seconds"] = round(time.perf_counter() - began, 1)
 
     print(text(figures) + f"\n(the bench took {figures['seconds']} s)")

@@ -226,6 +226,9 @@ def run_c7n(
 ) -> ToolRun:
     tagged = [f"arn:aws:ecs:{REGION}:{account}:cluster/{c.name}" for c in plan.clusters if c.tag is not None]
     data = custodian.policy(project.opt_in_tag_key(), tagged, fleet.SIDECAR_NAME)
+    if not custodian_bin.exists():
+        why = f"{custodian_bin} not found: `make bench` installs Cloud Custodian (.venv-c7n)"
+        return ToolRun("c7n", "first", plan.spec, 0.0, [], -1, None, why)
     proxy.counts.take()
     result = custodian.run(custodian_bin, workdir, data, custodian.environment(proxy.url, REGION), REGION)
     records = proxy.counts.take()
