@@ -73,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the backfill bench: full (1,000 then 10,000 services, the default), quick (100 then 400), "
         "small (1,000 only), none",
     )
+    parser.add_argument("--quick", action="store_true", help="the same as --backfill quick")
     parser.add_argument(
         "--only-backfill",
         action="store_true",
@@ -95,6 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
+    if args.quick:
+        args.backfill = "quick"
     if args.only_backfill and args.backfill == "none":
         parser.error("--only-backfill with --backfill none leaves nothing to measure")
 
