@@ -12,10 +12,12 @@ PY313_PATH := $(shell if [ -x "$(PY313)" ]; then echo "$(PY313)"; else command -
 VENV := .venv
 SAM_VENV := .venv-sam
 CHECKOV_VENV := .venv-checkov
+C7N_VENV := .venv-c7n
 BIN := $(VENV)/bin
 DEV_STAMP := $(VENV)/.installed
 SAM_STAMP := $(SAM_VENV)/.installed
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+C7N_STAMP := $(C7N_VENV)/.installed
 PIP_FLAGS := --quiet --disable-pip-version-check
 
 help: ## List the targets
@@ -37,6 +39,12 @@ $(CHECKOV_STAMP): requirements-checkov.txt
 	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
 	@echo "installing the checkov venv"
 	$(CHECKOV_VENV)/bin/pip install $(PIP_FLAGS) -r requirements-checkov.txt
+	@touch $@
+
+$(C7N_STAMP): requirements-c7n.txt
+	@test -x $(C7N_VENV)/bin/python || $(PYTHON) -m venv $(C7N_VENV)
+	@echo "installing the Cloud Custodian venv (the backfill bench's comparison)"
+	$(C7N_VENV)/bin/pip install $(PIP_FLAGS) -r requirements-c7n.txt
 	@touch $@
 
 dev: $(DEV_STAMP) ## Create .venv with the package (editable), the CLI and the test tools
@@ -67,8 +75,9 @@ demo: $(DEV_STAMP) ## The main job on an embedded local AWS (moto server on 127.
 	$(BIN)/sidecar-enforcer demo
 
 BENCH_JSON ?=
-bench: $(DEV_STAMP) ## AWS calls per event kind (moto's server) and handler import times; BENCH_JSON=FILE
-	$(BIN)/python -m bench $(if $(BENCH_JSON),--json $(BENCH_JSON))
+BENCH_BACKFILL ?= full
+bench: $(DEV_STAMP) $(C7N_STAMP) ## Calls per event kind, import times, backfill vs Cloud Custodian; BENCH_JSON=FILE BENCH_BACKFILL=full|quick|small|none
+	$(BIN)/python -m bench --backfill $(BENCH_BACKFILL) --c7n $(C7N_VENV)/bin/custodian $(if $(BENCH_JSON),--json $(BENCH_JSON))
 
 CORPUS ?= ../shared/corpus/taskdefs
 corpus-report: $(DEV_STAMP) ## Plan every corpus task definition for every profile (examples/policy.json); a table
@@ -92,6 +101,6 @@ deploy: build ## sam deploy of samconfig.toml's ENV (dev|prod, default dev); GUI
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam deploy --config-env $(ENV) $(if $(GUIDED),--guided)
 
 clean: ## Remove the venvs and build output
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(C7N_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
 
 .PHONY: help dev sam-venv lint template-check unit test demo bench corpus-report format build deploy clean

@@ -1,4 +1,5 @@
-"""``python -m bench`` (``make bench``): AWS calls per event kind and cold import times, one run.
+"""``python -m bench`` (``make bench``): AWS calls per event kind, cold import times, and the
+backfill audit against Cloud Custodian on 1,000 and 10,000 services, one run.
 
 Prints a plain-text table; ``--json FILE`` also writes the same figures as JSON. Exits 0 when it
 ran: the bench reports the figures, it does not fail on a missed target.
@@ -17,7 +18,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from . import project
+from . import backfill, fleet, project
+from .backfill_report import data as backfill_data
 from .calls import measure_calls
 from .imports import RUNS, measure_imports
 from .report import calls_data, imports_data, text
@@ -53,18 +55,62 @@ def _about() -> dict[str, Any]:
     return {"commit": _commit(), "python": platform.python_version(), "versions": versions}
 
 
+SIZES: dict[str, tuple[fleet.Spec, fleet.Spec | None]] = {
+    "full": (fleet.SMALL, fleet.LARGE),
+    "quick": (fleet.Spec(100, 2, 10), fleet.Spec(400, 4, 40)),
+    "small": (fleet.SMALL, None),
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", metavar="FILE", type=Path, help="also write the figures as JSON to FILE")
     parser.add_argument("--runs", type=int, default=RUNS, help=f"imports timed per module (default {RUNS})")
+    parser.add_argument(
+        "--backfill",
+        choices=["full", "quick", "small", "none"],
+        default="full",
+        help="the backfill bench: full (1,000 then 10,000 services, the default), quick (100 then 400), "
+        "small (1,000 only), none",
+    )
+    parser.add_argument("--quick", action="store_true", help="the same as --backfill quick")
+    parser.add_argument(
+        "--only-backfill",
+        action="store_true",
+        help="the backfill bench alone (no calls per event, no imports)",
+    )
+    parser.add_argument(
+        "--c7n",
+        metavar="PATH",
+        type=Path,
+        default=project.ROOT / ".venv-c7n" / "bin" / "custodian",
+        help="Cloud Custodian's custodian script (default: .venv-c7n/bin/custodian, made by make bench)",
+    )
+    parser.add_argument(
+        "--cli",
+        metavar="PATH",
+        type=Path,
+        default=project.cli_script(),
+        help="the sidecar-enforcer console script whose backfill is measured (default: this venv's)",
+    )
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
+    if args.quick:
+        args.backfill = "quick"
+    if args.only_backfill and args.backfill == "none":
+        parser.error("--only-backfill with --backfill none leaves nothing to measure")
 
     began = time.perf_counter()
     figures: dict[str, Any] = {"about": _about()}
-    figures["calls"] = calls_data(measure_calls())
-    figures["imports"] = imports_data(*measure_imports(args.runs))
+    if not args.only_backfill:
+        figures["calls"] = calls_data(measure_calls())
+        figures["imports"] = imports_data(*measure_imports(args.runs))
+    if args.backfill != "none":
+        small, large = SIZES[args.backfill]
+        figures["backfill"] = backfill_data(
+            backfill.measure(small, large, custodian_bin=args.c7n, cli=args.cli)
+        )
     figures["seconds"] = round(time.perf_counter() - began, 1)
 
     print(text(figures) + f"\n(the bench took {figures['seconds']} s)")

@@ -13,10 +13,12 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import boto3
+from sidecar_enforcer.config import Settings
 from sidecar_enforcer.profiles import builtin_profiles
 from sidecar_enforcer_dev import cli, fleet, local
 
@@ -93,3 +95,22 @@ def event(name: str) -> dict[str, Any]:
     """A sample event from ``events/``, a fresh copy."""
     data: dict[str, Any] = json.loads((EVENTS / name).read_text(encoding="utf-8"))
     return data
+
+
+# -- the backfill bench -------------------------------------------------------------------------------
+
+
+def opt_in_tag_key() -> str:
+    """The tag that opts a service or a cluster in (Settings' default, as the CLI runs without one)."""
+    return Settings().opt_in_tag_key
+
+
+def default_profile_container() -> dict[str, Any]:
+    """The container the default profile adds (Jaeger's): what a compliant revision runs."""
+    name = Settings().default_profile
+    return dict(builtin_profiles()[name].container)
+
+
+def cli_script() -> Path:
+    """The ``sidecar-enforcer`` console script of the venv running the bench."""
+    return Path(sys.executable).parent / "sidecar-enforcer"

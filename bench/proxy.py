@@ -13,6 +13,13 @@ answer unchanged back. How a request is named (:func:`classify`):
   protocols (SNS, STS, IAM, EC2): the ``Action`` field of the form body (gzip bodies decoded) or of
   the query string; Smithy RPC v2 CBOR: ``/service/<name>/operation/<action>`` in the path; other
   (REST) calls: ``<METHOD> <path>``.
+
+Like a remote endpoint, it adds ``latency`` seconds to every request (30 ms by default) and sets
+TCP_NODELAY on its sockets, towards the SDK and towards moto (without it the answer's headers and body
+leave in two segments and the second waits for the first's delayed ACK: about 40 ms more a request,
+see ``python -m bench --nodelay-check``). With ``throttle`` it enforces ECS's request token buckets
+(:mod:`bench.throttle`): a request that finds its bucket empty is answered as ECS answers it (HTTP
+400, ``ThrottlingException``, "Rate exceeded") without reaching moto, and counted as throttled.
 """
 
 from __future__ import annotations
@@ -20,7 +27,10 @@ from __future__ import annotations
 import gzip
 import http.client
 import re
+import socket
 import threading
+import time
+import uuid
 import zlib
 from collections import Counter
 from collections.abc import Mapping
@@ -28,6 +38,10 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from .throttle import THROTTLED_BODY, THROTTLED_CONTENT_TYPE, THROTTLED_STATUS, Throttle
+
+LATENCY = 0.030  # seconds added to every request: a nearby region's round trip
 
 # X-Amz-Target prefixes of the JSON services the enforcer and its tools use, when a request has no
 # SigV4 credential scope to name its service.
@@ -109,6 +123,7 @@ def classify(method: str, path: str, headers: Mapping[str, str], body: bytes) ->
 class Record:
     call: Call
     status: int  # the HTTP status moto answered, 502 when it did not answer
+    throttled: bool = False  # answered ThrottlingException by the proxy's buckets, never sent to moto
 
 
 class Counts:
@@ -132,21 +147,54 @@ def tally(records: list[Record]) -> Counter[Call]:
     return Counter(r.call for r in records)
 
 
+class _Upstream(http.client.HTTPConnection):
+    """A connection to moto, TCP_NODELAY as ``nodelay`` says (http.client sets it itself since
+    Python 3.13: cleared here for the measure without it)."""
+
+    def __init__(self, host: str, port: int, nodelay: bool) -> None:
+        super().__init__(host, port, timeout=60)
+        self._nodelay = nodelay
+
+    def connect(self) -> None:
+        super().connect()
+        if self.sock is not None:
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, int(self._nodelay))
+
+
 class _Forward(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: the SDK's connection pool reuses its connections
-    disable_nagle_algorithm = True  # headers and body go out apart: no 40 ms delayed-ACK stall
     server: CountingProxy
+
+    def setup(self) -> None:
+        super().setup()
+        # headers and body go out apart: without TCP_NODELAY the body waits for a delayed ACK (~40 ms)
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, int(self.server.nodelay))
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the bench prints the counts, not one line per request."""
+
+    def _throttled(self, call: Call) -> None:
+        self.server.counts.add(Record(call, THROTTLED_STATUS, throttled=True))
+        self.send_response(THROTTLED_STATUS)
+        self.send_header("Content-Type", THROTTLED_CONTENT_TYPE)
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        self.send_header("Content-Length", str(len(THROTTLED_BODY)))
+        self.end_headers()
+        self.wfile.write(THROTTLED_BODY)
 
     def _relay(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
         call = classify(self.command, self.path, headers, body)
+        if self.server.latency > 0:
+            time.sleep(self.server.latency)
+        throttle = self.server.throttle
+        if throttle is not None and not throttle.admit(call.service, call.action):
+            self._throttled(call)
+            return
         host, port = self.server.upstream
-        upstream = http.client.HTTPConnection(host, port, timeout=60)
+        upstream = _Upstream(host, port, self.server.nodelay)
         try:
             upstream.request(self.command, self.path, body=body or None, headers=headers)
             answer = upstream.getresponse()
@@ -170,13 +218,29 @@ class _Forward(BaseHTTPRequestHandler):
 
 
 class CountingProxy(ThreadingHTTPServer):
-    """``with CountingProxy(("127.0.0.1", moto_port)) as proxy:`` serves on ``proxy.url``."""
+    """``with CountingProxy(("127.0.0.1", moto_port)) as proxy:`` serves on ``proxy.url``.
+
+    ``latency``: seconds added to each request; ``nodelay``: TCP_NODELAY on its sockets;
+    ``throttle``: ECS's token buckets to enforce (None: none). ``throttle`` may be replaced between
+    runs (a fresh one starts with full buckets)."""
 
     daemon_threads = True
+    request_queue_size = 128  # a concurrent client opens many connections at once
 
-    def __init__(self, upstream: tuple[str, int], host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        upstream: tuple[str, int],
+        host: str = "127.0.0.1",
+        *,
+        latency: float = LATENCY,
+        nodelay: bool = True,
+        throttle: Throttle | None = None,
+    ) -> None:
         super().__init__((host, 0), _Forward)
         self.upstream = upstream
+        self.latency = latency
+        self.nodelay = nodelay
+        self.throttle = throttle
         self.counts = Counts()
         self._thread = threading.Thread(
             target=self.serve_forever, kwargs={"poll_interval": 0.05}, name="bench-proxy", daemon=True

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from .backfill_report import text as backfill_text
 from .calls import APART, PRIME, Measured, Run
 from .imports import TARGET_RATIO, Timing
 
@@ -141,6 +142,10 @@ def text(figures: dict[str, Any]) -> str:
                 (h["module"], f"{h['best_ms']:.1f}", f"{h['ratio']:.2f}x ({verdict})", _runs(h["runs_ms"]))
             )
         lines += _table(rows, right={1})
+        lines.append("")
+    backfill = figures.get("backfill")
+    if backfill is not None:
+        lines += backfill_text(backfill)
         lines.append("")
     return "\n".join(lines)
 

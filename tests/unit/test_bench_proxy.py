@@ -1,19 +1,28 @@
 """The bench's counting proxy: how it names a call (service, action) from the request botocore
-sends, on request shapes recorded from botocore 1.44, and that it forwards and counts."""
+sends, on request shapes recorded from botocore 1.44, and that it forwards and counts; its added
+latency, TCP_NODELAY, and ECS's token buckets answered as ECS throttles."""
 
 from __future__ import annotations
 
 import gzip
+import json
+import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
 
-from bench.proxy import Call, CountingProxy, Record, classify, tally
+from bench.proxy import Call, CountingProxy, Record, _Forward, _Upstream, classify, tally
+from bench.throttle import Category, Throttle
 
 
 def _auth(service: str) -> str:
@@ -248,3 +257,88 @@ def test_a_request_upstream_does_not_answer_is_counted_and_answered_502() -> Non
 
     assert status == 502
     assert taken == [Record(Call("ecs", "GetItem"), 502)]
+
+
+# -- latency, TCP_NODELAY, ECS's token buckets ------------------------------------------------------
+
+
+def test_the_proxy_adds_its_latency_to_every_request(upstream: tuple[str, int]) -> None:
+    target = "AmazonEC2ContainerServiceV20141113.ListClusters"
+    with CountingProxy(upstream, latency=0.0) as fast, CountingProxy(upstream, latency=0.25) as slow:
+        began = time.perf_counter()
+        _post(fast.url, target, b"{}")
+        direct = time.perf_counter() - began
+        began = time.perf_counter()
+        answer = _post(slow.url, target, b"{}")
+        delayed = time.perf_counter() - began
+
+    assert answer[0] == 200
+    assert delayed >= 0.25
+    assert delayed - direct >= 0.2
+
+
+@pytest.mark.parametrize("nodelay", [True, False])
+def test_tcp_nodelay_is_set_on_both_sides_as_asked(upstream: tuple[str, int], nodelay: bool) -> None:
+    # towards moto: the upstream connection
+    connection = _Upstream(*upstream, nodelay=nodelay)
+    connection.connect()
+    try:
+        assert connection.sock is not None
+        assert bool(connection.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)) is nodelay
+    finally:
+        connection.close()
+    # towards the SDK: the accepted connection, as the handler sets it up
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname()[:2])
+        accepted, _ = listener.accept()
+        handler = _Forward.__new__(_Forward)
+        handler.server = SimpleNamespace(nodelay=nodelay)  # type: ignore[assignment]
+        handler.request = handler.connection = accepted
+        try:
+            handler.setup()
+            assert bool(accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)) is nodelay
+        finally:
+            accepted.close()
+            client.close()
+
+
+def test_a_request_over_its_bucket_is_answered_as_ecs_throttles_and_never_reaches_moto(
+    upstream: tuple[str, int],
+) -> None:
+    reads = Category("Service read actions", 2, 0.001, ("DescribeServices", "ListServices"))
+    with CountingProxy(upstream, latency=0.0, throttle=Throttle((reads,))) as proxy:
+        passed = [
+            _post(proxy.url, "AmazonEC2ContainerServiceV20141113.ListServices", b"{}") for _ in range(2)
+        ]
+        status, body, reached = _post(proxy.url, "AmazonEC2ContainerServiceV20141113.DescribeServices", b"{}")
+        other = _post(proxy.url, "AmazonEC2ContainerServiceV20141113.DescribeClusters", b"{}")
+        taken = proxy.counts.take()
+
+    assert [p[0] for p in passed] == [200, 200]
+    assert (status, reached) == (400, None)
+    assert json.loads(body) == {"__type": "ThrottlingException", "message": "Rate exceeded"}
+    assert other[0] == 200  # no bucket of its own in this throttle: passes
+    assert taken[2] == Record(Call("ecs", "DescribeServices"), 400, throttled=True)
+    assert sum(r.throttled for r in taken) == 1
+
+
+def test_botocore_reads_the_answer_as_throttling_and_retries_it(upstream: tuple[str, int]) -> None:
+    empty = Category("Cluster read actions", 0, 0.0001, ("DescribeClusters", "ListClusters"))
+    with CountingProxy(upstream, latency=0.0, throttle=Throttle((empty,))) as proxy:
+        ecs = boto3.session.Session().client(
+            "ecs",
+            endpoint_url=proxy.url,
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+            config=Config(retries={"mode": "standard", "total_max_attempts": 2}),
+        )
+        with pytest.raises(ClientError) as raised:
+            ecs.list_clusters()
+        taken = proxy.counts.take()
+
+    error = raised.value.response
+    assert error["Error"] == {"Code": "ThrottlingException", "Message": "Rate exceeded"}
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert error["ResponseMetadata"]["RetryAttempts"] == 1  # retried as throttling, then gave up
+    assert taken == [Record(Call("ecs", "ListClusters"), 400, throttled=True)] * 2

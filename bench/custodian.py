@@ -1,0 +1,122 @@
+"""Cloud Custodian (``c7n``, its own venv: ``.venv-c7n``, requirements-c7n.txt) with the policy
+equivalent to the enforcer's audit, and what it found.
+
+The policy (``aws.ecs-service``):
+
+- the opt-in tag: ``tag:<key>: present`` on the service, or the service's ``clusterArn`` among the
+  clusters that carry the tag. c7n's ``ecs-service`` resource holds the service's own tags only and
+  has no filter that follows its cluster's tags, so the tagged clusters are listed by ARN, as a user
+  would have to keep them by hand (the bench writes the list from the fleet it seeded). With that the
+  comparison is fair: both tools look for the same services. c7n reads no tag value either, so the
+  fleet uses no opt-out value;
+- the sidecar: not (``task-definition`` ``containerDefinitions[].name`` contains the sidecar's name).
+  Filters run in order: c7n describes the revisions of the opted-in services only.
+
+c7n's clients are boto3's, created from a boto3 session (c7n.credentials.SessionFactory): botocore
+reads ``AWS_ENDPOINT_URL`` itself (the "service-specific endpoints" configuration of the AWS SDKs,
+botocore >= 1.31), so c7n reaches the bench's proxy with no option of its own; the bench checks it
+by the proxy's counts (a c7n run the proxy did not see is an error). ``--cache-period 0``: no cached
+resources from an earlier run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+POLICY_NAME = "ecs-service-missing-tracing-sidecar"
+TIMEOUT = 900  # seconds: a c7n run on the large fleet takes about a minute
+
+
+def policy(tag_key: str, tagged_cluster_arns: Iterable[str], sidecar_name: str) -> dict[str, Any]:
+    opted_in: list[dict[str, Any]] = [{f"tag:{tag_key}": "present"}]
+    clusters = sorted(tagged_cluster_arns)
+    if clusters:
+        opted_in.append({"type": "value", "key": "clusterArn", "op": "in", "value": clusters})
+    return {
+        "policies": [
+            {
+                "name": POLICY_NAME,
+                "resource": "aws.ecs-service",
+                "filters": [
+                    {"or": opted_in},
+                    {
+                        "not": [
+                            {
+                                "type": "task-definition",
+                                "key": "containerDefinitions[].name",
+                                "op": "contains",
+                                "value": sidecar_name,
+                            }
+                        ]
+                    },
+                ],
+            }
+        ]
+    }
+
+
+@dataclass(frozen=True)
+class Result:
+    seconds: float
+    exit_code: int
+    found: set[tuple[str, str]] | None  # (cluster, service); None: no resources.json
+    log_tail: str
+
+
+def found(resources: list[Mapping[str, Any]]) -> set[tuple[str, str]]:
+    """(cluster name, service name) of c7n's resources.json entries."""
+    out = set()
+    for r in resources:
+        cluster = str(r.get("clusterArn", "")).rsplit("/", 1)[-1]
+        out.add((cluster, str(r["serviceName"])))
+    return out
+
+
+def run(
+    custodian: Path, workdir: Path, policy_data: dict[str, Any], env: Mapping[str, str], region: str
+) -> Result:
+    workdir.mkdir(parents=True, exist_ok=True)
+    policy_file = workdir / "policy.json"
+    policy_file.write_text(json.dumps(policy_data, indent=2), encoding="utf-8")
+    output = workdir / "output"
+    command = [
+        str(custodian.absolute()),
+        "run",
+        "--cache-period",
+        "0",
+        "-s",
+        str(output),
+        "--region",
+        region,
+        str(policy_file),
+    ]
+    began = time.perf_counter()
+    done = subprocess.run(  # noqa: S603 - c7n from the bench's own venv, fixed arguments
+        command, cwd=workdir, env=dict(env), capture_output=True, text=True, check=False, timeout=TIMEOUT
+    )
+    seconds = time.perf_counter() - began
+    resources_file = output / POLICY_NAME / "resources.json"
+    resources = json.loads(resources_file.read_text(encoding="utf-8")) if resources_file.exists() else None
+    tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-8:])
+    return Result(seconds, done.returncode, None if resources is None else found(resources), tail)
+
+
+def environment(endpoint: str, region: str) -> dict[str, str]:
+    """The process environment for c7n: the proxy as endpoint, moto's fake keys, no profile."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTHON"))}
+    env.update(
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106 - moto takes any key
+        AWS_DEFAULT_REGION=region,
+        AWS_REGION=region,
+        NO_PROXY="127.0.0.1,localhost",
+    )
+    return env

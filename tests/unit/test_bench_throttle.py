@@ -1,0 +1,69 @@
+"""The bench's ECS token buckets: the developer guide's table, a bucket's burst and refill, buckets
+shared per category, and the lower bound they put on a run's time."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.throttle import ECS_BUCKET_OF, ECS_CATEGORIES, Throttle, TokenBucket, category_counts, lower_bound
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_table_names_each_action_once_with_the_guides_figures_for_the_backfills_reads() -> None:
+    actions = [a for c in ECS_CATEGORIES for a in c.actions]
+    assert len(actions) == len(set(actions))
+    # "Request throttling for the Amazon ECS API": the buckets a backfill audit draws on
+    assert (ECS_BUCKET_OF["ListClusters"].capacity, ECS_BUCKET_OF["ListClusters"].refill) == (50, 20)
+    assert ECS_BUCKET_OF["DescribeClusters"] is ECS_BUCKET_OF["ListClusters"]
+    assert (ECS_BUCKET_OF["DescribeServices"].capacity, ECS_BUCKET_OF["DescribeServices"].refill) == (100, 20)
+    assert ECS_BUCKET_OF["ListServices"] is ECS_BUCKET_OF["DescribeServices"]
+    assert (
+        ECS_BUCKET_OF["DescribeTaskDefinition"].capacity,
+        ECS_BUCKET_OF["DescribeTaskDefinition"].refill,
+    ) == (
+        50,
+        20,
+    )
+    assert (ECS_BUCKET_OF["UpdateService"].capacity, ECS_BUCKET_OF["UpdateService"].refill) == (50, 5)
+
+
+def test_a_full_bucket_lets_its_burst_through_then_refills_at_its_rate() -> None:
+    clock = Clock()
+    bucket = TokenBucket(50, 20, clock)
+
+    assert all(bucket.take() for _ in range(50))
+    assert not bucket.take()
+    clock.now += 0.5  # 10 tokens back
+    assert sum(bucket.take() for _ in range(20)) == 10
+    clock.now += 60  # never more than its capacity
+    assert sum(bucket.take() for _ in range(80)) == 50
+
+
+def test_the_actions_of_a_category_share_one_bucket_and_other_calls_pass() -> None:
+    clock = Clock()
+    throttle = Throttle(clock=clock)
+
+    assert sum(throttle.admit("ecs", "ListClusters") for _ in range(30)) == 30
+    assert sum(throttle.admit("ecs", "DescribeClusters") for _ in range(30)) == 20  # 50 shared
+    assert throttle.admit("ecs", "DescribeServices")  # another bucket, still full
+    assert all(throttle.admit("sts", "GetCallerIdentity") for _ in range(500))
+    assert all(throttle.admit("ecs", "SomeFutureAction") for _ in range(500))
+
+
+def test_the_lower_bound_is_the_slowest_buckets_excess_over_its_burst_at_its_refill_rate() -> None:
+    # 1,000 services in 10 clusters, 125 revisions: task-definition reads are the slowest bucket
+    requests = {"ListClusters": 1, "DescribeClusters": 1, "ListServices": 10, "DescribeServices": 100}
+    assert lower_bound(requests) == pytest.approx((110 - 100) / 20)
+    assert lower_bound({**requests, "DescribeTaskDefinition": 125}) == pytest.approx((125 - 50) / 20)
+    assert lower_bound({"DescribeTaskDefinition": 50, "GetCallerIdentity": 9}) == 0.0
+    assert category_counts({**requests, "GetItem": 3}) == {
+        "Cluster read actions": 2,
+        "Service read actions": 110,
+    }
