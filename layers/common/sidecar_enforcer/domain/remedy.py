@@ -2,8 +2,8 @@
 sidecar's container definition (ECS API JSON), what the app containers need (OTLP endpoint,
 ``dependsOn``, links), and the same as a Terraform ``container_definitions`` object and a
 CloudFormation ``ContainerDefinitions`` entry, so a pipeline that keeps reverting the sidecar can
-carry it (issue 13: "Terraform's handling of dynamic container arrays is complex, so it is added by
-hand").
+carry it (the seed procedure's team added it by hand: "Terraform's handling of dynamic container
+arrays is complex").
 
 Values come from the profile and the policy only — never from the service's task definition: its
 containers give names (the sidecar's free name, the app containers to wire) and nothing else, so no
@@ -203,7 +203,7 @@ def _wired_value(name: str, value: str) -> str:
 # -- the sidecar's container ----------------------------------------------------------------------
 
 _SECRET_NAME = re.compile(
-    r"(?i)(secret|token|passw|pwd|api[_-]?key|apikey|access[_-]?key|private|credential|auth|"
+    r"(?i)(secret|token|passw|pwd|key|private|credential|auth|"
     r"session|signature|cookie|licen[cs]e|dsn|cert|salt|bearer)"
 )
 # Shapes a custom profile's environment value may have to be shown: a number, a boolean, a lower
@@ -356,8 +356,10 @@ def _escape_char(char: str, extra: frozenset[str]) -> str:
 
 def hcl_string(text: str) -> str:
     """A quoted HCL string whose value is ``text``: quotes, backslashes and controls escaped, and the
-    template sequences ``${`` and ``%{`` doubled (``$${``, ``%%{``: HCL native syntax
-    specification, "Template Literals" and "Template Interpolation"), so nothing is interpolated."""
+    template sequences ``${`` and ``%{`` doubled (``$${``, ``%%{``: the HCL native syntax
+    specification, https://github.com/hashicorp/hcl/blob/main/hclsyntax/spec.md#templates), so
+    nothing is interpolated. Other characters are literal in a quoted string; a backslash-u escape there
+    stands for a control or separator character."""
     simple = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
     body = "".join(simple.get(c) or _escape_char(c, frozenset()) for c in text)
     return '"' + body.replace("${", "$${").replace("%{", "%%{") + '"'
