@@ -384,6 +384,7 @@ def test_demo_moves_the_tagged_service_and_passes_its_own_checks() -> None:
     assert "DEPLOYMENT_FAILED: the deployment failed: ECS deployment circuit breaker" in result.stdout
     assert "RELEASED: released by" in result.stdout
     assert "FLAPPING: the sidecar was taken away 2 times" in result.stdout
+    assert '        # and to the object of app container "api", add (append to its lists):' in result.stdout
     assert "REMEDIATED: new revision arn:aws:ecs:eu-west-1:222222222222:task-definition/nexus-ai-api:2" in (
         result.stdout
     )

@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 from sidecar_enforcer.adapters.sns import StatusPublisher
-from sidecar_enforcer.models.findings import Finding, Status
+from sidecar_enforcer.models.findings import REMEDY_BUDGET, AppContainerRemedy, Finding, Remedy, Status
 
 SNS_LIMIT = 256 * 1024  # bytes: the message body plus its attributes
 CUT = re.compile(r"(?s)(.*)…\(([\d,]+) characters cut\)")
@@ -22,7 +22,7 @@ def huge() -> Finding:
     """Every string field and every list of a finding far past any limit."""
     fields: dict[str, Any] = {}
     for name, info in Finding.model_fields.items():
-        if name == "status":
+        if name in ("status", "remedy"):
             continue
         if info.annotation == list[str] or list[str] in typing.get_args(info.annotation):
             fields[name] = [f"{name} {n} " + FACE * 50 for n in range(20_000)]
@@ -33,6 +33,13 @@ def huge() -> Finding:
         "cluster": "c" * 5_000,
         "changes": [f"change {n}" for n in range(20_000)],
         "reasons": ["r" * 100_000],
+        "remedy": Remedy(
+            container_definitions=[{"name": "jaeger", "command": [FACE * 30_000]}],
+            app_containers=[AppContainerRemedy(name=f"app-{n}", links=["jaeger"]) for n in range(10)],
+            terraform="t" * 30_000,
+            cloudformation="c" * 30_000,
+            steps=[f"step {n}" for n in range(5_000)],
+        ),
     }
     return Finding(status=Status.REFUSED, **fields)
 
@@ -77,6 +84,39 @@ def test_a_status_built_from_huge_inputs_fits_one_sns_message_and_says_what_was_
     cluster = CUT.fullmatch(request["MessageAttributes"]["cluster"]["StringValue"])
     assert cluster is not None
     assert body["status"] == request["MessageAttributes"]["status"]["StringValue"] == "REFUSED"
+    # The remedy loses whole parts, never half of one, and says which
+    remedy = body["remedy"]
+    assert len(json.dumps(remedy)) <= REMEDY_BUDGET
+    assert [note.split(":")[0] for note in remedy["leftOut"]] == [
+        "cloudformation",
+        "terraform",
+        "containerDefinitions",
+    ]
+    assert "terraform" not in remedy
+    assert "cloudformation" not in remedy
+    assert "containerDefinitions" not in remedy
+    assert [a["name"] for a in remedy["appContainers"]] == [f"app-{n}" for n in range(10)]
+    assert remedy["steps"][:2] == ["step 0", "step 1"]
+    assert re.fullmatch(r"…\(([\d,]+) more items cut\)", remedy["steps"][-1])
+
+
+def test_a_remedy_that_fits_keeps_every_part() -> None:
+    remedy = Remedy(
+        container_definitions=[{"name": "jaeger", "image": "j:2"}],
+        terraform="t" * 12_000,
+        cloudformation="c" * 12_000,
+        steps=["add it"],
+    )
+
+    body = json.loads(published(Finding(status=Status.FLAPPING, remedy=remedy))["Message"])
+
+    assert body["remedy"] == remedy.model_dump(mode="json", by_alias=True, exclude_none=True)
+    # one snippet more and the CloudFormation one is left out, the Terraform one kept whole
+    bigger = remedy.model_copy(update={"terraform": "t" * 30_000})
+    body = json.loads(published(Finding(status=Status.FLAPPING, remedy=bigger))["Message"])
+    assert body["remedy"]["terraform"] == "t" * 30_000
+    assert "cloudformation" not in body["remedy"]
+    assert body["remedy"]["leftOut"][0].startswith("cloudformation: the remedy took ")
 
 
 def test_a_status_that_fits_is_published_whole() -> None:
@@ -91,7 +131,7 @@ def test_a_status_that_fits_is_published_whole() -> None:
     request = published(finding)
 
     dumped = finding.model_dump(mode="json", by_alias=True, exclude_none=True)
-    assert json.loads(request["Message"]) == {"schemaVersion": "1.0", **dumped}
+    assert json.loads(request["Message"]) == {"schemaVersion": "1.1", **dumped}
     assert request["MessageAttributes"]["cluster"]["StringValue"] == "shop"
 
 

@@ -330,6 +330,21 @@ class TestCatalog:
             is None
         )  # a catalog without the shipped profiles has nothing to replace
 
+    def test_only_the_shipped_document_itself_counts_as_shipped(self) -> None:
+        # a remedy shows a profile's environment values as they are only for a shipped document
+        custom = json.dumps(pinned_jaeger("2.99.0"))
+        team = json.dumps(pinned_jaeger(name="team-jaeger"))
+
+        catalog = builtin_catalog().with_documents(
+            [("jaeger", "ssm:/p/jaeger", custom), ("team-jaeger", "ssm:/p/team-jaeger", team)]
+        )
+
+        assert builtin_catalog().is_shipped("jaeger")
+        assert catalog.is_shipped("adot")
+        assert not catalog.is_shipped("jaeger")  # replaced
+        assert not catalog.is_shipped("team-jaeger")
+        assert not catalog.is_shipped("no-such-profile")
+
     def test_a_broken_replacement_is_no_replacement_to_tell(self) -> None:
         broken = edited("jaeger", lambda d: d["container"].update(image="jaegertracing/jaeger:latest"))
 

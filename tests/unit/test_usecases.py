@@ -48,7 +48,7 @@ from sidecar_enforcer.usecases.scope import Reporter, Scope
 from sidecar_enforcer.usecases.triage import Triage
 from sidecar_enforcer.usecases.verify_deployment import VerifyDeployment
 
-from ._factories import ACCOUNT, JAEGER, REGION, SOURCE_ARN, fargate
+from ._factories import ACCOUNT, JAEGER, REGION, SOURCE_ARN, app, fargate
 from ._fakes import Clock, CountingTable, FakeEcs, FakeTaskRoles, RecordingPublisher, task_definition_arn
 
 SOURCE = SOURCE_ARN  # shop-api:7, without the sidecar
@@ -665,6 +665,36 @@ def test_audit_reports_what_would_change_and_changes_nothing() -> None:
     assert world.table.writes() == []
 
 
+def test_audit_tells_what_to_add_and_a_remediation_needs_no_remedy() -> None:
+    audited = World(snapshot(tags={"tracing-sidecar": "audit"})).enforce()
+    remediated = World(snapshot()).enforce()
+
+    assert audited.remedy is not None
+    assert audited.remedy.container_definitions == [dict(JAEGER.container)]
+    assert audited.remedy.app_containers is not None
+    assert [a.name for a in audited.remedy.app_containers] == ["app"]
+    assert remediated.status is Status.REMEDIATED
+    assert remediated.remedy is None
+
+
+def test_a_service_refused_only_by_the_policy_is_told_what_to_add_and_one_refused_for_good_is_not() -> None:
+    small = source_document(cpu="256", memory="512", containerDefinitions=[app(cpu=256, memory=512)])
+    taken = source_document(containerDefinitions=[app(portMappings=[{"containerPort": 4317}])])
+    no_growth = Settings(policy=Policy(grow_task_size=False))
+
+    curable = World(snapshot(), documents=(small,), settings=no_growth).enforce()
+    for_good = World(snapshot(), documents=(taken,)).enforce()
+
+    assert curable.status is Status.REFUSED
+    assert curable.remedy is not None
+    assert (
+        "grow the task size from 256 CPU units / 512 MiB to 512 CPU units / 1024 MiB: the containers need it"
+        in (curable.remedy.steps)
+    )
+    assert for_good.status is Status.REFUSED
+    assert for_good.remedy is None
+
+
 ADOT_POLICY = Policy(
     parameters={
         "adot": {
@@ -764,6 +794,25 @@ def test_a_task_definition_in_audit_reports_noncompliant_and_registers_nothing()
     assert finding.changes[0].startswith("add container 'jaeger'")
     assert "register" not in world.ecs.names
     assert world.table.ops == []
+
+
+def test_a_task_definition_in_audit_or_refused_by_the_policy_is_told_what_to_add() -> None:
+    audited = World(documents=(source_document({"tracing-sidecar": "audit"}),))
+    small = source_document(OPT_IN, cpu="256", memory="512", containerDefinitions=[app(cpu=256, memory=512)])
+    refused = World(documents=(small,), settings=Settings(policy=Policy(grow_task_size=False)))
+
+    noncompliant = audited.enforce_task_definition(
+        audited.ecs, TaskDefinitionTarget("shop-api"), audited.scope()
+    )
+    curable = refused.enforce_task_definition(refused.ecs, TaskDefinitionTarget("shop-api"), refused.scope())
+
+    assert noncompliant.status is Status.NONCOMPLIANT
+    assert noncompliant.remedy is not None
+    assert noncompliant.remedy.container_definitions == [dict(JAEGER.container)]
+    assert curable.status is Status.REFUSED
+    assert curable.remedy is not None
+    assert curable.remedy.terraform is not None
+    assert 'name              = "jaeger"' in curable.remedy.terraform
 
 
 def test_the_enforcers_own_revision_is_compliant() -> None:

@@ -267,18 +267,22 @@ def _safety(
             f"the pipeline puts nexus-ai-api-prod back on {source.rsplit('/', 1)[-1]} (revert {n - 1})",
             update("nexus-ai-api-prod", n),
         )
+    terraform = str(flapping.get("remedy", {}).get("terraform", ""))
+    if terraform:
+        print("      remedy, for the pipeline's Terraform (also containerDefinitions and CloudFormation):")
+        print("".join(f"        {line}\n" for line in terraform.splitlines()), end="")
     running = ecs.describe_services(cluster=fleet.CLUSTER, services=["nexus-ai-api-prod"])["services"][0]
     return {
         "checkout-web's failed deployment quarantined it until a person released it": deployed is not None
         and failed["status"] == "DEPLOYMENT_FAILED"
         and held["status"] == "QUARANTINED"
         and released.status.value == "RELEASED",
-        "a pipeline reverting nexus-ai-api-prod twice is FLAPPING, named, and not redeployed": flapping.get(
-            "status"
-        )
-        == "FLAPPING"
-        and "deploy-pipeline" in " ".join(flapping.get("revertedBy", []))
-        and running["taskDefinition"] == source,
+        "a pipeline reverting nexus-ai-api-prod twice is FLAPPING, named, not redeployed, told what to add": (
+            flapping.get("status") == "FLAPPING"
+            and "deploy-pipeline" in " ".join(flapping.get("revertedBy", []))
+            and running["taskDefinition"] == source
+            and 'name              = "jaeger"' in terraform
+        ),
     }
 
 

@@ -179,7 +179,8 @@ def record_revert(
     reason = (
         f"the sidecar was taken away {len(reverts)} times within {policy.window_seconds} s "
         f"(more than {policy.max_reverts}), by {who}: something (an infrastructure-as-code pipeline?) "
-        "deploys a revision without it; add the sidecar there, then release the service"
+        "deploys a revision without it; add the sidecar there (the status's remedy holds its container "
+        "definition and Terraform and CloudFormation snippets), then release the service"
     )
     return RevertOutcome(
         quarantine(record, "FLAPPING", reason, now=now), flapping=True, reasons=[reason], callers=callers

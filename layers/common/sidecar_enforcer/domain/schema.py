@@ -80,9 +80,13 @@ def validate_register_request(request: dict[str, Any]) -> list[str]:
     return _validate(request, register_input_shape())
 
 
+def container_shape() -> Shape:
+    """The ContainerDefinition shape: a container as RegisterTaskDefinition takes it."""
+    return _ecs_model().shape_for("ContainerDefinition")
+
+
 def validate_container(container: dict[str, Any]) -> list[str]:
-    shape = _ecs_model().shape_for("ContainerDefinition")
-    problems = _validate(container, shape, prefix="container")
+    problems = _validate(container, container_shape(), prefix="container")
     for required in ("name", "image"):
         if not container.get(required):
             problems.append(f"missing required member container.{required}")

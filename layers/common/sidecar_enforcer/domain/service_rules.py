@@ -178,9 +178,10 @@ def controller_reason(controller: str) -> str:
     if controller == "CODE_DEPLOY":
         return (
             "the service uses the CODE_DEPLOY deployment controller: UpdateService cannot change its task "
-            "definition; add the sidecar to the task definition your CodeDeploy deployment registers"
+            "definition; add the sidecar to the task definition your CodeDeploy deployment registers "
+            "(the status's remedy says what to add)"
         )
     return (
         f"the service uses the {controller} deployment controller: its task sets are managed outside ECS "
-        "(CreateTaskSet); add the sidecar there"
+        "(CreateTaskSet); add the sidecar there (the status's remedy says what to add)"
     )

@@ -17,12 +17,42 @@ from pydantic.alias_generators import to_camel
 
 from ..domain.status import Status
 
-__all__ = ["SCHEMA_VERSION", "Finding", "Status", "status_schema"]
+__all__ = ["SCHEMA_VERSION", "AppContainerRemedy", "Finding", "Remedy", "Status", "status_schema"]
 
 # The status message's contract: a new optional field is a minor version (1.1), a field removed,
 # renamed or retyped a major one (2.0, and a new schemas/status-v2.json).
-SCHEMA_VERSION = "1.0"
+# 1.1: ``remedy`` (what a person adds to the task definition their pipeline deploys).
+SCHEMA_VERSION = "1.1"
 SCHEMA_ID = "urn:sidecar-enforcer:status:v1"
+
+
+class _Camel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class AppContainerRemedy(_Camel):
+    """What one app container needs beside the sidecar (ECS API JSON): append to its lists."""
+
+    name: str
+    environment: list[dict[str, str]] | None = None
+    depends_on: list[dict[str, str]] | None = None
+    links: list[str] | None = None
+
+
+class Remedy(_Camel):
+    """What a person adds to the task definition their pipeline deploys so it carries the sidecar
+    (domain.remedy). Values from the profile and the policy only: never the service's own."""
+
+    # The sidecar's container definition, as RegisterTaskDefinition takes it (one item).
+    container_definitions: list[dict[str, Any]] | None = None
+    app_containers: list[AppContainerRemedy] | None = None
+    # An object for an aws_ecs_task_definition's container_definitions = jsonencode([...]).
+    terraform: str | None = None
+    # An entry of an AWS::ECS::TaskDefinition's ContainerDefinitions, in YAML.
+    cloudformation: str | None = None
+    steps: list[str] = Field(default_factory=list)
+    # What was left out to keep the status one SNS message, and why.
+    left_out: list[str] | None = None
 
 
 class Finding(BaseModel):
@@ -54,12 +84,18 @@ class Finding(BaseModel):
     mode: str | None = None
     trigger: str | None = None
     event_id: str | None = None
+    # FLAPPING, DRIFTED, SKIPPED (deployment controller), NONCOMPLIANT, and REFUSED where adding
+    # the sidecar by hand cures it: what a person adds, and the same for Terraform and CloudFormation.
+    remedy: Remedy | None = None
 
     def to_message(self) -> dict[str, Any]:
         """The status as published (and logged, and kept in the outbox): bounded, and versioned by
         ``schemaVersion`` (schemas/status-v1.json describes it)."""
         dumped = self.model_dump(mode="json", by_alias=True, exclude_none=True)
-        return {"schemaVersion": SCHEMA_VERSION, **{key: _bounded(value) for key, value in dumped.items()}}
+        bounded = {key: _bounded(value) for key, value in dumped.items()}
+        if "remedy" in bounded:
+            bounded["remedy"] = _bounded_remedy(bounded["remedy"])
+        return {"schemaVersion": SCHEMA_VERSION, **bounded}
 
     def subject(self) -> str:
         """SNS subjects are limited to 100 ASCII characters."""
@@ -102,6 +138,12 @@ DESCRIPTIONS = {
     "mode": "enforce or audit",
     "trigger": "the API call or event name that led here, or manual",
     "eventId": "the EventBridge event's id",
+    "remedy": (
+        "FLAPPING, DRIFTED, SKIPPED, NONCOMPLIANT, some REFUSED: what a person adds to the task "
+        "definition their pipeline deploys (containerDefinitions: the sidecar as the ECS API takes it; "
+        "appContainers: what each app container needs; terraform and cloudformation: the same as "
+        "snippets; steps; leftOut: what was left out to fit one SNS message). Schema 1.1"
+    ),
 }
 
 
@@ -116,17 +158,14 @@ def status_schema() -> dict[str, Any]:
         },
         **schema["properties"],
     }
-    for name, prop in properties.items():  # a message leaves out what is None
+    for name, prop in properties.items():
         if name in DESCRIPTIONS:
             prop["description"] = DESCRIPTIONS[name]
-        prop.pop("title", None)
-        if isinstance(prop.get("anyOf"), list):
-            kept = [branch for branch in prop["anyOf"] if branch != {"type": "null"}]
-            if len(kept) == 1:
-                prop.pop("anyOf")
-                prop.update(kept[0])
-        prop.pop("default", None)
-        properties[name] = prop
+        _tidy(prop)
+    definitions = schema.get("$defs", {})
+    for definition in definitions.values():  # the remedy's models
+        for prop in definition.get("properties", {}).values():
+            _tidy(prop)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
@@ -140,18 +179,34 @@ def status_schema() -> dict[str, Any]:
         "type": "object",
         "required": ["schemaVersion", "status"],
         "properties": properties,
-        "$defs": schema.get("$defs", {}),
+        "$defs": definitions,
         "additionalProperties": True,
     }
 
 
+def _tidy(prop: dict[str, Any]) -> None:
+    """A message leaves out what is None: no null branch, default or generated title."""
+    prop.pop("title", None)
+    if isinstance(prop.get("anyOf"), list):
+        kept = [branch for branch in prop["anyOf"] if branch != {"type": "null"}]
+        if len(kept) == 1:
+            prop.pop("anyOf")
+            prop.update(kept[0])
+    prop.pop("default", None)
+
+
 # An SNS message is at most 256 KB (262,144 bytes), body plus attributes. The body is JSON with
 # non-ASCII characters escaped (json.dumps), so its size is its length. With these budgets the
-# largest body is about 17 string fields x 4 KB + 4 lists x 32 KB, under 200 KB; four attributes
-# add at most 4 x 256 characters x 4 bytes.
+# largest body is about 17 string fields x 4 KB + 4 lists x 32 KB + the remedy's 40 KB, under
+# 240 KB; four attributes add at most 4 x 256 characters x 4 bytes.
 FIELD_BUDGET = 4 * 1024  # bytes of JSON per string, in a field or a list
 LIST_BUDGET = 32 * 1024  # bytes of JSON per list
 ATTRIBUTE_CHARS = 256  # characters per message attribute value
+REMEDY_BUDGET = 40 * 1024  # bytes of JSON for the whole remedy
+STEPS_BUDGET = 8 * 1024  # bytes of JSON for its steps
+# A remedy too large loses whole parts, in this order, never half a snippet or half a container:
+# what is left stays valid, and leftOut says what went.
+REMEDY_DROPPED = ("cloudformation", "terraform", "containerDefinitions", "appContainers")
 
 
 def _json_size(text: str) -> int:
@@ -173,16 +228,16 @@ def _cut(text: str, budget: int, size: Callable[[str], int] = _json_size) -> str
     return f"{text[:low]}…({len(text) - low:,} characters cut)"
 
 
-def _cut_list(items: list[str]) -> list[str]:
-    """Each item cut to FIELD_BUDGET, and as many items from the first as fit LIST_BUDGET with a note
+def _cut_list(items: list[str], budget: int = LIST_BUDGET) -> list[str]:
+    """Each item cut to FIELD_BUDGET, and as many items from the first as fit ``budget`` with a note
     of how many more were cut."""
     items = [_cut(item, FIELD_BUDGET) for item in items]
     sizes = [_json_size(item) + 4 for item in items]  # the quotes and the separator
-    if sum(sizes) <= LIST_BUDGET:
+    if sum(sizes) <= budget:
         return items
     used = _json_size(f"…({len(items):,} more items cut)") + 4
     kept = 0
-    while used + sizes[kept] <= LIST_BUDGET:
+    while used + sizes[kept] <= budget:
         used += sizes[kept]
         kept += 1
     return [*items[:kept], f"…({len(items) - kept:,} more items cut)"]
@@ -194,3 +249,23 @@ def _bounded(value: Any) -> Any:
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return _cut_list(value)
     return value
+
+
+def _bounded_remedy(remedy: dict[str, Any]) -> dict[str, Any]:
+    """The remedy within REMEDY_BUDGET: its steps cut like any list, then whole parts left out (in
+    REMEDY_DROPPED's order) until it fits, each named in ``leftOut``. A snippet or a container
+    definition is never cut in the middle: half of one would not parse, or would mislead."""
+    bounded = dict(remedy)
+    bounded["steps"] = _cut_list(list(bounded.get("steps") or []), STEPS_BUDGET)
+    for part in REMEDY_DROPPED:
+        size = len(json.dumps(bounded))
+        if size <= REMEDY_BUDGET:
+            break
+        if part in bounded:
+            del bounded[part]
+            note = (
+                f"{part}: the remedy took {size:,} bytes of JSON, more than one status holds "
+                f"({REMEDY_BUDGET:,})"
+            )
+            bounded["leftOut"] = [*bounded.get("leftOut", []), note]
+    return bounded

@@ -46,6 +46,10 @@ class Catalog:
     def get(self, name: str) -> Profile | None:
         return self.profiles.get(name)
 
+    def is_shipped(self, name: str) -> bool:
+        """Whether the profile ``name`` is the shipped document itself (not replaced by a custom one)."""
+        return name in self.profiles and name in self.shipped and self.origins[name] == self.shipped[name]
+
     def replacement(self, name: str) -> str | None:
         """A warning when the profile ``name`` comes from a custom document that replaced the
         shipped one: services using it must be able to tell (the document runs in their tasks)."""

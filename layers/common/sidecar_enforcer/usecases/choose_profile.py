@@ -20,6 +20,7 @@ class Chosen:
     profile: Profile
     why: str  # the tag that opts it in
     scope: Scope  # in audit mode when the tag says so; warned when a custom document replaced the profile
+    shipped: bool = False  # the shipped document itself: its values may be shown in a remedy
 
 
 def choose_profile(
@@ -53,4 +54,4 @@ def choose_profile(
     replaced = profiles.replacement(selection.profile)
     if replaced:
         scope = scope.warned(replaced)
-    return Chosen(profile, selection.reason, scope)
+    return Chosen(profile, selection.reason, scope, profiles.is_shipped(selection.profile))

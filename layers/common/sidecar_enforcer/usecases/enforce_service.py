@@ -28,7 +28,7 @@ from ..ledger import Ledger
 from ..models.findings import Finding, Status
 from ..profiles import Catalog
 from .choose_profile import Chosen, choose_profile
-from .revisions import Revisions, profile_fields
+from .revisions import Revisions, profile_fields, remedy_fields
 from .scope import Scope
 
 Report = Callable[[Finding], Finding]
@@ -115,10 +115,10 @@ class EnforceService:
                 return chosen
             source, facts = self._gather(ecs, snapshot, chosen, remembered=True)
             if not needs_record(snapshot, facts.plan, self._settings.release_tag_key):
-                return self._act(ecs, source, facts, chosen.scope, where)
+                return self._act(ecs, source, facts, chosen, where)
             if chosen.scope.audit:  # changes nothing: no lease, but a quarantine is still told
                 facts = dataclasses.replace(facts, record=self._ledger.service(snapshot.arn))
-                return self._act(ecs, source, facts, chosen.scope, where)
+                return self._act(ecs, source, facts, chosen, where)
             with self._ledger.service_lease(snapshot.arn) as record:
                 fresh = ecs.describe_service(snapshot.cluster_arn or snapshot.cluster, snapshot.name)
                 if fresh is None or fresh.status != "ACTIVE":
@@ -126,7 +126,7 @@ class EnforceService:
                         Status.SKIPPED, **where, reasons=["the service was deleted meanwhile"]
                     )
                 source, facts = self._gather(ecs, fresh, chosen, record)
-                return self._act(ecs, source, facts, chosen.scope, where)
+                return self._act(ecs, source, facts, chosen, where)
         except AwsError as exc:
             status = Status.SKIPPED if isinstance(exc, NotFoundError) else Status.FAILED
             return scope.finding(status, **where, reasons=[str(exc)])
@@ -175,12 +175,27 @@ class EnforceService:
         ecs: EcsGateway,
         source: Source,
         facts: ServiceFacts,
-        scope: Scope,
+        chosen: Chosen,
         where: dict[str, Any],
     ) -> Finding:
         """Apply the verdict: the record first (a revert counted, a quarantine, a release), then
-        the compliant revision and its deployment."""
+        the compliant revision and its deployment. A status that asks a person to add the sidecar
+        carries the remedy for the revision the service runs."""
         verdict = decide(facts)
+        scope = chosen.scope
+        # A plan the memo remembered has no revision to say what to add to: only a fleet run uses
+        # the memo, and the remedy is for the revision an event found.
+        remedy = (
+            remedy_fields(
+                verdict.status,
+                source.document.task_definition,
+                facts.plan,
+                self._settings.policy,
+                shipped=chosen.shipped,
+            )
+            if source.document is not None
+            else {}
+        )
         service = facts.service
         if verdict.released:
             released = scope.finding(Status.RELEASED, **where, reasons=[verdict.released])
@@ -195,7 +210,7 @@ class EnforceService:
         where = where | {"family": source.family, "source_task_definition_arn": source.arn}
         if verdict.status is Status.SKIPPED:  # the deployment controller
             fields = where | profile_fields(facts.plan.profile)
-            return scope.finding(verdict.status, **fields, reasons=list(verdict.reasons))
+            return scope.finding(verdict.status, **fields, reasons=list(verdict.reasons), **remedy)
         fields = where | self._revisions.fields(facts.plan, scope)
         if verdict.failed is not None:
             failed = verdict.failed
@@ -214,10 +229,15 @@ class EnforceService:
                 reasons=list(verdict.reasons),
                 reverted_by=list(verdict.reverted_by),
                 release=verdict.release,
+                **remedy,
             )
         if not verdict.register:
             return scope.finding(
-                verdict.status, **fields, reasons=list(verdict.reasons), changes=list(verdict.changes)
+                verdict.status,
+                **fields,
+                reasons=list(verdict.reasons),
+                changes=list(verdict.changes),
+                **remedy,
             )
         return self._remediate(ecs, source, facts, verdict, scope, fields)
 

@@ -17,7 +17,7 @@ from ..models.events import TaskDefinitionTarget
 from ..models.findings import Finding, Status
 from ..profiles import Catalog
 from .choose_profile import choose_profile
-from .revisions import Revisions
+from .revisions import Revisions, remedy_fields
 from .scope import Scope
 
 
@@ -58,11 +58,19 @@ class EnforceTaskDefinition:
             source_arn=document.arn,
         )
         fields = where | self._revisions.fields(decided, scope)
+
+        def remedy(status: Status) -> dict[str, Any]:
+            return remedy_fields(
+                status, document.task_definition, decided, self._settings.policy, shipped=chosen.shipped
+            )
+
         if decided.register_input is None:
-            return scope.finding(Status(decided.decision.value), **fields, reasons=decided.reasons)
+            status = Status(decided.decision.value)
+            return scope.finding(status, **fields, reasons=decided.reasons, **remedy(status))
         reasons = [chosen.why, *decided.reasons]
         if scope.audit:
-            return scope.finding(audit_status(decided), **fields, reasons=reasons, changes=decided.changes)
+            status = audit_status(decided)
+            return scope.finding(status, **fields, reasons=reasons, changes=decided.changes, **remedy(status))
         arn, changes = self._revisions.compliant(ecs, decided, document.arn)
         return scope.finding(
             Status.REMEDIATED, **fields, new_task_definition_arn=arn, reasons=reasons, changes=changes

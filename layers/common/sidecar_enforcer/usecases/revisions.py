@@ -11,10 +11,30 @@ from ..adapters.iam import TaskRoleChecker
 from ..domain import records
 from ..domain.arns import parse_arn, role_arn
 from ..domain.plan import Decision, Plan
+from ..domain.policy import Policy
 from ..domain.profile import Profile
+from ..domain.remedy import remedy
 from ..errors import AwsError
 from ..ledger import Ledger
+from ..models.findings import Remedy, Status
 from .scope import Scope
+
+# The statuses that ask a person to add the sidecar themselves: a pipeline that keeps taking it away
+# (FLAPPING), a sidecar that differs from its profile (DRIFTED), a deployment controller the
+# enforcer cannot deploy through (SKIPPED), audit mode (NONCOMPLIANT), and a refusal that only the
+# enforcer's own policy or markers cause (REFUSED; domain.remedy decides which).
+REMEDIED = frozenset({Status.FLAPPING, Status.DRIFTED, Status.SKIPPED, Status.NONCOMPLIANT, Status.REFUSED})
+
+
+def remedy_fields(
+    status: Status, task_definition: dict[str, Any], plan: Plan, policy: Policy, *, shipped: bool
+) -> dict[str, Any]:
+    """The finding's ``remedy`` when its status asks a person to act and adding the sidecar by hand
+    cures it: what to add to ``task_definition`` (the revision the service or pipeline runs)."""
+    if status not in REMEDIED:
+        return {}
+    found = remedy(task_definition, plan, policy, shipped=shipped)
+    return {} if found is None else {"remedy": Remedy.model_validate(found.to_json())}
 
 
 def profile_fields(profile: Profile) -> dict[str, str]:
