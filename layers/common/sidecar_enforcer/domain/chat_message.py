@@ -60,7 +60,7 @@ def render(notice: Notice, message_id: str | None = None) -> dict[str, Any]:
     parts = [" · ".join(f"*{label}*: {_md(value)}" for label, value in notice.facts)]
     if notice.revision:
         source, new = notice.revision
-        parts.append(f"*Revision*: `{_md(source)}` → `{_md(new)}`")
+        parts.append(f"*Revision*: `{_md(source)}` → `{_md(new)}`" if new else f"*Revision*: `{_md(source)}`")
     if notice.task_size:
         parts.append(f"*Task size*: {_md(notice.task_size[0])} → {_md(notice.task_size[1])}")
     for title, items in (

@@ -70,7 +70,7 @@ class Notice:
     emoji: str
     target: str  # cluster/service, the family, or "event"
     facts: list[tuple[str, str]]  # (label, value) in display order, present values only
-    revision: tuple[str, str] | None  # (source, new) in short form, family:revision
+    revision: tuple[str, str | None] | None  # (source, new) in short form, family:revision
     task_size: tuple[str, str] | None
     reasons: list[str]
     changes: list[str]
@@ -165,7 +165,7 @@ def read(message: dict[str, Any]) -> Notice:
     source, new = message.get("sourceTaskDefinitionArn"), message.get("newTaskDefinitionArn")
     revision = None
     if _text(source) or _text(new):
-        revision = (short_revision(_text(source)) or "?", short_revision(_text(new)) or "?")
+        revision = (short_revision(_text(source)) or "?", short_revision(_text(new)))
     old_size, new_size = _text(message.get("oldTaskSize")), _text(message.get("newTaskSize"))
 
     found = message.get("remedy")

@@ -44,16 +44,16 @@ def escape(text: str) -> str:
 
 
 def cut(text: str, limit: int) -> str:
-    """``text``, or its start with a note of how much was cut, in at most ``limit`` characters; an
-    escaped entity (``&amp;``) is never cut in half."""
+    """``text``, or its start with a note of how many characters were cut, in at most ``limit``
+    characters; an escaped entity (``&amp;``) is never cut in half."""
     if len(text) <= limit:
         return text
-    note = f"…({len(text):,} characters, cut)"
-    kept = text[: max(limit - len(note), 0)]
+    room = max(limit - len(f"…({len(text):,} characters cut)"), 0)  # the longest note there can be
+    kept = text[:room]
     amp = kept.rfind("&")
     if amp != -1 and ";" not in kept[amp:]:
         kept = kept[:amp]
-    return f"{kept}{note}"[:limit]
+    return f"{kept}…({len(text) - len(kept):,} characters cut)"[:limit]
 
 
 def _code(text: str) -> str:
@@ -116,7 +116,8 @@ def render(notice: Notice) -> dict[str, Any]:
     change = []
     if notice.revision:
         source, new = notice.revision
-        change.append(f"*Revision*  `{_code(source)}` → `{_code(new)}`")
+        shown = f"`{_code(source)}` → `{_code(new)}`" if new else f"`{_code(source)}`"
+        change.append(f"*Revision*  {shown}")
     if notice.task_size:
         old, new = notice.task_size
         change.append(f"*Task size*  {escape(old)} → {escape(new)}")
