@@ -4,6 +4,7 @@ the notifier's reading of a queue record (usecases.notify.parse_delivery), on pl
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -351,3 +352,53 @@ def test_a_record_is_read_from_sns_s_envelope_or_as_the_raw_status() -> None:
 def test_a_record_that_holds_no_status_is_malformed(body: str, why: str) -> None:
     with pytest.raises(MalformedEventError, match=why.replace("(", r"\(")):
         parse_delivery(body)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://hooks.example/services/T0/B0/secret-token",  # http, and not to this machine
+        "ftp://hooks.example/secret-token",
+        "https://hooks.example:port-secret-token/x",
+        "secret-token",
+    ],
+)
+def test_a_webhook_url_that_is_no_https_url_is_refused_without_quoting_it(url: str) -> None:
+    from sidecar_enforcer.adapters.slack import checked_url
+    from sidecar_enforcer.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError) as raised:
+        checked_url(url)
+    assert "secret-token" not in str(raised.value)
+
+
+def test_a_webhook_url_is_taken_as_https_or_http_to_this_machine() -> None:
+    from sidecar_enforcer.adapters.slack import checked_url
+
+    assert (
+        checked_url(" https://hooks.example/services/T0/B0/x \n") == "https://hooks.example/services/T0/B0/x"
+    )
+    assert checked_url("http://127.0.0.1:8080/hook") == "http://127.0.0.1:8080/hook"
+
+
+def test_a_connection_that_keeps_failing_raises_one_line_and_logs_nothing_of_the_url(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import socket
+
+    from sidecar_enforcer.adapters.slack import SlackWebhook, retry_handlers
+    from sidecar_enforcer.errors import NotDeliveredError
+    from slack_sdk.http_retry import FixedValueRetryIntervalCalculator
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    webhook = SlackWebhook(
+        f"http://127.0.0.1:{port}/services/T0/B0/secret-path",
+        retry_handlers(FixedValueRetryIntervalCalculator(0)),
+    )
+
+    with caplog.at_level(logging.DEBUG), pytest.raises(NotDeliveredError) as raised:
+        webhook.post({"text": "x"})
+    assert str(raised.value) == "Slack webhook: URLError after retries"
+    assert "secret-path" not in caplog.text

@@ -8,8 +8,9 @@ notifier reports its record as a batch item failure, SQS hands it over again aft
 visibility timeout, and after maxReceiveCount receives keeps it in the dead-letter queue.
 
 The webhook's URL is a secret (whoever has it can post to the channel): it is never logged and
-never in an error message. The SDK's logger prints the URL and body at DEBUG, so it is given a
-logger of its own pinned at WARNING, whatever the function's log level.
+never in an error message. The SDK's logger prints the URL and body at DEBUG, and the text of a
+connection error at ERROR (a library's message may quote a URL), so it is given a logger of its
+own that logs nothing: the notifier logs one line of its own per failed record.
 
 No AWS call: ``PERMISSIONS`` is empty (the URL comes from adapters.secrets).
 """
@@ -40,7 +41,7 @@ SERVER_ERROR_RETRIES = 2  # 500 / 503
 CONNECTION_RETRIES = 2
 
 _sdk_log = logging.getLogger("sidecar_enforcer.slack_sdk")
-_sdk_log.setLevel(logging.WARNING)  # the SDK checks its logger's own level before DEBUG output
+_sdk_log.setLevel(logging.CRITICAL + 1)  # the SDK checks its logger's own level before DEBUG output
 
 
 def retry_handlers(interval: RetryIntervalCalculator = default_interval_calculator) -> list[RetryHandler]:
@@ -57,6 +58,10 @@ def checked_url(url: str) -> str:
     """The webhook URL, if it is one: https (http only to this machine, for tests and the demo).
     The message never quotes it."""
     parts = urlsplit(url.strip())
+    try:
+        parts.port  # noqa: B018 - a port that is not a number raises here, not in the SDK
+    except ValueError:
+        raise ConfigurationError("the Slack webhook secret holds no https URL") from None
     local = parts.hostname in ("127.0.0.1", "localhost", "::1")
     if not parts.hostname or not (parts.scheme == "https" or (parts.scheme == "http" and local)):
         raise ConfigurationError("the Slack webhook secret holds no https URL")
