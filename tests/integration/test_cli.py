@@ -389,3 +389,25 @@ def test_demo_moves_the_tagged_service_and_passes_its_own_checks() -> None:
     )
     assert "[FAILED]" not in result.stdout
     assert result.stdout.count("[ok]") == 12
+
+
+def test_backfill_audits_a_fleet_over_http_exactly_as_the_readme_says(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    seed(env)
+    names = ["nexus-ai-api-prod", "checkout-web", "catalog-search", "search-gateway"]
+    before = {name: task_definition_of(clients(env), name) for name in names}
+    env = env | {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+
+    done = run(
+        "backfill", "--mode", "audit", "--regions", "us-east-1", "--report", str(tmp_path / "r.json"), env=env
+    )
+
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["services"] == 6
+    assert report["totals"]["NONCOMPLIANT"] == 2
+    assert report["calls"]["ecs:DescribeTaskDefinition"] == 5
+    assert {name: task_definition_of(clients(env), name) for name in before} == before
+    assert done.stdout.startswith(f"backfill {report['runId']} (audit): 6 services")
+    assert "\r" not in done.stderr  # not a terminal: plain progress lines

@@ -155,6 +155,7 @@ def test_in_a_member_account_the_worker_calls_ecs_and_the_policy_simulator_only(
     assert member_role_actions() == {
         "ecs:DescribeServices",
         "ecs:DescribeClusters",
+        "ecs:ListClusters",  # a backfill run's survey of a member account
         "ecs:ListServices",
         "ecs:DescribeTaskDefinition",
         "ecs:ListTaskDefinitions",

@@ -331,6 +331,9 @@ def parser() -> argparse.ArgumentParser:
         "create the enforcer's own resources (topic, table, work queue) on the endpoint; print exports",
         cmd_local_env,
     )
+    from .backfill import add_parser as add_backfill
+
+    add_backfill(sub, _command, _policy_options, _state_table_option)
     _command(sub, "profiles", "list the profiles with their versions and images", cmd_profiles)
     _command(sub, "schema", "print the JSON Schema of status messages (schemas/status-v1.json)", cmd_schema)
     _command(sub, "demo", "the main job against an embedded moto server on 127.0.0.1", cmd_demo)

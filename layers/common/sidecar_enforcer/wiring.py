@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -35,6 +37,8 @@ log = logging.getLogger(__name__)
 if TYPE_CHECKING:
     from .profiles import Catalog
     from .service import Enforcer
+    from .usecases.backfill import Backfill, Progress
+    from .usecases.enforce_service import PlanMemo
     from .usecases.notify import Notify
 
 
@@ -190,6 +194,79 @@ def _work_queue(settings: Settings, clients: Clients) -> WorkQueue:
     if queue is None:
         raise ConfigurationError("WORK_QUEUE_URL: not set: a cluster's services cannot be queued")
     return queue
+
+
+class CallCounter:
+    """AWS requests by ``service:Action`` as they go on the wire (botocore's before-send event, once
+    per attempt: a retried call counts each time), for a backfill's report."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def watch(self, client: Any) -> Any:
+        client.meta.events.register("before-send", self._count)
+        return client
+
+    def _count(self, event_name: str = "", **kwargs: Any) -> None:  # returns None: the request goes on
+        _, service, action = [*event_name.split("."), "?", "?"][:3]
+        with self._lock:
+            self.counts[f"{service}:{action}"] += 1
+
+
+def build_backfill(
+    settings: Settings,
+    clients: Clients | None = None,
+    *,
+    run_id: str,
+    memo: PlanMemo | None = None,
+    counter: CallCounter | None = None,
+    workers: int = 8,
+    on_progress: Callable[[Progress], None] = lambda p: None,
+    sleep: Callable[[float], None] | None = None,
+) -> Backfill:
+    """A fleet run (the CLI's ``backfill``): the event path's use cases, with ECS gateways that keep
+    every revision of the run, plans remembered in ``memo``, and every request counted."""
+    import time
+
+    from .adapters.ecs import EcsGateway
+    from .adapters.iam import TaskRoleChecker
+    from .config import Mode
+    from .usecases.backfill import Backfill
+    from .usecases.enforce_service import EnforceService
+    from .usecases.revisions import Revisions
+    from .usecases.scope import Scope
+    from .usecases.verify_deployment import VerifyDeployment
+
+    clients = clients or Clients()
+    counter = counter or CallCounter()
+    shared = _shared(settings, clients)
+    accounts = account_clients(settings, clients, shared.identity)
+
+    @cache
+    def ecs_for(account: str, region: str) -> EcsGateway:
+        return EcsGateway(counter.watch(accounts(account).client("ecs", region)), cache_size=1_000_000)
+
+    @cache
+    def task_roles(account: str) -> TaskRoleChecker:
+        return TaskRoleChecker(counter.watch(accounts(account).client("iam")))
+
+    def scope_for(account: str, region: str, mode: Mode) -> Scope:
+        me = shared.identity()
+        return Scope(account, region, "backfill", run_id, mode, me.arn, me.partition)
+
+    revisions = Revisions(shared.ledger, task_roles)
+    catalog = profile_source(settings, clients)
+    quiet = Reporter(Unpublished(), shared.ledger, shared.drain)  # the run reports once, at its end
+    return Backfill(
+        ecs_for,
+        scope_for,
+        EnforceService(settings, catalog, revisions, shared.ledger, quiet, memo),
+        VerifyDeployment(settings, shared.ledger),
+        workers=workers,
+        on_progress=on_progress,
+        sleep=sleep or time.sleep,
+    )
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ tags are kept for a minute.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -28,6 +29,7 @@ __all__ = ["DeploymentState", "EcsGateway", "ServiceSnapshot", "TaskState"]
 PERMISSIONS = (
     "ecs:DescribeServices",
     "ecs:DescribeClusters",
+    "ecs:ListClusters",
     "ecs:ListServices",
     "ecs:DescribeTaskDefinition",
     "ecs:ListTaskDefinitions",
@@ -41,6 +43,7 @@ PERMISSIONS = (
 
 DESCRIBE_SERVICES_MAX = 10  # DescribeServices: up to 10 services per call
 DESCRIBE_TASKS_MAX = 100  # DescribeTasks: up to 100 tasks per call
+DESCRIBE_CLUSTERS_MAX = 100  # DescribeClusters: up to 100 clusters per call
 NEWER_REVISIONS_CHECKED = 10  # how many revisions after the source to look through for ours
 LIST_PAGE_SIZE = 100  # ListTaskDefinitions: up to 100 per page
 _CACHE_SIZE = 256
@@ -50,9 +53,16 @@ CLUSTER_TAGS_SECONDS = 60.0
 
 
 class EcsGateway:
-    def __init__(self, client: Any, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, client: Any, clock: Callable[[], float] = time.monotonic, *, cache_size: int = _CACHE_SIZE
+    ) -> None:
+        """``cache_size``: revisions kept (a backfill keeps every revision of its run: each is
+        described at most once). The caches are shared by a backfill's threads: one lock."""
         self._client = client
         self._clock = clock
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+        self._describing: dict[str, threading.Event] = {}  # revisions being described now
         self._revisions: OrderedDict[str, TaskDefinitionDocument] = OrderedDict()
         self._cluster_tags: OrderedDict[str, tuple[float, dict[str, str]]] = OrderedDict()
 
@@ -76,6 +86,30 @@ class EcsGateway:
         found = self.describe_services(cluster, [service])
         return found[0] if found else None
 
+    def list_clusters(self) -> Iterator[str]:
+        """Every cluster's ARN, by full pages (100)."""
+        for page in pages("ListClusters", self._client, "list_clusters", PaginationConfig={"PageSize": 100}):
+            yield from page.get("clusterArns", [])
+
+    def clusters_tags(self, clusters: list[str]) -> dict[str, dict[str, str]]:
+        """The tags of many clusters, by ARN (DescribeClusters with TAGS, 100 per call); a cluster
+        ECS does not describe is left out. Kept as ``cluster_tags`` keeps them."""
+        found: dict[str, dict[str, str]] = {}
+        now = self._clock()
+        for start in range(0, len(clusters), DESCRIBE_CLUSTERS_MAX):
+            response = call(
+                "DescribeClusters",
+                self._client.describe_clusters,
+                clusters=clusters[start : start + DESCRIBE_CLUSTERS_MAX],
+                include=["TAGS"],
+            )
+            for cluster in response.get("clusters", []):
+                tags = {t["key"]: t.get("value", "") for t in cluster.get("tags") or []}
+                found[cluster["clusterArn"]] = tags
+                with self._lock:
+                    self._cluster_tags[cluster["clusterName"]] = (now, tags)
+        return found
+
     def list_services(self, cluster: str) -> Iterator[str]:
         for page in pages(
             "ListServices", self._client, "list_services", cluster=cluster, PaginationConfig={"PageSize": 100}
@@ -89,7 +123,8 @@ class EcsGateway:
         the fresh read must be what the services see next."""
         now = self._clock()
         key = cluster.rsplit("/", 1)[-1]
-        kept = self._cluster_tags.get(key)
+        with self._lock:
+            kept = self._cluster_tags.get(key)
         if kept is not None and not fresh and now - kept[0] < CLUSTER_TAGS_SECONDS:
             return dict(kept[1])
         response = call(
@@ -97,9 +132,10 @@ class EcsGateway:
         )
         clusters = response.get("clusters", [])
         tags = {t["key"]: t.get("value", "") for t in clusters[0].get("tags") or []} if clusters else {}
-        self._cluster_tags[key] = (now, tags)
-        if len(self._cluster_tags) > _CACHE_SIZE:
-            self._cluster_tags.popitem(last=False)
+        with self._lock:
+            self._cluster_tags[key] = (now, tags)
+            if len(self._cluster_tags) > self._cache_size:
+                self._cluster_tags.popitem(last=False)
         return dict(tags)
 
     def deploy(self, cluster: str, service: str, task_definition_arn: str) -> str | None:
@@ -156,11 +192,28 @@ class EcsGateway:
         self, task_definition: str, *, fresh: bool = False
     ) -> TaskDefinitionDocument:
         """A revision (or a family's newest). The content of a revision never changes, its tags
-        can: ``fresh`` reads it again when its tags decide (a TagResource on the revision)."""
-        cached = None if fresh else self._revisions.get(task_definition)
-        if cached is not None:
-            self._revisions.move_to_end(task_definition)
-            return cached
+        can: ``fresh`` reads it again when its tags decide (a TagResource on the revision). Threads
+        asking for one revision at once make one call: the others wait for its answer."""
+        if fresh:
+            return self._describe_task_definition(task_definition)
+        while True:
+            with self._lock:
+                cached = self._revisions.get(task_definition)
+                if cached is not None:
+                    self._revisions.move_to_end(task_definition)
+                    return cached
+                waiting = self._describing.get(task_definition)
+                if waiting is None:
+                    self._describing[task_definition] = threading.Event()
+                    break
+            waiting.wait()  # then the cache has it (or the call failed: this thread tries itself)
+        try:
+            return self._describe_task_definition(task_definition)
+        finally:
+            with self._lock:
+                self._describing.pop(task_definition).set()
+
+    def _describe_task_definition(self, task_definition: str) -> TaskDefinitionDocument:
         try:
             response = call(
                 "DescribeTaskDefinition",
@@ -177,9 +230,10 @@ class EcsGateway:
         document = unwrap({"taskDefinition": response["taskDefinition"], "tags": response.get("tags") or []})
         arn = document.arn
         if arn and task_definition_revision(arn) is not None:  # immutable: safe to keep
-            self._revisions[arn] = document
-            if len(self._revisions) > _CACHE_SIZE:
-                self._revisions.popitem(last=False)
+            with self._lock:
+                self._revisions[arn] = document
+                if len(self._revisions) > self._cache_size:
+                    self._revisions.popitem(last=False)
         return document
 
     def register(self, request: dict[str, Any]) -> str:

@@ -121,6 +121,14 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     # The name of the present sidecar the request replaces in place (DRIFTED, upgrades on).
     upgraded: str | None = None
+    # A plan remembered without its request (domain.verdicts keeps no task definition, whose
+    # containers hold environment values): whether that request was there.
+    kept_change: bool = False
+
+    @property
+    def changes_something(self) -> bool:
+        """A new revision is planned (MISSING, or DRIFTED with upgrades on)."""
+        return self.register_input is not None or self.kept_change
 
     def to_json(self) -> dict[str, Any]:
         result: dict[str, Any] = {

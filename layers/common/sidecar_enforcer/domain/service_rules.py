@@ -59,7 +59,7 @@ class Verdict:
 
 
 def change_planned(plan: Plan) -> bool:
-    return plan.register_input is not None
+    return plan.changes_something
 
 
 def needs_record(service: ServiceSnapshot, plan: Plan, release_tag_key: str) -> bool:

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from ..adapters.ecs import EcsGateway
 from ..config import Settings
-from ..domain import records
+from ..domain import records, verdicts
+from ..domain.arns import task_definition_revision
 from ..domain.plan import find_sidecar, plan
 from ..domain.records import RevertPolicy, ServiceRecord
 from ..domain.service_rules import ServiceFacts, Verdict, decide, needs_record
@@ -33,6 +34,34 @@ from .scope import Scope
 Report = Callable[[Finding], Finding]
 
 
+class PlanMemo(Protocol):
+    """Plans remembered by revision (domain.verdicts): a fleet run plans a revision it has seen
+    before without describing it."""
+
+    def get(self, context: str, arn: str) -> dict[str, Any] | None: ...
+
+    def put(self, context: str, arn: str, memo: dict[str, Any]) -> None: ...
+
+
+class NoMemo:
+    """Every plan made afresh (the event path: an event is about a revision just changed)."""
+
+    def get(self, context: str, arn: str) -> dict[str, Any] | None:
+        return None
+
+    def put(self, context: str, arn: str, memo: dict[str, Any]) -> None:
+        return None
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """The revision a service runs, as far as a decision needs it: described, or only remembered."""
+
+    arn: str | None
+    family: str | None
+    document: TaskDefinitionDocument | None = None
+
+
 class EnforceService:
     def __init__(
         self,
@@ -41,8 +70,10 @@ class EnforceService:
         revisions: Revisions,
         ledger: Ledger,
         report: Report,
+        memo: PlanMemo | None = None,
     ) -> None:
         self._settings = settings
+        self._memo = memo or NoMemo()
         self._catalog = catalog
         self._revisions = revisions
         self._ledger = ledger
@@ -82,35 +113,50 @@ class EnforceService:
             )
             if isinstance(chosen, Finding):
                 return chosen
-            document, facts = self._gather(ecs, snapshot, chosen)
+            source, facts = self._gather(ecs, snapshot, chosen, remembered=True)
             if not needs_record(snapshot, facts.plan, self._settings.release_tag_key):
-                return self._act(ecs, document, facts, chosen.scope, where)
+                return self._act(ecs, source, facts, chosen.scope, where)
             if chosen.scope.audit:  # changes nothing: no lease, but a quarantine is still told
                 facts = dataclasses.replace(facts, record=self._ledger.service(snapshot.arn))
-                return self._act(ecs, document, facts, chosen.scope, where)
+                return self._act(ecs, source, facts, chosen.scope, where)
             with self._ledger.service_lease(snapshot.arn) as record:
                 fresh = ecs.describe_service(snapshot.cluster_arn or snapshot.cluster, snapshot.name)
                 if fresh is None or fresh.status != "ACTIVE":
                     return scope.finding(
                         Status.SKIPPED, **where, reasons=["the service was deleted meanwhile"]
                     )
-                document, facts = self._gather(ecs, fresh, chosen, record)
-                return self._act(ecs, document, facts, chosen.scope, where)
+                source, facts = self._gather(ecs, fresh, chosen, record)
+                return self._act(ecs, source, facts, chosen.scope, where)
         except AwsError as exc:
             status = Status.SKIPPED if isinstance(exc, NotFoundError) else Status.FAILED
             return scope.finding(status, **where, reasons=[str(exc)])
 
     def _gather(
-        self, ecs: EcsGateway, snapshot: ServiceSnapshot, chosen: Chosen, record: ServiceRecord | None = None
-    ) -> tuple[TaskDefinitionDocument, ServiceFacts]:
-        document = ecs.describe_task_definition(snapshot.task_definition)
-        decided = plan(
-            document.task_definition,
-            document.tags,
-            chosen.profile,
-            self._settings.policy,
-            source_arn=document.arn,
-        )
+        self,
+        ecs: EcsGateway,
+        snapshot: ServiceSnapshot,
+        chosen: Chosen,
+        record: ServiceRecord | None = None,
+        *,
+        remembered: bool = False,
+    ) -> tuple[Source, ServiceFacts]:
+        """The plan for the revision the service runs. ``remembered``: a plan the memo holds for it
+        will do (deciding only; a change is always planned afresh from the described revision)."""
+        policy, arn = self._settings.policy, snapshot.task_definition
+        context = verdicts.context(chosen.profile, policy)
+        kept = self._memo.get(context, arn) if remembered else None
+        known = verdicts.from_memo(kept, chosen.profile) if kept is not None else None
+        if known is not None:
+            decided, family = known
+            source = Source(arn, family)
+        else:
+            document = ecs.describe_task_definition(arn)
+            decided = plan(
+                document.task_definition, document.tags, chosen.profile, policy, source_arn=document.arn
+            )
+            source = Source(document.arn, document.family, document)
+            if document.arn and document.family and task_definition_revision(document.arn):  # immutable
+                self._memo.put(context, document.arn, verdicts.to_memo(decided, document.family))
         facts = ServiceFacts(
             service=snapshot,
             plan=decided,
@@ -122,12 +168,12 @@ class EnforceService:
             caller=chosen.scope.caller,
             record=record,
         )
-        return document, facts
+        return source, facts
 
     def _act(
         self,
         ecs: EcsGateway,
-        document: TaskDefinitionDocument,
+        source: Source,
         facts: ServiceFacts,
         scope: Scope,
         where: dict[str, Any],
@@ -146,7 +192,7 @@ class EnforceService:
             return scope.finding(
                 verdict.status, **where, reasons=list(verdict.reasons), release=verdict.release
             )
-        where = where | {"family": document.family, "source_task_definition_arn": document.arn}
+        where = where | {"family": source.family, "source_task_definition_arn": source.arn}
         if verdict.status is Status.SKIPPED:  # the deployment controller
             fields = where | profile_fields(facts.plan.profile)
             return scope.finding(verdict.status, **fields, reasons=list(verdict.reasons))
@@ -173,12 +219,12 @@ class EnforceService:
             return scope.finding(
                 verdict.status, **fields, reasons=list(verdict.reasons), changes=list(verdict.changes)
             )
-        return self._remediate(ecs, document, facts, verdict, scope, fields)
+        return self._remediate(ecs, source, facts, verdict, scope, fields)
 
     def _remediate(
         self,
         ecs: EcsGateway,
-        document: TaskDefinitionDocument,
+        source: Source,
         facts: ServiceFacts,
         verdict: Verdict,
         scope: Scope,
@@ -187,7 +233,8 @@ class EnforceService:
         """Register (or reuse) the compliant revision and deploy it: UpdateService, unless the
         service already runs or rolls it out (never a second deployment)."""
         service, decided = facts.service, facts.plan
-        arn, changes = self._revisions.compliant(ecs, decided, document.arn)
+        assert decided.register_input is not None, "a change is applied from a plan made afresh (_gather)"
+        arn, changes = self._revisions.compliant(ecs, decided, source.arn)
         deployment_id = None
         if service.deploys(arn):
             changes.append(f"service: already runs or deploys {arn}; no second deployment")

@@ -1,0 +1,96 @@
+"""Safe waves for a fleet's remediation: a redeployment of the whole fleet never goes out at once.
+
+The services to change go out in waves: a small first wave, each next one ``growth`` times larger up
+to ``largest``, never more than ``per_cluster`` deployments of one cluster in one wave (a wave's
+deployments are all in flight together). Each wave waits until its deployments end (VERIFIED or
+not); when more than ``failure_share`` of a wave failed, the fleet-level circuit breaker stops the
+run: the rest is left as it is and the summary says why.
+
+Pure: plain data in, plain data out.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from .status import Status
+
+T = TypeVar("T")
+
+# What counts as a good end for one service of a wave: its deployment was verified, or there was
+# nothing to deploy after all (it already ran the compliant revision, or became compliant meanwhile).
+SUCCEEDED = frozenset({Status.VERIFIED, Status.COMPLIANT, Status.NOT_OPTED_IN})
+# The service was not changed for a reason that says nothing about the fleet's health (another
+# controller, deleted meanwhile, quarantined by an earlier run): not counted either way.
+NEUTRAL = frozenset({Status.SKIPPED, Status.QUARANTINED, Status.REFUSED, Status.DRIFTED, Status.IGNORED})
+
+
+@dataclass(frozen=True)
+class WavePolicy:
+    first: int = 5
+    growth: float = 2.0
+    largest: int = 100
+    per_cluster: int = 10
+    failure_share: float = 0.2  # stop when more than this share of a wave failed
+
+    def __post_init__(self) -> None:
+        if self.first < 1 or self.largest < self.first or self.per_cluster < 1:
+            raise ValueError("waves: first >= 1, largest >= first and per_cluster >= 1")
+        if self.growth < 1:
+            raise ValueError("waves: growth must be at least 1")
+        if not 0 <= self.failure_share < 1:
+            raise ValueError("waves: failure_share must be in [0, 1)")
+
+
+def plan_waves(items: Sequence[T], cluster_of: Callable[[T], str], policy: WavePolicy) -> list[list[T]]:
+    """``items`` in waves, in their order as far as the per-cluster cap allows: wave n holds up to
+    first x growth^n items (at most ``largest``), at most ``per_cluster`` of any one cluster. Every
+    item is in exactly one wave."""
+    waiting = list(items)
+    waves: list[list[T]] = []
+    size = float(policy.first)
+    while waiting:
+        wave: list[T] = []
+        per_cluster: Counter[str] = Counter()
+        rest: list[T] = []
+        limit = min(int(size), policy.largest)
+        for item in waiting:
+            cluster = cluster_of(item)
+            if len(wave) < limit and per_cluster[cluster] < policy.per_cluster:
+                wave.append(item)
+                per_cluster[cluster] += 1
+            else:
+                rest.append(item)
+        waves.append(wave)
+        waiting = rest
+        size = size * policy.growth
+    return waves
+
+
+@dataclass(frozen=True)
+class WaveOutcome:
+    number: int  # 1-based
+    size: int
+    succeeded: int
+    failed: int
+    neutral: int
+    tripped: bool
+
+    @property
+    def failure_share(self) -> float:
+        counted = self.succeeded + self.failed
+        return self.failed / counted if counted else 0.0
+
+
+def judge_wave(number: int, statuses: Sequence[Status], policy: WavePolicy) -> WaveOutcome:
+    """How a wave ended, and whether the breaker trips: more than ``failure_share`` of the services
+    that were changed (or failed to be) ended badly."""
+    succeeded = sum(1 for s in statuses if s in SUCCEEDED)
+    neutral = sum(1 for s in statuses if s in NEUTRAL)
+    failed = len(statuses) - succeeded - neutral
+    counted = succeeded + failed
+    tripped = counted > 0 and failed / counted > policy.failure_share
+    return WaveOutcome(number, len(statuses), succeeded, failed, neutral, tripped)

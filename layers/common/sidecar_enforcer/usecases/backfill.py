@@ -1,0 +1,325 @@
+"""Backfill: bring a whole fleet into line — every account, region and cluster asked for — in audit
+(find, change nothing) or enforce mode (remediate in safe waves).
+
+1. Survey each account and region at once (their throttling quotas are separate): ListClusters and
+   ListServices by full pages, the clusters' tags in one DescribeClusters per 100, DescribeServices
+   in tens with tags; then every service is decided as an event would decide it (EnforceService, in
+   audit scope). A revision is described at most once per run (the ECS gateway single-flights and
+   keeps every revision of the run) and not at all when its plan is remembered (domain.verdicts).
+2. Enforce mode: the services the survey found to change go out in waves (domain.waves); each wave
+   is remediated, then waits for its deployments to end and verifies them (VerifyDeployment, as the
+   "ECS Deployment State Change" event would); more than the policy's share of failures in a wave
+   stops the run, and the services not reached keep their audit status, saying why.
+
+Concurrency is bounded per account and region (``workers`` threads, well inside ECS's documented
+request token buckets: the describe actions' buckets refill at 20 requests/s or more, and the
+clients use botocore's adaptive retry mode, which slows down on ThrottlingException).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from ..adapters.ecs import EcsGateway
+from ..config import Mode
+from ..domain.snapshots import ServiceSnapshot
+from ..domain.status import Status
+from ..domain.waves import WaveOutcome, WavePolicy, judge_wave, plan_waves
+from ..errors import AwsError, NotFoundError
+from ..models.events import DeploymentOutcome
+from ..models.findings import Finding
+from .enforce_service import EnforceService
+from .scope import Scope
+from .verify_deployment import VerifyDeployment
+
+log = logging.getLogger(__name__)
+
+DESCRIBE_SERVICES_MAX = 10
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    mode: Mode
+    places: tuple[tuple[str, str], ...]  # (account, region)
+    clusters: tuple[str, ...] = ()  # names or ARNs; empty: every cluster
+    profile: str | None = None  # only the services that ask for this profile
+    waves: WavePolicy = field(default_factory=WavePolicy)
+    verify_seconds: float = 1800.0  # how long a wave waits for its deployments to end
+    poll_seconds: float = 15.0
+
+
+@dataclass
+class Progress:
+    """How far a run is: what a progress bar (or backfill-status) shows."""
+
+    phase: str = "survey"  # survey, wave N/M, done
+    places_done: int = 0
+    places: int = 0
+    services_seen: int = 0
+    services_decided: int = 0
+    deployments_waiting: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def decided(self, status: Status) -> None:
+        with self.lock:
+            self.services_decided += 1
+            self.counts[status.value] = self.counts.get(status.value, 0) + 1
+
+
+@dataclass(frozen=True)
+class RunResult:
+    findings: list[Finding]
+    waves: list[WaveOutcome]
+    stopped: str | None
+
+
+@dataclass
+class _Row:
+    """One service through the run: its snapshot, cluster tags and latest finding."""
+
+    account: str
+    region: str
+    cluster: str
+    service: str
+    finding: Finding
+    wave: int | None = None
+
+
+class Backfill:
+    def __init__(
+        self,
+        ecs_for: Callable[[str, str], EcsGateway],
+        scope_for: Callable[[str, str, Mode], Scope],
+        enforce_service: EnforceService,
+        verify_deployment: VerifyDeployment,
+        *,
+        workers: int = 8,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        on_progress: Callable[[Progress], None] = lambda p: None,
+    ) -> None:
+        self._ecs_for = ecs_for
+        self._scope_for = scope_for
+        self._enforce = enforce_service
+        self._verify = verify_deployment
+        self._workers = workers
+        self._clock = clock
+        self._sleep = sleep
+        self._on_progress = on_progress
+        self.progress = Progress()
+
+    def run(self, spec: RunSpec) -> RunResult:
+        self.progress = Progress(places=len(spec.places))
+        rows: list[_Row] = []
+        with ThreadPoolExecutor(max_workers=max(1, min(len(spec.places), 8))) as places:
+            for found in places.map(lambda place: self._survey(spec, *place), spec.places):
+                rows.extend(found)
+        if spec.profile is not None:  # a profile's rollout: the services asking for another stay out
+            rows = [r for r in rows if r.finding.profile in (None, spec.profile)]
+        waves: list[WaveOutcome] = []
+        stopped = None
+        if spec.mode is Mode.ENFORCE:
+            waves, stopped = self._enforce_in_waves(spec, rows)
+        self.progress.phase = "done"
+        self._on_progress(self.progress)
+        return RunResult([r.finding for r in rows], waves, stopped)
+
+    # -- survey -------------------------------------------------------------------------------------
+
+    def _survey(self, spec: RunSpec, account: str, region: str) -> list[_Row]:
+        scope = self._scope_for(account, region, Mode.AUDIT)
+        try:
+            ecs = self._ecs_for(account, region)
+            clusters = list(spec.clusters) or list(ecs.list_clusters())
+            tags = ecs.clusters_tags(clusters) if clusters else {}
+        except AwsError as exc:  # the member role, or the account's ECS, refused: the place FAILED
+            failed = scope.finding(Status.FAILED, reasons=[f"{account}/{region} not surveyed: {exc}"])
+            self._placed()
+            return [_Row(account, region, "", "", failed)]
+        by_name = {arn.rsplit("/", 1)[-1]: cluster_tags for arn, cluster_tags in tags.items()}
+        rows: list[_Row] = []
+        with ThreadPoolExecutor(max_workers=self._workers) as pool:
+            batches = pool.map(lambda c: self._services(ecs, scope, c), clusters)
+            work: list[tuple[str, ServiceSnapshot | Finding]] = [
+                (cluster, item) for cluster, items in zip(clusters, batches, strict=True) for item in items
+            ]
+            with self.progress.lock:
+                self.progress.services_seen += len(work)
+            self._on_progress(self.progress)
+
+            def decide(entry: tuple[str, ServiceSnapshot | Finding]) -> _Row:
+                cluster, item = entry
+                name = cluster.rsplit("/", 1)[-1]
+                if isinstance(item, Finding):
+                    finding = item
+                else:
+                    finding = self._enforce(ecs, item, scope, cluster_tags=by_name.get(name, {}))
+                self.progress.decided(finding.status)
+                return _Row(account, region, name, finding.service or "", finding)
+
+            for row in pool.map(decide, work):
+                rows.append(row)
+                if len(rows) % 100 == 0:
+                    self._on_progress(self.progress)
+        self._placed()
+        return rows
+
+    def _placed(self) -> None:
+        with self.progress.lock:
+            self.progress.places_done += 1
+        self._on_progress(self.progress)
+
+    @staticmethod
+    def _services(ecs: EcsGateway, scope: Scope, cluster: str) -> list[ServiceSnapshot | Finding]:
+        name = cluster.rsplit("/", 1)[-1]
+        try:
+            arns = list(ecs.list_services(cluster))
+            found: list[ServiceSnapshot | Finding] = []
+            for start in range(0, len(arns), DESCRIBE_SERVICES_MAX):
+                found.extend(ecs.describe_services(cluster, arns[start : start + DESCRIBE_SERVICES_MAX]))
+            return found
+        except AwsError as exc:
+            status = Status.SKIPPED if isinstance(exc, NotFoundError) else Status.FAILED
+            return [scope.finding(status, cluster=name, reasons=[f"cluster {name} not surveyed: {exc}"])]
+
+    # -- enforce, in waves --------------------------------------------------------------------------
+
+    def _enforce_in_waves(self, spec: RunSpec, rows: list[_Row]) -> tuple[list[WaveOutcome], str | None]:
+        candidates = [r for r in rows if _to_change(r.finding)]
+        waves = plan_waves(candidates, lambda r: f"{r.account}/{r.region}/{r.cluster}", spec.waves)
+        outcomes: list[WaveOutcome] = []
+        for number, wave in enumerate(waves, start=1):
+            self.progress.phase = f"wave {number}/{len(waves)}"
+            self._on_progress(self.progress)
+            for row in wave:
+                row.wave = number
+            with ThreadPoolExecutor(max_workers=self._workers) as pool:
+                list(pool.map(self._remediate, wave))
+            self._await(spec, wave)
+            outcome = judge_wave(number, [r.finding.status for r in wave], spec.waves)
+            outcomes.append(outcome)
+            if outcome.tripped:
+                rest = [r for w in waves[number:] for r in w]
+                reason = (
+                    f"the run stopped after wave {number} of {len(waves)}: {outcome.failed} of "
+                    f"{outcome.succeeded + outcome.failed} deployments failed (more than "
+                    f"{spec.waves.failure_share:.0%}); {len(rest)} service(s) left unchanged"
+                )
+                for row in rest:
+                    row.finding = row.finding.model_copy(
+                        update={"reasons": [*row.finding.reasons, f"not changed: {reason}"]}
+                    )
+                return outcomes, reason
+        return outcomes, None
+
+    def _remediate(self, row: _Row) -> None:
+        scope = self._scope_for(row.account, row.region, Mode.ENFORCE)
+        try:
+            ecs = self._ecs_for(row.account, row.region)
+            row.finding = self._enforce.named(ecs, row.cluster, row.service, scope)
+        except AwsError as exc:
+            row.finding = scope.finding(
+                Status.FAILED, cluster=row.cluster, service=row.service, reasons=[str(exc)]
+            )
+
+    def _await(self, spec: RunSpec, wave: Sequence[_Row]) -> None:
+        """Wait until every deployment of the wave ended (rolloutState COMPLETED or FAILED, or the
+        deployment is no longer the service's), then verify each as its event would."""
+        waiting = {
+            id(r): r for r in wave if r.finding.status is Status.REMEDIATED and r.finding.deployment_id
+        }
+        deadline = self._clock() + spec.verify_seconds
+        while waiting:
+            with self.progress.lock:
+                self.progress.deployments_waiting = len(waiting)
+            self._on_progress(self.progress)
+            for row, snapshot in self._snapshots(list(waiting.values())):
+                ended = _ended(snapshot, row.finding.deployment_id or "")
+                if ended is None:
+                    continue
+                completed, reason = ended
+                del waiting[id(row)]
+                self._verified(row, completed, reason, snapshot)
+            if not waiting:
+                break
+            if self._clock() >= deadline:
+                for row in waiting.values():
+                    deployment, seconds = row.finding.deployment_id, spec.verify_seconds
+                    why = f"deployment {deployment} had not ended after {seconds:.0f} s"
+                    row.finding = row.finding.model_copy(
+                        update={"status": Status.FAILED, "reasons": [*row.finding.reasons, why]}
+                    )
+                break
+            self._sleep(spec.poll_seconds)
+        with self.progress.lock:
+            self.progress.deployments_waiting = 0
+
+    def _snapshots(self, rows: list[_Row]) -> Iterator[tuple[_Row, ServiceSnapshot | None]]:
+        """The services' state now, DescribeServices in tens per account, region and cluster."""
+        groups: dict[tuple[str, str, str], list[_Row]] = {}
+        for row in rows:
+            groups.setdefault((row.account, row.region, row.cluster), []).append(row)
+        for (account, region, cluster), members in groups.items():
+            try:
+                ecs = self._ecs_for(account, region)
+                snapshots = {s.name: s for s in ecs.describe_services(cluster, [r.service for r in members])}
+            except AwsError as exc:
+                log.warning("deployments not checked this time: %s", exc)
+                continue
+            for row in members:
+                yield row, snapshots.get(row.service)
+
+    def _verified(
+        self, row: _Row, completed: bool, reason: str | None, snapshot: ServiceSnapshot | None
+    ) -> None:
+        scope = self._scope_for(row.account, row.region, Mode.ENFORCE)
+        outcome = DeploymentOutcome(
+            row.cluster,
+            row.service,
+            row.finding.deployment_id or "",
+            completed,
+            reason,
+            snapshot.arn if snapshot else None,
+        )
+        try:
+            verdict = self._verify(self._ecs_for(row.account, row.region), outcome, scope)
+        except AwsError as exc:
+            verdict = scope.finding(
+                Status.FAILED, cluster=row.cluster, service=row.service, reasons=[str(exc)]
+            )
+        remediated = row.finding
+        row.finding = verdict.model_copy(
+            update={
+                "family": remediated.family,
+                "profile_version": remediated.profile_version,
+                "source_task_definition_arn": remediated.source_task_definition_arn,
+                "new_task_definition_arn": verdict.new_task_definition_arn
+                or remediated.new_task_definition_arn,
+                "changes": remediated.changes,
+            }
+        )
+
+
+def _ended(snapshot: ServiceSnapshot | None, deployment_id: str) -> tuple[bool, str | None] | None:
+    """(completed, reason) once the deployment ended; None while it is in progress."""
+    if snapshot is None:
+        return False, "the service no longer exists"
+    deployment = snapshot.deployment(deployment_id)
+    if deployment is None:  # replaced by another deployment, or rolled back and gone
+        return False, f"deployment {deployment_id} is no longer the service's (rolled back or replaced)"
+    if deployment.rollout_state == "COMPLETED":
+        return True, None
+    if deployment.rollout_state == "FAILED":
+        return False, "rolloutState FAILED (the deployment circuit breaker)"
+    return None
+
+
+def _to_change(finding: Finding) -> bool:
+    """The audit found a change to make: the sidecar missing, or drifted with upgrades on."""
+    return finding.status in (Status.NONCOMPLIANT, Status.DRIFTED) and bool(finding.changes)

@@ -1,0 +1,247 @@
+"""The backfill's pure parts: waves and the fleet circuit breaker, remembered plans, the report and
+its renderings, and the CLI's plan file and progress line."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sidecar_enforcer.domain import run_report, verdicts
+from sidecar_enforcer.domain.plan import plan
+from sidecar_enforcer.domain.policy import Policy
+from sidecar_enforcer.domain.service_rules import change_planned
+from sidecar_enforcer.domain.status import Status
+from sidecar_enforcer.domain.waves import WavePolicy, judge_wave, plan_waves
+from sidecar_enforcer.profiles import builtin_profiles
+from sidecar_enforcer.usecases.backfill import Progress
+from sidecar_enforcer_dev.backfill import FileMemo, ProgressView
+
+# -- waves ------------------------------------------------------------------------------------------
+
+
+def test_waves_start_small_and_grow_to_the_largest() -> None:
+    waves = plan_waves(list(range(100)), lambda i: f"c{i % 50}", WavePolicy(first=3, growth=2, largest=20))
+
+    assert [len(w) for w in waves] == [3, 6, 12, 20, 20, 20, 19]
+
+
+def test_a_wave_holds_at_most_per_cluster_deployments_of_one_cluster() -> None:
+    items = [("a", n) for n in range(10)] + [("b", n) for n in range(2)]
+
+    waves = plan_waves(items, lambda i: i[0], WavePolicy(first=5, growth=1, per_cluster=2))
+
+    assert [Counter(c for c, _ in w) for w in waves][:2] == [Counter(a=2, b=2), Counter(a=2)]
+    assert all(Counter(c for c, _ in w)["a"] <= 2 for w in waves)
+
+
+@given(
+    clusters=st.lists(st.integers(0, 5), max_size=80),
+    first=st.integers(1, 10),
+    growth=st.floats(1, 4),
+    per_cluster=st.integers(1, 6),
+)
+def test_every_item_is_in_exactly_one_wave_and_no_wave_breaks_a_cap(
+    clusters: list[int], first: int, growth: float, per_cluster: int
+) -> None:
+    items = list(enumerate(clusters))
+    policy = WavePolicy(first=first, growth=growth, largest=max(first, 25), per_cluster=per_cluster)
+
+    waves = plan_waves(items, lambda i: str(i[1]), policy)
+
+    assert sorted(i for w in waves for i in w) == items
+    assert all(w for w in waves)
+    assert all(len(w) <= policy.largest for w in waves)
+    assert all(max(Counter(c for _, c in w).values()) <= per_cluster for w in waves)
+    assert len(waves[0]) <= first if waves else True
+
+
+@pytest.mark.parametrize(
+    ("statuses", "tripped"),
+    [
+        ([Status.VERIFIED] * 4 + [Status.DEPLOYMENT_FAILED], False),  # 20%: not more than 20%
+        ([Status.VERIFIED] * 3 + [Status.DEPLOYMENT_FAILED, Status.FAILED], True),  # 40%
+        ([Status.SKIPPED, Status.QUARANTINED], False),  # nothing changed: nothing to judge
+        ([Status.FAILED, Status.SKIPPED, Status.VERIFIED], True),  # 1 of 2 changed failed
+    ],
+)
+def test_the_breaker_trips_when_more_than_the_share_of_a_wave_failed(
+    statuses: list[Status], tripped: bool
+) -> None:
+    outcome = judge_wave(1, statuses, WavePolicy(failure_share=0.2))
+
+    assert outcome.tripped is tripped
+    assert outcome.succeeded + outcome.failed + outcome.neutral == len(statuses)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"first": 0}, {"first": 5, "largest": 4}, {"growth": 0.5}, {"failure_share": 1.0}, {"per_cluster": 0}],
+)
+def test_a_wave_policy_that_cannot_work_is_refused(bad: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="waves"):
+        WavePolicy(**bad)  # type: ignore[arg-type]
+
+
+# -- remembered plans -------------------------------------------------------------------------------
+
+TASK = {
+    "family": "api",
+    "taskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/api:3",
+    "networkMode": "awsvpc",
+    "requiresCompatibilities": ["FARGATE"],
+    "cpu": "1024",
+    "memory": "2048",
+    "containerDefinitions": [
+        {
+            "name": "api",
+            "image": "app:1",
+            "essential": True,
+            "environment": [{"name": "K", "value": "s3cr3t"}],
+        }
+    ],
+}
+
+
+def test_a_remembered_plan_decides_like_the_plan_and_holds_no_task_definition() -> None:
+    profile = builtin_profiles()["jaeger"]
+    made = plan(TASK, [], profile)
+
+    memo = verdicts.to_memo(made, "api")
+    back = verdicts.from_memo(json.loads(json.dumps(memo)), profile)
+
+    assert back is not None
+    remembered, family = back
+    assert family == "api"
+    assert (remembered.decision, remembered.reasons, remembered.changes) == (
+        made.decision,
+        made.reasons,
+        made.changes,
+    )
+    assert change_planned(remembered)
+    assert remembered.register_input is None
+    assert "s3cr3t" not in json.dumps(memo)
+
+
+def test_a_plan_is_remembered_per_profile_document_and_policy() -> None:
+    jaeger, adot = builtin_profiles()["jaeger"], builtin_profiles()["adot"]
+    base = verdicts.context(jaeger, Policy())
+
+    assert verdicts.context(jaeger, Policy()) == base
+    assert verdicts.context(jaeger, Policy(grow_task_size=not Policy().grow_task_size)) != base
+    assert verdicts.context(adot, Policy()) != base
+    assert verdicts.context(jaeger.model_copy(update={"description": "edited"}), Policy()) != base
+
+
+@pytest.mark.parametrize("memo", [{}, {"v": 2}, {"v": 1, "decision": "MAYBE"}, {"v": 1}, "text"])
+def test_a_memo_this_version_cannot_read_is_a_miss(memo: object) -> None:
+    assert verdicts.from_memo(memo, builtin_profiles()["jaeger"]) is None  # type: ignore[arg-type]
+
+
+def test_the_plan_file_survives_a_run_and_a_damaged_one_is_only_a_miss(tmp_path: Path) -> None:
+    path = tmp_path / "plans" / "plans.json"
+    first = FileMemo(path)
+    first.put("ctx", "arn:1", {"v": 1})
+    first.save()
+
+    again = FileMemo(path)
+    assert again.get("ctx", "arn:1") == {"v": 1}
+    assert again.hits == 1
+    assert again.get("ctx", "arn:1") == {"v": 1}
+    assert again.hits == 1
+    path.write_text("{not json")
+    assert FileMemo(path).get("ctx", "arn:1") is None
+
+
+# -- the report -------------------------------------------------------------------------------------
+
+
+def _row(service: str, status: str, **more: object) -> dict[str, object]:
+    return {
+        "schemaVersion": "1.0",
+        "status": status,
+        "account": "123456789012",
+        "region": "us-east-1",
+        "cluster": "c",
+        "service": service,
+        "reasons": [f"because <{service}> | x"],
+        **more,
+    }
+
+
+REPORT = run_report.build(
+    run_id="bf-1",
+    mode="audit",
+    started="2026-12-01T00:00:00+00:00",
+    ended="2026-12-01T00:00:01+00:00",
+    seconds=1.0,
+    rows=[_row("a", "COMPLIANT"), _row("b", "NONCOMPLIANT"), _row("c", "FAILED"), _row("d", "REFUSED")],
+    calls={"ecs:DescribeServices": 1, "ecs:ListServices": 1},
+)
+
+
+def test_the_report_counts_and_puts_the_worst_first() -> None:
+    assert REPORT["totals"] == {"FAILED": 1, "REFUSED": 1, "NONCOMPLIANT": 1, "COMPLIANT": 1}
+    assert [r["service"] for r in REPORT["attention"]] == ["c", "d", "b"]
+    assert REPORT["callsPerService"] == 0.5
+    assert run_report.worst(REPORT, 1) == [REPORT["attention"][0]]
+
+
+def test_each_rendering_holds_every_service_escaped() -> None:
+    rows = list(csv.DictReader(io.StringIO(run_report.render(REPORT, "csv"))))
+    markdown = run_report.render(REPORT, "md")
+    page = run_report.render(REPORT, "html")
+
+    assert [r["service"] for r in rows] == ["a", "b", "c", "d"]
+    assert rows[1]["reasons"] == "because <b> | x"
+    assert "because <b> \\| x" in markdown
+    assert "because &lt;b&gt; | x" in page
+    assert "<b>" not in page
+    assert json.loads(run_report.render(REPORT, "json")) == REPORT
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"), [("r.json", "json"), ("x/R.CSV", "csv"), ("r.markdown", "md"), ("a.b/r.htm", "html")]
+)
+def test_the_format_is_the_extensions(path: str, kind: str) -> None:
+    assert run_report.kind_of(path) == kind
+
+
+@pytest.mark.parametrize("path", ["r.pdf", "report", "dir.json/report"])
+def test_an_extension_without_a_format_is_refused(path: str) -> None:
+    with pytest.raises(ValueError, match=r"\.json, \.csv, \.md or \.html"):
+        run_report.kind_of(path)
+
+
+# -- progress ---------------------------------------------------------------------------------------
+
+
+class _Stream(io.StringIO):
+    def __init__(self, tty: bool) -> None:
+        super().__init__()
+        self._tty = tty
+
+    def isatty(self) -> bool:
+        return self._tty
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_progress_redraws_one_line_on_a_terminal_and_writes_lines_elsewhere(tty: bool) -> None:
+    stream = _Stream(tty)
+    view = ProgressView(stream, every=0)
+    progress = Progress(places=1, services_seen=4)
+    for phase in ("survey", "wave 1/1", "done"):
+        progress.phase = phase
+        progress.decided(Status.COMPLIANT)
+        view(progress)
+
+    text = stream.getvalue()
+    assert ("\r" in text) is tty
+    assert text.endswith("\n")
+    assert "done: 3/4 services" in text
+    assert "COMPLIANT=3" in text

@@ -1,0 +1,280 @@
+"""``sidecar-enforcer backfill``: audit or remediate a whole fleet from a laptop, with the user's AWS
+configuration, running the enforcer's own engine (usecases.backfill) in-process.
+
+A progress bar on a terminal (stderr), plain lines otherwise; a report as JSON, CSV, Markdown or
+one self-contained HTML page, chosen by the file's extension. Plans are remembered between runs in
+a local file (``--plans``; revisions are immutable), so a second audit of an unchanged fleet
+describes no task definition.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from sidecar_enforcer.config import Mode, Settings
+from sidecar_enforcer.domain import run_report
+from sidecar_enforcer.domain.waves import WavePolicy
+from sidecar_enforcer.usecases.backfill import Progress, RunSpec
+
+from .local import UsageError
+
+DEFAULT_PLANS = "sidecar-enforcer/plans.json"
+
+
+class FileMemo:
+    """Plans by revision in a JSON file ({context: {revision ARN: memo}}), read once and written
+    back at the end of a run (atomically: a temporary file renamed over it)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._data: dict[str, dict[str, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+        self.hits = 0  # plans found that an earlier run made
+        if path is not None and path.is_file():
+            try:
+                loaded = json.loads(path.read_text(encoding="utf-8"))
+                self._data = loaded if isinstance(loaded, dict) else {}
+            except (OSError, ValueError):
+                self._data = {}  # a damaged cache is only a cache: plan afresh
+        self._earlier = {
+            (c, arn) for c, memos in self._data.items() if isinstance(memos, dict) for arn in memos
+        }
+
+    def get(self, context: str, arn: str) -> dict[str, Any] | None:
+        with self._lock:
+            memo = self._data.get(context, {}).get(arn)
+            if memo is not None and (context, arn) in self._earlier:
+                self.hits += 1
+                self._earlier.discard((context, arn))  # counted once per revision
+            return memo
+
+    def put(self, context: str, arn: str, memo: dict[str, Any]) -> None:
+        with self._lock:
+            self._data.setdefault(context, {})[arn] = memo
+
+    def save(self) -> None:
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_suffix(f".{os.getpid()}.tmp")
+        with self._lock:
+            temporary.write_text(json.dumps(self._data, separators=(",", ":")), encoding="utf-8")
+        temporary.replace(self.path)
+
+
+def default_plans_path() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / DEFAULT_PLANS
+
+
+class ProgressView:
+    """One line redrawn in place on a terminal; a plain line per phase (and every ``every`` seconds)
+    when stderr is not a terminal."""
+
+    def __init__(self, stream: TextIO, *, every: float = 10.0) -> None:
+        self._stream = stream
+        self._tty = stream.isatty()
+        self._every = every
+        self._last = 0.0
+        self._phase = ""
+        self._lock = threading.Lock()
+
+    def __call__(self, p: Progress) -> None:
+        with self._lock:
+            now = time.monotonic()
+            changed = p.phase != self._phase
+            if not self._tty and not changed and now - self._last < self._every:
+                return
+            if self._tty and not changed and now - self._last < 0.1:
+                return
+            self._last, self._phase = now, p.phase
+            line = self.line(p)
+            if self._tty:
+                self._stream.write("\r\033[K" + line)
+                if p.phase == "done":
+                    self._stream.write("\n")
+            else:
+                self._stream.write(line + "\n")
+            self._stream.flush()
+
+    @staticmethod
+    def line(p: Progress) -> str:
+        width = 24
+        done = p.services_decided / p.services_seen if p.services_seen else 0.0
+        bar = "#" * int(width * done) + "-" * (width - int(width * done))
+        counts = " ".join(f"{s}={n}" for s, n in sorted(p.counts.items()))
+        waiting = f" deployments waiting={p.deployments_waiting}" if p.deployments_waiting else ""
+        return (
+            f"[{bar}] {p.phase}: {p.services_decided}/{p.services_seen} services, "
+            f"{p.places_done}/{p.places} account-regions{waiting} {counts}"
+        ).rstrip()
+
+
+def _csv(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def add_parser(sub: Any, command: Any, policy_options: Any, state_table_option: Any) -> None:
+    p = command(
+        sub,
+        "backfill",
+        "audit or remediate every service of accounts, regions and clusters; write a report",
+        cmd_backfill,
+    )
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--accounts", metavar="A,B", help="account ids (default: the caller's own)")
+    where.add_argument(
+        "--organization", action="store_true", help="every ACTIVE account of the AWS Organization"
+    )
+    p.add_argument("--regions", metavar="R,..", help="regions (default: AWS_REGION or AWS_DEFAULT_REGION)")
+    p.add_argument("--clusters", metavar="C,..", help="only these clusters (names or ARNs)")
+    p.add_argument("--role-name", metavar="NAME", help="the member role in other accounts (MEMBER_ROLE_NAME)")
+    p.add_argument("--mode", choices=("audit", "enforce"), default="audit", help="audit changes nothing")
+    p.add_argument("--profile", help="only the services that ask for this profile (a rollout)")
+    p.add_argument("--report", metavar="FILE", help="write the report: .json, .csv, .md or .html")
+    p.add_argument("--workers", type=int, default=8, help="concurrent requests per account and region")
+    p.add_argument(
+        "--plans",
+        metavar="FILE",
+        help=f"remembered plans by revision (default: $XDG_CACHE_HOME/{DEFAULT_PLANS})",
+    )
+    p.add_argument("--no-plans", action="store_true", help="remember no plans: describe every revision")
+    waves = p.add_argument_group("waves (enforce mode)")
+    waves.add_argument("--first-wave", type=int, default=WavePolicy.first, help="services in the first wave")
+    waves.add_argument("--wave-growth", type=float, default=WavePolicy.growth, help="each wave this x larger")
+    waves.add_argument("--largest-wave", type=int, default=WavePolicy.largest, help="the largest wave")
+    waves.add_argument(
+        "--per-cluster", type=int, default=WavePolicy.per_cluster, help="deployments in flight per cluster"
+    )
+    waves.add_argument(
+        "--failure-share",
+        type=float,
+        default=WavePolicy.failure_share,
+        help="stop the run when more than this share of a wave fails (0 to 1)",
+    )
+    waves.add_argument("--verify-timeout", type=float, default=1800.0, help="seconds a wave waits")
+    waves.add_argument("--poll", type=float, default=15.0, help="seconds between checks of a wave")
+    policy_options(p)
+    state_table_option(p)
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    import boto3
+    from sidecar_enforcer.adapters import aws
+    from sidecar_enforcer.adapters.organizations import Organization
+    from sidecar_enforcer.wiring import CallCounter, build_backfill
+
+    from .cli import _policy, _settings
+
+    settings: Settings = _settings(args)
+    updates: dict[str, Any] = {"enforcement_mode": Mode(args.mode)}
+    if args.role_name:
+        updates["member_role_name"] = args.role_name
+    policy = _policy(args, settings, [])
+    settings = settings.model_copy(update={**updates, "policy": policy})
+    regions = (
+        _csv(args.regions)
+        or [r for r in (os.environ.get("AWS_REGION"), os.environ.get("AWS_DEFAULT_REGION")) if r][:1]
+    )
+    if not regions:
+        raise UsageError("no region: pass --regions or set AWS_REGION")
+    try:
+        waves = WavePolicy(
+            first=args.first_wave,
+            growth=args.wave_growth,
+            largest=args.largest_wave,
+            per_cluster=args.per_cluster,
+            failure_share=args.failure_share,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.report:
+        try:
+            kind = run_report.kind_of(args.report)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    session = boto3.session.Session()
+    if session.region_name is None:
+        session = boto3.session.Session(region_name=regions[0])
+    clients = aws.Clients(session)
+    counter = CallCounter()
+    if args.organization:
+        accounts = sorted(Organization(counter.watch(clients.client("organizations"))).active_accounts())
+    else:
+        accounts = _csv(args.accounts)
+    memo = FileMemo(None if args.no_plans else Path(args.plans) if args.plans else default_plans_path())
+    run_id = f"bf-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    view = ProgressView(sys.stderr)
+    with aws.default_config(aws.RETRIES):  # a fleet run waits out throttling (adaptive retries)
+        backfill = build_backfill(
+            settings,
+            clients,
+            run_id=run_id,
+            memo=memo,
+            counter=counter,
+            workers=args.workers,
+            on_progress=view,
+        )
+        if not accounts:
+            from sidecar_enforcer.adapters.identity import caller_identity
+
+            accounts = [caller_identity(counter.watch(clients.client("sts"))).account]
+        spec = RunSpec(
+            mode=Mode(args.mode),
+            places=tuple((a, r) for a in accounts for r in regions),
+            clusters=tuple(_csv(args.clusters)),
+            profile=args.profile,
+            waves=waves,
+            verify_seconds=args.verify_timeout,
+            poll_seconds=args.poll,
+        )
+        started, clock = datetime.now(UTC), time.monotonic()
+        result = backfill.run(spec)
+    memo.save()
+    report = run_report.build(
+        run_id=run_id,
+        mode=args.mode,
+        started=started.isoformat(timespec="seconds"),
+        ended=datetime.now(UTC).isoformat(timespec="seconds"),
+        seconds=time.monotonic() - clock,
+        rows=[f.to_message() for f in result.findings],
+        calls=dict(counter.counts),
+        waves=[{**vars(w), "failureShare": round(w.failure_share, 3)} for w in result.waves],
+        stopped=result.stopped,
+        scope={
+            "accounts": accounts,
+            "regions": regions,
+            "clusters": _csv(args.clusters),
+            "profile": args.profile,
+        },
+    )
+    report["plansRemembered"] = memo.hits
+    if args.report:
+        Path(args.report).write_text(run_report.render(report, kind), encoding="utf-8")
+    print(_summary(report, args.report))
+    failed = report["totals"].get("FAILED", 0) + report["totals"].get("DEPLOYMENT_FAILED", 0)
+    return 1 if failed or result.stopped else 0
+
+
+def _summary(report: dict[str, Any], path: str | None) -> str:
+    totals = ", ".join(f"{s} {n}" for s, n in report["totals"].items()) or "no services"
+    lines = [
+        f"backfill {report['runId']} ({report['mode']}): {report['services']} services in "
+        f"{report['seconds']} s: {totals}",
+        f"AWS requests: {report['callsTotal']} ({report['callsPerService']} per service); "
+        f"plans remembered from earlier runs: {report['plansRemembered']}",
+    ]
+    if report.get("stopped"):
+        lines.append(f"STOPPED: {report['stopped']}")
+    if path:
+        lines.append(f"report: {path}")
+    return "\n".join(lines)
