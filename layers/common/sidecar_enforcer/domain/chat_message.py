@@ -81,7 +81,8 @@ def render(notice: Notice, message_id: str | None = None) -> dict[str, Any]:
 
     next_steps = [notice.next_step]
     if notice.release:
-        next_steps.append(f"Release: `{_md(notice.release)}`")
+        release = _md(notice.release)  # its own code spans kept, not nested in another
+        next_steps.append(f"Release: {release}" if "`" in release else f"Release: `{release}`")
     next_steps += [_md(step) for step in notice.remedy_steps]
     if notice.remedy_snippet:
         next_steps.append(REMEDY_POINTER)
