@@ -45,7 +45,12 @@ def adapters() -> dict[str, ModuleType]:
     }
 
 
-FUNCTIONS = {"router": "RouterFunction", "worker": "WorkerFunction", "backfill": "BackfillFunction"}
+FUNCTIONS = {
+    "router": "RouterFunction",
+    "worker": "WorkerFunction",
+    "backfill": "BackfillFunction",
+    "notifier": "NotifierFunction",
+}
 
 # Granted for the stack's infrastructure, not for an adapter's call: with KmsKeyArn, SQS and SNS ask
 # the sender for a data key of the queues' and the topic's customer managed key (and the SQS event
@@ -53,11 +58,15 @@ FUNCTIONS = {"router": "RouterFunction", "worker": "WorkerFunction", "backfill":
 KEY_GRANTS = {"kms:Decrypt", "kms:GenerateDataKey"}
 # The worker assumes the member role in member accounts (template.yaml, AssumeMemberRole; only with
 # OrganizationId). Until an adapter the worker uses declares sts:AssumeRole, it is expected here.
-MEMBER_GRANTS = {"worker": {"sts:AssumeRole"}, "router": set(), "backfill": set()}
+MEMBER_GRANTS = {"worker": {"sts:AssumeRole"}, "router": set(), "backfill": set(), "notifier": set()}
+# The notifier's queues are polled through event source mappings of its own (template.yaml: each
+# exists only with its queue), so its role holds the poller's actions (SAM adds them for the
+# worker's SQS event).
+POLLER_GRANTS = {"notifier": {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}}
 
 
 def expected(function: str) -> set[str]:
-    return calls_of(function) | KEY_GRANTS | MEMBER_GRANTS[function]
+    return calls_of(function) | KEY_GRANTS | MEMBER_GRANTS[function] | POLLER_GRANTS.get(function, set())
 
 
 def declared(function: str, name: str) -> set[str]:
@@ -260,3 +269,23 @@ def test_the_worker_assumes_only_the_member_role_and_only_in_the_organisation() 
 
     assert assume["Resource"] == "arn:${AWS::Partition}:iam::*:role/${MemberRoleName}"
     assert assume["Condition"] == {"StringEquals": {"aws:ResourceOrgID": "OrganizationId"}}
+
+
+def notifier_statements() -> dict[str, dict[str, Any]]:
+    return statements(load()["Resources"]["NotifierFunction"]["Properties"]["Policies"])
+
+
+def test_the_notifier_reads_only_the_webhook_secrets_it_is_given_and_touches_no_service() -> None:
+    found = notifier_statements()
+
+    # !If [condition, !Ref parameter, !Ref AWS::NoValue], read as plain data
+    assert found["ReadSlackWebhookSecrets"]["Resource"] == [
+        ["HasSlack", "SlackWebhookSecretArn", "AWS::NoValue"],
+        ["HasSecondSlack", "SlackSecondWebhookSecretArn", "AWS::NoValue"],
+    ]
+    assert found["DecryptSlackWebhookSecrets"]["Condition"]["StringEquals"] == {
+        "kms:ViaService": "secretsmanager.${AWS::Region}.amazonaws.com"
+    }
+    assert found["DeadLetterMalformedRecords"]["Resource"] == "NotifierDeadLetterQueue.Arn"
+    notifier = granted("NotifierFunction")
+    assert not {a for a in notifier if a.startswith(("ecs:", "iam:", "ssm:", "sts:", "dynamodb:"))}

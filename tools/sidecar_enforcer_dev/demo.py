@@ -20,7 +20,16 @@ from sidecar_enforcer.errors import EnforcerError
 from sidecar_enforcer.profiles import builtin_profiles
 
 from . import fleet
-from .local import LOCAL_TABLE, LOCAL_TOPIC, Pipeline, create_work_queue, project_root
+from .local import (
+    LOCAL_TABLE,
+    LOCAL_TOPIC,
+    Pipeline,
+    SlackStandIn,
+    create_work_queue,
+    lambda_context,
+    load_function,
+    project_root,
+)
 
 REGION = "us-east-1"
 JAEGER_IMAGE = builtin_profiles()["jaeger"].image
@@ -141,6 +150,7 @@ def _run() -> int:
         TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn, Attributes={"RawMessageDelivery": "true"}
     )
     os.environ["STATUS_TOPIC_ARN"] = topic
+    notifier_queue = _notifier_queue(sns, sqs, topic)
     create_table(session.client("dynamodb"), LOCAL_TABLE)
     os.environ["STATE_TABLE_NAME"] = LOCAL_TABLE
     os.environ["WORK_QUEUE_URL"] = create_work_queue(sqs)
@@ -202,6 +212,7 @@ def _run() -> int:
     if bodies:
         attrs = {k: v["StringValue"] for k, v in messages[0].get("MessageAttributes", {}).items()}
         print(f"  message attributes (for filter policies), e.g.: {attrs}")
+    safety |= _notifications(session, notifier_queue, len(bodies))
     return _check(before, after, bodies, findings, outcomes, safety)
 
 
@@ -336,6 +347,93 @@ def _member_account(app: Pipeline, hub: boto3.session.Session) -> dict[str, bool
             and "jaeger" in member_after["nexus-ai-api-prod"]["containers"]
             and _snapshot(hub.client("ecs")) == hub_before
         ),
+    }
+
+
+def _notifier_queue(sns: Any, sqs: Any, topic: str) -> str:
+    """The notifier's queue, subscribed to the status topic as template.yaml does (raw delivery off:
+    SNS's envelope, with the message attributes)."""
+    queue: str = sqs.create_queue(QueueName="demo-notifier")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "false"})
+    return queue
+
+
+def _notifications(session: boto3.session.Session, queue: str, published: int) -> dict[str, bool]:
+    """functions/notifier on what the status topic delivered to its queue: Block Kit to a stand-in
+    for a Slack incoming webhook on 127.0.0.1 (its URL in Secrets Manager), and Amazon Q Developer's
+    custom notifications to a chat topic. Shows what was actually posted and published."""
+    sqs, sns = session.client("sqs"), session.client("sns")
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    chat_topic = sns.create_topic(Name="demo-chat")["TopicArn"]
+    chat_inbox = sqs.create_queue(QueueName="demo-chat-inbox")["QueueUrl"]
+    chat_arn = sqs.get_queue_attributes(QueueUrl=chat_inbox, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(
+        TopicArn=chat_topic, Protocol="sqs", Endpoint=chat_arn, Attributes={"RawMessageDelivery": "true"}
+    )
+    records, failures = [], []
+    with SlackStandIn() as slack:
+        secret = session.client("secretsmanager").create_secret(
+            Name="demo-slack-webhook", SecretString=slack.url
+        )
+        os.environ.update(SLACK_WEBHOOK_SECRET_ARN=secret["ARN"], CHAT_TOPIC_ARN=chat_topic)
+        notifier = load_function("notifier")
+        while batch := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+            event = {
+                "Records": [
+                    {"messageId": m["MessageId"], "body": m["Body"], "eventSourceARN": queue_arn}
+                    for m in batch
+                ]
+            }
+            records += event["Records"]
+            failures += notifier.lambda_handler(event, lambda_context("notifier"))["batchItemFailures"]
+            sqs.delete_message_batch(
+                QueueUrl=queue,
+                Entries=[{"Id": m["MessageId"], "ReceiptHandle": m["ReceiptHandle"]} for m in batch],
+            )
+    posted = slack.delivered()
+    chats = []
+    while batch := sqs.receive_message(QueueUrl=chat_inbox, MaxNumberOfMessages=10).get("Messages", []):
+        chats += [json.loads(m["Body"]) for m in batch]
+        sqs.delete_message_batch(
+            QueueUrl=chat_inbox,
+            Entries=[{"Id": m["MessageId"], "ReceiptHandle": m["ReceiptHandle"]} for m in batch],
+        )
+    print(
+        f"\nfunctions/notifier on the {len(records)} status(es) the topic delivered to its queue: "
+        f"{len(posted)} Block Kit message(s) posted to a Slack webhook stand-in on 127.0.0.1 (URL from "
+        f"Secrets Manager), {len(chats)} Amazon Q Developer notification(s) published to the chat topic."
+    )
+
+    def header(payload: dict[str, Any]) -> str:
+        text: str = payload["blocks"][0]["text"]["text"]
+        return text
+
+    shown = [p for p in posted if "FLAPPING" in header(p)][:1] + [
+        p for p in posted if "REMEDIATED" in header(p)
+    ][:1]
+    for payload in shown:
+        print(f"\nSlack payload posted for {header(payload)}:")
+        print(json.dumps(payload, indent=1, ensure_ascii=False))
+    flapping = [c for c in chats if c["metadata"]["eventType"] == "FLAPPING"][:1]
+    for notification in flapping:
+        print("\nAmazon Q Developer custom notification (chat topic):")
+        print(json.dumps(notification, indent=1, ensure_ascii=False))
+    everything = json.dumps(posted) + json.dumps(chats)
+    return {
+        "every published status reached Slack (Block Kit) and the Amazon Q Developer chat topic, once": (
+            len(records) == published
+            and not failures
+            and len(posted) == len(chats) == published
+            and all(p["blocks"][0]["type"] == "header" for p in posted)
+            and all(c["version"] == "1.0" and c["source"] == "custom" for c in chats)
+            and len(shown) == 2
+            and fleet.CANARY not in everything
+        )
     }
 
 

@@ -1,8 +1,9 @@
 """The Lambda functions run locally: the router and the worker imported from the checkout as Lambda
 would, a context like Lambda's, the names of the enforcer's own resources on a local endpoint, and
 the pipeline that plays the Lambda service between them (``Pipeline``): the router on an event, then
-the worker on what it queued, through a real SQS FIFO queue on the endpoint. Shared by the command
-line, the demo, the bench and the tests.
+the worker on what it queued, through a real SQS FIFO queue on the endpoint; and a stand-in for a
+Slack incoming webhook on 127.0.0.1 (``SlackStandIn``) for the notifier. Shared by the command line,
+the demo, the bench and the tests.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ import json
 import logging
 import os
 import sys
+import threading
+import time
 import uuid
 import warnings
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -30,7 +34,7 @@ LOCAL_DEAD_LETTERS = "sidecar-enforcer-work-dead-letters.fifo"
 # queue allows 5 receives, each after a visibility timeout of 12 minutes; a person at a terminal
 # wants the first failure (pass max_receives to create_work_queue for Lambda's retries).
 LOCAL_MAX_RECEIVES = 1
-FUNCTIONS = ("router", "worker", "backfill")
+FUNCTIONS = ("router", "worker", "backfill", "notifier")
 
 
 class UsageError(EnforcerError):
@@ -227,3 +231,67 @@ class Pipeline:
             "eventSourceARN": arn,
             "awsRegion": arn.split(":")[3] if arn.count(":") >= 5 else "",
         }
+
+
+@dataclass(frozen=True)
+class Post:
+    """One request the Slack stand-in received: when, its JSON body, and the answer it got."""
+
+    at: float  # time.monotonic()
+    payload: dict[str, Any]
+    status: int
+
+
+class SlackStandIn:
+    """A Slack incoming webhook on 127.0.0.1 (http.server in a thread): each POST is recorded and
+    answered with the next scripted answer (status, headers, body), then 200 "ok" as Slack answers
+    a message it took. ``url`` is the webhook's URL. Use it as a context manager."""
+
+    def __init__(self, answers: list[tuple[int, dict[str, str], str]] | None = None) -> None:
+        self.posts: list[Post] = []
+        self._answers = list(answers or [])
+        self._lock = threading.Lock()
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                with stand_in._lock:
+                    status, headers, body = stand_in._answers.pop(0) if stand_in._answers else (200, {}, "ok")
+                    try:
+                        payload = json.loads(raw)
+                    except ValueError:
+                        payload = {"unreadable": raw.decode("utf-8", "replace")}
+                    stand_in.posts.append(Post(time.monotonic(), payload, status))
+                data = body.encode()
+                self.send_response(status)
+                for name, value in {"Content-Type": "text/plain", **headers}.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet: no line per request
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/services/T000/B000/stand-in"
+
+    def delivered(self) -> list[dict[str, Any]]:
+        """The payloads Slack would have shown (those answered 200)."""
+        return [post.payload for post in self.posts if post.status == 200]
+
+    def __enter__(self) -> SlackStandIn:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)

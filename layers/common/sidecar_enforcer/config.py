@@ -143,3 +143,46 @@ ENV_VARS: dict[str, str] = {
     "MEMBER_ROLE_NAME": "member_role_name",
 }
 JSON_VARS = frozenset({"PROFILE_PARAMETERS", "ALLOWED_PROFILE_MEMBERS"})
+
+
+_SECRET_ARN = r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$"  # noqa: S105 - a pattern
+_QUEUE_ARN = r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,80}$"
+_TOPIC_ARN = r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$"
+
+
+class NotifierSettings(BaseModel):
+    """The notifier's settings (functions/notifier), read once from the environment. Secrets are
+    named by ARN here; their values are read from Secrets Manager, never from the environment."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # The Slack incoming webhook of the first route (every record but the second route's).
+    slack_webhook_secret_arn: str | None = Field(default=None, pattern=_SECRET_ARN)
+    # A second channel: the records of this queue (its own subscription and filter policy) go to
+    # this webhook, and only there.
+    slack_second_webhook_secret_arn: str | None = Field(default=None, pattern=_SECRET_ARN)
+    slack_second_queue_arn: str | None = Field(default=None, pattern=_QUEUE_ARN)
+    # Amazon Q Developer in chat applications: the topic its channels subscribe to.
+    chat_topic_arn: str | None = Field(default=None, pattern=_TOPIC_ARN)
+    # Where a record that holds no status goes at once, intact (the notifier's dead-letter queue).
+    notifier_dead_letter_queue_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+/\S+$")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> NotifierSettings:
+        env = os.environ if environ is None else environ
+        values = {field: env[name] for name, field in NOTIFIER_ENV_VARS.items() if env.get(name)}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            field = str(exc.errors()[0]["loc"][0])
+            name = next(n for n, f in NOTIFIER_ENV_VARS.items() if f == field)
+            raise ConfigurationError(f"{name}: {exc.errors()[0]['msg']}") from None
+
+
+NOTIFIER_ENV_VARS: dict[str, str] = {
+    "SLACK_WEBHOOK_SECRET_ARN": "slack_webhook_secret_arn",
+    "SLACK_SECOND_WEBHOOK_SECRET_ARN": "slack_second_webhook_secret_arn",
+    "SLACK_SECOND_QUEUE_ARN": "slack_second_queue_arn",
+    "CHAT_TOPIC_ARN": "chat_topic_arn",
+    "NOTIFIER_DEAD_LETTER_QUEUE_URL": "notifier_dead_letter_queue_url",
+}

@@ -53,3 +53,8 @@ class RejectedError(AwsError):
 
 class EnforcementFailedError(EnforcerError):
     """Raised by the handler after publishing, so Lambda retries and finally dead-letters the event."""
+
+
+class NotDeliveredError(EnforcerError):
+    """A notification was not delivered (a chat webhook that kept failing after its retries). The
+    message names the status code or the error's type, never the webhook's URL."""

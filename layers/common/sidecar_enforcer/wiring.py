@@ -23,7 +23,7 @@ from .adapters.identity import Identity, caller_identity
 from .adapters.memory import MemoryTable
 from .adapters.sns import StatusPublisher, Unpublished
 from .adapters.sqs import DeadLetterQueue, WorkQueue
-from .config import MEMBER_SESSION_NAME, Settings
+from .config import MEMBER_SESSION_NAME, NotifierSettings, Settings
 from .errors import AwsError, ConfigurationError
 from .gate import Gate
 from .ledger import Ledger, Table
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from .service import Enforcer
     from .usecases.backfill import Backfill, Progress
     from .usecases.enforce_service import PlanMemo
+    from .usecases.notify import Notify
     from .usecases.runs import RunKeeper, StartRun
 
 
@@ -316,3 +317,48 @@ def build_run_starter(
         lambda: shared.identity().partition,
     )
     return start, lambda: sorted(Organization(clients.client("organizations")).active_accounts())
+
+
+@dataclass(frozen=True)
+class NotifierParts:
+    """What the notifier's handler needs: the use case and the dead-letter queue for records that
+    hold no status (None without NOTIFIER_DEAD_LETTER_QUEUE_URL)."""
+
+    notify: Notify
+    dead_letters: DeadLetterQueue | None
+
+
+def build_notifier(
+    settings: NotifierSettings,
+    clients: Clients | None = None,
+    slack_retries: Callable[[], list[Any]] | None = None,
+) -> NotifierParts:
+    """Routes from the settings: the first (Slack webhook and/or chat topic) for every queue but
+    the second Slack channel's, which goes to its own webhook. Each webhook's URL is read from its
+    secret on first use, then kept by Powertools' cache (adapters.secretsmanager); ``slack_retries``
+    builds the SDK's retry handlers (adapters.slack.retry_handlers by default)."""
+    from .adapters.secretsmanager import WebhookSecret
+    from .adapters.slack import SlackWebhook, retry_handlers
+    from .adapters.sns import ChatPublisher
+    from .usecases.notify import Notify, Route
+
+    clients = clients or Clients()
+    handlers = slack_retries or retry_handlers
+
+    def webhook(secret_arn: str) -> Callable[[], SlackWebhook]:
+        secret = WebhookSecret(clients.client("secretsmanager", secret_arn.split(":")[3]), secret_arn)
+        return lambda: SlackWebhook(secret.url(), handlers())
+
+    chat = None
+    if settings.chat_topic_arn:
+        topic = settings.chat_topic_arn
+        chat = ChatPublisher(clients.client("sns", topic.split(":")[3]), topic)
+    first = settings.slack_webhook_secret_arn
+    routes: dict[str | None, Route] = {None: Route(webhook(first) if first else None, chat)}
+    second = settings.slack_second_webhook_secret_arn
+    if second and settings.slack_second_queue_arn:
+        routes[settings.slack_second_queue_arn] = Route(webhook(second), None)
+    dead_letters = None
+    if settings.notifier_dead_letter_queue_url:
+        dead_letters = DeadLetterQueue(clients.client("sqs"), settings.notifier_dead_letter_queue_url)
+    return NotifierParts(Notify(routes), dead_letters)

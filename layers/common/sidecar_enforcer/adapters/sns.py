@@ -1,6 +1,8 @@
-"""Amazon SNS: one JSON message per finding, with message attributes for filter policies.
+"""Amazon SNS: one JSON message per finding, with message attributes for filter policies; and the
+notifier's chat notifications (Amazon Q Developer in chat applications' custom format) to the chat
+topic.
 
-IAM action used: ``PERMISSIONS``, on the status topic.
+IAM action used: ``PERMISSIONS``, on the status topic (router, worker) and the chat topic (notifier).
 """
 
 from __future__ import annotations
@@ -39,6 +41,27 @@ class StatusPublisher:
             Subject=finding.subject(),
             Message=json.dumps(finding.to_message(), sort_keys=True),
             MessageAttributes=attributes,
+        )
+        return str(response["MessageId"])
+
+
+class ChatPublisher:
+    """Publishes rendered custom notifications (``domain.chat_message``) to the chat topic that
+    Amazon Q Developer in chat applications subscribes its channels to."""
+
+    def __init__(self, client: Any, topic_arn: str) -> None:
+        self._client = client
+        self._topic_arn = topic_arn
+
+    def publish(self, notification: dict[str, Any], attributes: dict[str, str]) -> str:
+        response = call(
+            "Publish",
+            self._client.publish,
+            TopicArn=self._topic_arn,
+            Message=json.dumps(notification, ensure_ascii=False),
+            MessageAttributes={
+                k: {"DataType": "String", "StringValue": v} for k, v in attributes.items() if v
+            },
         )
         return str(response["MessageId"])
 

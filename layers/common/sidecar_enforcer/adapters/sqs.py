@@ -39,6 +39,19 @@ class DeadLetterQueue:
             },
         )
 
+    def send_body(self, body: str, reason: str, kind: str) -> None:
+        """A message as it came (the notifier's malformed record, its body intact), with why."""
+        call(
+            "SendMessage",
+            self._client.send_message,
+            QueueUrl=self._queue_url,
+            MessageBody=body or "(empty)",
+            MessageAttributes={
+                "kind": {"DataType": "String", "StringValue": kind},
+                "reason": {"DataType": "String", "StringValue": reason[:REASON_CHARS] or "malformed"},
+            },
+        )
+
 
 class WorkQueue:
     """The SQS FIFO work queue: one message per work item, its group and dedup id from the item."""

@@ -1,0 +1,236 @@
+"""A status message read for people: what it says, how bad it is, what to do, where to look.
+
+The one reading both chat renderings share (``domain.slack_message``, ``domain.chat_message``).
+Pure: the input is the status as published (a JSON object, schemas/status-v1.json), read as a plain
+dict so a newer minor version's fields (``remedy``, ...) are tolerated; the output holds only what
+the status holds plus fixed text. Nothing is read from the environment, so nothing of it (and no
+secret) can reach a notification.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .arns import parse_arn, partition_of
+from .console import Link, cloudtrail_link, logs_link, service_link
+from .status import Status
+
+# Severity per status: what a person looks at first.
+DANGER, WARNING, INFO, GOOD = "danger", "warning", "info", "good"
+SEVERITY = {
+    Status.FAILED: DANGER,
+    Status.DEPLOYMENT_FAILED: DANGER,
+    Status.FLAPPING: DANGER,
+    Status.REFUSED: WARNING,
+    Status.DRIFTED: WARNING,
+    Status.NONCOMPLIANT: WARNING,
+    Status.QUARANTINED: WARNING,
+    Status.SKIPPED: INFO,
+    Status.NOT_OPTED_IN: INFO,
+    Status.IGNORED: INFO,
+    Status.REMEDIATED: GOOD,
+    Status.VERIFIED: GOOD,
+    Status.COMPLIANT: GOOD,
+    Status.RELEASED: GOOD,
+}
+# Slack emoji shortcodes (Amazon Q Developer renders client-markdown in Slack's markdown too).
+EMOJI = {
+    DANGER: ":red_circle:",
+    WARNING: ":large_orange_circle:",
+    INFO: ":large_blue_circle:",
+    GOOD: ":large_green_circle:",
+}
+UNKNOWN_EMOJI = ":grey_question:"
+
+# What a person does, per status (the README's Statuses table).
+NEXT_STEP = {
+    Status.REMEDIATED: "Nothing: the compliant revision is deployed (VERIFIED follows when its tasks run).",
+    Status.COMPLIANT: "Nothing (see the warnings, if any).",
+    Status.DRIFTED: "Upgrade the sidecar to its profile, or turn on UpgradeDrifted.",
+    Status.NONCOMPLIANT: "Review the changes enforce mode would make.",
+    Status.REFUSED: "Fix the task definition: the reasons say what stops the enforcer.",
+    Status.SKIPPED: "Add the sidecar in the pipeline that owns this service.",
+    Status.NOT_OPTED_IN: "Nothing.",
+    Status.IGNORED: "Nothing.",
+    Status.FAILED: "Look at the reason: the item is retried, then kept in the work dead-letter queue.",
+    Status.VERIFIED: "Nothing.",
+    Status.DEPLOYMENT_FAILED: "Fix the cause of the failed deployment, then release the service.",
+    Status.FLAPPING: "Add the sidecar to the pipeline that keeps removing it, then release the service.",
+    Status.QUARANTINED: "Release the service once its cause is fixed.",
+    Status.RELEASED: "Nothing: the next event enforces it again.",
+}
+
+
+@dataclass(frozen=True)
+class Notice:
+    status: str  # as the message has it (an unknown one is shown as it is)
+    severity: str
+    emoji: str
+    target: str  # cluster/service, the family, or "event"
+    facts: list[tuple[str, str]]  # (label, value) in display order, present values only
+    revision: tuple[str, str | None] | None  # (source, new) in short form, family:revision
+    task_size: tuple[str, str] | None
+    reasons: list[str]
+    changes: list[str]
+    warnings: list[str]
+    reverted_by: list[str]
+    release: str | None
+    next_step: str
+    links: list[Link]
+    remedy_steps: list[str]
+    remedy_snippet: str | None  # the container definition(s) to add, as JSON
+    account: str | None
+    region: str | None
+    cluster: str | None
+    service: str | None
+    family: str | None
+    event_id: str | None
+    related_arns: list[str] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return f"{self.status} {self.target}"
+
+    @property
+    def thread_id(self) -> str:
+        """One thread per service (or task definition family): account/region/cluster/service."""
+        parts = [self.account, self.region]
+        parts += [self.cluster, self.service] if self.service else [self.family or self.target]
+        return "/".join(part or "-" for part in parts)
+
+    def summary(self) -> str:
+        """One line: the status, the target and the first reason (or the next step)."""
+        detail = self.reasons[0] if self.reasons else self.next_step
+        return f"{self.status} {self.target}: {detail}"
+
+
+def short_revision(arn: str | None) -> str | None:
+    """``family:revision`` of a task definition ARN (the rest of the ARN is the status's account
+    and region); any other string as it is."""
+    if not arn:
+        return None
+    parsed = parse_arn(arn)
+    if parsed is None:
+        return arn
+    return parsed.resource.split("/", 1)[-1]
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _texts(value: Any) -> list[str]:
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
+
+
+def _awslogs_group(remedy: dict[str, Any]) -> str | None:
+    """The awslogs group of the remedy's container definitions: the enforcer gives the sidecar the
+    app's awslogs configuration, so this is where the service's containers log."""
+    for container in remedy.get("containerDefinitions") or []:
+        if not isinstance(container, dict):
+            continue
+        logging = container.get("logConfiguration")
+        if isinstance(logging, dict) and logging.get("logDriver") == "awslogs":
+            group = (logging.get("options") or {}).get("awslogs-group")
+            if isinstance(group, str) and group:
+                return group
+    return None
+
+
+def read(message: dict[str, Any]) -> Notice:
+    """A status message (a dict with at least ``status``) read for people."""
+    status = str(message.get("status") or "UNKNOWN")
+    known = Status(status) if status in Status.__members__ else None
+    severity = SEVERITY.get(known, WARNING) if known else WARNING
+    account, region = _text(message.get("account")), _text(message.get("region"))
+    cluster, service = _text(message.get("cluster")), _text(message.get("service"))
+    family = _text(message.get("family"))
+    target = f"{cluster}/{service}" if cluster and service else service or family or "event"
+
+    profile = _text(message.get("profile"))
+    version = _text(message.get("profileVersion"))
+    facts = [
+        ("Service", service),
+        ("Cluster", cluster),
+        ("Task definition family", family if not service else None),
+        ("Account", account),
+        ("Region", region),
+        ("Profile", f"{profile} {version}" if profile and version else profile),
+        ("Mode", _text(message.get("mode"))),
+        ("Trigger", _text(message.get("trigger"))),
+        ("Deployment", _text(message.get("deploymentId"))),
+    ]
+    source, new = message.get("sourceTaskDefinitionArn"), message.get("newTaskDefinitionArn")
+    revision = None
+    if _text(source) or _text(new):
+        revision = (short_revision(_text(source)) or "?", short_revision(_text(new)))
+    old_size, new_size = _text(message.get("oldTaskSize")), _text(message.get("newTaskSize"))
+
+    found = message.get("remedy")
+    remedy: dict[str, Any] = found if isinstance(found, dict) else {}
+    containers = [c for c in remedy.get("containerDefinitions") or [] if isinstance(c, dict)]
+    snippet = json.dumps(containers, indent=2, sort_keys=True, ensure_ascii=False) if containers else None
+
+    links = [
+        link
+        for link in (
+            service_link(region, cluster, service),
+            logs_link(region, cluster, service, _awslogs_group(remedy), family),
+            cloudtrail_link(
+                region,
+                _text(message.get("cloudTrailEventId")),
+                (service or family) if _is_api_call(message) else None,
+            ),
+        )
+        if link is not None
+    ]
+    return Notice(
+        status=status,
+        severity=severity,
+        emoji=EMOJI[severity] if known else UNKNOWN_EMOJI,
+        target=target,
+        facts=[(label, value) for label, value in facts if value],
+        revision=revision,
+        task_size=(old_size or "?", new_size or "?") if old_size or new_size else None,
+        reasons=_texts(message.get("reasons")),
+        changes=_texts(message.get("changes")),
+        warnings=_texts(message.get("warnings")),
+        reverted_by=_texts(message.get("revertedBy")),
+        release=_text(message.get("release")),
+        next_step=NEXT_STEP.get(known, "Read the status message.") if known else "Read the status message.",
+        links=links,
+        remedy_steps=_texts(remedy.get("steps")),
+        remedy_snippet=snippet,
+        account=account,
+        region=region,
+        cluster=cluster,
+        service=service,
+        family=family,
+        event_id=_text(message.get("eventId")),
+        related_arns=_related_arns(message, account, region, cluster, service),
+    )
+
+
+# The CloudTrail calls the enforcer reacts to (models.events): a status triggered by one of them
+# has a CloudTrail record to look at.
+API_CALLS = frozenset({"CreateService", "UpdateService", "TagResource", "RegisterTaskDefinition"})
+
+
+def _is_api_call(message: dict[str, Any]) -> bool:
+    return bool(message.get("cloudTrailEventId")) or message.get("trigger") in API_CALLS
+
+
+def _related_arns(
+    message: dict[str, Any], account: str | None, region: str | None, cluster: str | None, service: str | None
+) -> list[str]:
+    arns: list[str] = []
+    partition = partition_of(region) if region else None
+    if partition and account and cluster and service:
+        arns.append(f"arn:{partition}:ecs:{region}:{account}:service/{cluster}/{service}")
+    for key in ("sourceTaskDefinitionArn", "newTaskDefinitionArn"):
+        value = _text(message.get(key))
+        if value and parse_arn(value) and value not in arns:
+            arns.append(value)
+    return arns

@@ -1,0 +1,347 @@
+"""functions/notifier against a real HTTP server on 127.0.0.1 standing in for Slack's incoming
+webhook (sidecar_enforcer_dev.local.SlackStandIn), with the webhook's URL in moto's Secrets Manager,
+the status topic delivering to the notifier's queue as SNS does (raw delivery off: the envelope),
+and moto's SQS playing the event source mapping: a failed record stays, comes back, and after
+maxReceiveCount receives is moved to the dead-letter queue."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from sidecar_enforcer.adapters import slack
+from sidecar_enforcer.adapters.sns import StatusPublisher
+from sidecar_enforcer.models.findings import Finding, Status
+from sidecar_enforcer_dev.local import SlackStandIn, lambda_context, load_function
+from slack_sdk.http_retry import FixedValueRetryIntervalCalculator
+
+from ..conftest import assert_status_message
+
+REGION = "us-east-1"
+FLAPPING = Finding(
+    status=Status.FLAPPING,
+    account="123456789012",
+    region=REGION,
+    cluster="prod",
+    service="nexus-ai-api-prod",
+    profile="jaeger",
+    profile_version="2.21.0",
+    source_task_definition_arn="arn:aws:ecs:us-east-1:123456789012:task-definition/nexus-ai-api:7",
+    new_task_definition_arn="arn:aws:ecs:us-east-1:123456789012:task-definition/nexus-ai-api:8",
+    reasons=["the sidecar was taken away 2 times within 3600 s: quarantined"],
+    reverted_by=["arn:aws:sts::123456789012:assumed-role/deployer/pipeline"],
+    release="sidecar-enforcer release --cluster prod --service nexus-ai-api-prod",
+    trigger="UpdateService",
+    event_id="6f0a4f4e-5d0e-4d51-9a0b-000000000001",
+    mode="enforce",
+)
+
+
+@dataclass
+class Setup:
+    sns: Any
+    sqs: Any
+    secrets: Any
+    topic: str
+    queue_url: str
+    queue_arn: str
+    dead_letters: str
+
+    def publish(self, finding: Finding = FLAPPING) -> None:
+        assert_status_message(finding.to_message())
+        StatusPublisher(self.sns, self.topic).publish(finding)
+
+    def receive(self, queue_url: str | None = None) -> list[dict[str, Any]]:
+        """Lambda's SQS records, as the event source mapping builds them."""
+        url = queue_url or self.queue_url
+        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        messages = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        return [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn,
+            }
+            for m in messages
+        ]
+
+    def settle(
+        self, records: list[dict[str, Any]], result: dict[str, Any], queue_url: str | None = None
+    ) -> None:
+        """What the event source mapping does with the answer: deletes the records that did not
+        fail; a failed one becomes visible again (here at once: its visibility timeout is the test's)."""
+        url = queue_url or self.queue_url
+        failed = {item["itemIdentifier"] for item in result["batchItemFailures"]}
+        for record in records:
+            if record["messageId"] in failed:
+                self.sqs.change_message_visibility(
+                    QueueUrl=url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=0
+                )
+            else:
+                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=record["receiptHandle"])
+
+    def dead_lettered(self) -> list[dict[str, Any]]:
+        return self.sqs.receive_message(
+            QueueUrl=self.dead_letters, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+        ).get("Messages", [])
+
+
+MAX_RECEIVES = 3
+
+
+@pytest.fixture
+def setup(monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
+    with mock_aws():
+        session = boto3.session.Session(region_name=REGION)
+        sns, sqs = session.client("sns"), session.client("sqs")
+        topic = sns.create_topic(Name="sidecar-enforcer-status")["TopicArn"]
+        dead_letters = sqs.create_queue(QueueName="notifier-dead-letters")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dead_letters, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        queue = sqs.create_queue(
+            QueueName="notifier",
+            Attributes={
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVES})
+            },
+        )["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        # template.yaml: raw message delivery off, so the body is SNS's envelope
+        sns.subscribe(
+            TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "false"}
+        )
+        monkeypatch.setenv("NOTIFIER_DEAD_LETTER_QUEUE_URL", dead_letters)
+        for name, value in {
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_SERVICE_NAME": "sidecar-enforcer",
+            "POWERTOOLS_LOG_LEVEL": "DEBUG",  # the URL must stay out of the logs even at DEBUG
+        }.items():
+            monkeypatch.setenv(name, value)
+        yield Setup(sns, sqs, session.client("secretsmanager"), topic, queue, queue_arn, dead_letters)
+
+
+def webhook_secret(
+    setup: Setup, url: str, monkeypatch: pytest.MonkeyPatch, name: str = "slack-webhook"
+) -> str:
+    arn = setup.secrets.create_secret(Name=name, SecretString=url)["ARN"]
+    monkeypatch.setenv("SLACK_WEBHOOK_SECRET_ARN", arn)
+    return arn
+
+
+@pytest.fixture
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK's backoff between server-error retries, shortened (its Retry-After waits are not)."""
+    handlers = slack.retry_handlers
+    monkeypatch.setattr(slack, "retry_handlers", lambda: handlers(FixedValueRetryIntervalCalculator(0.01)))
+
+
+def notifier() -> ModuleType:
+    return load_function("notifier")
+
+
+@contextmanager
+def logs(module: ModuleType) -> Iterator[io.StringIO]:
+    """Everything logged, at any level, by the function's logger, the package's and every other
+    logger (root): the SDK's included."""
+    found = io.StringIO()
+    handler = logging.StreamHandler(found)
+    handler.setLevel(logging.DEBUG)
+    names = [module.logger.name, "sidecar_enforcer", ""]
+    for name in names:
+        logging.getLogger(name).addHandler(handler)
+    root_level = logging.getLogger().level
+    logging.getLogger().setLevel(logging.DEBUG)
+    try:
+        yield found
+    finally:
+        logging.getLogger().setLevel(root_level)
+        for name in names:
+            logging.getLogger(name).removeHandler(handler)
+
+
+def run(module: ModuleType, records: list[dict[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = module.lambda_handler({"Records": records}, lambda_context("notifier"))
+    return result
+
+
+def test_a_status_is_posted_once_with_the_url_from_secrets_manager_and_the_url_is_never_logged(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with SlackStandIn() as slack_server:
+        webhook_secret(setup, slack_server.url, monkeypatch)
+        setup.publish()
+        records = setup.receive()
+        module = notifier()
+        with logs(module) as logged:
+            result = run(module, records)
+        setup.settle(records, result)
+
+    assert result == {"batchItemFailures": []}
+    assert len(slack_server.posts) == 1
+    payload = slack_server.posts[0].payload
+    assert payload["blocks"][0]["type"] == "header"
+    assert "FLAPPING" in payload["blocks"][0]["text"]["text"]
+    assert "prod/nexus-ai-api-prod" in payload["text"]
+    assert setup.receive() == []  # deleted: delivered
+    assert "/services/T000/B000/" not in logged.getvalue()
+
+
+def test_a_429_waits_what_retry_after_says_then_the_post_arrives_once(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real wait: Retry-After is 1 s (the SDK adds up to a second of jitter)."""
+    with SlackStandIn([(429, {"Retry-After": "1"}, "rate_limited")]) as slack_server:
+        webhook_secret(setup, slack_server.url, monkeypatch)
+        setup.publish()
+        result = run(notifier(), setup.receive())
+
+    assert result == {"batchItemFailures": []}
+    assert [post.status for post in slack_server.posts] == [429, 200]
+    assert slack_server.posts[1].at - slack_server.posts[0].at >= 1.0
+    assert len(slack_server.delivered()) == 1
+
+
+def test_a_500_is_retried_then_the_record_fails_and_after_max_receives_is_dead_lettered(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch, quick_retries: None
+) -> None:
+    with SlackStandIn([(500, {}, "internal_error")] * 100) as slack_server:
+        webhook_secret(setup, slack_server.url, monkeypatch)
+        setup.publish()
+        module = notifier()
+        receives = 0
+        while records := setup.receive():
+            receives += 1
+            result = run(module, records)
+            assert result == {"batchItemFailures": [{"itemIdentifier": records[0]["messageId"]}]}
+            setup.settle(records, result)
+
+    # Each receive: the post and the SDK's retries of a 500, then the record reported failed.
+    assert receives == MAX_RECEIVES
+    assert len(slack_server.posts) == MAX_RECEIVES * (1 + slack.SERVER_ERROR_RETRIES)
+    assert slack_server.delivered() == []
+    [kept] = setup.dead_lettered()
+    envelope = json.loads(kept["Body"])  # intact: SNS's envelope with the status inside
+    assert envelope["Type"] == "Notification"
+    assert json.loads(envelope["Message"])["status"] == "FLAPPING"
+
+
+def test_a_record_that_holds_no_status_is_dead_lettered_at_once_not_retried(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with SlackStandIn() as slack_server:
+        webhook_secret(setup, slack_server.url, monkeypatch)
+        setup.sqs.send_message(QueueUrl=setup.queue_url, MessageBody="not a status {")
+        records = setup.receive()
+        result = run(notifier(), records)
+        setup.settle(records, result)
+
+    assert result == {"batchItemFailures": []}
+    assert slack_server.posts == []
+    [kept] = setup.dead_lettered()
+    assert kept["Body"] == "not a status {"
+    assert kept["MessageAttributes"]["reason"]["StringValue"] == "notifier record: the body is not JSON"
+    assert setup.receive() == []
+
+
+def test_without_a_dead_letter_queue_a_malformed_record_fails_and_takes_the_queue_s_way(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NOTIFIER_DEAD_LETTER_QUEUE_URL")
+    with SlackStandIn() as slack_server:
+        webhook_secret(setup, slack_server.url, monkeypatch)
+        setup.sqs.send_message(QueueUrl=setup.queue_url, MessageBody=json.dumps({"schemaVersion": "2.0"}))
+        records = setup.receive()
+        result = run(notifier(), records)
+
+    assert result == {"batchItemFailures": [{"itemIdentifier": records[0]["messageId"]}]}
+
+
+def test_the_chat_topic_gets_amazon_q_developer_s_custom_notification_with_the_attributes(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chat_topic = setup.sns.create_topic(Name="sidecar-enforcer-chat")["TopicArn"]
+    inbox = setup.sqs.create_queue(QueueName="chat-inbox")["QueueUrl"]
+    inbox_arn = setup.sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    setup.sns.subscribe(
+        TopicArn=chat_topic, Protocol="sqs", Endpoint=inbox_arn, Attributes={"RawMessageDelivery": "true"}
+    )
+    monkeypatch.setenv("CHAT_TOPIC_ARN", chat_topic)  # no Slack: the chat topic alone
+    setup.publish()
+    result = run(notifier(), setup.receive())
+
+    assert result == {"batchItemFailures": []}
+    [message] = setup.sqs.receive_message(QueueUrl=inbox, MessageAttributeNames=["All"])["Messages"]
+    notification = json.loads(message["Body"])
+    assert (notification["version"], notification["source"]) == ("1.0", "custom")
+    assert notification["content"]["textType"] == "client-markdown"
+    assert notification["metadata"]["threadId"] == "123456789012/us-east-1/prod/nexus-ai-api-prod"
+    assert notification["metadata"]["eventType"] == "FLAPPING"
+    assert message["MessageAttributes"]["status"]["StringValue"] == "FLAPPING"
+
+
+def test_the_second_channel_s_queue_goes_to_its_own_webhook_only(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    second_queue = setup.sqs.create_queue(QueueName="notifier-second")["QueueUrl"]
+    second_arn = setup.sqs.get_queue_attributes(QueueUrl=second_queue, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    setup.sns.subscribe(
+        TopicArn=setup.topic,
+        Protocol="sqs",
+        Endpoint=second_arn,
+        Attributes={"RawMessageDelivery": "false", "FilterPolicy": json.dumps({"status": ["FLAPPING"]})},
+    )
+    with SlackStandIn() as first, SlackStandIn() as second:
+        webhook_secret(setup, first.url, monkeypatch)
+        second_secret = setup.secrets.create_secret(
+            Name="slack-urgent", SecretString=json.dumps({"url": second.url})
+        )
+        monkeypatch.setenv("SLACK_SECOND_WEBHOOK_SECRET_ARN", second_secret["ARN"])
+        monkeypatch.setenv("SLACK_SECOND_QUEUE_ARN", second_arn)
+        setup.publish()  # FLAPPING: both subscriptions
+        setup.publish(FLAPPING.model_copy(update={"status": Status.REMEDIATED}))  # the first only
+        module = notifier()
+        result_first = run(module, setup.receive())
+        result_second = run(module, setup.receive(second_queue))
+
+    assert result_first == result_second == {"batchItemFailures": []}
+    assert sorted(p["blocks"][0]["text"]["text"].split()[1] for p in first.delivered()) == [
+        "FLAPPING",
+        "REMEDIATED",
+    ]
+    assert [p["blocks"][0]["text"]["text"].split()[1] for p in second.delivered()] == ["FLAPPING"]
+
+
+def test_a_secret_that_holds_no_https_url_fails_the_record_without_quoting_it(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    webhook_secret(setup, "ftp://hooks.example/T0/B0/very-secret-token", monkeypatch)
+    setup.publish()
+    records = setup.receive()
+    module = notifier()
+    with logs(module) as logged:
+        result = run(module, records)
+
+    assert result == {"batchItemFailures": [{"itemIdentifier": records[0]["messageId"]}]}
+    assert "very-secret-token" not in logged.getvalue()
+    assert "the Slack webhook secret holds no https URL" in logged.getvalue()
