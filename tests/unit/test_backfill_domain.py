@@ -245,3 +245,25 @@ def test_progress_redraws_one_line_on_a_terminal_and_writes_lines_elsewhere(tty:
     assert text.endswith("\n")
     assert "done: 3/4 services" in text
     assert "COMPLIANT=3" in text
+
+
+# -- the digest -------------------------------------------------------------------------------------
+
+
+def test_a_digest_names_the_worst_services_and_where_the_report_is_and_renders_for_chat() -> None:
+    from sidecar_enforcer.domain import chat_message, notice, slack_message
+    from sidecar_enforcer.models.digest import Digest
+
+    where = {"json": "s3://reports-bucket/backfill/bf-1/report.json"}
+    message = Digest.of(REPORT, where).to_message()
+    read = notice.read(message)
+    slack = json.dumps(slack_message.render(read))
+    chat = chat_message.render(read)
+
+    assert message["attention"] == 3
+    assert [w["service"] for w in message["worst"]] == ["c", "d", "b"]
+    assert read.severity == notice.DANGER  # a FAILED service
+    assert "bf-1" in slack
+    assert "s3.console.aws.amazon.com/s3/object/reports-bucket?prefix=backfill/bf-1/report.json" in slack
+    assert chat["metadata"]["threadId"].endswith("backfill bf-1")
+    assert "FAILED" in chat["content"]["description"]

@@ -10,6 +10,7 @@ secret) can reach a notification.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,8 +140,81 @@ def _awslogs_group(remedy: dict[str, Any]) -> str | None:
     return None
 
 
+DIGEST_KIND = "backfill-digest"
+S3_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(.+)$")
+
+
+def read_digest(message: dict[str, Any]) -> Notice:
+    """A backfill run's digest (schemas/digest-v1.json): the counts as facts, the worst services as
+    reasons, the report's place as links."""
+    run = _text(message.get("runId")) or "?"
+    found_totals = message.get("totals")
+    totals: dict[str, Any] = found_totals if isinstance(found_totals, dict) else {}
+    worst = [w for w in message.get("worst") or [] if isinstance(w, dict)]
+    attention = message.get("attention") if isinstance(message.get("attention"), int) else len(worst)
+    severity = (
+        DANGER
+        if any(k in totals for k in ("FAILED", "DEPLOYMENT_FAILED", "FLAPPING"))
+        else (WARNING if attention else GOOD)
+    )
+    facts = [
+        ("Run", run),
+        ("Mode", _text(message.get("mode"))),
+        ("Services", str(message.get("services", "?"))),
+    ]
+    facts += [(str(status), str(count)) for status, count in totals.items()]
+    reasons = []
+    for w in worst:
+        where = "/".join(p for p in (_text(w.get("cluster")), _text(w.get("service"))) if p) or "-"
+        first = _texts(w.get("reasons"))[:1]
+        reasons.append(
+            f"{w.get('status')} {w.get('account')}/{w.get('region')} {where}"
+            + (f": {first[0]}" if first else "")
+        )
+    if isinstance(attention, int) and attention > len(worst):
+        reasons.append(f"...and {attention - len(worst)} more in the report")
+    if _text(message.get("stopped")):
+        reasons.insert(0, f"stopped: {message['stopped']}")
+    links = []
+    found_report = message.get("report")
+    report: dict[str, Any] = found_report if isinstance(found_report, dict) else {}
+    for kind, where in sorted(report.items()):
+        found = S3_URI.match(str(where))
+        if found:
+            bucket, key = found.groups()
+            links.append(
+                Link(f"Report ({kind})", f"https://s3.console.aws.amazon.com/s3/object/{bucket}?prefix={key}")
+            )
+    return Notice(
+        status="BACKFILL",
+        severity=severity,
+        emoji=EMOJI[severity],
+        target=f"run {run}: {message.get('services', '?')} services, {attention} to look at",
+        facts=[(label, value) for label, value in facts if value],
+        revision=None,
+        task_size=None,
+        reasons=reasons,
+        changes=[],
+        warnings=[],
+        reverted_by=[],
+        release=None,
+        next_step="Read the report: it lists every service with its reasons." if attention else "Nothing.",
+        links=links,
+        remedy_steps=[],
+        remedy_snippet=None,
+        account=None,
+        region=None,
+        cluster=None,
+        service=None,
+        family=f"backfill {run}",
+        event_id=None,
+    )
+
+
 def read(message: dict[str, Any]) -> Notice:
-    """A status message (a dict with at least ``status``) read for people."""
+    """A status message (a dict with at least ``status``) read for people; a backfill digest too."""
+    if message.get("kind") == DIGEST_KIND:
+        return read_digest(message)
     status = str(message.get("status") or "UNKNOWN")
     known = Status(status) if status in Status.__members__ else None
     severity = SEVERITY.get(known, WARNING) if known else WARNING
