@@ -159,7 +159,7 @@ def ours_available(cli: Path) -> tuple[bool, str]:
 def state_file_option(help_text: str) -> str | None:
     """A ``--state...`` option of the backfill command that takes a file (its --help names FILE or
     PATH after it), for the repeat run's known verdicts; None when it has none."""
-    match = re.search(r"(--state[\w-]*)[ =]+(FILE|PATH)\b", help_text)
+    match = re.search(r"(--state[\w-]*|--plans)[ =]+(FILE|PATH)\b", help_text)
     return match.group(1) if match else None
 
 
@@ -169,7 +169,7 @@ def parse_report(report: Mapping[str, Any]) -> tuple[set[tuple[str, str]], dict[
     found: set[tuple[str, str]] = set()
     statuses: Counter[str] = Counter()
     surfaced: list[str] = []
-    for entry in report.get("services", []):
+    for entry in report.get("results", []):
         status = str(entry.get("status"))
         cluster = str(entry.get("cluster", "")).rsplit("/", 1)[-1]
         service = str(entry.get("service", "")).rsplit("/", 1)[-1]
@@ -337,8 +337,10 @@ def ours_environment(world: World, endpoint: str) -> dict[str, str]:
         AWS_REGION=REGION,
         NO_PROXY="127.0.0.1,localhost",
     )
-    if world.state_table:
-        env["STATE_TABLE_NAME"] = world.state_table
+    # No STATE_TABLE_NAME: a person's run from a laptop keeps its plans in a file (--plans), and
+    # XDG_CACHE_HOME points away from the user's own cache.
+    env["XDG_CACHE_HOME"] = str(Path(tempfile.gettempdir()) / f"bench-backfill-cache-{os.getpid()}")
+    env.pop("STATE_TABLE_NAME", None)
     return env
 
 
@@ -399,7 +401,7 @@ def measure(
     available, help_text = ours_available(cli)
     option = state_file_option(help_text) if available else None
     if available:
-        note = "state: STATE_TABLE_NAME (the local state table)" + (f" and {option} FILE" if option else "")
+        note = f"plans remembered between runs: {option} FILE" if option else "no plan file option"
     else:
         note = f"NOT RUN: {help_text}"
     plans = {"small": fleet.plan(small)}

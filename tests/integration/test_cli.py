@@ -389,7 +389,7 @@ def test_demo_moves_the_tagged_service_and_passes_its_own_checks() -> None:
         result.stdout
     )
     assert "[FAILED]" not in result.stdout
-    assert result.stdout.count("[ok]") == 12
+    assert result.stdout.count("[ok]") == 15
 
 
 def test_backfill_audits_a_fleet_over_http_exactly_as_the_readme_says(

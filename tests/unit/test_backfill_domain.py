@@ -267,3 +267,46 @@ def test_a_digest_names_the_worst_services_and_where_the_report_is_and_renders_f
     assert "s3.console.aws.amazon.com/s3/object/reports-bucket?prefix=backfill/bf-1/report.json" in slack
     assert chat["metadata"]["threadId"].endswith("backfill bf-1")
     assert "FAILED" in chat["content"]["description"]
+
+
+# -- pacing -----------------------------------------------------------------------------------------
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+THROTTLED = (None, {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}})
+
+
+def test_a_category_is_paced_at_its_refill_rate_once_ecs_throttles_it_and_others_are_not() -> None:
+    from sidecar_enforcer.adapters.pacing import Pacer
+
+    clock = _Clock()
+    pacer = Pacer(clock, clock.sleep)
+    for _ in range(100):  # the burst goes out unpaced
+        pacer._before_send("before-send.ecs.DescribeTaskDefinition")
+    assert clock.slept == []
+
+    pacer._needs_retry("needs-retry.ecs.DescribeTaskDefinition", response=THROTTLED)
+    for _ in range(40):
+        pacer._before_send("before-send.ecs.ListTaskDefinitions")  # the same bucket
+    pacer._before_send("before-send.ecs.DescribeServices")  # another bucket: not held back
+
+    assert pacer.paced("DescribeTaskDefinition") == 20  # the documented refill, a second
+    assert pacer.paced("DescribeServices") is None
+    assert clock.now == pytest.approx(40 / 20)  # 40 requests at 20 a second
+    pacer._needs_retry("needs-retry.ecs.DescribeTaskDefinition", response=THROTTLED)  # shared: halve
+    assert pacer.paced("DescribeTaskDefinition") == 10
+    pacer._needs_retry("needs-retry.ecs.DescribeServices", response=(None, {"Error": {"Code": "Other"}}))
+    assert pacer.paced("DescribeServices") is None
+    assert pacer.throttled == 2

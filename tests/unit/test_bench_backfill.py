@@ -136,7 +136,7 @@ def test_the_custodian_policy_and_its_output() -> None:
 
 def test_our_report_is_read_for_its_non_compliant_services_and_anything_throttled_or_failed() -> None:
     report = {
-        "services": [
+        "results": [
             {
                 "cluster": "arn:aws:ecs:us-east-1:1:cluster/c0",
                 "service": "s1",
@@ -172,6 +172,7 @@ def test_a_state_file_option_is_found_in_the_help_only_when_it_takes_a_file() ->
     assert state_file_option("  --state-file FILE  verdicts known from an earlier run") == "--state-file"
     assert state_file_option("  --state PATH") == "--state"
     assert state_file_option("  --state-table NAME  the DynamoDB state table") is None
+    assert state_file_option("  --plans FILE   remembered plans by revision") == "--plans"
     assert state_file_option("usage: sidecar-enforcer backfill [--mode {audit,enforce}]") is None
 
 

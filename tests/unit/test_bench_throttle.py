@@ -4,8 +4,9 @@ shared per category, and the lower bound they put on a run's time."""
 from __future__ import annotations
 
 import pytest
+from sidecar_enforcer.domain.ecs_quotas import ECS_BUCKET_OF, ECS_CATEGORIES
 
-from bench.throttle import ECS_BUCKET_OF, ECS_CATEGORIES, Throttle, TokenBucket, category_counts, lower_bound
+from bench.throttle import Throttle, TokenBucket, category_counts, lower_bound
 
 
 class Clock:

@@ -204,7 +204,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     session = boto3.session.Session()
     if session.region_name is None:
         session = boto3.session.Session(region_name=regions[0])
-    clients = aws.Clients(session)
+    clients = aws.Clients(session, aws.FLEET)
     counter = CallCounter()
     if args.organization:
         accounts = sorted(Organization(counter.watch(clients.client("organizations"))).active_accounts())
@@ -213,7 +213,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     memo = FileMemo(None if args.no_plans else Path(args.plans) if args.plans else default_plans_path())
     run_id = f"bf-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     view = ProgressView(sys.stderr)
-    with aws.default_config(aws.RETRIES):  # a fleet run waits out throttling (adaptive retries)
+    with aws.default_config(aws.FLEET):  # a fleet run waits out throttling (adaptive retries)
         backfill = build_backfill(
             settings,
             clients,
@@ -223,10 +223,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             workers=args.workers,
             on_progress=view,
         )
-        if not accounts:
-            from sidecar_enforcer.adapters.identity import caller_identity
-
-            accounts = [caller_identity(counter.watch(clients.client("sts"))).account]
+        accounts = accounts or [aws.HOME]  # the caller's own, learned from ECS's ARNs
         spec = RunSpec(
             mode=Mode(args.mode),
             places=tuple((a, r) for a in accounts for r in regions),
@@ -250,7 +247,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         waves=[{**vars(w), "failureShare": round(w.failure_share, 3)} for w in result.waves],
         stopped=result.stopped,
         scope={
-            "accounts": accounts,
+            "accounts": sorted({f.account for f in result.findings if f.account}) or accounts,
             "regions": regions,
             "clusters": _csv(args.clusters),
             "profile": args.profile,

@@ -12,6 +12,10 @@ import copy
 import json
 import logging
 import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -154,6 +158,8 @@ def _run() -> int:
     create_table(session.client("dynamodb"), LOCAL_TABLE)
     os.environ["STATE_TABLE_NAME"] = LOCAL_TABLE
     os.environ["WORK_QUEUE_URL"] = create_work_queue(sqs)
+    session.client("s3").create_bucket(Bucket=REPORTS)  # the stack's ReportBucket (backfill reports)
+    os.environ["REPORT_BUCKET"] = REPORTS
     # The demo's policy: grow tasks that are too small (the default) and upgrade drifted sidecars;
     # a service whose sidecar is taken away more than once in an hour is FLAPPING.
     os.environ.update(GROW_TASK_SIZE="true", UPGRADE_DRIFTED="true", MAX_REVERTS="1")
@@ -213,6 +219,7 @@ def _run() -> int:
         attrs = {k: v["StringValue"] for k, v in messages[0].get("MessageAttributes", {}).items()}
         print(f"  message attributes (for filter policies), e.g.: {attrs}")
     safety |= _notifications(session, notifier_queue, len(bodies))
+    safety |= _backfill(session, app, inbox)
     return _check(before, after, bodies, findings, outcomes, safety)
 
 
@@ -348,6 +355,128 @@ def _member_account(app: Pipeline, hub: boto3.session.Session) -> dict[str, bool
             and _snapshot(hub.client("ecs")) == hub_before
         ),
     }
+
+
+LEGACY = "shop-legacy"
+REPORTS = "demo-sidecar-enforcer-reports"
+
+
+def _backfill(session: boto3.session.Session, app: Pipeline, inbox: str) -> dict[str, bool]:
+    """Act five: a fleet that existed before the enforcer (a cluster opted in by its tag, six
+    services without the sidecar) brought into line by a backfill: audited, then remediated in
+    waves that wait for verification (ECS's rollout played on moto by rollouts.Settler); and the
+    backfill function's run in AWS, which ends in one digest and a report in S3."""
+    from .rollouts import Settler
+
+    def cli(args: list[str]) -> int:
+        """The command as a person runs it (a process of its own), against this moto server."""
+        done = subprocess.run(  # noqa: S603 - our own command line, fixed arguments
+            [sys.executable, "-m", "sidecar_enforcer_dev.cli", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        print("\n".join(f"    {line}" for line in done.stdout.strip().splitlines()))
+        if done.returncode:
+            print("    " + (done.stderr.strip().splitlines() or ["(no message)"])[-1])
+        return done.returncode
+
+    ecs = session.client("ecs")
+    account = session.client("sts").get_caller_identity()["Account"]
+    source = ecs.describe_services(cluster=fleet.CLUSTER, services=["billing-worker"])["services"][0]
+    ecs.create_cluster(clusterName=LEGACY, tags=[{"key": "tracing-sidecar", "value": "jaeger"}])
+    for n in range(6):
+        ecs.create_service(
+            cluster=LEGACY,
+            serviceName=f"legacy-{n}",
+            taskDefinition=source["taskDefinition"],
+            desiredCount=1,
+            launchType="FARGATE",
+            networkConfiguration=source["networkConfiguration"],
+        )
+    print(f"\nBackfill: cluster {LEGACY}, opted in by its tag, with 6 services that predate the enforcer:")
+    with tempfile.TemporaryDirectory(prefix="demo-backfill-") as tmp:
+        audit_report, enforce_report = Path(tmp) / "audit.json", Path(tmp) / "enforce.md"
+        common = ["backfill", "--clusters", LEGACY, "--no-plans"]
+        print("  $ sidecar-enforcer backfill --mode audit --clusters shop-legacy --report audit.json")
+        audited = cli([*common, "--mode", "audit", "--report", str(audit_report)])
+        audit = json.loads(audit_report.read_text(encoding="utf-8"))
+        print(
+            "  $ sidecar-enforcer backfill --mode enforce --clusters shop-legacy --first-wave 2 "
+            "--report enforce.md"
+        )
+        with Settler(account, REGION, interval=0.05):
+            enforced = cli(
+                [
+                    *common,
+                    "--mode",
+                    "enforce",
+                    "--first-wave",
+                    "2",
+                    "--poll",
+                    "0.1",
+                    "--report",
+                    str(enforce_report),
+                ]
+            )
+        markdown = enforce_report.read_text(encoding="utf-8")
+    print("  the enforce run's report (Markdown), its waves:")
+    print(
+        "\n".join(
+            f"    {line}" for line in markdown.split("## Waves", 1)[1].split("##", 1)[0].strip().splitlines()
+        )
+    )
+
+    bucket = os.environ["REPORT_BUCKET"]
+    function = load_function("backfill")
+    answer = function.lambda_handler({"mode": "audit", "runId": "demo-backfill"}, lambda_context("backfill"))
+    drained = app.drain()
+    sqs = session.client("sqs")
+    digests = []
+    while batch := sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get("Messages", []):
+        digests += [json.loads(m["Body"]) for m in batch if '"backfill-digest"' in m["Body"]]
+        sqs.delete_message_batch(
+            QueueUrl=inbox,
+            Entries=[{"Id": m["MessageId"], "ReceiptHandle": m["ReceiptHandle"]} for m in batch],
+        )
+    print(
+        f'\n  functions/backfill {{"mode": "audit"}}: run {answer["runId"]}, '
+        f"{answer['queued']} service item(s) queued; the workers took {drained.delivered}; "
+        f"status messages published for the run: {len(digests)} (a digest)"
+    )
+    digest = digests[0] if digests else {}
+    if digest:
+        print(
+            f"  digest: {digest['services']} services {digest['totals']}; "
+            f"report {digest['report'].get('html')}"
+        )
+    stored = (
+        session.client("s3")
+        .list_objects_v2(Bucket=bucket, Prefix="backfill/demo-backfill/")
+        .get("Contents", [])
+    )
+    legacy_after = _snapshot_cluster(ecs, LEGACY)
+    return {
+        "a backfill audit found the 6 legacy services NONCOMPLIANT and changed nothing": audited == 0
+        and sum(r["status"] == "NONCOMPLIANT" for r in audit["results"] if r.get("cluster") == LEGACY) == 6,
+        "a backfill in waves (2, then 4) remediated and VERIFIED all 6": enforced == 0
+        and "| 1 | 2 | 2 | 0 |" in markdown
+        and "| 2 | 4 | 4 | 0 |" in markdown
+        and all("jaeger" in c for c in legacy_after.values()),
+        "the backfill function's run ended in one digest and a report in S3": len(digests) == 1
+        and answer["queued"] == drained.delivered
+        and {o["Key"].rsplit("/", 1)[-1] for o in stored} == {"report.json", "report.html"},
+    }
+
+
+def _snapshot_cluster(ecs: Any, cluster: str) -> dict[str, str]:
+    """Each service's containers (comma separated) in a cluster."""
+    arns = ecs.list_services(cluster=cluster)["serviceArns"]
+    found = {}
+    for svc in ecs.describe_services(cluster=cluster, services=arns)["services"]:
+        definition = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
+        found[svc["serviceName"]] = ",".join(c["name"] for c in definition["containerDefinitions"])
+    return found
 
 
 def _notifier_queue(sns: Any, sqs: Any, topic: str) -> str:

@@ -233,8 +233,10 @@ def build_backfill(
 
     from .adapters.ecs import EcsGateway
     from .adapters.iam import TaskRoleChecker
+    from .adapters.pacing import Pacer
     from .adapters.survey import EcsSurvey
     from .config import Mode
+    from .domain.arns import partition_of
     from .usecases.backfill import Backfill
     from .usecases.enforce_service import EnforceService
     from .usecases.revisions import Revisions
@@ -247,20 +249,24 @@ def build_backfill(
     accounts = account_clients(settings, clients, shared.identity)
 
     @cache
+    def ecs_client(account: str, region: str) -> Any:
+        return Pacer().watch(counter.watch(accounts(account).client("ecs", region)))
+
+    @cache
     def ecs_for(account: str, region: str) -> EcsGateway:
-        return EcsGateway(counter.watch(accounts(account).client("ecs", region)), cache_size=1_000_000)
+        return EcsGateway(ecs_client(account, region), cache_size=1_000_000)
 
     @cache
     def survey_for(account: str, region: str) -> EcsSurvey:
-        return EcsSurvey(counter.watch(accounts(account).client("ecs", region)))
+        return EcsSurvey(ecs_client(account, region))
 
     @cache
     def task_roles(account: str) -> TaskRoleChecker:
         return TaskRoleChecker(counter.watch(accounts(account).client("iam")))
 
     def scope_for(account: str, region: str, mode: Mode) -> Scope:
-        me = shared.identity()
-        return Scope(account, region, "backfill", run_id, mode, me.arn, me.partition)
+        # No caller (the run is a person's, not a CloudTrail call) and no STS call for it.
+        return Scope(account, region, "backfill", run_id, mode, None, partition_of(region) or "aws")
 
     revisions = Revisions(shared.ledger, task_roles)
     catalog = profile_source(settings, clients)

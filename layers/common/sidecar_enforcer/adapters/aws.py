@@ -56,6 +56,18 @@ INTERACTIVE = Config(
     read_timeout=20,
 )
 
+# A fleet run's (backfill): many requests at once from one client per account and region. It paces
+# itself to ECS's documented refill rates once a bucket is found empty (adapters.pacing); standard
+# retries redo the throttled requests (adaptive mode's own limiter would back off further than the
+# documented rates require).
+FLEET = Config(
+    retries={"mode": "standard", "max_attempts": 10},
+    user_agent_extra=USER_AGENT,
+    connect_timeout=5,
+    read_timeout=30,
+    max_pool_connections=32,
+)
+
 _config: ContextVar[Config] = ContextVar("sidecar_enforcer_aws_config", default=RETRIES)
 
 
@@ -108,6 +120,9 @@ class Clients:
             return self._clients[key]
 
 
+HOME = ""  # the account of the credentials in use, whichever it is
+
+
 class AccountClients:
     """Clients per (account, region, service): ``accounts(account).client(service, region)``.
 
@@ -129,7 +144,8 @@ class AccountClients:
         self._lock = threading.Lock()
 
     def __call__(self, account: str) -> Clients:
-        if account == self._home_account():
+        """``HOME`` ("") names the home account without asking who that is (no STS call)."""
+        if account == HOME or account == self._home_account():
             return self.home
         with self._lock:
             found = self._accounts.get(account)

@@ -22,12 +22,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 from ..adapters.ecs import EcsGateway
 from ..adapters.survey import EcsSurvey
 from ..config import Mode
+from ..domain.arns import parse_arn
 from ..domain.snapshots import ServiceSnapshot
 from ..domain.status import Status
 from ..domain.waves import WaveOutcome, WavePolicy, judge_wave, plan_waves
@@ -46,7 +47,7 @@ DESCRIBE_SERVICES_MAX = 10
 @dataclass(frozen=True)
 class RunSpec:
     mode: Mode
-    places: tuple[tuple[str, str], ...]  # (account, region)
+    places: tuple[tuple[str, str], ...]  # (account, region); account "" (HOME): the caller's own
     clusters: tuple[str, ...] = ()  # names or ARNs; empty: every cluster
     profile: str | None = None  # only the services that ask for this profile
     waves: WavePolicy = field(default_factory=WavePolicy)
@@ -84,12 +85,13 @@ class RunResult:
 class _Row:
     """One service through the run: its snapshot, cluster tags and latest finding."""
 
-    account: str
+    account: str  # as ECS's ARNs name it
     region: str
     cluster: str
     service: str
     finding: Finding
     wave: int | None = None
+    via: str = ""  # the account as the run was asked for it (HOME: the caller's own)
 
 
 class Backfill:
@@ -123,6 +125,7 @@ class Backfill:
         with ThreadPoolExecutor(max_workers=max(1, min(len(spec.places), 8))) as places:
             for found in places.map(lambda place: self._survey(spec, *place), spec.places):
                 rows.extend(found)
+        rows.sort(key=lambda r: (r.account, r.region, r.cluster, r.service))
         if spec.profile is not None:  # a profile's rollout: the services asking for another stay out
             rows = [r for r in rows if r.finding.profile in (None, spec.profile)]
         waves: list[WaveOutcome] = []
@@ -135,38 +138,58 @@ class Backfill:
 
     # -- survey -------------------------------------------------------------------------------------
 
-    def _survey(self, spec: RunSpec, account: str, region: str) -> list[_Row]:
-        scope = self._scope_for(account, region, Mode.AUDIT)
+    def _survey(self, spec: RunSpec, via: str, region: str) -> list[_Row]:
+        scope = self._scope_for(via, region, Mode.AUDIT)
         try:
-            ecs, survey = self._ecs_for(account, region), self._survey_for(account, region)
+            ecs, survey = self._ecs_for(via, region), self._survey_for(via, region)
             clusters = list(spec.clusters) or list(survey.clusters())
             by_name = survey.clusters_tags(clusters) if clusters else {}
         except AwsError as exc:  # the member role, or the account's ECS, refused: the place FAILED
-            failed = scope.finding(Status.FAILED, reasons=[f"{account}/{region} not surveyed: {exc}"])
+            failed = scope.finding(
+                Status.FAILED, reasons=[f"{via or 'own account'}/{region} not surveyed: {exc}"]
+            )
             self._placed()
-            return [_Row(account, region, "", "", failed)]
+            return [_Row(via, region, "", "", failed, via=via)]
         rows: list[_Row] = []
+        learned: list[tuple[str, Scope]] = []  # the caller's own account, from ECS's ARNs (no STS call)
+
+        def scoped(item: ServiceSnapshot | Finding) -> tuple[str, Scope]:
+            if not learned:
+                account = _account_of(item) or via
+                if account == via:
+                    return via, scope
+                learned.append((account, self._scope_for(account, region, Mode.AUDIT)))
+            return learned[0]
+
+        def decide(cluster: str, item: ServiceSnapshot | Finding) -> _Row:
+            name = cluster.rsplit("/", 1)[-1]
+            account, in_scope = scoped(item)
+            if isinstance(item, Finding):
+                finding = item
+            else:
+                finding = self._enforce(ecs, item, in_scope, cluster_tags=by_name.get(name, {}))
+            self.progress.decided(finding.status)
+            return _Row(account, region, name, finding.service or "", finding, via=via)
+
+        # Pipelined: every DescribeServices of the place at once, and each service decided as soon as
+        # it is described, so the task definition reads overlap the survey (separate ECS buckets).
         with ThreadPoolExecutor(max_workers=self._workers) as pool:
-            batches = pool.map(lambda c: self._services(ecs, survey, scope, c), clusters)
-            work: list[tuple[str, ServiceSnapshot | Finding]] = [
-                (cluster, item) for cluster, items in zip(clusters, batches, strict=True) for item in items
+            listed = pool.map(lambda c: self._service_arns(survey, scope, c), clusters)
+            chunks = [
+                (cluster, found[start : start + DESCRIBE_SERVICES_MAX])
+                for cluster, found in zip(clusters, listed, strict=True)
+                for start in range(0, len(found), DESCRIBE_SERVICES_MAX)
             ]
-            with self.progress.lock:
-                self.progress.services_seen += len(work)
-            self._on_progress(self.progress)
-
-            def decide(entry: tuple[str, ServiceSnapshot | Finding]) -> _Row:
-                cluster, item = entry
-                name = cluster.rsplit("/", 1)[-1]
-                if isinstance(item, Finding):
-                    finding = item
-                else:
-                    finding = self._enforce(ecs, item, scope, cluster_tags=by_name.get(name, {}))
-                self.progress.decided(finding.status)
-                return _Row(account, region, name, finding.service or "", finding)
-
-            for row in pool.map(decide, work):
-                rows.append(row)
+            described = {pool.submit(self._describe, ecs, scope, *chunk): chunk[0] for chunk in chunks}
+            decided = []
+            for done in as_completed(described):
+                items = done.result()
+                with self.progress.lock:
+                    self.progress.services_seen += len(items)
+                scoped(items[0]) if items else None
+                decided += [pool.submit(decide, described[done], item) for item in items]
+            for future in decided:
+                rows.append(future.result())
                 if len(rows) % 100 == 0:
                     self._on_progress(self.progress)
         self._placed()
@@ -178,19 +201,23 @@ class Backfill:
         self._on_progress(self.progress)
 
     @staticmethod
-    def _services(
-        ecs: EcsGateway, survey: EcsSurvey, scope: Scope, cluster: str
-    ) -> list[ServiceSnapshot | Finding]:
-        name = cluster.rsplit("/", 1)[-1]
+    def _service_arns(survey: EcsSurvey, scope: Scope, cluster: str) -> list[str | Finding]:
         try:
-            arns = list(survey.services(cluster))
-            found: list[ServiceSnapshot | Finding] = []
-            for start in range(0, len(arns), DESCRIBE_SERVICES_MAX):
-                found.extend(ecs.describe_services(cluster, arns[start : start + DESCRIBE_SERVICES_MAX]))
-            return found
+            return list(survey.services(cluster))
         except AwsError as exc:
-            status = Status.SKIPPED if isinstance(exc, NotFoundError) else Status.FAILED
-            return [scope.finding(status, cluster=name, reasons=[f"cluster {name} not surveyed: {exc}"])]
+            return [_unsurveyed(scope, cluster, exc)]
+
+    @staticmethod
+    def _describe(
+        ecs: EcsGateway, scope: Scope, cluster: str, arns: list[str | Finding]
+    ) -> list[ServiceSnapshot | Finding]:
+        failed = [a for a in arns if isinstance(a, Finding)]
+        if failed:
+            return list(failed)
+        try:
+            return list(ecs.describe_services(cluster, [str(a) for a in arns]))
+        except AwsError as exc:
+            return [_unsurveyed(scope, cluster, exc)]
 
     # -- enforce, in waves --------------------------------------------------------------------------
 
@@ -225,7 +252,7 @@ class Backfill:
     def _remediate(self, row: _Row) -> None:
         scope = self._scope_for(row.account, row.region, Mode.ENFORCE)
         try:
-            ecs = self._ecs_for(row.account, row.region)
+            ecs = self._ecs_for(row.via, row.region)
             row.finding = self._enforce.named(ecs, row.cluster, row.service, scope)
         except AwsError as exc:
             row.finding = scope.finding(
@@ -268,10 +295,10 @@ class Backfill:
         """The services' state now, DescribeServices in tens per account, region and cluster."""
         groups: dict[tuple[str, str, str], list[_Row]] = {}
         for row in rows:
-            groups.setdefault((row.account, row.region, row.cluster), []).append(row)
-        for (account, region, cluster), members in groups.items():
+            groups.setdefault((row.via, row.region, row.cluster), []).append(row)
+        for (via, region, cluster), members in groups.items():
             try:
-                ecs = self._ecs_for(account, region)
+                ecs = self._ecs_for(via, region)
                 snapshots = {s.name: s for s in ecs.describe_services(cluster, [r.service for r in members])}
             except AwsError as exc:
                 log.warning("deployments not checked this time: %s", exc)
@@ -292,7 +319,7 @@ class Backfill:
             snapshot.arn if snapshot else None,
         )
         try:
-            verdict = self._verify(self._ecs_for(row.account, row.region), outcome, scope)
+            verdict = self._verify(self._ecs_for(row.via, row.region), outcome, scope)
         except AwsError as exc:
             verdict = scope.finding(
                 Status.FAILED, cluster=row.cluster, service=row.service, reasons=[str(exc)]
@@ -308,6 +335,19 @@ class Backfill:
                 "changes": remediated.changes,
             }
         )
+
+
+def _unsurveyed(scope: Scope, cluster: str, exc: AwsError) -> Finding:
+    name = cluster.rsplit("/", 1)[-1]
+    status = Status.SKIPPED if isinstance(exc, NotFoundError) else Status.FAILED
+    return scope.finding(status, cluster=name, reasons=[f"cluster {name} not surveyed: {exc}"])
+
+
+def _account_of(item: ServiceSnapshot | Finding) -> str | None:
+    if isinstance(item, ServiceSnapshot):
+        parsed = parse_arn(item.arn)
+        return parsed.account if parsed and parsed.account else None
+    return None
 
 
 def _ended(snapshot: ServiceSnapshot | None, deployment_id: str) -> tuple[bool, str | None] | None:
