@@ -66,8 +66,10 @@ template-check: $(SAM_STAMP) $(CHECKOV_STAMP) ## sam validate --lint, cfn-lint a
 	$(SAM_VENV)/bin/cfn-lint template.yaml member.yaml
 	$(CHECKOV) -f template.yaml -f member.yaml
 
-unit: $(DEV_STAMP) ## pytest (unit + integration)
-	$(BIN)/pytest
+# Two processes: CI has 2 cores. PYTEST_WORKERS=0 runs them in one.
+PYTEST_WORKERS ?= 2
+unit: $(DEV_STAMP) ## pytest (unit + integration), on PYTEST_WORKERS processes (default 2)
+	$(BIN)/pytest $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS))
 
 test: lint template-check unit ## All checks: lint, types, template, tests
 

@@ -292,3 +292,25 @@ def test_progress_is_plain_lines_when_stderr_is_not_a_terminal(
 
     assert "\r" not in err
     assert err.splitlines()[-1].startswith("[########################] done: 9/9 services")
+
+
+def test_with_a_status_topic_the_run_publishes_one_digest_and_no_status_per_service(
+    aws: Aws, fleet_: fleet.Fleet, cache: Path, inbox: Any
+) -> None:
+    import jsonschema
+
+    from ..conftest import ROOT
+
+    code, report = backfill(cache, "--mode", "audit")
+
+    (message,) = inbox.messages_raw()
+    digest = json.loads(message["Body"])
+    jsonschema.validate(digest, json.loads((ROOT / "schemas" / "digest-v1.json").read_text(encoding="utf-8")))
+    assert code == 0
+    assert message["attributes"]["status"] == "DIGEST"
+    assert (digest["runId"], digest["services"], digest["totals"]) == (
+        report["runId"],
+        9,
+        report["totals"],
+    )
+    assert digest["report"]["file"].endswith("r.json")

@@ -305,8 +305,11 @@ def test_a_category_is_paced_at_its_refill_rate_once_ecs_throttles_it_and_others
     assert pacer.paced("DescribeTaskDefinition") == 20  # the documented refill, a second
     assert pacer.paced("DescribeServices") is None
     assert clock.now == pytest.approx(40 / 20)  # 40 requests at 20 a second
+    clock.now += 0.5  # past the grace for the requests in flight when pacing began
     pacer._needs_retry("needs-retry.ecs.DescribeTaskDefinition", response=THROTTLED)  # shared: halve
+    assert pacer.paced("DescribeTaskDefinition") == 10
+    pacer._needs_retry("needs-retry.ecs.DescribeTaskDefinition", response=THROTTLED)  # in flight then
     assert pacer.paced("DescribeTaskDefinition") == 10
     pacer._needs_retry("needs-retry.ecs.DescribeServices", response=(None, {"Error": {"Code": "Other"}}))
     assert pacer.paced("DescribeServices") is None
-    assert pacer.throttled == 2
+    assert pacer.throttled == 3

@@ -256,6 +256,13 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     report["plansRemembered"] = memo.hits
     if args.report:
         Path(args.report).write_text(run_report.render(report, kind), encoding="utf-8")
+    if settings.status_topic_arn:  # one digest for the run, never a status per service
+        from sidecar_enforcer.adapters.sns import StatusPublisher
+        from sidecar_enforcer.models.digest import Digest
+
+        topic = settings.status_topic_arn
+        where = {"file": str(Path(args.report).resolve())} if args.report else {}
+        StatusPublisher(clients.client("sns", topic.split(":")[3]), topic).publish(Digest.of(report, where))
     print(_summary(report, args.report))
     failed = report["totals"].get("FAILED", 0) + report["totals"].get("DEPLOYMENT_FAILED", 0)
     return 1 if failed or result.stopped else 0

@@ -7,7 +7,8 @@ category's requests leave no faster than its documented refill rate (a token buc
 starting empty, holding at most ``HELD`` tokens), so the run keeps to what ECS allows instead of
 backing off further and further (botocore's standard retries redo the few throttled requests).
 Other callers share the account's buckets: the pace is the whole refill rate, and a throttle seen
-again while paced halves it (never below a tenth), as a caller that shares must.
+again while paced (after ``GRACE_SECONDS``: the requests in flight when pacing began are throttled
+too) halves it, never below a tenth, as a caller that shares must.
 
 IAM actions used: none (``PERMISSIONS``): it only times the client's own requests.
 """
@@ -24,6 +25,9 @@ from ..domain.ecs_quotas import ECS_BUCKET_OF, Category
 PERMISSIONS: tuple[str, ...] = ()
 
 HELD = 2.0  # tokens a paced category may save up: no burst after the bucket was found empty
+# Requests already in flight when a bucket was found empty are throttled too: throttles within
+# this long after pacing began say nothing of the pace.
+GRACE_SECONDS = 2.0
 
 
 class _Pace:
@@ -31,7 +35,7 @@ class _Pace:
         self.rate = float(category.refill)
         self.floor = category.refill / 10
         self._tokens = 0.0
-        self._at = clock()
+        self._at = self.since = clock()
         self._clock = clock
 
     def wait(self) -> float:
@@ -92,5 +96,6 @@ class Pacer:
             pace = self._paced.get(category.name)
             if pace is None:
                 self._paced[category.name] = _Pace(category, self._clock)
-            else:
+            elif self._clock() - pace.since >= GRACE_SECONDS:
                 pace.rate = max(pace.floor, pace.rate / 2)
+                pace.since = self._clock()
