@@ -43,16 +43,6 @@ class PlanMemo(Protocol):
     def put(self, context: str, arn: str, memo: dict[str, Any]) -> None: ...
 
 
-class NoMemo:
-    """Every plan made afresh (the event path: an event is about a revision just changed)."""
-
-    def get(self, context: str, arn: str) -> dict[str, Any] | None:
-        return None
-
-    def put(self, context: str, arn: str, memo: dict[str, Any]) -> None:
-        return None
-
-
 @dataclasses.dataclass(frozen=True)
 class Source:
     """The revision a service runs, as far as a decision needs it: described, or only remembered."""
@@ -73,7 +63,9 @@ class EnforceService:
         memo: PlanMemo | None = None,
     ) -> None:
         self._settings = settings
-        self._memo = memo or NoMemo()
+        # None on the event path (an event is about a revision just changed): every plan is made
+        # afresh, and no memo is keyed or built (a hash of the profile and policy per event).
+        self._memo = memo
         self._catalog = catalog
         self._revisions = revisions
         self._ledger = ledger
@@ -142,9 +134,9 @@ class EnforceService:
     ) -> tuple[Source, ServiceFacts]:
         """The plan for the revision the service runs. ``remembered``: a plan the memo holds for it
         will do (deciding only; a change is always planned afresh from the described revision)."""
-        policy, arn = self._settings.policy, snapshot.task_definition
-        context = verdicts.context(chosen.profile, policy)
-        kept = self._memo.get(context, arn) if remembered else None
+        policy, arn, memo = self._settings.policy, snapshot.task_definition, self._memo
+        context = verdicts.context(chosen.profile, policy) if memo is not None else ""
+        kept = memo.get(context, arn) if memo is not None and remembered else None
         known = verdicts.from_memo(kept, chosen.profile) if kept is not None else None
         if known is not None:
             decided, family = known
@@ -155,8 +147,9 @@ class EnforceService:
                 document.task_definition, document.tags, chosen.profile, policy, source_arn=document.arn
             )
             source = Source(document.arn, document.family, document)
-            if document.arn and document.family and task_definition_revision(document.arn):  # immutable
-                self._memo.put(context, document.arn, verdicts.to_memo(decided, document.family))
+            immutable = document.arn and document.family and task_definition_revision(document.arn)
+            if memo is not None and immutable:
+                memo.put(context, str(document.arn), verdicts.to_memo(decided, str(document.family)))
         facts = ServiceFacts(
             service=snapshot,
             plan=decided,
