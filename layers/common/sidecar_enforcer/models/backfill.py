@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..domain.arns import ACCOUNT_ID, REGION
 from ..domain.ecs_rules import NAME
 from ..errors import MalformedEventError
+from .events import one_line
 from .work import RUN_ID
 
 ORGANIZATION = "ORGANIZATION"
@@ -44,9 +45,7 @@ def parse_request(event: Any) -> BackfillRequest:
     try:
         request = BackfillRequest.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "(payload)"
-        raise MalformedEventError(f"backfill payload: {where}: {err['msg']}") from None
+        raise MalformedEventError(one_line(exc, "backfill payload", "(payload)")) from None
     for account in request.accounts if isinstance(request.accounts, list) else []:
         if not ACCOUNT_ID.fullmatch(account):
             raise MalformedEventError(f"backfill payload: accounts: {account!r} is not a 12-digit account id")

@@ -197,9 +197,11 @@ class Trigger:
     tag_keys: frozenset[str] | None = None  # TagResource: the keys the call set
 
 
-def _one_line(exc: ValidationError, what: str) -> str:
+def one_line(exc: ValidationError, what: str, whole: str = "(event)") -> str:
+    """A validation error as one line: what was read, where in it (``whole`` when the input as a
+    whole is wrong), and the first problem."""
     err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "(event)"
+    where = ".".join(str(p) for p in err["loc"]) or whole
     return f"{what}: {where}: {err['msg']}"
 
 
@@ -207,7 +209,7 @@ def _model(cls: type[BaseModel], data: Any, what: str) -> Any:
     try:
         return cls.model_validate(data)
     except ValidationError as exc:
-        raise MalformedEventError(_one_line(exc, what)) from None
+        raise MalformedEventError(one_line(exc, what)) from None
 
 
 def parse_trigger(event: Any) -> Trigger:

@@ -32,7 +32,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..domain.arns import ACCOUNT_ID, REGION, task_definition_family
 from ..domain.ecs_rules import NAME
 from ..errors import MalformedEventError
-from .events import ClusterTarget, DeploymentOutcome, ServiceTarget, Target, TaskDefinitionTarget, Trigger
+from .events import (
+    ClusterTarget,
+    DeploymentOutcome,
+    ServiceTarget,
+    Target,
+    TaskDefinitionTarget,
+    Trigger,
+    one_line,
+)
 
 VERSION = 1
 SQS_ID_MAX = 128  # MessageGroupId and MessageDeduplicationId: at most 128 characters
@@ -221,9 +229,7 @@ def parse_item(body: Any) -> WorkItem:
     try:
         parsed = _Body.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "(body)"
-        raise MalformedEventError(f"work item: {where}: {err['msg']}") from None
+        raise MalformedEventError(one_line(exc, "work item", "(body)")) from None
     trigger = Trigger(
         event_id=parsed.event_id,
         account=parsed.account,
