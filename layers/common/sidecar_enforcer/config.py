@@ -6,7 +6,7 @@ import json
 import os
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -90,33 +90,7 @@ class Settings(BaseModel):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for name, path in ENV_VARS.items():
-            raw = env.get(name, "")
-            if raw == "":
-                continue
-            value: Any = raw
-            if name in JSON_VARS:
-                try:
-                    value = json.loads(raw)
-                except json.JSONDecodeError as exc:
-                    raise ConfigurationError(f"{name}: not JSON ({exc.msg} at column {exc.colno})") from None
-            *parents, leaf = path.split(".")
-            target = values
-            for parent in parents:
-                target = target.setdefault(parent, {})
-            target[leaf] = value
-        try:
-            return cls.model_validate(values)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            loc = [str(part) for part in first["loc"]]
-            name = next(
-                (n for n, p in ENV_VARS.items() if loc[: len(p.split("."))] == p.split(".")),
-                ".".join(loc),
-            )
-            raise ConfigurationError(f"{name}: {first['msg']}") from None
+        return _from_env(cls, ENV_VARS, JSON_VARS, environ)
 
 
 # Environment variable -> field (dotted for the policy's fields).
@@ -169,14 +143,7 @@ class NotifierSettings(BaseModel):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> NotifierSettings:
-        env = os.environ if environ is None else environ
-        values = {field: env[name] for name, field in NOTIFIER_ENV_VARS.items() if env.get(name)}
-        try:
-            return cls.model_validate(values)
-        except ValidationError as exc:
-            field = str(exc.errors()[0]["loc"][0])
-            name = next(n for n, f in NOTIFIER_ENV_VARS.items() if f == field)
-            raise ConfigurationError(f"{name}: {exc.errors()[0]['msg']}") from None
+        return _from_env(cls, NOTIFIER_ENV_VARS, frozenset(), environ)
 
 
 NOTIFIER_ENV_VARS: dict[str, str] = {
@@ -186,3 +153,41 @@ NOTIFIER_ENV_VARS: dict[str, str] = {
     "CHAT_TOPIC_ARN": "chat_topic_arn",
     "NOTIFIER_DEAD_LETTER_QUEUE_URL": "notifier_dead_letter_queue_url",
 }
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _from_env(
+    cls: type[M], env_vars: Mapping[str, str], json_vars: frozenset[str], environ: Mapping[str, str] | None
+) -> M:
+    """The model from the environment: each variable of ``env_vars`` that is set (not empty) goes to
+    its field (a dotted path for a nested one), ``json_vars`` read as JSON. A value the model refuses
+    is a ConfigurationError naming the variable, in one line."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for name, path in env_vars.items():
+        raw = env.get(name, "")
+        if raw == "":
+            continue
+        value: Any = raw
+        if name in json_vars:
+            try:
+                value = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise ConfigurationError(f"{name}: not JSON ({exc.msg} at column {exc.colno})") from None
+        *parents, leaf = path.split(".")
+        target = values
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[leaf] = value
+    try:
+        return cls.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = [str(part) for part in first["loc"]]
+        name = next(
+            (n for n, p in env_vars.items() if loc[: len(p.split("."))] == p.split(".")),
+            ".".join(loc),
+        )
+        raise ConfigurationError(f"{name}: {first['msg']}") from None
