@@ -154,3 +154,19 @@ class TestParseProfile:
     def test_a_latest_image_is_refused_with_the_reason(self) -> None:
         with pytest.raises(InputError, match="latest"):
             parse_profile(profile_doc(image="cr.jaegertracing.io/jaegertracing/jaeger:latest"), "custom.json")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("CHAT_TOPIC_ARN", "not-an-arn"), ("NOTIFIER_DEAD_LETTER_QUEUE_URL", "ftp://queue")],
+)
+def test_a_notifier_setting_it_refuses_is_one_line_naming_the_variable(name: str, value: str) -> None:
+    from sidecar_enforcer.config import NotifierSettings
+    from sidecar_enforcer.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError) as raised:
+        NotifierSettings.from_env({name: value})
+
+    assert str(raised.value).startswith(f"{name}: ")
+    assert "\n" not in str(raised.value)
+    assert NotifierSettings.from_env({name: ""}) == NotifierSettings()  # empty: not set
