@@ -37,6 +37,7 @@ from typing import Any
 import boto3
 
 from . import custodian, fleet, project
+from .calls import environment
 from .proxy import CountingProxy, Record
 from .throttle import Throttle, category_counts, ceil_div, lower_bound
 
@@ -243,17 +244,6 @@ def run_c7n(
 # -- the world ---------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _environ(**values: str) -> Iterator[None]:
-    saved = dict(os.environ)
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
 @dataclass(frozen=True)
 class World:
     upstream: tuple[str, int]
@@ -305,7 +295,7 @@ def prepare(upstream: tuple[str, int], plan: fleet.Plan) -> tuple[World, float]:
     group = ec2.create_security_group(GroupName="bench-tasks", Description="bench tasks", VpcId=vpc)[
         "GroupId"
     ]
-    with _environ(
+    with environment(
         AWS_ENDPOINT_URL=url,
         AWS_ACCESS_KEY_ID="bench",
         AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106 - moto takes any key

@@ -7,6 +7,7 @@ from typing import Any
 
 from .backfill import Figures, ToolRun, compare
 from .proxy import LATENCY
+from .text import table
 
 # The backfill specification's targets.
 WALL_SMALL = 1 / 4  # ours <= a quarter of Cloud Custodian's wall time at 1k
@@ -189,18 +190,6 @@ def _same(flag: bool | None) -> str:
 # -- text ----------------------------------------------------------------------------------------------
 
 
-def _table(rows: list[tuple[str, ...]], right: set[int]) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = []
-    for row in rows:
-        cells = [
-            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        lines.append("  " + "  ".join(cells).rstrip())
-    lines.insert(1, "  " + "  ".join("-" * w for w in widths))
-    return lines
-
-
 def _floor_text(parts: dict[str, int]) -> str:
     return " + ".join(f"{a} {n}" for a, n in parts.items()) + f" = {sum(parts.values())}"
 
@@ -259,7 +248,7 @@ def text(d: dict[str, Any]) -> list[str]:
                 ("ERROR " + r["error"].splitlines()[-1][:80]) if r["error"] else "",
             )
         )
-    lines += _table(rows, right={3, 4, 5, 6, 7, 8})
+    lines += table(rows, right={3, 4, 5, 6, 7, 8})
     lines.append("")
     for fleet_key in ("small", "large"):
         c7n, ours = _run(d, "c7n", "first", fleet_key), _run(d, "ours", "first", fleet_key)

@@ -108,7 +108,7 @@ class Run:
 
 
 @contextlib.contextmanager
-def _environment(**values: str) -> Iterator[None]:
+def environment(**values: str) -> Iterator[None]:
     """os.environ with ``values``, as it was afterwards (the handler and the CLI read it)."""
     saved = dict(os.environ)
     os.environ.update(values)
@@ -276,7 +276,7 @@ def measure_calls() -> Run:
     with (
         _moto() as upstream,
         CountingProxy(upstream, latency=0.0) as proxy,  # counts only: no added latency
-        _environment(
+        environment(
             AWS_ENDPOINT_URL=proxy.url,
             AWS_ACCESS_KEY_ID="bench",
             AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106 - moto takes any key

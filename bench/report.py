@@ -8,6 +8,7 @@ from typing import Any
 from .backfill_report import text as backfill_text
 from .calls import APART, PRIME, Measured, Run
 from .imports import TARGET_RATIO, Timing
+from .text import table
 
 
 def _kind(m: Measured) -> dict[str, Any]:
@@ -66,18 +67,6 @@ def imports_data(base: Timing, handlers: list[Timing]) -> dict[str, Any]:
     }
 
 
-def _table(rows: list[tuple[str, ...]], right: set[int]) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = []
-    for row in rows:
-        cells = [
-            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        lines.append("  " + "  ".join(cells).rstrip())
-    lines.insert(1, "  " + "  ".join("-" * w for w in widths))
-    return lines
-
-
 def text(figures: dict[str, Any]) -> str:
     about = figures["about"]
     lines = [
@@ -112,7 +101,7 @@ def text(figures: dict[str, Any]) -> str:
                     _statuses_text(k),
                 )
             )
-        lines += _table(rows, right={1, 2, 3, 5, 6})
+        lines += table(rows, right={1, 2, 3, 5, 6})
         prime = calls["prime"]
         lines += [
             "",
@@ -141,7 +130,7 @@ def text(figures: dict[str, Any]) -> str:
             rows.append(
                 (h["module"], f"{h['best_ms']:.1f}", f"{h['ratio']:.2f}x ({verdict})", _runs(h["runs_ms"]))
             )
-        lines += _table(rows, right={1})
+        lines += table(rows, right={1})
         lines.append("")
     backfill = figures.get("backfill")
     if backfill is not None:
