@@ -6,8 +6,9 @@ request, TCP_NODELAY). For each fleet (:mod:`bench.fleet`), seeded straight into
 (not through the proxy, not counted):
 
 1. the small fleet (1,000 services): Cloud Custodian's policy (:mod:`bench.custodian`), then ours
-   twice on the unchanged fleet (the second run may reuse the first's per-revision verdicts: both
-   runs get the same state table, ``STATE_TABLE_NAME``, and a state file when the CLI offers one);
+   twice on the unchanged fleet (the second run may reuse the first's per-revision plans: both
+   runs get the same plan file, ``--plans FILE``, when the CLI offers one; no state table, as a
+   person's run from a laptop has none);
 2. the small fleet anew (fresh state) with the proxy enforcing ECS's token buckets
    (:mod:`bench.throttle`): ours once;
 3. the large fleet (10,000 services): Cloud Custodian, then ours once.
@@ -37,7 +38,6 @@ from typing import Any
 import boto3
 
 from . import custodian, fleet, project
-from .calls import environment
 from .proxy import CountingProxy, Record
 from .throttle import Throttle, category_counts, ceil_div, lower_bound
 
@@ -248,7 +248,6 @@ def run_c7n(
 class World:
     upstream: tuple[str, int]
     account: str
-    state_table: str | None
 
     @property
     def moto_url(self) -> str:
@@ -281,8 +280,8 @@ def _client(service: str, url: str) -> Any:
 
 
 def prepare(upstream: tuple[str, int], plan: fleet.Plan) -> tuple[World, float]:
-    """Moto emptied, then a network, the local state table and the fleet, straight into moto (not
-    through the proxy). Returns the world and the seconds the fleet's seeding took."""
+    """Moto emptied, then a network and the fleet, straight into moto (not through the proxy).
+    Returns the world and the seconds the fleet's seeding took."""
     from moto.ecs.models import ecs_backends
 
     url = f"http://{upstream[0]}:{upstream[1]}"
@@ -295,15 +294,6 @@ def prepare(upstream: tuple[str, int], plan: fleet.Plan) -> tuple[World, float]:
     group = ec2.create_security_group(GroupName="bench-tasks", Description="bench tasks", VpcId=vpc)[
         "GroupId"
     ]
-    with environment(
-        AWS_ENDPOINT_URL=url,
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106 - moto takes any key
-        AWS_DEFAULT_REGION=REGION,
-        AWS_REGION=REGION,
-    ):
-        os.environ.pop("AWS_PROFILE", None)
-        state_table = project.local_env().get("STATE_TABLE_NAME")
     began = time.perf_counter()
     fleet.seed_backend(
         plan,
@@ -313,11 +303,11 @@ def prepare(upstream: tuple[str, int], plan: fleet.Plan) -> tuple[World, float]:
         project.default_profile_container(),
         fleet.network(subnet, group),
     )
-    return World(upstream, account, state_table), time.perf_counter() - began
+    return World(upstream, account), time.perf_counter() - began
 
 
 def ours_environment(world: World, endpoint: str) -> dict[str, str]:
-    """The CLI's environment: the user's AWS configuration pointed at the proxy, the state table."""
+    """The CLI's environment: the user's AWS configuration pointed at the proxy."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(
         AWS_ENDPOINT_URL=endpoint,
