@@ -62,23 +62,18 @@ class Inbox:
     sqs: Any
 
     def messages(self) -> list[dict[str, Any]]:
-        """Every status message published so far: {"body": dict, "attributes": dict}."""
+        """Every status message published so far, each checked against the schema: {"body": dict,
+        "attributes": dict, "raw": str}."""
         found = []
-        while True:
-            batch = self.sqs.receive_message(
-                QueueUrl=self.queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
-            ).get("Messages", [])
-            if not batch:
-                return found
-            for m in batch:
-                attrs = {k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items()}
-                body = json.loads(m["Body"])
-                assert_status_message(body)
-                found.append({"body": body, "attributes": attrs, "raw": m["Body"]})
-                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+        for m in self.messages_raw():
+            body = json.loads(m["Body"])
+            assert_status_message(body)
+            found.append({"body": body, "attributes": m["attributes"], "raw": m["Body"]})
+        return found
 
     def messages_raw(self) -> list[dict[str, Any]]:
-        """Every message published so far, unchecked: {"Body": str, "attributes": dict}."""
+        """Every message published so far, unchecked (a digest is no status): {"Body": str,
+        "attributes": dict}."""
         found = []
         while True:
             batch = self.sqs.receive_message(

@@ -192,15 +192,7 @@ def _run() -> int:
 
     safety = _safety(app, ecs, before, findings)
     safety |= _member_account(app, session)
-    messages = []
-    while batch := sqs.receive_message(
-        QueueUrl=inbox, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
-    ).get("Messages", []):
-        messages.extend(batch)
-        sqs.delete_message_batch(
-            QueueUrl=inbox,
-            Entries=[{"Id": m["MessageId"], "ReceiptHandle": m["ReceiptHandle"]} for m in batch],
-        )
+    messages = _drain(sqs, inbox)
     routine = sum(f["status"] in ("COMPLIANT", "NOT_OPTED_IN") for f in findings)
     print(
         f"\nSNS status messages ({len(messages)}; the act one's {routine} routine outcome(s), COMPLIANT "
@@ -432,13 +424,7 @@ def _backfill(session: boto3.session.Session, app: Pipeline, inbox: str) -> dict
     answer = function.lambda_handler({"mode": "audit", "runId": "demo-backfill"}, lambda_context("backfill"))
     drained = app.drain()
     sqs = session.client("sqs")
-    digests = []
-    while batch := sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get("Messages", []):
-        digests += [json.loads(m["Body"]) for m in batch if '"backfill-digest"' in m["Body"]]
-        sqs.delete_message_batch(
-            QueueUrl=inbox,
-            Entries=[{"Id": m["MessageId"], "ReceiptHandle": m["ReceiptHandle"]} for m in batch],
-        )
+    digests = [json.loads(m["Body"]) for m in _drain(sqs, inbox) if '"backfill-digest"' in m["Body"]]
     print(
         f'\n  functions/backfill {{"mode": "audit"}}: run {answer["runId"]}, '
         f"{answer['queued']} service item(s) queued; the workers took {drained.delivered}"
@@ -469,6 +455,20 @@ def _backfill(session: boto3.session.Session, app: Pipeline, inbox: str) -> dict
         and answer["queued"] == drained.delivered
         and {o["Key"].rsplit("/", 1)[-1] for o in stored} == {"report.json", "report.html"},
     }
+
+
+def _drain(sqs: Any, queue: str) -> list[dict[str, Any]]:
+    """Every message on a queue, with its attributes, taken off it."""
+    found: list[dict[str, Any]] = []
+    while batch := sqs.receive_message(
+        QueueUrl=queue, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    ).get("Messages", []):
+        found.extend(batch)
+        sqs.delete_message_batch(
+            QueueUrl=queue,
+            Entries=[{"Id": m["MessageId"], "ReceiptHandle": m["ReceiptHandle"]} for m in batch],
+        )
+    return found
 
 
 def _snapshot_cluster(ecs: Any, cluster: str) -> dict[str, str]:
@@ -527,13 +527,7 @@ def _notifications(session: boto3.session.Session, queue: str, published: int) -
                 Entries=[{"Id": m["MessageId"], "ReceiptHandle": m["ReceiptHandle"]} for m in batch],
             )
     posted = slack.delivered()
-    chats = []
-    while batch := sqs.receive_message(QueueUrl=chat_inbox, MaxNumberOfMessages=10).get("Messages", []):
-        chats += [json.loads(m["Body"]) for m in batch]
-        sqs.delete_message_batch(
-            QueueUrl=chat_inbox,
-            Entries=[{"Id": m["MessageId"], "ReceiptHandle": m["ReceiptHandle"]} for m in batch],
-        )
+    chats = [json.loads(m["Body"]) for m in _drain(sqs, chat_inbox)]
     print(
         f"\nfunctions/notifier on the {len(records)} status(es) the topic delivered to its queue: "
         f"{len(posted)} Block Kit message(s) posted to a Slack webhook stand-in on 127.0.0.1 (URL from "
