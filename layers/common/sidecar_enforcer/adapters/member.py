@@ -8,9 +8,10 @@ the member role's trust policy must name the hub's worker role.
   assume-role provider uses: botocore refreshes them itself in its advisory window (15 minutes
   before they expire; the current ones go on being used if that refresh fails) and must refresh
   them in its mandatory window (10 minutes before), under its own lock. No timer of ours.
-- They sit in a botocore session: ``botocore.session.Session.get_credentials`` returns
-  ``_credentials`` once it is set, without looking for others; ``boto3.session.Session(
-  botocore_session=...)`` builds the clients on it.
+- They reach a botocore session through its public extension point: the session's
+  ``credential_provider`` component (``register_component``) is a ``CredentialResolver`` whose only
+  provider returns them, so ``get_credentials`` looks nowhere else (no environment, no profile);
+  ``boto3.session.Session(botocore_session=...)`` builds the clients on it.
 - DurationSeconds 3600: the function's role assuming the member role is role chaining, which
   limits the session to one hour (IAM user guide, "Roles terms and concepts"; STS AssumeRole
   fails with a larger DurationSeconds).
@@ -27,7 +28,7 @@ from typing import Any
 
 import boto3
 import botocore.session
-from botocore.credentials import RefreshableCredentials
+from botocore.credentials import CredentialProvider, CredentialResolver, RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..errors import AccessDeniedError, MisconfiguredError
@@ -73,7 +74,7 @@ class MemberSessions:
             method="assume-role",
         )
         core = botocore.session.Session()
-        core._credentials = credentials  # type: ignore[attr-defined]  # get_credentials returns it
+        core.register_component("credential_provider", CredentialResolver([_Given(credentials)]))
         if self._region:
             core.set_config_variable("region", self._region)
         return boto3.session.Session(botocore_session=core)
@@ -102,3 +103,16 @@ class MemberSessions:
             "expiry_time": expiration if isinstance(expiration, str) else expiration.isoformat(),
             "account_id": account,
         }
+
+
+class _Given(CredentialProvider):
+    """A credential provider that has exactly the credentials it was given."""
+
+    METHOD = "assume-role"
+
+    def __init__(self, credentials: RefreshableCredentials) -> None:
+        super().__init__()
+        self._credentials = credentials
+
+    def load(self) -> RefreshableCredentials:
+        return self._credentials
