@@ -30,6 +30,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sidecar_enforcer.adapters.aws import Clients
 from sidecar_enforcer.adapters.sqs import WorkQueue
 from sidecar_enforcer.config import Settings
+from sidecar_enforcer.domain.status import metric_name
 from sidecar_enforcer.errors import (
     AwsError,
     ConfigurationError,
@@ -134,7 +135,7 @@ def fault(trigger: Trigger, reason: str, *, configuration: bool = False) -> Enfo
 def result_of(trigger: Trigger, findings: list[Finding], request_id: str, queued: int = 0) -> dict[str, Any]:
     """Metrics per status, then the result; a FAILED finding raises, so Lambda retries the event."""
     for finding in findings:
-        metrics.add_metric(name=finding.status.value.title().replace("_", ""), unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=metric_name(finding.status), unit=MetricUnit.Count, value=1)
     failed = [f for f in findings if f.status is Status.FAILED]
     if failed:
         raise EnforcementFailedError(

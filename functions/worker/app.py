@@ -25,10 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from sidecar_enforcer.adapters.aws import Clients
 from sidecar_enforcer.config import Settings
+from sidecar_enforcer.domain.status import PER_ACCOUNT, metric_name
 from sidecar_enforcer.errors import (
     AwsError,
     ConfigurationError,
@@ -124,14 +125,23 @@ def process(records: list[dict[str, Any]]) -> tuple[list[Finding], dict[str, str
             continue
         findings.extend(found)
         for finding in found:
-            metrics.add_metric(
-                name=finding.status.value.title().replace("_", ""), unit=MetricUnit.Count, value=1
-            )
+            count(finding)
         failed = [f for f in found if f.status is Status.FAILED]
         if failed:  # logged (at ERROR) and published by the enforcer already
             failures[message_id] = f"{len(failed)} of {len(found)} targets failed: {failed[0].reasons[0]}"
             held.add(group)
     return findings, failures
+
+
+def count(finding: Finding) -> None:
+    """The status's stack-wide count (the alarms watch it) and, for the outcomes a person follows
+    per account, a count with the account as a dimension too (the dashboard's per-account widgets;
+    one EMF line each: a metric's dimension set is fixed per line)."""
+    name = metric_name(finding.status)
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    if finding.status in PER_ACCOUNT and finding.account:
+        with single_metric(name=name, unit=MetricUnit.Count, value=1) as metric:
+            metric.add_dimension(name="account", value=finding.account)
 
 
 def work(item: WorkItem) -> list[Finding]:

@@ -159,6 +159,28 @@ def test_credentials_are_reused_one_assume_role_per_account_across_many_events(
     assert [call["RoleArn"] for call in assumed] == [MEMBER_ROLE]
 
 
+def test_outcomes_are_counted_per_account_for_the_dashboard(
+    invoke: Callable[[dict[str, Any]], dict[str, Any]],
+    inbox: Inbox,
+    member: dict[str, Any],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    capsys.readouterr()
+    invoke(in_member("cloudtrail-updateservice.json", REGIONS[0]))  # REMEDIATED in the member
+    invoke(in_member("cloudtrail-updateservice.json", REGIONS[0]))  # COMPLIANT now: not per account
+    invoke(event("cloudtrail-updateservice.json"))  # REMEDIATED in the hub
+
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    per_account = [
+        (line["account"], name)
+        for line in lines
+        for block in line["_aws"]["CloudWatchMetrics"]
+        if ["account", "service"] in block["Dimensions"]
+        for name in (m["Name"] for m in block["Metrics"])
+    ]
+    assert per_account == [(MEMBER, "Remediated"), (ACCOUNT, "Remediated")]
+
+
 def test_the_hubs_own_events_assume_nothing(
     aws: Aws, invoke: Callable[[dict[str, Any]], dict[str, Any]], inbox: Inbox, assumed: list[dict[str, Any]]
 ) -> None:

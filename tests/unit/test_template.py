@@ -121,8 +121,11 @@ def test_the_state_table_survives_stack_deletion_and_replacement() -> None:
 
 
 def metric_name(status: str) -> str:
-    """The metric the functions emit for a status (functions/worker/app.py, functions/router/app.py)."""
-    return status.title().replace("_", "")
+    """The metric the functions emit for a status (domain.status.metric_name)."""
+    from sidecar_enforcer.domain.status import Status
+    from sidecar_enforcer.domain.status import metric_name as emitted
+
+    return emitted(Status(status))
 
 
 def emf_dimensions() -> tuple[str, str]:
@@ -131,9 +134,11 @@ def emf_dimensions() -> tuple[str, str]:
 
 
 def test_the_code_names_its_status_metrics_as_the_alarms_expect() -> None:
+    assert metric_name("DEPLOYMENT_FAILED") == "DeploymentFailed"
+    assert metric_name("NOT_OPTED_IN") == "NotOptedIn"
     for app in ("worker", "router"):
         source = (ROOT / "functions" / app / "app.py").read_text(encoding="utf-8")
-        assert 'name=finding.status.value.title().replace("_", "")' in source, app
+        assert "metric_name(finding.status)" in source, app
 
 
 def alarms() -> dict[str, dict[str, Any]]:
@@ -181,6 +186,35 @@ def test_the_dashboard_shows_only_metrics_the_code_emits() -> None:
     for metric in shown:
         assert metric[1] in emitted
         assert metric[2:4] == ["service", service]
+
+
+def test_the_dashboard_shows_remediations_refusals_failures_and_quarantines_per_account() -> None:
+    import json
+    import re
+
+    from sidecar_enforcer.domain.status import PER_ACCOUNT, Status
+
+    namespace, service = emf_dimensions()
+    body, _ = template()["Resources"]["Dashboard"]["Properties"]["DashboardBody"]
+    searched: dict[str, str] = {}
+    for widget in json.loads(body)["widgets"]:
+        for metric in widget["properties"]["metrics"]:
+            if isinstance(metric[0], dict) and "expression" in metric[0]:
+                searched[metric[0]["expression"]] = widget["properties"]["title"]
+    per_account = set()
+    for expression, title in searched.items():
+        found = re.fullmatch(
+            r"SEARCH\('\{(\w+),account,service\} service=\"([\w-]+)\" MetricName=\"(\w+)\"', 'Sum', 300\)",
+            expression,
+        )
+        assert found, expression
+        assert found.group(1, 2) == (namespace, service)
+        assert "per account" in title
+        per_account.add(found.group(3))
+
+    # Each is emitted with an account dimension (functions/worker/app.py count), and only those.
+    assert per_account == {metric_name(s.value) for s in PER_ACCOUNT}
+    assert {Status.REMEDIATED, Status.REFUSED, Status.FAILED, Status.QUARANTINED} <= PER_ACCOUNT
 
 
 def test_the_alarm_topic_is_not_encrypted_with_a_key_cloudwatch_cannot_use() -> None:

@@ -27,3 +27,23 @@ class Status(StrEnum):
 # Outcomes that change nothing and ask nothing of a person: logged and counted, published only when
 # the settings ask for everything (PUBLISH_ROUTINE). IGNORED is never published.
 ROUTINE = frozenset({Status.COMPLIANT, Status.NOT_OPTED_IN})
+
+
+# The outcomes a person follows per account (the dashboard's per-account widgets): each is also
+# counted with an ``account`` dimension, besides the stack-wide count the alarms watch.
+PER_ACCOUNT = frozenset(
+    {
+        Status.REMEDIATED,
+        Status.REFUSED,
+        Status.FAILED,
+        Status.QUARANTINED,
+        Status.FLAPPING,
+        Status.DEPLOYMENT_FAILED,
+    }
+)
+
+
+def metric_name(status: Status) -> str:
+    """The CloudWatch metric counting a status (the alarms and the dashboard name them so):
+    DEPLOYMENT_FAILED is DeploymentFailed."""
+    return status.value.title().replace("_", "")
