@@ -287,6 +287,45 @@ def test_enforce_dry_run_reports_and_changes_nothing_then_enforce_remediates(env
     assert task_definition_of(aws, "nexus-ai-api-prod") != before
 
 
+def test_enforce_account_acts_in_the_member_account_through_the_named_role(env: dict[str, str]) -> None:
+    member = "222222222222"
+    hub = seed(env)
+    hub_before = task_definition_of(hub, "nexus-ai-api-prod")
+    setup = hub["sts"].assume_role(RoleArn=f"arn:aws:iam::{member}:role/setup", RoleSessionName="setup")
+    keys = setup["Credentials"]
+    session = boto3.session.Session(
+        aws_access_key_id=keys["AccessKeyId"],
+        aws_secret_access_key=keys["SecretAccessKey"],
+        aws_session_token=keys["SessionToken"],
+        region_name="us-east-1",
+    )
+    ecs = session.client("ecs", endpoint_url=env["AWS_ENDPOINT_URL"])
+    fleet.seed(
+        ecs,
+        session.client("ec2", endpoint_url=env["AWS_ENDPOINT_URL"]),
+        member,
+        builtin_profiles()["jaeger"].container,
+    )
+    target = ["--cluster", fleet.CLUSTER, "--service", "nexus-ai-api-prod"]
+
+    done = run("enforce", *target, "--account", member, "--role-name", "platform/tracing-enforcer", env=env)
+
+    assert done.returncode == 0, done.stderr
+    finding = json.loads(done.stdout)
+    assert (finding["status"], finding["account"]) == ("REMEDIATED", member)
+    now = ecs.describe_services(cluster=fleet.CLUSTER, services=["nexus-ai-api-prod"])["services"][0]
+    assert now["taskDefinition"] == finding["newTaskDefinitionArn"]
+    assert f":{member}:task-definition/" in now["taskDefinition"]
+    assert task_definition_of(hub, "nexus-ai-api-prod") == hub_before  # the hub's is untouched
+
+
+def test_enforce_account_that_is_no_account_id_exits_2_with_one_line(env: dict[str, str]) -> None:
+    done = run("enforce", "--cluster", "c", "--service", "s", "--account", "12345", env=env)
+
+    assert done.returncode == 2
+    assert done.stderr == "sidecar-enforcer enforce: --account '12345': an account id is 12 digits\n"
+
+
 # -- an endpoint that does not answer, credentials that are missing ---------------------------------
 
 

@@ -175,11 +175,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from sidecar_enforcer.wiring import CallCounter, build_backfill
 
     settings: Settings = _settings(args)
-    updates: dict[str, Any] = {"enforcement_mode": Mode(args.mode)}
-    if args.role_name:
-        updates["member_role_name"] = args.role_name
     policy = _policy(args, settings, [])
-    settings = settings.model_copy(update={**updates, "policy": policy})
+    settings = settings.model_copy(update={"enforcement_mode": Mode(args.mode), "policy": policy})
     regions = (
         _csv(args.regions)
         or [r for r in (os.environ.get("AWS_REGION"), os.environ.get("AWS_DEFAULT_REGION")) if r][:1]

@@ -118,8 +118,9 @@ def cmd_enforce(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.dry_run:
         settings = settings.model_copy(update={"enforcement_mode": Mode.AUDIT})
-    region = _region(args)
-    finding = build_enforcer(settings, _clients(region)).enforce_service(region, args.cluster, args.service)
+    region, account = _region(args), _account(args)
+    enforcer = build_enforcer(settings, _clients(region))
+    finding = enforcer.enforce_service(region, args.cluster, args.service, account=account)
     _print(finding.to_message())
     return 1 if finding.status is Status.FAILED else 0
 
@@ -130,8 +131,10 @@ def cmd_release(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if not settings.state_table_name:
         raise UsageError("release needs the state table: pass --state-table or set STATE_TABLE_NAME")
-    region = _region(args)
-    finding = build_enforcer(settings, _clients(region)).release(region, args.cluster, args.service)
+    region, account = _region(args), _account(args)
+    finding = build_enforcer(settings, _clients(region)).release(
+        region, args.cluster, args.service, account=account
+    )
     _print(finding.to_message())
     return 1 if finding.status is Status.FAILED else 0
 
@@ -316,6 +319,23 @@ def _service_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cluster", required=True, help="the cluster's name or ARN")
     p.add_argument("--service", required=True, help="the service's name or ARN")
     p.add_argument("--region", help="the service's region (default: AWS_REGION or AWS_DEFAULT_REGION)")
+    p.add_argument(
+        "--account",
+        metavar="ID",
+        help="a member account's service, reached through its member role (default: the caller's own)",
+    )
+    p.add_argument("--role-name", metavar="NAME", help="the member role in other accounts (MEMBER_ROLE_NAME)")
+
+
+def _account(args: argparse.Namespace) -> str | None:
+    """The member account a command names (--account), checked: 12 digits."""
+    from sidecar_enforcer.domain.arns import ACCOUNT_ID
+
+    if args.account is None:
+        return None
+    if not ACCOUNT_ID.fullmatch(args.account):
+        raise UsageError(f"--account {args.account!r}: an account id is 12 digits")
+    return str(args.account)
 
 
 def _state_table_option(p: argparse.ArgumentParser) -> None:

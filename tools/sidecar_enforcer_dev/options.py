@@ -109,4 +109,6 @@ def _settings(args: argparse.Namespace) -> Settings:
     settings = Settings.from_env()
     if getattr(args, "state_table", None):
         settings = settings.model_copy(update={"state_table_name": args.state_table})
+    if getattr(args, "role_name", None):
+        settings = settings.model_copy(update={"member_role_name": args.role_name})
     return settings
