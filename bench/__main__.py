@@ -22,7 +22,8 @@ from . import backfill, fleet, project
 from .backfill_report import data as backfill_data
 from .calls import measure_calls
 from .imports import RUNS, measure_imports
-from .report import calls_data, imports_data, text
+from .layer import measure as measure_layer
+from .report import calls_data, imports_data, layer_data, text
 
 
 def _commit() -> str:
@@ -106,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.only_backfill:
         figures["calls"] = calls_data(measure_calls())
         figures["imports"] = imports_data(*measure_imports(args.runs))
+        figures["layer"] = layer_data(measure_layer(args.runs), args.runs)
     if args.backfill != "none":
         small, large = SIZES[args.backfill]
         figures["backfill"] = backfill_data(

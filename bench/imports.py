@@ -33,7 +33,7 @@ class Timing:
         return min(self.seconds)
 
 
-def _environment() -> dict[str, str]:
+def import_environment() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # every run would compile from source
     env.pop("PYTHONPROFILEIMPORTTIME", None)
@@ -53,7 +53,7 @@ def time_import(module: str, folder: Path | None = None, python: str = sys.execu
         [python, "-c", "\n".join(lines)],
         capture_output=True,
         text=True,
-        env=_environment(),
+        env=import_environment(),
         cwd=str(folder or project.ROOT),
         check=False,
         timeout=120,

@@ -8,6 +8,7 @@ from typing import Any
 from .backfill_report import text as backfill_text
 from .calls import APART, PRIME, Measured, Run
 from .imports import TARGET_RATIO, Timing
+from .layer import LayerFigures
 from .text import table
 
 
@@ -63,6 +64,26 @@ def imports_data(base: Timing, handlers: list[Timing]) -> dict[str, Any]:
                 "within_target": t.best / base.best <= TARGET_RATIO,
             }
             for t in handlers
+        ],
+    }
+
+
+def layer_data(figures: LayerFigures, runs: int) -> dict[str, Any]:
+    def ms(seconds: float) -> float:
+        return round(seconds * 1000, 1)
+
+    return {
+        "runs": runs,
+        "size_mb": figures.size_mb,
+        "handlers": [
+            {
+                "function": t.function,
+                "source_ms": ms(t.best("source")),
+                "bytecode_ms": ms(t.best("bytecode")),
+                "ratio": round(t.best("bytecode") / t.best("source"), 2),
+                "runs_ms": {k: [ms(s) for s in v] for k, v in t.seconds.items()},
+            }
+            for t in figures.handlers
         ],
     }
 
@@ -131,6 +152,22 @@ def text(figures: dict[str, Any]) -> str:
                 (h["module"], f"{h['best_ms']:.1f}", f"{h['ratio']:.2f}x ({verdict})", _runs(h["runs_ms"]))
             )
         lines += table(rows, right={1})
+        lines.append("")
+    layer = figures.get("layer")
+    if layer is not None:
+        sizes = ", ".join(f"{k} {v:.1f} MB" for k, v in layer["size_mb"].items())
+        lines += [
+            f"3. Cold start from the layer: each handler imported from a read-only layer (python -I -B), "
+            f"best of {layer['runs']}",
+            f"   source: no bytecode, as sam build ships it; bytecode: as make build ships it ({sizes})",
+            "",
+        ]
+        rows = [("function", "source ms", "bytecode ms", "bytecode/source")]
+        for h in layer["handlers"]:
+            rows.append(
+                (h["function"], f"{h['source_ms']:.1f}", f"{h['bytecode_ms']:.1f}", f"{h['ratio']:.2f}x")
+            )
+        lines += table(rows, right={1, 2, 3})
         lines.append("")
     backfill = figures.get("backfill")
     if backfill is not None:
