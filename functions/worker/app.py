@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from sidecar_enforcer.adapters.aws import Clients
 from sidecar_enforcer.config import Settings
@@ -49,6 +49,7 @@ if TYPE_CHECKING:  # imported when a backfill item comes, not on every cold star
 
 logger = Logger()
 metrics = Metrics()
+per_account = EphemeralMetrics()  # its own metric set: see count
 copy_config_to_registered_loggers(source_logger=logger, include={"sidecar_enforcer"})
 # See functions/router/app.py: the handler's own errors are logged once, on one line.
 logging.getLogger("aws_lambda_powertools.tracing.tracer").setLevel(logging.CRITICAL)
@@ -135,13 +136,17 @@ def process(records: list[dict[str, Any]]) -> tuple[list[Finding], dict[str, str
 
 def count(finding: Finding) -> None:
     """The status's stack-wide count (the alarms watch it) and, for the outcomes a person follows
-    per account, a count with the account as a dimension too (the dashboard's per-account widgets;
-    one EMF line each: a metric's dimension set is fixed per line)."""
+    per account, a count with the account as a dimension too (the dashboard's per-account widgets).
+    That one is flushed at once, one EMF line per finding: an EMF line holds one value per dimension,
+    and one batch may hold several accounts. Like every metric it honours POWERTOOLS_METRICS_DISABLED
+    (``sidecar-enforcer invoke`` keeps stdout for its result)."""
     name = metric_name(finding.status)
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
     if finding.status in PER_ACCOUNT and finding.account:
-        with single_metric(name=name, unit=MetricUnit.Count, value=1) as metric:
-            metric.add_dimension(name="account", value=finding.account)
+        per_account.add_dimension(name="account", value=finding.account)
+        per_account.add_metric(name=name, unit=MetricUnit.Count, value=1)
+        per_account.flush_metrics()
+        per_account.clear_metrics()  # flush clears only what it printed: nothing when disabled
 
 
 def work(item: WorkItem) -> list[Finding]:

@@ -164,7 +164,9 @@ def test_outcomes_are_counted_per_account_for_the_dashboard(
     inbox: Inbox,
     member: dict[str, Any],
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")  # the local pipeline turns them off
     capsys.readouterr()
     invoke(in_member("cloudtrail-updateservice.json", REGIONS[0]))  # REMEDIATED in the member
     invoke(in_member("cloudtrail-updateservice.json", REGIONS[0]))  # COMPLIANT now: not per account
