@@ -66,3 +66,22 @@ class VerifyDeployment:
     def _conclude(self, service: ServiceSnapshot, ours: records.Deployment, outcome: str) -> None:
         ended = dataclasses.replace(ours, outcome=outcome)
         self._ledger.update_service(service.arn, lambda r: dataclasses.replace(r, deployment=ended))
+
+
+def with_remediation(verdict: Finding, remediated: Finding) -> Finding:
+    """A deployment's verdict as a run reports it: with what the remediation that started it changed."""
+    return verdict.model_copy(
+        update={
+            "family": remediated.family,
+            "profile_version": remediated.profile_version,
+            "source_task_definition_arn": remediated.source_task_definition_arn,
+            "new_task_definition_arn": verdict.new_task_definition_arn or remediated.new_task_definition_arn,
+            "changes": remediated.changes,
+        }
+    )
+
+
+def not_ended(remediated: Finding, seconds: float) -> Finding:
+    """A remediation whose deployment had not ended when a run stopped waiting for it: FAILED."""
+    why = f"deployment {remediated.deployment_id} had not ended after {seconds:.0f} s"
+    return remediated.model_copy(update={"status": Status.FAILED, "reasons": [*remediated.reasons, why]})
