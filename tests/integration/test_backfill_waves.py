@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jsonschema
@@ -56,24 +56,30 @@ def waves_fleet(aws: Aws, seeded: fleet.Fleet, table: str, inbox: Inbox, bucket:
     return running(aws)
 
 
-def running(aws: Aws) -> dict[str, str]:
-    found = {}
+def services(aws: Aws) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The two clusters' services as ECS describes them, by cluster/service."""
     for cluster in CLUSTERS:
         arns = aws.ecs.list_services(cluster=cluster)["serviceArns"]
         for svc in aws.ecs.describe_services(cluster=cluster, services=arns)["services"]:
-            found[f"{cluster}/{svc['serviceName']}"] = svc["taskDefinition"]
-    return found
+            yield f"{cluster}/{svc['serviceName']}", svc
+
+
+def running(aws: Aws) -> dict[str, str]:
+    return {name: svc["taskDefinition"] for name, svc in services(aws)}
 
 
 def in_flight(aws: Aws) -> set[str]:
     """The services with a deployment IN_PROGRESS."""
-    found = set()
-    for cluster in CLUSTERS:
-        arns = aws.ecs.list_services(cluster=cluster)["serviceArns"]
-        for svc in aws.ecs.describe_services(cluster=cluster, services=arns)["services"]:
-            if any(d.get("rolloutState") == "IN_PROGRESS" for d in svc["deployments"]):
-                found.add(f"{cluster}/{svc['serviceName']}")
-    return found
+    return {
+        name
+        for name, svc in services(aws)
+        if any(d.get("rolloutState") == "IN_PROGRESS" for d in svc["deployments"])
+    }
+
+
+def deployed(aws: Aws) -> dict[str, list[str]]:
+    """Each service's deployment ids."""
+    return {name: sorted(d["id"] for d in svc["deployments"]) for name, svc in services(aws)}
 
 
 def ended_event(aws: Aws, name: str) -> dict[str, Any]:
@@ -246,16 +252,6 @@ def test_a_duplicated_wave_item_and_a_duplicated_deployment_event_count_once(
     item = {"messageId": "retry", "body": bodies[0], "attributes": {}}
     assert app.worker.process([item]) == ([], {})
     assert ledger(aws, table).run("bf-twice") == run
-
-
-def deployed(aws: Aws) -> dict[str, list[str]]:
-    """Each service's deployment ids."""
-    found = {}
-    for cluster in CLUSTERS:
-        arns = aws.ecs.list_services(cluster=cluster)["serviceArns"]
-        for svc in aws.ecs.describe_services(cluster=cluster, services=arns)["services"]:
-            found[f"{cluster}/{svc['serviceName']}"] = sorted(d["id"] for d in svc["deployments"])
-    return found
 
 
 def tick(app: Functions) -> dict[str, Any]:
