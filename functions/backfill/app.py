@@ -1,16 +1,21 @@
 """Backfill Lambda: invoked by hand (``aws lambda invoke``, ``sam remote invoke``) to bring a fleet
 into line. It lists the clusters and services of the accounts and regions asked for and queues one
 work item per service on the work queue the event path uses, tagged with a run id; the workers
-decide each service as an event would, keep its status in the run and, once the last one is done,
-write the report to the report bucket and publish one digest (usecases.runs).
+decide each service as an event would (in audit mode), keep its status in the run and, once the
+last one is done, write the report to the report bucket and publish one digest (usecases.runs).
 
-Payload (models.backfill): ``{"mode": "audit", "accounts": [...] | "ORGANIZATION", "regions":
-[...], "clusters": [...], "profile": "...", "runId": "..."}``. The answer names the run:
-``{"runId": ..., "queued": N, ...}``; ``sidecar-enforcer backfill-status RUN`` says how far it is.
+Enforce mode then remediates the services the survey found to change in safe waves
+(usecases.run_waves): a small first wave, growing, at most ``perCluster`` deployments of a cluster
+in a wave, one wave at a time; each waits, across invocations, for its deployments' verdicts ("ECS
+Deployment State Change" events, or the scheduled tick after ``verifySeconds``), and the run stops by
+itself when more than ``failureShare`` of a wave failed. A stack deployed in audit mode refuses it
+(one line: it would only audit).
 
-Enforce mode remediates in waves that wait for each wave's verification; those waves run from the
-command line (``sidecar-enforcer backfill --mode enforce``) and are refused here with one line, until
-the waves can wait across invocations (a run outlives the function's 15 minutes).
+Payload (models.backfill): ``{"mode": "audit" | "enforce", "accounts": [...] | "ORGANIZATION",
+"regions": [...], "clusters": [...], "profile": "...", "runId": "...", "first": 5, "growth": 2,
+"largest": 100, "perCluster": 10, "failureShare": 0.2, "verifySeconds": 1800}``. The answer names
+the run: ``{"runId": ..., "queued": N, ...}``; ``sidecar-enforcer backfill-status RUN`` says how far
+it is (the phase, and in a wave how many of its services ended).
 """
 
 from __future__ import annotations
@@ -27,7 +32,6 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from sidecar_enforcer.adapters.aws import Clients
 from sidecar_enforcer.config import Settings
-from sidecar_enforcer.errors import MalformedEventError
 from sidecar_enforcer.models.backfill import BackfillRequest, parse_request
 from sidecar_enforcer.usecases.runs import RunRequest
 from sidecar_enforcer.wiring import build_run_starter
@@ -59,11 +63,6 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
 
 def start(event: Any) -> dict[str, Any]:
     request = parse_request(event)
-    if request.mode == "enforce":
-        raise MalformedEventError(
-            "backfill payload: mode enforce runs in waves from the command line "
-            "(sidecar-enforcer backfill --mode enforce); this function audits"
-        )
     starter, organization = build_run_starter(settings(), clients())
     run = RunRequest(
         run_id=request.run_id or f"bf-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}",
@@ -71,6 +70,7 @@ def start(event: Any) -> dict[str, Any]:
         places=places(request, organization),
         clusters=tuple(request.clusters or ()),
         profile=request.profile,
+        waves=request.waves,
     )
     answer = starter(run)
     logger.info("backfill run %s started: %d service(s) queued", run.run_id, answer["queued"])

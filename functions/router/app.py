@@ -2,8 +2,9 @@
 
 Thin and quick by design: parse the event into a typed Trigger; answer an event that asks for
 nothing (the enforcer's own call handed back by CloudTrail, a tag nobody watches, a deployment the
-enforcer did not start) without queueing anything; run the scheduled outbox tick here (it publishes
-the statuses SNS refused earlier); queue everything else, one item per service, cluster, task
+enforcer did not start) without queueing anything; run the scheduled tick here (it publishes the
+statuses SNS refused earlier, and sweeps the open backfill runs: usecases.run_waves); queue
+everything else, one item per service, cluster, task
 definition or deployment outcome (``models.work``). The worker (functions/worker) decides and acts.
 
 A malformed event raises MalformedEventError (logged once, one line), so Lambda's retries and the
@@ -53,10 +54,11 @@ copy_config_to_registered_loggers(source_logger=logger, include={"sidecar_enforc
 logging.getLogger("aws_lambda_powertools.tracing.tracer").setLevel(logging.CRITICAL)
 
 # The adapters (sidecar_enforcer.adapters.<name>) whose calls this function makes: the state table
-# (a deployment's record, the outbox), the caller identity (the loop guard), SNS (the outbox tick,
-# FAILED statuses) and SQS (the work queue; the dead-letter queue for statuses SNS refuses for
-# good). template.yaml grants RouterFunction exactly their PERMISSIONS (tests/unit/test_permissions.py).
-ADAPTERS = ("dynamodb", "identity", "sns", "sqs")
+# (a deployment's record, the outbox, the backfill runs), the caller identity (the loop guard), SNS
+# (the outbox tick, FAILED statuses, a run's digest), SQS (the work queue, a run's next wave; the
+# dead-letter queue for statuses SNS refuses for good) and S3 (the report of a run the tick ends).
+# template.yaml grants RouterFunction exactly their PERMISSIONS (tests/unit/test_permissions.py).
+ADAPTERS = ("dynamodb", "identity", "s3", "sns", "sqs")
 
 
 @cache
@@ -93,7 +95,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         metrics.add_metric(name="MalformedEvents", unit=MetricUnit.Count, value=1)
         raise
     try:
-        if trigger.name == SCHEDULED:  # drains the outbox: no item, nothing per service
+        if trigger.name == SCHEDULED:  # the outbox, the open runs: no item, nothing per service
             return result_of(trigger, [gate().tick(trigger)], context.aws_request_id)
         early = gate().ignored(trigger)  # asks for nothing: answered, nothing queued
         if early is not None:

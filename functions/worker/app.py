@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
@@ -42,10 +42,7 @@ from sidecar_enforcer.models.events import ClusterTarget, Trigger
 from sidecar_enforcer.models.findings import Finding, Status
 from sidecar_enforcer.models.work import WorkItem, parse_item
 from sidecar_enforcer.service import Enforcer
-from sidecar_enforcer.wiring import build_enforcer, build_run_keeper, publish_fault, traced
-
-if TYPE_CHECKING:  # imported when a backfill item comes, not on every cold start
-    from sidecar_enforcer.usecases.runs import RunKeeper
+from sidecar_enforcer.wiring import build_enforcer, publish_fault, traced
 
 logger = Logger()
 metrics = Metrics()
@@ -79,11 +76,6 @@ def clients() -> Clients:
 @cache
 def enforcer() -> Enforcer:
     return build_enforcer(settings(), clients())
-
-
-@cache
-def runs() -> RunKeeper:
-    return build_run_keeper(settings(), clients())
 
 
 @metrics.log_metrics
@@ -154,11 +146,7 @@ def work(item: WorkItem) -> list[Finding]:
     try:
         if isinstance(item.target, ClusterTarget):
             return fan_out(item, item.target)
-        if item.run is not None:  # a backfill run's: decided in its mode, kept in the run
-            found = enforcer().handle(item.trigger, audit=item.run.mode == "audit", quiet=True)
-            runs().record(item.run, item.key, found)
-            return found
-        return enforcer().handle(item.trigger)
+        return enforcer().handle(item.trigger, run=item.run)  # a backfill run's: kept in the run
     except ConfigurationError as exc:
         raise fault(item.trigger, f"configuration fault: {exc}", configuration=True) from None
 

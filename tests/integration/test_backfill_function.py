@@ -128,7 +128,10 @@ def test_a_retried_item_is_counted_once_and_the_run_still_finishes_once(
         ({"mode": "audit", "accounts": ["12345"]}, "accounts: '12345' is not a 12-digit account id"),
         ({"mode": "audit", "regions": ["mars-1"]}, "regions: 'mars-1' is not a region"),
         ({"mode": "audit", "surprise": 1}, "surprise: Extra inputs are not permitted"),
-        ({"mode": "enforce"}, "mode enforce runs in waves from the command line"),
+        ({"mode": "enforce", "largest": 101}, "largest: Input should be less than or equal to 100"),
+        ({"mode": "enforce", "first": 6, "largest": 5}, "waves: first >= 1, largest >= first"),
+        ({"mode": "enforce", "failureShare": 1}, "failureShare: Input should be less than 1"),
+        ({"mode": "enforce", "verifySeconds": 0}, "verifySeconds: Input should be greater than 0"),
     ],
 )
 def test_a_payload_it_cannot_run_is_refused_in_one_line_and_queues_nothing(

@@ -152,6 +152,17 @@ class TestReverts:
         source = records.SourceRecord(OURS, records.Lease("me", 1.0))
         assert records.SourceRecord.from_doc(source.to_doc()) == source
 
+    def test_a_deployment_names_the_run_and_wave_that_started_it_and_older_ones_none(self) -> None:
+        ours = records.Deployment(OURS, "ecs-svc/1", 1.0, "jaeger", "jaeger", run="bf-1", wave=2)
+        old = {"deployment": {k: v for k, v in ours.__dict__.items() if k not in ("run", "wave")}}
+
+        assert (
+            records.ServiceRecord.from_doc(records.ServiceRecord(deployment=ours).to_doc()).deployment == ours
+        )
+        loaded = records.ServiceRecord.from_doc(old).deployment
+        assert loaded is not None
+        assert (loaded.run, loaded.wave) == (None, None)
+
 
 class TestSidecarProblems:
     def test_every_task_must_run_the_sidecar(self) -> None:

@@ -44,6 +44,8 @@ from sidecar_enforcer.usecases.fan_out import FanOutCluster
 from sidecar_enforcer.usecases.outbox import DrainOutbox
 from sidecar_enforcer.usecases.release import Release
 from sidecar_enforcer.usecases.revisions import Revisions
+from sidecar_enforcer.usecases.run_waves import RunKeeper
+from sidecar_enforcer.usecases.runs import FinishRun
 from sidecar_enforcer.usecases.scope import Reporter, Scope
 from sidecar_enforcer.usecases.triage import Triage
 from sidecar_enforcer.usecases.verify_deployment import VerifyDeployment
@@ -143,6 +145,13 @@ class World:
         self.members: dict[str, FakeEcs] = {}
         self.unreachable: dict[str, AwsError] = {}
         self.ecs_asked: list[tuple[str, str]] = []
+        # Backfill runs: the work queue is this world's (``queued``), no report bucket.
+        self.runs = RunKeeper(
+            self.ledger,
+            FinishRun(self.ledger, None, self.publisher),
+            lambda: self,  # type: ignore[arg-type,return-value]
+            visibility_seconds=720,
+        )
         self.enforcer = Enforcer(
             self.settings,
             self.ecs_for,
@@ -153,8 +162,9 @@ class World:
             release=self.release,
             fan_out=self.fan_out,
             report=self.report,
+            runs=lambda: self.runs,
         )
-        self.gate = Gate(self.settings, self.triage, self.drain, self.report)
+        self.gate = Gate(self.settings, self.triage, self.drain, self.report, self.ledger, lambda: self.runs)
 
     def ecs_for(self, account: str, region: str) -> FakeEcs:
         """wiring.build_enforcer's ecs_for: the enforcer's own account's gateway, or a member's."""

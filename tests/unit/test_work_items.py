@@ -16,7 +16,7 @@ from sidecar_enforcer.models.events import (
     TaskDefinitionTarget,
     Trigger,
 )
-from sidecar_enforcer.models.work import SQS_ID_MAX, WorkItem, items_of, parse_item
+from sidecar_enforcer.models.work import SQS_ID_MAX, RunTag, WorkItem, items_of, parse_item
 
 ACCOUNT = "123456789012"
 ECS = f"arn:aws:ecs:eu-west-1:{ACCOUNT}"
@@ -177,3 +177,39 @@ def test_a_body_that_is_not_a_work_item_is_refused_in_one_line(body: str, messag
 def test_a_body_that_is_no_string_is_refused() -> None:
     with pytest.raises(MalformedEventError, match="a dict, not a JSON string"):
         parse_item({"v": 1})
+
+
+def test_a_run_item_without_a_wave_parses_as_before_and_a_wave_item_keeps_its_wave() -> None:
+    (item,) = items_of(trigger(ServiceTarget("shop-prod", "api")))
+    before = json.loads(item.to_body())
+    before["run"] = {"id": "bf-1", "mode": "enforce"}  # an item queued before waves existed
+
+    survey = parse_item(json.dumps(before))
+    wave = replace(survey, run=RunTag("bf-1", "enforce", 3))
+
+    assert survey.run == RunTag("bf-1", "enforce")
+    assert survey.run.wave is None
+    assert survey.run.audit  # a survey decides in audit, whatever the run's mode
+    assert parse_item(wave.to_body()) == wave
+    assert wave.run is not None
+    assert not wave.run.audit
+    assert "wave" not in json.loads(survey.to_body())["run"]
+    with pytest.raises(MalformedEventError, match=r"run\.wave: Input should be greater than or equal to 1"):
+        parse_item(json.dumps({**before, "run": {"id": "bf-1", "mode": "enforce", "wave": 0}}))
+
+
+def test_the_largest_wave_s_items_fit_one_state_table_item() -> None:
+    """A wave's items are kept in one DynamoDB item (at most 400 KB): the largest wave a payload may
+    ask for, of services with the longest names ECS allows, fits with room to spare."""
+    from sidecar_enforcer.models.backfill import LARGEST_WAVE
+
+    longest = ServiceTarget("c" * 255, "s" * 255)
+    item = WorkItem(
+        replace(trigger(longest), event_id="r" * 64, name="backfill", caller_arn=None, caller_role_arn=None),
+        origin="r" * 64 + "#wave9999",
+        run=RunTag("r" * 64, "enforce", 9999),
+    )
+
+    stored = json.dumps({"items": [item.to_body()] * LARGEST_WAVE})
+
+    assert len(stored.encode()) < 400 * 1024 / 2

@@ -162,7 +162,9 @@ def add_parser(sub: Any, command: Any, policy_options: Any, state_table_option: 
         default=WavePolicy.failure_share,
         help="stop the run when more than this share of a wave fails (0 to 1)",
     )
-    waves.add_argument("--verify-timeout", type=float, default=1800.0, help="seconds a wave waits")
+    waves.add_argument(
+        "--verify-timeout", type=float, default=WavePolicy.verify_seconds, help="seconds a wave waits"
+    )
     waves.add_argument("--poll", type=float, default=15.0, help="seconds between checks of a wave")
     policy_options(p)
     state_table_option(p)
@@ -190,6 +192,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             largest=args.largest_wave,
             per_cluster=args.per_cluster,
             failure_share=args.failure_share,
+            verify_seconds=args.verify_timeout,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -227,7 +230,6 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             clusters=tuple(_csv(args.clusters)),
             profile=args.profile,
             waves=waves,
-            verify_seconds=args.verify_timeout,
             poll_seconds=args.poll,
         )
         started, clock = datetime.now(UTC), time.monotonic()
@@ -241,7 +243,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         seconds=time.monotonic() - clock,
         rows=[f.to_message() for f in result.findings],
         calls=dict(counter.counts),
-        waves=[{**vars(w), "failureShare": round(w.failure_share, 3)} for w in result.waves],
+        waves=[w.to_doc() for w in result.waves],
         stopped=result.stopped,
         scope={
             "accounts": sorted({f.account for f in result.findings if f.account}) or accounts,

@@ -273,6 +273,7 @@ def cmd_backfill_status(args: argparse.Namespace) -> int:
     """How far a backfill run of the stack is: its document and its services' statuses so far."""
     from sidecar_enforcer.adapters.dynamodb import StateTable
     from sidecar_enforcer.ledger import Ledger
+    from sidecar_enforcer.usecases.run_waves import progress
 
     settings = _settings(args)
     if not settings.state_table_name:
@@ -282,7 +283,7 @@ def cmd_backfill_status(args: argparse.Namespace) -> int:
     doc = ledger.run(args.run_id)
     if doc is None:
         raise UsageError(f"no backfill run {args.run_id} in {settings.state_table_name}")
-    rows = ledger.run_rows(args.run_id)
+    rows = ledger.run_rows(args.run_id).values()
     counts: dict[str, int] = {}
     for row in rows:
         counts[str(row.get("status"))] = counts.get(str(row.get("status")), 0) + 1
@@ -292,6 +293,8 @@ def cmd_backfill_status(args: argparse.Namespace) -> int:
             "runId": args.run_id,
             "mode": doc.get("mode"),
             "status": doc.get("status"),
+            "phase": progress(doc),
+            "stopped": doc.get("stopped"),
             "started": doc.get("started"),
             "ended": doc.get("ended"),
             "done": int(doc.get("done", 0)),

@@ -49,6 +49,8 @@ class Settings(BaseModel):
     # The SQS FIFO work queue (its name ends in .fifo): the router queues one item per target, the
     # worker queues a cluster's services. The router needs it; without it, it refuses to run.
     work_queue_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+/\S+\.fifo$")
+    # Its visibility timeout (seconds): a backfill run whose items were lost is told by it.
+    work_queue_visibility_timeout: int = Field(default=720, ge=0, le=12 * 3600)
     # The S3 bucket a backfill run's report is written to (the stack's ReportBucket).
     report_bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
     # Publish COMPLIANT and NOT_OPTED_IN too (by default: logged and counted, not published).
@@ -113,6 +115,7 @@ ENV_VARS: dict[str, str] = {
     "REVERT_WINDOW_SECONDS": "revert_window_seconds",
     "DEAD_LETTER_QUEUE_URL": "dead_letter_queue_url",
     "WORK_QUEUE_URL": "work_queue_url",
+    "WORK_QUEUE_VISIBILITY_TIMEOUT": "work_queue_visibility_timeout",
     "REPORT_BUCKET": "report_bucket",
     "MEMBER_ROLE_NAME": "member_role_name",
 }

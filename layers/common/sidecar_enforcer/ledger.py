@@ -30,6 +30,9 @@ OUTBOX_TTL_SECONDS = 14 * 24 * 3600
 RUN = "run"
 RUN_TTL_SECONDS = 30 * 24 * 3600  # a run's rows; its report stays in the report bucket
 RUN_ROWS_MAX = 1_000_000
+RUNS = "runs"  # the open runs' partition
+RUNS_OPEN_MAX = 100
+SURVEY_KEYS_PER_ROW = 100  # a key (an ECS service ARN) is at most about 600 characters
 OUTBOX_ATTEMPTS = 3  # publishes of a status SNS refuses for good before it is dead-lettered
 
 
@@ -265,12 +268,28 @@ class Ledger:
 
     # -- backfill runs ------------------------------------------------------------------------------
     # A run: its document (pk run#<id>, sk "run": the spec, how many services it expects, how many
-    # are done) and one row per service (sk svc#<key>: the service's status message). A row counts
-    # once: a retried item overwrites its row without counting it again.
+    # are done, its phase) and one row per service (sk svc#<key>: the service's latest status
+    # message), the keys its survey queued (sk survey#NNNN, 100 a row) and an enforce run's waves
+    # (sk wave#NNNN: the wave's work items). A row counts once: a retried item overwrites its row
+    # without counting it again. The open runs are listed under pk "runs" (sk: the run id) for the
+    # scheduled tick, until the run is finished.
 
     def run_open(self, run_id: str, doc: dict[str, Any]) -> bool:
         """Record a new run; False when a run with this id exists."""
-        return self._table.put(f"run#{run_id}", RUN, {**doc, "done": 0}, None, expires=self._run_expiry())
+        now = self._clock()
+        opened = {**doc, "done": 0, "recorded": now}
+        if not self._table.put(f"run#{run_id}", RUN, opened, None, expires=self._run_expiry()):
+            return False
+        self._table.put(RUNS, run_id, {}, None, expires=self._run_expiry())
+        return True
+
+    def runs_open(self) -> list[str]:
+        """The runs not finished yet (one Query)."""
+        return [run_id for run_id, _ in self._table.query(RUNS, RUNS_OPEN_MAX)]
+
+    def run_closed(self, run_id: str) -> None:
+        """The run is finished: no longer listed as open."""
+        self._table.delete(RUNS, run_id, 1)
 
     def run(self, run_id: str) -> dict[str, Any] | None:
         found = self._table.get(f"run#{run_id}", RUN)
@@ -287,7 +306,14 @@ class Ledger:
             self._pause()
         if found is not None:
             return None
-        return self.run_update(run_id, lambda doc: {**doc, "done": int(doc.get("done", 0)) + 1})
+        now = self._clock()
+        return self.run_update(
+            run_id, lambda doc: {**doc, "done": int(doc.get("done", 0)) + 1, "recorded": now}
+        )
+
+    def run_row(self, run_id: str, key: str) -> dict[str, Any] | None:
+        found = self._table.get(f"run#{run_id}", f"svc#{key}")
+        return found.doc if found else None
 
     def run_update(self, run_id: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
         key = (f"run#{run_id}", RUN)
@@ -300,10 +326,34 @@ class Ledger:
                 return new
             self._pause()
 
-    def run_rows(self, run_id: str) -> list[dict[str, Any]]:
-        """Every service status recorded in the run."""
+    def run_rows(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """Every service status recorded in the run, by key."""
         rows = self._table.query(f"run#{run_id}", RUN_ROWS_MAX)
-        return [found.doc for sk, found in rows if sk.startswith("svc#")]
+        return {sk.removeprefix("svc#"): found.doc for sk, found in rows if sk.startswith("svc#")}
+
+    def run_survey(self, run_id: str, keys: list[str]) -> None:
+        """The keys of the services the run's survey queued (what a sweep finds missing)."""
+        for start in range(0, len(keys), SURVEY_KEYS_PER_ROW):
+            sk = f"survey#{start // SURVEY_KEYS_PER_ROW + 1:04d}"
+            doc = {"keys": keys[start : start + SURVEY_KEYS_PER_ROW]}
+            self._table.put(f"run#{run_id}", sk, doc, None, expires=self._run_expiry())
+
+    def run_unrecorded(self, run_id: str) -> list[str]:
+        """The keys the survey queued that have no row in the run yet."""
+        found = self._table.query(f"run#{run_id}", RUN_ROWS_MAX)
+        listed = [k for sk, part in found if sk.startswith("survey#") for k in part.doc["keys"]]
+        recorded = {sk.removeprefix("svc#") for sk, _ in found if sk.startswith("svc#")}
+        return [k for k in listed if k not in recorded]
+
+    def run_wave_put(self, run_id: str, number: int, items: list[str]) -> None:
+        """Keep a planned wave's work items (their bodies); a wave is planned once (an existing one stays)."""
+        self._table.put(
+            f"run#{run_id}", f"wave#{number:04d}", {"items": items}, None, expires=self._run_expiry()
+        )
+
+    def run_wave(self, run_id: str, number: int) -> list[str]:
+        found = self._table.get(f"run#{run_id}", f"wave#{number:04d}")
+        return list(found.doc["items"]) if found else []
 
     def _run_expiry(self) -> float:
         return self._clock() + RUN_TTL_SECONDS

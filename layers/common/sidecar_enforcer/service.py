@@ -2,19 +2,22 @@
 
 It routes each target of a trigger to its use case (``usecases/``), in the trigger's account and
 region (``ecs_for(account, region)``: the enforcer's own account with its own credentials, a
-member account through its member role), and hands every finding to the reporter. It decides
-nothing itself and knows nothing of the Lambda event format: the handler parses the event into a
-Trigger first.
+member account through its member role), and hands every finding to the reporter, or to its
+backfill run (``usecases.run_waves``): a run's item's, and the verdict on a deployment a run's wave
+started. It decides nothing itself and knows nothing of the Lambda event format: the handler parses
+the event into a Trigger first.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from .adapters.ecs import EcsGateway
 from .adapters.identity import Identity
 from .config import Mode, Settings
-from .errors import AwsError, NotFoundError
+from .errors import AwsError, ConfigurationError, NotFoundError
 from .models.events import (
     ClusterTarget,
     DeploymentOutcome,
@@ -24,13 +27,18 @@ from .models.events import (
     Trigger,
 )
 from .models.findings import Finding, Status
-from .models.work import WorkItem
+from .models.work import RunTag, WorkItem, key_of
 from .usecases.enforce_service import EnforceService
 from .usecases.enforce_task_definition import EnforceTaskDefinition
 from .usecases.fan_out import FanOutCluster
 from .usecases.release import Release
 from .usecases.scope import Reporter, Scope
 from .usecases.verify_deployment import VerifyDeployment
+
+if TYPE_CHECKING:  # built when a backfill run's item comes (wiring), not on every cold start
+    from .usecases.run_waves import RunKeeper
+
+log = logging.getLogger(__name__)
 
 
 class Enforcer:
@@ -46,6 +54,7 @@ class Enforcer:
         release: Release,
         fan_out: FanOutCluster,
         report: Reporter,
+        runs: Callable[[], RunKeeper] | None = None,
     ) -> None:
         self.settings = settings
         self._ecs_for = ecs_for
@@ -56,23 +65,32 @@ class Enforcer:
         self._release = release
         self._fan_out = fan_out
         self._report = report
+        self._runs = runs
 
-    def handle(self, trigger: Trigger, *, audit: bool = False, quiet: bool = False) -> list[Finding]:
+    def handle(self, trigger: Trigger, *, run: RunTag | None = None) -> list[Finding]:
         """Enforce everything a work item asks for (the router's Gate found it asks for
         something), in the event's account and region; publish and return one finding per target.
-        ``audit``: change nothing, whatever the settings say; ``quiet``: log the findings, publish
-        none (a backfill run's items: the run publishes one digest)."""
-        mode = Mode.AUDIT if audit else self.settings.enforcement_mode
-        scope = Scope.of(trigger, mode)
-        report = self._report.log if quiet else self._report
+        ``run``: a backfill run's item, decided in the run's mode (``RunTag.audit``), its findings
+        kept in the run and logged, not published (the run publishes one digest); a wave item is
+        acted on once. A deployment a run's wave started is verified as any other, and its verdict
+        kept in that run the same way."""
+        mode = Mode.AUDIT if run is not None and run.audit else self.settings.enforcement_mode
+        scope = Scope.of(trigger, mode, run)
         account = trigger.account or self._identity().account
-        try:
-            ecs = self._ecs_for(account, trigger.region)
-        except AwsError as exc:  # the member role cannot be assumed: every target FAILED, retried
-            return [report(self._failed(target, scope, exc)) for target in trigger.targets]
         findings: list[Finding] = []
         for target in trigger.targets:
-            findings.extend(report(f) for f in self._target(ecs, target, scope))
+            key = key_of(trigger, target)
+            if run is not None and not self._keeper().acts_on(run, key):
+                log.info("%s: not acted on again in wave %s of backfill run %s", key, run.wave, run.id)
+                continue
+            for finding, started_by in self._outcomes(account, target, scope):
+                if started_by is not None:  # the verdict on a deployment a run's wave started
+                    self._keeper().verdict(started_by, key, self._report.log(finding))
+                elif run is not None:  # the run publishes one digest
+                    self._keeper().record(run, key, self._report.log(finding))
+                else:
+                    self._report(finding)
+                findings.append(finding)
         return findings
 
     def enforce_service(
@@ -87,12 +105,7 @@ class Enforcer:
         """One service, named by a person (``sidecar-enforcer enforce``), in the enforcer's own
         account unless ``account`` names a member account."""
         scope = self._manual(region, trigger, account)
-        target = ServiceTarget(cluster, service)
-        try:
-            ecs = self._ecs_for(scope.account, region)
-        except AwsError as exc:
-            return self._report(self._failed(target, scope, exc))
-        (finding,) = self._target(ecs, target, scope)
+        ((finding, _),) = self._outcomes(scope.account, ServiceTarget(cluster, service), scope)
         return self._report(finding)
 
     def release(self, region: str, cluster: str, service: str, *, account: str | None = None) -> Finding:
@@ -123,20 +136,35 @@ class Enforcer:
             reasons=[str(exc)],
         )
 
-    def _target(self, ecs: EcsGateway, target: Target, scope: Scope) -> Iterable[Finding]:
+    def _keeper(self) -> RunKeeper:
+        if self._runs is None:
+            raise ConfigurationError("a backfill run's item, but no run keeper (STATE_TABLE_NAME)")
+        return self._runs()
+
+    def _outcomes(
+        self, account: str, target: Target, scope: Scope
+    ) -> Iterable[tuple[Finding, RunTag | None]]:
+        """Each finding about ``target``, with the run whose wave started the deployment it judged."""
         try:
-            if isinstance(target, ServiceTarget):
-                yield self._enforce_service.named(
-                    ecs, target.cluster, target.service, scope, target.cluster_tags
-                )
-            elif isinstance(target, ClusterTarget):
-                arns = list(ecs.list_services(target.cluster))
-                cluster_tags = ecs.cluster_tags(target.cluster, fresh=True)
-                for snapshot in ecs.describe_services(target.cluster, arns):
-                    yield self._enforce_service(ecs, snapshot, scope, cluster_tags=cluster_tags)
-            elif isinstance(target, TaskDefinitionTarget):
-                yield self._enforce_task_definition(ecs, target, scope)
-            elif isinstance(target, DeploymentOutcome):
-                yield self._verify_deployment(ecs, target, scope)
+            ecs = self._ecs_for(account, scope.region)
+        except AwsError as exc:  # the member role cannot be assumed: FAILED, retried
+            yield self._failed(target, scope, exc), None
+            return
+        try:
+            if isinstance(target, DeploymentOutcome):
+                yield self._verify_deployment.verdict(ecs, target, scope)
+            else:
+                yield from ((finding, None) for finding in self._target(ecs, target, scope))
         except AwsError as exc:
-            yield self._failed(target, scope, exc)
+            yield self._failed(target, scope, exc), None
+
+    def _target(self, ecs: EcsGateway, target: Target, scope: Scope) -> Iterable[Finding]:
+        if isinstance(target, ServiceTarget):
+            yield self._enforce_service.named(ecs, target.cluster, target.service, scope, target.cluster_tags)
+        elif isinstance(target, ClusterTarget):
+            arns = list(ecs.list_services(target.cluster))
+            cluster_tags = ecs.cluster_tags(target.cluster, fresh=True)
+            for snapshot in ecs.describe_services(target.cluster, arns):
+                yield self._enforce_service(ecs, snapshot, scope, cluster_tags=cluster_tags)
+        elif isinstance(target, TaskDefinitionTarget):
+            yield self._enforce_task_definition(ecs, target, scope)

@@ -40,7 +40,8 @@ if TYPE_CHECKING:
     from .usecases.backfill import Backfill, Progress
     from .usecases.enforce_service import PlanMemo
     from .usecases.notify import Notify
-    from .usecases.runs import RunKeeper, StartRun
+    from .usecases.run_waves import RunKeeper
+    from .usecases.runs import StartRun
 
 
 def profile_source(settings: Settings, clients: Clients) -> Callable[[], Catalog]:
@@ -141,8 +142,12 @@ def account_clients(settings: Settings, clients: Clients, identity: Callable[[],
 
 
 def build_gate(settings: Settings, clients: Clients | None = None) -> Gate:
-    shared = _shared(settings, clients or Clients())
-    return Gate(settings, Triage(settings, shared.identity, shared.ledger), shared.drain, shared.report)
+    clients = clients or Clients()
+    shared = _shared(settings, clients)
+    triage = Triage(settings, shared.identity, shared.ledger)
+    return Gate(
+        settings, triage, shared.drain, shared.report, shared.ledger, _run_keeper(settings, clients, shared)
+    )
 
 
 def build_enforcer(settings: Settings, clients: Clients | None = None) -> Enforcer:
@@ -180,6 +185,7 @@ def build_enforcer(settings: Settings, clients: Clients | None = None) -> Enforc
         release=Release(shared.ledger),
         fan_out=FanOutCluster(lambda: _work_queue(settings, clients)),
         report=shared.report,
+        runs=_run_keeper(settings, clients, shared),
     )
 
 
@@ -289,13 +295,23 @@ def _reports(settings: Settings, clients: Clients) -> Any:
     return ReportStore(clients.client("s3"), settings.report_bucket) if settings.report_bucket else None
 
 
-def build_run_keeper(settings: Settings, clients: Clients | None = None) -> RunKeeper:
-    """The worker's side of a backfill run (usecases.runs)."""
-    from .usecases.runs import FinishRun, RunKeeper
+def _run_keeper(settings: Settings, clients: Clients, shared: _Shared) -> Callable[[], RunKeeper]:
+    """The worker's and the scheduled tick's side of a backfill run (usecases.run_waves), built (and
+    its modules imported) when a run's item comes, or a tick finds a run open."""
 
-    clients = clients or Clients()
-    shared = _shared(settings, clients)
-    return RunKeeper(shared.ledger, FinishRun(shared.ledger, _reports(settings, clients), shared.publisher))
+    @cache
+    def keeper() -> RunKeeper:
+        from .usecases.run_waves import RunKeeper
+        from .usecases.runs import FinishRun
+
+        return RunKeeper(
+            shared.ledger,
+            FinishRun(shared.ledger, _reports(settings, clients), shared.publisher),
+            lambda: _work_queue(settings, clients),
+            visibility_seconds=settings.work_queue_visibility_timeout,
+        )
+
+    return keeper
 
 
 def build_run_starter(
@@ -321,6 +337,7 @@ def build_run_starter(
         lambda: _work_queue(settings, clients),
         finish,
         lambda: shared.identity().partition,
+        settings.enforcement_mode,
     )
     return start, lambda: sorted(Organization(clients.client("organizations")).active_accounts())
 

@@ -65,6 +65,9 @@ class Deployment:
     profile: str
     sidecar: str  # the sidecar container's name in task_definition
     outcome: str | None = None  # VERIFIED / DEPLOYMENT_FAILED once the deployment ended
+    # Started by a backfill run's wave: its verdict is that service's end in the wave (usecases.runs).
+    run: str | None = None
+    wave: int | None = None
 
     @property
     def ref(self) -> str:

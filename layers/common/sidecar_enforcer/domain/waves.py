@@ -3,8 +3,9 @@
 The services to change go out in waves: a small first wave, each next one ``growth`` times larger up
 to ``largest``, never more than ``per_cluster`` deployments of one cluster in one wave (a wave's
 deployments are all in flight together). Each wave waits until its deployments end (VERIFIED or
-not); when more than ``failure_share`` of a wave failed, the fleet-level circuit breaker stops the
-run: the rest is left as it is and the summary says why.
+not, at most ``verify_seconds``); when more than ``failure_share`` of a wave failed, the fleet-level
+circuit breaker stops the run: the rest is left as it is and the summary says why. The command
+line's run (usecases.backfill) and the stack's (usecases.runs) share these rules.
 
 Pure: plain data in, plain data out.
 """
@@ -13,8 +14,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TypeVar
+from dataclasses import asdict, dataclass
+from typing import Any, TypeVar
 
 from .status import Status
 
@@ -35,6 +36,7 @@ class WavePolicy:
     largest: int = 100
     per_cluster: int = 10
     failure_share: float = 0.2  # stop when more than this share of a wave failed
+    verify_seconds: float = 1800.0  # how long a wave waits for its deployments to end
 
     def __post_init__(self) -> None:
         if self.first < 1 or self.largest < self.first or self.per_cluster < 1:
@@ -43,6 +45,26 @@ class WavePolicy:
             raise ValueError("waves: growth must be at least 1")
         if not 0 <= self.failure_share < 1:
             raise ValueError("waves: failure_share must be in [0, 1)")
+        if self.verify_seconds <= 0:
+            raise ValueError("waves: verify_seconds must be more than 0")
+
+    def to_doc(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> WavePolicy:
+        return cls(**doc)
+
+
+def to_change(status: Status, changes: Sequence[str]) -> bool:
+    """The audit found a change to make: the sidecar missing, or drifted with upgrades on."""
+    return status in (Status.NONCOMPLIANT, Status.DRIFTED) and bool(changes)
+
+
+def in_rollout(profile: str | None, rollout: str | None) -> bool:
+    """Whether a service is in a run that rolls out ``rollout`` (None: every profile): the services
+    asking for another profile stay out."""
+    return rollout is None or profile in (None, rollout)
 
 
 def plan_waves(items: Sequence[T], cluster_of: Callable[[T], str], policy: WavePolicy) -> list[list[T]]:
@@ -84,6 +106,10 @@ class WaveOutcome:
         counted = self.succeeded + self.failed
         return self.failed / counted if counted else 0.0
 
+    def to_doc(self) -> dict[str, Any]:
+        """As a run's report lists it."""
+        return {**asdict(self), "failureShare": round(self.failure_share, 3)}
+
 
 def judge_wave(number: int, statuses: Sequence[Status], policy: WavePolicy) -> WaveOutcome:
     """How a wave ended, and whether the breaker trips: more than ``failure_share`` of the services
@@ -94,3 +120,17 @@ def judge_wave(number: int, statuses: Sequence[Status], policy: WavePolicy) -> W
     counted = succeeded + failed
     tripped = counted > 0 and failed / counted > policy.failure_share
     return WaveOutcome(number, len(statuses), succeeded, failed, neutral, tripped)
+
+
+def stop_reason(outcome: WaveOutcome, waves: int, left: int, policy: WavePolicy) -> str:
+    """Why the breaker stopped the run after ``outcome``'s wave, of ``waves``, ``left`` services unsent."""
+    return (
+        f"the run stopped after wave {outcome.number} of {waves}: {outcome.failed} of "
+        f"{outcome.succeeded + outcome.failed} deployments failed (more than "
+        f"{policy.failure_share:.0%}); {left} service(s) left unchanged"
+    )
+
+
+def not_changed(reasons: Sequence[str], stopped: str) -> list[str]:
+    """The reasons of a service a stopped run did not reach: its audit's, and why it stayed so."""
+    return [*reasons, f"not changed: {stopped}"]

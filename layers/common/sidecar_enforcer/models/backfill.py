@@ -4,6 +4,9 @@
      "clusters": ["shop-prod"], "profile": "jaeger", "runId": "bf-2026-12-01"}
 
 Only ``mode`` is required: the accounts default to the hub's own, the regions to the function's.
+An enforce run's waves (domain.waves.WavePolicy, whose defaults they take): ``first``, ``growth``,
+``largest`` (at most 100: a wave's items are kept in one state table item, at most 400 KB),
+``perCluster``, ``failureShare`` and ``verifySeconds``.
 """
 
 from __future__ import annotations
@@ -15,11 +18,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..domain.arns import ACCOUNT_ID, REGION
 from ..domain.ecs_rules import NAME
+from ..domain.waves import WavePolicy
 from ..errors import MalformedEventError
 from .events import one_line
 from .work import RUN_ID
 
 ORGANIZATION = "ORGANIZATION"
+LARGEST_WAVE = 100  # a wave's items, serialized, in one state table item (DynamoDB: at most 400 KB)
 
 
 class BackfillRequest(BaseModel):
@@ -31,6 +36,18 @@ class BackfillRequest(BaseModel):
     clusters: list[str] | None = Field(default=None, min_length=1, max_length=1000)
     profile: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     run_id: str | None = Field(default=None, alias="runId", pattern=RUN_ID.pattern)
+    first: int = Field(default=WavePolicy.first, ge=1)
+    growth: float = Field(default=WavePolicy.growth, ge=1)
+    largest: int = Field(default=WavePolicy.largest, ge=1, le=LARGEST_WAVE)
+    per_cluster: int = Field(default=WavePolicy.per_cluster, alias="perCluster", ge=1)
+    failure_share: float = Field(default=WavePolicy.failure_share, alias="failureShare", ge=0, lt=1)
+    verify_seconds: float = Field(default=WavePolicy.verify_seconds, alias="verifySeconds", gt=0)
+
+    @property
+    def waves(self) -> WavePolicy:
+        return WavePolicy(
+            self.first, self.growth, self.largest, self.per_cluster, self.failure_share, self.verify_seconds
+        )
 
 
 def parse_request(event: Any) -> BackfillRequest:
@@ -55,4 +72,8 @@ def parse_request(event: Any) -> BackfillRequest:
     for cluster in request.clusters or []:
         if not NAME.fullmatch(cluster.rsplit("/", 1)[-1]):
             raise MalformedEventError(f"backfill payload: clusters: {cluster!r} is not a cluster name")
+    try:
+        request.waves  # noqa: B018 - the policy's own rules (largest >= first)
+    except ValueError as exc:
+        raise MalformedEventError(f"backfill payload: {exc}") from None
     return request

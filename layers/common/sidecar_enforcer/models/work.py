@@ -66,10 +66,16 @@ RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 @dataclass(frozen=True)
 class RunTag:
     """The backfill run an item belongs to: its finding is recorded in the run, not published one by
-    one, and it is decided in the run's mode (audit, unless the run and the stack both enforce)."""
+    one. A survey item (``wave`` None) is decided in audit; a wave item of an enforce run in the
+    stack's mode (enforce, unless the stack only audits)."""
 
     id: str
     mode: Literal["audit", "enforce"]
+    wave: int | None = None  # 1-based; None: the run's survey
+
+    @property
+    def audit(self) -> bool:
+        return self.mode == "audit" or self.wave is None
 
 
 @dataclass(frozen=True)
@@ -121,7 +127,10 @@ class WorkItem:
             "target": _target_body(self.target),
         }
         if self.run is not None:
-            body["run"] = {"id": self.run.id, "mode": self.run.mode}
+            run: dict[str, Any] = {"id": self.run.id, "mode": self.run.mode}
+            if self.run.wave is not None:
+                run["wave"] = self.run.wave
+            body["run"] = run
         return json.dumps(body, sort_keys=True, separators=(",", ":"))
 
 
@@ -197,6 +206,7 @@ class _Deployment(_Strict):
 class _Run(_Strict):
     id: str = Field(pattern=RUN_ID.pattern)
     mode: Literal["audit", "enforce"]
+    wave: int | None = Field(default=None, ge=1)  # absent in a survey item (and in items before waves)
 
 
 class _Body(_Strict):
@@ -241,7 +251,7 @@ def parse_item(body: Any) -> WorkItem:
         partition=parsed.partition,
         tag_keys=None if parsed.tag_keys is None else frozenset(parsed.tag_keys),
     )
-    run = RunTag(parsed.run.id, parsed.run.mode) if parsed.run is not None else None
+    run = RunTag(parsed.run.id, parsed.run.mode, parsed.run.wave) if parsed.run is not None else None
     return WorkItem(trigger, origin=parsed.origin, run=run)
 
 

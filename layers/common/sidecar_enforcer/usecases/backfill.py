@@ -31,13 +31,22 @@ from ..config import Mode
 from ..domain.arns import parse_arn
 from ..domain.snapshots import ServiceSnapshot
 from ..domain.status import Status
-from ..domain.waves import WaveOutcome, WavePolicy, judge_wave, plan_waves
+from ..domain.waves import (
+    WaveOutcome,
+    WavePolicy,
+    in_rollout,
+    judge_wave,
+    not_changed,
+    plan_waves,
+    stop_reason,
+    to_change,
+)
 from ..errors import AwsError, NotFoundError
 from ..models.events import DeploymentOutcome
 from ..models.findings import Finding
 from .enforce_service import EnforceService
 from .scope import Scope
-from .verify_deployment import VerifyDeployment
+from .verify_deployment import VerifyDeployment, not_ended, with_remediation
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +60,6 @@ class RunSpec:
     clusters: tuple[str, ...] = ()  # names or ARNs; empty: every cluster
     profile: str | None = None  # only the services that ask for this profile
     waves: WavePolicy = field(default_factory=WavePolicy)
-    verify_seconds: float = 1800.0  # how long a wave waits for its deployments to end
     poll_seconds: float = 15.0
 
 
@@ -126,8 +134,7 @@ class Backfill:
             for found in places.map(lambda place: self._survey(spec, *place), spec.places):
                 rows.extend(found)
         rows.sort(key=lambda r: (r.account, r.region, r.cluster, r.service))
-        if spec.profile is not None:  # a profile's rollout: the services asking for another stay out
-            rows = [r for r in rows if r.finding.profile in (None, spec.profile)]
+        rows = [r for r in rows if in_rollout(r.finding.profile, spec.profile)]
         waves: list[WaveOutcome] = []
         stopped = None
         if spec.mode is Mode.ENFORCE:
@@ -222,7 +229,7 @@ class Backfill:
     # -- enforce, in waves --------------------------------------------------------------------------
 
     def _enforce_in_waves(self, spec: RunSpec, rows: list[_Row]) -> tuple[list[WaveOutcome], str | None]:
-        candidates = [r for r in rows if _to_change(r.finding)]
+        candidates = [r for r in rows if to_change(r.finding.status, r.finding.changes)]
         waves = plan_waves(candidates, lambda r: f"{r.account}/{r.region}/{r.cluster}", spec.waves)
         outcomes: list[WaveOutcome] = []
         for number, wave in enumerate(waves, start=1):
@@ -237,14 +244,10 @@ class Backfill:
             outcomes.append(outcome)
             if outcome.tripped:
                 rest = [r for w in waves[number:] for r in w]
-                reason = (
-                    f"the run stopped after wave {number} of {len(waves)}: {outcome.failed} of "
-                    f"{outcome.succeeded + outcome.failed} deployments failed (more than "
-                    f"{spec.waves.failure_share:.0%}); {len(rest)} service(s) left unchanged"
-                )
+                reason = stop_reason(outcome, len(waves), len(rest), spec.waves)
                 for row in rest:
                     row.finding = row.finding.model_copy(
-                        update={"reasons": [*row.finding.reasons, f"not changed: {reason}"]}
+                        update={"reasons": not_changed(row.finding.reasons, reason)}
                     )
                 return outcomes, reason
         return outcomes, None
@@ -265,7 +268,7 @@ class Backfill:
         waiting = {
             id(r): r for r in wave if r.finding.status is Status.REMEDIATED and r.finding.deployment_id
         }
-        deadline = self._clock() + spec.verify_seconds
+        deadline = self._clock() + spec.waves.verify_seconds
         while waiting:
             with self.progress.lock:
                 self.progress.deployments_waiting = len(waiting)
@@ -281,11 +284,7 @@ class Backfill:
                 break
             if self._clock() >= deadline:
                 for row in waiting.values():
-                    deployment, seconds = row.finding.deployment_id, spec.verify_seconds
-                    why = f"deployment {deployment} had not ended after {seconds:.0f} s"
-                    row.finding = row.finding.model_copy(
-                        update={"status": Status.FAILED, "reasons": [*row.finding.reasons, why]}
-                    )
+                    row.finding = not_ended(row.finding, spec.waves.verify_seconds)
                 break
             self._sleep(spec.poll_seconds)
         with self.progress.lock:
@@ -324,17 +323,7 @@ class Backfill:
             verdict = scope.finding(
                 Status.FAILED, cluster=row.cluster, service=row.service, reasons=[str(exc)]
             )
-        remediated = row.finding
-        row.finding = verdict.model_copy(
-            update={
-                "family": remediated.family,
-                "profile_version": remediated.profile_version,
-                "source_task_definition_arn": remediated.source_task_definition_arn,
-                "new_task_definition_arn": verdict.new_task_definition_arn
-                or remediated.new_task_definition_arn,
-                "changes": remediated.changes,
-            }
-        )
+        row.finding = with_remediation(verdict, row.finding)
 
 
 def _unsurveyed(scope: Scope, cluster: str, exc: AwsError) -> Finding:
@@ -362,8 +351,3 @@ def _ended(snapshot: ServiceSnapshot | None, deployment_id: str) -> tuple[bool, 
     if deployment.rollout_state == "FAILED":
         return False, "rolloutState FAILED (the deployment circuit breaker)"
     return None
-
-
-def _to_change(finding: Finding) -> bool:
-    """The audit found a change to make: the sidecar missing, or drifted with upgrades on."""
-    return finding.status in (Status.NONCOMPLIANT, Status.DRIFTED) and bool(finding.changes)

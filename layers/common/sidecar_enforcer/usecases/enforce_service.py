@@ -261,6 +261,8 @@ class EnforceService:
                 at=self._ledger.now(),
                 profile=decided.profile.name,
                 sidecar=containers[index]["name"] if index is not None else decided.profile.container_name,
+                run=scope.run.id if scope.run else None,
+                wave=scope.run.wave if scope.run else None,
             )
             self._ledger.update_service(service.arn, lambda r: dataclasses.replace(r, deployment=deployment))
             changes.append("service: UpdateService with forceNewDeployment")

@@ -2,15 +2,18 @@
 
 - **Start** (functions/backfill): list the places' clusters and services (ListClusters, ListServices
   by full pages; the clusters' tags in one DescribeClusters per 100), record the run in the state
-  table with how many services it expects, and put one work item per service on the work queue the
-  event path uses, tagged with the run (models.work.RunTag). Every service is decided by a worker as
-  an event would decide it, in the run's mode.
+  table with how many services it expects (and their keys), and put one work item per service on the
+  work queue the event path uses, tagged with the run (models.work.RunTag). This survey decides
+  every service as an event would, in audit mode.
 - **Record** (the worker): each service's status goes into the run (one row per service, counted
   once however often its item is retried), not to the topic.
-- **Finish** (the worker whose row completes the run): the report (domain.run_report) as JSON and
-  HTML in the report bucket, and one digest on the status topic.
+- **Waves** (an enforce run, once its survey is recorded): the services the survey found to change
+  go out in waves (domain.waves), one wave at a time (usecases.run_waves).
+- **Finish** (the worker whose row completes the run, or whose end completes its last wave, or the
+  scheduled tick): the report (domain.run_report) as JSON and HTML in the report bucket, and one
+  digest on the status topic.
 
-``sidecar-enforcer backfill-status RUN`` reads how far a run is.
+``sidecar-enforcer backfill-status RUN`` reads how far a run is (``progress``).
 """
 
 from __future__ import annotations
@@ -18,19 +21,21 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from ..adapters.sqs import WorkQueue
 from ..adapters.survey import EcsSurvey
+from ..config import Mode
 from ..domain import run_report
-from ..errors import AwsError
+from ..domain.waves import WavePolicy, not_changed
+from ..errors import AwsError, MalformedEventError
 from ..ledger import Ledger
 from ..models.digest import Digest
 from ..models.events import ServiceTarget, Trigger
 from ..models.findings import Finding, Status
-from ..models.work import RunTag, WorkItem
+from ..models.work import RunTag, WorkItem, parse_item
 from .scope import Publisher
 
 log = logging.getLogger(__name__)
@@ -47,6 +52,7 @@ class RunRequest:
     places: tuple[tuple[str, str], ...]  # (account, region)
     clusters: tuple[str, ...] = ()
     profile: str | None = None
+    waves: WavePolicy = field(default_factory=WavePolicy)  # an enforce run's
 
 
 def _now() -> str:
@@ -61,14 +67,21 @@ class StartRun:
         queue: Callable[[], WorkQueue],
         finish: Callable[[str], Digest | None],
         partition: Callable[[], str],
+        mode: Mode,
     ) -> None:
         self._survey_for = survey_for
         self._ledger = ledger
         self._queue = queue
         self._finish = finish
         self._partition = partition
+        self._mode = mode  # the stack's
 
     def __call__(self, request: RunRequest) -> dict[str, Any]:
+        if request.mode == "enforce" and self._mode is Mode.AUDIT:
+            raise MalformedEventError(
+                "backfill payload: mode enforce: the stack's ENFORCEMENT_MODE is audit, so the run "
+                'would only audit; run {"mode": "audit"}, or deploy the stack in enforce mode'
+            )
         run = RunTag(request.run_id, "enforce" if request.mode == "enforce" else "audit")
         items: list[WorkItem] = []
         failed: list[Finding] = []
@@ -86,7 +99,7 @@ class StartRun:
                         reasons=[reason],
                     )
                 )
-        doc = {
+        doc: dict[str, Any] = {
             "runId": run.id,
             "mode": run.mode,
             "places": [list(p) for p in request.places],
@@ -94,10 +107,15 @@ class StartRun:
             "profile": request.profile,
             "expected": len(items) + len(failed),
             "status": "RUNNING",
+            "phase": "survey",
             "started": _now(),
+            "partition": self._partition(),
         }
+        if run.mode == "enforce":
+            doc["waves"] = request.waves.to_doc()
         if not self._ledger.run_open(run.id, doc):
             raise AwsError(f"backfill run {run.id} exists already: give a new runId")
+        self._ledger.run_survey(run.id, [item.key for item in items])
         for finding in failed:
             self._ledger.run_record(run.id, f"{finding.account}/{finding.region}", finding.to_message())
         if items:
@@ -133,6 +151,13 @@ class FinishRun:
         if doc is None or doc.get("status") != "RUNNING":
             return None
         rows = self._ledger.run_rows(run_id)
+        stopped = doc.get("stopped")
+        if stopped:  # the services of the waves never sent keep their audit status, saying why
+            for number in range(int(doc["wave"]) + 1, len(doc["sizes"]) + 1):
+                for body in self._ledger.run_wave(run_id, number):
+                    row = rows.get(parse_item(body).key)
+                    if row is not None:
+                        row["reasons"] = not_changed(row.get("reasons") or [], stopped)
         ended = _now()
         started = str(doc.get("started", ended))
         seconds = (datetime.fromisoformat(ended) - datetime.fromisoformat(started)).total_seconds()
@@ -142,8 +167,10 @@ class FinishRun:
             started=started,
             ended=ended,
             seconds=seconds,
-            rows=rows,
+            rows=list(rows.values()),
             calls={},
+            waves=doc.get("outcomes") or [],
+            stopped=stopped,
             scope={k: doc.get(k) for k in ("places", "clusters", "profile")},
         )
         where: dict[str, str] = {}
@@ -156,32 +183,13 @@ class FinishRun:
 
         def close(d: dict[str, Any]) -> dict[str, Any]:
             won[0] = d.get("status") == "RUNNING"
-            return {**d, "status": "DONE", "ended": ended, "report": where, "totals": report["totals"]}
+            status = "STOPPED" if stopped else "DONE"
+            return {**d, "status": status, "ended": ended, "report": where, "totals": report["totals"]}
 
         self._ledger.run_update(run_id, close)
         if not won[0]:
             return None
+        self._ledger.run_closed(run_id)
         log.info("backfill run %s done", run_id, extra={"digest": json.dumps(digest.to_message())[:4000]})
         self._publisher.publish(digest)
-        return digest
-
-
-class RunKeeper:
-    """The worker's side of a run: each item's findings into the run; the last one finishes it."""
-
-    def __init__(self, ledger: Ledger, finish: FinishRun) -> None:
-        self._ledger = ledger
-        self._finish = finish
-
-    def record(self, run: RunTag, key: str, findings: Sequence[Finding]) -> Digest | None:
-        digest = None
-        for finding in findings:
-            doc = self._ledger.run_record(run.id, key, finding.to_message())
-            now = doc if doc is not None else self._ledger.run(run.id)
-            if (
-                now
-                and now.get("status") == "RUNNING"
-                and int(now.get("done", 0)) >= int(now.get("expected", 0))
-            ):
-                digest = self._finish(run.id) or digest
         return digest

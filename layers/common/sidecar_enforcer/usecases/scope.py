@@ -15,6 +15,7 @@ from ..errors import AwsError, RejectedError
 from ..ledger import Ledger
 from ..models.events import Trigger
 from ..models.findings import Finding, Status
+from ..models.work import RunTag
 
 log = logging.getLogger("sidecar_enforcer.service")
 
@@ -37,9 +38,10 @@ class Scope:
     # Warnings every finding made in this scope carries (a custom document replaced the shipped
     # profile the service asks for).
     warnings: tuple[str, ...] = ()
+    run: RunTag | None = None  # a backfill run's item: a deployment it starts is the run's
 
     @classmethod
-    def of(cls, trigger: Trigger, mode: Mode) -> Scope:
+    def of(cls, trigger: Trigger, mode: Mode, run: RunTag | None = None) -> Scope:
         return cls(
             trigger.account,
             trigger.region,
@@ -48,6 +50,7 @@ class Scope:
             mode,
             trigger.caller_arn,
             trigger.partition,
+            run=run,
         )
 
     @property

@@ -1,6 +1,7 @@
 """Verify a deployment the enforcer started, once it ended ("ECS Deployment State Change").
 COMPLETED is VERIFIED when every task it started runs the sidecar; FAILED (circuit breaker,
-rollback), or a task without a running sidecar, is DEPLOYMENT_FAILED and quarantines the service."""
+rollback), or a task without a running sidecar, is DEPLOYMENT_FAILED and quarantines the service.
+A deployment a backfill run's wave started is named by its record: its verdict is that run's."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ..domain.snapshots import ServiceSnapshot
 from ..ledger import Ledger
 from ..models.events import DeploymentOutcome
 from ..models.findings import Finding, Status
+from ..models.work import RunTag
 from .scope import Scope
 
 
@@ -24,6 +26,12 @@ class VerifyDeployment:
         self._ledger = ledger
 
     def __call__(self, ecs: EcsGateway, target: DeploymentOutcome, scope: Scope) -> Finding:
+        return self.verdict(ecs, target, scope)[0]
+
+    def verdict(
+        self, ecs: EcsGateway, target: DeploymentOutcome, scope: Scope
+    ) -> tuple[Finding, RunTag | None]:
+        """The finding, and the backfill run (and wave) whose deployment it judged, if one started it."""
         where: dict[str, Any] = {
             "cluster": target.cluster,
             "service": target.service,
@@ -31,12 +39,15 @@ class VerifyDeployment:
         }
         service = ecs.describe_service(target.cluster, target.service)
         if service is None:
-            return scope.finding(Status.SKIPPED, **where, reasons=["the service does not exist"])
+            return scope.finding(Status.SKIPPED, **where, reasons=["the service does not exist"]), None
         with self._ledger.service_lease(service.arn) as record:
             ended = records.not_ours(record, target.deployment_id)
             ours = record.deployment
             if ended is not None or ours is None:
-                return scope.finding(Status.IGNORED, **where, reasons=[ended or "no deployment recorded"])
+                return scope.finding(
+                    Status.IGNORED, **where, reasons=[ended or "no deployment recorded"]
+                ), None
+            run = RunTag(ours.run, "enforce", ours.wave) if ours.run and ours.wave else None
             where |= {"profile": ours.profile, "new_task_definition_arn": ours.task_definition}
             if target.completed:
                 tasks = ecs.deployment_tasks(service.cluster_arn or service.cluster, target.deployment_id)
@@ -46,11 +57,11 @@ class VerifyDeployment:
                 if not tasks:
                     reason = f"deployment {target.deployment_id} completed with no running task to check"
                     self._conclude(service, ours, "UNCHECKED")
-                    return scope.finding(Status.SKIPPED, **where, reasons=[reason])
+                    return scope.finding(Status.SKIPPED, **where, reasons=[reason]), run
                 if not problems:
                     self._conclude(service, ours, Status.VERIFIED.value)
                     reason = f"the {ours.sidecar} container is RUNNING in all {len(tasks)} task(s)"
-                    return scope.finding(Status.VERIFIED, **where, reasons=[reason])
+                    return scope.finding(Status.VERIFIED, **where, reasons=[reason]), run
             else:
                 problems = [f"the deployment failed: {target.reason or 'no reason given'}"]
             now = self._ledger.now()
@@ -61,8 +72,28 @@ class VerifyDeployment:
             release = records.release_instructions(
                 service.cluster, service.name, self._settings.release_tag_key, failed.quarantine.token
             )
-            return scope.finding(Status.DEPLOYMENT_FAILED, **where, reasons=problems, release=release)
+            finding = scope.finding(Status.DEPLOYMENT_FAILED, **where, reasons=problems, release=release)
+            return finding, run
 
     def _conclude(self, service: ServiceSnapshot, ours: records.Deployment, outcome: str) -> None:
         ended = dataclasses.replace(ours, outcome=outcome)
         self._ledger.update_service(service.arn, lambda r: dataclasses.replace(r, deployment=ended))
+
+
+def with_remediation(verdict: Finding, remediated: Finding) -> Finding:
+    """A deployment's verdict as a run reports it: with what the remediation that started it changed."""
+    return verdict.model_copy(
+        update={
+            "family": remediated.family,
+            "profile_version": remediated.profile_version,
+            "source_task_definition_arn": remediated.source_task_definition_arn,
+            "new_task_definition_arn": verdict.new_task_definition_arn or remediated.new_task_definition_arn,
+            "changes": remediated.changes,
+        }
+    )
+
+
+def not_ended(remediated: Finding, seconds: float) -> Finding:
+    """A remediation whose deployment had not ended when a run stopped waiting for it: FAILED."""
+    why = f"deployment {remediated.deployment_id} had not ended after {seconds:.0f} s"
+    return remediated.model_copy(update={"status": Status.FAILED, "reasons": [*remediated.reasons, why]})

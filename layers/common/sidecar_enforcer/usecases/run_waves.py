@@ -1,0 +1,263 @@
+"""The worker's (and the scheduled tick's) side of a backfill run in AWS: each item's finding into the
+run; the survey's last one plans an enforce run's waves; each wave waits, across invocations, for
+its services to end.
+
+A wave (domain.waves) is planned once, when the survey is recorded: the services the survey found to
+change, in the order the command line's run takes them, each wave's work items kept in the state
+table. Wave 1 is queued; a wave item is decided in enforce mode. REMEDIATED is not the end of a
+service: the deployment record carries the run and the wave, and the deployment's verdict ("ECS
+Deployment State Change", VerifyDeployment) is. Any other status is its end at once. Each (wave,
+service) end is counted once in the run's document, by a conditional write; the write that counts
+a wave's last end judges the wave, so exactly one invocation queues the next wave, or finishes the
+run (after the last wave, or when the fleet circuit breaker trips).
+
+The scheduled tick sweeps the open runs: a deployment not ended after the policy's verify_seconds
+is FAILED; the items of a survey or wave nothing was recorded for in a long while were lost (a
+worker crashed on them until the queue dead-lettered them): their services are FAILED. No run stays
+RUNNING forever.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..adapters.sqs import WorkQueue
+from ..domain.arns import parse_arn, service_ref
+from ..domain.waves import WavePolicy, in_rollout, judge_wave, plan_waves, stop_reason, to_change
+from ..ledger import Ledger
+from ..models.events import ServiceTarget, Trigger
+from ..models.findings import Finding, Status
+from ..models.work import RunTag, WorkItem, parse_item
+from .runs import FinishRun
+from .verify_deployment import not_ended, with_remediation
+
+log = logging.getLogger(__name__)
+
+LOST_MINIMUM_SECONDS = 1800.0
+
+
+class RunKeeper:
+    def __init__(
+        self, ledger: Ledger, finish: FinishRun, queue: Callable[[], WorkQueue], *, visibility_seconds: float
+    ) -> None:
+        self._ledger = ledger
+        self._finish = finish
+        self._queue = queue
+        # Nothing recorded for this long: the items still unrecorded were lost (each is handed over
+        # again after the work queue's visibility timeout, 5 times at most).
+        self._lost_seconds = max(2 * visibility_seconds, LOST_MINIMUM_SECONDS)
+
+    def acts_on(self, run: RunTag, key: str) -> bool:
+        """Whether to act on a run's item: a wave item only while its run is on its wave and the
+        service has neither ended there nor a deployment in flight (an item delivered again, or
+        retried after its end was counted, changes nothing twice)."""
+        if run.wave is None:
+            return True
+        doc = self._ledger.run(run.id)
+        return (
+            doc is not None and _on(doc, run.wave) and key not in doc["pending"] and key not in doc["ended"]
+        )
+
+    def record(self, run: RunTag, key: str, finding: Finding) -> None:
+        """A run item's finding: the service's latest status in the run, and counted."""
+        if run.wave is not None:
+            self._ledger.run_record(run.id, key, finding.to_message())
+            self._count(run.id, run.wave, {key: finding})
+            return
+        doc = self._ledger.run_record(run.id, key, finding.to_message())
+        now = doc if doc is not None else self._ledger.run(run.id)
+        if now and now.get("phase", "survey") == "survey" and _all_recorded(now):
+            self._after_survey(run.id)
+
+    def verdict(self, run: RunTag, key: str, finding: Finding) -> None:
+        """The verdict on a deployment a wave started: the service's end in that wave."""
+        row = self._ledger.run_row(run.id, key)
+        if row is not None:
+            finding = with_remediation(finding, Finding.model_validate(row))
+        self.record(run, key, finding)
+
+    def sweep(self, run_id: str) -> None:
+        """The scheduled tick, for one open run: end what will not end by itself."""
+        doc = self._ledger.run(run_id)
+        if doc is None or doc.get("status") != "RUNNING":
+            self._ledger.run_closed(run_id)
+            return
+        phase, now = doc.get("phase", "survey"), self._ledger.now()
+        lost = now - float(doc.get("recorded", 0)) > self._lost_seconds
+        why = f"its work item was lost: nothing was recorded in the run for {self._lost_seconds:.0f} s"
+        if phase == "survey":
+            if lost:
+                for key in self._ledger.run_unrecorded(run_id):
+                    self._ledger.run_record(run_id, key, _lost(run_id, key, why).to_message())
+                self._ledger.run_update(run_id, lambda d: {**d, "done": max(d["done"], d["expected"])})
+            if _all_recorded(self._ledger.run(run_id) or doc):
+                self._after_survey(run_id)
+            return
+        if phase != "waves":  # done: the finish did not happen (or did not end)
+            self._finish(run_id)
+            return
+        wave, seconds = int(doc["wave"]), WavePolicy.from_doc(doc["waves"]).verify_seconds
+        ends = {
+            key: not_ended(self._row(run_id, key), seconds)
+            for key, deploying in doc["pending"].items()
+            if now - float(deploying["since"]) > seconds
+        }
+        if lost:  # what is neither ended nor deploying was never recorded in this wave
+            for key in {parse_item(body).key for body in self._ledger.run_wave(run_id, wave)}:
+                if key not in doc["pending"] and key not in doc["ended"]:
+                    found = self._row(run_id, key)
+                    ends[key] = found.model_copy(
+                        update={"status": Status.FAILED, "reasons": [*found.reasons, why]}
+                    )
+        for key, finding in ends.items():
+            self._ledger.run_record(run_id, key, finding.to_message())
+        if ends:
+            self._count(run_id, wave, ends)
+
+    def _row(self, run_id: str, key: str) -> Finding:
+        """A wave's service as the run holds it (its row was recorded by the survey, at the latest)."""
+        row = self._ledger.run_row(run_id, key)
+        assert row is not None, f"{key}: a wave's service has a row in its run"
+        return Finding.model_validate(row)
+
+    # -- the survey's end: waves, or the finish -----------------------------------------------------
+
+    def _after_survey(self, run_id: str) -> None:
+        doc = self._ledger.run(run_id)
+        if doc is None or doc.get("status") != "RUNNING" or doc.get("phase", "survey") != "survey":
+            return
+        if "waves" not in doc:  # an audit run
+            self._finish(run_id)
+            return
+        policy = WavePolicy.from_doc(doc["waves"])
+        rows = sorted(
+            (
+                r
+                for r in self._ledger.run_rows(run_id).values()
+                if to_change(Status(r["status"]), r.get("changes") or [])
+                and in_rollout(r.get("profile"), doc.get("profile"))
+            ),
+            key=lambda r: tuple(str(r.get(k, "")) for k in ("account", "region", "cluster", "service")),
+        )  # as the command line's run orders them
+        waves = plan_waves(rows, lambda r: f"{r['account']}/{r['region']}/{r['cluster']}", policy)
+        if not waves:  # nothing to change: the run is done
+            self._finish(run_id)
+            return
+        for number, wave in enumerate(waves, start=1):
+            items = [_item(run_id, str(doc["partition"]), number, r).to_body() for r in wave]
+            self._ledger.run_wave_put(run_id, number, items)
+        now, won = self._ledger.now(), [False]
+
+        def start(d: dict[str, Any]) -> dict[str, Any]:
+            won[0] = d.get("status") == "RUNNING" and d.get("phase", "survey") == "survey"
+            if not won[0]:
+                return d
+            sizes = [len(w) for w in waves]
+            return {**d, "phase": "waves", "sizes": sizes, "outcomes": [], **_wave(1, now)}
+
+        self._ledger.run_update(run_id, start)
+        if won[0]:
+            self._send(run_id, 1)
+
+    # -- a wave's ends ------------------------------------------------------------------------------
+
+    def _count(self, run_id: str, wave: int, ends: Mapping[str, Finding]) -> None:
+        """Count each service's end (or its deployment in flight) in its wave, once; the write that
+        counts the wave's last end judges it and moves the run on."""
+        now, then = self._ledger.now(), [""]
+
+        def count(d: dict[str, Any]) -> dict[str, Any]:
+            then[0] = ""
+            if not _on(d, wave):  # a later wave, a stopped run: counted already
+                return d
+            pending, ended = dict(d["pending"]), dict(d["ended"])
+            for key, finding in ends.items():
+                if key in ended:
+                    continue
+                if finding.status is Status.REMEDIATED and finding.deployment_id:
+                    pending.setdefault(key, {"deployment": finding.deployment_id, "since": now})
+                else:
+                    pending.pop(key, None)
+                    ended[key] = finding.status.value
+            counted = {**d, "pending": pending, "ended": ended, "recorded": now}
+            if len(ended) < int(d["sizes"][wave - 1]):
+                return counted
+            judged, then[0] = _judged(counted, now)
+            return judged
+
+        self._ledger.run_update(run_id, count)
+        if then[0] == "next":
+            self._send(run_id, wave + 1)
+        elif then[0] == "finish":
+            self._finish(run_id)
+
+    def _send(self, run_id: str, number: int) -> None:
+        items = [parse_item(body) for body in self._ledger.run_wave(run_id, number)]
+        log.info("backfill run %s: wave %d queued (%d service(s))", run_id, number, len(items))
+        self._queue().send(items)
+
+
+def progress(doc: Mapping[str, Any]) -> str:
+    """Where a run is: survey, wave N/M (how many of its services ended), or done."""
+    phase = str(doc.get("phase", "survey")) if doc.get("status") == "RUNNING" else "done"
+    if phase != "waves":
+        return phase
+    wave, sizes = int(doc["wave"]), doc["sizes"]
+    return (
+        f"wave {wave}/{len(sizes)}, {len(doc['ended'])} of {sizes[wave - 1]} services ended, "
+        f"{len(doc['pending'])} deployment(s) in flight"
+    )
+
+
+def _all_recorded(doc: Mapping[str, Any]) -> bool:
+    return doc.get("status") == "RUNNING" and int(doc.get("done", 0)) >= int(doc.get("expected", 0))
+
+
+def _on(doc: Mapping[str, Any], wave: int) -> bool:
+    """Whether the run waits for the ends of this wave."""
+    return doc.get("status") == "RUNNING" and doc.get("phase") == "waves" and int(doc["wave"]) == wave
+
+
+def _wave(number: int, now: float) -> dict[str, Any]:
+    return {"wave": number, "pending": {}, "ended": {}, "recorded": now}
+
+
+def _judged(doc: dict[str, Any], now: float) -> tuple[dict[str, Any], str]:
+    """The run once its wave's services all ended, and what comes next: the next wave, or the finish."""
+    wave, sizes, policy = int(doc["wave"]), doc["sizes"], WavePolicy.from_doc(doc["waves"])
+    outcome = judge_wave(wave, [Status(s) for s in doc["ended"].values()], policy)
+    judged = {**doc, "outcomes": [*doc["outcomes"], outcome.to_doc()]}
+    if outcome.tripped:
+        stopped = stop_reason(outcome, len(sizes), sum(sizes[wave:]), policy)
+        return {**judged, "phase": "done", "stopped": stopped}, "finish"
+    if wave == len(sizes):
+        return {**judged, "phase": "done"}, "finish"
+    return {**judged, **_wave(wave + 1, now)}, "next"
+
+
+def _item(run_id: str, partition: str, wave: int, row: Mapping[str, Any]) -> WorkItem:
+    target = ServiceTarget(str(row["cluster"]), str(row["service"]))
+    trigger = Trigger(
+        run_id, str(row["account"]), str(row["region"]), "backfill", (target,), partition=partition
+    )
+    # Another origin than the survey item's: SQS would drop a dedup id it saw within 5 minutes.
+    return WorkItem(trigger, origin=f"{run_id}#wave{wave}", run=RunTag(run_id, "enforce", wave))
+
+
+def _lost(run_id: str, key: str, why: str) -> Finding:
+    """A survey item nothing was recorded for: its service FAILED, named by its key."""
+    arn = parse_arn(key)
+    cluster, service = service_ref(key)
+    return Finding(
+        status=Status.FAILED,
+        account=arn.account if arn else None,
+        region=arn.region if arn else None,
+        cluster=cluster,
+        service=service,
+        trigger="backfill",
+        event_id=run_id,
+        mode="audit",
+        reasons=[why],
+    )

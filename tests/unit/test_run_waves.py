@@ -1,0 +1,215 @@
+"""An enforce run's waves in the state table (usecases.run_waves), on the in-memory table and a clock
+moved by hand: each (wave, service) end counted once, the wave's last end queuing the next wave
+once, an item of a wave the run has left not acted on, the scheduled tick ending what will not end,
+and a tick that costs one Query while no run is open."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sidecar_enforcer.domain.waves import WavePolicy
+from sidecar_enforcer.ledger import Ledger
+from sidecar_enforcer.models.findings import Finding, Status
+from sidecar_enforcer.models.work import RunTag, WorkItem
+from sidecar_enforcer.usecases.run_waves import RunKeeper, progress
+from sidecar_enforcer.usecases.runs import FinishRun
+
+from ._fakes import Clock, CountingTable
+from .test_usecases import World, trigger
+
+ACCOUNT, REGION = "123456789012", "eu-west-1"
+RUN = "bf-unit"
+SURVEY = RunTag(RUN, "enforce")
+VISIBILITY = 720.0  # the work queue's: items not recorded for 2 x 720 s, and at least 30 min, were lost
+
+
+class Runs:
+    """A RunKeeper on the in-memory table: what it queues, and the digests it publishes."""
+
+    def __init__(self, services: int, policy: WavePolicy) -> None:
+        self.clock = Clock()
+        self.table = CountingTable()
+        self.ledger = Ledger(self.table, clock=self.clock, sleep=self.clock.advance)
+        self.queued: list[WorkItem] = []
+        self.digests: list[Any] = []
+        finish = FinishRun(self.ledger, None, self)  # type: ignore[arg-type]
+        self.keeper = RunKeeper(self.ledger, finish, lambda: self, visibility_seconds=VISIBILITY)  # type: ignore[arg-type,return-value]
+        self.names = [f"svc-{n}" for n in range(services)]
+        doc = {"mode": "enforce", "expected": services, "status": "RUNNING", "phase": "survey"}
+        doc |= {"started": "2026-12-01T00:00:00+00:00", "partition": "aws", "waves": policy.to_doc()}
+        assert self.ledger.run_open(RUN, doc)
+        self.ledger.run_survey(RUN, [self.key(n) for n in self.names])
+
+    def send(self, items: list[WorkItem]) -> int:
+        self.queued.extend(items)
+        return len(items)
+
+    def publish(self, digest: Any) -> str:
+        self.digests.append(digest)
+        return "digest"
+
+    @staticmethod
+    def key(name: str) -> str:
+        return f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/shop/{name}"
+
+    def finding(self, name: str, status: Status, **fields: Any) -> Finding:
+        return Finding(status=status, account=ACCOUNT, region=REGION, cluster="shop", service=name, **fields)
+
+    def survey(self) -> None:
+        for name in self.names:
+            changes = ["add container 'jaeger'"]
+            self.keeper.record(
+                SURVEY, self.key(name), self.finding(name, Status.NONCOMPLIANT, changes=changes)
+            )
+
+    def wave(self, number: int) -> list[str]:
+        """The services of a queued wave."""
+        return [str(getattr(i.target, "service", "")) for i in self.queued if i.run and i.run.wave == number]
+
+    def remediate(self, number: int, name: str) -> None:
+        found = self.finding(name, Status.REMEDIATED, deployment_id=f"ecs-svc/{name}")
+        self.keeper.record(RunTag(RUN, "enforce", number), self.key(name), found)
+
+    def verdict(self, number: int, name: str, status: Status = Status.VERIFIED) -> None:
+        found = self.finding(name, status, deployment_id=f"ecs-svc/{name}", reasons=["no reason"])
+        self.keeper.verdict(RunTag(RUN, "enforce", number), self.key(name), found)
+
+    def doc(self) -> dict[str, Any]:
+        doc = self.ledger.run(RUN)
+        assert doc is not None
+        return doc
+
+
+def test_each_end_counts_once_and_the_wave_s_last_end_queues_the_next_wave_once() -> None:
+    runs = Runs(5, WavePolicy(first=2, growth=1))
+    runs.survey()
+    first = runs.wave(1)
+    assert [i.run for i in runs.queued] == [RunTag(RUN, "enforce", 1)] * 2  # decided in enforce
+
+    for _ in range(2):  # an item and its verdict delivered twice
+        runs.remediate(1, first[0])
+        runs.verdict(1, first[0])
+    runs.remediate(1, first[1])
+    runs.remediate(1, first[0])  # late: its end stands
+    assert runs.doc()["ended"] == {runs.key(first[0]): "VERIFIED"}
+    assert (list(runs.doc()["pending"]), runs.wave(2)) == ([runs.key(first[1])], [])
+    assert progress(runs.doc()) == "wave 1/3, 1 of 2 services ended, 1 deployment(s) in flight"
+
+    runs.verdict(1, first[1])
+    runs.verdict(1, first[1])  # the last end again, after the run moved on
+
+    assert len(runs.wave(2)) == 2
+    assert runs.doc()["wave"] == 2
+    assert [o["succeeded"] for o in runs.doc()["outcomes"]] == [2]
+    assert runs.keeper.acts_on(RunTag(RUN, "enforce", 1), runs.key(first[0])) is False
+    assert runs.keeper.acts_on(RunTag(RUN, "enforce", 2), runs.key(runs.wave(2)[0])) is True
+
+
+def test_a_verdict_keeps_what_its_remediation_changed() -> None:
+    runs = Runs(1, WavePolicy(first=1))
+    runs.survey()
+    (name,) = runs.wave(1)
+    remediated = runs.finding(
+        name, Status.REMEDIATED, deployment_id="ecs-svc/1", changes=["RegisterTaskDefinition"]
+    )
+    runs.keeper.record(RunTag(RUN, "enforce", 1), runs.key(name), remediated)
+
+    runs.verdict(1, name)
+
+    row = runs.ledger.run_row(RUN, runs.key(name))
+    assert row is not None
+    assert (row["status"], row["changes"]) == ("VERIFIED", ["RegisterTaskDefinition"])
+    (digest,) = runs.digests
+    assert digest.totals == {"VERIFIED": 1}
+    assert runs.doc()["status"] == "DONE"
+    assert runs.ledger.runs_open() == []
+
+
+def test_every_other_status_is_an_end_at_once_and_nothing_to_change_finishes_the_run() -> None:
+    runs = Runs(2, WavePolicy(first=2))
+    runs.survey()
+    for name in runs.wave(1):
+        runs.keeper.record(RunTag(RUN, "enforce", 1), runs.key(name), runs.finding(name, Status.COMPLIANT))
+
+    (digest,) = runs.digests
+    assert digest.totals == {"COMPLIANT": 2}
+    assert runs.doc()["outcomes"][0]["succeeded"] == 2
+
+    nothing = Runs(1, WavePolicy())
+    nothing.keeper.record(SURVEY, nothing.key("svc-0"), nothing.finding("svc-0", Status.COMPLIANT))
+    assert nothing.queued == []
+    assert [d.totals for d in nothing.digests] == [{"COMPLIANT": 1}]
+
+
+def test_the_breaker_stops_the_run_and_the_services_not_reached_say_why() -> None:
+    runs = Runs(4, WavePolicy(first=1, growth=1))
+    runs.survey()
+    (name,) = runs.wave(1)
+    runs.remediate(1, name)
+
+    runs.verdict(1, name, Status.DEPLOYMENT_FAILED)
+
+    assert runs.wave(2) == []
+    (digest,) = runs.digests
+    assert digest.stopped.startswith("the run stopped after wave 1 of 4: 1 of 1 deployments failed")
+    assert digest.stopped.endswith("; 3 service(s) left unchanged")
+    assert runs.doc()["status"] == "STOPPED"
+    assert [(w.status, w.reasons[-1]) for w in digest.worst] == [
+        ("DEPLOYMENT_FAILED", "no reason"),
+        *[("NONCOMPLIANT", f"not changed: {digest.stopped}")] * 3,
+    ]
+
+
+def test_the_tick_fails_a_deployment_not_ended_after_verify_seconds() -> None:
+    runs = Runs(1, WavePolicy(first=1, verify_seconds=300))
+    runs.survey()
+    (name,) = runs.wave(1)
+    runs.remediate(1, name)
+    runs.clock.advance(300)
+    runs.keeper.sweep(RUN)
+    assert runs.digests == []
+
+    runs.clock.advance(1)
+    runs.keeper.sweep(RUN)
+    runs.keeper.sweep(RUN)
+
+    (digest,) = runs.digests
+    assert digest.worst[0].reasons[-1] == f"deployment ecs-svc/{name} had not ended after 300 s"
+    assert runs.doc()["outcomes"][0]["failed"] == 1
+
+
+@pytest.mark.parametrize("phase", ["survey", "wave"])
+def test_the_tick_fails_the_services_whose_items_were_lost(phase: str) -> None:
+    runs = Runs(3, WavePolicy(first=2, verify_seconds=3600))
+    if phase == "wave":
+        runs.survey()
+        runs.remediate(1, runs.wave(1)[0])  # one deployment in flight: not lost, only waiting
+    else:
+        runs.keeper.record(SURVEY, runs.key("svc-0"), runs.finding("svc-0", Status.COMPLIANT))
+    runs.clock.advance(1800)
+    runs.keeper.sweep(RUN)
+    assert runs.digests == []
+    assert len(runs.queued) == (2 if phase == "wave" else 0)
+
+    runs.clock.advance(1)
+    runs.keeper.sweep(RUN)
+
+    rows = runs.ledger.run_rows(RUN)
+    lost = [r for r in rows.values() if r["status"] == "FAILED"]
+    assert len(lost) == (1 if phase == "wave" else 2)
+    assert all(r["reasons"][-1].startswith("its work item was lost") for r in lost)
+    assert all(r["service"] for r in lost)
+    if phase == "survey":
+        (digest,) = runs.digests  # nothing left to change: the run ends
+        assert digest.totals == {"FAILED": 2, "COMPLIANT": 1}
+    else:
+        assert runs.doc()["pending"] != {}  # the deployment still has its verify_seconds
+
+
+def test_a_tick_with_no_open_run_costs_one_query_more() -> None:
+    world = World()
+
+    world.gate.tick(trigger(name="Scheduled Event", targets=(), caller_arn=None))
+
+    assert world.table.ops == [("query", "outbox", ""), ("query", "runs", "")]
