@@ -68,6 +68,8 @@ def test_every_item_is_in_exactly_one_wave_and_no_wave_breaks_a_cap(
         ([Status.VERIFIED] * 3 + [Status.DEPLOYMENT_FAILED, Status.FAILED], True),  # 40%
         ([Status.SKIPPED, Status.QUARANTINED], False),  # nothing changed: nothing to judge
         ([Status.FAILED, Status.SKIPPED, Status.VERIFIED], True),  # 1 of 2 changed failed
+        # a revision registered, nothing deployed (the service already rolled it out): no failure
+        ([Status.REMEDIATED] * 3 + [Status.VERIFIED], False),
     ],
 )
 def test_the_breaker_trips_when_more_than_the_share_of_a_wave_failed(

@@ -25,8 +25,12 @@ T = TypeVar("T")
 # nothing to deploy after all (it already ran the compliant revision, or became compliant meanwhile).
 SUCCEEDED = frozenset({Status.VERIFIED, Status.COMPLIANT, Status.NOT_OPTED_IN})
 # The service was not changed for a reason that says nothing about the fleet's health (another
-# controller, deleted meanwhile, quarantined by an earlier run): not counted either way.
-NEUTRAL = frozenset({Status.SKIPPED, Status.QUARANTINED, Status.REFUSED, Status.DRIFTED, Status.IGNORED})
+# controller, deleted meanwhile, quarantined by an earlier run): not counted either way. REMEDIATED
+# as a wave's end: the compliant revision was registered but the run deployed nothing, since the
+# service already ran or rolled it out (a deployment of the run's ends as its verdict instead).
+NEUTRAL = frozenset(
+    {Status.SKIPPED, Status.QUARANTINED, Status.REFUSED, Status.DRIFTED, Status.IGNORED, Status.REMEDIATED}
+)
 
 
 @dataclass(frozen=True)
