@@ -162,3 +162,20 @@ def test_a_run_of_an_empty_place_finishes_at_once(
     assert answer["queued"] == 0
     (message,) = inbox.messages_raw()
     assert json.loads(message["Body"])["services"] == 0
+
+
+def test_a_profile_s_run_reports_only_the_services_that_ask_for_it_as_the_command_line_does(
+    aws: Aws, seeded: fleet.Fleet, table: str, inbox: Inbox, bucket: Any, backfill: Any, pipeline: Pipeline
+) -> None:
+    backfill.lambda_handler(
+        {"mode": "audit", "runId": "bf-adot", "profile": "adot"}, lambda_context("backfill")
+    )
+    pipeline.drain()
+
+    report = json.loads(bucket.get_object(Bucket=BUCKET, Key="backfill/bf-adot/report.json")["Body"].read())
+    rows = Ledger(StateTable(aws.dynamodb, table)).run_rows("bf-adot")
+    asked = {r["service"]: r.get("profile") for r in rows.values()}
+    assert set(asked) == set(seeded.services)  # every service was decided and kept in the run
+    assert {r["service"] for r in report["results"]} == {s for s, p in asked.items() if p in (None, "adot")}
+    assert "jaeger" in asked.values()  # and those asking for another profile were left out
+    assert report["services"] == len(report["results"]) < len(seeded.services)

@@ -29,7 +29,7 @@ from ..adapters.sqs import WorkQueue
 from ..adapters.survey import EcsSurvey
 from ..config import Mode
 from ..domain import run_report
-from ..domain.waves import WavePolicy, not_changed
+from ..domain.waves import WavePolicy, in_rollout, not_changed
 from ..errors import AwsError, MalformedEventError
 from ..ledger import Ledger
 from ..models.digest import Digest
@@ -167,7 +167,8 @@ class FinishRun:
             started=started,
             ended=ended,
             seconds=seconds,
-            rows=list(rows.values()),
+            # a profile's rollout reports the services that ask for it (or for none), as the CLI's run
+            rows=[r for r in rows.values() if in_rollout(r.get("profile"), doc.get("profile"))],
             calls={},
             waves=doc.get("outcomes") or [],
             stopped=stopped,
