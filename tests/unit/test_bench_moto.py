@@ -1,4 +1,5 @@
-"""The backfill bench's moto: its patches change no answer (bench.moto_patches)."""
+"""The backfill bench's moto: its patches change no answer, and its own process serves the seeded
+fleet (bench.moto_patches, bench.moto_process)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from collections.abc import Callable
 from typing import Any
 
 import boto3
+import pytest
 from moto import mock_aws
 from werkzeug.test import Client
 
-from bench import fleet, moto_patches
+from bench import backfill, fleet, moto_patches
+from bench.moto_process import MotoProcessError
 
 SIDECAR = {"name": "jaeger", "image": "cr.jaegertracing.io/jaegertracing/jaeger:2.21.0", "essential": False}
 KEY = "tracing-sidecar"
@@ -136,3 +139,24 @@ def test_a_picker_with_an_alias_provider_of_its_own_is_asked_every_time() -> Non
     with moto_patches.applied():
         assert [picker(context), picker(context)] == [1, 1]
     assert Counting.asked == 2
+
+
+def test_moto_in_its_own_process_serves_the_fleet_seeded_through_the_pipe() -> None:
+    plan = fleet.plan(fleet.Spec(12, 2, 4))
+    with backfill.moto_server() as moto:
+        assert moto.pid is not None
+        # a failure in the child comes back with its traceback, and the child goes on
+        with pytest.raises(MotoProcessError, match="InvalidParameterException"):
+            moto.seed(plan, ACCOUNT, KEY, SIDECAR, fleet.network("subnet-nowhere", "sg-nowhere"))
+        world, seconds = backfill.prepare(moto, plan)
+        ecs = backfill._client("ecs", moto.url)
+        listed = {c.name: ecs.list_services(cluster=c.name)["serviceArns"] for c in plan.clusters}
+        tagged = ecs.describe_services(cluster=plan.clusters[0].name, services=listed[plan.clusters[0].name])
+
+    assert seconds > 0
+    assert world.upstream == moto.address
+    assert len(moto.patches) == 3
+    assert {c: len(arns) for c, arns in listed.items()} == plan.per_cluster()
+    assert {s["serviceName"] for s in tagged["services"]} == {
+        s.name for s in plan.services if s.cluster == plan.clusters[0].name
+    }
