@@ -122,6 +122,11 @@ class ToolRun:
         return Counter(r.call.action for r in self.records if r.call.service == "ecs" and not r.throttled)
 
     @property
+    def moto_ms(self) -> list[float]:
+        """ms moto took to answer each request it was sent (the proxy's measure)."""
+        return [r.upstream_ms for r in self.records if r.upstream_ms is not None]
+
+    @property
     def per_service_ms(self) -> float:
         return self.seconds * 1000 / self.spec.services
 
