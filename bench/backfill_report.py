@@ -214,8 +214,9 @@ def text(d: dict[str, Any]) -> list[str]:
             f"(+{nd['nagle_ms'] - nd['nodelay_ms']:.1f} ms: the delayed-ACK stall)"
         )
         lines.append(
-            f"   moto's own cost: {nd['moto_ms']:.1f} ms a DescribeServices of 10 with no latency added; it "
-            "answers one request at a time (GIL): no run is shorter than the sum of its requests' costs"
+            f"   moto's own cost: {nd['moto_ms']:.1f} ms a DescribeServices of 10 (the proxy's measure; "
+            f"{nd.get('round_trip_ms', 0.0):.1f} ms the client's round trip, no latency added); it answers "
+            "one request at a time (its GIL): no run is shorter than the sum of its requests' costs"
         )
     lines.append(
         "   moto: a process of its own (bench.moto_process); patched: "
