@@ -1,9 +1,11 @@
 """The backfill bench: ``sidecar-enforcer backfill --mode audit`` against Cloud Custodian on the same
 fleet, behind the same proxy (the backfill's specified benchmark).
 
-One moto server on 127.0.0.1 (in this process) and the counting proxy in front of it (30 ms a
-request, TCP_NODELAY). For each fleet (:mod:`bench.fleet`), seeded straight into moto's backend
-(not through the proxy, not counted):
+One moto server on 127.0.0.1, in a process of its own (:mod:`bench.moto_process`, with the patches
+of :mod:`bench.moto_patches`: per-request costs of moto's that AWS does not have), and the counting
+proxy in front of it (30 ms a request, TCP_NODELAY). For each fleet (:mod:`bench.fleet`), seeded
+straight into moto's backend in moto's process (not through the proxy, not counted), then one
+request of each action the tools send (:func:`warm`):
 
 1. the small fleet (1,000 services): Cloud Custodian's policy (:mod:`bench.custodian`), then ours
    twice on the unchanged fleet (the second run may reuse the first's per-revision plans: both
@@ -22,9 +24,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import re
+import statistics
 import subprocess
 import tempfile
 import time
@@ -38,6 +40,7 @@ from typing import Any
 import boto3
 
 from . import custodian, fleet, project
+from .moto_process import MotoProcess
 from .proxy import CountingProxy, Record
 from .throttle import Throttle, category_counts, ceil_div, lower_bound
 
@@ -118,6 +121,11 @@ class ToolRun:
     def ecs_served(self) -> Counter[str]:
         """ECS requests moto answered (not throttled), by action."""
         return Counter(r.call.action for r in self.records if r.call.service == "ecs" and not r.throttled)
+
+    @property
+    def moto_ms(self) -> list[float]:
+        """ms moto took to answer each request it was sent (the proxy's measure)."""
+        return [r.upstream_ms for r in self.records if r.upstream_ms is not None]
 
     @property
     def per_service_ms(self) -> float:
@@ -255,17 +263,11 @@ class World:
 
 
 @contextlib.contextmanager
-def moto_server() -> Iterator[tuple[str, int]]:
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield str(host), int(port)
-    finally:
-        server.stop()
+def moto_server(*, patched: bool = True) -> Iterator[MotoProcess]:
+    """Moto's server in a process of its own (:mod:`bench.moto_process`: its own GIL, seeded
+    through a pipe), patched as :mod:`bench.moto_patches` says unless ``patched`` is False."""
+    with MotoProcess(patched=patched) as moto:
+        yield moto
 
 
 def _client(service: str, url: str) -> Any:
@@ -279,12 +281,10 @@ def _client(service: str, url: str) -> Any:
     )
 
 
-def prepare(upstream: tuple[str, int], plan: fleet.Plan) -> tuple[World, float]:
+def prepare(moto: MotoProcess, plan: fleet.Plan) -> tuple[World, float]:
     """Moto emptied, then a network and the fleet, straight into moto (not through the proxy).
-    Returns the world and the seconds the fleet's seeding took."""
-    from moto.ecs.models import ecs_backends
-
-    url = f"http://{upstream[0]}:{upstream[1]}"
+    Returns the world and the seconds the fleet's seeding took (in moto's process)."""
+    url = moto.url
     reset = urllib.request.Request(f"{url}/moto-api/reset", method="POST")  # noqa: S310 - a local http URL
     urllib.request.urlopen(reset, timeout=30).close()  # noqa: S310 - a local http URL
     account = str(_client("sts", url).get_caller_identity()["Account"])
@@ -294,16 +294,30 @@ def prepare(upstream: tuple[str, int], plan: fleet.Plan) -> tuple[World, float]:
     group = ec2.create_security_group(GroupName="bench-tasks", Description="bench tasks", VpcId=vpc)[
         "GroupId"
     ]
-    began = time.perf_counter()
-    fleet.seed_backend(
+    seconds = moto.seed(
         plan,
-        ecs_backends[account][REGION],
         account,
         project.opt_in_tag_key(),
         project.default_profile_container(),
         fleet.network(subnet, group),
     )
-    return World(upstream, account), time.perf_counter() - began
+    warm(url, plan)
+    return World(moto.address, account), seconds
+
+
+def warm(url: str, plan: fleet.Plan) -> None:
+    """One request of each ECS action the tools send, straight to moto (not counted), so that the
+    first tool to run does not pay moto's first-request costs (its ECS app, the service model, the
+    serializer's memo) for the second."""
+    ecs = _client("ecs", url)
+    cluster = plan.clusters[0].name
+    ecs.list_clusters()
+    ecs.describe_clusters(clusters=[cluster], include=["TAGS"])
+    arns = ecs.list_services(cluster=cluster)["serviceArns"][:SERVICES_PER_DESCRIBE]
+    if arns:
+        ecs.describe_services(cluster=cluster, services=arns, include=["TAGS"])
+    family = plan.families[0]
+    ecs.describe_task_definition(taskDefinition=f"{family.name}:1")
 
 
 def ours_environment(world: World, endpoint: str) -> dict[str, str]:
@@ -326,9 +340,10 @@ def ours_environment(world: World, endpoint: str) -> dict[str, str]:
 
 def nodelay_check(upstream: tuple[str, int], requests: int = 30) -> dict[str, float]:
     """ms a request of serial DescribeClusters through the proxy (30 ms added), with and without
-    TCP_NODELAY on the proxy's sockets; and moto's own cost: ms a DescribeServices of ten services
-    (with tags) through the proxy with nothing added. Moto answers with its handlers holding the
-    GIL, one at a time: no client gets through N requests faster than N times that cost."""
+    TCP_NODELAY on the proxy's sockets; and a DescribeServices of ten services (with tags) through
+    the proxy with nothing added: moto's own cost (the median of the proxy's upstream_ms; moto
+    answers with its handlers holding its GIL, one at a time: no client gets through N requests
+    faster than N times that cost) and the client's whole round trip (its own parsing included)."""
     out = {}
     for nodelay in (True, False):
         with CountingProxy(upstream, nodelay=nodelay) as proxy:
@@ -342,10 +357,13 @@ def nodelay_check(upstream: tuple[str, int], requests: int = 30) -> dict[str, fl
         ecs = _client("ecs", proxy.url)
         arns = ecs.list_services(cluster="bench-c000")["serviceArns"][:10]
         ecs.describe_services(cluster="bench-c000", services=arns, include=["TAGS"])  # warm
+        proxy.counts.take()
         began = time.perf_counter()
         for _ in range(requests):
             ecs.describe_services(cluster="bench-c000", services=arns, include=["TAGS"])
-        out["moto_ms"] = (time.perf_counter() - began) * 1000 / requests
+        out["round_trip_ms"] = (time.perf_counter() - began) * 1000 / requests
+        upstream = [r.upstream_ms for r in proxy.counts.take() if r.upstream_ms is not None]
+        out["moto_ms"] = statistics.median(upstream) if upstream else 0.0
     return out
 
 
@@ -365,6 +383,7 @@ class Figures:
     expected_sets: dict[str, set[tuple[str, str]]]
     throttle_bound: float | None = None  # seconds, the throttled run's buckets' lower bound
     throttle_counts: dict[str, int] = field(default_factory=dict)  # category -> served requests
+    moto_patches: list[str] = field(default_factory=list)  # what bench.moto_patches patched in moto
 
     def find(self, tool: str, run: str, spec: fleet.Spec | None) -> ToolRun | None:
         return next((r for r in self.runs if r.tool == tool and r.run == run and r.spec == spec), None)
@@ -400,11 +419,12 @@ def measure(
     )
     if large is not None:
         figures.floors["large"] = floor(plans["large"])
-    with moto_server() as upstream, tempfile.TemporaryDirectory(prefix="bench-backfill-") as tmp:
+    with moto_server() as moto, tempfile.TemporaryDirectory(prefix="bench-backfill-") as tmp:
         work = Path(tmp)
-        world, figures.seeding[small.label] = prepare(upstream, plans["small"])
-        figures.nodelay = nodelay_check(upstream)
-        with CountingProxy(upstream) as proxy:
+        figures.moto_patches = moto.patches
+        world, figures.seeding[small.label] = prepare(moto, plans["small"])
+        figures.nodelay = nodelay_check(moto.address)
+        with CountingProxy(moto.address) as proxy:
             figures.runs.append(
                 run_c7n(custodian_bin, work / "c7n-small", plans["small"], world.account, proxy)
             )
@@ -414,7 +434,7 @@ def measure(
                 for run in ("first", "repeat"):
                     figures.runs.append(run_ours(cli, work / "ours-small", env, extra, proxy, small, run))
                 # the same fleet anew, fresh state, full buckets
-                world, _ = prepare(upstream, plans["small"])
+                world, _ = prepare(moto, plans["small"])
                 (work / "state.json").unlink(missing_ok=True)
                 env = ours_environment(world, proxy.url)
                 proxy.throttle = Throttle()
@@ -424,7 +444,7 @@ def measure(
                 figures.throttle_bound = lower_bound(throttled.ecs_served)
                 figures.throttle_counts = category_counts(throttled.ecs_served)
             if large is not None:
-                world, figures.seeding[large.label] = prepare(upstream, plans["large"])
+                world, figures.seeding[large.label] = prepare(moto, plans["large"])
                 figures.runs.append(
                     run_c7n(custodian_bin, work / "c7n-large", plans["large"], world.account, proxy)
                 )

@@ -3,6 +3,7 @@ PASS/FAIL, and the printed table."""
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 from .backfill import Figures, ToolRun, compare
@@ -33,6 +34,7 @@ def run_data(r: ToolRun) -> dict[str, Any]:
         "throttled": r.throttled,
         "per_service_ms": round(r.per_service_ms, 3),
         "per_service_requests": round(r.per_service_requests, 4),
+        "moto_ms_median": round(statistics.median(r.moto_ms), 2) if r.moto_ms else None,
         "by_action": dict(sorted(r.by_action.items())),
         "exit_code": r.exit_code,
         "error": r.error,
@@ -68,6 +70,7 @@ def data(f: Figures) -> dict[str, Any]:
         "fleets": {"small": f.small.label, "large": f.large.label if f.large else None},
         "nodelay": {k: round(v, 1) for k, v in f.nodelay.items()},
         "seeding_seconds": {k: round(v, 2) for k, v in f.seeding.items()},
+        "moto_patches": f.moto_patches,
         "ours_note": f.ours_note,
         "floors": f.floors,
         "runs": runs,
@@ -211,11 +214,19 @@ def text(d: dict[str, Any]) -> list[str]:
             f"(+{nd['nagle_ms'] - nd['nodelay_ms']:.1f} ms: the delayed-ACK stall)"
         )
         lines.append(
-            f"   moto's own cost: {nd['moto_ms']:.1f} ms a DescribeServices of 10 with no latency added; it "
-            "answers one request at a time (GIL): no run is shorter than the sum of its requests' costs"
+            f"   moto's own cost: {nd['moto_ms']:.1f} ms a DescribeServices of 10 (the proxy's measure; "
+            f"{nd.get('round_trip_ms', 0.0):.1f} ms the client's round trip, no latency added); it answers "
+            "one request at a time (its GIL): no run is shorter than the sum of its requests' costs"
         )
     lines.append(
-        "   seeding (in process, straight into moto's backend): "
+        "   moto: a process of its own (bench.moto_process); patched: "
+        + (
+            ", ".join(p.rsplit(".", 2)[-2] + "." + p.rsplit(".", 1)[-1] for p in d.get("moto_patches", []))
+            or "nothing"
+        )
+    )
+    lines.append(
+        "   seeding (in moto's process, straight into its backend): "
         + ", ".join(f"{k}: {v:.2f} s" for k, v in d["seeding_seconds"].items())
     )
     lines.append("")
@@ -229,6 +240,7 @@ def text(d: dict[str, Any]) -> list[str]:
             "throttled",
             "ms/service",
             "req/service",
+            "moto ms/req",
             "non-compliant",
             "note",
         )
@@ -244,11 +256,12 @@ def text(d: dict[str, Any]) -> list[str]:
                 str(r["throttled"]),
                 f"{r['per_service_ms']:.2f}",
                 f"{r['per_service_requests']:.3f}",
+                "-" if r.get("moto_ms_median") is None else f"{r['moto_ms_median']:.1f}",
                 "-" if r["noncompliant"] is None else str(r["noncompliant"]),
                 ("ERROR " + r["error"].splitlines()[-1][:80]) if r["error"] else "",
             )
         )
-    lines += table(rows, right={3, 4, 5, 6, 7, 8})
+    lines += table(rows, right={3, 4, 5, 6, 7, 8, 9})
     lines.append("")
     for fleet_key in ("small", "large"):
         c7n, ours = _run(d, "c7n", "first", fleet_key), _run(d, "ours", "first", fleet_key)

@@ -20,6 +20,12 @@ leave in two segments and the second waits for the first's delayed ACK: about 40
 see ``python -m bench --nodelay-check``). With ``throttle`` it enforces ECS's request token buckets
 (:mod:`bench.throttle`): a request that finds its bucket empty is answered as ECS answers it (HTTP
 400, ``ThrottlingException``, "Rate exceeded") without reaching moto, and counted as throttled.
+
+It is not a bottleneck of its own: a thread per client connection (``ThreadingHTTPServer``, the
+SDK's connections kept alive), the latency slept holding nothing, and moto in another process
+(:mod:`bench.moto_process`), so the proxy's threads share no GIL with moto's. Each record says how
+long moto took to answer (``upstream_ms``: from the connection to moto opened to the answer's last
+byte in), so that a run's time splits between the latency, moto and the client.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ import uuid
 import zlib
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -124,6 +130,8 @@ class Record:
     call: Call
     status: int  # the HTTP status moto answered, 502 when it did not answer
     throttled: bool = False  # answered ThrottlingException by the proxy's buckets, never sent to moto
+    # ms moto took to answer (connection opened to the answer's last byte); None: never sent to moto
+    upstream_ms: float | None = field(default=None, compare=False)
 
 
 class Counts:
@@ -193,19 +201,13 @@ class _Forward(BaseHTTPRequestHandler):
         if throttle is not None and not throttle.admit(call.service, call.action):
             self._throttled(call)
             return
-        host, port = self.server.upstream
-        upstream = _Upstream(host, port, self.server.nodelay)
+        began = time.perf_counter()
         try:
-            upstream.request(self.command, self.path, body=body or None, headers=headers)
-            answer = upstream.getresponse()
-            payload = answer.read()
-            status = answer.status
-            reply = [(k, v) for k, v in answer.getheaders() if k.lower() not in _HOP]
-        except OSError as exc:
+            status, reply, payload = self._forward(body, headers)
+        except (OSError, http.client.HTTPException) as exc:
             status, payload, reply = 502, f"bench proxy: {exc}".encode(), [("Content-Type", "text/plain")]
-        finally:
-            upstream.close()
-        self.server.counts.add(Record(call, status))
+        upstream_ms = (time.perf_counter() - began) * 1000
+        self.server.counts.add(Record(call, status, upstream_ms=upstream_ms))
         self.send_response(status)
         for name, value in reply:
             self.send_header(name, value)
@@ -213,6 +215,18 @@ class _Forward(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)
+
+    def _forward(self, body: bytes, headers: dict[str, str]) -> tuple[int, list[tuple[str, str]], bytes]:
+        """The request to moto on a connection of its own: moto's server (werkzeug's) answers every
+        request with ``Connection: close``, so there is no connection to keep."""
+        upstream = _Upstream(*self.server.upstream, self.server.nodelay)
+        try:
+            upstream.request(self.command, self.path, body=body or None, headers=headers)
+            answer = upstream.getresponse()
+            payload = answer.read()
+            return answer.status, [(k, v) for k, v in answer.getheaders() if k.lower() not in _HOP], payload
+        finally:
+            upstream.close()
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _relay
 

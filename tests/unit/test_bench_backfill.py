@@ -275,3 +275,30 @@ def test_targets_without_our_runs_are_not_applicable_never_passed() -> None:
 def test_an_empty_fleet_is_refused(spec: fleet.Spec) -> None:
     with pytest.raises(ValueError, match="at least one"):
         fleet.plan(spec)
+
+
+def test_the_report_gives_each_run_moto_s_median_time_and_says_what_was_patched() -> None:
+    from bench.backfill import Figures, ToolRun
+    from bench.backfill_report import data, text
+    from bench.proxy import Call, Record
+
+    spec = fleet.Spec(30, 3, 6)
+    plan = fleet.plan(spec)
+    found = plan.noncompliant()
+    describe = Call("ecs", "DescribeServices")
+    records = [Record(describe, 200, upstream_ms=ms) for ms in (4.0, 6.0, 50.0)]
+    runs = [
+        ToolRun("c7n", "first", spec, 3.0, records, 0, found),
+        ToolRun("ours", "first", spec, 1.0, [*records, Record(describe, 400, throttled=True)], 0, found),
+    ]
+    figures = Figures(spec, None, {}, {spec.label: 0.1}, runs, "note", {"small": floor(plan)}, {}, {})
+    figures.moto_patches = ["moto.backends.list_of_moto_modules"]
+
+    d = data(figures)
+    lines = text(d)
+
+    assert [r["moto_ms_median"] for r in d["runs"]] == [6.0, 6.0]  # the throttled request never reached moto
+    assert any("patched: backends.list_of_moto_modules" in line for line in lines)
+    header = next(line for line in lines if "moto ms/req" in line)
+    row = next(line for line in lines if " c7n " in line and "first" in line)
+    assert row[: header.index("moto ms/req") + len("moto ms/req")].rstrip().endswith("6.0")

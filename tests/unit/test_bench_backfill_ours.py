@@ -20,9 +20,9 @@ def test_our_backfill_finds_the_plans_non_compliant_services_within_the_floor(tm
     plan = fleet.plan(fleet.Spec(40, 2, 8))
     option = backfill.state_file_option(help_text)
     extra = (option, str(tmp_path / "state.json")) if option else ()
-    with backfill.moto_server() as upstream:
-        world, _ = backfill.prepare(upstream, plan)
-        with CountingProxy(upstream, latency=0.0) as proxy:
+    with backfill.moto_server() as moto:
+        world, _ = backfill.prepare(moto, plan)
+        with CountingProxy(moto.address, latency=0.0) as proxy:
             env = backfill.ours_environment(world, proxy.url)
             first = backfill.run_ours(cli, tmp_path, env, extra, proxy, plan.spec, "first")
             repeat = backfill.run_ours(cli, tmp_path, env, extra, proxy, plan.spec, "repeat")

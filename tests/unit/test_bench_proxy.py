@@ -243,6 +243,7 @@ def test_the_proxy_forwards_requests_and_answers_unchanged_and_counts_them(upstr
         Record(Call("ecs", "DescribeServices"), 200),
         Record(Call("ecs", "UpdateService"), 400),
     ]
+    assert all(r.upstream_ms is not None and r.upstream_ms >= 0 for r in taken)  # moto's share of each
     assert after == []
 
 
@@ -319,6 +320,7 @@ def test_a_request_over_its_bucket_is_answered_as_ecs_throttles_and_never_reache
     assert json.loads(body) == {"__type": "ThrottlingException", "message": "Rate exceeded"}
     assert other[0] == 200  # no bucket of its own in this throttle: passes
     assert taken[2] == Record(Call("ecs", "DescribeServices"), 400, throttled=True)
+    assert taken[2].upstream_ms is None  # never sent upstream
     assert sum(r.throttled for r in taken) == 1
 
 
