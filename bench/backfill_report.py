@@ -198,7 +198,7 @@ def _floors(ours: dict[str, Any], c7n: dict[str, Any], limit: float) -> str:
         parts.append(
             f"moto's serial floor {serial:.2f} s ({ours['requests']} x {c7n['moto_ms_median']:.1f} ms)"
         )
-    ecs = {a.removeprefix("ecs:"): n for a, n in ours["by_action"].items() if a.startswith("ecs:")}
+    ecs = {a.removeprefix("ecs:"): n for a, n in ours.get("by_action", {}).items() if a.startswith("ecs:")}
     parts.append(f"ECS's buckets on AWS {lower_bound(ecs):.2f} s")
     return ", ".join(parts)
 

@@ -302,3 +302,17 @@ def test_the_report_gives_each_run_moto_s_median_time_and_says_what_was_patched(
     header = next(line for line in lines if "moto ms/req" in line)
     row = next(line for line in lines if " c7n " in line and "first" in line)
     assert row[: header.index("moto ms/req") + len("moto ms/req")].rstrip().endswith("6.0")
+
+
+def test_a_wall_time_target_names_the_floors_no_audit_of_those_requests_can_beat() -> None:
+    c7n = _run("c7n", "first", "small", 10.0, 237, 1_000) | {"moto_ms_median": 9.0}
+    ours = _run("ours", "first", "small", 4.0, 237, 1_000) | {
+        # Task definition read actions: capacity 50, refill 20/s -> (150 - 50) / 20 = 5 s
+        "by_action": {"ecs:DescribeTaskDefinition": 150, "ecs:ListClusters": 1, "sts:GetCallerIdentity": 1}
+    }
+    (wall,) = [t for t in targets(_figures([c7n, ours])) if t["target"].startswith("ours <= 1/4")]
+
+    assert wall["measured"] == (
+        "4.00 s / 10.00 s = 0.400; target 2.50 s, moto's serial floor 2.13 s (237 x 9.0 ms), "
+        "ECS's buckets on AWS 5.00 s"
+    )
