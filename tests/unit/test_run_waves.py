@@ -12,6 +12,7 @@ from sidecar_enforcer.domain.waves import WavePolicy
 from sidecar_enforcer.ledger import Ledger
 from sidecar_enforcer.models.findings import Finding, Status
 from sidecar_enforcer.models.work import RunTag, WorkItem
+from sidecar_enforcer.usecases import run_waves
 from sidecar_enforcer.usecases.run_waves import RunKeeper, progress
 from sidecar_enforcer.usecases.runs import FinishRun
 
@@ -213,3 +214,16 @@ def test_a_tick_with_no_open_run_costs_one_query_more() -> None:
     world.gate.tick(trigger(name="Scheduled Event", targets=(), caller_arn=None))
 
     assert world.table.ops == [("query", "outbox", ""), ("query", "runs", "")]
+
+
+def test_a_plan_of_too_many_waves_ends_the_run_saying_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(run_waves, "too_many_waves", lambda n: f"{n} waves: too many" if n > 2 else None)
+    runs = Runs(3, WavePolicy(first=1, growth=1))
+
+    runs.survey()
+
+    assert runs.queued == []
+    (digest,) = runs.digests
+    assert digest.stopped == "3 waves: too many"
+    assert (runs.doc()["status"], progress(runs.doc())) == ("STOPPED", "done")
+    assert runs.ledger.runs_open() == []

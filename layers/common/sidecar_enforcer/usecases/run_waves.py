@@ -25,7 +25,15 @@ from typing import Any
 
 from ..adapters.sqs import WorkQueue
 from ..domain.arns import parse_arn, service_ref
-from ..domain.waves import WavePolicy, in_rollout, judge_wave, plan_waves, stop_reason, to_change
+from ..domain.waves import (
+    WavePolicy,
+    in_rollout,
+    judge_wave,
+    plan_waves,
+    stop_reason,
+    to_change,
+    too_many_waves,
+)
 from ..ledger import Ledger
 from ..models.events import ServiceTarget, Trigger
 from ..models.findings import Finding, Status
@@ -145,6 +153,11 @@ class RunKeeper:
         if not waves:  # nothing to change: the run is done
             self._finish(run_id)
             return
+        refused = too_many_waves(len(waves))
+        if refused is not None:  # its document would outgrow DynamoDB's item: the run ends, saying why
+            self._ledger.run_update(run_id, lambda d: _refused(d, refused))
+            self._finish(run_id)
+            return
         for number, wave in enumerate(waves, start=1):
             items = [_item(run_id, str(doc["partition"]), number, r).to_body() for r in wave]
             self._ledger.run_wave_put(run_id, number, items)
@@ -222,6 +235,13 @@ def _on(doc: Mapping[str, Any], wave: int) -> bool:
 
 def _wave(number: int, now: float) -> dict[str, Any]:
     return {"wave": number, "pending": {}, "ended": {}, "recorded": now}
+
+
+def _refused(doc: dict[str, Any], stopped: str) -> dict[str, Any]:
+    """The run whose plan was refused: done before its first wave, every service left as it is."""
+    if doc.get("status") != "RUNNING" or doc.get("phase", "survey") != "survey":
+        return doc
+    return {**doc, "phase": "done", "stopped": stopped, "sizes": [], "outcomes": [], "wave": 0}
 
 
 def _judged(doc: dict[str, Any], now: float) -> tuple[dict[str, Any], str]:
