@@ -227,3 +227,26 @@ def test_a_plan_of_too_many_waves_ends_the_run_saying_why(monkeypatch: pytest.Mo
     assert digest.stopped == "3 waves: too many"
     assert (runs.doc()["status"], progress(runs.doc())) == ("STOPPED", "done")
     assert runs.ledger.runs_open() == []
+
+
+def test_a_run_the_tick_cannot_sweep_does_not_stop_the_sweep_of_the_others(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    world = World()
+    for run_id in ("bf-broken", "bf-fine"):
+        assert world.ledger.run_open(run_id, {"mode": "audit", "expected": 1, "status": "RUNNING"})
+    swept: list[str] = []
+
+    def sweep(run_id: str) -> None:
+        if run_id == "bf-broken":
+            raise KeyError("wave")  # a bug, or a document the code does not expect
+        swept.append(run_id)
+
+    world.runs.sweep = sweep  # type: ignore[method-assign]
+
+    world.gate.tick(trigger(name="Scheduled Event", targets=(), caller_arn=None))
+
+    assert swept == ["bf-fine"]
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [
+        "backfill run bf-broken not swept: 'wave'"
+    ]
