@@ -53,7 +53,7 @@ class Gate:
         for run_id in open_runs:
             try:
                 self._runs().sweep(run_id)
-            except Exception as exc:  # noqa: BLE001 - one broken run: the next tick tries again, the others go on
+            except Exception as exc:  # one broken run: the next tick tries again, the others go on
                 log.error("backfill run %s not swept: %s", run_id, exc)
         reason = f"published {sent} status(es) kept while SNS refused them"
         if open_runs:
