@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sidecar_enforcer.domain.waves import WavePolicy
+from sidecar_enforcer.errors import AwsError
 from sidecar_enforcer.ledger import Ledger
 from sidecar_enforcer.models.findings import Finding, Status
 from sidecar_enforcer.models.work import RunTag, WorkItem
@@ -34,6 +35,7 @@ class Runs:
         self.ledger = Ledger(self.table, clock=self.clock, sleep=self.clock.advance)
         self.queued: list[WorkItem] = []
         self.digests: list[Any] = []
+        self.refuse = 0  # how many sends the queue refuses next
         finish = FinishRun(self.ledger, None, self)  # type: ignore[arg-type]
         self.keeper = RunKeeper(self.ledger, finish, lambda: self, visibility_seconds=VISIBILITY)  # type: ignore[arg-type,return-value]
         self.names = [f"svc-{n}" for n in range(services)]
@@ -43,6 +45,9 @@ class Runs:
         self.ledger.run_survey(RUN, [self.key(n) for n in self.names])
 
     def send(self, items: list[WorkItem]) -> int:
+        if self.refuse:
+            self.refuse -= 1
+            raise AwsError("SendMessageBatch: throttled")
         self.queued.extend(items)
         return len(items)
 
@@ -182,7 +187,7 @@ def test_the_tick_fails_a_deployment_not_ended_after_verify_seconds() -> None:
 
 @pytest.mark.parametrize("phase", ["survey", "wave"])
 def test_the_tick_fails_the_services_whose_items_were_lost(phase: str) -> None:
-    runs = Runs(3, WavePolicy(first=2, verify_seconds=3600))
+    runs = Runs(3, WavePolicy(first=2, verify_seconds=7200))
     if phase == "wave":
         runs.survey()
         runs.remediate(1, runs.wave(1)[0])  # one deployment in flight: not lost, only waiting
@@ -195,6 +200,17 @@ def test_the_tick_fails_the_services_whose_items_were_lost(phase: str) -> None:
 
     runs.clock.advance(1)
     runs.keeper.sweep(RUN)
+    if phase == "wave":  # a wave's unrecorded item is queued once more first, and lost a while after
+        assert (len(runs.queued), runs.ledger.run_rows(RUN)[runs.key(runs.wave(1)[1])]["status"]) == (
+            3,
+            "NONCOMPLIANT",
+        )
+        runs.clock.advance(1800)
+        runs.keeper.sweep(RUN)
+        assert runs.ledger.run_rows(RUN)[runs.key(runs.wave(1)[1])]["status"] == "NONCOMPLIANT"
+        runs.clock.advance(1)
+        runs.keeper.sweep(RUN)
+        assert len(runs.queued) == 3  # queued again once only
 
     rows = runs.ledger.run_rows(RUN)
     lost = [r for r in rows.values() if r["status"] == "FAILED"]
@@ -250,3 +266,32 @@ def test_a_run_the_tick_cannot_sweep_does_not_stop_the_sweep_of_the_others(
     assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [
         "backfill run bf-broken not swept: 'wave'"
     ]
+
+
+@pytest.mark.parametrize("wave", [1, 2])
+def test_a_wave_whose_queueing_failed_after_the_run_moved_on_is_queued_again_by_the_tick(wave: int) -> None:
+    runs = Runs(2, WavePolicy(first=1, growth=1))
+    if wave == 2:
+        runs.survey()
+        (first,) = runs.wave(1)
+        runs.refuse = 1
+        with pytest.raises(AwsError):
+            runs.keeper.record(
+                RunTag(RUN, "enforce", 1), runs.key(first), runs.finding(first, Status.COMPLIANT)
+            )
+        # the item delivered again: its end was counted, the run is on wave 2, nothing is queued
+        runs.keeper.record(RunTag(RUN, "enforce", 1), runs.key(first), runs.finding(first, Status.COMPLIANT))
+    else:
+        runs.refuse = 1
+        with pytest.raises(AwsError):
+            runs.survey()
+    assert (runs.doc()["wave"], runs.wave(wave)) == (wave, [])
+
+    runs.clock.advance(1801)
+    runs.keeper.sweep(RUN)
+
+    (name,) = runs.wave(wave)
+    assert runs.keeper.acts_on(RunTag(RUN, "enforce", wave), runs.key(name)) is True
+    runs.keeper.record(RunTag(RUN, "enforce", wave), runs.key(name), runs.finding(name, Status.COMPLIANT))
+    assert runs.doc()["outcomes"][-1]["failed"] == 0
+    assert all(r["status"] == "COMPLIANT" for r in runs.ledger.run_rows(RUN).values() if r["service"] == name)

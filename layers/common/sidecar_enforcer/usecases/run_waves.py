@@ -113,16 +113,32 @@ class RunKeeper:
             if now - float(deploying["since"]) > seconds
         }
         if lost:  # what is neither ended nor deploying was never recorded in this wave
-            for key in {parse_item(body).key for body in self._ledger.run_wave(run_id, wave)}:
-                if key not in doc["pending"] and key not in doc["ended"]:
-                    found = self._row(run_id, key)
-                    ends[key] = found.model_copy(
-                        update={"status": Status.FAILED, "reasons": [*found.reasons, why]}
-                    )
+            items = [parse_item(body) for body in self._ledger.run_wave(run_id, wave)]
+            unrecorded = [i for i in items if i.key not in doc["pending"] and i.key not in doc["ended"]]
+            if unrecorded and doc.get("resentAt") is None:
+                # Queued once more first: the wave may never have been queued (the write that moved
+                # the run on won, then queueing it failed); lost only if nothing comes of this either.
+                self._resend(run_id, wave, unrecorded)
+                unrecorded = []
+            for key in dict.fromkeys(i.key for i in unrecorded):
+                found = self._row(run_id, key)
+                ends[key] = found.model_copy(
+                    update={"status": Status.FAILED, "reasons": [*found.reasons, why]}
+                )
         for key, finding in ends.items():
             self._ledger.run_record(run_id, key, finding.to_message())
         if ends:
             self._count(run_id, wave, ends)
+
+    def _resend(self, run_id: str, wave: int, items: list[WorkItem]) -> None:
+        """Queue a wave's unrecorded items again (their dedup ids unchanged; ``acts_on`` keeps a service
+        from being acted on twice), and note it: the lost interval starts over from now."""
+        log.warning("backfill run %s: wave %d: %d item(s) queued again", run_id, wave, len(items))
+        self._queue().send(items)
+        now = self._ledger.now()
+        self._ledger.run_update(
+            run_id, lambda d: {**d, "resentAt": now, "recorded": now} if _on(d, wave) else d
+        )
 
     def _row(self, run_id: str, key: str) -> Finding:
         """A wave's service as the run holds it (its row was recorded by the survey, at the latest)."""
@@ -254,6 +270,7 @@ def _judged(doc: dict[str, Any], now: float) -> tuple[dict[str, Any], str]:
         return {**judged, "phase": "done", "stopped": stopped}, "finish"
     if wave == len(sizes):
         return {**judged, "phase": "done"}, "finish"
+    judged.pop("resentAt", None)  # the next wave's items were not queued again yet
     return {**judged, **_wave(wave + 1, now)}, "next"
 
 
