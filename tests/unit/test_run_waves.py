@@ -295,3 +295,19 @@ def test_a_wave_whose_queueing_failed_after_the_run_moved_on_is_queued_again_by_
     runs.keeper.record(RunTag(RUN, "enforce", wave), runs.key(name), runs.finding(name, Status.COMPLIANT))
     assert runs.doc()["outcomes"][-1]["failed"] == 0
     assert all(r["status"] == "COMPLIANT" for r in runs.ledger.run_rows(RUN).values() if r["service"] == name)
+
+
+def test_a_verdict_delivered_again_keeps_the_verdict_first_recorded() -> None:
+    runs = Runs(2, WavePolicy(first=2))
+    runs.survey()
+    name = runs.wave(1)[0]
+    runs.remediate(1, name)
+    runs.verdict(1, name)
+
+    again = runs.finding(name, Status.VERIFIED, deployment_id=f"ecs-svc/{name}", reasons=["given again"])
+    runs.keeper.verdict(RunTag(RUN, "enforce", 1), runs.key(name), again)
+
+    row = runs.ledger.run_row(RUN, runs.key(name))
+    assert row is not None
+    assert row["reasons"] == ["no reason"]
+    assert runs.doc()["ended"] == {runs.key(name): "VERIFIED"}

@@ -83,7 +83,11 @@ class RunKeeper:
         """The verdict on a deployment a wave started: the service's end in that wave."""
         row = self._ledger.run_row(run.id, key)
         if row is not None:
-            finding = with_remediation(finding, Finding.model_validate(row))
+            kept = Finding.model_validate(row)
+            if (kept.status, kept.deployment_id) == (finding.status, finding.deployment_id):
+                finding = kept  # this verdict, kept already (delivered again): as first recorded
+            else:
+                finding = with_remediation(finding, kept)
         self.record(run, key, finding)
 
     def sweep(self, run_id: str) -> None:
