@@ -311,3 +311,21 @@ def test_a_verdict_delivered_again_keeps_the_verdict_first_recorded() -> None:
     assert row is not None
     assert row["reasons"] == ["no reason"]
     assert runs.doc()["ended"] == {runs.key(name): "VERIFIED"}
+
+
+def test_a_survey_item_recorded_after_the_waves_were_planned_changes_no_row() -> None:
+    runs = Runs(3, WavePolicy(first=1, growth=1))
+    runs.survey()
+    (first,) = runs.wave(1)
+    runs.remediate(1, first)
+    runs.verdict(1, first)  # wave 2 queued
+    late = "svc-9"  # a key no row has (the survey listed it, its row never came)
+
+    for name in (first, runs.wave(2)[0], late):  # a retried survey item, or one declared lost, late
+        runs.keeper.record(SURVEY, runs.key(name), runs.finding(name, Status.COMPLIANT))
+
+    rows = runs.ledger.run_rows(RUN)
+    assert rows[runs.key(first)]["status"] == "VERIFIED"
+    assert rows[runs.key(runs.wave(2)[0])]["status"] == "NONCOMPLIANT"
+    assert rows[runs.key(late)]["reasons"] == ["surveyed after the waves were planned; not changed"]
+    assert runs.keeper.acts_on(RunTag(RUN, "enforce", 2), runs.key(runs.wave(2)[0])) is True

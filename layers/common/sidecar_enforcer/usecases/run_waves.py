@@ -44,6 +44,7 @@ from .verify_deployment import not_ended, with_remediation
 log = logging.getLogger(__name__)
 
 LOST_MINIMUM_SECONDS = 1800.0
+SURVEYED_LATE = "surveyed after the waves were planned; not changed"
 
 
 class RunKeeper:
@@ -73,6 +74,14 @@ class RunKeeper:
         if run.wave is not None:
             self._ledger.run_record(run.id, key, finding.to_message())
             self._count(run.id, run.wave, {key: finding})
+            return
+        planned = self._ledger.run(run.id)
+        if planned is not None and planned.get("phase", "survey") != "survey":
+            # A survey item after the waves were planned (retried, or late after the sweep declared
+            # it lost): the row a wave owns, or the sweep's, stays; a service without one is reported.
+            if self._ledger.run_row(run.id, key) is None:
+                late = finding.model_copy(update={"reasons": [*finding.reasons, SURVEYED_LATE]})
+                self._ledger.run_record(run.id, key, late.to_message())
             return
         doc = self._ledger.run_record(run.id, key, finding.to_message())
         now = doc if doc is not None else self._ledger.run(run.id)
