@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sidecar_enforcer.config import Mode
 from sidecar_enforcer.domain.waves import WavePolicy
 from sidecar_enforcer.errors import AwsError
 from sidecar_enforcer.ledger import Ledger
@@ -15,7 +16,7 @@ from sidecar_enforcer.models.findings import Finding, Status
 from sidecar_enforcer.models.work import RunTag, WorkItem
 from sidecar_enforcer.usecases import run_waves
 from sidecar_enforcer.usecases.run_waves import RunKeeper, progress
-from sidecar_enforcer.usecases.runs import FinishRun
+from sidecar_enforcer.usecases.runs import FinishRun, RunRequest, StartRun
 
 from ._fakes import Clock, CountingTable
 from .test_usecases import World, trigger
@@ -329,3 +330,74 @@ def test_a_survey_item_recorded_after_the_waves_were_planned_changes_no_row() ->
     assert rows[runs.key(runs.wave(2)[0])]["status"] == "NONCOMPLIANT"
     assert rows[runs.key(late)]["reasons"] == ["surveyed after the waves were planned; not changed"]
     assert runs.keeper.acts_on(RunTag(RUN, "enforce", 2), runs.key(runs.wave(2)[0])) is True
+
+
+class _Survey:
+    """One place: cluster shop with two services."""
+
+    def clusters(self) -> list[str]:
+        return ["arn:aws:ecs:eu-west-1:123456789012:cluster/shop"]
+
+    def clusters_tags(self, names: list[str]) -> dict[str, dict[str, str]]:
+        return {}
+
+    def services(self, cluster: str) -> list[str]:
+        return [f"{cluster.replace(':cluster/', ':service/')}/svc-{n}" for n in range(2)]
+
+
+class _RefusingTable(CountingTable):
+    """Refuses the writes under one partition key."""
+
+    def __init__(self, pk: str) -> None:
+        super().__init__()
+        self.refused = pk
+
+    def put(
+        self, pk: str, sk: str, doc: dict[str, Any], expected: int | None, *, expires: float | None = None
+    ) -> bool:
+        if pk == self.refused:
+            raise AwsError("PutItem: throttled")
+        return super().put(pk, sk, doc, expected, expires=expires)
+
+
+def _start(table: CountingTable, queue: Any) -> StartRun:
+    ledger = Ledger(table, clock=Clock(), sleep=lambda s: None)
+    return StartRun(
+        lambda account, region: _Survey(),  # type: ignore[arg-type,return-value]
+        ledger,
+        lambda: queue,
+        lambda run_id: None,
+        lambda: "aws",
+        Mode.ENFORCE,
+    )
+
+
+def test_a_run_is_listed_as_open_before_it_exists() -> None:
+    table = _RefusingTable("runs")
+    runs = Runs(0, WavePolicy())
+
+    with pytest.raises(AwsError):
+        _start(table, runs)(RunRequest("bf-new", "enforce", ((ACCOUNT, REGION),)))
+
+    assert Ledger(table).run("bf-new") is None  # no run the tick cannot find
+    assert runs.queued == []
+
+
+def test_a_survey_queued_in_part_fails_the_run_so_no_wave_follows() -> None:
+    table = CountingTable()
+    runs = Runs(0, WavePolicy())
+    runs.refuse = 1
+    start = _start(table, runs)
+
+    with pytest.raises(AwsError):
+        start(RunRequest("bf-new", "enforce", ((ACCOUNT, REGION),)))
+
+    ledger = Ledger(table)
+    doc = ledger.run("bf-new")
+    assert doc is not None
+    assert (doc["status"], doc["reason"]) == (
+        "FAILED",
+        "the survey was not queued in full: SendMessageBatch: throttled",
+    )
+    assert ledger.runs_open() == []
+    assert progress(doc) == "done"
