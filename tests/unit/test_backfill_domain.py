@@ -17,7 +17,7 @@ from sidecar_enforcer.domain.plan import plan
 from sidecar_enforcer.domain.policy import Policy
 from sidecar_enforcer.domain.service_rules import change_planned
 from sidecar_enforcer.domain.status import Status
-from sidecar_enforcer.domain.waves import WavePolicy, judge_wave, plan_waves
+from sidecar_enforcer.domain.waves import MAX_WAVES, WavePolicy, judge_wave, plan_waves, too_many_waves
 from sidecar_enforcer.profiles import builtin_profiles
 from sidecar_enforcer.usecases.backfill import Progress
 from sidecar_enforcer_dev.backfill import FileMemo, ProgressView
@@ -38,6 +38,21 @@ def test_a_wave_holds_at_most_per_cluster_deployments_of_one_cluster() -> None:
 
     assert [Counter(c for c, _ in w) for w in waves][:2] == [Counter(a=2, b=2), Counter(a=2)]
     assert all(Counter(c for c, _ in w)["a"] <= 2 for w in waves)
+
+
+def test_many_waves_of_one_cluster_do_not_overflow_the_wave_size() -> None:
+    # per_cluster=1 makes one wave per service: 2.0 ** 1100 is past a float's range
+    waves = plan_waves(list(range(1100)), lambda i: "one", WavePolicy(first=1, growth=2, per_cluster=1))
+
+    assert [len(w) for w in waves] == [1] * 1100
+
+
+def test_a_plan_of_more_waves_than_a_run_document_holds_is_refused() -> None:
+    assert too_many_waves(MAX_WAVES) is None
+    reason = too_many_waves(MAX_WAVES + 1)
+    assert reason is not None
+    assert "\n" not in reason
+    assert f"{MAX_WAVES + 1} waves" in reason
 
 
 @given(

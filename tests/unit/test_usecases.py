@@ -35,7 +35,7 @@ from sidecar_enforcer.models.events import (
     Trigger,
 )
 from sidecar_enforcer.models.findings import Finding, Status
-from sidecar_enforcer.models.work import WorkItem, items_of, parse_item
+from sidecar_enforcer.models.work import RunTag, WorkItem, items_of, parse_item
 from sidecar_enforcer.profiles import builtin_catalog
 from sidecar_enforcer.service import Enforcer
 from sidecar_enforcer.usecases.enforce_service import EnforceService
@@ -945,6 +945,33 @@ def test_a_deployment_that_is_not_ours_to_verify_is_ignored(target: DeploymentOu
 
     assert finding.status is Status.IGNORED
     assert "deployment_tasks" not in world.ecs.names
+    assert world.record() == before
+
+
+@pytest.mark.parametrize("sidecar", ["RUNNING", "STOPPED"])
+def test_a_run_s_concluded_deployment_delivered_again_gives_its_verdict_to_the_run_again(
+    sidecar: str,
+) -> None:
+    # Keeping the first verdict in the run failed after the record was concluded: the event comes again.
+    world = deployed_world(sidecar)
+    world.ledger.update_service(
+        service_arn(),
+        lambda r: dataclasses.replace(
+            r, deployment=dataclasses.replace(r.deployment, run="bf-1", wave=2) if r.deployment else None
+        ),
+    )
+    first, run = world.verify.verdict(world.ecs, outcome(), world.scope())
+    before = world.record()
+
+    again, run_again = world.verify.verdict(world.ecs, outcome(), world.scope())
+
+    assert run == run_again == RunTag("bf-1", "enforce", 2)
+    assert (again.status, again.deployment_id) == (first.status, "ecs-svc/0001")
+    assert again.status is (Status.VERIFIED if sidecar == "RUNNING" else Status.DEPLOYMENT_FAILED)
+    assert again.reasons == [
+        f"deployment ecs-svc/0001 already ended {first.status.value} (its verdict, given again)"
+    ]
+    assert again.release == first.release
     assert world.record() == before
 
 

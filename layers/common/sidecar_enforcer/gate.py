@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .config import Settings
-from .errors import AwsError
 from .ledger import Ledger
 from .models.events import Trigger
 from .models.findings import Finding, Status
@@ -54,7 +53,7 @@ class Gate:
         for run_id in open_runs:
             try:
                 self._runs().sweep(run_id)
-            except AwsError as exc:  # the next tick tries again; the other runs go on
+            except Exception as exc:  # one broken run: the next tick tries again, the others go on
                 log.error("backfill run %s not swept: %s", run_id, exc)
         reason = f"published {sent} status(es) kept while SNS refused them"
         if open_runs:

@@ -278,10 +278,9 @@ class Ledger:
         """Record a new run; False when a run with this id exists."""
         now = self._clock()
         opened = {**doc, "done": 0, "recorded": now}
-        if not self._table.put(f"run#{run_id}", RUN, opened, None, expires=self._run_expiry()):
-            return False
+        # Listed first: a run never exists unlisted (the tick drops a listing whose run is not open).
         self._table.put(RUNS, run_id, {}, None, expires=self._run_expiry())
-        return True
+        return self._table.put(f"run#{run_id}", RUN, opened, None, expires=self._run_expiry())
 
     def runs_open(self) -> list[str]:
         """The runs not finished yet (one Query)."""

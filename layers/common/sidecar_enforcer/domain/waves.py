@@ -92,8 +92,23 @@ def plan_waves(items: Sequence[T], cluster_of: Callable[[T], str], policy: WaveP
                 rest.append(item)
         waves.append(wave)
         waiting = rest
-        size = size * policy.growth
+        size = min(size * policy.growth, float(policy.largest))  # never past largest: no overflow
     return waves
+
+
+# A run's document keeps each wave's size and outcome: a plan of more waves is refused, so that the
+# document stays far below DynamoDB's 400 KB item limit.
+MAX_WAVES = 2000
+
+
+def too_many_waves(waves: int) -> str | None:
+    """Why a plan of ``waves`` waves is refused (one line), or None."""
+    if waves <= MAX_WAVES:
+        return None
+    return (
+        f"the run stopped before wave 1: its plan has {waves} waves, more than {MAX_WAVES}; "
+        "raise first, growth, largest or per_cluster, or run fewer services at once"
+    )
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,15 @@ from typing import Any
 
 from ..adapters.sqs import WorkQueue
 from ..domain.arns import parse_arn, service_ref
-from ..domain.waves import WavePolicy, in_rollout, judge_wave, plan_waves, stop_reason, to_change
+from ..domain.waves import (
+    WavePolicy,
+    in_rollout,
+    judge_wave,
+    plan_waves,
+    stop_reason,
+    to_change,
+    too_many_waves,
+)
 from ..ledger import Ledger
 from ..models.events import ServiceTarget, Trigger
 from ..models.findings import Finding, Status
@@ -36,6 +44,7 @@ from .verify_deployment import not_ended, with_remediation
 log = logging.getLogger(__name__)
 
 LOST_MINIMUM_SECONDS = 1800.0
+SURVEYED_LATE = "surveyed after the waves were planned; not changed"
 
 
 class RunKeeper:
@@ -66,6 +75,14 @@ class RunKeeper:
             self._ledger.run_record(run.id, key, finding.to_message())
             self._count(run.id, run.wave, {key: finding})
             return
+        planned = self._ledger.run(run.id)
+        if planned is not None and planned.get("phase", "survey") != "survey":
+            # A survey item after the waves were planned (retried, or late after the sweep declared
+            # it lost): the row a wave owns, or the sweep's, stays; a service without one is reported.
+            if self._ledger.run_row(run.id, key) is None:
+                late = finding.model_copy(update={"reasons": [*finding.reasons, SURVEYED_LATE]})
+                self._ledger.run_record(run.id, key, late.to_message())
+            return
         doc = self._ledger.run_record(run.id, key, finding.to_message())
         now = doc if doc is not None else self._ledger.run(run.id)
         if now and now.get("phase", "survey") == "survey" and _all_recorded(now):
@@ -75,7 +92,11 @@ class RunKeeper:
         """The verdict on a deployment a wave started: the service's end in that wave."""
         row = self._ledger.run_row(run.id, key)
         if row is not None:
-            finding = with_remediation(finding, Finding.model_validate(row))
+            kept = Finding.model_validate(row)
+            if (kept.status, kept.deployment_id) == (finding.status, finding.deployment_id):
+                finding = kept  # this verdict, kept already (delivered again): as first recorded
+            else:
+                finding = with_remediation(finding, kept)
         self.record(run, key, finding)
 
     def sweep(self, run_id: str) -> None:
@@ -105,16 +126,32 @@ class RunKeeper:
             if now - float(deploying["since"]) > seconds
         }
         if lost:  # what is neither ended nor deploying was never recorded in this wave
-            for key in {parse_item(body).key for body in self._ledger.run_wave(run_id, wave)}:
-                if key not in doc["pending"] and key not in doc["ended"]:
-                    found = self._row(run_id, key)
-                    ends[key] = found.model_copy(
-                        update={"status": Status.FAILED, "reasons": [*found.reasons, why]}
-                    )
+            items = [parse_item(body) for body in self._ledger.run_wave(run_id, wave)]
+            unrecorded = [i for i in items if i.key not in doc["pending"] and i.key not in doc["ended"]]
+            if unrecorded and doc.get("resentAt") is None:
+                # Queued once more first: the wave may never have been queued (the write that moved
+                # the run on won, then queueing it failed); lost only if nothing comes of this either.
+                self._resend(run_id, wave, unrecorded)
+                unrecorded = []
+            for key in dict.fromkeys(i.key for i in unrecorded):
+                found = self._row(run_id, key)
+                ends[key] = found.model_copy(
+                    update={"status": Status.FAILED, "reasons": [*found.reasons, why]}
+                )
         for key, finding in ends.items():
             self._ledger.run_record(run_id, key, finding.to_message())
         if ends:
             self._count(run_id, wave, ends)
+
+    def _resend(self, run_id: str, wave: int, items: list[WorkItem]) -> None:
+        """Queue a wave's unrecorded items again (their dedup ids unchanged; ``acts_on`` keeps a service
+        from being acted on twice), and note it: the lost interval starts over from now."""
+        log.warning("backfill run %s: wave %d: %d item(s) queued again", run_id, wave, len(items))
+        self._queue().send(items)
+        now = self._ledger.now()
+        self._ledger.run_update(
+            run_id, lambda d: {**d, "resentAt": now, "recorded": now} if _on(d, wave) else d
+        )
 
     def _row(self, run_id: str, key: str) -> Finding:
         """A wave's service as the run holds it (its row was recorded by the survey, at the latest)."""
@@ -143,6 +180,11 @@ class RunKeeper:
         )  # as the command line's run orders them
         waves = plan_waves(rows, lambda r: f"{r['account']}/{r['region']}/{r['cluster']}", policy)
         if not waves:  # nothing to change: the run is done
+            self._finish(run_id)
+            return
+        refused = too_many_waves(len(waves))
+        if refused is not None:  # its document would outgrow DynamoDB's item: the run ends, saying why
+            self._ledger.run_update(run_id, lambda d: _refused(d, refused))
             self._finish(run_id)
             return
         for number, wave in enumerate(waves, start=1):
@@ -224,6 +266,13 @@ def _wave(number: int, now: float) -> dict[str, Any]:
     return {"wave": number, "pending": {}, "ended": {}, "recorded": now}
 
 
+def _refused(doc: dict[str, Any], stopped: str) -> dict[str, Any]:
+    """The run whose plan was refused: done before its first wave, every service left as it is."""
+    if doc.get("status") != "RUNNING" or doc.get("phase", "survey") != "survey":
+        return doc
+    return {**doc, "phase": "done", "stopped": stopped, "sizes": [], "outcomes": [], "wave": 0}
+
+
 def _judged(doc: dict[str, Any], now: float) -> tuple[dict[str, Any], str]:
     """The run once its wave's services all ended, and what comes next: the next wave, or the finish."""
     wave, sizes, policy = int(doc["wave"]), doc["sizes"], WavePolicy.from_doc(doc["waves"])
@@ -234,6 +283,7 @@ def _judged(doc: dict[str, Any], now: float) -> tuple[dict[str, Any], str]:
         return {**judged, "phase": "done", "stopped": stopped}, "finish"
     if wave == len(sizes):
         return {**judged, "phase": "done"}, "finish"
+    judged.pop("resentAt", None)  # the next wave's items were not queued again yet
     return {**judged, **_wave(wave + 1, now)}, "next"
 
 

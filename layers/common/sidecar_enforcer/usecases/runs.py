@@ -115,14 +115,26 @@ class StartRun:
             doc["waves"] = request.waves.to_doc()
         if not self._ledger.run_open(run.id, doc):
             raise AwsError(f"backfill run {run.id} exists already: give a new runId")
-        self._ledger.run_survey(run.id, [item.key for item in items])
-        for finding in failed:
-            self._ledger.run_record(run.id, f"{finding.account}/{finding.region}", finding.to_message())
-        if items:
-            self._queue().send(items)
+        try:
+            self._ledger.run_survey(run.id, [item.key for item in items])
+            for finding in failed:
+                self._ledger.run_record(run.id, f"{finding.account}/{finding.region}", finding.to_message())
+            if items:
+                self._queue().send(items)
+        except Exception as exc:  # a partial survey: the run is FAILED, so no sweep enforces what it found
+            self._failed(run.id, f"the survey was not queued in full: {exc}")
+            raise
         if not items:  # nothing to wait for: the report and the digest now
             self._finish(run.id)
         return {"runId": run.id, "mode": run.mode, "queued": len(items), "placesFailed": len(failed)}
+
+    def _failed(self, run_id: str, reason: str) -> None:
+        ended = _now()
+        self._ledger.run_update(
+            run_id, lambda d: {**d, "status": "FAILED", "phase": "done", "ended": ended, "reason": reason}
+        )
+        self._ledger.run_closed(run_id)
+        log.error("backfill run %s failed: %s", run_id, reason)
 
     def _items(self, run: RunTag, account: str, region: str, clusters: Sequence[str]) -> list[WorkItem]:
         survey = self._survey_for(account, region)

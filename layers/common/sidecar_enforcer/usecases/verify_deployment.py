@@ -43,11 +43,16 @@ class VerifyDeployment:
         with self._ledger.service_lease(service.arn) as record:
             ended = records.not_ours(record, target.deployment_id)
             ours = record.deployment
+            run = RunTag(ours.run, "enforce", ours.wave) if ours and ours.run and ours.wave else None
+            if ended is not None and run is not None and ours and ours.deployment_id == target.deployment_id:
+                # A run's deployment judged already: this is its event delivered again, maybe after
+                # keeping the verdict in the run failed. The stored verdict again, for the run (its
+                # count keeps each end once).
+                return self._again(service, record, where, scope), run
             if ended is not None or ours is None:
                 return scope.finding(
                     Status.IGNORED, **where, reasons=[ended or "no deployment recorded"]
                 ), None
-            run = RunTag(ours.run, "enforce", ours.wave) if ours.run and ours.wave else None
             where |= {"profile": ours.profile, "new_task_definition_arn": ours.task_definition}
             if target.completed:
                 tasks = ecs.deployment_tasks(service.cluster_arn or service.cluster, target.deployment_id)
@@ -74,6 +79,23 @@ class VerifyDeployment:
             )
             finding = scope.finding(Status.DEPLOYMENT_FAILED, **where, reasons=problems, release=release)
             return finding, run
+
+    def _again(
+        self, service: ServiceSnapshot, record: records.ServiceRecord, where: dict[str, Any], scope: Scope
+    ) -> Finding:
+        """The verdict a concluded deployment of a run's wave was given (its record's outcome)."""
+        ours = record.deployment
+        assert ours is not None
+        assert ours.outcome is not None
+        status = Status.SKIPPED if ours.outcome == "UNCHECKED" else Status(ours.outcome)
+        where = where | {"profile": ours.profile, "new_task_definition_arn": ours.task_definition}
+        reason = f"deployment {ours.deployment_id} already ended {ours.outcome} (its verdict, given again)"
+        release = None
+        if status is Status.DEPLOYMENT_FAILED and record.quarantine is not None:
+            release = records.release_instructions(
+                service.cluster, service.name, self._settings.release_tag_key, record.quarantine.token
+            )
+        return scope.finding(status, **where, reasons=[reason], release=release)
 
     def _conclude(self, service: ServiceSnapshot, ours: records.Deployment, outcome: str) -> None:
         ended = dataclasses.replace(ours, outcome=outcome)
