@@ -297,56 +297,69 @@ def _safety(
 
 
 MEMBER_ACCOUNT = "222222222222"
-MEMBER_REGION = "eu-west-1"
+MEMBER_REGIONS = ("eu-west-1", "ap-southeast-2")
 
 
 def _member_account(app: Pipeline, hub: boto3.session.Session) -> dict[str, bool]:
-    """Act three: an event from a member account of the organisation, in another region, is
-    enforced there through the member role, and nothing changes in the hub. (moto's server acts in
-    the account whose role was assumed; it does not check the role's trust policy, AWS does.)"""
-    print(
-        f"\nA member account ({MEMBER_ACCOUNT}, {MEMBER_REGION}), through its sidecar-enforcer-member role:"
-    )
+    """Act three: events from a member account of the organisation, in two regions other than the
+    hub's, are each enforced in that account and region through the member role, and nothing changes
+    in the hub, nor in the other region. (moto's server acts in the account whose role was assumed;
+    it does not check the role's trust policy, AWS does.)"""
+    regions = " and ".join(MEMBER_REGIONS)
+    print(f"\nA member account ({MEMBER_ACCOUNT}, {regions}), through its sidecar-enforcer-member role:")
     role = f"arn:aws:iam::{MEMBER_ACCOUNT}:role/sidecar-enforcer-member"
     creds = hub.client("sts").assume_role(RoleArn=role, RoleSessionName="demo-seed")["Credentials"]
-    member = boto3.session.Session(
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-        region_name=MEMBER_REGION,
-    )
-    member_ecs = member.client("ecs")
-    fleet.seed(member_ecs, member.client("ec2"), MEMBER_ACCOUNT, builtin_profiles()["jaeger"].container)
+    ecs: dict[str, Any] = {}
+    for region in MEMBER_REGIONS:
+        member = boto3.session.Session(
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+            region_name=region,
+        )
+        ecs[region] = member.client("ecs")
+        fleet.seed(ecs[region], member.client("ec2"), MEMBER_ACCOUNT, builtin_profiles()["jaeger"].container)
     hub_before = _snapshot(hub.client("ecs"))
-    member_before = _snapshot(member_ecs)
+    ok = True
+    for n, region in enumerate(MEMBER_REGIONS):
+        before = {r: _snapshot(ecs[r]) for r in MEMBER_REGIONS}
+        (finding,) = app.run(_member_event(region, n))["findings"]
+        print(
+            f"  - UpdateService of nexus-ai-api-prod in {finding.get('account')} {finding.get('region')}\n"
+            f"      {finding['status']}: new revision {finding.get('newTaskDefinitionArn')}"
+        )
+        after = _snapshot(ecs[region])
+        others = [r for r in MEMBER_REGIONS if r != region]
+        ok = ok and (
+            finding["status"] == "REMEDIATED"
+            and (finding.get("account"), finding.get("region")) == (MEMBER_ACCOUNT, region)
+            and f":{region}:{MEMBER_ACCOUNT}:" in str(finding.get("newTaskDefinitionArn"))
+            and "jaeger" not in before[region]["nexus-ai-api-prod"]["containers"]
+            and "jaeger" in after["nexus-ai-api-prod"]["containers"]
+            and all(_snapshot(ecs[r]) == before[r] for r in others)
+            and _snapshot(hub.client("ecs")) == hub_before
+        )
+    return {
+        f"a member account's events are enforced there ({MEMBER_ACCOUNT}, {regions}), each region "
+        "alone, hub untouched": ok
+    }
+
+
+def _member_event(region: str, n: int) -> dict[str, Any]:
+    """The sample UpdateService event as the member account's trail delivers it in ``region``."""
     event: dict[str, Any] = json.loads(
         (project_root() / "events" / "cloudtrail-updateservice.json").read_text(encoding="utf-8")
     )
-    event |= {"id": "demo-member-1", "account": MEMBER_ACCOUNT, "region": MEMBER_REGION}
+    event |= {"id": f"demo-member-{n + 1}", "account": MEMBER_ACCOUNT, "region": region}
     detail = event["detail"]
-    detail["awsRegion"] = MEMBER_REGION
+    detail["awsRegion"] = region
     detail["recipientAccountId"] = MEMBER_ACCOUNT
     identity = detail["userIdentity"]
     identity["accountId"] = MEMBER_ACCOUNT
     identity["arn"] = identity["arn"].replace("123456789012", MEMBER_ACCOUNT)
     issuer = identity["sessionContext"]["sessionIssuer"]
     issuer["arn"] = issuer["arn"].replace("123456789012", MEMBER_ACCOUNT)
-    (finding,) = app.run(event)["findings"]
-    print(
-        f"  - UpdateService of nexus-ai-api-prod in {finding.get('account')} {finding.get('region')}\n"
-        f"      {finding['status']}: new revision {finding.get('newTaskDefinitionArn')}"
-    )
-    member_after = _snapshot(member_ecs)
-    return {
-        f"a member account's event is enforced there ({MEMBER_ACCOUNT}, {MEMBER_REGION}), hub untouched": (
-            finding["status"] == "REMEDIATED"
-            and (finding.get("account"), finding.get("region")) == (MEMBER_ACCOUNT, MEMBER_REGION)
-            and f":{MEMBER_REGION}:{MEMBER_ACCOUNT}:" in str(finding.get("newTaskDefinitionArn"))
-            and "jaeger" not in member_before["nexus-ai-api-prod"]["containers"]
-            and "jaeger" in member_after["nexus-ai-api-prod"]["containers"]
-            and _snapshot(hub.client("ecs")) == hub_before
-        ),
-    }
+    return event
 
 
 LEGACY = "shop-legacy"
