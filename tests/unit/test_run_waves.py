@@ -15,7 +15,7 @@ from sidecar_enforcer.ledger import Ledger
 from sidecar_enforcer.models.findings import Finding, Status
 from sidecar_enforcer.models.work import RunTag, WorkItem
 from sidecar_enforcer.usecases import run_waves
-from sidecar_enforcer.usecases.run_waves import RunKeeper, progress
+from sidecar_enforcer.usecases.run_waves import WORK_QUEUE_RECEIVES, RunKeeper, progress
 from sidecar_enforcer.usecases.runs import FinishRun, RunRequest, StartRun
 
 from ._fakes import Clock, CountingTable
@@ -24,7 +24,8 @@ from .test_usecases import World, trigger
 ACCOUNT, REGION = "123456789012", "eu-west-1"
 RUN = "bf-unit"
 SURVEY = RunTag(RUN, "enforce")
-VISIBILITY = 720.0  # the work queue's: items not recorded for 2 x 720 s, and at least 30 min, were lost
+VISIBILITY = 720.0  # the work queue's: items not recorded for 5 receives x 720 s were lost
+LOST = WORK_QUEUE_RECEIVES * VISIBILITY
 
 
 class Runs:
@@ -188,13 +189,13 @@ def test_the_tick_fails_a_deployment_not_ended_after_verify_seconds() -> None:
 
 @pytest.mark.parametrize("phase", ["survey", "wave"])
 def test_the_tick_fails_the_services_whose_items_were_lost(phase: str) -> None:
-    runs = Runs(3, WavePolicy(first=2, verify_seconds=7200))
+    runs = Runs(3, WavePolicy(first=2, verify_seconds=4 * LOST))
     if phase == "wave":
         runs.survey()
         runs.remediate(1, runs.wave(1)[0])  # one deployment in flight: not lost, only waiting
     else:
         runs.keeper.record(SURVEY, runs.key("svc-0"), runs.finding("svc-0", Status.COMPLIANT))
-    runs.clock.advance(1800)
+    runs.clock.advance(LOST)
     runs.keeper.sweep(RUN)
     assert runs.digests == []
     assert len(runs.queued) == (2 if phase == "wave" else 0)
@@ -206,7 +207,7 @@ def test_the_tick_fails_the_services_whose_items_were_lost(phase: str) -> None:
             3,
             "NONCOMPLIANT",
         )
-        runs.clock.advance(1800)
+        runs.clock.advance(LOST)
         runs.keeper.sweep(RUN)
         assert runs.ledger.run_rows(RUN)[runs.key(runs.wave(1)[1])]["status"] == "NONCOMPLIANT"
         runs.clock.advance(1)
@@ -288,7 +289,7 @@ def test_a_wave_whose_queueing_failed_after_the_run_moved_on_is_queued_again_by_
             runs.survey()
     assert (runs.doc()["wave"], runs.wave(wave)) == (wave, [])
 
-    runs.clock.advance(1801)
+    runs.clock.advance(LOST + 1)
     runs.keeper.sweep(RUN)
 
     (name,) = runs.wave(wave)

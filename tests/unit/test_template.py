@@ -113,6 +113,13 @@ def test_the_profile_member_allowance_is_a_template_parameter_allowing_none_by_d
     assert "ALLOWED_PROFILE_MEMBERS: !Ref AllowedProfileMembers" in text
 
 
+def test_the_runs_wait_for_an_item_as_many_receives_as_the_work_queue_gives_it() -> None:
+    from sidecar_enforcer.usecases.run_waves import WORK_QUEUE_RECEIVES
+
+    redrive = template()["Resources"]["WorkQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive["maxReceiveCount"] == WORK_QUEUE_RECEIVES
+
+
 def test_the_state_table_survives_stack_deletion_and_replacement() -> None:
     table = template()["Resources"]["StateTable"]
 

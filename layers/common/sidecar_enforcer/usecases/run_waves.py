@@ -44,6 +44,9 @@ from .verify_deployment import not_ended, with_remediation
 log = logging.getLogger(__name__)
 
 LOST_MINIMUM_SECONDS = 1800.0
+# The work queue's redrive policy: an item is received at most this often, then dead-lettered
+# (template.yaml WorkQueue maxReceiveCount; tests/unit/test_template.py holds them equal).
+WORK_QUEUE_RECEIVES = 5
 SURVEYED_LATE = "surveyed after the waves were planned; not changed"
 
 
@@ -54,9 +57,10 @@ class RunKeeper:
         self._ledger = ledger
         self._finish = finish
         self._queue = queue
-        # Nothing recorded for this long: the items still unrecorded were lost (each is handed over
-        # again after the work queue's visibility timeout, 5 times at most).
-        self._lost_seconds = max(2 * visibility_seconds, LOST_MINIMUM_SECONDS)
+        # Nothing recorded for this long: the items still unrecorded were lost. An item that keeps
+        # failing is handed over again after each visibility timeout until its last receive, so it
+        # may still come until then (a shorter wait would call a retried item lost and fail it).
+        self._lost_seconds = max(WORK_QUEUE_RECEIVES * visibility_seconds, LOST_MINIMUM_SECONDS)
 
     def acts_on(self, run: RunTag, key: str) -> bool:
         """Whether to act on a run's item: a wave item only while its run is on its wave and the
