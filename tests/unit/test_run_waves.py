@@ -114,6 +114,25 @@ def test_each_end_counts_once_and_the_wave_s_last_end_queues_the_next_wave_once(
     assert runs.keeper.acts_on(RunTag(RUN, "enforce", 2), runs.key(runs.wave(2)[0])) is True
 
 
+def test_a_row_stays_as_its_end_was_counted_whatever_comes_late() -> None:
+    runs = Runs(4, WavePolicy(first=2, growth=1, verify_seconds=600))
+    runs.survey()
+    first, second = runs.wave(1)
+    runs.remediate(1, first)
+    runs.verdict(1, first)
+    runs.remediate(1, first)  # the wave item delivered again after its verdict
+    runs.remediate(1, second)
+    runs.clock.advance(601)
+    runs.keeper.sweep(RUN)  # the tick times the second deployment out: FAILED
+    runs.verdict(1, second)  # its verdict comes after all
+
+    rows = runs.ledger.run_rows(RUN)
+    assert rows[runs.key(first)]["status"] == "VERIFIED"
+    assert rows[runs.key(second)]["status"] == "FAILED"  # as the breaker counted it
+    (outcome,) = runs.doc()["outcomes"]
+    assert (outcome["succeeded"], outcome["failed"]) == (1, 1)
+
+
 def test_a_verdict_keeps_what_its_remediation_changed() -> None:
     runs = Runs(1, WavePolicy(first=1))
     runs.survey()

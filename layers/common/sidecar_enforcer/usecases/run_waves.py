@@ -76,7 +76,7 @@ class RunKeeper:
     def record(self, run: RunTag, key: str, finding: Finding) -> None:
         """A run item's finding: the service's latest status in the run, and counted."""
         if run.wave is not None:
-            self._ledger.run_record(run.id, key, finding.to_message())
+            self._keep(run.id, run.wave, {key: finding})
             self._count(run.id, run.wave, {key: finding})
             return
         planned = self._ledger.run(run.id)
@@ -142,10 +142,20 @@ class RunKeeper:
                 ends[key] = found.model_copy(
                     update={"status": Status.FAILED, "reasons": [*found.reasons, why]}
                 )
-        for key, finding in ends.items():
-            self._ledger.run_record(run_id, key, finding.to_message())
+        self._keep(run_id, wave, ends)
         if ends:
             self._count(run_id, wave, ends)
+
+    def _keep(self, run_id: str, wave: int, ends: Mapping[str, Finding]) -> None:
+        """The services' rows, for those whose end in ``wave`` is not counted yet. A late item, a
+        verdict after the tick timed its deployment out, or the tick's FAILED after a verdict was
+        counted leaves the row as counted: the report says what the breaker judged."""
+        doc = self._ledger.run(run_id)
+        if doc is None or not _on(doc, wave):  # the run moved on, or ended: every end was counted
+            return
+        for key, finding in ends.items():
+            if key not in doc["ended"]:
+                self._ledger.run_record(run_id, key, finding.to_message())
 
     def _resend(self, run_id: str, wave: int, items: list[WorkItem]) -> None:
         """Queue a wave's unrecorded items again (their dedup ids unchanged; ``acts_on`` keeps a service
