@@ -103,10 +103,18 @@ def ledger(aws: Aws, table: str) -> Ledger:
     return Ledger(StateTable(aws.dynamodb, table))
 
 
+def waves_of(aws: Aws, table: str, run_id: str, number: int) -> list[str]:
+    """A wave's work items, as the plan the run's document names kept them."""
+    runs = ledger(aws, table)
+    doc = runs.run(run_id)
+    assert doc is not None
+    return runs.run_wave(run_id, str(doc["plan"]), number)
+
+
 def wave_services(aws: Aws, table: str, run_id: str, number: int) -> set[str]:
     return {
         "/".join(parse_item(body).key.split(":service/")[1].split("/"))
-        for body in ledger(aws, table).run_wave(run_id, number)
+        for body in waves_of(aws, table, run_id, number)
     }
 
 
@@ -233,7 +241,7 @@ def test_a_duplicated_wave_item_and_a_duplicated_deployment_event_count_once(
 ) -> None:
     start(backfill, "bf-twice")
     pipeline.drain()
-    bodies = ledger(aws, table).run_wave("bf-twice", 1)
+    bodies = waves_of(aws, table, "bf-twice", 1)
     deployments = {s: d for s, d in deployed(aws).items() if s in wave_services(aws, table, "bf-twice", 1)}
 
     # A wave item delivered again (SQS delivers at least once): not acted on twice

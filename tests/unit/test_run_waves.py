@@ -421,3 +421,33 @@ def test_a_survey_queued_in_part_fails_the_run_so_no_wave_follows() -> None:
     )
     assert ledger.runs_open() == []
     assert progress(doc) == "done"
+
+
+def test_two_planners_of_one_run_never_mix_their_waves(monkeypatch: pytest.MonkeyPatch) -> None:
+    runs = Runs(4, WavePolicy(first=1, growth=1))
+    names = runs.names
+    for name in names[:-1]:
+        runs.keeper.record(SURVEY, runs.key(name), runs.finding(name, Status.NONCOMPLIANT, changes=["add"]))
+    put = runs.ledger.run_wave_put
+    raced: list[str] = []
+
+    def wave_put(run_id: str, plan: str, number: int, items: list[str]) -> None:
+        put(run_id, plan, number, items)
+        if not raced:  # planner A wrote its first wave; meanwhile a row changes and planner B plans
+            raced.append(plan)
+            compliant = runs.finding(names[0], Status.COMPLIANT).to_message()
+            runs.ledger.run_record(RUN, runs.key(names[0]), compliant)
+            runs.keeper._after_survey(RUN)
+
+    monkeypatch.setattr(runs.ledger, "run_wave_put", wave_put)
+    last = names[-1]  # the survey's last row: planner A
+    runs.keeper.record(SURVEY, runs.key(last), runs.finding(last, Status.NONCOMPLIANT, changes=["add"]))
+
+    assert runs.doc()["plan"] != raced[0]  # B's plan won; A's rows are never read
+    assert runs.doc()["sizes"] == [1, 1, 1]  # B's: names[0] became compliant before B read the rows
+    for number in (1, 2, 3):
+        (name,) = runs.wave(number)
+        ended = runs.finding(name, Status.COMPLIANT)
+        runs.keeper.record(RunTag(RUN, "enforce", number), runs.key(name), ended)
+    assert sorted(n for number in (1, 2, 3) for n in runs.wave(number)) == sorted(names[1:])
+    assert runs.doc()["status"] == "DONE"

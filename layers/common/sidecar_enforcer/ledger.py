@@ -344,14 +344,15 @@ class Ledger:
         recorded = {sk.removeprefix("svc#") for sk, _ in found if sk.startswith("svc#")}
         return [k for k in listed if k not in recorded]
 
-    def run_wave_put(self, run_id: str, number: int, items: list[str]) -> None:
-        """Keep a planned wave's work items (their bodies); a wave is planned once (an existing one stays)."""
+    def run_wave_put(self, run_id: str, plan: str, number: int, items: list[str]) -> None:
+        """Keep a wave's work items (their bodies) under the plan that made it: two planners of one
+        run write under two plans, and the run's document names the one that won."""
         self._table.put(
-            f"run#{run_id}", f"wave#{number:04d}", {"items": items}, None, expires=self._run_expiry()
+            f"run#{run_id}", f"wave#{plan}#{number:04d}", {"items": items}, None, expires=self._run_expiry()
         )
 
-    def run_wave(self, run_id: str, number: int) -> list[str]:
-        found = self._table.get(f"run#{run_id}", f"wave#{number:04d}")
+    def run_wave(self, run_id: str, plan: str, number: int) -> list[str]:
+        found = self._table.get(f"run#{run_id}", f"wave#{plan}#{number:04d}")
         return list(found.doc["items"]) if found else []
 
     def _run_expiry(self) -> float:

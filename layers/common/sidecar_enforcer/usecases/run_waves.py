@@ -20,6 +20,7 @@ RUNNING forever.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -130,7 +131,7 @@ class RunKeeper:
             if now - float(deploying["since"]) > seconds
         }
         if lost:  # what is neither ended nor deploying was never recorded in this wave
-            items = [parse_item(body) for body in self._ledger.run_wave(run_id, wave)]
+            items = [parse_item(body) for body in self._ledger.run_wave(run_id, str(doc["plan"]), wave)]
             unrecorded = [i for i in items if i.key not in doc["pending"] and i.key not in doc["ended"]]
             if unrecorded and doc.get("resentAt") is None:
                 # Queued once more first: the wave may never have been queued (the write that moved
@@ -201,9 +202,12 @@ class RunKeeper:
             self._ledger.run_update(run_id, lambda d: _refused(d, refused))
             self._finish(run_id)
             return
+        # This planner's own rows: another planner of the run (a late survey row and the tick at once)
+        # may plan from other rows; the run's document names the plan whose start won.
+        plan = secrets.token_hex(4)
         for number, wave in enumerate(waves, start=1):
             items = [_item(run_id, str(doc["partition"]), number, r).to_body() for r in wave]
-            self._ledger.run_wave_put(run_id, number, items)
+            self._ledger.run_wave_put(run_id, plan, number, items)
         now, won = self._ledger.now(), [False]
 
         def start(d: dict[str, Any]) -> dict[str, Any]:
@@ -211,21 +215,21 @@ class RunKeeper:
             if not won[0]:
                 return d
             sizes = [len(w) for w in waves]
-            return {**d, "phase": "waves", "sizes": sizes, "outcomes": [], **_wave(1, now)}
+            return {**d, "phase": "waves", "plan": plan, "sizes": sizes, "outcomes": [], **_wave(1, now)}
 
         self._ledger.run_update(run_id, start)
         if won[0]:
-            self._send(run_id, 1)
+            self._send(run_id, plan, 1)
 
     # -- a wave's ends ------------------------------------------------------------------------------
 
     def _count(self, run_id: str, wave: int, ends: Mapping[str, Finding]) -> None:
         """Count each service's end (or its deployment in flight) in its wave, once; the write that
         counts the wave's last end judges it and moves the run on."""
-        now, then = self._ledger.now(), [""]
+        now, then, plan = self._ledger.now(), [""], [""]
 
         def count(d: dict[str, Any]) -> dict[str, Any]:
-            then[0] = ""
+            then[0], plan[0] = "", str(d.get("plan", ""))
             if not _on(d, wave):  # a later wave, a stopped run: counted already
                 return d
             pending, ended = dict(d["pending"]), dict(d["ended"])
@@ -245,12 +249,12 @@ class RunKeeper:
 
         self._ledger.run_update(run_id, count)
         if then[0] == "next":
-            self._send(run_id, wave + 1)
+            self._send(run_id, plan[0], wave + 1)
         elif then[0] == "finish":
             self._finish(run_id)
 
-    def _send(self, run_id: str, number: int) -> None:
-        items = [parse_item(body) for body in self._ledger.run_wave(run_id, number)]
+    def _send(self, run_id: str, plan: str, number: int) -> None:
+        items = [parse_item(body) for body in self._ledger.run_wave(run_id, plan, number)]
         log.info("backfill run %s: wave %d queued (%d service(s))", run_id, number, len(items))
         self._queue().send(items)
 

@@ -166,7 +166,7 @@ class FinishRun:
         stopped = doc.get("stopped")
         if stopped:  # the services of the waves never sent keep their audit status, saying why
             for number in range(int(doc["wave"]) + 1, len(doc["sizes"]) + 1):
-                for body in self._ledger.run_wave(run_id, number):
+                for body in self._ledger.run_wave(run_id, str(doc["plan"]), number):
                     row = rows.get(parse_item(body).key)
                     if row is not None:
                         row["reasons"] = not_changed(row.get("reasons") or [], stopped)
