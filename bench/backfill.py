@@ -288,18 +288,12 @@ def prepare(moto: MotoProcess, plan: fleet.Plan) -> tuple[World, float]:
     reset = urllib.request.Request(f"{url}/moto-api/reset", method="POST")  # noqa: S310 - a local http URL
     urllib.request.urlopen(reset, timeout=30).close()  # noqa: S310 - a local http URL
     account = str(_client("sts", url).get_caller_identity()["Account"])
-    ec2 = _client("ec2", url)
-    vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.42.1.0/24")["Subnet"]["SubnetId"]
-    group = ec2.create_security_group(GroupName="bench-tasks", Description="bench tasks", VpcId=vpc)[
-        "GroupId"
-    ]
     seconds = moto.seed(
         plan,
         account,
         project.opt_in_tag_key(),
         project.default_profile_container(),
-        fleet.network(subnet, group),
+        fleet.network(_client("ec2", url)),
     )
     warm(url, plan)
     return World(moto.address, account), seconds

@@ -173,17 +173,26 @@ def _tags(key: str, value: str | None, team: str) -> list[dict[str, str]]:
     return tags
 
 
-def network(subnet: str, group: str) -> dict[str, Any]:
+def network(ec2: Any) -> dict[str, Any]:
+    """A VPC, a subnet and a security group for the fleet's tasks (``ec2``: a boto3 client), as a
+    service's networkConfiguration."""
+    vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.42.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="bench-tasks", Description="bench tasks", VpcId=vpc)
     return {
-        "awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group], "assignPublicIp": "DISABLED"}
+        "awsvpcConfiguration": {
+            "subnets": [subnet],
+            "securityGroups": [group["GroupId"]],
+            "assignPublicIp": "DISABLED",
+        }
     }
 
 
 def seed_backend(
     fleet: Plan, backend: Any, account: str, tag_key: str, sidecar: Mapping[str, Any], net: dict[str, Any]
 ) -> None:
-    """Straight into moto's ECS backend (``ecs_backends[account][region]``), in process: what the API
-    calls below would create, without HTTP."""
+    """Straight into moto's ECS backend (``ecs_backends[account][region]``), in process: what ECS's
+    API calls (CreateCluster, RegisterTaskDefinition, CreateService) would create, without HTTP."""
     for c in fleet.clusters:
         backend.create_cluster(cluster_name=c.name, tags=_tags(tag_key, c.tag, "platform"))
     arns: dict[tuple[str, int], str] = {}
@@ -212,31 +221,3 @@ def seed_backend(
             launch_type="FARGATE",
             network_configuration=net,
         )
-
-
-def seed_api(
-    fleet: Plan, ecs: Any, account: str, tag_key: str, sidecar: Mapping[str, Any], net: dict[str, Any]
-) -> int:
-    """The same through ECS's API (a boto3 client); returns the calls made."""
-    calls = 0
-    for c in fleet.clusters:
-        ecs.create_cluster(clusterName=c.name, tags=_tags(tag_key, c.tag, "platform"))
-        calls += 1
-    arns: dict[tuple[str, int], str] = {}
-    for family in fleet.families:
-        for revision in range(1, len(family.sidecar) + 1):
-            created = ecs.register_task_definition(**task_definition(family, revision, account, sidecar))
-            arns[(family.name, revision)] = created["taskDefinition"]["taskDefinitionArn"]
-            calls += 1
-    for s in fleet.services:
-        ecs.create_service(
-            cluster=s.cluster,
-            serviceName=s.name,
-            desiredCount=1,
-            taskDefinition=arns[(s.family, s.revision)],
-            tags=_tags(tag_key, s.tag, f"team-{s.family}"),
-            launchType="FARGATE",
-            networkConfiguration=net,
-        )
-        calls += 1
-    return calls

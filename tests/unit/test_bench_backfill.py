@@ -64,15 +64,10 @@ def test_seeding_moto_in_process_creates_what_the_plan_says() -> None:
     from moto.ecs.models import ecs_backends
 
     plan = fleet.plan(fleet.Spec(30, 3, 6))
-    ec2 = boto3.client("ec2", region_name="us-east-1")
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
-    group = ec2.create_security_group(GroupName="g", Description="d", VpcId=vpc)["GroupId"]
+    net = fleet.network(boto3.client("ec2", region_name="us-east-1"))
     account = boto3.client("sts", region_name="us-east-1").get_caller_identity()["Account"]
 
-    fleet.seed_backend(
-        plan, ecs_backends[account]["us-east-1"], account, KEY, SIDECAR, fleet.network(subnet, group)
-    )
+    fleet.seed_backend(plan, ecs_backends[account]["us-east-1"], account, KEY, SIDECAR, net)
 
     ecs = boto3.client("ecs", region_name="us-east-1")
     clusters = ecs.describe_clusters(clusters=[c.name for c in plan.clusters], include=["TAGS"])["clusters"]

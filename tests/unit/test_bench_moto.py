@@ -73,18 +73,23 @@ def _bench_requests(plan: fleet.Plan, call: Callable[[str, dict[str, Any]], tupl
     return out
 
 
+# A network no VPC has: moto's CreateService refuses it (InvalidParameterException).
+NOWHERE = {
+    "awsvpcConfiguration": {
+        "subnets": ["subnet-nowhere"],
+        "securityGroups": ["sg-nowhere"],
+        "assignPublicIp": "DISABLED",
+    }
+}
+
+
 @mock_aws
 def test_the_patches_change_no_answer_to_any_request_of_the_bench() -> None:
     from moto.ecs.models import ecs_backends
 
     plan = fleet.plan(fleet.Spec(60, 3, 12))
-    ec2 = boto3.client("ec2", region_name="us-east-1")
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
-    group = ec2.create_security_group(GroupName="g", Description="d", VpcId=vpc)["GroupId"]
-    fleet.seed_backend(
-        plan, ecs_backends[ACCOUNT]["us-east-1"], ACCOUNT, KEY, SIDECAR, fleet.network(subnet, group)
-    )
+    net = fleet.network(boto3.client("ec2", region_name="us-east-1"))
+    fleet.seed_backend(plan, ecs_backends[ACCOUNT]["us-east-1"], ACCOUNT, KEY, SIDECAR, net)
     call = _wsgi_ecs()
 
     before = _bench_requests(plan, call)
@@ -147,7 +152,7 @@ def test_moto_in_its_own_process_serves_the_fleet_seeded_through_the_pipe() -> N
         assert moto.pid is not None
         # a failure in the child comes back with its traceback, and the child goes on
         with pytest.raises(MotoProcessError, match="InvalidParameterException"):
-            moto.seed(plan, ACCOUNT, KEY, SIDECAR, fleet.network("subnet-nowhere", "sg-nowhere"))
+            moto.seed(plan, ACCOUNT, KEY, SIDECAR, NOWHERE)
         world, seconds = backfill.prepare(moto, plan)
         ecs = backfill._client("ecs", moto.url)
         listed = {c.name: ecs.list_services(cluster=c.name)["serviceArns"] for c in plan.clusters}
