@@ -41,7 +41,7 @@ import boto3
 
 from . import custodian, fleet, project
 from .moto_process import MotoProcess
-from .proxy import CountingProxy, Record
+from .proxy import CountingProxy, Record, client_environment
 from .throttle import Throttle, category_counts, ceil_div, lower_bound
 
 REGION = fleet.REGION
@@ -239,7 +239,7 @@ def run_c7n(
         why = f"{custodian_bin} not found: `make bench` installs Cloud Custodian (.venv-c7n)"
         return ToolRun("c7n", "first", plan.spec, 0.0, [], -1, None, why)
     proxy.counts.take()
-    result = custodian.run(custodian_bin, workdir, data, custodian.environment(proxy.url, REGION), REGION)
+    result = custodian.run(custodian_bin, workdir, data, client_environment(proxy.url, REGION), REGION)
     records = proxy.counts.take()
     error = None
     if result.exit_code != 0 or result.found is None:
@@ -316,15 +316,7 @@ def warm(url: str, plan: fleet.Plan) -> None:
 
 def ours_environment(world: World, endpoint: str) -> dict[str, str]:
     """The CLI's environment: the user's AWS configuration pointed at the proxy."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ENDPOINT_URL=endpoint,
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106 - moto takes any key
-        AWS_DEFAULT_REGION=REGION,
-        AWS_REGION=REGION,
-        NO_PROXY="127.0.0.1,localhost",
-    )
+    env = client_environment(endpoint, REGION, drop=("AWS_",))
     # No STATE_TABLE_NAME: a person's run from a laptop keeps its plans in a file (--plans), and
     # XDG_CACHE_HOME points away from the user's own cache.
     env["XDG_CACHE_HOME"] = str(Path(tempfile.gettempdir()) / f"bench-backfill-cache-{os.getpid()}")

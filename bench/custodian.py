@@ -22,7 +22,6 @@ resources from an earlier run.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 from collections.abc import Iterable, Mapping
@@ -106,17 +105,3 @@ def run(
     resources = json.loads(resources_file.read_text(encoding="utf-8")) if resources_file.exists() else None
     tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-8:])
     return Result(seconds, done.returncode, None if resources is None else found(resources), tail)
-
-
-def environment(endpoint: str, region: str) -> dict[str, str]:
-    """The process environment for c7n: the proxy as endpoint, moto's fake keys, no profile."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTHON"))}
-    env.update(
-        AWS_ENDPOINT_URL=endpoint,
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106 - moto takes any key
-        AWS_DEFAULT_REGION=region,
-        AWS_REGION=region,
-        NO_PROXY="127.0.0.1,localhost",
-    )
-    return env

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import os
 import re
 import socket
 import threading
@@ -272,3 +273,21 @@ class CountingProxy(ThreadingHTTPServer):
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
         self.server_close()
+
+
+def client_environment(
+    endpoint: str, region: str, *, drop: tuple[str, ...] = ("AWS_", "PYTHON")
+) -> dict[str, str]:
+    """The process environment of a tool under test (Cloud Custodian's; ours keeps PYTHON*: ``drop=
+    ("AWS_",)``): this one without the variables ``drop`` names, the proxy as endpoint, moto's fake
+    keys, no profile."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    env.update(
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106 - moto takes any key
+        AWS_DEFAULT_REGION=region,
+        AWS_REGION=region,
+        NO_PROXY="127.0.0.1,localhost",
+    )
+    return env
