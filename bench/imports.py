@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,24 +44,26 @@ def import_environment() -> dict[str, str]:
     return env
 
 
-def time_import(module: str, folder: Path | None = None, python: str = sys.executable) -> float:
-    """Seconds one fresh interpreter takes to import ``module`` (from ``folder`` when given)."""
+def time_import(module: str, *path: Path, python: str = sys.executable, flags: Sequence[str] = ()) -> float:
+    """Seconds one fresh interpreter (``python`` with ``flags``) takes to import ``module``, with
+    ``path`` first on sys.path and the first folder of it as the working directory."""
     lines = ["import sys, time"]
-    if folder is not None:
-        lines.append(f"sys.path.insert(0, {str(folder)!r})")
+    if path:
+        lines.append(f"sys.path[:0] = {[str(p) for p in path]!r}")
     lines += ["began = time.perf_counter()", f"import {module}", "print(repr(time.perf_counter() - began))"]
     done = subprocess.run(  # noqa: S603 - our own interpreter, our own code
-        [python, "-c", "\n".join(lines)],
+        [python, *flags, "-c", "\n".join(lines)],
         capture_output=True,
         text=True,
         env=import_environment(),
-        cwd=str(folder or project.ROOT),
+        cwd=str(path[0] if path else project.ROOT),
         check=False,
         timeout=120,
     )
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise RuntimeError(f"import {module} failed in a fresh interpreter: {last}")
+        where = f" from {path[0]}" if path else ""
+        raise RuntimeError(f"import {module}{where} failed in a fresh interpreter: {last}")
     return float(done.stdout.strip().splitlines()[-1])
 
 
