@@ -38,6 +38,14 @@ def backfill(app: Functions) -> Any:
     return load_function("backfill")
 
 
+def stored_report(bucket: Any, run_id: str) -> dict[str, Any]:
+    """The JSON report a run wrote to the report bucket."""
+    found: dict[str, Any] = json.loads(
+        bucket.get_object(Bucket=BUCKET, Key=f"backfill/{run_id}/report.json")["Body"].read()
+    )
+    return found
+
+
 def families(aws: Aws) -> list[str]:
     return sorted(aws.ecs.list_task_definitions()["taskDefinitionArns"])
 
@@ -76,7 +84,7 @@ def test_a_run_audits_every_service_through_the_workers_and_ends_in_one_digest_a
     assert digest["byAccountRegion"] == {f"{ACCOUNT}/us-east-1": digest["totals"]}
     assert [w["service"] for w in digest["worst"]][:2] == ["checkout-web", "nexus-ai-api-prod"]
     assert digest["report"]["json"] == f"s3://{BUCKET}/backfill/bf-test-1/report.json"
-    report = json.loads(bucket.get_object(Bucket=BUCKET, Key="backfill/bf-test-1/report.json")["Body"].read())
+    report = stored_report(bucket, "bf-test-1")
     assert report["services"] == 6
     assert {r["service"] for r in report["results"]} == set(seeded.services)
     page = bucket.get_object(Bucket=BUCKET, Key="backfill/bf-test-1/report.html")
@@ -172,7 +180,7 @@ def test_a_profile_s_run_reports_only_the_services_that_ask_for_it_as_the_comman
     )
     pipeline.drain()
 
-    report = json.loads(bucket.get_object(Bucket=BUCKET, Key="backfill/bf-adot/report.json")["Body"].read())
+    report = stored_report(bucket, "bf-adot")
     rows = Ledger(StateTable(aws.dynamodb, table)).run_rows("bf-adot")
     asked = {r["service"]: r.get("profile") for r in rows.values()}
     assert set(asked) == set(seeded.services)  # every service was decided and kept in the run

@@ -27,7 +27,7 @@ from sidecar_enforcer_dev.cli import main
 from sidecar_enforcer_dev.local import Pipeline, lambda_context
 
 from .conftest import ACCOUNT, Aws, Functions, Inbox, event
-from .test_backfill_function import BUCKET, DIGEST_SCHEMA, backfill, bucket  # noqa: F401 - fixtures
+from .test_backfill_function import BUCKET, DIGEST_SCHEMA, backfill, bucket, stored_report  # noqa: F401 - fixtures
 
 CLUSTERS = ("wave-a", "wave-b")
 PER_CLUSTER = 6
@@ -177,7 +177,7 @@ def test_an_enforce_run_goes_out_in_waves_each_queued_once_the_last_was_verified
     jsonschema.validate(digest, DIGEST_SCHEMA)
     assert digest["totals"] == {"VERIFIED": 2 * PER_CLUSTER}
     assert digest.get("stopped") is None
-    report = json.loads(bucket.get_object(Bucket=BUCKET, Key="backfill/bf-waves/report.json")["Body"].read())
+    report = stored_report(bucket, "bf-waves")
     assert [(w["number"], w["size"], w["succeeded"]) for w in report["waves"]] == [
         (n, len(w), len(w)) for n, w in enumerate(planned, start=1)
     ]
@@ -215,9 +215,7 @@ def test_a_first_wave_whose_deployments_fail_trips_the_breaker_and_the_rest_is_u
     digest = json.loads(message["Body"])
     assert digest["stopped"].startswith(f"the run stopped after wave 1 of {len(run['sizes'])}: ")
     assert digest["totals"] == {"DEPLOYMENT_FAILED": len(first), "NONCOMPLIANT": len(before) - len(first)}
-    report = json.loads(
-        bucket.get_object(Bucket=BUCKET, Key="backfill/bf-breaker/report.json")["Body"].read()
-    )
+    report = stored_report(bucket, "bf-breaker")
     assert report["stopped"] == digest["stopped"]
     assert [(w["failed"], w["tripped"]) for w in report["waves"]] == [(len(first), True)]
     after = running(aws)
@@ -296,7 +294,7 @@ def test_the_tick_fails_a_deployment_that_never_ends_and_the_run_ends(
     (message,) = inbox.messages_raw()
     digest = json.loads(message["Body"])
     assert digest["stopped"].startswith("the run stopped after wave 1 of ")
-    report = json.loads(bucket.get_object(Bucket=BUCKET, Key="backfill/bf-stuck/report.json")["Body"].read())
+    report = stored_report(bucket, "bf-stuck")
     failed = [r for r in report["results"] if r["status"] == "FAILED"]
     assert len(failed) == WAVES["first"]
     for row in failed:
@@ -327,7 +325,7 @@ def test_the_tick_ends_a_run_whose_items_were_lost(
     digest = json.loads(message["Body"])
     assert digest["totals"] == {"FAILED": 2 * PER_CLUSTER}
     assert "its work item was lost" in digest["worst"][0]["reasons"][0]
-    report = json.loads(bucket.get_object(Bucket=BUCKET, Key="backfill/bf-lost/report.json")["Body"].read())
+    report = stored_report(bucket, "bf-lost")
     assert {f"{r['cluster']}/{r['service']}" for r in report["results"]} == set(waves_fleet)
     assert ledger(aws, table).runs_open() == []
 
