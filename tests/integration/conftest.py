@@ -17,7 +17,7 @@ from moto import mock_aws
 from sidecar_enforcer.adapters.dynamodb import create_table
 from sidecar_enforcer.profiles import builtin_profiles
 from sidecar_enforcer_dev import fleet
-from sidecar_enforcer_dev.local import Pipeline, create_work_queue, load_function
+from sidecar_enforcer_dev.local import Pipeline, create_work_queue, load_function, subscribe_queue
 
 from ..conftest import ROOT, assert_status_message
 
@@ -91,12 +91,7 @@ class Inbox:
 def inbox(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Inbox:
     topic = aws.sns.create_topic(Name="sidecar-enforcer-status")["TopicArn"]
     queue = aws.sqs.create_queue(QueueName="status-inbox")["QueueUrl"]
-    queue_arn = aws.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    aws.sns.subscribe(
-        TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
-    )
+    subscribe_queue(aws.sns, aws.sqs, topic, queue, raw=True)
     monkeypatch.setenv("STATUS_TOPIC_ARN", topic)
     return Inbox(topic, queue, aws.sqs)
 

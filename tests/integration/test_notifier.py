@@ -21,7 +21,7 @@ from moto import mock_aws
 from sidecar_enforcer.adapters import slack
 from sidecar_enforcer.adapters.sns import StatusPublisher
 from sidecar_enforcer.models.findings import Finding, Status
-from sidecar_enforcer_dev.local import SlackStandIn, lambda_context, load_function
+from sidecar_enforcer_dev.local import SlackStandIn, lambda_context, load_function, queue_arn, subscribe_queue
 from slack_sdk.http_retry import FixedValueRetryIntervalCalculator
 
 from ..conftest import assert_status_message
@@ -63,9 +63,7 @@ class Setup:
     def receive(self, queue_url: str | None = None) -> list[dict[str, Any]]:
         """Lambda's SQS records, as the event source mapping builds them."""
         url = queue_url or self.queue_url
-        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
+        arn = queue_arn(self.sqs, url)
         messages = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
         return [
             {
@@ -110,22 +108,15 @@ def setup(monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
         sns, sqs = session.client("sns"), session.client("sqs")
         topic = sns.create_topic(Name="sidecar-enforcer-status")["TopicArn"]
         dead_letters = sqs.create_queue(QueueName="notifier-dead-letters")["QueueUrl"]
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=dead_letters, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
+        dlq_arn = queue_arn(sqs, dead_letters)
         queue = sqs.create_queue(
             QueueName="notifier",
             Attributes={
                 "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVES})
             },
         )["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
         # template.yaml: raw message delivery off, so the body is SNS's envelope
-        sns.subscribe(
-            TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "false"}
-        )
+        subscribe_queue(sns, sqs, topic, queue, raw=False)
         monkeypatch.setenv("NOTIFIER_DEAD_LETTER_QUEUE_URL", dead_letters)
         for name, value in {
             "POWERTOOLS_TRACE_DISABLED": "true",
@@ -134,7 +125,9 @@ def setup(monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
             "POWERTOOLS_LOG_LEVEL": "DEBUG",  # the URL must stay out of the logs even at DEBUG
         }.items():
             monkeypatch.setenv(name, value)
-        yield Setup(sns, sqs, session.client("secretsmanager"), topic, queue, queue_arn, dead_letters)
+        yield Setup(
+            sns, sqs, session.client("secretsmanager"), topic, queue, queue_arn(sqs, queue), dead_letters
+        )
 
 
 def webhook_secret(
@@ -278,12 +271,7 @@ def test_the_chat_topic_gets_amazon_q_developer_s_custom_notification_with_the_a
 ) -> None:
     chat_topic = setup.sns.create_topic(Name="sidecar-enforcer-chat")["TopicArn"]
     inbox = setup.sqs.create_queue(QueueName="chat-inbox")["QueueUrl"]
-    inbox_arn = setup.sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    setup.sns.subscribe(
-        TopicArn=chat_topic, Protocol="sqs", Endpoint=inbox_arn, Attributes={"RawMessageDelivery": "true"}
-    )
+    subscribe_queue(setup.sns, setup.sqs, chat_topic, inbox, raw=True)
     monkeypatch.setenv("CHAT_TOPIC_ARN", chat_topic)  # no Slack: the chat topic alone
     setup.publish()
     result = run(notifier(), setup.receive())
@@ -302,14 +290,8 @@ def test_the_second_channel_s_queue_goes_to_its_own_webhook_only(
     setup: Setup, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     second_queue = setup.sqs.create_queue(QueueName="notifier-second")["QueueUrl"]
-    second_arn = setup.sqs.get_queue_attributes(QueueUrl=second_queue, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    setup.sns.subscribe(
-        TopicArn=setup.topic,
-        Protocol="sqs",
-        Endpoint=second_arn,
-        Attributes={"RawMessageDelivery": "false", "FilterPolicy": json.dumps({"status": ["FLAPPING"]})},
+    subscribe_queue(
+        setup.sns, setup.sqs, setup.topic, second_queue, raw=False, filter_policy={"status": ["FLAPPING"]}
     )
     with SlackStandIn() as first, SlackStandIn() as second:
         webhook_secret(setup, first.url, monkeypatch)
@@ -317,7 +299,7 @@ def test_the_second_channel_s_queue_goes_to_its_own_webhook_only(
             Name="slack-urgent", SecretString=json.dumps({"url": second.url})
         )
         monkeypatch.setenv("SLACK_SECOND_WEBHOOK_SECRET_ARN", second_secret["ARN"])
-        monkeypatch.setenv("SLACK_SECOND_QUEUE_ARN", second_arn)
+        monkeypatch.setenv("SLACK_SECOND_QUEUE_ARN", queue_arn(setup.sqs, second_queue))
         setup.publish()  # FLAPPING: both subscriptions
         setup.publish(FLAPPING.model_copy(update={"status": Status.REMEDIATED}))  # the first only
         module = notifier()

@@ -33,6 +33,8 @@ from .local import (
     lambda_context,
     load_function,
     project_root,
+    queue_arn,
+    subscribe_queue,
 )
 
 REGION = "us-east-1"
@@ -147,12 +149,7 @@ def _run() -> int:
     fleet.seed(ecs, session.client("ec2"), account, builtin_profiles()["jaeger"].container)
     topic = sns.create_topic(Name=LOCAL_TOPIC)["TopicArn"]
     inbox = sqs.create_queue(QueueName="demo-status-inbox")["QueueUrl"]
-    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    sns.subscribe(
-        TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn, Attributes={"RawMessageDelivery": "true"}
-    )
+    subscribe_queue(sns, sqs, topic, inbox, raw=True)
     os.environ["STATUS_TOPIC_ARN"] = topic
     notifier_queue = _notifier_queue(sns, sqs, topic)
     create_table(session.client("dynamodb"), LOCAL_TABLE)
@@ -498,8 +495,7 @@ def _notifier_queue(sns: Any, sqs: Any, topic: str) -> str:
     """The notifier's queue, subscribed to the status topic as template.yaml does (raw delivery off:
     SNS's envelope, with the message attributes)."""
     queue: str = sqs.create_queue(QueueName="demo-notifier")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "false"})
+    subscribe_queue(sns, sqs, topic, queue, raw=False)
     return queue
 
 
@@ -508,17 +504,10 @@ def _notifications(session: boto3.session.Session, queue: str, published: int) -
     for a Slack incoming webhook on 127.0.0.1 (its URL in Secrets Manager), and Amazon Q Developer's
     custom notifications to a chat topic. Shows what was actually posted and published."""
     sqs, sns = session.client("sqs"), session.client("sns")
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
+    source_arn = queue_arn(sqs, queue)
     chat_topic = sns.create_topic(Name="demo-chat")["TopicArn"]
     chat_inbox = sqs.create_queue(QueueName="demo-chat-inbox")["QueueUrl"]
-    chat_arn = sqs.get_queue_attributes(QueueUrl=chat_inbox, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    sns.subscribe(
-        TopicArn=chat_topic, Protocol="sqs", Endpoint=chat_arn, Attributes={"RawMessageDelivery": "true"}
-    )
+    subscribe_queue(sns, sqs, chat_topic, chat_inbox, raw=True)
     records, failures = [], []
     with SlackStandIn() as slack:
         secret = session.client("secretsmanager").create_secret(
@@ -529,7 +518,7 @@ def _notifications(session: boto3.session.Session, queue: str, published: int) -
         while batch := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
             event = {
                 "Records": [
-                    {"messageId": m["MessageId"], "body": m["Body"], "eventSourceARN": queue_arn}
+                    {"messageId": m["MessageId"], "body": m["Body"], "eventSourceARN": source_arn}
                     for m in batch
                 ]
             }

@@ -101,14 +101,29 @@ def create_work_queue(
     dlq_name = dead_letters or name.removesuffix(".fifo") + "-dead-letters.fifo"
     fifo = {"FifoQueue": "true", "ContentBasedDeduplication": "false"}
     dlq = sqs.create_queue(QueueName=dlq_name, Attributes={**fifo, "MessageRetentionPeriod": "1209600"})
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq["QueueUrl"], AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
+    dlq_arn = queue_arn(sqs, dlq["QueueUrl"])
     redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives})
     queue = sqs.create_queue(
         QueueName=name, Attributes={**fifo, "VisibilityTimeout": "720", "RedrivePolicy": redrive}
     )
     return str(queue["QueueUrl"])
+
+
+def queue_arn(sqs: Any, queue: str) -> str:
+    """An SQS queue's ARN, from its URL."""
+    attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]
+    return str(attributes["QueueArn"])
+
+
+def subscribe_queue(
+    sns: Any, sqs: Any, topic: str, queue: str, *, raw: bool, filter_policy: dict[str, Any] | None = None
+) -> None:
+    """Subscribe an SQS queue to an SNS topic: ``raw`` delivers the message alone, else SNS's
+    envelope with the message attributes (as template.yaml's notifier queues have it)."""
+    attributes = {"RawMessageDelivery": "true" if raw else "false"}
+    if filter_policy is not None:
+        attributes["FilterPolicy"] = json.dumps(filter_policy)
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn(sqs, queue), Attributes=attributes)
 
 
 @dataclass
