@@ -1,8 +1,10 @@
 """The templates' policy documents read as AWS reads them, for the subset the templates use.
 
-moto checks no trust policy, no condition and no key policy, and no maintained Python library
-evaluates a resource policy's conditions against a request (policyuniverse and parliament parse and
-lint; moto's own IAM check ignores conditions). So this module does it, small:
+moto checks no trust policy and no key policy in the calls the code makes, and no maintained Python
+library evaluates these documents against a request: policyuniverse and parliament parse and lint;
+moto's own IAM evaluator (moto/iam/access_control.py, 5.2.5) compares StringEquals only, lets any
+other operator (ArnLike, ForAllValues:...) pass, and verifies no principal but "*". So this module
+does it, small:
 
 - ``Stack``: a template rendered with given parameter values: ``!Ref``, ``!Sub``, ``!GetAtt``,
   ``!If`` / ``!Equals`` / ``!Not`` / ``!And`` / ``!Or`` / ``!Condition``, ``!Join``, ``!Select``,
