@@ -371,6 +371,88 @@ def check_the_key_serves_no_one_else(d: Deployment) -> None:
         assert not allows(policy, request), what
 
 
+# -- the services' deliveries to the queues ---------------------------------------------------
+
+
+def queue_senders(stack: Stack) -> list[tuple[str, str, str]]:
+    """(service, queue ARN, source ARN) of every delivery a service makes to a queue of the stack:
+    a rule's dead letters (EventBridge) and a subscription's messages and dead letters (SNS)."""
+    resources = stack.template["Resources"]
+    present = {n: r for n, r in resources.items() if "Condition" not in r or stack.condition(r["Condition"])}
+    senders = []
+    for name, resource in present.items():
+        if resource["Type"] == "AWS::Events::Rule":
+            for target in stack.properties(name).get("Targets", []):
+                if "DeadLetterConfig" in target:
+                    senders.append(
+                        ("events.amazonaws.com", target["DeadLetterConfig"]["Arn"], stack.getatt(name, "Arn"))
+                    )
+        for event, spec in (resource.get("Properties", {}).get("Events") or {}).items():
+            dead = stack.resolve(spec.get("Properties", {}).get("DeadLetterConfig", {})).get("Arn")
+            if dead and spec["Type"] in ("EventBridgeRule", "Schedule"):
+                senders.append(("events.amazonaws.com", dead, stack.getatt(f"{name}{event}", "Arn")))
+        if resource["Type"] == "AWS::SNS::Subscription":
+            properties = stack.properties(name)
+            if properties["Protocol"] == "sqs":
+                for queue in (
+                    properties["Endpoint"],
+                    properties.get("RedrivePolicy", {}).get("deadLetterTargetArn"),
+                ):
+                    if queue:
+                        senders.append(("sns.amazonaws.com", queue, properties["TopicArn"]))
+    return senders
+
+
+def queue_policies(stack: Stack) -> dict[str, list[Any]]:
+    """Each queue's (by ARN) resource policy statements."""
+    resources = stack.template["Resources"]
+    urls = {
+        stack.ref(n): stack.getatt(n, "Arn") for n, r in resources.items() if r["Type"] == "AWS::SQS::Queue"
+    }
+    policies: dict[str, list[Any]] = {}
+    for name, resource in resources.items():
+        if resource["Type"] == "AWS::SQS::QueuePolicy" and (
+            "Condition" not in resource or stack.condition(resource["Condition"])
+        ):
+            properties = stack.properties(name)
+            for url in properties["Queues"]:
+                policies.setdefault(urls[url], []).append(properties["PolicyDocument"])
+    return policies
+
+
+def _send(service: str, queue: str, source: str, account: str) -> Request:
+    return Request("sqs:SendMessage", queue, service, {"aws:SourceArn": source, "aws:SourceAccount": account})
+
+
+def _queue_stacks(d: Deployment) -> list[Stack]:
+    slack = "arn:aws:secretsmanager:us-east-1:111122223333:secret:sidecar-enforcer/slack-AbCdEf"
+    second = "arn:aws:secretsmanager:us-east-1:111122223333:secret:oncall-AbCdEf"
+    return [
+        d.hub(SlackWebhookSecretArn=slack, SlackSecondWebhookSecretArn=second),
+        d.member(region="eu-west-1"),
+    ]
+
+
+def check_each_service_may_deliver_to_its_queues(d: Deployment) -> None:
+    for stack in _queue_stacks(d):
+        policies = queue_policies(stack)
+        senders = queue_senders(stack)
+        assert senders
+        for service, queue, source in senders:
+            request = _send(service, queue, source, stack.account)
+            assert allows(policies.get(queue, []), request), f"{queue} refuses {service} from {source}"
+
+
+def check_the_queues_take_nothing_else(d: Deployment) -> None:
+    for stack in _queue_stacks(d):
+        policies = queue_policies(stack)
+        for service, queue, source in queue_senders(stack):
+            other = source.rsplit(":", 1)[0] + ":someone-else"
+            assert not allows(policies.get(queue, []), _send(service, queue, other, stack.account)), (
+                f"{queue} takes {service} from {other}"
+            )
+
+
 CHECKS: list[Callable[[Deployment], None]] = [
     check_hub_functions_may_assume_the_member_role,
     check_no_one_else_may_assume_the_member_role,
@@ -380,6 +462,8 @@ CHECKS: list[Callable[[Deployment], None]] = [
     check_the_bus_statement_id_fits_any_stack_name,
     check_every_sender_may_use_the_key,
     check_the_key_serves_no_one_else,
+    check_each_service_may_deliver_to_its_queues,
+    check_the_queues_take_nothing_else,
 ]
 
 
@@ -571,6 +655,24 @@ BREAKS: dict[str, tuple[Callable[[Deployment], None], Callable[[Deployment], Non
     "the log groups' key statement without its condition": (
         lambda d: _edit_key_statement(d, "TheStackLogGroups", lambda s: s.pop("Condition")),
         check_the_key_serves_no_one_else,
+    ),
+    "a rule's dead letters not admitted by its queue": (
+        lambda d: d.hub_template["Resources"]["DeadLetterQueuePolicy"]["Properties"]["PolicyDocument"][
+            "Statement"
+        ][0]["Condition"]["ArnEquals"]["aws:SourceArn"].pop(),
+        check_each_service_may_deliver_to_its_queues,
+    ),
+    "the member's dead-letter queue not admitting EventBridge": (
+        lambda d: d.member_template["Resources"]["ForwardDeadLetterQueuePolicy"]["Properties"][
+            "PolicyDocument"
+        ]["Statement"][0].update({"Principal": {"Service": "sns.amazonaws.com"}}),
+        check_each_service_may_deliver_to_its_queues,
+    ),
+    "the notifier's queues without the topic condition": (
+        lambda d: d.hub_template["Resources"]["NotifierQueuePolicy"]["Properties"]["PolicyDocument"][
+            "Statement"
+        ][0].pop("Condition"),
+        check_the_queues_take_nothing_else,
     ),
 }
 
