@@ -159,6 +159,10 @@ def check_no_one_else_may_assume_the_member_role(d: Deployment) -> None:
         if function not in assuming_functions():
             role_arn = hub.getatt(f"{resource}Role", "Arn")
             assert not allows(trust, _assume(role_arn, role, ORGANIZATION)[1]), f"{function} is trusted"
+    for name, resource in d.hub_template["Resources"].items():  # the roles the hub declares itself
+        if resource["Type"] == "AWS::IAM::Role":
+            role_arn = hub.getatt(name, "Arn")
+            assert not allows(trust, _assume(role_arn, role, ORGANIZATION)[1]), f"{name} is trusted"
     path = d.member_parameters.get("HubRolePath", "/sidecar-enforcer/")
     others = {
         "a role off the path": f"arn:aws:iam::{d.hub_account}:role/admin",
@@ -566,6 +570,12 @@ BREAKS: dict[str, tuple[Callable[[Deployment], None], Callable[[Deployment], Non
     ),
     "the trust without the organisation condition": (
         lambda d: _trust(d)["Condition"].pop("StringEquals"),
+        check_no_one_else_may_assume_the_member_role,
+    ),
+    "a role of the hub's own on the trusted path": (
+        lambda d: d.hub_template["Resources"].update(
+            {"SchedulerRole": {"Type": "AWS::IAM::Role", "Properties": {"Path": "/sidecar-enforcer/"}}}
+        ),
         check_no_one_else_may_assume_the_member_role,
     ),
     "the router's role on the trusted path": (
