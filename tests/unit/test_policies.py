@@ -173,6 +173,16 @@ def check_no_one_else_may_assume_the_member_role(d: Deployment) -> None:
         assert not allows(trust, _assume(arn, role, ORGANIZATION)[1]), what
     on_path = f"arn:aws:iam::{d.hub_account}:role{path}x"
     assert not allows(trust, _assume(on_path, role, OTHER_ORGANIZATION)[1]), "the hub left the organisation"
+    # And the hub's functions assume nothing else: no other role, no account outside the organisation.
+    for function, resource in assuming_functions().items():
+        policies = hub.properties(resource)["Policies"]
+        role_arn = hub.getatt(f"{resource}Role", "Arn")
+        admin = f"arn:aws:iam::{MEMBER}:role/OrganizationAccountAccessRole"
+        assert not allows(policies, _assume(role_arn, admin, ORGANIZATION)[0]), (
+            f"{function} may assume {admin}"
+        )
+        outside = Request("sts:AssumeRole", role, role_arn, {"aws:ResourceOrgID": OTHER_ORGANIZATION})
+        assert not allows(policies, outside), f"{function} may assume a role outside the organisation"
 
 
 def check_the_hub_outputs_what_the_readme_passes(d: Deployment) -> None:
@@ -532,6 +542,15 @@ def _drop_role_path(d: Deployment, resource: str) -> None:
     del d.hub_template["Resources"][resource]["Properties"]["RolePath"]
 
 
+def _assume_grant(d: Deployment, resource: str) -> dict[str, Any]:
+    """The function's AssumeMemberRole statement (inside its !If HasOrganization)."""
+    statements = d.hub_template["Resources"][resource]["Properties"]["Policies"][0]["Statement"]
+    (wrapped,) = [s for s in statements if "AssumeMemberRole" in json.dumps(s)]
+    statement: dict[str, Any] = wrapped["Fn::If"][1]
+    assert statement["Sid"] == "AssumeMemberRole"
+    return statement
+
+
 def _drop_assume_grant(d: Deployment, resource: str) -> None:
     statements = d.hub_template["Resources"][resource]["Properties"]["Policies"][0]["Statement"]
     statements[:] = [s for s in statements if "AssumeMemberRole" not in json.dumps(s)]
@@ -576,6 +595,10 @@ BREAKS: dict[str, tuple[Callable[[Deployment], None], Callable[[Deployment], Non
         lambda d: d.hub_template["Resources"].update(
             {"SchedulerRole": {"Type": "AWS::IAM::Role", "Properties": {"Path": "/sidecar-enforcer/"}}}
         ),
+        check_no_one_else_may_assume_the_member_role,
+    ),
+    "the backfill function may assume any role": (
+        lambda d: _assume_grant(d, "BackfillFunction").update({"Resource": "*"}),
         check_no_one_else_may_assume_the_member_role,
     ),
     "the router's role on the trusted path": (
