@@ -1,9 +1,10 @@
 """Each adapter's ``PERMISSIONS`` is exactly what its code calls, read from its source.
 
-The calls are the AWS operations named in an adapter module: a client method (``client.put_item(...)``
-or ``call("GetItem", client.get_item, ...)``), a paginator or waiter by name (``pages(..., "list_tasks")``,
-``client.get_paginator(...)``, ``client.get_waiter(...)``), or a library that calls AWS with the
-client it is given (Powertools' parameter providers). Method names map to operations through
+The calls are the AWS operations named in an adapter module: a client method as an attribute
+(``client.put_item(...)``, ``call("GetItem", client.get_item, ...)``) or as a string (a paginator's
+``pages(..., "list_tasks")``, ``getattr(client, "describe_account")``), a waiter by name
+(``client.get_waiter("table_exists")``), or a library that calls AWS with the client it is given
+(Powertools' parameter providers). Method names map to operations through
 botocore's own service models (``xform_name`` is how boto3 names a client's methods), for the
 services the layer and the functions build clients for. The template tests hold the functions'
 grants to ``PERMISSIONS``; this holds ``PERMISSIONS`` to the code.
@@ -164,17 +165,14 @@ def called_in(name: str, tree: ast.Module) -> set[str]:
             provider = providers.get(ast.unparse(node.value))
             if provider and (provider, node.attr) in LIBRARY_CALLS:
                 found.add(LIBRARY_CALLS[provider, node.attr])
-        if isinstance(node, ast.Call):
-            helper = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-            if helper == "pages":  # aws.pages(what, client, operation, ...)
-                paginated = _literal(node, 2, "operation")
-            elif helper == "get_paginator":
-                paginated = _literal(node, 0, "operation_name")
-            else:
-                paginated = None
-            if paginated is not None:
-                found |= resolve(operations().get(paginated, frozenset({f"?:{paginated}"})))
-            waiter = _literal(node, 0, "waiter_name") if helper == "get_waiter" else None
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in operations():
+            found |= resolve(operations()[node.value])  # a whole string, never a docstring's word
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "get_waiter"
+        ):
+            waiter = _literal(node, 0, "waiter_name")
             if waiter is not None:
                 found |= resolve(waiters().get(waiter, frozenset({f"?:{waiter}"})))
     return {AUTHORIZED_AS.get(action, action) for action in found}
@@ -219,7 +217,7 @@ def test_the_check_reads_every_kind_of_call() -> None:
     assert called_in("identity", ast.parse(source_of("identity"))) == {"sts:GetCallerIdentity"}
 
 
-EXTRA_CALL = "\n\ndef extra(client):\n    return client.{method}()\n"
+EXTRA_CALL = "\n\ndef extra(client):\n    return {call}\n"
 
 
 @pytest.mark.parametrize(
@@ -232,9 +230,17 @@ EXTRA_CALL = "\n\ndef extra(client):\n    return client.{method}()\n"
         # an action declared that nothing calls
         ("survey", "PERMISSIONS = (", 'PERMISSIONS = ("ecs:DeleteService", ', set(), {"ecs:DeleteService"}),
         # a new call of the module's own service
-        ("sqs", None, EXTRA_CALL.format(method="purge_queue"), {"sqs:PurgeQueue"}, set()),
+        ("sqs", None, EXTRA_CALL.format(call="client.purge_queue()"), {"sqs:PurgeQueue"}, set()),
+        # a new call by the operation's name
+        (
+            "sqs",
+            None,
+            EXTRA_CALL.format(call='getattr(client, "delete_queue")()'),
+            {"sqs:DeleteQueue"},
+            set(),
+        ),
         # a call of a service the module declares nothing of
-        ("identity", None, EXTRA_CALL.format(method="assume_role"), {"sts:AssumeRole"}, set()),
+        ("identity", None, EXTRA_CALL.format(call="client.assume_role()"), {"sts:AssumeRole"}, set()),
         # the library's other method: another action
         ("profiles", ".get_multiple(", ".get(", {"ssm:GetParameter"}, {"ssm:GetParametersByPath"}),
         # the dev-only function's calls count once a function's code makes them
