@@ -381,24 +381,81 @@ def test_a_webhook_url_is_taken_as_https_or_http_to_this_machine() -> None:
     assert checked_url("http://127.0.0.1:8080/hook") == "http://127.0.0.1:8080/hook"
 
 
-def test_a_connection_that_keeps_failing_raises_one_line_and_logs_nothing_of_the_url(
+def test_a_connection_that_fails_raises_one_line_at_once_and_logs_nothing_of_the_url(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """One attempt: the SDK's retry handlers (which wait inside the call) are not used, so the
+    notifier decides on every wait."""
     import socket
 
-    from sidecar_enforcer.adapters.slack import SlackWebhook, retry_handlers
-    from sidecar_enforcer.errors import NotDeliveredError
-    from slack_sdk.http_retry import FixedValueRetryIntervalCalculator
+    from sidecar_enforcer.adapters.slack import SlackWebhook
+    from sidecar_enforcer.errors import NotDeliveredError, RefusedDeliveryError
 
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    webhook = SlackWebhook(
-        f"http://127.0.0.1:{port}/services/T0/B0/secret-path",
-        retry_handlers(FixedValueRetryIntervalCalculator(0)),
-    )
+    webhook = SlackWebhook(f"http://127.0.0.1:{port}/services/T0/B0/secret-path")
 
     with caplog.at_level(logging.DEBUG), pytest.raises(NotDeliveredError) as raised:
         webhook.post({"text": "x"})
-    assert str(raised.value) == "Slack webhook: URLError after retries"
+    assert str(raised.value) == "Slack webhook: URLError"
+    assert not isinstance(raised.value, RefusedDeliveryError)  # no answer: retried
     assert "secret-path" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "headers", "kind", "message"),
+    [
+        (200, "ok", {}, None, None),
+        (200, "", {}, None, None),
+        (200, '{"ok": true}', {}, None, None),
+        (
+            200,
+            '{"ok": false, "error": "invalid_token"}',
+            {},
+            "refused",
+            "Slack webhook: HTTP 200 invalid_token",
+        ),
+        (429, "rate_limited", {"retry-after": "30"}, "throttled", "Slack webhook: HTTP 429 rate_limited"),
+        (500, "rollup_error", {}, "temporary", "Slack webhook: HTTP 500 rollup_error"),
+        (503, "<html>Service Unavailable</html>", {}, "temporary", "Slack webhook: HTTP 503"),
+        (404, "no_service", {}, "refused", "Slack webhook: HTTP 404 no_service"),
+        (410, "channel_is_archived", {}, "refused", "Slack webhook: HTTP 410 channel_is_archived"),
+        (400, "invalid_payload", {}, "refused", "Slack webhook: HTTP 400 invalid_payload"),
+        (400, "something https://hooks.example/T0/B0/x", {}, "refused", "Slack webhook: HTTP 400"),
+    ],
+)
+def test_a_webhook_answer_is_delivered_refused_for_good_throttled_or_temporary(
+    status: int, body: str, headers: dict[str, str], kind: str | None, message: str | None
+) -> None:
+    from sidecar_enforcer.adapters.slack import translate
+    from sidecar_enforcer.errors import RefusedDeliveryError, ThrottledError
+
+    error = translate(status, body, headers)
+    if kind is None:
+        assert error is None
+        return
+    assert error is not None
+    assert str(error) == message  # only a code of Slack's is quoted from a body
+    found = (
+        "refused"
+        if isinstance(error, RefusedDeliveryError)
+        else "throttled"
+        if isinstance(error, ThrottledError)
+        else "temporary"
+    )
+    assert found == kind
+    if isinstance(error, ThrottledError):
+        assert error.retry_after == 30
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [({"Retry-After": "7"}, 7), ({"retry-after": ["2.5"]}, 2.5), ({}, 1.0), ({"Retry-After": "soon"}, 1.0)],
+)
+def test_retry_after_is_read_in_seconds_whatever_the_header_s_case(
+    headers: dict[str, Any], seconds: float
+) -> None:
+    from sidecar_enforcer.adapters.slack import retry_after
+
+    assert retry_after(headers) == seconds
