@@ -203,6 +203,10 @@ class Notify:
                 outcome.slack = payload
                 outcome.delivered.add(SLACK)
         if route.chat is not None and CHAT not in delivered:
+            if deadline.remaining() < self._post_seconds + MARGIN_SECONDS:
+                outcome.failed = outcome.failed or "chat topic: not tried, no time left"
+                outcome.out_of_time = True
+                return outcome
             notification = chat_message.render(notice, delivery.message_id)
             attributes = {k: v for k, v in delivery.attributes.items() if k in CHAT_ATTRIBUTES}
             try:
@@ -301,10 +305,12 @@ class NotifyBatch:
                 outcome = Outcome(delivered=set(record.delivered), failed=_one_line(exc))
             if outcome.stop:
                 stopped = outcome
-                self._later(record, outcome, result, outcome.failed or "no time left")
-            elif outcome.refused:
+            fresh = outcome.delivered - record.delivered
+            if outcome.refused:  # the dead-letter queue, saying which sinks have it
                 self._refused(record, outcome, result)
-            elif outcome.failed:
+            elif outcome.stop and not fresh:  # back when Slack said
+                self._later(record, outcome, result, outcome.failed or "no time left")
+            elif outcome.failed:  # back for the sinks that lack it
                 self._failed(record, outcome, result)
             else:
                 result.outcomes.append(outcome)
