@@ -15,7 +15,14 @@ from sidecar_enforcer.domain import records
 from sidecar_enforcer.domain.plan import Decision, Plan, plan
 from sidecar_enforcer.domain.policy import Policy
 from sidecar_enforcer.domain.records import Deployment, Revert, RevertPolicy, ServiceRecord
-from sidecar_enforcer.domain.service_rules import ServiceFacts, Verdict, decide, needs_record
+from sidecar_enforcer.domain.service_rules import (
+    ServiceFacts,
+    Verdict,
+    controller_reason,
+    controller_verdict,
+    decide,
+    needs_record,
+)
 from sidecar_enforcer.domain.snapshots import DeploymentState, ServiceSnapshot
 from sidecar_enforcer.domain.status import Status
 
@@ -152,7 +159,7 @@ def applies_nothing(verdict: Verdict) -> bool:
         pytest.param(DRIFTED, "ECS", {}, False, id="drifted-upgrades-off"),
         pytest.param(REFUSED, "ECS", {}, False, id="refused"),
         pytest.param(COMPLIANT, "ECS", {RELEASE_KEY: "abc"}, True, id="compliant-release-tag"),
-        pytest.param(MISSING, "CODE_DEPLOY", {RELEASE_KEY: "abc"}, True, id="codedeploy-release-tag"),
+        pytest.param(MISSING, "CODE_DEPLOY", {RELEASE_KEY: "abc"}, False, id="codedeploy-release-tag"),
         pytest.param(COMPLIANT, "ECS", {"tracing-sidecar-other": "x"}, False, id="other-tag"),
     ],
 )
@@ -166,38 +173,34 @@ def test_needs_record_only_for_a_change_ecs_can_make_or_a_release_tag(
 
 
 @pytest.mark.parametrize("controller", ["CODE_DEPLOY", "EXTERNAL"])
-@pytest.mark.parametrize("decided", CHANGE_PLANS, ids=["missing", "upgrade"])
+@pytest.mark.parametrize("decided", [*CHANGE_PLANS, *NO_CHANGE_PLANS])
 @pytest.mark.parametrize("record", [None, deployed(), quarantined()], ids=["none", "deployed", "quarantined"])
-def test_a_change_another_deployment_controller_owns_is_skipped(
-    controller: str, decided: Plan, record: ServiceRecord | None
+@pytest.mark.parametrize("audit", [False, True], ids=["enforce", "audit"])
+def test_another_deployment_controller_is_skipped_whatever_the_plan_and_the_record(
+    controller: str, decided: Plan, record: ServiceRecord | None, audit: bool
 ) -> None:
-    verdict = decide(facts(decided, service(controller=controller), record))
+    verdict = decide(facts(decided, service(controller=controller), record, audit=audit))
 
+    assert verdict == controller_verdict(service(controller=controller))
     assert verdict.status is Status.SKIPPED
+    assert verdict.reasons == (controller_reason(controller),)
     assert f"the {controller} deployment controller" in verdict.reasons[0]
-    assert verdict.reasons[1:] == tuple(decided.reasons)
     assert applies_nothing(verdict)
     assert verdict.release is None
 
 
-@pytest.mark.parametrize("controller", ["CODE_DEPLOY", "EXTERNAL"])
-@pytest.mark.parametrize("decided", NO_CHANGE_PLANS, ids=["compliant", "drifted", "refused"])
-def test_another_deployment_controller_with_nothing_to_change_is_as_planned(
-    controller: str, decided: Plan
-) -> None:
-    verdict = decide(facts(decided, service(controller=controller)))
-
-    assert verdict.status.value == decided.decision.value
-    assert verdict.reasons == tuple(decided.reasons)
-    assert applies_nothing(verdict)
+def test_the_controller_rule_needs_no_plan_and_lets_ecs_through() -> None:
+    assert controller_verdict(service(controller="ECS")) is None
+    assert controller_verdict(service(controller="CODE_DEPLOY")) is not None
 
 
 def test_the_controller_reasons_say_where_to_add_the_sidecar() -> None:
-    code_deploy = decide(facts(MISSING, service(controller="CODE_DEPLOY"))).reasons[0]
-    external = decide(facts(MISSING, service(controller="EXTERNAL"))).reasons[0]
+    code_deploy = controller_reason("CODE_DEPLOY")
+    external = controller_reason("EXTERNAL")
 
     assert "CodeDeploy deployment registers" in code_deploy
     assert "CreateTaskSet" in external
+    assert all("sidecar-enforcer plan" in r for r in (code_deploy, external))
 
 
 # -- 2. nothing to change ----------------------------------------------------------------------------
@@ -612,7 +615,7 @@ def test_decide_keeps_the_safety_rules_whatever_the_facts(f: ServiceFacts) -> No
 
     if f.audit:  # audit changes nothing, not even the record
         assert applies_nothing(verdict)
-    if planned and f.service.deployment_controller != "ECS":
+    if f.service.deployment_controller != "ECS":
         assert verdict.status is Status.SKIPPED
         assert applies_nothing(verdict)
     if verdict.register:

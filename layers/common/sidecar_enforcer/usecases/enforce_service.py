@@ -2,10 +2,12 @@
 
 Gather what ECS shows (the service with its tags, its cluster's tags when the service has no opt-in
 tag, its task definition: a revision is immutable, so a warm container describes it once) and plan.
-When nothing is to change, that is the answer: no state-table read, no lease. When a change is
-planned, take the service's lease, read the service again (what it runs now, not when the event
-began) with its record, and let ``domain.service_rules.decide`` rule; then apply its verdict: write
-the record, register the compliant revision once, deploy it, and record the deployment.
+When nothing is to change, that is the answer: no state-table read, no lease. A service another
+deployment controller deploys is answered before its task definition is read (rule 1 of
+``domain.service_rules``). When a change is planned, take the service's lease, read the service
+again (what it runs now, not when the event began) with its record, and let
+``domain.service_rules.decide`` rule; then apply its verdict: write the record, register the
+compliant revision once, deploy it, and record the deployment.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ from typing import Any, Protocol
 from ..adapters.ecs import EcsGateway
 from ..config import Settings
 from ..domain import records, verdicts
-from ..domain.arns import task_definition_revision
+from ..domain.arns import task_definition_family, task_definition_revision
 from ..domain.plan import find_sidecar, plan
 from ..domain.records import RevertPolicy, ServiceRecord
-from ..domain.service_rules import ServiceFacts, Verdict, decide, needs_record
+from ..domain.service_rules import ServiceFacts, Verdict, controller_verdict, decide, needs_record
 from ..domain.snapshots import ServiceSnapshot
 from ..domain.taskdef import TaskDefinitionDocument
 from ..errors import AwsError, NotFoundError
@@ -105,6 +107,9 @@ class EnforceService:
             )
             if isinstance(chosen, Finding):
                 return chosen
+            skipped = controller_verdict(snapshot)
+            if skipped is not None:  # rule 1, before the task definition is read
+                return self._controller(snapshot, skipped, chosen, where)
             source, facts = self._gather(ecs, snapshot, chosen, remembered=True)
             if not needs_record(snapshot, facts.plan, self._settings.release_tag_key):
                 return self._act(ecs, source, facts, chosen, where)
@@ -122,6 +127,19 @@ class EnforceService:
         except AwsError as exc:
             status = Status.SKIPPED if isinstance(exc, NotFoundError) else Status.FAILED
             return scope.finding(status, **where, reasons=[str(exc)])
+
+    def _controller(
+        self, snapshot: ServiceSnapshot, verdict: Verdict, chosen: Chosen, where: dict[str, Any]
+    ) -> Finding:
+        """SKIPPED for a service another deployment controller deploys, from DescribeServices alone."""
+        arn = snapshot.task_definition or None
+        fields = where | {
+            "family": task_definition_family(arn) if arn else None,
+            "source_task_definition_arn": arn,
+        }
+        return chosen.scope.finding(
+            verdict.status, **fields | profile_fields(chosen.profile), reasons=list(verdict.reasons)
+        )
 
     def _gather(
         self,
