@@ -537,6 +537,76 @@ def test_a_service_the_enforcer_never_deployed_is_remediated_without_a_record() 
         assert verdict.reasons == (WHY, *MISSING.reasons)
 
 
+# -- an intent: the deployment recorded before UpdateService, its id not (yet) ------------------------
+
+
+def intended() -> ServiceRecord:
+    return ServiceRecord(intent=records.intent(OURS, at=100.0, profile="jaeger", sidecar="jaeger"))
+
+
+def test_an_intent_whose_deployment_failed_is_deployment_failed_as_one_whose_id_was_recorded() -> None:
+    rolled_back = (primary(SOURCE, "ecs-svc/rollback", "IN_PROGRESS"),)
+    failed = DeploymentState("ecs-svc/1", "ACTIVE", OURS, "FAILED")
+    snapshot = service(SOURCE, deployments=(*rolled_back, failed))
+
+    verdict = decide(facts(MISSING, snapshot, intended()))
+
+    assert verdict == decide(facts(MISSING, snapshot, deployed()))
+    assert verdict.status is Status.DEPLOYMENT_FAILED
+    assert verdict.failed is not None
+    assert verdict.failed.deployment_id == "ecs-svc/1"
+
+
+def test_an_intent_the_service_left_is_a_revert_counted_against_its_deployment() -> None:
+    theirs = primary(SOURCE, "ecs-svc/9", "IN_PROGRESS")
+    snapshot = service(
+        SOURCE, deployments=(theirs, DeploymentState("ecs-svc/1", "ACTIVE", OURS, "IN_PROGRESS"))
+    )
+
+    verdict = decide(facts(MISSING, snapshot, intended()))
+
+    assert verdict == decide(facts(MISSING, snapshot, deployed()))
+    assert verdict.record is not None
+    assert [(r.left, r.task_definition) for r in verdict.record.reverts] == [("ecs-svc/1", SOURCE)]
+
+
+def test_an_intent_no_deployment_of_the_service_shows_is_no_revert() -> None:
+    """Its UpdateService may never have reached ECS: remediated again, nothing counted."""
+    verdict = decide(facts(MISSING, service(SOURCE), intended()))
+
+    assert verdict.status is Status.REMEDIATED
+    assert verdict.register
+    assert verdict.record is None
+
+
+def test_adopt_takes_the_id_of_the_services_deployment_of_the_intents_revision() -> None:
+    record = intended()
+    draining = DeploymentState("ecs-svc/1", "ACTIVE", OURS, "IN_PROGRESS")
+
+    assert records.adopt(record, (primary(SOURCE),)) == record
+    adopted = records.adopt(record, (primary(SOURCE, "ecs-svc/9"), draining))
+    assert adopted == deployed()  # as if UpdateService's answer had been recorded
+    assert records.adopt(deployed(), (primary(OURS, "ecs-svc/2"),)) == deployed()  # an id recorded stays
+    assert records.not_ours(record, "ecs-svc/1") is None  # may be ours: the service's deployments tell
+    assert records.not_ours(record, "ecs-svc/1", (draining,)) is None
+    assert records.not_ours(record, "ecs-svc/9", (primary(SOURCE, "ecs-svc/9"),)) == (
+        "deployment ecs-svc/9 was not started by the enforcer"
+    )
+
+
+def test_an_intent_that_never_reached_ecs_keeps_the_last_deployment_to_count_reverts_against() -> None:
+    record = dataclasses.replace(
+        deployed(), intent=records.intent(OURS, at=200.0, profile="jaeger", sidecar="jaeger")
+    )
+    snapshot = service(SOURCE, deployments=(primary(SOURCE, "ecs-svc/9"),))  # the pipeline's revert
+
+    verdict = decide(facts(MISSING, snapshot, record))
+
+    assert verdict.status is Status.REMEDIATED
+    assert verdict.record is not None
+    assert [r.left for r in verdict.record.reverts] == ["ecs-svc/1"]
+
+
 # -- properties ----------------------------------------------------------------------------------------
 
 PLANS = st.sampled_from([MISSING, UPGRADE, COMPLIANT, DRIFTED, REFUSED])

@@ -20,6 +20,10 @@ The order of the rules:
 6. the service left the revision the enforcer deployed: a revert, counted once; more than the policy
    allows within its window is FLAPPING and quarantine;
 7. otherwise REMEDIATED: register (or reuse) the compliant revision and deploy it.
+
+The record is read with the service's deployments at hand: a deployment recorded only as an intent
+(its UpdateService answer was lost) is first matched to the service's deployment of its revision
+(``records.adopt``), so rules 5 and 6 judge it as one whose id was recorded.
 """
 
 from __future__ import annotations
@@ -87,6 +91,8 @@ def decide(facts: ServiceFacts) -> Verdict:
     if skipped is not None:
         return skipped
     record, released = facts.record, None
+    if record is not None:
+        record = records.adopt(record, service.deployments)
     if record is not None and record.quarantine is not None:
         quarantine = record.quarantine
         if facts.audit or service.tags.get(facts.release_tag_key) != quarantine.token:

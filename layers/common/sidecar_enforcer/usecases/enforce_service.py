@@ -7,12 +7,13 @@ deployment controller deploys is answered before its task definition is read (ru
 ``domain.service_rules``). When a change is planned, take the service's lease, read the service
 again (what it runs now, not when the event began) with its record, and let
 ``domain.service_rules.decide`` rule; then apply its verdict: write the record, register the
-compliant revision once, deploy it, and record the deployment.
+compliant revision once, record the intent to deploy it, deploy it, and record the deployment's id.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -34,6 +35,7 @@ from .revisions import Revisions, profile_fields, remedy_fields
 from .scope import Scope
 
 Report = Callable[[Finding], Finding]
+log = logging.getLogger(__name__)
 
 
 class PlanMemo(Protocol):
@@ -262,7 +264,13 @@ class EnforceService:
         fields: dict[str, Any],
     ) -> Finding:
         """Register (or reuse) the compliant revision and deploy it: UpdateService, unless the
-        service already runs or rolls it out (never a second deployment)."""
+        service already runs or rolls it out (never a second deployment).
+
+        The deployment is recorded as the record's intent (the revision, no id) before UpdateService
+        and as its deployment, with its id, after: whichever write or answer is lost after ECS
+        accepted the change, the record names the revision deployed, and the deployment is
+        verified, quarantined or counted as a revert from it (``records.adopt`` finds its id among
+        the service's deployments)."""
         service, decided = facts.service, facts.plan
         assert decided.register_input is not None, "a change is applied from a plan made afresh (_gather)"
         arn, changes = self._revisions.compliant(ecs, decided, source.arn)
@@ -270,19 +278,19 @@ class EnforceService:
         if service.deploys(arn):
             changes.append(f"service: already runs or deploys {arn}; no second deployment")
         else:
-            deployment_id = ecs.deploy(service.cluster_arn or service.cluster, service.name, arn)
             containers = (decided.register_input or {}).get("containerDefinitions", [])
             index = find_sidecar(containers, decided.profile)
-            deployment = records.Deployment(
-                task_definition=arn,
-                deployment_id=deployment_id,
+            intent = records.intent(
+                arn,
                 at=self._ledger.now(),
                 profile=decided.profile.name,
                 sidecar=containers[index]["name"] if index is not None else decided.profile.container_name,
                 run=scope.run.id if scope.run else None,
                 wave=scope.run.wave if scope.run else None,
             )
-            self._ledger.update_service(service.arn, lambda r: dataclasses.replace(r, deployment=deployment))
+            self._ledger.update_service(service.arn, lambda r: dataclasses.replace(r, intent=intent))
+            deployment_id = self._deploy(ecs, service, arn)
+            self._ledger.update_service(service.arn, lambda r: records.started(r, intent, deployment_id))
             changes.append("service: UpdateService with forceNewDeployment")
         return scope.finding(
             Status.REMEDIATED,
@@ -292,3 +300,22 @@ class EnforceService:
             changes=changes,
             deployment_id=deployment_id,
         )
+
+    @staticmethod
+    def _deploy(ecs: EcsGateway, service: ServiceSnapshot, arn: str) -> str | None:
+        """UpdateService to ``arn``; its deployment's id. A call that failed is checked against the
+        service: when ECS shows a deployment of ``arn`` (it did not show one before the call), the
+        change went through and only its answer was lost, so that deployment is the one started."""
+        cluster = service.cluster_arn or service.cluster
+        try:
+            return ecs.deploy(cluster, service.name, arn)
+        except AwsError as failed:
+            try:
+                now = ecs.describe_service(cluster, service.name)
+            except AwsError:
+                raise failed from None
+            seen = records.deployment_of(now.deployments, arn) if now is not None else None
+            if seen is None:
+                raise
+            log.warning("UpdateService failed (%s), but deployment %s of %s started", failed, seen.id, arn)
+            return seen.id

@@ -1,0 +1,282 @@
+"""The enforcer never loses track of what it changed: a fault in any step of a remediation, once,
+right after the step took effect (its answer lost) or instead of it, ends as the same state as
+without the fault: one registered revision, one deployment, and that deployment verified,
+quarantined, or counted towards FLAPPING.
+
+A remediation's steps are the state-table writes around RegisterTaskDefinition and UpdateService
+(the service's lease, the source's lease and record, the deployment's intent and its id, the
+lease given back) and those two ECS calls. Each scenario delivers the event as the work queue does:
+a FAILED item comes back after the queue's visibility timeout, until it is not FAILED."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import pytest
+from sidecar_enforcer.domain import records
+from sidecar_enforcer.domain.snapshots import DeploymentState, TaskState
+from sidecar_enforcer.errors import AwsError
+from sidecar_enforcer.models.events import DeploymentOutcome, ServiceTarget, Trigger
+from sidecar_enforcer.models.findings import Finding, Status
+
+from ._factories import ACCOUNT, REGION
+from .test_usecases import (
+    CLUSTER_ARN,
+    COMPLIANT,
+    PIPELINE,
+    SOURCE,
+    World,
+    service_arn,
+    snapshot,
+)
+
+VISIBILITY_SECONDS = 720  # the work queue's: a failed item comes back this much later
+SERVICE_KEY = f"service#{service_arn()}"
+SOURCE_KEY = f"source#{SOURCE}"
+
+# The state-table writes of a remediation, in order (test_the_steps_of_a_remediation_are_these).
+WRITES = (
+    ("the service's lease", SERVICE_KEY),
+    ("the source's lease", SOURCE_KEY),
+    ("the compliant revision recorded for the source", SOURCE_KEY),
+    ("the deployment's intent", SERVICE_KEY),
+    ("the deployment's id", SERVICE_KEY),
+    ("the service's lease given back", SERVICE_KEY),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Fault:
+    name: str
+    inject: Callable[[World], None]
+
+
+def _table_fault(step: int, stored: bool) -> Fault:
+    how = "its answer lost" if stored else "not stored"
+    return Fault(f"{WRITES[step][0]}: {how}", lambda w: w.table.fail_put(step, stored=stored))
+
+
+def _lost(method: str, *, unreadable: bool = False) -> Fault:
+    def inject(world: World) -> None:
+        world.ecs.lost.add(method)
+        if unreadable:  # and the service cannot be read right after (the check of the lost answer)
+            world.ecs.once["describe_service"] = AwsError("DescribeServices: ReadTimeoutError")
+
+    what = {"register": "RegisterTaskDefinition", "deploy": "UpdateService"}[method]
+    return Fault(f"{what}: its answer lost" + (", the service unreadable" if unreadable else ""), inject)
+
+
+FAULTS = [
+    *(_table_fault(step, stored) for step in range(len(WRITES)) for stored in (True, False)),
+    _lost("register"),
+    _lost("deploy"),
+    _lost("deploy", unreadable=True),
+]
+
+
+def event(*targets: object, name: str = "UpdateService", caller: str | None = PIPELINE) -> Trigger:
+    return Trigger(
+        "event-1",
+        ACCOUNT,
+        REGION,
+        name,
+        targets=targets or (ServiceTarget("shop", "api"),),
+        caller_arn=caller,
+    )
+
+
+def deliver(world: World, trigger: Trigger) -> list[Finding]:
+    """The router's triage, then the worker, the item handed over again after each FAILED."""
+    findings: list[Finding] = []
+    for _ in range(4):
+        ignored = world.gate.ignored(trigger)
+        if ignored is not None:
+            return [*findings, ignored]
+        (finding,) = world.enforcer.handle(trigger)
+        findings.append(finding)
+        if finding.status is not Status.FAILED:
+            return findings
+        world.clock.advance(VISIBILITY_SECONDS)
+    raise AssertionError(f"still FAILED after 4 deliveries: {[f.reasons for f in findings]}")
+
+
+def normal(record: records.ServiceRecord) -> records.ServiceRecord:
+    """A record without what only the clock decides (when, and the tokens made of when): a retried
+    item acts later than the first delivery would have."""
+    deployment = dataclasses.replace(record.deployment, at=0.0) if record.deployment else None
+    reverts = tuple(dataclasses.replace(r, at=0.0, left=None) for r in record.reverts)
+    quarantine = dataclasses.replace(record.quarantine, since=0.0, token="") if record.quarantine else None
+    intent = dataclasses.replace(record.intent, at=0.0) if record.intent else None
+    return records.ServiceRecord(None, deployment, reverts, quarantine, intent)
+
+
+def ours(world: World) -> DeploymentState:
+    """The service's deployment of the compliant revision, as ECS shows it."""
+    (found,) = [d for d in world.ecs.services["api"].deployments if d.task_definition == COMPLIANT]
+    return found
+
+
+def ended(world: World, *, completed: bool) -> Trigger:
+    target = DeploymentOutcome(
+        "shop", "api", ours(world).id, completed, None if completed else "circuit breaker", service_arn()
+    )
+    name = "SERVICE_DEPLOYMENT_COMPLETED" if completed else "SERVICE_DEPLOYMENT_FAILED"
+    return event(target, name=name, caller=None)
+
+
+def remediated(fault: Fault | None) -> World:
+    """A service without its sidecar remediated (the fault injected first), its item delivered
+    until it is not FAILED."""
+    world = World(snapshot())
+    if fault is not None:
+        fault.inject(world)
+    findings = deliver(world, event())
+    assert findings[-1].status in (Status.REMEDIATED, Status.COMPLIANT)
+    assert len(world.ecs.args("register")) == 1  # exactly once, across the retries
+    assert world.ecs.args("deploy") == [(CLUSTER_ARN, "api", COMPLIANT)]  # never a second deployment
+    assert [f.status for f in findings].count(Status.FAILED) <= 1
+    return world
+
+
+def verified(fault: Fault | None) -> tuple[Status, records.ServiceRecord]:
+    world = remediated(fault)
+    world.ecs.tasks[ours(world).id] = [
+        TaskState(
+            f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/shop/t1",
+            COMPLIANT,
+            "RUNNING",
+            {"app": "RUNNING", "jaeger": "RUNNING"},
+        )
+    ]
+    verdict = deliver(world, ended(world, completed=True))[-1]
+    return verdict.status, normal(world.record())
+
+
+def rolled_back(fault: Fault | None) -> tuple[Status, Status, records.ServiceRecord]:
+    """The circuit breaker fails the deployment and rolls the service back to its own revision."""
+    world = remediated(fault)
+    failed = dataclasses.replace(ours(world), status="ACTIVE", rollout_state="FAILED")
+    rollback = DeploymentState("ecs-svc/rollback", "PRIMARY", SOURCE, "IN_PROGRESS")
+    world.ecs.services["api"] = snapshot(deployments=(rollback, failed))
+    verdict = deliver(world, ended(world, completed=False))[-1]
+    after = deliver(world, event(caller=None, name="SERVICE_DEPLOYMENT_IN_PROGRESS"))[-1]
+    return verdict.status, after.status, normal(world.record())
+
+
+def flapping(fault: Fault | None) -> tuple[list[Status], records.ServiceRecord, int]:
+    """A pipeline puts the service back on its own revision four times, each while the enforcer's
+    deployment still rolls out (UpdateService: a new PRIMARY, the enforcer's draining)."""
+    world = remediated(fault)
+    statuses = []
+    for _ in range(4):
+        world.clock.advance(60)
+        now = world.ecs.services["api"]
+        draining = tuple(dataclasses.replace(d, status="ACTIVE") for d in now.deployments)
+        theirs = DeploymentState(f"ecs-svc/pipeline-{world.clock.now:.0f}", "PRIMARY", SOURCE, "IN_PROGRESS")
+        world.ecs.services["api"] = dataclasses.replace(
+            now, task_definition=SOURCE, deployments=(theirs, *draining)
+        )
+        statuses.append(deliver(world, event())[-1].status)
+    return statuses, normal(world.record()), len(world.ecs.args("deploy"))
+
+
+def test_the_steps_of_a_remediation_are_these() -> None:
+    world = World(snapshot())
+
+    assert world.enforce().status is Status.REMEDIATED
+
+    assert [(op, pk) for op, pk, _ in world.table.writes()] == [("put", key) for _, key in WRITES]
+    assert world.ecs.names.count("register") == world.ecs.names.count("deploy") == 1
+
+
+def test_the_intent_names_the_revision_before_update_service_is_called() -> None:
+    world = World(snapshot())
+    seen: list[records.ServiceRecord] = []
+    deploy = world.ecs.deploy
+
+    def deploy_and_look(cluster: str, service: str, arn: str) -> str | None:
+        seen.append(world.record())
+        return deploy(cluster, service, arn)
+
+    world.ecs.deploy = deploy_and_look  # type: ignore[method-assign]
+    world.enforce()
+
+    (before,) = seen
+    assert before.intent == records.intent(COMPLIANT, at=world.clock.now, profile="jaeger", sidecar="jaeger")
+    assert before.deployment is None
+    after = world.record()
+    assert after.intent is None
+    assert after.deployment == dataclasses.replace(before.intent, deployment_id="ecs-svc/0001")
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f.name)
+def test_a_fault_in_any_step_still_ends_verified(fault: Fault) -> None:
+    assert verified(fault) == verified(None)
+    assert verified(None)[0] is Status.VERIFIED
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f.name)
+def test_a_fault_in_any_step_still_ends_quarantined_when_the_deployment_fails(fault: Fault) -> None:
+    without = rolled_back(None)
+    assert without[:2] == (Status.DEPLOYMENT_FAILED, Status.QUARANTINED)
+
+    assert rolled_back(fault) == without
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f.name)
+def test_a_fault_in_any_step_still_ends_flapping(fault: Fault) -> None:
+    statuses, record, deploys = flapping(fault)
+    without = flapping(None)
+
+    assert statuses == without[0] == [Status.REMEDIATED] * 3 + [Status.FLAPPING]
+    assert deploys == without[2] == 4
+    assert record == without[1]
+    assert record.quarantine is not None
+    assert record.quarantine.status == "FLAPPING"
+
+
+def test_an_ended_deployment_of_a_service_with_only_an_intent_is_queued_not_ignored() -> None:
+    world = World(snapshot())
+    world.ledger.update_service(
+        service_arn(),
+        lambda r: dataclasses.replace(
+            r, intent=records.intent(COMPLIANT, at=1.0, profile="jaeger", sidecar="jaeger")
+        ),
+    )
+    target = DeploymentOutcome("shop", "api", "ecs-svc/0042", True, None, service_arn())
+
+    assert world.triage(event(target, name="SERVICE_DEPLOYMENT_COMPLETED", caller=None)) is None
+
+
+def test_an_intent_no_deployment_shows_is_no_revert_and_its_deployments_event_not_ours() -> None:
+    """UpdateService failed before it reached ECS: the intent stays, and means nothing."""
+    world = World(snapshot())
+    world.ecs.errors["deploy"] = AwsError("UpdateService: ServiceUnavailable")
+    assert world.enforce().status is Status.FAILED
+    assert world.record().intent is not None
+    assert world.record().deployment is None
+    target = DeploymentOutcome("shop", "api", "ecs-svc/0000", True, None, service_arn())
+
+    verdict = world.verify(world.ecs, target, world.scope())
+    del world.ecs.errors["deploy"]
+    again = world.enforce()
+
+    assert verdict.status is Status.IGNORED
+    assert "was not started by the enforcer" in verdict.reasons[0]
+    assert again.status is Status.REMEDIATED
+    assert world.record().reverts == ()
+    assert len(world.ecs.args("register")) == 1
+
+
+def test_a_lease_that_cannot_be_given_back_runs_out_and_the_remediation_stands() -> None:
+    world = World(snapshot())
+    world.table.fail_put(len(WRITES) - 1, stored=False)
+
+    finding = world.enforce()
+
+    assert finding.status is Status.REMEDIATED
+    record = world.record()
+    assert record.lease is not None  # left to run out
+    assert record.deployment is not None
+    assert record.deployment.deployment_id == "ecs-svc/0001"
