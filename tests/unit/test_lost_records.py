@@ -19,6 +19,7 @@ from sidecar_enforcer.domain.snapshots import DeploymentState, TaskState
 from sidecar_enforcer.errors import AwsError
 from sidecar_enforcer.models.events import DeploymentOutcome, ServiceTarget, Trigger
 from sidecar_enforcer.models.findings import Finding, Status
+from sidecar_enforcer.models.work import RunTag
 
 from ._factories import ACCOUNT, REGION
 from .test_usecases import (
@@ -115,6 +116,12 @@ def ours(world: World) -> DeploymentState:
     """The service's deployment of the compliant revision, as ECS shows it."""
     (found,) = [d for d in world.ecs.services["api"].deployments if d.task_definition == COMPLIANT]
     return found
+
+
+def outcome_of(world: World, *, completed: bool = True) -> DeploymentOutcome:
+    return DeploymentOutcome(
+        "shop", "api", ours(world).id, completed, None if completed else "circuit breaker", service_arn()
+    )
 
 
 def ended(world: World, *, completed: bool) -> Trigger:
@@ -267,6 +274,30 @@ def test_an_intent_no_deployment_shows_is_no_revert_and_its_deployments_event_no
     assert again.status is Status.REMEDIATED
     assert world.record().reverts == ()
     assert len(world.ecs.args("register")) == 1
+
+
+@pytest.mark.parametrize("wave", [None, RunTag("bf-1", "enforce", 2)], ids=["event", "backfill-wave"])
+def test_a_deployment_whose_record_is_lost_is_remediated_with_a_warning_and_judged_from_its_intent(
+    wave: RunTag | None,
+) -> None:
+    world = World(snapshot())
+    world.table.fail_put(WRITES.index(("the deployment's id", SERVICE_KEY)), stored=False)
+
+    finding = world.enforce_service.named(
+        world.ecs, "shop", "api", dataclasses.replace(world.scope(), run=wave)
+    )
+    verdict, run = world.verify.verdict(world.ecs, outcome_of(world), world.scope())
+
+    assert finding.status is Status.REMEDIATED
+    assert finding.deployment_id == "ecs-svc/0001"  # a backfill wave waits for its verdict
+    assert finding.warnings[-1].startswith("deployment ecs-svc/0001 not recorded (PutItem: failed")
+    assert verdict.status is Status.SKIPPED  # ended, no task to check: its verdict, not IGNORED
+    assert verdict.reasons == ["deployment ecs-svc/0001 completed with no running task to check"]
+    assert run == wave  # the wave that started it gets the verdict
+    record = world.record()
+    assert record.intent is None
+    assert record.deployment is not None
+    assert (record.deployment.deployment_id, record.deployment.outcome) == ("ecs-svc/0001", "UNCHECKED")
 
 
 def test_a_lease_that_cannot_be_given_back_runs_out_and_the_remediation_stands() -> None:

@@ -290,8 +290,17 @@ class EnforceService:
             )
             self._ledger.update_service(service.arn, lambda r: dataclasses.replace(r, intent=intent))
             deployment_id = self._deploy(ecs, service, arn)
-            self._ledger.update_service(service.arn, lambda r: records.started(r, intent, deployment_id))
             changes.append("service: UpdateService with forceNewDeployment")
+            try:
+                self._ledger.update_service(service.arn, lambda r: records.started(r, intent, deployment_id))
+            except AwsError as exc:  # the change is made, and the intent names it: not a failure
+                fields = fields | {
+                    "warnings": [
+                        *fields.get("warnings", []),
+                        f"deployment {deployment_id} not recorded ({exc}): the intent recorded before "
+                        "UpdateService stands for it, matched to the service's deployment of the revision",
+                    ]
+                }
         return scope.finding(
             Status.REMEDIATED,
             **fields,
