@@ -594,6 +594,12 @@ def test_adopt_takes_the_id_of_the_services_deployment_of_the_intents_revision()
     )
 
 
+def test_a_release_forgets_an_intent_too() -> None:
+    record = records.quarantine(intended(), "FLAPPING", "x", now=1.0)
+
+    assert records.released(record) == ServiceRecord()
+
+
 def test_an_intent_that_never_reached_ecs_keeps_the_last_deployment_to_count_reverts_against() -> None:
     record = dataclasses.replace(
         deployed(), intent=records.intent(OURS, at=200.0, profile="jaeger", sidecar="jaeger")

@@ -249,9 +249,10 @@ def quarantine(record: ServiceRecord, status: str, reason: str, *, now: float) -
 
 
 def released(record: ServiceRecord) -> ServiceRecord:
-    """Out of quarantine, with the revert count started afresh and the last deployment forgotten:
-    the revision the service runs when released is where the enforcer starts again, not a revert."""
-    return replace(record, quarantine=None, reverts=(), deployment=None)
+    """Out of quarantine, with the revert count started afresh and the last deployment (and any
+    intent) forgotten: the revision the service runs when released is where the enforcer starts
+    again, not a revert."""
+    return replace(record, quarantine=None, reverts=(), deployment=None, intent=None)
 
 
 def not_ours(
