@@ -53,9 +53,25 @@ class Fault:
     inject: Callable[[World], None]
 
 
-def _table_fault(step: int, stored: bool) -> Fault:
+# A remediation after a revert: the source's record is read, not written; the revert is counted first.
+REVERT_WRITES = (
+    ("the service's lease", SERVICE_KEY),
+    ("the revert counted", SERVICE_KEY),
+    ("the deployment's intent", SERVICE_KEY),
+    ("the deployment's id", SERVICE_KEY),
+    ("the service's lease given back", SERVICE_KEY),
+)
+# The verdict on the deployment's end.
+VERDICT_WRITES = (
+    ("the service's lease", SERVICE_KEY),
+    ("the deployment's outcome", SERVICE_KEY),
+    ("the service's lease given back", SERVICE_KEY),
+)
+
+
+def _table_fault(step: int, stored: bool, writes: tuple[tuple[str, str], ...] = WRITES) -> Fault:
     how = "its answer lost" if stored else "not stored"
-    return Fault(f"{WRITES[step][0]}: {how}", lambda w: w.table.fail_put(step, stored=stored))
+    return Fault(f"{writes[step][0]}: {how}", lambda w: w.table.fail_put(step, stored=stored))
 
 
 def _lost(method: str, *, unreadable: bool = False) -> Fault:
@@ -171,12 +187,15 @@ def rolled_back(fault: Fault | None) -> tuple[Status, Status, records.ServiceRec
     return verdict.status, after.status, normal(world.record())
 
 
-def flapping(fault: Fault | None) -> tuple[list[Status], records.ServiceRecord, int]:
+def flapping(fault: Fault | None, *, at: int = 0) -> tuple[list[Status], records.ServiceRecord, int]:
     """A pipeline puts the service back on its own revision four times, each while the enforcer's
-    deployment still rolls out (UpdateService: a new PRIMARY, the enforcer's draining)."""
-    world = remediated(fault)
+    deployment still rolls out (UpdateService: a new PRIMARY, the enforcer's draining). The fault
+    is injected into the first remediation (``at`` 0) or into the one after revert ``at``."""
+    world = remediated(fault if at == 0 else None)
     statuses = []
-    for _ in range(4):
+    for revert in range(1, 5):
+        if fault is not None and revert == at:
+            fault.inject(world)
         world.clock.advance(60)
         now = world.ecs.services["api"]
         draining = tuple(dataclasses.replace(d, status="ACTIVE") for d in now.deployments)
@@ -195,6 +214,19 @@ def test_the_steps_of_a_remediation_are_these() -> None:
 
     assert [(op, pk) for op, pk, _ in world.table.writes()] == [("put", key) for _, key in WRITES]
     assert world.ecs.names.count("register") == world.ecs.names.count("deploy") == 1
+
+
+def test_the_steps_of_a_remediation_after_a_revert_and_of_a_verdict_are_these() -> None:
+    world = remediated(None)
+    world.ecs.services["api"] = snapshot()  # the pipeline's revision again
+    world.table.ops.clear()
+    assert world.enforce().status is Status.REMEDIATED
+    after_revert = [(op, pk) for op, pk, _ in world.table.writes()]
+    world.table.ops.clear()
+    assert world.verify(world.ecs, outcome_of(world), world.scope()).status is Status.SKIPPED  # no task
+
+    assert after_revert == [("put", key) for _, key in REVERT_WRITES]
+    assert [(op, pk) for op, pk, _ in world.table.writes()] == [("put", key) for _, key in VERDICT_WRITES]
 
 
 def test_the_intent_names_the_revision_before_update_service_is_called() -> None:
@@ -241,6 +273,73 @@ def test_a_fault_in_any_step_still_ends_flapping(fault: Fault) -> None:
     assert record == without[1]
     assert record.quarantine is not None
     assert record.quarantine.status == "FLAPPING"
+
+
+REVERT_FAULTS = [
+    *(
+        _table_fault(step, stored, REVERT_WRITES)
+        for step in range(len(REVERT_WRITES))
+        for stored in (True, False)
+    ),
+    _lost("deploy"),
+    _lost("deploy", unreadable=True),
+]
+
+
+@pytest.mark.parametrize("fault", REVERT_FAULTS, ids=lambda f: f.name)
+def test_a_fault_in_any_step_of_a_remediation_after_a_revert_still_ends_flapping(fault: Fault) -> None:
+    assert flapping(fault, at=2) == flapping(None)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        _table_fault(step, stored, VERDICT_WRITES)
+        for step in range(len(VERDICT_WRITES))
+        for stored in (True, False)
+    ],
+    ids=lambda f: f.name,
+)
+@pytest.mark.parametrize("intent_only", [False, True], ids=["id-recorded", "intent-only"])
+def test_a_fault_in_any_write_of_the_verdict_still_ends_verified(fault: Fault, intent_only: bool) -> None:
+    def judged(fault: Fault | None) -> tuple[Status, records.ServiceRecord]:
+        world = remediated(
+            _table_fault(WRITES.index(("the deployment's id", SERVICE_KEY)), False) if intent_only else None
+        )
+        world.ecs.tasks[ours(world).id] = [
+            TaskState(
+                f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/shop/t1", COMPLIANT, "RUNNING", {"jaeger": "RUNNING"}
+            )
+        ]
+        if fault is not None:
+            fault.inject(world)
+        verdict = deliver(world, ended(world, completed=True))[-1]
+        return verdict.status, normal(world.record())
+
+    assert judged(fault) == judged(None)
+    assert judged(None)[0] is Status.VERIFIED
+
+
+def test_an_earlier_deployment_of_the_same_revision_still_draining_is_not_the_intents() -> None:
+    """UpdateService after a revert failed before it reached ECS: the enforcer's first deployment of
+    the revision still drains. It is neither taken as the new one's answer nor adopted by its intent."""
+    world = remediated(None)
+    now = world.ecs.services["api"]
+    theirs = DeploymentState("ecs-svc/pipeline", "PRIMARY", SOURCE, "IN_PROGRESS")
+    draining = tuple(dataclasses.replace(d, status="ACTIVE") for d in now.deployments)
+    world.ecs.services["api"] = dataclasses.replace(
+        now, task_definition=SOURCE, deployments=(theirs, *draining)
+    )
+    world.ecs.errors["deploy"] = AwsError("UpdateService: ServiceUnavailable")
+
+    finding = world.enforce()
+
+    assert finding.status is Status.FAILED
+    record = world.record()
+    assert record.intent is not None
+    assert records.adopt(record, world.ecs.services["api"].deployments) == record
+    assert record.deployment is not None
+    assert record.deployment.deployment_id == "ecs-svc/0001"
 
 
 def test_an_ended_deployment_of_a_service_with_only_an_intent_is_queued_not_ignored() -> None:

@@ -122,7 +122,9 @@ def adopt(record: ServiceRecord, deployments: Iterable[DeploymentState]) -> Serv
     intended = record.intent
     if intended is None:
         return record
-    seen = deployment_of(deployments, intended.task_definition)
+    known = record.deployment.deployment_id if record.deployment else None
+    # the deployment recorded before may still drain, of the same revision: it is not the intent's
+    seen = deployment_of((d for d in deployments if d.id != known), intended.task_definition)
     return record if seen is None else started(record, intended, seen.id)
 
 

@@ -314,7 +314,8 @@ class EnforceService:
     def _deploy(ecs: EcsGateway, service: ServiceSnapshot, arn: str) -> str | None:
         """UpdateService to ``arn``; its deployment's id. A call that failed is checked against the
         service: when ECS shows a deployment of ``arn`` (it did not show one before the call), the
-        change went through and only its answer was lost, so that deployment is the one started."""
+        change went through and only its answer was lost, so that deployment is the one started
+        (one the service listed before the call, an earlier one still draining, is not)."""
         cluster = service.cluster_arn or service.cluster
         try:
             return ecs.deploy(cluster, service.name, arn)
@@ -323,7 +324,8 @@ class EnforceService:
                 now = ecs.describe_service(cluster, service.name)
             except AwsError:
                 raise failed from None
-            seen = records.deployment_of(now.deployments, arn) if now is not None else None
+            new = [d for d in now.deployments if service.deployment(d.id) is None] if now else []
+            seen = records.deployment_of(new, arn)
             if seen is None:
                 raise
             log.warning("UpdateService failed (%s), but deployment %s of %s started", failed, seen.id, arn)
