@@ -6,7 +6,11 @@ quarantined, or counted towards FLAPPING.
 A remediation's steps are the state-table writes around RegisterTaskDefinition and UpdateService
 (the service's lease, the source's lease and record, the deployment's intent and its id, the
 lease given back) and those two ECS calls. Each scenario delivers the event as the work queue does:
-a FAILED item comes back after the queue's visibility timeout, until it is not FAILED."""
+a FAILED item comes back after the queue's visibility timeout, until it is not FAILED.
+
+On the use cases' fakes, whose UpdateService starts a PRIMARY deployment of the new revision as ECS
+does: moto's leaves the PRIMARY on the old revision (../shared/docs/aws-facts.md), so the service's
+deployments, which give an intent its id, cannot be played on moto."""
 
 from __future__ import annotations
 
