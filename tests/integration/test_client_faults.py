@@ -181,3 +181,34 @@ def test_a_broken_answer_is_a_published_failed_status_and_a_failed_item(
     assert failures == {"m-1": f"1 of 1 targets failed: {said}"}  # the queue hands it over again
     (message,) = published(moto)
     assert (message["status"], message["reasons"]) == ("FAILED", [said])
+
+
+@pytest.mark.parametrize(
+    ("event", "action"),
+    [("ecs-deployment-failed.json", "GetItem"), ("cloudtrail-updateservice.json", "GetCallerIdentity")],
+    ids=["deployment-record-read", "own-identity-read"],
+)
+def test_the_router_s_triage_meeting_a_broken_answer_publishes_one_failed_status(
+    moto: dict[str, Any], stub: Stub, monkeypatch: pytest.MonkeyPatch, event: str, action: str
+) -> None:
+    # The router reads before it queues (a deployment's record; its own identity, to ignore its own
+    # calls): a client's failure there is a FAILED status too, then the event is retried.
+    from sidecar_enforcer.errors import EnforcementFailedError
+    from sidecar_enforcer_dev.local import lambda_context, project_root
+
+    queue = moto["sqs"].create_queue(QueueName="work.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    monkeypatch.setenv("WORK_QUEUE_URL", queue)
+    router = load_function("router")
+    monkeypatch.setattr(router, "clients", lambda: Clients(config=FAST))
+    stub.faults[action] = "html500"
+    document = json.loads((project_root() / "events" / event).read_text(encoding="utf-8"))
+
+    with pytest.raises(EnforcementFailedError) as raised:
+        router.lambda_handler(document, lambda_context("router"))
+
+    said = str(raised.value)
+    assert said.endswith(f"{action}: HTTP 500 Internal Server Error {NOT_AN_API_ANSWER}")
+    assert "<" not in said
+    assert "\n" not in said
+    (message,) = published(moto)
+    assert (message["status"], message["reasons"]) == ("FAILED", [said])
