@@ -212,3 +212,22 @@ def test_the_router_s_triage_meeting_a_broken_answer_publishes_one_failed_status
     assert "\n" not in said
     (message,) = published(moto)
     assert (message["status"], message["reasons"]) == ("FAILED", [said])
+
+
+def test_custom_profiles_read_from_a_page_that_is_no_api_answer_fail_rather_than_read_as_none(
+    stub: Stub,
+) -> None:
+    # An HTML page answered 200 parses as an empty answer: read as "no custom profile", every
+    # service naming one would be told to fix its tag (and the empty set cached for minutes).
+    from sidecar_enforcer.adapters.profiles import SsmProfiles
+    from sidecar_enforcer.errors import AwsError
+
+    client = boto3.session.Session(region_name=REGION).client("ssm", endpoint_url=stub.url, config=FAST)
+    stub.faults["GetParametersByPath"] = "html200"
+
+    with pytest.raises(AwsError) as raised:
+        SsmProfiles(client, "/sidecar-enforcer/profiles/").documents()
+
+    assert str(raised.value) == (
+        f"GetParametersByPath /sidecar-enforcer/profiles/: the answer has no Parameters {NOT_AN_API_ANSWER}"
+    )
