@@ -118,8 +118,23 @@ class Clients:
         key = (service, region)
         with self._lock:
             if key not in self._clients:
-                self._clients[key] = self.session.client(service, region_name=region, config=self.config)  # type: ignore[call-overload]
+                client = self.session.client(service, region_name=region, config=self.config)  # type: ignore[call-overload]
+                client.meta.events.register("after-call", _api_answer)
+                self._clients[key] = client
             return self._clients[key]
+
+
+def _api_answer(http_response: Any, model: Any, **_: Any) -> None:
+    """An HTML page (a load balancer's or proxy's) that answered a call with a 2xx status: no AWS
+    API answers text/html, but botocore parses such a page as an answer with nothing in it, and a
+    list would read as empty (no service to fan out, no account to survey, no revision to reuse).
+    Raised after botocore's retries; the event or work item is retried instead. An object's own
+    content (a streaming answer, S3 GetObject) may be HTML: not checked."""
+    status = getattr(http_response, "status_code", 0)
+    kind = str((getattr(http_response, "headers", None) or {}).get("content-type", ""))
+    if 200 <= status < 300 and kind.lower().startswith("text/html") and not model.has_streaming_output:
+        reason = http.client.responses.get(status, "")
+        raise AwsError(f"{model.name}: HTTP {status} {reason} {NOT_AN_API_ANSWER}".replace("  ", " "))
 
 
 HOME = ""  # the account of the credentials in use, whichever it is
