@@ -16,8 +16,9 @@ does it, small:
   NotResource) and every condition match, else the implicit deny. Wildcards ``*`` and ``?`` in
   actions, resources and ``*Like`` values; ARN operators compare the six ARN fields one by one;
   condition keys are case-insensitive; several values of one key are OR-ed, several keys and
-  operators AND-ed; ``ForAnyValue:`` / ``ForAllValues:`` over multi-valued keys (ForAllValues is
-  true when the key is absent, as AWS documents); ``...IfExists``; ``Null``; ``Bool``. An
+  operators AND-ed; a key absent from the request matches no value (a negated operator such as
+  StringNotEquals then holds); ``ForAnyValue:`` / ``ForAllValues:`` over multi-valued keys
+  (ForAllValues is true when the key is absent, as AWS documents); ``...IfExists``; ``Null``; ``Bool``. An
   operator it does not know raises: a test never passes on a condition it could not read.
 """
 
@@ -447,8 +448,8 @@ def _condition_holds(operator: str, wanted: list[Any], present: str | list[str] 
         return present is not None and any(one(v) for v in _as_list(present))
     if qualifier:
         raise NotImplementedError(f"condition qualifier {qualifier}")
-    if present is None:
-        return if_exists
+    if present is None:  # no value to match: a negated operator holds (IAM user guide)
+        return if_exists or negated
     if isinstance(present, list):
         raise ValueError(f"{operator} on a multi-valued key needs ForAnyValue or ForAllValues")
     return one(present)
