@@ -232,7 +232,9 @@ class Notify:
         while True:
             if deadline.remaining() < self._post_seconds + MARGIN_SECONDS:
                 raise _OutOfTime(f"Slack webhook: not tried, {deadline.remaining():.0f} s left")
-            poster = poster or slack()
+            if poster is None:  # reads the webhook's secret on first use: the time left is asked again
+                poster = slack()
+                continue
             try:
                 poster.post(payload)
                 return
