@@ -200,6 +200,14 @@ def test_the_fleet_circuit_breaker_stops_the_run_and_leaves_the_rest_unchanged(
     assert [(w["size"], w["failed"], w["tripped"]) for w in report["waves"]] == [(2, 2, True)]
     failed = {k for k, v in statuses(report).items() if v == "DEPLOYMENT_FAILED"}
     assert len(failed) == 2
+    named = report["waves"][0]["failedMembers"]
+    assert {f"{m['cluster']}/{m['service']}" for m in named} == failed
+    for member in named:
+        assert member["status"] == "DEPLOYMENT_FAILED"
+        key = f"{member['cluster']}/{member['service']}"
+        row = next(r for r in report["results"] if f"{r['cluster']}/{r['service']}" == key)
+        assert member["reason"] == row["reasons"][-1]
+        assert row["wave"] == 1
     untouched = {k for k, v in statuses(report).items() if v == "NONCOMPLIANT"}
     assert len(untouched) == 3  # 5 to change: 2 in the first wave, 3 never sent
     after = running(aws)
@@ -209,6 +217,57 @@ def test_the_fleet_circuit_breaker_stops_the_run_and_leaves_the_rest_unchanged(
         assert row["reasons"][-1].startswith("not changed: the run stopped after wave 1")
     for key in failed:  # rolled back by the (simulated) circuit breaker; quarantined by the enforcer
         assert after[key] == before[key]
+
+
+def test_a_service_tagged_for_audit_never_enters_a_wave_and_is_reported_in_audit(
+    aws: Aws, fleet_: fleet.Fleet, cache: Path
+) -> None:
+    # checkout-web comes first of the services to change: in the first wave, its audit's
+    # NONCOMPLIANT would count as a failed deployment and trip the breaker.
+    arn = aws.ecs.describe_services(cluster=fleet.CLUSTER, services=["checkout-web"])["services"][0]
+    aws.ecs.tag_resource(
+        resourceArn=arn["serviceArn"], tags=[{"key": "tracing-sidecar", "value": "jaeger:audit"}]
+    )
+    before = running(aws)
+    with Settler(ACCOUNT, "us-east-1", interval=0.05):
+        code, report = backfill(
+            cache, "--mode", "enforce", "--clusters", fleet.CLUSTER, "--first-wave", "1", "--poll", "0.05"
+        )
+
+    assert code == 0
+    assert report["stopped"] is None
+    assert [(w["size"], w["succeeded"], w["failed"], w["neutral"]) for w in report["waves"]] == [(1, 1, 0, 0)]
+    audited = next(r for r in report["results"] if r["service"] == "checkout-web")
+    assert (audited["status"], audited["mode"], audited["auditOnly"]) == ("NONCOMPLIANT", "audit", True)
+    assert running(aws)[f"{fleet.CLUSTER}/checkout-web"] == before[f"{fleet.CLUSTER}/checkout-web"]
+    assert statuses(report)[f"{fleet.CLUSTER}/{NEXUS}"] == "VERIFIED"
+
+
+def test_a_deployment_that_never_ends_fails_after_the_verify_timeout_and_stops_the_run(
+    aws: Aws, fleet_: fleet.Fleet, cache: Path
+) -> None:
+    # No Settler: moto leaves every deployment IN_PROGRESS, as a rollout that hangs would.
+    code, report = backfill(
+        cache,
+        "--mode",
+        "enforce",
+        "--clusters",
+        fleet.CLUSTER,
+        "--first-wave",
+        "1",
+        "--verify-timeout",
+        "1",
+        "--poll",
+        "0.05",
+    )
+
+    assert code == 1
+    assert [(w["size"], w["failed"], w["tripped"]) for w in report["waves"]] == [(1, 1, True)]
+    ((member,),) = [w["failedMembers"] for w in report["waves"]]
+    row = statuses(report)
+    assert row[f"{member['cluster']}/{member['service']}"] == "FAILED"
+    assert member["reason"].endswith("had not ended after 1 s")
+    assert report["stopped"].startswith("the run stopped after wave 1 of 2: 1 of 1 deployments failed")
 
 
 def test_an_organization_run_surveys_every_active_account_through_its_member_role(

@@ -231,6 +231,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             profile=args.profile,
             waves=waves,
             poll_seconds=args.poll,
+            run_id=run_id,
         )
         started, clock = datetime.now(UTC), time.monotonic()
         result = backfill.run(spec)
@@ -241,9 +242,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         started=started.isoformat(timespec="seconds"),
         ended=datetime.now(UTC).isoformat(timespec="seconds"),
         seconds=time.monotonic() - clock,
-        rows=[f.to_message() for f in result.findings],
+        rows=result.rows(),
         calls=dict(counter.counts),
-        waves=[w.to_doc() for w in result.waves],
+        waves=result.waves,
         stopped=result.stopped,
         scope={
             "accounts": sorted({f.account for f in result.findings if f.account}) or accounts,
