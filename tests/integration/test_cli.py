@@ -348,6 +348,7 @@ UNREACHABLE = {
     "invoke": ["invoke", "events/cloudtrail-updateservice.json"],
     "local-env": ["local-env"],
     "profiles": ["profiles"],
+    "backfill": ["backfill", "--regions", "us-east-1", "--no-plans"],
 }
 
 

@@ -173,6 +173,7 @@ def add_parser(sub: Any, command: Any, policy_options: Any, state_table_option: 
 def cmd_backfill(args: argparse.Namespace) -> int:
     import boto3
     from sidecar_enforcer.adapters import aws
+    from sidecar_enforcer.adapters.identity import caller_identity
     from sidecar_enforcer.adapters.organizations import Organization
     from sidecar_enforcer.wiring import CallCounter, build_backfill
 
@@ -204,6 +205,11 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     session = boto3.session.Session()
     if session.region_name is None:
         session = boto3.session.Session(region_name=regions[0])
+    # Who the caller is, asked first with a person's timeouts and retries (aws.INTERACTIVE): an
+    # endpoint that does not answer, or credentials that are missing, end the command in seconds
+    # with one line, before a fleet run's patient retries begin. GetCallerIdentity needs no IAM
+    # permission; it also names the caller's own account in the report.
+    me = caller_identity(aws.Clients(session, aws.INTERACTIVE).client("sts"))
     clients = aws.Clients(session, aws.FLEET)
     counter = CallCounter()
     if args.organization:
@@ -222,6 +228,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             counter=counter,
             workers=args.workers,
             on_progress=view,
+            home_account=me.account,
         )
         accounts = accounts or [aws.HOME]  # the caller's own, learned from ECS's ARNs
         spec = RunSpec(
