@@ -343,6 +343,48 @@ def test_an_unknown_report_extension_is_refused_before_anything_runs(
     assert ".json, .csv, .md or .html" in err
 
 
+@pytest.mark.parametrize(
+    ("options", "problem"),
+    [
+        (["--accounts", "12345"], "--accounts: '12345' is not a 12-digit account id"),
+        (["--accounts", f"{ACCOUNT},{ACCOUNT}"], f"--accounts: {ACCOUNT!r} is given twice"),
+        (["--regions", "mars-1"], "--regions: 'mars-1' is not a region"),
+        (["--regions", "us-east-1,us-east-1"], "--regions: 'us-east-1' is given twice"),
+        (["--clusters", "shop prod"], "--clusters: 'shop prod' is not a cluster name"),
+        (["--clusters", f"{fleet.CLUSTER},{fleet.CLUSTER}"], f"--clusters: {fleet.CLUSTER!r} is given twice"),
+        (["--workers", "0"], "--workers: 0: at least 1"),
+        (["--workers", "100000"], "--workers: 100000: at most 64"),
+        (["--poll", "0"], "--poll: 0.0: a number of seconds more than 0"),
+        (["--poll", "nan"], "--poll: nan: a number of seconds more than 0"),
+        (["--verify-timeout", "inf"], "--verify-timeout: inf: a number of seconds more than 0"),
+        (["--wave-growth", "nan"], "--wave-growth: nan: a finite number"),
+        (["--wave-growth", "inf"], "--wave-growth: inf: a finite number"),
+        (["--failure-share", "1"], "waves: failure_share must be in [0, 1)"),
+        (["--profile", "no-such"], "--profile: unknown profile 'no-such'"),
+        (["--report", "/no/such/folder/r.json"], "--report: /no/such/folder: no such folder"),
+    ],
+)
+def test_every_option_is_checked_before_anything_runs(
+    aws: Aws,
+    fleet_: fleet.Fleet,
+    cache: Path,
+    capsys: pytest.CaptureFixture[str],
+    options: list[str],
+    problem: str,
+) -> None:
+    before = running(aws)
+    where = ["--regions", "us-east-1"] if "--regions" not in options else []
+
+    code = main(["backfill", "--mode", "enforce", *where, *options])
+
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith(f"sidecar-enforcer backfill: {problem}")
+    assert running(aws) == before
+    assert not (cache / "cache").exists()  # not even the plans file
+
+
 def test_progress_is_plain_lines_when_stderr_is_not_a_terminal(
     aws: Aws, fleet_: fleet.Fleet, cache: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -373,3 +415,80 @@ def test_with_a_status_topic_the_run_publishes_one_digest_and_no_status_per_serv
         report["totals"],
     )
     assert digest["report"]["file"].endswith("r.json")
+
+
+def test_a_fault_after_the_first_change_still_writes_the_report_and_publishes_the_digest(
+    aws: Aws,
+    fleet_: fleet.Fleet,
+    cache: Path,
+    inbox: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from sidecar_enforcer.usecases.verify_deployment import VerifyDeployment
+
+    def fault(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("injected fault\nover two lines")
+
+    # The first wave's service is remediated (registered and deployed); judging its deployment fails.
+    monkeypatch.setattr(VerifyDeployment, "__call__", fault)
+    before = running(aws)
+    with Settler(ACCOUNT, "us-east-1", interval=0.05):
+        code, report = backfill(
+            cache, "--mode", "enforce", "--clusters", fleet.CLUSTER, "--first-wave", "1", "--poll", "0.05"
+        )
+
+    assert code == 1
+    assert report["stopped"] == "the run stopped: RuntimeError: injected fault over two lines"
+    changed = [r for r in report["results"] if r["status"] == "REMEDIATED"]
+    assert len(changed) == 1
+    (row,) = changed
+    assert running(aws)[f"{row['cluster']}/{row['service']}"] == row["newTaskDefinitionArn"]
+    assert {k for k, v in running(aws).items() if v != before[k]} == {f"{row['cluster']}/{row['service']}"}
+    untouched = [r for r in report["results"] if r["status"] == "NONCOMPLIANT"]
+    assert untouched
+    assert all(r["reasons"][-1] == f"not changed: {report['stopped']}" for r in untouched)
+    (message,) = inbox.messages_raw()
+    digest = json.loads(message["Body"])
+    assert (digest["runId"], digest["stopped"]) == (report["runId"], report["stopped"])
+    assert "STOPPED: the run stopped: RuntimeError: injected fault" in capsys.readouterr().out
+
+
+def test_a_plans_file_that_cannot_be_read_or_written_is_a_warning_and_the_report_is_written(
+    aws: Aws, fleet_: fleet.Fleet, cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (cache / "blocked").write_text("a file where the plans' folder should be")
+    damaged = cache / "damaged.json"
+    damaged.write_text("{not json")
+
+    code, first = backfill(cache, "--mode", "audit", "--plans", str(cache / "blocked" / "plans.json"))
+    err = capsys.readouterr().err.splitlines()
+    code_again, again = backfill(cache, "--mode", "audit", "--plans", str(damaged), name="again.json")
+    err_again = capsys.readouterr().err.splitlines()
+
+    assert (code, code_again) == (0, 0)
+    assert statuses(first) == statuses(again)
+    (warning,) = [line for line in err if "warning" in line]
+    blocked = cache / "blocked" / "plans.json"
+    assert warning.startswith(f"sidecar-enforcer backfill: warning: plans not remembered in {blocked}: ")
+    assert [line for line in err_again if "warning" in line] == [
+        f"sidecar-enforcer backfill: warning: plans not read from {damaged}: not JSON; planning afresh"
+    ]
+    assert json.loads(damaged.read_text())["v"] == 2  # replaced by this run's plans
+
+
+def test_a_digest_that_cannot_be_published_is_one_line_and_the_report_is_still_written(
+    aws: Aws,
+    fleet_: fleet.Fleet,
+    cache: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("STATUS_TOPIC_ARN", f"arn:aws:sns:us-east-1:{ACCOUNT}:no-such-topic")
+
+    code, report = backfill(cache, "--mode", "audit")
+
+    assert code == 1
+    assert report["services"] == 9
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if "digest" in line]
+    assert line.startswith("sidecar-enforcer backfill: digest not published: ")

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -264,7 +265,87 @@ def test_the_plan_file_survives_a_run_and_a_damaged_one_is_only_a_miss(tmp_path:
     assert again.get("ctx", "arn:1") == {"v": 1}
     assert again.hits == 1
     path.write_text("{not json")
-    assert FileMemo(path).get("ctx", "arn:1") is None
+    damaged = FileMemo(path)
+    assert damaged.get("ctx", "arn:1") is None
+    assert damaged.warnings == [f"plans not read from {path}: not JSON; planning afresh"]
+
+
+REVISION = "arn:aws:ecs:eu-west-1:111122223333:task-definition/api:7"
+
+
+def endpoints(url: str) -> Callable[[str], str]:
+    """Every region's ECS endpoint behind one URL (AWS_ENDPOINT_URL), or AWS's own."""
+    return lambda region: url or f"https://ecs.{region}.amazonaws.com"
+
+
+def test_a_plan_is_remembered_for_the_endpoint_account_region_and_revision_that_made_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "plans.json"
+    first = FileMemo(path, endpoints(""))
+    first.put("ctx", REVISION, {"v": 1})
+    assert first.save() is None
+
+    # The same ARN behind another endpoint (a local emulator, another partition's) is another revision.
+    assert FileMemo(path, endpoints("http://127.0.0.1:5000")).get("ctx", REVISION) is None
+    assert FileMemo(path, endpoints("")).get("ctx", REVISION.replace("111122223333", "444455556666")) is None
+    assert FileMemo(path, endpoints("")).get("ctx", REVISION.replace("eu-west-1", "us-east-1")) is None
+    assert FileMemo(path, endpoints("")).get("other-ctx", REVISION) is None
+    assert FileMemo(path, endpoints("")).get("ctx", REVISION) == {"v": 1}
+
+
+def test_a_plans_file_that_cannot_be_read_or_written_is_a_warning_and_the_run_goes_on(tmp_path: Path) -> None:
+    folder = tmp_path / "plans.json"
+    folder.mkdir()  # a folder where the file should be: neither read nor written
+    memo = FileMemo(folder, endpoints(""))
+    memo.put("ctx", REVISION, {"v": 1})
+
+    assert memo.get("ctx", REVISION) == {"v": 1}  # this run's own plans still serve it
+    assert memo.warnings == [f"plans not read from {folder}: Is a directory; planning afresh"]
+    warning = memo.save()
+    assert warning is not None
+    assert warning.startswith(f"plans not remembered in {folder}: ")
+    assert "\n" not in warning
+    blocked = FileMemo(tmp_path / "file" / "plans.json", endpoints(""))
+    (tmp_path / "file").write_text("a file where the folder should be")
+    blocked.put("ctx", REVISION, {"v": 1})
+    assert (blocked.save() or "").startswith("plans not remembered in ")
+
+
+# -- the backfill function's payload ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("payload", "problem"),
+    [
+        ({"mode": "audit", "accounts": []}, "accounts: none given"),
+        (
+            {"mode": "audit", "accounts": ["111122223333", "111122223333"]},
+            "accounts: '111122223333' is given twice",
+        ),
+        ({"mode": "audit", "regions": ["eu-west-1", "eu-west-1"]}, "regions: 'eu-west-1' is given twice"),
+        (
+            {"mode": "audit", "clusters": ["shop", "arn:aws:ecs:eu-west-1:111122223333:cluster/shop"]},
+            "clusters: 'arn:aws:ecs:eu-west-1:111122223333:cluster/shop' is given twice",
+        ),
+        ({"mode": "enforce", "growth": float("inf")}, "growth: Input should be a finite number"),
+        (
+            {"mode": "enforce", "verifySeconds": float("inf")},
+            "verifySeconds: Input should be a finite number",
+        ),
+        ({"mode": "enforce", "failureShare": float("nan")}, "failureShare: Input should be a finite number"),
+        ('{"mode": "enforce", "growth": Infinity}', "growth: Input should be a finite number"),
+    ],
+)
+def test_a_payload_that_could_not_run_is_refused_in_one_line(payload: object, problem: str) -> None:
+    from sidecar_enforcer.errors import MalformedEventError
+    from sidecar_enforcer.models.backfill import parse_request
+
+    with pytest.raises(MalformedEventError) as raised:
+        parse_request(payload)
+
+    assert problem in str(raised.value)
+    assert "\n" not in str(raised.value)
 
 
 # -- the report -------------------------------------------------------------------------------------

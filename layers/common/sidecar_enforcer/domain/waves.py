@@ -14,6 +14,7 @@ Pure: plain data in, plain data out.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -57,6 +58,8 @@ class WavePolicy:
     verify_seconds: float = 1800.0  # how long a wave waits for its deployments to end
 
     def __post_init__(self) -> None:
+        if not all(math.isfinite(v) for v in (self.growth, self.failure_share, self.verify_seconds)):
+            raise ValueError("waves: growth, failure_share and verify_seconds must be finite numbers")
         if self.first < 1 or self.largest < self.first or self.per_cluster < 1:
             raise ValueError("waves: first >= 1, largest >= first and per_cluster >= 1")
         if self.growth < 1:
