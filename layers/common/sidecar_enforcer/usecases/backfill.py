@@ -279,8 +279,10 @@ class _LocalRun:
                 if self._queued:
                     items, self._queued = self._queued, []
                     self._wave(items)
-                else:
+                elif (self._ledger.run(run_id) or {}).get("pending"):
                     self._await(run_id)
+                else:  # neither a wave to send nor a deployment to wait for: it would wait forever
+                    raise RuntimeError("the wave engine has nothing to send or wait for")
         except Exception as exc:  # the report still says what was changed, and why the run ended
             reason = one_line_error(exc)
             log.error("backfill run %s stopped: %s", run_id, reason)
@@ -307,16 +309,18 @@ class _LocalRun:
             "runId": run_id,
             "mode": "enforce",
             "profile": self._spec.profile,
-            "expected": len(self._rows),
+            "expected": len(set(self._keys)),
             "status": "RUNNING",
             "phase": "survey",
             "partition": self._partition,
             "waves": self._spec.waves.to_doc(),
         }
         self._ledger.run_open(run_id, doc)
-        self._ledger.run_survey(run_id, self._keys)
+        # A service found twice (a place given twice) is one service of the run, recorded once.
+        found = dict(zip(self._keys, self._rows, strict=True))
+        self._ledger.run_survey(run_id, list(found))
         survey = RunTag(run_id, "enforce")
-        for row, key in zip(self._rows, self._keys, strict=True):
+        for key, row in found.items():
             self._keeper.record(survey, key, row.finding)
         if not self._rows:
             self._finish(run_id)

@@ -208,7 +208,12 @@ class FinishRun:
         if self._reports is not None:
             for kind, content_type in (("json", "application/json"), ("html", "text/html; charset=utf-8")):
                 key = f"backfill/{run_id}/report.{kind}"
-                where[kind] = self._reports.put(key, run_report.render(report, kind), content_type)
+                try:
+                    where[kind] = self._reports.put(key, run_report.render(report, kind), content_type)
+                except AwsError as exc:
+                    # The run changed what it changed: its digest still goes out (naming no report
+                    # where none was stored); its rows stay in the state table until they expire.
+                    log.error("backfill run %s: report not stored: %s", run_id, exc)
         digest = Digest.of(report, where)
         won = [False]  # whether this invocation's write closed the run (two may finish at once)
 
