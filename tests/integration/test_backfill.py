@@ -493,3 +493,15 @@ def test_a_digest_that_cannot_be_published_is_one_line_and_the_report_is_still_w
     assert report["services"] == 9
     (line,) = [line for line in capsys.readouterr().err.splitlines() if "digest" in line]
     assert line.startswith("sidecar-enforcer backfill: digest not published: ")
+
+
+def test_a_region_without_services_names_the_caller_s_account_in_the_report(
+    aws: Aws, fleet_: fleet.Fleet, cache: Path
+) -> None:
+    report = cache / "empty.json"
+
+    code = main(["backfill", "--regions", "eu-west-3", "--report", str(report)])
+
+    data = json.loads(report.read_text())
+    assert (code, data["services"]) == (0, 0)
+    assert data["scope"]["accounts"] == [ACCOUNT]

@@ -358,7 +358,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         waves=result.waves,
         stopped=result.stopped,
         scope={
-            "accounts": sorted({f.account for f in result.findings if f.account}) or accounts,
+            "accounts": sorted({f.account for f in result.findings if f.account})
+            or [a or me.account for a in accounts],
             "regions": regions,
             "clusters": _csv(args.clusters),
             "profile": args.profile,
