@@ -418,6 +418,13 @@ def test_with_a_status_topic_the_run_publishes_one_digest_and_no_status_per_serv
     assert digest["report"]["file"].endswith("r.json")
 
 
+@pytest.mark.parametrize(
+    ("fault", "why"),
+    [
+        (RuntimeError("injected fault\nover two lines"), "RuntimeError: injected fault over two lines"),
+        (KeyboardInterrupt(), "interrupted (Ctrl-C)"),
+    ],
+)
 def test_a_fault_after_the_first_change_still_writes_the_report_and_publishes_the_digest(
     aws: Aws,
     fleet_: fleet.Fleet,
@@ -425,14 +432,16 @@ def test_a_fault_after_the_first_change_still_writes_the_report_and_publishes_th
     inbox: Any,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    fault: BaseException,
+    why: str,
 ) -> None:
     from sidecar_enforcer.usecases.verify_deployment import VerifyDeployment
 
-    def fault(*args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError("injected fault\nover two lines")
+    def faulty(*args: Any, **kwargs: Any) -> Any:
+        raise fault
 
     # The first wave's service is remediated (registered and deployed); judging its deployment fails.
-    monkeypatch.setattr(VerifyDeployment, "__call__", fault)
+    monkeypatch.setattr(VerifyDeployment, "__call__", faulty)
     before = running(aws)
     with Settler(ACCOUNT, "us-east-1", interval=0.05):
         code, report = backfill(
@@ -440,7 +449,7 @@ def test_a_fault_after_the_first_change_still_writes_the_report_and_publishes_th
         )
 
     assert code == 1
-    assert report["stopped"] == "the run stopped: RuntimeError: injected fault over two lines"
+    assert report["stopped"] == f"the run stopped: {why}"
     changed = [r for r in report["results"] if r["status"] == "REMEDIATED"]
     assert len(changed) == 1
     (row,) = changed
@@ -452,7 +461,7 @@ def test_a_fault_after_the_first_change_still_writes_the_report_and_publishes_th
     (message,) = inbox.messages_raw()
     digest = json.loads(message["Body"])
     assert (digest["runId"], digest["stopped"]) == (report["runId"], report["stopped"])
-    assert "STOPPED: the run stopped: RuntimeError: injected fault" in capsys.readouterr().out
+    assert f"STOPPED: the run stopped: {why}" in capsys.readouterr().out
 
 
 def test_a_plans_file_that_cannot_be_read_or_written_is_a_warning_and_the_report_is_written(

@@ -283,7 +283,9 @@ class _LocalRun:
                     self._await(run_id)
                 else:  # neither a wave to send nor a deployment to wait for: it would wait forever
                     raise RuntimeError("the wave engine has nothing to send or wait for")
-        except Exception as exc:  # the report still says what was changed, and why the run ended
+        # An error, or a person's Ctrl-C, after the first change: the report still says what was
+        # changed, and why the run ended.
+        except (Exception, KeyboardInterrupt) as exc:
             reason = one_line_error(exc)
             log.error("backfill run %s stopped: %s", run_id, reason)
             self._ledger.run_update(run_id, lambda d: _aborted(d, reason))
@@ -428,6 +430,8 @@ def _aborted(doc: dict[str, Any], reason: str) -> dict[str, Any]:
 
 
 def one_line_error(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)"
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if isinstance(exc, AwsError) else f"{type(exc).__name__}: {text}"
 
