@@ -348,6 +348,7 @@ UNREACHABLE = {
     "invoke": ["invoke", "events/cloudtrail-updateservice.json"],
     "local-env": ["local-env"],
     "profiles": ["profiles"],
+    "backfill": ["backfill", "--regions", "us-east-1", "--no-plans"],
 }
 
 
@@ -377,8 +378,9 @@ def test_an_unreachable_endpoint_fails_within_seconds_with_one_line_and_a_hint(
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("command", ["enforce", "backfill"])
 def test_missing_credentials_fail_with_one_line_that_says_where_to_set_them(
-    endpoint: str, tmp_path: Path
+    endpoint: str, tmp_path: Path, command: str
 ) -> None:
     env = user_env(
         AWS_ENDPOINT_URL=endpoint,
@@ -387,11 +389,15 @@ def test_missing_credentials_fail_with_one_line_that_says_where_to_set_them(
         AWS_EC2_METADATA_DISABLED="true",
     )
 
-    result = run("enforce", "--cluster", "c", "--service", "s", "--region", "us-east-1", env=env)
+    args = {
+        "enforce": ["enforce", "--cluster", "c", "--service", "s", "--region", "us-east-1"],
+        "backfill": ["backfill", "--regions", "us-east-1", "--no-plans"],
+    }[command]
+    result = run(*args, env=env)
 
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        "sidecar-enforcer enforce: GetCallerIdentity: no AWS credentials found"
+        f"sidecar-enforcer {command}: GetCallerIdentity: no AWS credentials found"
         " (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
     ]
 

@@ -699,6 +699,19 @@ def test_audit_reports_what_would_change_and_changes_nothing() -> None:
     assert world.table.writes() == []
 
 
+def test_a_service_whose_own_tag_asks_for_audit_says_so_whatever_the_runs_mode() -> None:
+    # A backfill's survey decides every service in audit: the finding tells the service that asks for
+    # audit itself (its waves leave it out) from one the survey only audits.
+    tagged = World(snapshot(tags={"tracing-sidecar": "jaeger:audit"}))
+    opted_in = World(snapshot(tags={"tracing-sidecar": "jaeger"}))
+
+    assert tagged.enforce().audit_only is True
+    assert tagged.enforce(mode=Mode.AUDIT).audit_only is True
+    assert opted_in.enforce(mode=Mode.AUDIT).audit_only is None
+    assert opted_in.enforce(mode=Mode.AUDIT).to_message().get("auditOnly") is None
+    assert tagged.enforce(mode=Mode.AUDIT).to_message()["auditOnly"] is True
+
+
 def test_audit_tells_what_to_add_and_a_remediation_needs_no_remedy() -> None:
     audited = World(snapshot(tags={"tracing-sidecar": "audit"})).enforce()
     remediated = World(snapshot()).enforce()

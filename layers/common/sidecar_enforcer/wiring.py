@@ -232,9 +232,12 @@ def build_backfill(
     workers: int = 8,
     on_progress: Callable[[Progress], None] = lambda p: None,
     sleep: Callable[[float], None] | None = None,
+    home_account: str = "",
 ) -> Backfill:
     """A fleet run (the CLI's ``backfill``): the event path's use cases, with ECS gateways that keep
-    every revision of the run, plans remembered in ``memo``, and every request counted."""
+    every revision of the run, plans remembered in ``memo``, and every request counted.
+    ``home_account``: the caller's own account, when known, for the findings of a place of the
+    caller's own (HOME) that could not be surveyed."""
     import time
 
     from .adapters.ecs import EcsGateway
@@ -272,7 +275,8 @@ def build_backfill(
 
     def scope_for(account: str, region: str, mode: Mode) -> Scope:
         # No caller (the run is a person's, not a CloudTrail call) and no STS call for it.
-        return Scope(account, region, "backfill", run_id, mode, None, partition_of(region) or "aws")
+        where = account or home_account
+        return Scope(where, region, "backfill", run_id, mode, None, partition_of(region) or "aws")
 
     revisions = Revisions(shared.ledger, task_roles)
     catalog = profile_source(settings, clients)
