@@ -105,7 +105,7 @@ class TestShippedProfiles:
         [
             pytest.param("adot", [4317, 4318], id="adot"),
             pytest.param("fluent-bit", [4317, 4318, 24224], id="fluent-bit"),
-            pytest.param("jaeger", [4317, 4318, 16686], id="jaeger"),
+            pytest.param("jaeger", [4317, 4318, 16685, 16686], id="jaeger"),
         ],
     )
     def test_ports(self, name: str, ports: list[int]) -> None:
@@ -118,12 +118,17 @@ class TestShippedProfiles:
         assert adot.otlp is not None
         assert (adot.otlp.grpc_port, adot.otlp.http_port) == (4317, 4318)
 
+    @pytest.mark.parametrize("name", ["adot", "fluent-bit", "jaeger"])
+    def test_no_shipped_profile_maps_a_port(self, name: str) -> None:
+        # apps reach the sidecar on localhost (awsvpc, host) or by their link (bridge): a mapping
+        # would only let in what the security groups admit; the policy's publishPorts asks for one
+        assert "portMappings" not in builtin_profiles()[name].container
+
     def test_fluent_bit_listens_for_firelens_without_a_mapping(self) -> None:
         fluent_bit = builtin_profiles()["fluent-bit"]
 
         assert fluent_bit.listens == [24224]
-        mapped = {m["containerPort"] for m in fluent_bit.container["portMappings"]}
-        assert 24224 not in mapped
+        assert fluent_bit.listen_host_variable == "OTLP_LISTEN_HOST"
 
     def test_the_catalog_is_built_once(self) -> None:
         assert builtin_catalog() is builtin_catalog()
@@ -134,7 +139,7 @@ class TestShippedProfiles:
 
 class TestInvalidDocuments:
     def test_a_port_mapping_of_the_wrong_type_names_the_member(self) -> None:
-        text = edited("jaeger", lambda d: d["container"]["portMappings"][0].update(containerPort="4317"))
+        text = edited("jaeger", lambda d: d["container"].update(portMappings=[{"containerPort": "4317"}]))
 
         message = refused(text)
 
@@ -142,7 +147,7 @@ class TestInvalidDocuments:
         assert "containerPort" in message
 
     def test_a_port_mapping_error_uses_the_documented_dotted_path(self) -> None:
-        text = edited("jaeger", lambda d: d["container"]["portMappings"][0].update(containerPort="4317"))
+        text = edited("jaeger", lambda d: d["container"].update(portMappings=[{"containerPort": "4317"}]))
 
         assert "container.portMappings.0.containerPort" in refused(text)
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from . import ecs_rules, profile_rules, schema
+from . import ecs_rules, exposure, profile_rules, schema
 from .app_wiring import (
     OTEL_ENDPOINT,
     OTEL_PROTOCOL,
@@ -164,14 +164,17 @@ def plan(
     unplannable = _unplannable(request, profile, policy)
     if unplannable is not None:
         return unplannable
+    mode = network_mode(request)
+    # the sidecar as it runs in this task: its listen host and the ports the policy publishes
+    profile, exposure_problems = exposure.placed(profile, policy, mode)
     values, parameter_problems = profile.resolve(policy.parameters.get(profile.name, {}))
+    parameter_problems += exposure_problems
     role = _task_role(request, profile, values)
     containers = request["containerDefinitions"]
     state = _sidecar_state(containers, profile, policy, values, parameter_problems, role)
     if isinstance(state, Plan):
         return state
 
-    mode = network_mode(request)
     sidecar_name, name_refusals = name_sidecar(containers, profile, policy, state.upgrade)
     carried, markers = carried_tags(tags), marker_tags(profile, source_arn)
     refusals = [

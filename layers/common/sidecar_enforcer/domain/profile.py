@@ -73,6 +73,10 @@ class Profile(_Model):
     otlp: Otlp | None = None
     # Ports the sidecar listens on without a port mapping (a collector's receivers).
     listens: list[int] = Field(default_factory=list)
+    # The environment variable holding the address the sidecar's listeners bind: the document sets
+    # it to a loopback address (apps reach the sidecar on localhost in awsvpc and host mode); the
+    # planner sets it to every interface where apps come from elsewhere (``exposure``).
+    listen_host_variable: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     # In host mode the sidecar's ports bind on the instance: two tasks on one instance collide.
     allow_host_mode: bool = False
     parameters: list[Parameter] = Field(default_factory=list)
@@ -101,6 +105,11 @@ class Profile(_Model):
         names = [p.name for p in self.parameters]
         if len(names) != len(set(names)):
             raise ValueError("parameters: a name appears twice")
+        if self.listen_host_variable is not None and self.listen_host_variable not in self.environment:
+            raise ValueError(
+                f"listenHostVariable: {self.listen_host_variable} is not set in container.environment "
+                "(set it to the loopback address the sidecar binds where apps reach it on localhost)"
+            )
         clash = set(names) & set(self.environment)
         if clash:
             raise ValueError(f"parameters: {', '.join(sorted(clash))} also set in container.environment")
