@@ -62,7 +62,9 @@ class Permission(_Model):
 
 
 class Profile(_Model):
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    # Its whole path under PROFILES_DIR or PROFILES_SSM_PATH: "jaeger", or "team-a/jaeger" for a
+    # document one level deeper (a deeper document never stands in for another path's profile).
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}(/[a-z0-9][a-z0-9-]{0,62})*$", max_length=128)
     version: str = Field(min_length=1)
     description: str = ""
     # Image repositories (registry host and tag stripped) that count as this sidecar. The first
