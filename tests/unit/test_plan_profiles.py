@@ -709,3 +709,49 @@ class TestExposure:
         assert "listenHostVariable: JAEGER_LISTEN_HOST is not set in container.environment" in str(
             caught.value
         )
+
+
+# -- a task's roles are checked in the task's own account only -------------------------------------
+
+
+class TestRolesOfAnotherAccount:
+    FOREIGN = "arn:aws:iam::999999999999:role/shop-api-task"
+
+    def test_a_task_role_of_another_account_is_reported_and_not_asked_of_the_simulator(self) -> None:
+        result = plan(fargate(app(), taskRoleArn=self.FOREIGN), [], ADOT, WITH_PARAMETERS)
+
+        assert result.decision is Decision.MISSING
+        assert result.permissions == []  # nothing for IAM's policy simulator, in any account
+        assert result.warnings == [
+            f"task role {self.FOREIGN} is in account 999999999999, not the task's account 123456789012: "
+            "the enforcer checks and assumes a task's roles only in the task's own account; "
+            "what the adot sidecar needs of it is not checked"
+        ]
+
+    @pytest.mark.parametrize(
+        ("role", "why"),
+        [
+            (
+                "arn:aws-us-gov:iam::123456789012:role/r",
+                "is in partition aws-us-gov, not the task's partition aws",
+            ),
+            ("arn:aws:sts::123456789012:assumed-role/r/s", "is no IAM role ARN"),
+            ("arn:aws:iam::123456789012:user/r", "is no IAM role ARN"),
+            ("arn:aws:iam:", "is no IAM role ARN"),
+        ],
+    )
+    def test_any_role_arn_not_of_the_task_s_account_is_reported(self, role: str, why: str) -> None:
+        result = plan(fargate(app(), executionRoleArn=role), [], JAEGER)
+
+        assert result.warnings == [
+            f"execution role {role} {why}: the enforcer checks and assumes a task's roles only in the "
+            "task's own account"
+        ]
+
+    @pytest.mark.parametrize("role", [TASK_ROLE, "shop-api-task"])
+    def test_a_role_of_the_task_s_own_account_is_checked(self, role: str) -> None:
+        result = plan(fargate(app(), taskRoleArn=role), [], ADOT, WITH_PARAMETERS)
+
+        assert result.warnings == []
+        assert result.permissions
+        assert result.task_role_arn == role

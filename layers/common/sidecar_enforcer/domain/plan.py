@@ -41,6 +41,7 @@ from .app_wiring import (
     app_containers,
     wire_apps,
 )
+from .arns import ROLES_STAY_HOME, Arn, foreign_role, parse_arn
 from .markers import (
     MARKER_KEYS,
     MARKER_MANAGED_BY,
@@ -169,7 +170,7 @@ def plan(
     profile, exposure_problems = exposure.placed(profile, policy, mode)
     values, parameter_problems = profile.resolve(policy.parameters.get(profile.name, {}))
     parameter_problems += exposure_problems
-    role = _task_role(request, profile, values)
+    role = _task_role(request, profile, values, parse_arn(source_arn))
     containers = request["containerDefinitions"]
     state = _sidecar_state(containers, profile, policy, values, parameter_problems, role)
     if isinstance(state, Plan):
@@ -237,11 +238,33 @@ def _unplannable(request: dict[str, Any], profile: Profile, policy: Policy) -> P
     return None
 
 
-def _task_role(request: dict[str, Any], profile: Profile, values: dict[str, str]) -> _TaskRole:
-    """The permissions the sidecar needs of the task role, or a warning when there is no role."""
+def _task_role(
+    request: dict[str, Any], profile: Profile, values: dict[str, str], source: Arn | None
+) -> _TaskRole:
+    """The permissions the sidecar needs of the task role, and what a person should know: no task
+    role, or a role of another account or partition than the task definition's (``source``), which
+    the enforcer neither simulates nor assumes there."""
     role = request.get("taskRoleArn") if isinstance(request.get("taskRoleArn"), str) else None
-    needs = [(p.action, profile.resources(p, values)) for p in profile.task_role_permissions] if role else []
     warnings = []
+    foreign_task_role = False
+    for member, what in (("taskRoleArn", "task role"), ("executionRoleArn", "execution role")):
+        named = request.get(member)
+        why = (
+            foreign_role(named, source.partition, source.account)
+            if source and isinstance(named, str)
+            else None
+        )
+        if why is None:
+            continue
+        unchecked = ""
+        if member == "taskRoleArn" and profile.task_role_permissions:
+            foreign_task_role = True
+            unchecked = f"; what the {profile.name} sidecar needs of it is not checked"
+        warnings.append(f"{what} {named} {why}: {ROLES_STAY_HOME}{unchecked}")
+    checked = role and not foreign_task_role
+    needs = (
+        [(p.action, profile.resources(p, values)) for p in profile.task_role_permissions] if checked else []
+    )
     if profile.task_role_permissions and not role:
         actions = ", ".join(sorted({p.action for p in profile.task_role_permissions}))
         warnings.append(
