@@ -775,6 +775,33 @@ def test_a_task_role_in_another_account_is_reported_never_simulated_there(role: 
     assert "not checked" in warning
 
 
+def test_the_use_case_itself_never_simulates_a_role_outside_the_scope_s_account() -> None:
+    # A task definition whose ARN names another account than the scope's: the plan finds the role
+    # in the task definition's own account, the use case still asks nothing of another account.
+    other = "999999999999"
+    role = f"arn:aws:iam::{other}:role/app-role"
+    arn = f"arn:aws:ecs:{REGION}:{other}:task-definition/shop-api:7"
+    world = World(
+        snapshot(task_definition=arn, tags={"tracing-sidecar": "adot"}),
+        documents=(
+            source_document(
+                arn=arn, taskRoleArn=role, executionRoleArn=f"arn:aws:iam::{other}:role/ecsTaskExecutionRole"
+            ),
+        ),
+        settings=Settings(policy=ADOT_POLICY),
+    )
+
+    finding = world.enforce()
+
+    assert world.roles_asked == []
+    assert world.task_roles.asked == []
+    assert finding.warnings == [
+        f"task role {role} is in account {other}, not the task's account {ACCOUNT}: the enforcer checks "
+        "and assumes a task's roles only in the task's own account; what the adot sidecar needs of it "
+        "is not checked"
+    ]
+
+
 def test_an_execution_role_in_another_account_is_reported() -> None:
     role = "arn:aws:iam::999999999999:role/ecsTaskExecutionRole"
     world = World(

@@ -69,6 +69,9 @@ class Catalog:
         refused, naming every origin."""
         profiles, origins, errors = dict(self.profiles), dict(self.origins), dict(self.errors)
         batch = list(documents)
+        # SSM parameter names are case sensitive (PutParameter's naming constraints) and so are
+        # file names, but a tag's value is read lowercased (domain.selection): names equal but for
+        # case are one name to the services that ask for it.
         by_name: dict[str, list[tuple[str, str]]] = {}
         for name, origin, _ in batch:
             by_name.setdefault(name.casefold(), []).append((name, origin))
