@@ -45,14 +45,15 @@ if TYPE_CHECKING:
 
 
 def profile_source(settings: Settings, clients: Clients) -> Callable[[], Catalog]:
-    """The shipped profiles, then PROFILES_DIR's documents, then PROFILES_SSM_PATH's (cached by
-    Powertools for five minutes), later ones replacing earlier ones of the same name."""
+    """The shipped profiles, replaced by PROFILES_DIR's and PROFILES_SSM_PATH's documents of the same
+    name (SSM's cached by Powertools for five minutes); a folder document and an SSM document of one
+    name are both refused (``Catalog.with_documents``)."""
     from .adapters.profiles import SsmProfiles, folder_documents
     from .profiles import builtin_catalog
 
-    local = builtin_catalog()
-    if settings.profiles_dir:
-        local = local.with_documents(folder_documents(settings.profiles_dir))
+    shipped = builtin_catalog()
+    folder = tuple(folder_documents(settings.profiles_dir)) if settings.profiles_dir else ()
+    local = shipped.with_documents(folder)
     if not settings.profiles_ssm_path:
         return lambda: local
     ssm = SsmProfiles(clients.client("ssm"), settings.profiles_ssm_path)
@@ -63,7 +64,7 @@ def profile_source(settings: Settings, clients: Clients) -> Callable[[], Catalog
         documents = tuple(ssm.documents())
         if documents not in last:
             last.clear()
-            last[documents] = local.with_documents(documents)
+            last[documents] = shipped.with_documents((*folder, *documents))
         return last[documents]
 
     return catalog
