@@ -173,13 +173,35 @@ class AccountClients:
         return found
 
 
-_NOT_FOUND = {"ServiceNotFoundException", "ClusterNotFoundException", "ResourceNotFoundException"}
-_DENIED = {"AccessDeniedException", "AccessDenied", "UnauthorizedOperation"}
+# SNS's own codes (botocore's model of Publish: the sender's faults other than a throttle) are here
+# too: the notifier retries the chat topic only for what a retry may cure.
+_NOT_FOUND = {
+    "ServiceNotFoundException",
+    "ClusterNotFoundException",
+    "ResourceNotFoundException",
+    "NotFound",  # SNS: the topic does not exist
+    "KMSNotFound",
+}
+_DENIED = {
+    "AccessDeniedException",
+    "AccessDenied",
+    "UnauthorizedOperation",
+    "AuthorizationError",  # SNS
+    "KMSAccessDenied",
+    "KMSOptInRequired",
+    "InvalidSecurity",
+}
 _REJECTED = {
     "ClientException",
     "InvalidParameterException",
     "InvalidParameter",  # SNS: e.g. a message over 256 KB; a retry never helps
     "InvalidParameterValue",
+    "ParameterValueInvalid",  # SNS
+    "ValidationException",
+    "EndpointDisabled",
+    "PlatformApplicationDisabled",
+    "KMSDisabled",  # SNS: the topic's key is disabled or pending deletion
+    "KMSInvalidState",
     "ServiceNotActiveException",
     "PlatformUnknownException",
     "PlatformTaskDefinitionIncompatibilityException",
