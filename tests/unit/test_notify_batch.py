@@ -266,3 +266,46 @@ def test_one_aws_call_of_the_notifier_fits_in_the_time_kept_for_one_post() -> No
     worst = attempts * (config.connect_timeout + config.read_timeout) + waits
 
     assert worst <= TIMEOUT_SECONDS
+
+
+def test_a_refusal_by_one_sink_does_not_drop_the_other_sink_s_failure_for_now() -> None:
+    # Slack refuses for good while the chat topic fails for now: the refusal is dead-lettered at
+    # once, and the chat topic still gets the record when a retry cures it (put back for it alone);
+    # the dead-lettered copy names both other sinks, so a redrive posts to Slack only.
+    throttled = AwsError("Publish: Throttling")
+    slack, chat = Slack([RefusedDeliveryError("Slack webhook: HTTP 404 no_service")]), Chat([throttled])
+    run, queues, dead = batch(slack, chat)
+
+    result = run(records(1), Clock())
+
+    assert result.refused == {"m1": "Slack webhook: HTTP 404 no_service"}
+    assert result.failures == {}
+    assert queues.requeued == [(body("svc1"), frozenset({SLACK}))]  # for the chat topic only
+    [(_, _, _, attributes)] = dead.kept
+    assert attributes == {"delivered": CHAT}  # a redrive goes to Slack only
+
+    # The other way round: Slack fails for now, the chat topic refuses for good.
+    gone = AwsError("Publish: NotFound: Topic does not exist")
+    gone.retryable = False
+    slack, chat = Slack([NotDeliveredError("Slack webhook: HTTP 503")] * 5), Chat([gone])
+    run, queues, dead = batch(slack, chat)
+
+    result = run(records(1), Clock())
+
+    assert list(result.refused) == ["m1"]
+    assert queues.requeued == [(body("svc1"), frozenset({CHAT}))]  # for Slack only
+    assert dead.kept[0][3] == {"delivered": SLACK}
+
+
+def test_when_the_other_sink_cannot_be_put_back_the_dead_lettered_copy_keeps_it() -> None:
+    slack, chat = (
+        Slack([RefusedDeliveryError("Slack webhook: HTTP 410")]),
+        Chat([AwsError("Publish: Throttling")]),
+    )
+    run, queues, dead = batch(slack, chat)
+    queues.fail = True
+
+    result = run(records(1), Clock())
+
+    assert list(result.refused) == ["m1"]
+    assert dead.kept[0][3] is None  # no sink has it: a redrive delivers to both
