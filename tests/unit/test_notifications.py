@@ -414,6 +414,14 @@ def test_a_connection_that_fails_raises_one_line_at_once_and_logs_nothing_of_the
         (200, "ok", {}, None, None),
         (200, "", {}, None, None),
         (200, '{"ok": true}', {}, None, None),
+        # a proxy's or captive portal's page, not Slack's answer: nothing was posted
+        (
+            200,
+            "<!DOCTYPE html><html>Sign in</html>",
+            {},
+            "temporary",
+            "Slack webhook: HTTP 200 (not Slack's answer)",
+        ),
         (
             200,
             '{"ok": false, "error": "invalid_token"}',
