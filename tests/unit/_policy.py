@@ -25,7 +25,6 @@ does it, small:
 from __future__ import annotations
 
 import copy
-import fnmatch
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -379,9 +378,12 @@ def _principal_matches(principal: Any, request: Request) -> bool:
 
 
 def _glob(pattern: str, value: str, *, case: bool = True) -> bool:
+    """IAM's wildcards: ``*`` any run of characters, ``?`` one; every other character, ``[``
+    included, stands for itself (fnmatch would read ``[ab]`` as a set)."""
     if not case:
         pattern, value = pattern.lower(), value.lower()
-    return fnmatch.fnmatchcase(value, pattern)
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, re.S) is not None
 
 
 def _arn_like(pattern: str, value: str) -> bool:

@@ -802,3 +802,25 @@ def test_a_negated_operator_holds_when_its_key_is_absent_so_a_deny_on_it_applies
     for operator in ("ArnNotEquals", "ArnNotLike", "StringNotLike"):
         statement = dict(deny, Condition={operator: {"aws:SourceArn": "arn:aws:sns:*:*:t"}})
         assert decide([allow, statement], no_organisation) == _policy.DENY, operator
+
+
+def test_wildcards_are_only_star_and_question_mark_brackets_are_literal() -> None:
+    # IAM's *Like operators and Resource/Action matching know * and ? only: a "[" in a policy is a
+    # character to match, never a set of characters (as fnmatch would read it).
+    statement = {
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "s3:Get[O]bject",
+        "Resource": "arn:aws:s3:::b/[ab]?",
+        "Condition": {"StringLike": {"aws:PrincipalTag/team": "[ab]*"}},
+    }
+
+    def request(action: str, key: str, team: str) -> Request:
+        return Request(
+            action, f"arn:aws:s3:::b/{key}", "arn:aws:iam::1:role/r", {"aws:PrincipalTag/team": team}
+        )
+
+    assert allows(statement, request("s3:Get[O]bject", "[ab]1", "[ab]x"))
+    assert not allows(statement, request("s3:GetObject", "[ab]1", "[ab]x"))
+    assert not allows(statement, request("s3:Get[O]bject", "a1", "[ab]x"))
+    assert not allows(statement, request("s3:Get[O]bject", "[ab]1", "ax"))
