@@ -124,15 +124,23 @@ class Clients:
             return self._clients[key]
 
 
+_HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body")  # no API answer starts so
+
+
 def _api_answer(http_response: Any, model: Any, **_: Any) -> None:
-    """An HTML page (a load balancer's or proxy's) that answered a call with a 2xx status: no AWS
-    API answers text/html, but botocore parses such a page as an answer with nothing in it, and a
-    list would read as empty (no service to fan out, no account to survey, no revision to reuse).
-    Raised after botocore's retries; the event or work item is retried instead. An object's own
-    content (a streaming answer, S3 GetObject) may be HTML: not checked."""
+    """An HTML page (a load balancer's or proxy's) that answered a call with a 2xx status. No AWS
+    API answers with one (JSON, or XML that starts ``<?xml`` or with the operation's element), but
+    botocore parses such a page as an answer with nothing in it, and a list would read as empty (no
+    service to fan out, no account to survey, no revision to reuse). Raised after botocore's
+    retries; the event or work item is retried instead. An object's own content (a streaming
+    answer, S3 GetObject) may be HTML: not checked."""
     status = getattr(http_response, "status_code", 0)
-    kind = str((getattr(http_response, "headers", None) or {}).get("content-type", ""))
-    if 200 <= status < 300 and kind.lower().startswith("text/html") and not model.has_streaming_output:
+    if not 200 <= status < 300 or model.has_streaming_output:
+        return
+    # Told by the page itself, not by its content type: some endpoints that do speak the API
+    # (moto's server) label their JSON text/html, and a proxy's page may come with any label.
+    start = bytes(getattr(http_response, "content", b"") or b"")[:64].lstrip().lower()
+    if start.startswith(_HTML_STARTS):
         reason = http.client.responses.get(status, "")
         raise AwsError(f"{model.name}: HTTP {status} {reason} {NOT_AN_API_ANSWER}".replace("  ", " "))
 
