@@ -305,28 +305,44 @@ class _Clock:
 THROTTLED = (None, {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}})
 
 
-def test_a_category_is_paced_at_its_refill_rate_once_ecs_throttles_it_and_others_are_not() -> None:
+def test_a_category_spends_its_documented_burst_less_a_reserve_then_its_refill_rate() -> None:
     from sidecar_enforcer.adapters.pacing import Pacer
 
     clock = _Clock()
     pacer = Pacer(clock, clock.sleep)
-    for _ in range(100):  # the burst goes out unpaced
+    for _ in range(45):  # 50 tokens, less a tenth kept for the latency's spread
         pacer._before_send("before-send.ecs.DescribeTaskDefinition")
     assert clock.slept == []
-
-    pacer._needs_retry("needs-retry.ecs.DescribeTaskDefinition", response=THROTTLED)
     for _ in range(40):
         pacer._before_send("before-send.ecs.ListTaskDefinitions")  # the same bucket
-    pacer._before_send("before-send.ecs.DescribeServices")  # another bucket: not held back
+    assert clock.now == pytest.approx(40 / 20)  # then 20 a second, the documented refill
+    began = clock.now
+    for _ in range(90):  # another bucket (100, less 10): its own burst, held back by nothing
+        pacer._before_send("before-send.ecs.DescribeServices")
+    assert clock.now == began
+    assert pacer.rate("DescribeTaskDefinition") == 20
+    assert pacer.rate("GetCallerIdentity") is None
 
-    assert pacer.paced("DescribeTaskDefinition") == 20  # the documented refill, a second
-    assert pacer.paced("DescribeServices") is None
-    assert clock.now == pytest.approx(40 / 20)  # 40 requests at 20 a second
-    clock.now += 0.5  # past the grace for the requests in flight when pacing began
+
+def test_a_throttle_halves_its_categorys_rate_once_per_grace_and_the_rate_climbs_back() -> None:
+    from sidecar_enforcer.adapters.pacing import GRACE_SECONDS, RECOVER_SECONDS, Pacer
+
+    clock = _Clock()
+    pacer = Pacer(clock, clock.sleep)
     pacer._needs_retry("needs-retry.ecs.DescribeTaskDefinition", response=THROTTLED)  # shared: halve
-    assert pacer.paced("DescribeTaskDefinition") == 10
+    assert pacer.rate("DescribeTaskDefinition") == 10
     pacer._needs_retry("needs-retry.ecs.DescribeTaskDefinition", response=THROTTLED)  # in flight then
-    assert pacer.paced("DescribeTaskDefinition") == 10
+    assert pacer.rate("DescribeTaskDefinition") == 10
+    pacer._before_send("before-send.ecs.DescribeTaskDefinition")  # the bucket was spent: wait
+    assert clock.slept == [pytest.approx(1 / 10)]
+    for _ in range(6):
+        clock.now += GRACE_SECONDS
+        pacer._needs_retry("needs-retry.ecs.DescribeTaskDefinition", response=THROTTLED)
+    assert pacer.rate("DescribeTaskDefinition") == 2  # never below a tenth
+    assert pacer.rate("DescribeServices") == 20  # another bucket
     pacer._needs_retry("needs-retry.ecs.DescribeServices", response=(None, {"Error": {"Code": "Other"}}))
-    assert pacer.paced("DescribeServices") is None
-    assert pacer.throttled == 3
+    assert pacer.rate("DescribeServices") == 20
+    clock.now += RECOVER_SECONDS
+    pacer._before_send("before-send.ecs.DescribeTaskDefinition")
+    assert pacer.rate("DescribeTaskDefinition") == 4  # a tenth of the documented rate back
+    assert pacer.throttled == 8

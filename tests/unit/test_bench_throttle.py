@@ -68,3 +68,31 @@ def test_the_lower_bound_is_the_slowest_buckets_excess_over_its_burst_at_its_ref
         "Cluster read actions": 2,
         "Service read actions": 110,
     }
+
+
+def test_our_pacer_never_finds_the_benchs_bucket_empty_whatever_the_latencys_spread() -> None:
+    """The client's bucket (adapters.pacing) against the server's (the bench's), each on its own
+    clock: each request reaches the server 20 to 200 ms after it left, so they arrive out of order
+    and bunched; none is throttled (without the pacer's reserve, about half of these runs would
+    be), and the run takes the bucket's floor, (n - burst) / refill, give or take the reserve."""
+    import random
+
+    from sidecar_enforcer.adapters.pacing import Pacer
+
+    floor = lower_bound({"DescribeTaskDefinition": 300})
+    assert floor == pytest.approx((300 - 50) / 20)
+    for seed in range(20):
+        clock, server_clock = Clock(), Clock()  # the same time, read on each side
+        server = Throttle(clock=server_clock)
+        pacer = Pacer(clock, lambda s, clock=clock: setattr(clock, "now", clock.now + s))
+        spread = random.Random(seed)
+        arrivals: list[float] = []
+        for _ in range(300):
+            pacer._before_send("before-send.ecs.DescribeTaskDefinition")
+            arrivals.append(clock.now + spread.uniform(0.02, 0.2))
+        admitted = []
+        for at in sorted(arrivals):
+            server_clock.now = at
+            admitted.append(server.admit("ecs", "DescribeTaskDefinition"))
+        assert all(admitted), seed
+        assert floor <= clock.now - 1000.0 <= floor + 5 / 20 + 1e-6

@@ -11,9 +11,10 @@
    "ECS Deployment State Change" event would); more than the policy's share of failures in a wave
    stops the run, and the services not reached keep their audit status, saying why.
 
-Concurrency is bounded per account and region (``workers`` threads, well inside ECS's documented
-request token buckets: the describe actions' buckets refill at 20 requests/s or more, and the
-clients use botocore's adaptive retry mode, which slows down on ThrottlingException).
+Concurrency is bounded per account and region: ``workers`` threads for the service reads and twice
+as many deciding services (their task-definition reads), each account and region surveyed at once.
+The clients pace every request to ECS's documented token buckets (adapters.pacing), so the run
+drains each bucket at its rate and is not throttled when it is alone in its account.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..adapters.ecs import EcsGateway
 from ..adapters.survey import EcsSurvey
@@ -178,25 +180,41 @@ class Backfill:
             self.progress.decided(finding.status)
             return _Row(account, region, name, finding.service or "", finding, via=via)
 
-        # Pipelined: every DescribeServices of the place at once, and each service decided as soon as
-        # it is described, so the task definition reads overlap the survey (separate ECS buckets).
-        with ThreadPoolExecutor(max_workers=self._workers) as pool:
-            listed = pool.map(lambda c: self._service_arns(survey, scope, c), clusters)
-            chunks = [
-                (cluster, found[start : start + DESCRIBE_SERVICES_MAX])
-                for cluster, found in zip(clusters, listed, strict=True)
-                for start in range(0, len(found), DESCRIBE_SERVICES_MAX)
-            ]
-            described = {pool.submit(self._describe, ecs, scope, *chunk): chunk[0] for chunk in chunks}
-            decided = []
-            for done in as_completed(described):
-                items = done.result()
-                with self.progress.lock:
-                    self.progress.services_seen += len(items)
-                scoped(items[0]) if items else None
-                decided += [pool.submit(decide, described[done], item) for item in items]
-            for future in decided:
-                rows.append(future.result())
+        # Pipelined, one pool per ECS bucket: a cluster's DescribeServices go out as soon as its
+        # services are listed (service reads), and each service is decided as soon as it is described
+        # (task-definition reads, paced by their own bucket): the two buckets drain side by side.
+        with ThreadPoolExecutor(max_workers=self._workers) as reads, ThreadPoolExecutor(
+            max_workers=self._workers * 2
+        ) as decides:
+
+            def listed(cluster: str) -> list[Future[tuple[str, list[ServiceSnapshot | Finding]]]]:
+                found = self._service_arns(survey, scope, cluster)
+                return [
+                    reads.submit(described, cluster, found[start : start + DESCRIBE_SERVICES_MAX])
+                    for start in range(0, len(found), DESCRIBE_SERVICES_MAX)
+                ]
+
+            def described(
+                cluster: str, arns: list[str | Finding]
+            ) -> tuple[str, list[ServiceSnapshot | Finding]]:
+                return cluster, self._describe(ecs, scope, cluster, arns)
+
+            listings = {reads.submit(listed, cluster) for cluster in clusters}
+            waiting: set[Future[Any]] = set(listings)
+            decided: list[Future[_Row]] = []
+            while waiting:
+                done, waiting = wait(waiting, return_when=FIRST_COMPLETED)
+                for future in done:
+                    if future in listings:
+                        waiting.update(future.result())
+                        continue
+                    cluster, items = future.result()
+                    with self.progress.lock:
+                        self.progress.services_seen += len(items)
+                    scoped(items[0]) if items else None
+                    decided += [decides.submit(decide, cluster, item) for item in items]
+            for row in decided:
+                rows.append(row.result())
                 if len(rows) % 100 == 0:
                     self._on_progress(self.progress)
         self._placed()
