@@ -45,6 +45,7 @@ from .proxy import CountingProxy, Record, client_environment
 from .throttle import Throttle, category_counts, ceil_div, lower_bound
 
 REGION = fleet.REGION
+MEMBER_ROLE = "sidecar-enforcer-member"  # member.yaml's role, which both tools assume
 OURS_ARGS = ("backfill", "--mode", "audit", "--regions", REGION, "--report", "r.json")
 OURS_TIMEOUT = 900
 NONCOMPLIANT = "NONCOMPLIANT"
@@ -278,6 +279,22 @@ def _client(service: str, url: str) -> Any:
         region_name=REGION,
         aws_access_key_id="bench",
         aws_secret_access_key="bench",  # noqa: S106 - moto takes any key
+    )
+
+
+def member_client(service: str, url: str, account: str, region: str) -> Any:
+    """A client in a member account (its role assumed, as the tools do) and Region."""
+    keys = _client("sts", url).assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/{MEMBER_ROLE}", RoleSessionName="bench-seed"
+    )["Credentials"]
+    make: Any = boto3.session.Session().client
+    return make(
+        service,
+        endpoint_url=url,
+        region_name=region,
+        aws_access_key_id=keys["AccessKeyId"],
+        aws_secret_access_key=keys["SecretAccessKey"],
+        aws_session_token=keys["SessionToken"],
     )
 
 
