@@ -220,6 +220,7 @@ def test_replayed_answers_are_byte_equal_to_moto_s_live_ones_per_account_and_reg
     assert recorded[0][1][0]["serviceArn"].split(":")[3:5] == [fleet.REGION, world.account]
     assert recorded[1][1][0]["serviceArn"].split(":")[3:5] == [member_region, member]
     ecs_records = [r for r in records if r.call.service == "ecs"]
-    assert len(ecs_records) == 8 and all(r.replayed and r.upstream_ms is None for r in ecs_records)
+    assert len(ecs_records) == 8
+    assert all(r.replayed and r.upstream_ms is None for r in ecs_records)
     assert {r.place for r in ecs_records} == {(world.account, fleet.REGION), (member, member_region)}
     assert (checked, differ) == (8, [])

@@ -85,7 +85,7 @@ def test_our_pacer_never_finds_the_benchs_bucket_empty_whatever_the_latencys_spr
         clock, server_clock = Clock(), Clock()  # the same time, read on each side
         server = Throttle(clock=server_clock)
         pacer = Pacer(clock, lambda s, clock=clock: setattr(clock, "now", clock.now + s))
-        spread = random.Random(seed)
+        spread = random.Random(seed)  # noqa: S311 - latencies, not secrets
         arrivals: list[float] = []
         for _ in range(300):
             pacer._before_send("before-send.ecs.DescribeTaskDefinition")
