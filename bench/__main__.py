@@ -72,9 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--backfill",
         choices=["full", "quick", "small", "none"],
         default="full",
-        help="the backfill bench: full (1,000 then 10,000 services, and 8 slices of 1,250: the default), quick "
-        "(100, 400, 8 x 50), "
-        "small (1,000 only), none",
+        help="the backfill bench: full (1,000 then 10,000 services, and 8 slices of 1,250: the default), "
+        "quick (100, 400, 8 x 50), small (1,000 only), none",
     )
     parser.add_argument("--quick", action="store_true", help="the same as --backfill quick")
     parser.add_argument(
