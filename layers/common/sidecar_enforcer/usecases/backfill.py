@@ -23,9 +23,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from queue import SimpleQueue
 
 from ..adapters.ecs import EcsGateway
 from ..adapters.survey import EcsSurvey
@@ -181,42 +181,55 @@ class Backfill:
             return _Row(account, region, name, finding.service or "", finding, via=via)
 
         # Pipelined, one pool per ECS bucket: a cluster's DescribeServices go out as soon as its
-        # services are listed (service reads), and each service is decided as soon as it is described
-        # (task-definition reads, paced by their own bucket): the two buckets drain side by side.
-        with ThreadPoolExecutor(max_workers=self._workers) as reads, ThreadPoolExecutor(
-            max_workers=self._workers * 2
-        ) as decides:
+        # services are listed (service reads), and the services of each answer are decided as soon as
+        # it comes (task-definition reads, paced by their own bucket): the two buckets drain side by
+        # side. The answers come back through a queue, each page's services decided by one task.
+        answers: SimpleQueue[int | tuple[str, list[ServiceSnapshot | Finding]] | BaseException]
+        answers = SimpleQueue()
 
-            def listed(cluster: str) -> list[Future[tuple[str, list[ServiceSnapshot | Finding]]]]:
+        def described(cluster: str, arns: list[str | Finding]) -> None:
+            try:
+                answers.put((cluster, self._describe(ecs, scope, cluster, arns)))
+            except BaseException as exc:  # the run raises it
+                answers.put(exc)
+
+        def listed(cluster: str) -> None:
+            try:
                 found = self._service_arns(survey, scope, cluster)
-                return [
+                pages = range(0, len(found), DESCRIBE_SERVICES_MAX)
+                answers.put(len(pages))  # answers still to come
+                for start in pages:
                     reads.submit(described, cluster, found[start : start + DESCRIBE_SERVICES_MAX])
-                    for start in range(0, len(found), DESCRIBE_SERVICES_MAX)
-                ]
+            except BaseException as exc:  # the run raises it
+                answers.put(exc)
 
-            def described(
-                cluster: str, arns: list[str | Finding]
-            ) -> tuple[str, list[ServiceSnapshot | Finding]]:
-                return cluster, self._describe(ecs, scope, cluster, arns)
+        def decide_all(cluster: str, items: list[ServiceSnapshot | Finding]) -> list[_Row]:
+            return [decide(cluster, item) for item in items]
 
-            listings = {reads.submit(listed, cluster) for cluster in clusters}
-            waiting: set[Future[Any]] = set(listings)
-            decided: list[Future[_Row]] = []
-            while waiting:
-                done, waiting = wait(waiting, return_when=FIRST_COMPLETED)
-                for future in done:
-                    if future in listings:
-                        waiting.update(future.result())
-                        continue
-                    cluster, items = future.result()
-                    with self.progress.lock:
-                        self.progress.services_seen += len(items)
-                    scoped(items[0]) if items else None
-                    decided += [decides.submit(decide, cluster, item) for item in items]
-            for row in decided:
-                rows.append(row.result())
-                if len(rows) % 100 == 0:
-                    self._on_progress(self.progress)
+        with (
+            ThreadPoolExecutor(max_workers=self._workers) as reads,
+            ThreadPoolExecutor(max_workers=self._workers * 2) as decides,
+        ):
+            for cluster in clusters:
+                reads.submit(listed, cluster)
+            coming = len(clusters)
+            decided: list[Future[list[_Row]]] = []
+            while coming:
+                answer = answers.get()
+                coming -= 1
+                if isinstance(answer, BaseException):
+                    raise answer
+                if isinstance(answer, int):
+                    coming += answer
+                    continue
+                cluster, items = answer
+                with self.progress.lock:
+                    self.progress.services_seen += len(items)
+                scoped(items[0]) if items else None
+                decided.append(decides.submit(decide_all, cluster, items))
+            for page in decided:
+                rows.extend(page.result())
+                self._on_progress(self.progress)
         self._placed()
         return rows
 
