@@ -8,6 +8,7 @@ import io
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -346,3 +347,71 @@ def test_a_throttle_halves_its_categorys_rate_once_per_grace_and_the_rate_climbs
     pacer._before_send("before-send.ecs.DescribeTaskDefinition")
     assert pacer.rate("DescribeTaskDefinition") == 4  # a tenth of the documented rate back
     assert pacer.throttled == 8
+
+
+# -- the survey's two buckets -----------------------------------------------------------------------
+
+
+def test_the_survey_reads_a_revision_while_service_pages_are_still_to_come() -> None:
+    """ECS's service-read and task-definition buckets drain side by side: a revision is read as
+    soon as a DescribeServices page names it, not once every page is in. Here every page after the
+    first waits (up to 5 s) for a revision to be read first: a survey that described every page
+    before reading any revision would find none read."""
+    import threading
+
+    from sidecar_enforcer.config import Mode
+    from sidecar_enforcer.domain.snapshots import ServiceSnapshot
+    from sidecar_enforcer.usecases.backfill import Backfill, RunSpec
+    from sidecar_enforcer.usecases.scope import Scope
+
+    read = threading.Event()
+    waited: list[bool] = []
+    pages = 0
+    lock = threading.Lock()
+
+    class Ecs:
+        def describe_services(self, cluster: str, arns: list[str]) -> list[ServiceSnapshot]:
+            nonlocal pages
+            with lock:
+                pages += 1
+                first = pages == 1
+            if not first:
+                waited.append(read.wait(5))
+            return [
+                ServiceSnapshot.from_api(
+                    {"serviceArn": arn, "serviceName": arn.rsplit("/", 1)[-1], "taskDefinition": f"td-{arn}"}
+                )
+                for arn in arns
+            ]
+
+        def describe_task_definition(self, arn: str) -> None:
+            read.set()
+
+    class Survey:
+        def clusters(self) -> list[str]:
+            return ["c0", "c1"]
+
+        def clusters_tags(self, clusters: list[str]) -> dict[str, dict[str, str]]:
+            return {}
+
+        def services(self, cluster: str) -> list[str]:
+            return [f"arn:aws:ecs:us-east-1:111111111111:service/{cluster}/s{n}" for n in range(40)]
+
+    def enforce(ecs: Ecs, snapshot: ServiceSnapshot, scope: Scope, cluster_tags: dict[str, str]) -> Any:
+        ecs.describe_task_definition(snapshot.task_definition)
+        return scope.finding(Status.COMPLIANT, cluster="c", service=snapshot.name)
+
+    ecs = Ecs()
+    backfill = Backfill(
+        lambda account, region: ecs,  # type: ignore[arg-type, return-value]
+        lambda account, region: Survey(),  # type: ignore[arg-type, return-value]
+        lambda account, region, mode: Scope(account, region, "backfill", "bf-1", mode),
+        enforce,  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        workers=2,
+    )
+    result = backfill.run(RunSpec(Mode.AUDIT, (("111111111111", "us-east-1"),)))
+
+    assert len(result.findings) == 80
+    assert len(waited) == 7  # 8 pages of ten
+    assert all(waited)
