@@ -21,6 +21,16 @@ see ``python -m bench --nodelay-check``). With ``throttle`` it enforces ECS's re
 (:mod:`bench.throttle`): a request that finds its bucket empty is answered as ECS answers it (HTTP
 400, ``ThrottlingException``, "Rate exceeded") without reaching moto, and counted as throttled.
 
+Each request is named by its place, (account, region): the region from its credential scope, the
+account from its access key (the bench's own keys: ``account``; a member role's keys: the account
+of the role the AssumeRole answer that handed them out named). ECS's buckets are kept per place.
+
+With :class:`Replay` it takes moto's CPU out of a timed run: while ``replay.recording``, moto's
+answers to ECS's reads are kept by the request's canonical form and place; while
+``replay.replaying``, the same request is answered from them (after the latency and the buckets,
+as any other), and :meth:`Replay.check` sends recorded requests to moto again to hold the recording
+byte-equal to moto's live answers.
+
 It is not a bottleneck of its own: a thread per client connection (``ThreadingHTTPServer``, the
 SDK's connections kept alive), the latency slept holding nothing, and moto in another process
 (:mod:`bench.moto_process`), so the proxy's threads share no GIL with moto's. Each record says how
