@@ -276,7 +276,7 @@ class RunKeeper:
         """Hold the run on ``wave``: its items not acted on yet wait (dropped from the queue as they
         come) until the sweep finds the stop switch off and queues them again."""
         if not (self._ledger.run(run_id) or {}).get("held"):
-            log.warning("backfill run %s: wave %d held: the stop switch is on", run_id, wave)
+            log.info("backfill run %s: wave %d held: the stop switch is on", run_id, wave)
             self._ledger.run_update(run_id, lambda d: {**d, "held": wave} if _on(d, wave) else d)
 
     def _resume(self, run_id: str, doc: Mapping[str, Any]) -> None:
