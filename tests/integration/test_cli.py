@@ -430,7 +430,9 @@ def test_demo_moves_the_tagged_service_and_passes_its_own_checks() -> None:
     assert "[FAILED]" not in result.stdout
     assert result.stdout.count("[ok]") == 17
     # the rollout's act: an OU switched from audit to enforce, the stop switch thrown mid-run
-    assert "NONCOMPLIANT (audit): rollout: the rollout policy sets its organisational unit ou-" in result.stdout
+    assert (
+        "NONCOMPLIANT (audit): rollout: the rollout policy sets its organisational unit ou-" in result.stdout
+    )
     assert "NONCOMPLIANT (audit): stopped: the stop switch is on" in result.stdout
     assert "the tick holds wave 2: deploying now nothing" in result.stdout
 

@@ -11,7 +11,6 @@ The switches are cached for 30 s per container: the tests move the containers' c
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -21,6 +20,7 @@ from sidecar_enforcer_dev.local import Pipeline, lambda_context
 
 from .conftest import ACCOUNT, Aws, Inbox, event
 from .test_backfill_function import BUCKET, backfill, bucket  # noqa: F401 - fixtures
+from .test_backfill_waves import in_flight as deploying
 from .test_backfill_waves import (  # noqa: F401 - fixtures
     ledger,
     play,
@@ -29,7 +29,6 @@ from .test_backfill_waves import (  # noqa: F401 - fixtures
     wave_services,
     waves_fleet,
 )
-from .test_backfill_waves import in_flight as deploying
 
 STOP = "/sidecar-enforcer/stop"
 POLICY = "/sidecar-enforcer/rollout"
@@ -89,7 +88,7 @@ def tick(pipeline: Pipeline, n: int = 1) -> dict[str, Any]:
 
 def test_the_stop_switch_holds_a_run_s_next_wave_and_releasing_it_resumes_the_run(
     aws: Aws,
-    waves_fleet: dict[str, str],
+    waves_fleet: dict[str, str],  # noqa: F811
     table: str,
     inbox: Inbox,
     bucket: Any,  # noqa: F811
@@ -153,7 +152,7 @@ def test_an_event_while_stopped_is_decided_in_audit_and_says_stopped(
 
 
 @pytest.fixture
-def organisation(aws: Aws, ssm: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+def organisation(aws: Aws, ssm: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """moto's organisation: this account (its management account) moved into OU "platform"."""
     org = boto3.client("organizations", region_name="us-east-1")
     org.create_organization(FeatureSet="ALL")
@@ -162,7 +161,7 @@ def organisation(aws: Aws, ssm: Any, monkeypatch: pytest.MonkeyPatch) -> Iterato
     other = org.create_organizational_unit(ParentId=root, Name="other")["OrganizationalUnit"]["Id"]
     org.move_account(AccountId=ACCOUNT, SourceParentId=root, DestinationParentId=platform)
     monkeypatch.setenv("ROLLOUT_PARAMETER", POLICY)
-    yield {"root": root, "platform": platform, "other": other}
+    return {"root": root, "platform": platform, "other": other}
 
 
 def policy(ssm: Any, clock: Clock, modes: dict[str, str]) -> None:
@@ -213,7 +212,9 @@ def test_a_policy_naming_an_ou_the_organisation_does_not_know_is_refused(
 
 
 def reconcile(backfill: Any, pipeline: Pipeline, n: int) -> dict[str, Any]:  # noqa: F811
-    answer: dict[str, Any] = backfill.lambda_handler({**SCHEDULED, "id": f"rc-{n}"}, lambda_context("backfill"))
+    answer: dict[str, Any] = backfill.lambda_handler(
+        {**SCHEDULED, "id": f"rc-{n}"}, lambda_context("backfill")
+    )
     pipeline.drain()
     return answer
 
@@ -240,9 +241,9 @@ def test_a_reconciliation_publishes_its_digest_only_when_something_changed(
     assert digests(inbox) == []  # the same findings: no digest
 
     aws.ecs.tag_resource(
-        resourceArn=aws.ecs.describe_services(cluster="shop-prod", services=["billing-worker"])["services"][0][
-            "serviceArn"
-        ],
+        resourceArn=aws.ecs.describe_services(cluster="shop-prod", services=["billing-worker"])["services"][
+            0
+        ]["serviceArn"],
         tags=[{"key": "tracing-sidecar", "value": "jaeger"}],
     )
     reconcile(backfill, pipeline, 3)
