@@ -49,14 +49,22 @@ def test_the_router_and_the_worker_read_exactly_the_two_switches() -> None:
         ]
 
 
-def test_only_the_worker_reads_the_organisation_s_tree() -> None:
-    worker = statements(template()["Resources"]["WorkerFunction"]["Properties"]["Policies"])
+def test_the_router_and_the_worker_read_the_organisation_s_tree_only_with_a_rollout_policy() -> None:
+    for function in ("RouterFunction", "WorkerFunction"):
+        policies = template()["Resources"][function]["Properties"]["Policies"]
+        tree = statements(policies)["ReadOrganizationTree"]
 
-    assert set(worker["ReadOrganizationTree"]["Action"]) == {
-        "organizations:ListParents",
-        "organizations:ListRoots",
-        "organizations:DescribeOrganizationalUnit",
-        "organizations:DescribeAccount",
-    }
-    router = statements(template()["Resources"]["RouterFunction"]["Properties"]["Policies"])
-    assert "ReadOrganizationTree" not in router
+        assert set(tree["Action"]) == {
+            "organizations:ListParents",
+            "organizations:ListRoots",
+            "organizations:DescribeOrganizationalUnit",
+            "organizations:DescribeAccount",
+        }
+        conditional = [
+            s
+            for s in policies[0]["Statement"]
+            if isinstance(s, list) and s[1].get("Sid") == "ReadOrganizationTree"
+        ]
+        assert [c[0] for c in conditional] == ["HasRolloutPolicy"]
+    backfill = statements(template()["Resources"]["BackfillFunction"]["Properties"]["Policies"])
+    assert "ReadOrganizationTree" not in backfill
