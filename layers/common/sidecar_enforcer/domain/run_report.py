@@ -199,6 +199,16 @@ def to_markdown(report: Mapping[str, Any]) -> str:
                 f"| {wave['number']} | {wave['size']} | {wave['succeeded']} | {wave['failed']} | "
                 f"{wave['neutral']} | {tripped} |"
             )
+        failed = [(w["number"], m) for w in report["waves"] for m in w.get("failedMembers") or []]
+        if failed:
+            lines += ["", "### Failed in a wave", ""]
+            lines.append("| wave | account/region | cluster | service | status | why |")
+            lines.append("|---:|---|---|---|---|---|")
+            lines += [
+                f"| {number} | {m.get('account')}/{m.get('region')} | {_md(m.get('cluster'))} | "
+                f"{_md(m.get('service'))} | {m['status']} | {_md(m.get('reason'))} |"
+                for number, m in failed
+            ]
     if report["attention"]:
         lines += ["", "## Needs attention", "", "| status | account/region | cluster | service | reasons |"]
         lines.append("|---|---|---|---|---|")
@@ -272,6 +282,10 @@ def to_html(report: Mapping[str, Any]) -> str:
                 w["failed"],
                 w["neutral"],
                 "tripped" if w["tripped"] else "",
+                "; ".join(
+                    f"{m.get('cluster')}/{m.get('service')} {m['status']}: {m.get('reason')}"
+                    for m in w.get("failedMembers") or []
+                ),
             )
         )
         + "</tr>"
@@ -297,7 +311,7 @@ td,th{{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
 <p>{_chart(report["totals"])}</p><p>{legend}</p>
 <h2>By account and region</h2><table>{regions}</table>
 <h2>Waves</h2><table><tr><th>wave</th><th>services</th><th>succeeded</th><th>failed</th><th>other</th>
-<th>breaker</th></tr>{waves}</table>
+<th>breaker</th><th>failed members</th></tr>{waves}</table>
 <h2>Needs attention ({len(report["attention"])})</h2><table><tr><th>status</th><th>account/region</th>
 <th>cluster</th><th>service</th><th>reasons</th></tr>{attention}</table>
 <h2>AWS requests</h2><table>{calls}</table>

@@ -39,6 +39,7 @@ class Scope:
     # profile the service asks for).
     warnings: tuple[str, ...] = ()
     run: RunTag | None = None  # a backfill run's item: a deployment it starts is the run's
+    audit_tag: bool = False  # the service's tag asks for audit: its findings say so (auditOnly)
     # Why the operators' switches made this scope audit (the stop switch, the rollout policy): said
     # in the reasons of each status that audit gives where enforce would have changed something.
     audit_because: str | None = None
@@ -68,6 +69,8 @@ class Scope:
             fields["reasons"] = [*fields.get("reasons", []), self.audit_because]
         if self.warnings:
             fields["warnings"] = [*self.warnings, *fields.get("warnings", [])]
+        if self.audit_tag:
+            fields.setdefault("audit_only", True)
         return Finding(
             status=status,
             account=self.account,
