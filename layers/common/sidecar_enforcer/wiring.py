@@ -13,7 +13,7 @@ import os
 import threading
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -296,6 +296,16 @@ def build_backfill(
         where = account or home_account
         return Scope(where, region, "backfill", run_id, mode, None, partition_of(region) or "aws")
 
+    def switched(scope: Scope) -> Scope:
+        # The stack's switches, when the settings name them (STOP_SWITCH_PARAMETER,
+        # ROLLOUT_PARAMETER): the most restrictive wins, as in the stack's own runs.
+        if scope.audit or not shared.rollout.configured:
+            return scope
+        switch = shared.rollout.mode(scope.account)
+        if switch.mode == "enforce":
+            return scope
+        return replace(scope, mode=Mode.AUDIT, audit_because=switch.because)
+
     revisions = Revisions(shared.ledger, task_roles)
     catalog = profile_source(settings, clients)
     quiet = Reporter(Unpublished(), shared.ledger, shared.drain)  # the run reports once, at its end
@@ -308,6 +318,8 @@ def build_backfill(
         workers=workers,
         on_progress=on_progress,
         sleep=sleep or time.sleep,
+        stopped=lambda: shared.rollout.configured and shared.rollout.stopped() is not None,
+        switched=switched,
     )
 
 
