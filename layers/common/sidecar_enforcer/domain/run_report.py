@@ -13,11 +13,13 @@ import csv
 import html
 import io
 import json
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .status import Status
+from .waves import NEUTRAL, SUCCEEDED
 
 REPORT_VERSION = "1.0"
 
@@ -41,22 +43,32 @@ ORDER = (
     Status.NOT_OPTED_IN,
     Status.IGNORED,
 )
+# Status colours from Okabe and Ito's colour-blind-safe palette ("Color Universal Design", 2008),
+# greys for the routine ones; statuses that share a colour share a meaning, and every colour on the
+# page comes with the status written out and a symbol (never colour alone).
+VERMILLION, PURPLE, ORANGE, YELLOW = "#D55E00", "#CC79A7", "#E69F00", "#F0E442"
+BLUE, GREEN, SKY, GREY, LIGHT = "#0072B2", "#009E73", "#56B4E9", "#999999", "#DDDDDD"
 COLOURS = {
-    Status.FAILED: "#b00020",
-    Status.DEPLOYMENT_FAILED: "#d32f2f",
-    Status.FLAPPING: "#e65100",
-    Status.QUARANTINED: "#ef6c00",
-    Status.REFUSED: "#8e24aa",
-    Status.NONCOMPLIANT: "#f9a825",
-    Status.DRIFTED: "#fbc02d",
-    Status.SKIPPED: "#9e9e9e",
-    Status.REMEDIATED: "#1e88e5",
-    Status.VERIFIED: "#2e7d32",
-    Status.RELEASED: "#00897b",
-    Status.COMPLIANT: "#43a047",
-    Status.NOT_OPTED_IN: "#cfd8dc",
-    Status.IGNORED: "#eeeeee",
+    Status.FAILED: VERMILLION,
+    Status.DEPLOYMENT_FAILED: VERMILLION,
+    Status.FLAPPING: PURPLE,
+    Status.QUARANTINED: PURPLE,
+    Status.REFUSED: ORANGE,
+    Status.NONCOMPLIANT: YELLOW,
+    Status.DRIFTED: YELLOW,
+    Status.SKIPPED: GREY,
+    Status.REMEDIATED: BLUE,
+    Status.VERIFIED: GREEN,
+    Status.RELEASED: SKY,
+    Status.COMPLIANT: GREEN,
+    Status.NOT_OPTED_IN: LIGHT,
+    Status.IGNORED: LIGHT,
 }
+# Text on a colour: white on blue (contrast 5.2:1), black on every other (at least 5.4:1 on
+# vermillion), both above WCAG's 4.5:1 for normal text.
+ON_DARK = frozenset({BLUE})
+SYMBOLS = {VERMILLION: "\u2716", PURPLE: "\u26a0", ORANGE: "\u26d4", YELLOW: "\u25b3", GREY: "\u2013"}
+SYMBOLS |= {BLUE: "\u21bb", GREEN: "\u2714", SKY: "\u2714", LIGHT: "\u00b7"}
 CSV_COLUMNS = (
     "account",
     "region",
@@ -160,76 +172,187 @@ def to_json(report: Mapping[str, Any]) -> str:
     return json.dumps(report, indent=2, sort_keys=False) + "\n"
 
 
+# A cell a spreadsheet reads as a formula begins with one of these (OWASP, "CSV Injection": = + - @,
+# tab, carriage return, line feed); a space before one is no guard, since a spreadsheet may trim it.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def csv_cell(value: Any) -> str:
+    """A value as a CSV cell no spreadsheet runs: one that would begin a formula gets a leading
+    single quote, which spreadsheets show as text (OWASP's rule; the only change to the value)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.lstrip(" ").startswith(FORMULA_STARTS) else text
+
+
 def to_csv(report: Mapping[str, Any]) -> str:
+    """A row per service. Every cell is quoted and its quotes doubled (RFC 4180), so neither a quote
+    nor a separator in a name can start a cell of its own, whichever separator the spreadsheet
+    assumes (many locales split on ``;``)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow(CSV_COLUMNS)
     for row in report["results"]:
         values = [row.get(c) for c in CSV_COLUMNS]
         values[-1] = "; ".join(row.get("reasons") or [])
-        writer.writerow(["" if v is None else v for v in values])
+        writer.writerow([csv_cell(v) for v in values])
     return out.getvalue()
 
 
+# What Markdown (CommonMark, and GitHub's tables and strikethrough) reads as markup inside a line:
+# emphasis, code spans, links and images, strikethrough, a cell's end, and the backslash itself.
+_MD_PUNCTUATION = re.compile(r"([\\`*_\[\]~|])")
+
+
 def _md(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """Text for a Markdown line or table cell that renders as exactly that text: HTML as entities (no
+    tag, no autolink), Markdown's inline punctuation backslash-escaped, line breaks as spaces."""
+    plain = html.escape(str(text), quote=False)
+    plain = _MD_PUNCTUATION.sub(r"\\\1", plain)
+    return re.sub(r"\r\n|\r|\n", " ", plain)
+
+
+def _md_table(head: Sequence[str], rows: Iterable[Sequence[Any]], right: Sequence[bool] = ()) -> list[str]:
+    """A Markdown table: its header and delimiter rows always (an empty table is a valid table), one
+    line per row, every cell escaped."""
+    aligns = [("---:" if (right[i] if i < len(right) else False) else "---") for i in range(len(head))]
+    lines = ["| " + " | ".join(_md(h) for h in head) + " |", "|" + "|".join(aligns) + "|"]
+    lines += ["| " + " | ".join(_md(v) for v in row) + " |" for row in rows]
+    return lines
 
 
 def to_markdown(report: Mapping[str, Any]) -> str:
     lines = [
-        f"# sidecar-enforcer backfill {report['runId']} ({report['mode']})",
+        f"# sidecar-enforcer backfill {_md(report['runId'])} ({_md(report['mode'])})",
         "",
         f"{report['services']} services in {report['seconds']} s, {report['callsTotal']} AWS requests "
-        f"({report['callsPerService']} per service). {report['started']} to {report['ended']}.",
+        f"({report['callsPerService']} per service). {_md(report['started'])} to {_md(report['ended'])}.",
     ]
     if report.get("stopped"):
         lines += ["", f"**Stopped:** {_md(report['stopped'])}"]
-    lines += ["", "| status | services |", "|---|---:|"]
-    lines += [f"| {status} | {n} |" for status, n in report["totals"].items()]
-    lines += ["", "## By account and region", "", "| account/region | " + " | ".join(report["totals"]) + " |"]
-    lines.append("|---|" + "---:|" * len(report["totals"]))
-    for key, counts in report["byAccountRegion"].items():
-        lines.append(f"| {key} | " + " | ".join(str(counts.get(s, 0)) for s in report["totals"]) + " |")
+    statuses = list(report["totals"])
+    lines += ["", *_md_table(("status", "services"), report["totals"].items(), (False, True))]
+    lines += ["", "## By account and region", ""]
+    lines += _md_table(
+        ("account/region", *statuses),
+        ((key, *(counts.get(s, 0) for s in statuses)) for key, counts in report["byAccountRegion"].items()),
+        (False, *(True for _ in statuses)),
+    )
     if report.get("waves"):
-        lines += ["", "## Waves", "", "| wave | services | succeeded | failed | other | breaker |"]
-        lines.append("|---:|---:|---:|---:|---:|---|")
-        for wave in report["waves"]:
-            tripped = "tripped" if wave.get("tripped") else ""
-            lines.append(
-                f"| {wave['number']} | {wave['size']} | {wave['succeeded']} | {wave['failed']} | "
-                f"{wave['neutral']} | {tripped} |"
-            )
+        failed = failed_members(report)
+        lines += ["", "## Waves", ""]
+        lines += _md_table(
+            ("wave", "services", "succeeded", "failed", "other", "breaker", "failed members"),
+            (
+                (
+                    w["number"],
+                    w["size"],
+                    w["succeeded"],
+                    w["failed"],
+                    w["neutral"],
+                    "tripped" if w.get("tripped") else "",
+                    "; ".join(
+                        f"{m['name']} {m['status']}: {m['why']}".strip() for m in failed.get(w["number"], [])
+                    ),
+                )
+                for w in report["waves"]
+            ),
+            (True, True, True, True, True),
+        )
     if report["attention"]:
-        lines += ["", "## Needs attention", "", "| status | account/region | cluster | service | reasons |"]
-        lines.append("|---|---|---|---|---|")
-        for row in report["attention"]:
-            reasons = "; ".join(row.get("reasons") or [])
-            lines.append(
-                f"| {row['status']} | {row.get('account')}/{row.get('region')} | {_md(row.get('cluster'))} "
-                f"| {_md(row.get('service'))} | {_md(reasons)} |"
-            )
-    lines += ["", "## AWS requests", "", "| request | count |", "|---|---:|"]
-    lines += [f"| {call} | {n} |" for call, n in report["calls"].items()]
+        lines += ["", "## Needs attention", ""]
+        lines += _md_table(
+            ("status", "account/region", "cluster", "service", "reasons"),
+            (
+                (
+                    row["status"],
+                    f"{row.get('account')}/{row.get('region')}",
+                    row.get("cluster"),
+                    row.get("service"),
+                    "; ".join(row.get("reasons") or []),
+                )
+                for row in report["attention"]
+            ),
+        )
+    lines += [
+        "",
+        "## AWS requests",
+        "",
+        *_md_table(("request", "count"), report["calls"].items(), (False, True)),
+    ]
     return "\n".join(lines) + "\n"
 
 
-def _chart(counts: Mapping[str, int], width: int = 560, height: int = 22) -> str:
-    """One stacked horizontal bar, as inline SVG, with a title per segment (hover)."""
+# -- the waves' failed members -------------------------------------------------------------------------
+
+
+def failed_members(report: Mapping[str, Any]) -> dict[int, list[dict[str, str]]]:
+    """Each wave's failed members (``name``, ``status``, ``why``) by wave number: as its outcome lists
+    them (``failedMembers``), else the services whose row names the wave and whose status the
+    breaker counts as failed (neither succeeded nor neutral)."""
+    found: dict[int, list[dict[str, str]]] = {}
+    for wave in report.get("waves") or []:
+        listed = wave.get("failedMembers") or wave.get("failed_members")
+        if listed:
+            found[int(wave["number"])] = [_member(m) for m in listed]
+    listed_by_outcome = set(found)
+    for row in report["results"]:
+        if row.get("wave") is None or int(row["wave"]) in listed_by_outcome:
+            continue
+        status = _status(row)
+        if status not in SUCCEEDED and status not in NEUTRAL:
+            found.setdefault(int(row["wave"]), []).append(_member(row))
+    return found
+
+
+def _member(member: Any) -> dict[str, str]:
+    if not isinstance(member, Mapping):
+        return {"name": str(member), "status": "", "why": ""}
+    where = "/".join(str(member[k]) for k in ("cluster", "service") if member.get(k))
+    reasons = member.get("reasons") or ([member["reason"]] if member.get("reason") else [])
+    return {
+        "name": where or str(member.get("key") or member.get("name") or "?"),
+        "status": str(member.get("status") or ""),
+        "why": "; ".join(str(r) for r in reasons),
+    }
+
+
+# -- HTML ------------------------------------------------------------------------------------------------
+
+
+def _chart(counts: Mapping[str, int], height: int = 24) -> str:
+    """One stacked horizontal bar, as inline SVG scaled to its container's width: a segment per
+    status with its name and count as a title (hover), the count written on it when it has room."""
     total = sum(counts.values()) or 1
     x, parts = 0.0, []
     for status in ORDER:
         n = counts.get(status.value, 0)
         if not n:
             continue
-        w = width * n / total
+        w = 1000 * n / total
+        colour = COLOURS[status]
+        label = (
+            f'<text x="{x + w / 2:.1f}" y="{height / 2 + 5:.0f}" text-anchor="middle" font-size="14" '
+            f'fill="{"#fff" if colour in ON_DARK else "#000"}">{n}</text>'
+            if w >= 40
+            else ""
+        )
         parts.append(
-            f'<rect x="{x:.1f}" y="0" width="{w:.1f}" height="{height}" fill="{COLOURS[status]}">'
-            f"<title>{status.value}: {n}</title></rect>"
+            f'<g><title>{status.value}: {n}</title><rect x="{x:.1f}" y="0" width="{w:.1f}" '
+            f'height="{height}" fill="{colour}" stroke="#fff" stroke-width="2"></rect>{label}</g>'
         )
         x += w
+    text = ", ".join(f"{s} {n}" for s, n in counts.items()) or "no services"
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-        f'aria-label="services by status">{"".join(parts)}</svg>'
+        f'<svg class="chart" viewBox="0 0 1000 {height}" preserveAspectRatio="none" role="img" '
+        f'aria-label="{html.escape(text)}">{"".join(parts)}</svg>'
+    )
+
+
+def _badge(status: str) -> str:
+    colour = COLOURS.get(Status(status), LIGHT) if status in Status.__members__ else LIGHT
+    return (
+        f'<span class="badge"><i style="background:{colour}"></i>'
+        f"{SYMBOLS[colour]} {html.escape(status)}</span>"
     )
 
 
@@ -237,22 +360,126 @@ def _cells(values: Iterable[Any]) -> str:
     return "".join(f"<td>{html.escape(str(v))}</td>" for v in values)
 
 
+def _table(head: Sequence[str], body: str, caption: str = "") -> str:
+    """A table with its header row, inside its own scrolling box: a wide table scrolls there on a
+    narrow screen, never the page."""
+    th = "".join(f'<th scope="col">{html.escape(h)}</th>' for h in head)
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    return f'<div class="scroll"><table>{cap}<thead><tr>{th}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+SERVICE_COLUMNS = ("service", "cluster", "account/region", "profile", "wave", "reasons", "task definition")
+
+
+def _services(report: Mapping[str, Any]) -> str:
+    """Every service, under a collapsed section per status (worst first)."""
+    groups: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for row in report["results"]:
+        groups[_status(row).value].append(row)
+    parts = []
+    for status in ORDER:
+        rows = sorted(
+            groups.get(status.value, []), key=lambda r: (str(r.get("cluster")), str(r.get("service")))
+        )
+        if not rows:
+            continue
+        body = "".join(
+            "<tr>"
+            + _cells(
+                (
+                    r.get("service") or r.get("family") or "",
+                    r.get("cluster") or "",
+                    f"{r.get('account')}/{r.get('region')}",
+                    r.get("profile") or "",
+                    "" if r.get("wave") is None else r.get("wave"),
+                    "; ".join(r.get("reasons") or []),
+                    r.get("newTaskDefinitionArn") or r.get("sourceTaskDefinitionArn") or "",
+                )
+            )
+            + "</tr>"
+            for r in rows
+        )
+        parts.append(
+            f'<details id="status-{status.value}"><summary>{_badge(status.value)} ({len(rows)})</summary>'
+            f"{_table(SERVICE_COLUMNS, body)}</details>"
+        )
+    return "".join(parts) or "<p>No services.</p>"
+
+
+def _waves(report: Mapping[str, Any]) -> str:
+    """The waves of an enforce run, each with its failed members and why; nothing for an audit."""
+    waves = report.get("waves") or []
+    if not waves:
+        return ""
+    failed = failed_members(report)
+    body = []
+    for w in waves:
+        members = failed.get(int(w["number"]), [])
+        named = "".join(
+            f"<li>{html.escape(m['name'])}"
+            + (f" {_badge(m['status'])}" if m["status"] else "")
+            + (f": {html.escape(m['why'])}" if m["why"] else "")
+            + "</li>"
+            for m in members
+        )
+        if not named and w.get("failed"):
+            named = f"<li>{int(w['failed'])} failed; the run's record does not name them</li>"
+        body.append(
+            "<tr>"
+            + _cells(
+                (
+                    w["number"],
+                    w["size"],
+                    w["succeeded"],
+                    w["failed"],
+                    w["neutral"],
+                    "tripped" if w.get("tripped") else "",
+                )
+            )
+            + f"<td>{f'<ul>{named}</ul>' if named else ''}</td></tr>"
+        )
+    head = ("wave", "services", "succeeded", "failed", "other", "breaker", "failed members")
+    return f'<section id="waves"><h2>Waves</h2>{_table(head, "".join(body))}</section>'
+
+
+# The page fetches and runs nothing: no script at all, styles only inline (a name that escaped its
+# escaping still could not run).
+CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+STYLE = """
+*{box-sizing:border-box}
+body{font:15px/1.45 system-ui,sans-serif;margin:0 auto;padding:1em;max-width:72em;color:#111;
+overflow-wrap:anywhere}
+h1{font-size:1.5em} h2{font-size:1.2em;margin-top:1.5em}
+.scroll{overflow-x:auto;max-width:100%}
+table{border-collapse:collapse;margin:.5em 0}
+td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+th{background:#f3f3f3}
+td{min-width:4em}
+.chart{display:block;width:100%;height:24px}
+.legend{display:flex;flex-wrap:wrap;gap:.25em 1em;padding:0;list-style:none}
+.badge{white-space:nowrap}
+.badge i{display:inline-block;width:.9em;height:.9em;margin-right:.3em;vertical-align:-.1em;
+border:1px solid #333}
+details{margin:.4em 0} summary{cursor:pointer;padding:.2em 0}
+ul{margin:0;padding-left:1.2em}
+.stopped{border-left:4px solid #D55E00;padding-left:.5em;font-weight:bold}
+"""
+
+
 def to_html(report: Mapping[str, Any]) -> str:
     e = html.escape
-    legend = "".join(
-        f'<span class="key"><i style="background:{COLOURS[Status(s)]}"></i>{e(s)} {n}</span>'
-        for s, n in report["totals"].items()
-    )
+    legend = "".join(f"<li>{_badge(s)} {n}</li>" for s, n in report["totals"].items())
     regions = "".join(
-        f"<tr><th>{e(key)}</th><td>{_chart(counts)}</td>"
+        f'<tr><th scope="row">{e(key)}</th><td class="bar">{_chart(counts)}</td>'
         f"<td>{e(', '.join(f'{s} {n}' for s, n in counts.items()))}</td></tr>"
         for key, counts in report["byAccountRegion"].items()
     )
     attention = "".join(
-        "<tr>"
+        "<tr><td>"
+        + _badge(row["status"])
+        + "</td>"
         + _cells(
             (
-                row["status"],
                 f"{row.get('account')}/{row.get('region')}",
                 row.get("cluster"),
                 row.get("service"),
@@ -262,44 +489,28 @@ def to_html(report: Mapping[str, Any]) -> str:
         + "</tr>"
         for row in report["attention"]
     )
-    waves = "".join(
-        "<tr>"
-        + _cells(
-            (
-                w["number"],
-                w["size"],
-                w["succeeded"],
-                w["failed"],
-                w["neutral"],
-                "tripped" if w["tripped"] else "",
-            )
-        )
-        + "</tr>"
-        for w in report.get("waves") or []
-    )
     calls = "".join(f"<tr>{_cells((call, n))}</tr>" for call, n in report["calls"].items())
     stopped = f'<p class="stopped">Stopped: {e(report["stopped"])}</p>' if report.get("stopped") else ""
+    needs = (
+        _table(("status", "account/region", "cluster", "service", "reasons"), attention)
+        if attention
+        else "<p>Nothing needs attention.</p>"
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="{CSP}">
 <title>sidecar-enforcer backfill {e(report["runId"])}</title>
-<style>
-body{{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}}
-table{{border-collapse:collapse;margin:1em 0}}
-td,th{{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}} th{{background:#f5f5f5}}
-.key{{margin-right:1em;white-space:nowrap}}
-.key i{{display:inline-block;width:10px;height:10px;margin-right:4px}}
-.stopped{{color:#b00020;font-weight:bold}}
-</style></head><body>
+<style>{STYLE}</style></head><body>
 <h1>Backfill {e(report["runId"])} <small>({e(report["mode"])})</small></h1>
 <p>{report["services"]} services in {report["seconds"]} s; {report["callsTotal"]} AWS requests
 ({report["callsPerService"]} per service); {e(report["started"])} to {e(report["ended"])}.</p>
 {stopped}
-<p>{_chart(report["totals"])}</p><p>{legend}</p>
-<h2>By account and region</h2><table>{regions}</table>
-<h2>Waves</h2><table><tr><th>wave</th><th>services</th><th>succeeded</th><th>failed</th><th>other</th>
-<th>breaker</th></tr>{waves}</table>
-<h2>Needs attention ({len(report["attention"])})</h2><table><tr><th>status</th><th>account/region</th>
-<th>cluster</th><th>service</th><th>reasons</th></tr>{attention}</table>
-<h2>AWS requests</h2><table>{calls}</table>
+{_chart(report["totals"])}<ul class="legend">{legend}</ul>
+<h2>By account and region</h2>{_table(("account/region", "services by status", "counts"), regions)}
+{_waves(report)}
+<h2>Needs attention ({len(report["attention"])})</h2>{needs}
+<h2>Every service ({report["services"]})</h2>{_services(report)}
+<h2>AWS requests</h2>{_table(("request", "count"), calls)}
 </body></html>
 """
