@@ -64,10 +64,7 @@ COLOURS = {
     Status.NOT_OPTED_IN: LIGHT,
     Status.IGNORED: LIGHT,
 }
-# Text on a colour: white on blue (contrast 5.2:1), black on every other (at least 5.4:1 on
-# vermillion), both above WCAG's 4.5:1 for normal text.
-ON_DARK = frozenset({BLUE})
-SYMBOLS = {VERMILLION: "\u2716", PURPLE: "\u26a0", ORANGE: "\u26d4", YELLOW: "\u25b3", GREY: "\u2013"}
+SYMBOLS = {VERMILLION: "\u2716", PURPLE: "\u26a0", ORANGE: "\u2298", YELLOW: "\u25b3", GREY: "\u2013"}
 SYMBOLS |= {BLUE: "\u21bb", GREEN: "\u2714", SKY: "\u2714", LIGHT: "\u00b7"}
 CSV_COLUMNS = (
     "account",
@@ -319,9 +316,10 @@ def _member(member: Any) -> dict[str, str]:
 # -- HTML ------------------------------------------------------------------------------------------------
 
 
-def _chart(counts: Mapping[str, int], height: int = 24) -> str:
-    """One stacked horizontal bar, as inline SVG scaled to its container's width: a segment per
-    status with its name and count as a title (hover), the count written on it when it has room."""
+def _chart(counts: Mapping[str, int], height: int = 20) -> str:
+    """One stacked horizontal bar, as inline SVG stretched to its container's width: a segment per
+    status, in the legend's order, with its name and count as a title; the legend and the counts
+    beside it say in words what the colours show."""
     total = sum(counts.values()) or 1
     x, parts = 0.0, []
     for status in ORDER:
@@ -329,16 +327,9 @@ def _chart(counts: Mapping[str, int], height: int = 24) -> str:
         if not n:
             continue
         w = 1000 * n / total
-        colour = COLOURS[status]
-        label = (
-            f'<text x="{x + w / 2:.1f}" y="{height / 2 + 5:.0f}" text-anchor="middle" font-size="14" '
-            f'fill="{"#fff" if colour in ON_DARK else "#000"}">{n}</text>'
-            if w >= 40
-            else ""
-        )
         parts.append(
-            f'<g><title>{status.value}: {n}</title><rect x="{x:.1f}" y="0" width="{w:.1f}" '
-            f'height="{height}" fill="{colour}" stroke="#fff" stroke-width="2"></rect>{label}</g>'
+            f'<rect x="{x:.1f}" y="0" width="{w:.1f}" height="{height}" fill="{COLOURS[status]}" '
+            f'stroke="#fff" stroke-width="3"><title>{status.value}: {n}</title></rect>'
         )
         x += w
     text = ", ".join(f"{s} {n}" for s, n in counts.items()) or "no services"
@@ -349,30 +340,43 @@ def _chart(counts: Mapping[str, int], height: int = 24) -> str:
 
 
 def _badge(status: str) -> str:
-    colour = COLOURS.get(Status(status), LIGHT) if status in Status.__members__ else LIGHT
+    """A status as the page shows it: a colour swatch, a symbol and the status written out."""
+    known = status in Status.__members__
+    colour = COLOURS[Status(status)] if known else LIGHT
     return (
         f'<span class="badge"><i style="background:{colour}"></i>'
-        f"{SYMBOLS[colour]} {html.escape(status)}</span>"
+        f"{SYMBOLS[colour]}\u00a0{html.escape(status)}</span>"
     )
 
 
-def _cells(values: Iterable[Any]) -> str:
-    return "".join(f"<td>{html.escape(str(v))}</td>" for v in values)
+def _text(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
 
 
-def _table(head: Sequence[str], body: str, caption: str = "") -> str:
-    """A table with its header row, inside its own scrolling box: a wide table scrolls there on a
-    narrow screen, never the page."""
+def _arn(value: Any) -> str:
+    """An ARN, which may break anywhere (it has no spaces to break at)."""
+    return f'<span class="arn">{_text(value)}</span>'
+
+
+def _table(head: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """A table with its header row (cells are HTML), in a box of its own: on a wide screen a table
+    too wide scrolls inside it; on a narrow one each row stacks as a card, each cell under its
+    column's name, so the page never scrolls sideways."""
     th = "".join(f'<th scope="col">{html.escape(h)}</th>' for h in head)
-    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
-    return f'<div class="scroll"><table>{cap}<thead><tr>{th}</tr></thead><tbody>{body}</tbody></table></div>'
+    body = "".join(
+        "<tr>"
+        + "".join(f'<td data-label="{html.escape(h)}">{cell}</td>' for h, cell in zip(head, row, strict=True))
+        + "</tr>"
+        for row in rows
+    )
+    return f'<div class="scroll"><table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 SERVICE_COLUMNS = ("service", "cluster", "account/region", "profile", "wave", "reasons", "task definition")
 
 
 def _services(report: Mapping[str, Any]) -> str:
-    """Every service, under a collapsed section per status (worst first)."""
+    """Every service, under a collapsed section per status, worst first."""
     groups: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for row in report["results"]:
         groups[_status(row).value].append(row)
@@ -383,25 +387,21 @@ def _services(report: Mapping[str, Any]) -> str:
         )
         if not rows:
             continue
-        body = "".join(
-            "<tr>"
-            + _cells(
-                (
-                    r.get("service") or r.get("family") or "",
-                    r.get("cluster") or "",
-                    f"{r.get('account')}/{r.get('region')}",
-                    r.get("profile") or "",
-                    "" if r.get("wave") is None else r.get("wave"),
-                    "; ".join(r.get("reasons") or []),
-                    r.get("newTaskDefinitionArn") or r.get("sourceTaskDefinitionArn") or "",
-                )
+        cells = (
+            (
+                _text(r.get("service") or r.get("family")),
+                _text(r.get("cluster")),
+                _text(f"{r.get('account')}/{r.get('region')}"),
+                _text(r.get("profile")),
+                _text(r.get("wave")),
+                _text("; ".join(r.get("reasons") or [])),
+                _arn(r.get("newTaskDefinitionArn") or r.get("sourceTaskDefinitionArn")),
             )
-            + "</tr>"
             for r in rows
         )
         parts.append(
             f'<details id="status-{status.value}"><summary>{_badge(status.value)} ({len(rows)})</summary>'
-            f"{_table(SERVICE_COLUMNS, body)}</details>"
+            f"{_table(SERVICE_COLUMNS, cells)}</details>"
         )
     return "".join(parts) or "<p>No services.</p>"
 
@@ -412,34 +412,27 @@ def _waves(report: Mapping[str, Any]) -> str:
     if not waves:
         return ""
     failed = failed_members(report)
-    body = []
+    rows = []
     for w in waves:
-        members = failed.get(int(w["number"]), [])
         named = "".join(
-            f"<li>{html.escape(m['name'])}"
+            f"<li>{_text(m['name'])}"
             + (f" {_badge(m['status'])}" if m["status"] else "")
-            + (f": {html.escape(m['why'])}" if m["why"] else "")
+            + (f": {_text(m['why'])}" if m["why"] else "")
             + "</li>"
-            for m in members
+            for m in failed.get(int(w["number"]), [])
         )
         if not named and w.get("failed"):
             named = f"<li>{int(w['failed'])} failed; the run's record does not name them</li>"
-        body.append(
-            "<tr>"
-            + _cells(
-                (
-                    w["number"],
-                    w["size"],
-                    w["succeeded"],
-                    w["failed"],
-                    w["neutral"],
-                    "tripped" if w.get("tripped") else "",
-                )
+        numbers = (w["number"], w["size"], w["succeeded"], w["failed"], w["neutral"])
+        rows.append(
+            (
+                *(_text(n) for n in numbers),
+                "tripped" if w.get("tripped") else "",
+                f"<ul>{named}</ul>" if named else "",
             )
-            + f"<td>{f'<ul>{named}</ul>' if named else ''}</td></tr>"
         )
     head = ("wave", "services", "succeeded", "failed", "other", "breaker", "failed members")
-    return f'<section id="waves"><h2>Waves</h2>{_table(head, "".join(body))}</section>'
+    return f'<section id="waves"><h2>Waves</h2>{_table(head, rows)}</section>'
 
 
 # The page fetches and runs nothing: no script at all, styles only inline (a name that escaped its
@@ -447,55 +440,59 @@ def _waves(report: Mapping[str, Any]) -> str:
 CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 STYLE = """
 *{box-sizing:border-box}
-body{font:15px/1.45 system-ui,sans-serif;margin:0 auto;padding:1em;max-width:72em;color:#111;
-overflow-wrap:anywhere}
-h1{font-size:1.5em} h2{font-size:1.2em;margin-top:1.5em}
+body{font:15px/1.45 system-ui,sans-serif;margin:0 auto;padding:1em;max-width:80em;color:#111;
+overflow-wrap:break-word}
+h1{font-size:1.5em;overflow-wrap:anywhere} h2{font-size:1.2em;margin-top:1.5em}
 .scroll{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;margin:.5em 0}
-td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
-th{background:#f3f3f3}
-td{min-width:4em}
-.chart{display:block;width:100%;height:24px}
-.legend{display:flex;flex-wrap:wrap;gap:.25em 1em;padding:0;list-style:none}
+td,th{border:1px solid #bbb;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f0f0f0;white-space:nowrap}
+.arn{overflow-wrap:anywhere}
+.chart{display:block;width:100%;height:20px;margin:.5em 0}
+td .chart{min-width:12em}
+.legend{display:flex;flex-wrap:wrap;gap:.25em 1.2em;padding:0;margin:.5em 0;list-style:none}
 .badge{white-space:nowrap}
 .badge i{display:inline-block;width:.9em;height:.9em;margin-right:.3em;vertical-align:-.1em;
 border:1px solid #333}
-details{margin:.4em 0} summary{cursor:pointer;padding:.2em 0}
+details{margin:.4em 0} summary{cursor:pointer;padding:.25em 0}
 ul{margin:0;padding-left:1.2em}
 .stopped{border-left:4px solid #D55E00;padding-left:.5em;font-weight:bold}
+@media (max-width:40em){
+ body{padding:.6em}
+ table,thead,tbody,tr,td{display:block;width:100%}
+ thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
+ tr{border:1px solid #bbb;margin:.5em 0}
+ td{border:0;border-top:1px solid #eee;overflow-wrap:anywhere}
+ td::before{content:attr(data-label);display:block;font-size:.8em;font-weight:bold;color:#444}
+ td .chart{min-width:0}
+}
 """
 
 
 def to_html(report: Mapping[str, Any]) -> str:
     e = html.escape
     legend = "".join(f"<li>{_badge(s)} {n}</li>" for s, n in report["totals"].items())
-    regions = "".join(
-        f'<tr><th scope="row">{e(key)}</th><td class="bar">{_chart(counts)}</td>'
-        f"<td>{e(', '.join(f'{s} {n}' for s, n in counts.items()))}</td></tr>"
+    regions = (
+        (f"<b>{e(key)}</b>", _chart(counts), e(", ".join(f"{s} {n}" for s, n in counts.items())))
         for key, counts in report["byAccountRegion"].items()
     )
-    attention = "".join(
-        "<tr><td>"
-        + _badge(row["status"])
-        + "</td>"
-        + _cells(
-            (
-                f"{row.get('account')}/{row.get('region')}",
-                row.get("cluster"),
-                row.get("service"),
-                "; ".join(row.get("reasons") or []),
-            )
+    attention = [
+        (
+            _badge(row["status"]),
+            _text(f"{row.get('account')}/{row.get('region')}"),
+            _text(row.get("cluster")),
+            _text(row.get("service")),
+            _text("; ".join(row.get("reasons") or [])),
         )
-        + "</tr>"
         for row in report["attention"]
-    )
-    calls = "".join(f"<tr>{_cells((call, n))}</tr>" for call, n in report["calls"].items())
-    stopped = f'<p class="stopped">Stopped: {e(report["stopped"])}</p>' if report.get("stopped") else ""
+    ]
     needs = (
         _table(("status", "account/region", "cluster", "service", "reasons"), attention)
         if attention
         else "<p>Nothing needs attention.</p>"
     )
+    calls = ((_text(call), _text(n)) for call, n in report["calls"].items())
+    stopped = f'<p class="stopped">Stopped: {e(report["stopped"])}</p>' if report.get("stopped") else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
