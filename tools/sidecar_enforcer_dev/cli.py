@@ -161,6 +161,13 @@ def cmd_local_env(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_seed(args: argparse.Namespace) -> int:
+    from .seed import seed
+
+    _print(seed())
+    return 0
+
+
 def cmd_profiles(args: argparse.Namespace) -> int:
     catalog = _catalog(Settings.from_env())
     rows = [("PROFILE", "VERSION", "ARCHITECTURES", "IMAGE", "FROM")]
@@ -239,6 +246,12 @@ def parser() -> argparse.ArgumentParser:
         "local-env",
         "create the enforcer's own resources (topic, table, work queue) on the endpoint; print exports",
         cmd_local_env,
+    )
+    _command(
+        sub,
+        "seed",
+        "on a local endpoint, create the fleet events/ names and a service per examples/taskdefs file",
+        cmd_seed,
     )
     from .backfill import add_parser as add_backfill
 
