@@ -152,7 +152,15 @@ def _pipe_tables(text: str) -> int:
 
 
 @pytest.mark.parametrize(
-    "payload", [HOSTILE, "a | b", "`code`", "line\nbreak", "[click](http://evil.example)"]
+    "payload",
+    [
+        HOSTILE,
+        "a | b",
+        "`code`",
+        "line\nbreak",
+        "[click](http://evil.example)",
+        "_em_ *strong* ~~gone~~ a\\|b",
+    ],
 )
 def test_markdown_renders_names_and_reasons_as_text_in_their_own_cell(payload: str) -> None:
     rows = [_row(payload, "REFUSED", cluster=payload, reasons=[payload]), _row("ok", "COMPLIANT")]
@@ -165,6 +173,9 @@ def test_markdown_renders_names_and_reasons_as_text_in_their_own_cell(payload: s
     assert "<img" not in rendered
     assert "<a " not in rendered
     assert "<code>" not in rendered
+    assert "<em>" not in rendered
+    assert rendered.count("<strong>") == 1  # the report's own "Stopped:"
+    assert "<s>" not in rendered
     for head, body in _table_shapes(text):
         assert all(n == head for n in body), (head, body)
     assert len(_table_shapes(text)) == _pipe_tables(text)
@@ -308,3 +319,26 @@ def test_each_status_is_labelled_in_words_and_its_colour_is_one_of_a_colour_blin
     text = "".join(_page(_report(rows)).text)
     for label in ("FAILED", "COMPLIANT", "NONCOMPLIANT"):
         assert re.search(rf"\b{label}\b\s*1\b", text), label
+
+
+def test_markdown_names_each_wave_s_failed_members_and_why_as_text() -> None:
+    rows = [
+        _row("good", "VERIFIED", wave=1),
+        _row("bad", "DEPLOYMENT_FAILED", wave=1, reasons=["audit said so", "rolloutState <FAILED> | x"]),
+    ]
+    waves = [{"number": 1, "size": 2, "succeeded": 1, "failed": 1, "neutral": 0, "tripped": True}]
+
+    text = run_report.render(_report(rows, mode="enforce", waves=waves), "md")
+
+    failed = text.split("### Failed in a wave", 1)[1]
+    assert (
+        "| 1 | 123456789012/us-east-1 | shop | bad | DEPLOYMENT_FAILED | rolloutState &lt;FAILED&gt; \\| x |"
+        in failed
+    )
+    assert "good" not in failed
+    for head, body in _table_shapes(text):
+        assert all(n == head for n in body)
+
+
+def test_an_audit_run_s_markdown_has_no_wave_table() -> None:
+    assert "Waves" not in run_report.render(_report([_row("a", "NONCOMPLIANT")]), "md")

@@ -196,15 +196,17 @@ def to_csv(report: Mapping[str, Any]) -> str:
 
 
 # What Markdown (CommonMark, and GitHub's tables and strikethrough) reads as markup inside a line:
-# emphasis, code spans, links and images, strikethrough, a cell's end, and the backslash itself.
-_MD_PUNCTUATION = re.compile(r"([\\`*_\[\]~|])")
+# emphasis, code spans, links and images, strikethrough, a cell's end, and the backslash itself. An
+# underscore inside a word opens no emphasis (CommonMark's flanking rules), so NOT_OPTED_IN stays
+# as it is.
+_MD_PUNCTUATION = re.compile(r"([\\`*\[\]~|]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z]))")
 
 
 def _md(text: Any) -> str:
     """Text for a Markdown line or table cell that renders as exactly that text: HTML as entities (no
     tag, no autolink), Markdown's inline punctuation backslash-escaped, line breaks as spaces."""
     plain = html.escape(str(text), quote=False)
-    plain = _MD_PUNCTUATION.sub(r"\\\1", plain)
+    plain = _MD_PUNCTUATION.sub(lambda m: "\\" + m.group(0), plain)
     return re.sub(r"\r\n|\r|\n", " ", plain)
 
 
@@ -235,10 +237,9 @@ def to_markdown(report: Mapping[str, Any]) -> str:
         (False, *(True for _ in statuses)),
     )
     if report.get("waves"):
-        failed = failed_members(report)
         lines += ["", "## Waves", ""]
         lines += _md_table(
-            ("wave", "services", "succeeded", "failed", "other", "breaker", "failed members"),
+            ("wave", "services", "succeeded", "failed", "other", "breaker"),
             (
                 (
                     w["number"],
@@ -247,14 +248,23 @@ def to_markdown(report: Mapping[str, Any]) -> str:
                     w["failed"],
                     w["neutral"],
                     "tripped" if w.get("tripped") else "",
-                    "; ".join(
-                        f"{m['name']} {m['status']}: {m['why']}".strip() for m in failed.get(w["number"], [])
-                    ),
                 )
                 for w in report["waves"]
             ),
             (True, True, True, True, True),
         )
+        failed = failed_members(report)
+        if failed:
+            lines += ["", "### Failed in a wave", ""]
+            lines += _md_table(
+                ("wave", "account/region", "cluster", "service", "status", "why"),
+                (
+                    (number, m["where"], m["cluster"], m["service"], m["status"], m["why"])
+                    for number, members in sorted(failed.items())
+                    for m in members
+                ),
+                (True,),
+            )
     if report["attention"]:
         lines += ["", "## Needs attention", ""]
         lines += _md_table(
@@ -302,14 +312,21 @@ def failed_members(report: Mapping[str, Any]) -> dict[int, list[dict[str, str]]]
 
 
 def _member(member: Any) -> dict[str, str]:
+    """A failed member as the report names it: where, its status, and why (its last reason)."""
     if not isinstance(member, Mapping):
-        return {"name": str(member), "status": "", "why": ""}
-    where = "/".join(str(member[k]) for k in ("cluster", "service") if member.get(k))
+        member = {"service": str(member)}
     reasons = member.get("reasons") or ([member["reason"]] if member.get("reason") else [])
+    cluster, service = (
+        str(member.get("cluster") or ""),
+        str(member.get("service") or member.get("family") or ""),
+    )
     return {
-        "name": where or str(member.get("key") or member.get("name") or "?"),
+        "where": f"{member.get('account')}/{member.get('region')}",
+        "cluster": cluster,
+        "service": service,
+        "name": "/".join(part for part in (cluster, service) if part) or "?",
         "status": str(member.get("status") or ""),
-        "why": "; ".join(str(r) for r in reasons),
+        "why": str(reasons[-1]) if reasons else "",
     }
 
 
@@ -473,7 +490,7 @@ def to_html(report: Mapping[str, Any]) -> str:
     e = html.escape
     legend = "".join(f"<li>{_badge(s)} {n}</li>" for s, n in report["totals"].items())
     regions = (
-        (f"<b>{e(key)}</b>", _chart(counts), e(", ".join(f"{s} {n}" for s, n in counts.items())))
+        (e(key), _chart(counts), e(", ".join(f"{s} {n}" for s, n in counts.items())))
         for key, counts in report["byAccountRegion"].items()
     )
     attention = [
