@@ -85,9 +85,11 @@ def test_the_role_trusts_only_the_hub_s_roles_within_the_organisation() -> None:
     assert trust["Action"] == "sts:AssumeRole"
     assert trust["Principal"] == {"AWS": "arn:${AWS::Partition}:iam::${HubAccountId}:root"}
     assert trust["Condition"] == {
-        "ArnEquals": {"aws:PrincipalArn": "HubRoleArns"},
+        # the hub account's roles on the hub's role path, whatever their generated names
+        "ArnLike": {"aws:PrincipalArn": "arn:${AWS::Partition}:iam::${HubAccountId}:role${HubRolePath}*"},
         "StringEquals": {"aws:PrincipalOrgID": "OrganizationId"},
     }
+    # Read as IAM would, with the README's parameters: tests/unit/test_policies.py.
 
 
 def member_role_statements() -> dict[str, dict[str, Any]]:
@@ -134,3 +136,25 @@ def test_each_member_grant_is_the_hub_s_with_every_region(sid: str) -> None:
     assert here["Action"] == hub["Action"]
     assert here.get("Condition") == hub.get("Condition")
     assert here["Resource"] == any_region(hub["Resource"])
+
+
+def test_the_forwarding_dead_letter_queue_is_alarmed_and_notifies_the_topic_given() -> None:
+    from ._policy import Stack, load
+
+    alarm = member()["Resources"]["ForwardDeadLetterQueueAlarm"]
+    assert alarm["Condition"] == "Forward"
+    properties = alarm["Properties"]
+    assert properties["Namespace"] == "AWS/SQS"
+    assert properties["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert properties["Dimensions"] == [{"Name": "QueueName", "Value": "ForwardDeadLetterQueue.QueueName"}]
+    assert properties["Threshold"] == 0
+    assert properties["ComparisonOperator"] == "GreaterThanThreshold"
+
+    given = {"HubAccountId": "111122223333", "HubRegion": "us-east-1", "OrganizationId": "o-abcdefghij"}
+    here = {"account": "444455556666", "region": "eu-west-1"}
+    quiet = Stack(load("member.yaml"), given, **here).properties("ForwardDeadLetterQueueAlarm")
+    assert quiet["AlarmActions"] == []
+    loud = Stack(load("member.yaml"), {**given, "AlarmTopicName": "ops"}, **here)
+    topic = "arn:aws:sns:eu-west-1:444455556666:ops"  # each Region's instance: its own Region's topic
+    assert loud.properties("ForwardDeadLetterQueueAlarm")["AlarmActions"] == [topic]
+    assert loud.properties("ForwardDeadLetterQueueAlarm")["OKActions"] == [topic]

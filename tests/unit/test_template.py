@@ -254,7 +254,8 @@ def test_the_organisation_s_accounts_may_put_events_on_the_bus_and_nobody_else()
     assert policy["Condition"] == "HasOrganization"  # no OrganizationId: no statement, one account
     statement = policy["Properties"]["Statement"]
     assert statement["Action"] == "events:PutEvents"
-    assert statement["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": "OrganizationId"}}
+    assert statement["Condition"]["StringEquals"] == {"aws:PrincipalOrgID": "OrganizationId"}
+    # What it admits, read as EventBridge would: tests/unit/test_policies.py.
 
 
 @pytest.mark.parametrize(("name", "index"), [("template.yaml", 0), ("member.yaml", 1)])
@@ -279,3 +280,101 @@ def test_an_e_mail_address_can_subscribe_to_the_status_topic_and_only_when_given
     assert subscription["Properties"]["Endpoint"] == "StatusEmail"
     assert loaded["Parameters"]["StatusEmail"]["Default"] == ""
     assert loaded["Conditions"]["HasStatusEmail"] == [["StatusEmail", ""]]
+
+
+def rendered(**parameters: str) -> Any:
+    from ._policy import Stack, load
+
+    return Stack(load("template.yaml"), parameters)
+
+
+def test_only_the_functions_that_assume_the_member_role_sit_on_the_trusted_path() -> None:
+    from .test_permissions import FUNCTIONS
+    from .test_policies import assuming_functions
+
+    resources = template()["Resources"]
+    on_path = {name for name, r in resources.items() if r["Properties"].get("RolePath") == "HubRolePath"}
+
+    assert on_path == set(assuming_functions().values())
+    assert set(FUNCTIONS.values()) - on_path  # the router and the notifier are not trusted
+    # No role the stack declares itself sits on the path either.
+    roles = [r for r in resources.values() if r["Type"] == "AWS::IAM::Role"]
+    assert not [r for r in roles if r["Properties"].get("Path") == "HubRolePath"]
+
+
+def test_each_function_writes_to_a_log_group_the_stack_created_before_it() -> None:
+    resources = template()["Resources"]
+    functions = {n: r for n, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
+    groups = {n: r for n, r in resources.items() if r["Type"] == "AWS::Logs::LogGroup"}
+
+    assert functions
+    used = set()
+    for name, function in functions.items():
+        group = function["Properties"]["LoggingConfig"]["LogGroup"]  # !Ref: the function depends on it
+        assert group in groups, name
+        assert group not in used, f"{name} shares {group}"
+        used.add(group)
+        assert function.get("Condition") == groups[group].get("Condition"), name
+        # The group's name must not name the function: the function would then be created first.
+        assert name not in str(groups[group]["Properties"]["LogGroupName"]), group
+    stack = rendered(SlackWebhookSecretArn="arn:aws:secretsmanager:us-east-1:111122223333:secret:s-AbCdEf")
+    names = {stack.properties(g)["LogGroupName"] for g in groups}
+    assert len(names) == len(groups)
+    assert all(n.startswith("/aws/lambda/sidecar-enforcer-prod/") for n in names), names
+
+
+SQS_DEFAULT_RETENTION = 345600  # 4 days, when MessageRetentionPeriod is not set (SQS developer guide)
+
+
+def test_no_queue_drops_an_item_before_its_dead_letter_queue_would_keep_it() -> None:
+    """An item must live long enough to be received maxReceiveCount times, and its dead-letter queue
+    must keep it at least as long as its queue did: a standard queue's message keeps its first
+    enqueue time in the dead-letter queue (SQS developer guide, dead-letter queues), and the work
+    queue, FIFO, keeps its items exactly as long as its dead-letter queue."""
+    loaded = template()
+    resources = loaded["Resources"]
+    longest_visibility = max(
+        row["VisibilityTimeout"] for row in loaded["Mappings"]["WorkerTimeouts"].values()
+    )
+    checked = []
+    for name, resource in resources.items():
+        properties = resource["Properties"]
+        redrive = properties.get("RedrivePolicy")
+        if resource["Type"] != "AWS::SQS::Queue" or not redrive:
+            continue
+        dead = resources[redrive["deadLetterTargetArn"].removesuffix(".Arn")]["Properties"]
+        retention = properties.get("MessageRetentionPeriod", SQS_DEFAULT_RETENTION)
+        dead_retention = dead.get("MessageRetentionPeriod", SQS_DEFAULT_RETENTION)
+        visibility = properties["VisibilityTimeout"]
+        visibility = longest_visibility if isinstance(visibility, list) else visibility
+        assert retention >= redrive["maxReceiveCount"] * visibility, name
+        assert dead_retention >= retention, name
+        if properties.get("FifoQueue"):
+            assert retention == dead_retention, name
+        checked.append(name)
+    assert "WorkQueue" in checked
+    assert resources["WorkQueue"]["Properties"]["MessageRetentionPeriod"] == 1209600
+
+
+def test_the_bus_archive_keeps_every_event_the_rules_consume_for_the_days_given() -> None:
+    loaded = template()
+    archive = loaded["Resources"]["EventArchive"]["Properties"]
+    stack = rendered()
+
+    assert stack.properties("EventArchive")["SourceArn"] == stack.resolve(
+        stack.template["Outputs"]["EventBusArn"]["Value"]
+    )
+    assert archive["RetentionDays"] == "ArchiveRetentionDays"
+    days = loaded["Parameters"]["ArchiveRetentionDays"]
+    assert days["MinValue"] == 0  # 0: indefinitely, as EventBridge defines it
+    pattern = archive["EventPattern"]
+    assert set(pattern) == {"source", "detail-type"}  # no filter of its own beyond these
+    events = loaded["Resources"]["RouterFunction"]["Properties"]["Events"]
+    rules = [e["Properties"]["Pattern"] for e in events.values() if e["Type"] == "EventBridgeRule"]
+    assert rules
+    for rule in rules:  # whatever a rule matches, the archive matches
+        assert set(rule["source"]) <= set(pattern["source"])
+        assert set(rule["detail-type"]) <= set(pattern["detail-type"])
+    # A replay goes to exactly those rules.
+    replay = stack.resolve(stack.template["Outputs"]["ReplayRuleArns"]["Value"]).split(",")
+    assert len(replay) == len(rules)

@@ -1,7 +1,8 @@
 """The enforcer in a member account: a boto3 session on the member role's credentials, one per
 account, assumed on first use through the hub's STS client and refreshed by botocore before they
 expire. IAM action used: ``PERMISSIONS``, on ``arn:<partition>:iam::*:role/<MEMBER_ROLE_NAME>``;
-the member role's trust policy must name the hub's worker role.
+the member role's trust policy admits the hub account's roles on the hub's role path (member.yaml,
+HubRolePath), where the worker's and the backfill function's roles sit.
 
 - The credentials are botocore's ``RefreshableCredentials`` (``create_from_metadata`` with
   AssumeRole's answer, ``refresh_using`` calling AssumeRole again), the machinery botocore's own
