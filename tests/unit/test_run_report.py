@@ -9,6 +9,7 @@ import html
 import io
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -342,3 +343,19 @@ def test_markdown_names_each_wave_s_failed_members_and_why_as_text() -> None:
 
 def test_an_audit_run_s_markdown_has_no_wave_table() -> None:
     assert "Waves" not in run_report.render(_report([_row("a", "NONCOMPLIANT")]), "md")
+
+
+def test_the_corpus_report_s_markdown_escapes_file_names_and_reasons_too(tmp_path: Path) -> None:
+    from sidecar_enforcer.domain.policy import Policy
+    from sidecar_enforcer.profiles import builtin_profiles
+    from sidecar_enforcer_dev.report import report
+
+    path = tmp_path / "a|<img src=x onerror=alert(1)>.json"
+    path.write_text('{"containerDefinitions": [{"name": "app", "image": "nginx", "memory": 64}]}')
+
+    text = report([path], [builtin_profiles()["jaeger"]], Policy(), markdown=True)
+    rendered = MarkdownIt("commonmark").enable("table").render(text)
+
+    assert "<img" not in rendered
+    ((head, body),) = _table_shapes(text)
+    assert body == [head]

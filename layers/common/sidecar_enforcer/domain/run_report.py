@@ -202,7 +202,7 @@ def to_csv(report: Mapping[str, Any]) -> str:
 _MD_PUNCTUATION = re.compile(r"([\\`*\[\]~|]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z]))")
 
 
-def _md(text: Any) -> str:
+def md_text(text: Any) -> str:
     """Text for a Markdown line or table cell that renders as exactly that text: HTML as entities (no
     tag, no autolink), Markdown's inline punctuation backslash-escaped, line breaks as spaces."""
     plain = html.escape(str(text), quote=False)
@@ -214,20 +214,21 @@ def _md_table(head: Sequence[str], rows: Iterable[Sequence[Any]], right: Sequenc
     """A Markdown table: its header and delimiter rows always (an empty table is a valid table), one
     line per row, every cell escaped."""
     aligns = [("---:" if (right[i] if i < len(right) else False) else "---") for i in range(len(head))]
-    lines = ["| " + " | ".join(_md(h) for h in head) + " |", "|" + "|".join(aligns) + "|"]
-    lines += ["| " + " | ".join(_md(v) for v in row) + " |" for row in rows]
+    lines = ["| " + " | ".join(md_text(h) for h in head) + " |", "|" + "|".join(aligns) + "|"]
+    lines += ["| " + " | ".join(md_text(v) for v in row) + " |" for row in rows]
     return lines
 
 
 def to_markdown(report: Mapping[str, Any]) -> str:
     lines = [
-        f"# sidecar-enforcer backfill {_md(report['runId'])} ({_md(report['mode'])})",
+        f"# sidecar-enforcer backfill {md_text(report['runId'])} ({md_text(report['mode'])})",
         "",
         f"{report['services']} services in {report['seconds']} s, {report['callsTotal']} AWS requests "
-        f"({report['callsPerService']} per service). {_md(report['started'])} to {_md(report['ended'])}.",
+        f"({report['callsPerService']} per service). "
+        f"{md_text(report['started'])} to {md_text(report['ended'])}.",
     ]
     if report.get("stopped"):
-        lines += ["", f"**Stopped:** {_md(report['stopped'])}"]
+        lines += ["", f"**Stopped:** {md_text(report['stopped'])}"]
     statuses = list(report["totals"])
     lines += ["", *_md_table(("status", "services"), report["totals"].items(), (False, True))]
     lines += ["", "## By account and region", ""]
