@@ -216,7 +216,7 @@ def test_each_rendering_holds_every_service_escaped() -> None:
 
     assert [r["service"] for r in rows] == ["a", "b", "c", "d"]
     assert rows[1]["reasons"] == "because <b> | x"
-    assert "because &lt;b&gt; \\| x" in markdown
+    assert "because &lt;b> \\| x" in markdown
     assert "because &lt;b&gt; | x" in page
     assert "<b>" not in page
     assert json.loads(run_report.render(REPORT, "json")) == REPORT

@@ -333,7 +333,7 @@ def test_markdown_names_each_wave_s_failed_members_and_why_as_text() -> None:
 
     failed = text.split("### Failed in a wave", 1)[1]
     assert (
-        "| 1 | 123456789012/us-east-1 | shop | bad | DEPLOYMENT_FAILED | rolloutState &lt;FAILED&gt; \\| x |"
+        "| 1 | 123456789012/us-east-1 | shop | bad | DEPLOYMENT_FAILED | rolloutState &lt;FAILED> \\| x |"
         in failed
     )
     assert "good" not in failed

@@ -203,9 +203,10 @@ _MD_PUNCTUATION = re.compile(r"([\\`*\[\]~|]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z]))
 
 
 def md_text(text: Any) -> str:
-    """Text for a Markdown line or table cell that renders as exactly that text: HTML as entities (no
-    tag, no autolink), Markdown's inline punctuation backslash-escaped, line breaks as spaces."""
-    plain = html.escape(str(text), quote=False)
+    """Text for a Markdown line or table cell that renders as exactly that text: ``&`` and ``<`` as
+    entities (no tag, no autolink, no entity of the text's own; ``>`` opens nothing inside a line, so
+    ``->`` stays), Markdown's inline punctuation backslash-escaped, line breaks as spaces."""
+    plain = str(text).replace("&", "&amp;").replace("<", "&lt;")
     plain = _MD_PUNCTUATION.sub(lambda m: "\\" + m.group(0), plain)
     return re.sub(r"\r\n|\r|\n", " ", plain)
 
