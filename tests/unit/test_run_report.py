@@ -161,6 +161,7 @@ def _pipe_tables(text: str) -> int:
         "line\nbreak",
         "[click](http://evil.example)",
         "_em_ *strong* ~~gone~~ a\\|b",
+        "&lt;b&gt; & -> <",
     ],
 )
 def test_markdown_renders_names_and_reasons_as_text_in_their_own_cell(payload: str) -> None:
