@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import shutil
 import subprocess
 import tempfile
@@ -107,8 +108,11 @@ class Browser:
     def _read(self) -> dict[str, Any]:
         deadline = time.monotonic() + self._timeout
         while b"\0" not in self._buffer:
-            if time.monotonic() > deadline or self._process.poll() is not None:
+            left = deadline - time.monotonic()
+            if left <= 0 or self._process.poll() is not None:
                 raise BrowserError("the browser stopped answering")
+            if not select.select([self._from_browser], [], [], min(left, 1.0))[0]:
+                continue
             chunk = os.read(self._from_browser, 1 << 16)
             if not chunk:
                 raise BrowserError("the browser closed its pipe")
