@@ -295,12 +295,13 @@ def to_markdown(report: Mapping[str, Any]) -> str:
 
 
 def failed_members(report: Mapping[str, Any]) -> dict[int, list[dict[str, str]]]:
-    """Each wave's failed members (``name``, ``status``, ``why``) by wave number: as its outcome lists
-    them (``failedMembers``), else the services whose row names the wave and whose status the
-    breaker counts as failed (neither succeeded nor neutral)."""
+    """Each wave's failed members by wave number (each: ``where`` (account/region), ``cluster``,
+    ``service``, ``name`` (cluster/service), ``status``, ``why``): as the wave's outcome lists them
+    (``failedMembers``), else the services whose row names the wave and whose status the breaker
+    counts as failed (neither succeeded nor neutral)."""
     found: dict[int, list[dict[str, str]]] = {}
     for wave in report.get("waves") or []:
-        listed = wave.get("failedMembers") or wave.get("failed_members")
+        listed = wave.get("failedMembers")
         if listed:
             found[int(wave["number"])] = [_member(m) for m in listed]
     listed_by_outcome = set(found)
@@ -313,10 +314,8 @@ def failed_members(report: Mapping[str, Any]) -> dict[int, list[dict[str, str]]]
     return found
 
 
-def _member(member: Any) -> dict[str, str]:
+def _member(member: Mapping[str, Any]) -> dict[str, str]:
     """A failed member as the report names it: where, its status, and why (its last reason)."""
-    if not isinstance(member, Mapping):
-        member = {"service": str(member)}
     reasons = member.get("reasons") or ([member["reason"]] if member.get("reason") else [])
     cluster, service = (
         str(member.get("cluster") or ""),
