@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -64,10 +65,24 @@ def _fake_aws(monkeypatch: pytest.MonkeyPatch) -> None:
 _STATUS_SCHEMA = ROOT / "schemas" / "status-v1.json"
 
 
-def assert_status_message(message: dict[str, object]) -> None:
-    """Every status a test produces is checked against the published contract."""
+@functools.cache
+def _status_validator() -> Any:
+    """The contract's validator, its schema checked once (jsonschema.validate checks the schema
+    again on every call: most of the time a use-case test takes)."""
     import json
 
     import jsonschema
 
-    jsonschema.validate(message, json.loads(_STATUS_SCHEMA.read_text(encoding="utf-8")))
+    schema = json.loads(_STATUS_SCHEMA.read_text(encoding="utf-8"))
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def assert_status_message(message: dict[str, object]) -> None:
+    """Every status a test produces is checked against the published contract."""
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(_status_validator().iter_errors(message))
+    if error is not None:
+        raise error

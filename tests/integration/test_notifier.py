@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,11 +19,10 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from sidecar_enforcer.adapters import slack
 from sidecar_enforcer.adapters.sns import StatusPublisher
 from sidecar_enforcer.models.findings import Finding, Status
+from sidecar_enforcer.usecases import notify
 from sidecar_enforcer_dev.local import SlackStandIn, lambda_context, load_function, queue_arn, subscribe_queue
-from slack_sdk.http_retry import FixedValueRetryIntervalCalculator
 
 from ..conftest import assert_status_message
 
@@ -64,13 +64,19 @@ class Setup:
         """Lambda's SQS records, as the event source mapping builds them."""
         url = queue_url or self.queue_url
         arn = queue_arn(self.sqs, url)
-        messages = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        messages = self.sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+        ).get("Messages", [])
         return [
             {
                 "messageId": m["MessageId"],
                 "receiptHandle": m["ReceiptHandle"],
                 "body": m["Body"],
                 "attributes": {},
+                "messageAttributes": {
+                    name: {"stringValue": value["StringValue"], "dataType": value["DataType"]}
+                    for name, value in (m.get("MessageAttributes") or {}).items()
+                },
                 "eventSource": "aws:sqs",
                 "eventSourceARN": arn,
             }
@@ -140,9 +146,8 @@ def webhook_secret(
 
 @pytest.fixture
 def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The SDK's backoff between server-error retries, shortened (its Retry-After waits are not)."""
-    handlers = slack.retry_handlers
-    monkeypatch.setattr(slack, "retry_handlers", lambda: handlers(FixedValueRetryIntervalCalculator(0.01)))
+    """The backoff between server-error retries, shortened (Retry-After waits are not)."""
+    monkeypatch.setattr(notify, "BACKOFF_SECONDS", (0.01, 0.01))
 
 
 def notifier() -> ModuleType:
@@ -169,9 +174,22 @@ def logs(module: ModuleType) -> Iterator[io.StringIO]:
             logging.getLogger(name).removeHandler(handler)
 
 
-def run(module: ModuleType, records: list[dict[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = module.lambda_handler({"Records": records}, lambda_context("notifier"))
+def run(module: ModuleType, records: list[dict[str, Any]], seconds_left: float = 60) -> dict[str, Any]:
+    """The handler as Lambda calls it, with ``seconds_left`` of the invocation's time left
+    (template.yaml: the notifier's timeout is 60 s)."""
+    context = lambda_context("notifier")
+    context.get_remaining_time_in_millis = lambda: int(seconds_left * 1000)
+    result: dict[str, Any] = module.lambda_handler({"Records": records}, context)
     return result
+
+
+def failed(result: dict[str, Any]) -> list[str]:
+    return [item["itemIdentifier"] for item in result["batchItemFailures"]]
+
+
+def services(payloads: list[dict[str, Any]]) -> list[str]:
+    """The service each posted status is about (its header: emoji, status, cluster/service)."""
+    return [p["blocks"][0]["text"]["text"].rsplit("/", 1)[-1] for p in payloads]
 
 
 def test_a_status_is_posted_once_with_the_url_from_secrets_manager_and_the_url_is_never_logged(
@@ -199,7 +217,7 @@ def test_a_status_is_posted_once_with_the_url_from_secrets_manager_and_the_url_i
 def test_a_429_waits_what_retry_after_says_then_the_post_arrives_once(
     setup: Setup, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A real wait: Retry-After is 1 s (the SDK adds up to a second of jitter)."""
+    """A real wait: Retry-After is 1 s, and it fits in the time left."""
     with SlackStandIn([(429, {"Retry-After": "1"}, "rate_limited")]) as slack_server:
         webhook_secret(setup, slack_server.url, monkeypatch)
         setup.publish()
@@ -225,9 +243,9 @@ def test_a_500_is_retried_then_the_record_fails_and_after_max_receives_is_dead_l
             assert result == {"batchItemFailures": [{"itemIdentifier": records[0]["messageId"]}]}
             setup.settle(records, result)
 
-    # Each receive: the post and the SDK's retries of a 500, then the record reported failed.
+    # Each receive: the post and its retries after a 500, then the record reported failed.
     assert receives == MAX_RECEIVES
-    assert len(slack_server.posts) == MAX_RECEIVES * (1 + slack.SERVER_ERROR_RETRIES)
+    assert len(slack_server.posts) == MAX_RECEIVES * (1 + len(notify.BACKOFF_SECONDS))
     assert slack_server.delivered() == []
     [kept] = setup.dead_lettered()
     envelope = json.loads(kept["Body"])  # intact: SNS's envelope with the status inside
@@ -327,3 +345,141 @@ def test_a_secret_that_holds_no_https_url_fails_the_record_without_quoting_it(
     assert result == {"batchItemFailures": [{"itemIdentifier": records[0]["messageId"]}]}
     assert "very-secret-token" not in logged.getvalue()
     assert "the Slack webhook secret holds no https URL" in logged.getvalue()
+
+
+def test_a_retry_after_longer_than_the_time_left_fails_the_record_at_once_and_it_returns_then(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """16 s left: a 2 s wait and a post (up to 10 s) would end inside the 5 s kept for settling
+    the batch, so the notifier does not wait. The record's return is put off by Retry-After
+    (ChangeMessageVisibility), not by the queue's 30 s visibility timeout."""
+    with SlackStandIn([(429, {"Retry-After": "2"}, "rate_limited")]) as slack_server:
+        webhook_secret(setup, slack_server.url, monkeypatch)
+        setup.publish()
+        records = setup.receive()
+        module = notifier()
+        started = time.monotonic()
+        result = run(module, records, seconds_left=16)
+        took = time.monotonic() - started
+
+        assert failed(result) == [records[0]["messageId"]]
+        assert took < 1.5  # no wait
+        assert [post.status for post in slack_server.posts] == [429]
+        assert setup.receive() == []  # not before Retry-After
+        time.sleep(2.2)
+        again = setup.receive()
+        assert [r["messageId"] for r in again] == [records[0]["messageId"]]
+        assert run(module, again) == {"batchItemFailures": []}
+
+    assert services(slack_server.delivered()) == ["nexus-ai-api-prod"]
+
+
+def test_when_slack_throttles_the_second_record_the_first_is_not_posted_again_and_the_third_is_not_tried(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = ["first-api", "second-api", "third-api"]
+    with SlackStandIn([(200, {}, "ok"), (429, {"Retry-After": "120"}, "rate_limited")]) as slack_server:
+        webhook_secret(setup, slack_server.url, monkeypatch)
+        for name in names:
+            setup.publish(FLAPPING.model_copy(update={"service": name}))
+        records = setup.receive()
+        assert len(records) == 3
+        by_service = {json.loads(json.loads(r["body"])["Message"])["service"]: r for r in records}
+        batch = [by_service[name] for name in names]
+        module = notifier()
+        started = time.monotonic()
+        result = run(module, batch)
+        assert time.monotonic() - started < 5  # 120 s does not fit in 60 s: no wait
+
+        assert failed(result) == [batch[1]["messageId"], batch[2]["messageId"]]
+        assert [post.status for post in slack_server.posts] == [200, 429]  # the third not tried
+        setup.settle(batch, result)
+        retried = setup.receive()
+        assert sorted(r["messageId"] for r in retried) == sorted(
+            [batch[1]["messageId"], batch[2]["messageId"]]
+        )
+        assert run(module, retried) == {"batchItemFailures": []}
+
+    assert sorted(services(slack_server.delivered())) == names  # each once
+
+
+PERMANENT = [
+    (400, "invalid_payload"),
+    (400, "user_not_found"),
+    (403, "action_prohibited"),
+    (403, "invalid_token"),
+    (403, "team_disabled"),
+    (400, "posting_to_general_channel_denied"),
+    (400, "too_many_attachments"),
+    (404, "channel_not_found"),
+    (404, "no_service"),
+    (404, "no_service_id"),
+    (404, "no_team"),
+    (410, "channel_is_archived"),
+    (500, "no_service"),  # a permanent code is permanent whatever the status
+    (401, ""),  # any 4xx but 429, whatever its body says
+]
+
+
+@pytest.mark.parametrize(("status", "code"), PERMANENT, ids=[f"{s}-{c or 'empty'}" for s, c in PERMANENT])
+def test_a_permanent_refusal_goes_to_the_dead_letter_queue_at_once_with_its_reason(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch, status: int, code: str
+) -> None:
+    with SlackStandIn([(status, {}, code)] * 10) as slack_server:
+        webhook_secret(setup, slack_server.url, monkeypatch)
+        setup.publish()
+        records = setup.receive()
+        result = run(notifier(), records)
+        setup.settle(records, result)
+
+    assert result == {"batchItemFailures": []}  # done: not retried
+    assert len(slack_server.posts) == 1
+    assert setup.receive() == []
+    [kept] = setup.dead_lettered()
+    assert json.loads(json.loads(kept["Body"])["Message"])["status"] == "FLAPPING"  # intact
+    attributes = {k: v["StringValue"] for k, v in kept["MessageAttributes"].items()}
+    assert attributes["reason"] == f"Slack webhook: HTTP {status} {code}".rstrip()
+    assert attributes["kind"] == "sidecar-enforcer notifier refusal"
+
+
+def test_an_ok_false_answer_with_http_200_is_a_refusal(setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    with SlackStandIn([(200, {}, json.dumps({"ok": False, "error": "invalid_token"}))]) as slack_server:
+        webhook_secret(setup, slack_server.url, monkeypatch)
+        setup.publish()
+        records = setup.receive()
+        result = run(notifier(), records)
+
+    assert result == {"batchItemFailures": []}
+    [kept] = setup.dead_lettered()
+    assert kept["MessageAttributes"]["reason"]["StringValue"] == "Slack webhook: HTTP 200 invalid_token"
+
+
+def test_a_chat_publish_that_fails_after_the_slack_post_does_not_post_to_slack_again(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chat topic does not exist yet (SNS answers NotFound, which a retry may cure once it
+    does): the record is put back for the chat topic only, and the retry publishes without posting."""
+    chat_topic = f"arn:aws:sns:{REGION}:123456789012:sidecar-enforcer-chat"
+    monkeypatch.setenv("CHAT_TOPIC_ARN", chat_topic)
+    with SlackStandIn() as slack_server:
+        webhook_secret(setup, slack_server.url, monkeypatch)
+        setup.publish()
+        records = setup.receive()
+        module = notifier()
+        first = run(module, records)
+        setup.settle(records, first)
+        assert len(slack_server.delivered()) == 1
+
+        assert setup.sns.create_topic(Name="sidecar-enforcer-chat")["TopicArn"] == chat_topic
+        inbox = setup.sqs.create_queue(QueueName="chat-inbox")["QueueUrl"]
+        subscribe_queue(setup.sns, setup.sqs, chat_topic, inbox, raw=True)
+        [retry] = setup.receive()
+        assert retry["messageAttributes"]["delivered"]["stringValue"] == "slack"
+        second = run(module, [retry])
+        setup.settle([retry], second)
+
+    assert first == second == {"batchItemFailures": []}
+    assert len(slack_server.posts) == 1  # posted once
+    [published] = setup.sqs.receive_message(QueueUrl=inbox).get("Messages", [])
+    assert json.loads(published["Body"])["metadata"]["eventType"] == "FLAPPING"
+    assert setup.receive() == []

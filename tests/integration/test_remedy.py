@@ -66,14 +66,15 @@ def test_a_flapping_status_carries_the_remedy_and_no_value_of_the_service(
     assert fleet.CANARY not in "".join(r.getMessage() for r in logged)
 
 
-def test_a_service_another_controller_deploys_is_told_what_to_add(
+def test_a_service_another_controller_deploys_is_told_where_to_add_it_from_describe_services_alone(
     aws: Aws, invoke: Any, inbox: Inbox
 ) -> None:
     skipped = one(invoke(event("cloudtrail-updateservice.json", service="payments-legacy")))
 
     assert skipped["status"] == "SKIPPED"
     assert "CODE_DEPLOY" in skipped["reasons"][0]
+    assert "`sidecar-enforcer plan` on that task definition says what to add" in skipped["reasons"][0]
     (message,) = inbox.messages()
-    remedy = message["body"]["remedy"]
-    assert remedy["containerDefinitions"][0]["name"] == "jaeger"
-    assert [a["name"] for a in remedy["appContainers"]] == ["payments"]
+    # Its task definition is not read (rule 1 answers first): no remedy made from it
+    assert "remedy" not in message["body"]
+    assert message["body"]["family"] == "payments-legacy"

@@ -39,12 +39,19 @@ class Clock:
 
 
 class CountingTable(MemoryTable):
-    """MemoryTable (the same conditional writes as the DynamoDB adapter), recording each access."""
+    """MemoryTable (the same conditional writes as the DynamoDB adapter), recording each access.
+
+    ``fail_put(n, stored=...)``: the n-th put from now (0: the next) raises an AwsError, once; with
+    ``stored`` it raises after the write took effect (its answer lost), else instead of it."""
 
     def __init__(self, *, durable: bool = True) -> None:
         super().__init__()
         self.durable = durable
         self.ops: list[tuple[str, str, str]] = []
+        self._fault: tuple[int, bool] | None = None
+
+    def fail_put(self, n: int, *, stored: bool) -> None:
+        self._fault = (n, stored)
 
     def get(self, pk: str, sk: str) -> Versioned | None:
         self.ops.append(("get", pk, sk))
@@ -54,6 +61,12 @@ class CountingTable(MemoryTable):
         self, pk: str, sk: str, doc: dict[str, Any], expected: int | None, *, expires: float | None = None
     ) -> bool:
         self.ops.append(("put", pk, sk))
+        fault, self._fault = self._fault, None
+        if fault is not None and fault[0] > 0:
+            self._fault = (fault[0] - 1, fault[1])
+        elif fault is not None:
+            written = super().put(pk, sk, doc, expected, expires=expires) if fault[1] else False
+            raise AwsError(f"PutItem: {'no answer' if written else 'failed'} (a fault injected by the test)")
         return super().put(pk, sk, doc, expected, expires=expires)
 
     def delete(self, pk: str, sk: str, expected: int) -> bool:
@@ -74,7 +87,9 @@ class CountingTable(MemoryTable):
 class FakeEcs:
     """The EcsGateway methods the use cases call, on services and task definitions kept in dicts.
 
-    ``calls`` lists (method, args) in order; ``errors`` maps a method to the AwsError it raises.
+    ``calls`` lists (method, args) in order; ``errors`` maps a method to the AwsError it raises;
+    ``once`` to one it raises on its next call only; ``lost`` names the calls that change something
+    (register, deploy) whose next answer is lost: the change is made, then an AwsError raised.
     UpdateService behaves as ECS does: the service's taskDefinition becomes the new revision, a new
     PRIMARY deployment rolls it out and the former PRIMARY drains (ACTIVE)."""
 
@@ -90,6 +105,8 @@ class FakeEcs:
         self.account, self.region = account, region
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self.errors: dict[str, AwsError] = {}
+        self.once: dict[str, AwsError] = {}
+        self.lost: set[str] = set()
         self.services = {s.name: s for s in services}
         self.documents = {str(d.arn): d for d in documents}
         self.clusters = cluster_tags or {}
@@ -98,9 +115,15 @@ class FakeEcs:
 
     def _called(self, method: str, *args: Any) -> None:
         self.calls.append((method, args))
-        error = self.errors.get(method)
+        error = self.errors.get(method) or self.once.pop(method, None)
         if error is not None:
             raise error
+
+    def _answer(self, method: str) -> None:
+        """The change is made: its answer is lost if the test said so."""
+        if method in self.lost:
+            self.lost.discard(method)
+            raise AwsError(f"{method}: Unknown: no answer (a fault injected by the test)")
 
     @property
     def names(self) -> list[str]:
@@ -138,6 +161,7 @@ class FakeEcs:
         self.services[service] = dataclasses.replace(
             old, task_definition=task_definition_arn, deployments=(rolling, *draining)
         )
+        self._answer("deploy")
         return deployment_id
 
     def deployment_tasks(self, cluster: str, deployment_id: str) -> list[TaskState]:
@@ -173,6 +197,7 @@ class FakeEcs:
         body = {k: v for k, v in request.items() if k != "tags"}
         body |= {"taskDefinitionArn": arn, "revision": task_definition_revision(arn), "status": "ACTIVE"}
         self.documents[arn] = TaskDefinitionDocument(body, list(request.get("tags") or []))
+        self._answer("register")
         return arn
 
     def find_registered(self, source_arn: str, profile_label: str) -> str | None:

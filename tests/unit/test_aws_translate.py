@@ -3,9 +3,12 @@ clients give up within seconds while the Lambda's keep their patient retries."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from botocore.exceptions import (
     BotoCoreError,
+    ClientError,
     ConnectTimeoutError,
     EndpointConnectionError,
     NoCredentialsError,
@@ -16,7 +19,18 @@ from botocore.exceptions import (
     ReadTimeoutError,
     SSOTokenLoadError,
 )
-from sidecar_enforcer.adapters.aws import INTERACTIVE, RETRIES, Clients, default_config, translate
+from botocore.parsers import ResponseParserError
+from sidecar_enforcer.adapters.aws import (
+    INTERACTIVE,
+    RETRIES,
+    Clients,
+    call,
+    default_config,
+    pages,
+    translate,
+)
+from sidecar_enforcer.adapters.dynamodb import StateTable
+from sidecar_enforcer.errors import AwsError
 
 ECS = "https://ecs.eu-west-1.amazonaws.com/"
 REACH = "(check AWS_ENDPOINT_URL, the region, or the network)"
@@ -86,3 +100,132 @@ def test_the_lambda_keeps_its_retries_and_the_cli_s_block_gets_the_interactive_o
     assert cli_client.meta.config.retries == {"mode": "standard", "total_max_attempts": 2}
     assert cli_clients.client("sts").meta.config.connect_timeout == 2
     assert after.config is RETRIES
+
+
+# -- any exception a client raises: one line, an AwsError -------------------------------------------
+
+HTML = (
+    "<!DOCTYPE html>\n<html><head><title>500</title></head>"
+    "<body><h1>Internal Server Error</h1>\n</body></html>"
+)
+
+
+def client_error(code: str, message: str, status: int = 500) -> ClientError:
+    return ClientError(
+        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        "UpdateService",
+    )
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        # a load balancer's or proxy's HTML page: botocore makes it a ClientError whose message is the page
+        (
+            client_error("500", HTML),
+            "HTTP 500 Internal Server Error (an answer that is not an AWS API response)",
+        ),
+        (
+            client_error("502", "Bad Gateway", 502),
+            "HTTP 502 Bad Gateway (an answer that is not an AWS API response)",
+        ),
+        (
+            client_error("Unknown", "Unknown"),
+            "HTTP 500 Internal Server Error (an answer that is not an AWS API response)",
+        ),
+        (
+            ResponseParserError(f"Unable to parse response (syntax error), invalid XML received:\n{HTML}"),
+            "the answer is not an AWS API response (ResponseParserError)",
+        ),
+        (
+            ReadTimeoutError(endpoint_url=ECS, error="timed out"),
+            "https://ecs.eu-west-1.amazonaws.com did not answer in time (read timeout)",
+        ),
+        (
+            ConnectTimeoutError(endpoint_url=ECS),
+            f"cannot reach https://ecs.eu-west-1.amazonaws.com: connect timeout {REACH}",
+        ),
+        (
+            EndpointConnectionError(endpoint_url=ECS),
+            f"cannot reach https://ecs.eu-west-1.amazonaws.com {REACH}",
+        ),
+        # botocore's query parser on an HTML page answered 200: a KeyError of its own
+        (KeyError("PublishResult"), "KeyError in the AWS SDK (an answer that is not an AWS API response?)"),
+        (
+            ValueError("CANARY-secret"),
+            "ValueError in the AWS SDK (an answer that is not an AWS API response?)",
+        ),
+    ],
+    ids=[
+        "html-500",
+        "generic-502",
+        "unknown",
+        "parser",
+        "read-timeout",
+        "connect-timeout",
+        "endpoint",
+        "key",
+        "value",
+    ],
+)
+def test_any_exception_from_a_client_is_an_aws_error_of_one_line(exc: Exception, expected: str) -> None:
+    def client_call(**kwargs: Any) -> Any:
+        raise exc
+
+    def paginate(**kwargs: Any) -> Any:
+        raise exc
+        yield  # pragma: no cover - a generator
+
+    paginator = type("Paginator", (), {"paginate": staticmethod(paginate)})()
+    client = type("Client", (), {"get_paginator": staticmethod(lambda operation: paginator)})()
+
+    with pytest.raises(AwsError) as called:
+        call("UpdateService", client_call, service="api")
+    with pytest.raises(AwsError) as paged:
+        list(pages("UpdateService", client, "list_services"))
+
+    assert str(called.value) == str(paged.value) == f"UpdateService: {expected}"
+    assert "<" not in str(called.value)
+    assert "CANARY" not in str(called.value)
+    assert called.value.retryable  # another attempt may get a real answer
+
+
+def test_a_long_aws_message_is_cut_to_one_short_line() -> None:
+    error = translate("DescribeServices", client_error("ServerException", "word " * 400))
+
+    assert "\n" not in str(error)
+    assert len(str(error)) < 600
+    assert str(error).endswith("…")
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        ReadTimeoutError(endpoint_url=ECS, error="timed out"),
+        ResponseParserError("invalid XML"),
+        KeyError("x"),
+    ],
+    ids=["read-timeout", "parser", "key"],
+)
+def test_the_state_tables_conditional_writes_translate_every_exception(exc: Exception) -> None:
+    def fail(**kwargs: Any) -> Any:
+        raise exc
+
+    client = type("Client", (), {"put_item": staticmethod(fail), "delete_item": staticmethod(fail)})()
+    table = StateTable(client, "state")
+
+    with pytest.raises(AwsError):
+        table.put("pk", "sk", {}, None)
+    with pytest.raises(AwsError):
+        table.delete("pk", "sk", 1)
+
+
+def test_a_failed_condition_is_still_a_lost_race_not_an_error() -> None:
+    def refuse(**kwargs: Any) -> Any:
+        raise client_error("ConditionalCheckFailedException", "The conditional request failed", 400)
+
+    client = type("Client", (), {"put_item": staticmethod(refuse), "delete_item": staticmethod(refuse)})()
+    table = StateTable(client, "state")
+
+    assert table.put("pk", "sk", {}, 1) is False
+    assert table.delete("pk", "sk", 1) is False

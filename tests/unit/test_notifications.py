@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import shlex
 from typing import Any
 
 import pytest
@@ -133,7 +135,10 @@ def test_the_slack_message_carries_the_facts_the_revision_change_and_the_release
         assert fact in everything
     assert "*Revision*  `nexus-ai-api:7` → `nexus-ai-api:8`" in everything
     assert "*Task size*  256 CPU units / 512 MiB → 512 CPU units / 1024 MiB" in everything
-    assert "```sidecar-enforcer release --cluster prod --service nexus-ai-api-prod```" in everything
+    assert (
+        "*Release*  `sidecar-enforcer release --cluster prod --service nexus-ai-api-prod "
+        "--region eu-west-1 --account 111122223333`"
+    ) in everything
     assert "• arn:aws:sts::111122223333:assumed-role/deployer/pipeline" in everything
 
 
@@ -381,24 +386,154 @@ def test_a_webhook_url_is_taken_as_https_or_http_to_this_machine() -> None:
     assert checked_url("http://127.0.0.1:8080/hook") == "http://127.0.0.1:8080/hook"
 
 
-def test_a_connection_that_keeps_failing_raises_one_line_and_logs_nothing_of_the_url(
+def test_a_connection_that_fails_raises_one_line_at_once_and_logs_nothing_of_the_url(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """One attempt: the SDK's retry handlers (which wait inside the call) are not used, so the
+    notifier decides on every wait."""
     import socket
 
-    from sidecar_enforcer.adapters.slack import SlackWebhook, retry_handlers
-    from sidecar_enforcer.errors import NotDeliveredError
-    from slack_sdk.http_retry import FixedValueRetryIntervalCalculator
+    from sidecar_enforcer.adapters.slack import SlackWebhook
+    from sidecar_enforcer.errors import NotDeliveredError, RefusedDeliveryError
 
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    webhook = SlackWebhook(
-        f"http://127.0.0.1:{port}/services/T0/B0/secret-path",
-        retry_handlers(FixedValueRetryIntervalCalculator(0)),
-    )
+    webhook = SlackWebhook(f"http://127.0.0.1:{port}/services/T0/B0/secret-path")
 
     with caplog.at_level(logging.DEBUG), pytest.raises(NotDeliveredError) as raised:
         webhook.post({"text": "x"})
-    assert str(raised.value) == "Slack webhook: URLError after retries"
+    assert str(raised.value) == "Slack webhook: URLError"
+    assert not isinstance(raised.value, RefusedDeliveryError)  # no answer: retried
     assert "secret-path" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "headers", "kind", "message"),
+    [
+        (200, "ok", {}, None, None),
+        (200, "", {}, None, None),
+        (200, '{"ok": true}', {}, None, None),
+        (
+            200,
+            '{"ok": false, "error": "invalid_token"}',
+            {},
+            "refused",
+            "Slack webhook: HTTP 200 invalid_token",
+        ),
+        (429, "rate_limited", {"retry-after": "30"}, "throttled", "Slack webhook: HTTP 429 rate_limited"),
+        (500, "rollup_error", {}, "temporary", "Slack webhook: HTTP 500 rollup_error"),
+        (503, "<html>Service Unavailable</html>", {}, "temporary", "Slack webhook: HTTP 503"),
+        (404, "no_service", {}, "refused", "Slack webhook: HTTP 404 no_service"),
+        (410, "channel_is_archived", {}, "refused", "Slack webhook: HTTP 410 channel_is_archived"),
+        (400, "invalid_payload", {}, "refused", "Slack webhook: HTTP 400 invalid_payload"),
+        (400, "something https://hooks.example/T0/B0/x", {}, "refused", "Slack webhook: HTTP 400"),
+    ],
+)
+def test_a_webhook_answer_is_delivered_refused_for_good_throttled_or_temporary(
+    status: int, body: str, headers: dict[str, str], kind: str | None, message: str | None
+) -> None:
+    from sidecar_enforcer.adapters.slack import translate
+    from sidecar_enforcer.errors import RefusedDeliveryError, ThrottledError
+
+    error = translate(status, body, headers)
+    if kind is None:
+        assert error is None
+        return
+    assert error is not None
+    assert str(error) == message  # only a code of Slack's is quoted from a body
+    found = (
+        "refused"
+        if isinstance(error, RefusedDeliveryError)
+        else "throttled"
+        if isinstance(error, ThrottledError)
+        else "temporary"
+    )
+    assert found == kind
+    if isinstance(error, ThrottledError):
+        assert error.retry_after == 30
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [({"Retry-After": "7"}, 7), ({"retry-after": ["2.5"]}, 2.5), ({}, 1.0), ({"Retry-After": "soon"}, 1.0)],
+)
+def test_retry_after_is_read_in_seconds_whatever_the_header_s_case(
+    headers: dict[str, Any], seconds: float
+) -> None:
+    from sidecar_enforcer.adapters.slack import retry_after
+
+    assert retry_after(headers) == seconds
+
+
+RELEASE_TEXT = (
+    "left alone until a person releases it: `sidecar-enforcer release --cluster prod "
+    "--service nexus-ai-api-prod`, or tag the service sidecar-enforcer-release=7f3a9c"
+)
+
+
+def _release_commands(text: str) -> list[str]:
+    return re.findall(r"`(sidecar-enforcer release [^`]*)`", text)
+
+
+@pytest.mark.parametrize("kind", [Status.FLAPPING, Status.DEPLOYMENT_FAILED, Status.QUARANTINED])
+def test_the_release_command_in_slack_and_amazon_q_pastes_as_is_with_its_region_and_account(
+    kind: Status,
+) -> None:
+    """As the worker words it (domain.records.release_instructions): the command, on one line in a
+    code span, parses with the CLI's own parser to this service in its region and account, and
+    the release tag is offered beside it."""
+    from sidecar_enforcer_dev.cli import parser
+
+    message = status(kind, region="ap-southeast-2", release=RELEASE_TEXT)
+    slack_text = next(t for t in texts(slack(message)) if t.startswith("*Release*"))
+    chat_text = next(step for step in chat(message)["content"]["nextSteps"] if step.startswith("Release:"))
+
+    for text in (slack_text, chat_text):
+        [command] = _release_commands(text)
+        assert "\n" not in command
+        argv = shlex.split(command)
+        assert argv[0] == "sidecar-enforcer"
+        args = parser().parse_args(argv[1:])
+        assert (args.cluster, args.service, args.region, args.account) == (
+            "prod",
+            "nexus-ai-api-prod",
+            "ap-southeast-2",
+            "111122223333",
+        )
+        assert "`sidecar-enforcer-release=7f3a9c`" in text
+    assert "```" not in slack_text
+
+
+def test_a_release_without_the_service_s_names_is_shown_as_it_is() -> None:
+    message = status(Status.QUARANTINED, release="tag the service to release it")
+    del message["cluster"], message["service"]
+    assert any("tag the service to release it" in t for t in texts(slack(message)))
+
+
+def test_a_failed_status_from_the_command_line_names_no_queue_and_one_from_the_worker_does() -> None:
+    """``sidecar-enforcer enforce`` and ``release`` run in a terminal (service.Enforcer: trigger
+    "manual", "release"); only a work item is retried and dead-lettered."""
+    import inspect
+
+    from sidecar_enforcer.service import Enforcer
+
+    assert (
+        inspect.signature(Enforcer.enforce_service).parameters["trigger"].default in notice.COMMAND_TRIGGERS
+    )
+    assert "release" in notice.COMMAND_TRIGGERS
+    for trigger in sorted(notice.COMMAND_TRIGGERS):
+        read = notice.read(status(Status.FAILED, trigger=trigger))
+        assert "queue" not in read.next_step
+        assert "run" in read.next_step
+        for rendered in (json.dumps(slack(status(Status.FAILED, trigger=trigger))),):
+            assert "queue" not in rendered
+    assert "dead-letter queue" in notice.read(status(Status.FAILED, trigger="UpdateService")).next_step
+
+
+def test_a_refused_status_does_not_always_send_the_reader_to_the_task_definition() -> None:
+    """REFUSED comes from the task definition, the opt-in tag, the policy or the profile: the next
+    step sends the reader to the reasons, which name the one to fix."""
+    step = notice.read(status(Status.REFUSED)).next_step
+    assert "reason" in step
+    assert "tag" in step

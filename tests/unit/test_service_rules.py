@@ -15,7 +15,14 @@ from sidecar_enforcer.domain import records
 from sidecar_enforcer.domain.plan import Decision, Plan, plan
 from sidecar_enforcer.domain.policy import Policy
 from sidecar_enforcer.domain.records import Deployment, Revert, RevertPolicy, ServiceRecord
-from sidecar_enforcer.domain.service_rules import ServiceFacts, Verdict, decide, needs_record
+from sidecar_enforcer.domain.service_rules import (
+    ServiceFacts,
+    Verdict,
+    controller_reason,
+    controller_verdict,
+    decide,
+    needs_record,
+)
 from sidecar_enforcer.domain.snapshots import DeploymentState, ServiceSnapshot
 from sidecar_enforcer.domain.status import Status
 
@@ -152,7 +159,7 @@ def applies_nothing(verdict: Verdict) -> bool:
         pytest.param(DRIFTED, "ECS", {}, False, id="drifted-upgrades-off"),
         pytest.param(REFUSED, "ECS", {}, False, id="refused"),
         pytest.param(COMPLIANT, "ECS", {RELEASE_KEY: "abc"}, True, id="compliant-release-tag"),
-        pytest.param(MISSING, "CODE_DEPLOY", {RELEASE_KEY: "abc"}, True, id="codedeploy-release-tag"),
+        pytest.param(MISSING, "CODE_DEPLOY", {RELEASE_KEY: "abc"}, False, id="codedeploy-release-tag"),
         pytest.param(COMPLIANT, "ECS", {"tracing-sidecar-other": "x"}, False, id="other-tag"),
     ],
 )
@@ -166,38 +173,34 @@ def test_needs_record_only_for_a_change_ecs_can_make_or_a_release_tag(
 
 
 @pytest.mark.parametrize("controller", ["CODE_DEPLOY", "EXTERNAL"])
-@pytest.mark.parametrize("decided", CHANGE_PLANS, ids=["missing", "upgrade"])
+@pytest.mark.parametrize("decided", [*CHANGE_PLANS, *NO_CHANGE_PLANS])
 @pytest.mark.parametrize("record", [None, deployed(), quarantined()], ids=["none", "deployed", "quarantined"])
-def test_a_change_another_deployment_controller_owns_is_skipped(
-    controller: str, decided: Plan, record: ServiceRecord | None
+@pytest.mark.parametrize("audit", [False, True], ids=["enforce", "audit"])
+def test_another_deployment_controller_is_skipped_whatever_the_plan_and_the_record(
+    controller: str, decided: Plan, record: ServiceRecord | None, audit: bool
 ) -> None:
-    verdict = decide(facts(decided, service(controller=controller), record))
+    verdict = decide(facts(decided, service(controller=controller), record, audit=audit))
 
+    assert verdict == controller_verdict(service(controller=controller))
     assert verdict.status is Status.SKIPPED
+    assert verdict.reasons == (controller_reason(controller),)
     assert f"the {controller} deployment controller" in verdict.reasons[0]
-    assert verdict.reasons[1:] == tuple(decided.reasons)
     assert applies_nothing(verdict)
     assert verdict.release is None
 
 
-@pytest.mark.parametrize("controller", ["CODE_DEPLOY", "EXTERNAL"])
-@pytest.mark.parametrize("decided", NO_CHANGE_PLANS, ids=["compliant", "drifted", "refused"])
-def test_another_deployment_controller_with_nothing_to_change_is_as_planned(
-    controller: str, decided: Plan
-) -> None:
-    verdict = decide(facts(decided, service(controller=controller)))
-
-    assert verdict.status.value == decided.decision.value
-    assert verdict.reasons == tuple(decided.reasons)
-    assert applies_nothing(verdict)
+def test_the_controller_rule_needs_no_plan_and_lets_ecs_through() -> None:
+    assert controller_verdict(service(controller="ECS")) is None
+    assert controller_verdict(service(controller="CODE_DEPLOY")) is not None
 
 
 def test_the_controller_reasons_say_where_to_add_the_sidecar() -> None:
-    code_deploy = decide(facts(MISSING, service(controller="CODE_DEPLOY"))).reasons[0]
-    external = decide(facts(MISSING, service(controller="EXTERNAL"))).reasons[0]
+    code_deploy = controller_reason("CODE_DEPLOY")
+    external = controller_reason("EXTERNAL")
 
     assert "CodeDeploy deployment registers" in code_deploy
     assert "CreateTaskSet" in external
+    assert all("sidecar-enforcer plan" in r for r in (code_deploy, external))
 
 
 # -- 2. nothing to change ----------------------------------------------------------------------------
@@ -534,6 +537,82 @@ def test_a_service_the_enforcer_never_deployed_is_remediated_without_a_record() 
         assert verdict.reasons == (WHY, *MISSING.reasons)
 
 
+# -- an intent: the deployment recorded before UpdateService, its id not (yet) ------------------------
+
+
+def intended() -> ServiceRecord:
+    return ServiceRecord(intent=records.intent(OURS, at=100.0, profile="jaeger", sidecar="jaeger"))
+
+
+def test_an_intent_whose_deployment_failed_is_deployment_failed_as_one_whose_id_was_recorded() -> None:
+    rolled_back = (primary(SOURCE, "ecs-svc/rollback", "IN_PROGRESS"),)
+    failed = DeploymentState("ecs-svc/1", "ACTIVE", OURS, "FAILED")
+    snapshot = service(SOURCE, deployments=(*rolled_back, failed))
+
+    verdict = decide(facts(MISSING, snapshot, intended()))
+
+    assert verdict == decide(facts(MISSING, snapshot, deployed()))
+    assert verdict.status is Status.DEPLOYMENT_FAILED
+    assert verdict.failed is not None
+    assert verdict.failed.deployment_id == "ecs-svc/1"
+
+
+def test_an_intent_the_service_left_is_a_revert_counted_against_its_deployment() -> None:
+    theirs = primary(SOURCE, "ecs-svc/9", "IN_PROGRESS")
+    snapshot = service(
+        SOURCE, deployments=(theirs, DeploymentState("ecs-svc/1", "ACTIVE", OURS, "IN_PROGRESS"))
+    )
+
+    verdict = decide(facts(MISSING, snapshot, intended()))
+
+    assert verdict == decide(facts(MISSING, snapshot, deployed()))
+    assert verdict.record is not None
+    assert [(r.left, r.task_definition) for r in verdict.record.reverts] == [("ecs-svc/1", SOURCE)]
+
+
+def test_an_intent_no_deployment_of_the_service_shows_is_no_revert() -> None:
+    """Its UpdateService may never have reached ECS: remediated again, nothing counted."""
+    verdict = decide(facts(MISSING, service(SOURCE), intended()))
+
+    assert verdict.status is Status.REMEDIATED
+    assert verdict.register
+    assert verdict.record is None
+
+
+def test_adopt_takes_the_id_of_the_services_deployment_of_the_intents_revision() -> None:
+    record = intended()
+    draining = DeploymentState("ecs-svc/1", "ACTIVE", OURS, "IN_PROGRESS")
+
+    assert records.adopt(record, (primary(SOURCE),)) == record
+    adopted = records.adopt(record, (primary(SOURCE, "ecs-svc/9"), draining))
+    assert adopted == deployed()  # as if UpdateService's answer had been recorded
+    assert records.adopt(deployed(), (primary(OURS, "ecs-svc/2"),)) == deployed()  # an id recorded stays
+    assert records.not_ours(record, "ecs-svc/1") is None  # may be ours: the service's deployments tell
+    assert records.not_ours(record, "ecs-svc/1", (draining,)) is None
+    assert records.not_ours(record, "ecs-svc/9", (primary(SOURCE, "ecs-svc/9"),)) == (
+        "deployment ecs-svc/9 was not started by the enforcer"
+    )
+
+
+def test_a_release_forgets_an_intent_too() -> None:
+    record = records.quarantine(intended(), "FLAPPING", "x", now=1.0)
+
+    assert records.released(record) == ServiceRecord()
+
+
+def test_an_intent_that_never_reached_ecs_keeps_the_last_deployment_to_count_reverts_against() -> None:
+    record = dataclasses.replace(
+        deployed(), intent=records.intent(OURS, at=200.0, profile="jaeger", sidecar="jaeger")
+    )
+    snapshot = service(SOURCE, deployments=(primary(SOURCE, "ecs-svc/9"),))  # the pipeline's revert
+
+    verdict = decide(facts(MISSING, snapshot, record))
+
+    assert verdict.status is Status.REMEDIATED
+    assert verdict.record is not None
+    assert [r.left for r in verdict.record.reverts] == ["ecs-svc/1"]
+
+
 # -- properties ----------------------------------------------------------------------------------------
 
 PLANS = st.sampled_from([MISSING, UPGRADE, COMPLIANT, DRIFTED, REFUSED])
@@ -612,7 +691,7 @@ def test_decide_keeps_the_safety_rules_whatever_the_facts(f: ServiceFacts) -> No
 
     if f.audit:  # audit changes nothing, not even the record
         assert applies_nothing(verdict)
-    if planned and f.service.deployment_controller != "ECS":
+    if f.service.deployment_controller != "ECS":
         assert verdict.status is Status.SKIPPED
         assert applies_nothing(verdict)
     if verdict.register:

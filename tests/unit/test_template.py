@@ -282,6 +282,33 @@ def test_an_e_mail_address_can_subscribe_to_the_status_topic_and_only_when_given
     assert loaded["Conditions"]["HasStatusEmail"] == [["StatusEmail", ""]]
 
 
+def test_a_notification_refused_for_good_reaches_an_alarmed_queue_and_the_notifier_touches_only_its_own() -> (
+    None
+):
+    """A refusal is sent by the notifier to the queue its environment names, which an alarm watches
+    from the first message; its queue actions (a throttled record's return put off, a record put
+    back for one sink) reach its own queues and nothing else."""
+    resources = template()["Resources"]
+    notifier = resources["NotifierFunction"]["Properties"]
+    assert notifier["Environment"]["Variables"]["NOTIFIER_DEAD_LETTER_QUEUE_URL"] == "NotifierDeadLetterQueue"
+    alarm = resources["NotifierDeadLetterQueueAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": "NotifierDeadLetterQueue.QueueName"}]
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+
+    statements = {
+        s["Sid"]: s for s in notifier["Policies"][0]["Statement"] if isinstance(s, dict) and "Sid" in s
+    }
+    assert statements["DeadLetterMalformedRecords"]["Action"] == "sqs:SendMessage"
+    assert statements["DeadLetterMalformedRecords"]["Resource"] == "NotifierDeadLetterQueue.Arn"
+    settle = statements["SettleNotifierRecords"]
+    assert sorted(settle["Action"]) == ["sqs:ChangeMessageVisibility", "sqs:GetQueueUrl", "sqs:SendMessage"]
+    assert settle["Resource"] == [
+        ["HasFirstRoute", "NotifierQueue.Arn", "AWS::NoValue"],
+        ["HasSecondSlack", "NotifierSecondQueue.Arn", "AWS::NoValue"],
+    ]
+
+
 def rendered(**parameters: str) -> Any:
     from ._policy import Stack, load
 

@@ -15,6 +15,7 @@ from sidecar_enforcer.config import MEMBER_SESSION_NAME, Mode, Settings
 from sidecar_enforcer.domain import records
 from sidecar_enforcer.domain.plan import MARKER_MANAGED_BY, plan
 from sidecar_enforcer.domain.policy import Policy
+from sidecar_enforcer.domain.service_rules import controller_reason
 from sidecar_enforcer.domain.snapshots import DeploymentState, ServiceSnapshot, TaskState
 from sidecar_enforcer.domain.taskdef import TaskDefinitionDocument
 from sidecar_enforcer.errors import (
@@ -412,6 +413,29 @@ def test_a_cluster_whose_listed_services_are_another_accounts_queues_nothing() -
 
     assert world.enforcer.fan_out(cluster_item(account=MEMBER)) is None
     assert world.queued == []
+
+
+@pytest.mark.parametrize("controller", ["CODE_DEPLOY", "EXTERNAL"])
+@pytest.mark.parametrize(
+    "documents",
+    [(source_document(),), (compliant_document(),), ()],
+    ids=["missing-sidecar", "compliant", "task-definition-gone"],
+)
+def test_another_deployment_controller_is_answered_before_any_task_definition_read(
+    controller: str, documents: tuple[TaskDefinitionDocument, ...]
+) -> None:
+    running = str(documents[0].arn) if documents else SOURCE
+    world = World(snapshot(task_definition=running, deployment_controller=controller), documents=documents)
+
+    finding = world.enforce()
+
+    assert finding.status is Status.SKIPPED
+    assert finding.reasons == [controller_reason(controller)]
+    assert f"the {controller} deployment controller" in finding.reasons[0]
+    assert world.ecs.names == ["describe_service"]  # 0 DescribeTaskDefinition, no change
+    assert (finding.family, finding.source_task_definition_arn) == ("shop-api", running)
+    assert finding.profile == "jaeger"
+    assert world.table.ops == []
 
 
 def test_a_service_neither_it_nor_its_cluster_opts_in_is_not_opted_in_without_more_calls() -> None:

@@ -58,3 +58,17 @@ class EnforcementFailedError(EnforcerError):
 class NotDeliveredError(EnforcerError):
     """A notification was not delivered (a chat webhook that kept failing after its retries). The
     message names the status code or the error's type, never the webhook's URL."""
+
+
+class RefusedDeliveryError(NotDeliveredError):
+    """A sink refused a notification for good (a revoked webhook, an archived or missing channel, a
+    payload it cannot read): no retry can deliver it, so its record goes to the dead-letter queue at
+    once with this message as the reason."""
+
+
+class ThrottledError(NotDeliveredError):
+    """A sink asked to be called again later (Slack's HTTP 429): ``retry_after`` seconds from now."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

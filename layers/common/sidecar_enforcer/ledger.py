@@ -1,10 +1,16 @@
 """Coordination through the state table: leases, the source -> compliant revision record, the
 service records and the status outbox. The rules for what a record means live in
 ``domain.records``; this module reads and writes them, retrying when another invocation wrote first.
+
+A conditional write whose answer is lost (a timeout, a 500 after DynamoDB stored it) is read back:
+the version it wrote holding the document it wrote is a write that went through (``_put``). A
+service's lease that cannot be given back is left to run out (LEASE_SECONDS), as a killed
+invocation's is: the work it guarded is done and recorded.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -94,7 +100,7 @@ class Ledger:
             found = self._table.get(*key)
             record = ServiceRecord.from_doc(found.doc) if found else ServiceRecord()
             new = change(record)
-            if self._table.put(*key, new.to_doc(), found.version if found else None):
+            if self._put(key, new.to_doc(), found.version if found else None):
                 return new
             self._pause()
 
@@ -115,9 +121,17 @@ class Ledger:
         try:
             yield taken
         finally:
-            self.update_service(
-                service_arn, lambda r: r.with_lease(None) if r.lease and r.lease.owner == owner else r
-            )
+            try:
+                self.update_service(
+                    service_arn, lambda r: r.with_lease(None) if r.lease and r.lease.owner == owner else r
+                )
+            except AwsError as exc:  # it runs out by itself: the next invocation waits at most that long
+                log.warning(
+                    "the lease on %s was not given back (%s); it runs out in %d s",
+                    service_arn,
+                    exc,
+                    LEASE_SECONDS,
+                )
 
     # -- source revision -> compliant revision ------------------------------------------------------
 
@@ -166,9 +180,9 @@ class Ledger:
             if arn is None:
                 arn = register()
         except BaseException:
-            self._table.put(*key, SourceRecord().to_doc(), claimed)  # let the next one try at once
+            self._put(key, SourceRecord().to_doc(), claimed)  # let the next one try at once
             raise
-        if not self._table.put(*key, SourceRecord(compliant_arn=arn).to_doc(), claimed):
+        if not self._put(key, SourceRecord(compliant_arn=arn).to_doc(), claimed):
             log.warning("the lease on %s expired while registering; recorded by another", source_arn)
         return arn, reused
 
@@ -193,11 +207,30 @@ class Ledger:
             now = self._clock()
             if record.lease is None or not record.lease.held_by_other(owner, now):
                 taken = record.with_lease(Lease(owner, now + LEASE_SECONDS))
-                if self._table.put(*key, taken.to_doc(), version if found else None):
+                if self._put(key, taken.to_doc(), version if found else None):
                     return taken, version + 1
             elif now > deadline:
                 raise BusyError(busy(record))
             self._pause()
+
+    def _put(self, key: tuple[str, str], doc: dict[str, Any], expected: int | None) -> bool:
+        """A conditional write; when it fails with no answer (AwsError), the document is read back:
+        stored as the version it was to write, with its content, it went through."""
+        try:
+            return self._table.put(*key, doc, expected)
+        except AwsError as failed:
+            try:
+                found = self._table.get(*key)
+            except AwsError:
+                raise failed from None
+            if (
+                found is None
+                or found.version != (expected or 0) + 1
+                or _canonical(found.doc) != _canonical(doc)
+            ):
+                raise
+            log.warning("a write to %s went through though its answer was lost (%s)", key[0], failed)
+            return True
 
     # -- status outbox ------------------------------------------------------------------------------
 
@@ -364,3 +397,8 @@ class Ledger:
 
 def _service_key(service_arn: str) -> tuple[str, str]:
     return f"service#{service_arn}", "state"
+
+
+def _canonical(doc: dict[str, Any]) -> str:
+    """A document as the state table stores it (JSON: a tuple and a list are one)."""
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"))

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from .adapters.ecs import EcsGateway
 from .adapters.identity import Identity
 from .config import Mode, Settings
-from .errors import AwsError, ConfigurationError, NotFoundError
+from .errors import AwsError, ConfigurationError, EnforcerError, NotFoundError
 from .models.events import (
     ClusterTarget,
     DeploymentOutcome,
@@ -157,6 +157,16 @@ class Enforcer:
                 yield from ((finding, None) for finding in self._target(ecs, target, scope))
         except AwsError as exc:
             yield self._failed(target, scope, exc), None
+        except EnforcerError:
+            raise  # a configuration fault or an item it cannot read: the handler answers those
+        except Exception as exc:
+            # A fault of the enforcer's own (a bug): FAILED like an AWS failure, so it is published and
+            # the item retried, then dead-lettered; the log keeps the traceback, the status its type.
+            log.exception("%s: unexpected %s", target, type(exc).__name__)
+            unexpected = AwsError(
+                f"unexpected {type(exc).__name__} in the enforcer (its log has the traceback)"
+            )
+            yield self._failed(target, scope, unexpected), None
 
     def _target(self, ecs: EcsGateway, target: Target, scope: Scope) -> Iterable[Finding]:
         if isinstance(target, ServiceTarget):

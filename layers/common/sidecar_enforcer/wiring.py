@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from .service import Enforcer
     from .usecases.backfill import Backfill, Progress
     from .usecases.enforce_service import PlanMemo
-    from .usecases.notify import Notify
+    from .usecases.notify import NotifyBatch
     from .usecases.run_waves import RunKeeper
     from .usecases.runs import StartRun
 
@@ -342,35 +342,23 @@ def build_run_starter(
     return start, lambda: sorted(Organization(clients.client("organizations")).active_accounts())
 
 
-@dataclass(frozen=True)
-class NotifierParts:
-    """What the notifier's handler needs: the use case and the dead-letter queue for records that
-    hold no status (None without NOTIFIER_DEAD_LETTER_QUEUE_URL)."""
-
-    notify: Notify
-    dead_letters: DeadLetterQueue | None
-
-
-def build_notifier(
-    settings: NotifierSettings,
-    clients: Clients | None = None,
-    slack_retries: Callable[[], list[Any]] | None = None,
-) -> NotifierParts:
+def build_notifier(settings: NotifierSettings, clients: Clients | None = None) -> NotifyBatch:
     """Routes from the settings: the first (Slack webhook and/or chat topic) for every queue but
     the second Slack channel's, which goes to its own webhook. Each webhook's URL is read from its
-    secret on first use, then kept by Powertools' cache (adapters.secretsmanager); ``slack_retries``
-    builds the SDK's retry handlers (adapters.slack.retry_handlers by default)."""
+    secret on first use, then kept by Powertools' cache (adapters.secretsmanager). The notifier's
+    own queues (a throttled record's return, a record put back for the sinks that lack it) and its
+    dead-letter queue (None without NOTIFIER_DEAD_LETTER_QUEUE_URL) settle the batch."""
+    from .adapters.notifier_queues import NotifierQueues
     from .adapters.secretsmanager import WebhookSecret
-    from .adapters.slack import SlackWebhook, retry_handlers
+    from .adapters.slack import TIMEOUT_SECONDS, SlackWebhook
     from .adapters.sns import ChatPublisher
-    from .usecases.notify import Notify, Route
+    from .usecases.notify import Notify, NotifyBatch, Route
 
     clients = clients or Clients()
-    handlers = slack_retries or retry_handlers
 
     def webhook(secret_arn: str) -> Callable[[], SlackWebhook]:
         secret = WebhookSecret(clients.client("secretsmanager", secret_arn.split(":")[3]), secret_arn)
-        return lambda: SlackWebhook(secret.url(), handlers())
+        return lambda: SlackWebhook(secret.url())
 
     chat = None
     if settings.chat_topic_arn:
@@ -384,4 +372,5 @@ def build_notifier(
     dead_letters = None
     if settings.notifier_dead_letter_queue_url:
         dead_letters = DeadLetterQueue(clients.client("sqs"), settings.notifier_dead_letter_queue_url)
-    return NotifierParts(Notify(routes), dead_letters)
+    queues = NotifierQueues(clients.client("sqs"))
+    return NotifyBatch(Notify(routes, float(TIMEOUT_SECONDS)), queues, dead_letters)

@@ -8,6 +8,7 @@ RETRIES. A person at a terminal wants an answer in seconds: the CLI runs its com
 
 from __future__ import annotations
 
+import http.client
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -34,6 +35,7 @@ from botocore.exceptions import (
     SSOError,
     TokenRetrievalError,
 )
+from botocore.parsers import ResponseParserError
 
 from .. import __version__
 from ..errors import AccessDeniedError, AwsError, NotFoundError, RejectedError
@@ -210,14 +212,38 @@ def _explain(exc: BotoCoreError) -> str:
     return type(exc).__name__
 
 
-def translate(what: str, exc: ClientError | BotoCoreError) -> AwsError:
-    """ClientError -> a domain error with a one-line message (the API's message, no request values);
-    BotoCoreError (no answer from AWS, after the retries) -> one line with what to check."""
+MESSAGE_MAX = 300  # characters of an API's error message kept in the one-line error
+NOT_AN_API_ANSWER = "(an answer that is not an AWS API response)"
+
+
+def translate(what: str, exc: Exception) -> AwsError:
+    """Any exception a client raised -> an AwsError with a one-line message, no request values.
+
+    ClientError: the API's code and message, cut to MESSAGE_MAX; an answer that was no API error
+    document (a load balancer's or proxy's HTML page: botocore names it by its HTTP status, or by
+    "Unknown", and may quote the page as its message) is named by its HTTP status only.
+    BotoCoreError (no answer from AWS, after the retries): one line with what to check. Anything else
+    a client raises (botocore's ResponseParserError, which is no BotoCoreError, or an error of its
+    parser on an answer that is no API response) is named by its type: its text may quote the answer
+    or the request. Every such error is retryable: another attempt may get a real answer."""
+    if isinstance(exc, AwsError):
+        return exc
     if isinstance(exc, BotoCoreError):
         return AwsError(f"{what}: {_explain(exc)}")
+    if isinstance(exc, ResponseParserError):
+        return AwsError(f"{what}: the answer is not an AWS API response (ResponseParserError)")
+    if not isinstance(exc, ClientError):
+        return AwsError(f"{what}: {type(exc).__name__} in the AWS SDK {NOT_AN_API_ANSWER[:-1]}?)")
     error = exc.response.get("Error", {})
     code = str(error.get("Code", "Unknown"))
-    message = f"{what}: {code}: {error.get('Message', '')}".strip().rstrip(":")
+    text = " ".join(str(error.get("Message", "")).split())
+    if code.isdigit() or code == "Unknown" or text.startswith("<"):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or code
+        reason = http.client.responses.get(int(status), "") if str(status).isdigit() else ""
+        return AwsError(f"{what}: HTTP {status} {reason} {NOT_AN_API_ANSWER}".replace("  ", " "))
+    if len(text) > MESSAGE_MAX:
+        text = text[:MESSAGE_MAX].rstrip() + "…"
+    message = f"{what}: {code}: {text}".strip().rstrip(":")
     if code in _NOT_FOUND:
         return NotFoundError(message)
     if code in _DENIED:
@@ -228,9 +254,10 @@ def translate(what: str, exc: ClientError | BotoCoreError) -> AwsError:
 
 
 def call(what: str, fn: Callable[..., T], **kwargs: Any) -> T:
+    """A client's call; whatever it raises, an AwsError (``translate``)."""
     try:
         return fn(**kwargs)
-    except (ClientError, BotoCoreError) as exc:
+    except Exception as exc:
         raise translate(what, exc) from None
 
 
@@ -238,5 +265,13 @@ def pages(what: str, client: Any, operation: str, **kwargs: Any) -> Iterator[dic
     """The pages of a paginated call, errors translated like ``call``'s."""
     try:
         yield from client.get_paginator(operation).paginate(**kwargs)
-    except (ClientError, BotoCoreError) as exc:
+    except Exception as exc:
         raise translate(what, exc) from None
+
+
+def answer(what: str, response: dict[str, Any], key: str) -> Any:
+    """A member an API's answer always holds; its absence means the answer was no API response
+    (an HTML page answered 200 parses as an empty answer)."""
+    if key not in response:
+        raise AwsError(f"{what}: the answer has no {key} {NOT_AN_API_ANSWER}")
+    return response[key]

@@ -77,8 +77,8 @@ class StateTable:
             }
         try:
             self._client.put_item(TableName=self.table_name, Item=item, **condition)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        except Exception as exc:
+            if _condition_failed(exc):
                 return False
             raise self._missing(translate("PutItem", exc)) from None
         return True
@@ -91,8 +91,8 @@ class StateTable:
                 ConditionExpression="version = :expected",
                 ExpressionAttributeValues={":expected": {"N": str(expected)}},
             )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        except Exception as exc:
+            if _condition_failed(exc):
                 return False
             raise self._missing(translate("DeleteItem", exc)) from None
         return True
@@ -122,6 +122,12 @@ class StateTable:
             if not start:
                 break
         return found
+
+
+def _condition_failed(exc: Exception) -> bool:
+    """The write's condition did not hold: another writer got there first."""
+    code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+    return code == "ConditionalCheckFailedException"
 
 
 def _key(pk: str, sk: str) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from ..domain.markers import registered_for
 from ..domain.snapshots import DeploymentState, ServiceSnapshot, TaskState
 from ..domain.taskdef import TaskDefinitionDocument, unwrap
 from ..errors import NotFoundError, RejectedError
-from .aws import call, pages
+from .aws import answer, call, pages
 
 __all__ = ["DeploymentState", "EcsGateway", "ServiceSnapshot", "TaskState"]
 
@@ -77,7 +77,9 @@ class EcsGateway:
                 services=batch,
                 include=["TAGS"],
             )
-            found.extend(ServiceSnapshot.from_api(s) for s in response.get("services", []))
+            found.extend(
+                ServiceSnapshot.from_api(s) for s in answer("DescribeServices", response, "services")
+            )
         return found
 
     def describe_service(self, cluster: str, service: str) -> ServiceSnapshot | None:
@@ -104,7 +106,7 @@ class EcsGateway:
         response = call(
             "DescribeClusters", self._client.describe_clusters, clusters=[cluster], include=["TAGS"]
         )
-        clusters = response.get("clusters", [])
+        clusters = answer("DescribeClusters", response, "clusters")
         tags = {t["key"]: t.get("value", "") for t in clusters[0].get("tags") or []} if clusters else {}
         with self._lock:
             self._cluster_tags[key] = (now, tags)
@@ -123,7 +125,7 @@ class EcsGateway:
             taskDefinition=task_definition_arn,
             forceNewDeployment=True,
         )
-        state = ServiceSnapshot.from_api(response["service"])
+        state = ServiceSnapshot.from_api(answer("UpdateService", response, "service"))
         primary = [d.id for d in state.deployments if d.status == "PRIMARY" and d.id]
         return primary[0] if primary else None
 
@@ -156,7 +158,7 @@ class EcsGateway:
                     containers={c["name"]: c.get("lastStatus", "") for c in t.get("containers", [])},
                     stopped_reason=t.get("stoppedReason"),
                 )
-                for t in response.get("tasks", [])
+                for t in answer("DescribeTasks", response, "tasks")
             )
         return tasks
 
@@ -201,7 +203,8 @@ class EcsGateway:
             if "Unable to describe task definition" in str(exc):
                 raise NotFoundError(f"task definition {task_definition} does not exist") from None
             raise
-        document = unwrap({"taskDefinition": response["taskDefinition"], "tags": response.get("tags") or []})
+        described = answer("DescribeTaskDefinition", response, "taskDefinition")
+        document = unwrap({"taskDefinition": described, "tags": response.get("tags") or []})
         arn = document.arn
         if arn and task_definition_revision(arn) is not None:  # immutable: safe to keep
             with self._lock:
@@ -212,7 +215,7 @@ class EcsGateway:
 
     def register(self, request: dict[str, Any]) -> str:
         response = call("RegisterTaskDefinition", self._client.register_task_definition, **request)
-        return str(response["taskDefinition"]["taskDefinitionArn"])
+        return str(answer("RegisterTaskDefinition", response, "taskDefinition")["taskDefinitionArn"])
 
     def task_definition_status(self, task_definition_arn: str) -> str | None:
         """A revision's status now (ACTIVE, INACTIVE, DELETE_IN_PROGRESS), or None when ECS no
@@ -226,7 +229,7 @@ class EcsGateway:
             )
         except (NotFoundError, RejectedError):  # ECS: "ClientException: Unable to describe task definition"
             return None
-        return str(response["taskDefinition"].get("status", "ACTIVE"))
+        return str(answer("DescribeTaskDefinition", response, "taskDefinition").get("status", "ACTIVE"))
 
     def find_registered(self, source_arn: str, profile_label: str) -> str | None:
         """A compliant revision the enforcer already registered for this source and profile version

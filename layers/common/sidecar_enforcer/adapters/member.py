@@ -30,7 +30,6 @@ from typing import Any
 import boto3
 import botocore.session
 from botocore.credentials import CredentialProvider, CredentialResolver, RefreshableCredentials
-from botocore.exceptions import BotoCoreError, ClientError
 
 from ..errors import AccessDeniedError, MisconfiguredError
 from .aws import translate
@@ -87,7 +86,7 @@ class MemberSessions:
             answer = self._sts.assume_role(
                 RoleArn=role, RoleSessionName=self._session_name, DurationSeconds=DURATION_SECONDS
             )
-        except (ClientError, BotoCoreError) as exc:
+        except Exception as exc:
             error = translate(f"AssumeRole {role}", exc)
             if isinstance(error, AccessDeniedError):
                 raise MisconfiguredError(

@@ -39,14 +39,17 @@ class DeadLetterQueue:
             },
         )
 
-    def send_body(self, body: str, reason: str, kind: str) -> None:
-        """A message as it came (the notifier's malformed record, its body intact), with why."""
+    def send_body(self, body: str, reason: str, kind: str, attributes: dict[str, str] | None = None) -> None:
+        """A message as it came (a notifier record: malformed, or refused for good by a sink), its
+        body intact, with why (and ``attributes``, e.g. which sinks did take it)."""
+        extra = {k: {"DataType": "String", "StringValue": v} for k, v in (attributes or {}).items() if v}
         call(
             "SendMessage",
             self._client.send_message,
             QueueUrl=self._queue_url,
             MessageBody=body or "(empty)",
             MessageAttributes={
+                **extra,
                 "kind": {"DataType": "String", "StringValue": kind},
                 "reason": {"DataType": "String", "StringValue": reason[:REASON_CHARS] or "malformed"},
             },

@@ -80,7 +80,12 @@ def render(notice: Notice, message_id: str | None = None) -> dict[str, Any]:
         description = f"{description}\n{links}"
 
     next_steps = [notice.next_step]
-    if notice.release:
+    if notice.release_command:  # one line in a code span: pasted as it is
+        release = f"Release: `{_md(notice.release_command)}`"
+        if notice.release_tag:
+            release += f" or tag the service `{_md(notice.release_tag)}`"
+        next_steps.append(release)
+    elif notice.release:
         release = _md(notice.release)  # its own code spans kept, not nested in another
         next_steps.append(f"Release: {release}" if "`" in release else f"Release: `{release}`")
     next_steps += [_md(step) for step in notice.remedy_steps]

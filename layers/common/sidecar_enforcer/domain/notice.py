@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,7 +52,10 @@ NEXT_STEP = {
     Status.COMPLIANT: "Nothing (see the warnings, if any).",
     Status.DRIFTED: "Upgrade the sidecar to its profile, or turn on UpgradeDrifted.",
     Status.NONCOMPLIANT: "Review the changes enforce mode would make.",
-    Status.REFUSED: "Fix the task definition: the reasons say what stops the enforcer.",
+    Status.REFUSED: (
+        "Fix what the reasons name (the task definition, the opt-in tag, the policy or the profile); "
+        "the enforcer changes nothing until then."
+    ),
     Status.SKIPPED: "Add the sidecar in the pipeline that owns this service.",
     Status.NOT_OPTED_IN: "Nothing.",
     Status.IGNORED: "Nothing.",
@@ -62,6 +66,14 @@ NEXT_STEP = {
     Status.QUARANTINED: "Release the service once its cause is fixed.",
     Status.RELEASED: "Nothing: the next event enforces it again.",
 }
+# The triggers of statuses a person's command made (service.Enforcer: ``sidecar-enforcer enforce``
+# and ``release``): nothing retries them or keeps them in a queue, the person runs the command again.
+COMMAND_TRIGGERS = frozenset({"manual", "release"})
+COMMAND_NEXT_STEP = {
+    Status.FAILED: "Look at the reason, fix its cause, then run the command again.",
+}
+# The release tag a quarantined status offers beside the command (domain.records.release_instructions).
+RELEASE_TAG = re.compile(r"tag the service ([^\s`]+=[^\s`,]+)")
 
 
 @dataclass(frozen=True)
@@ -89,6 +101,8 @@ class Notice:
     family: str | None
     event_id: str | None
     related_arns: list[str] = field(default_factory=list)
+    release_command: str | None = None  # ``sidecar-enforcer release ...`` for this service, as a shell line
+    release_tag: str | None = None  # key=token: the tag that releases it too
 
     @property
     def title(self) -> str:
@@ -116,6 +130,16 @@ def short_revision(arn: str | None) -> str | None:
     if parsed is None:
         return arn
     return parsed.resource.split("/", 1)[-1]
+
+
+def release_command(cluster: str, service: str, region: str | None, account: str | None) -> str:
+    """The release command for one service, ready to paste: one line, each word quoted for a POSIX
+    shell where it needs it, with the service's region and account (the person's shell may have
+    another region set, and their credentials another account's)."""
+    words = ["sidecar-enforcer", "release", "--cluster", cluster, "--service", service]
+    words += ["--region", region] if region else []
+    words += ["--account", account] if account else []
+    return shlex.join(words)
 
 
 def _text(value: Any) -> str | None:
@@ -242,6 +266,7 @@ def read(message: dict[str, Any]) -> Notice:
         revision = (short_revision(_text(source)) or "?", short_revision(_text(new)))
     old_size, new_size = _text(message.get("oldTaskSize")), _text(message.get("newTaskSize"))
 
+    release = _text(message.get("release"))
     found = message.get("remedy")
     remedy: dict[str, Any] = found if isinstance(found, dict) else {}
     containers = [c for c in remedy.get("containerDefinitions") or [] if isinstance(c, dict)]
@@ -272,8 +297,8 @@ def read(message: dict[str, Any]) -> Notice:
         changes=_texts(message.get("changes")),
         warnings=_texts(message.get("warnings")),
         reverted_by=_texts(message.get("revertedBy")),
-        release=_text(message.get("release")),
-        next_step=NEXT_STEP.get(known, "Read the status message.") if known else "Read the status message.",
+        release=release,
+        next_step=_next_step(known, _text(message.get("trigger"))),
         links=links,
         remedy_steps=_texts(remedy.get("steps")),
         remedy_snippet=snippet,
@@ -284,7 +309,19 @@ def read(message: dict[str, Any]) -> Notice:
         family=family,
         event_id=_text(message.get("eventId")),
         related_arns=_related_arns(message, account, region, cluster, service),
+        release_command=release_command(cluster, service, region, account)
+        if release and cluster and service
+        else None,
+        release_tag=tag.group(1) if release and (tag := RELEASE_TAG.search(release)) else None,
     )
+
+
+def _next_step(known: Status | None, trigger: str | None) -> str:
+    if known is None:
+        return "Read the status message."
+    if trigger in COMMAND_TRIGGERS and known in COMMAND_NEXT_STEP:
+        return COMMAND_NEXT_STEP[known]
+    return NEXT_STEP.get(known, "Read the status message.")
 
 
 # The CloudTrail calls the enforcer reacts to (models.events): a status triggered by one of them

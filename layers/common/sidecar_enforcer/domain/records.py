@@ -10,14 +10,25 @@ document only if its version is still the one read, so two invocations never bot
   the deployment the enforcer started (matched against "ECS Deployment State Change" events), the
   times a person or pipeline took the sidecar away again (reverts), and a quarantine.
 
+A deployment is recorded twice: as the record's intent before UpdateService (the revision it
+deploys, no id yet), then, with the id UpdateService answered, as its deployment. A write or an
+answer lost after ECS accepted the change leaves the intent, and whoever next reads the record with
+the service at hand (:func:`adopt`) finds the deployment of that revision among the service's and
+takes its id: it is verified, quarantined or counted as a revert exactly as one whose id was
+recorded. An intent no deployment shows means nothing (UpdateService may never have reached ECS):
+the last deployment stays what reverts are counted against.
+
 Pure: no clock, no AWS. ``now`` is passed in, in seconds since the epoch.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, TypeVar
+
+from .snapshots import DeploymentState
 
 T = TypeVar("T")
 UNKNOWN_CALLER = "unknown (an ECS deployment event names no caller)"
@@ -76,6 +87,47 @@ class Deployment:
         return self.deployment_id or f"{self.task_definition}@{self.at}"
 
 
+def intent(
+    task_definition: str,
+    *,
+    at: float,
+    profile: str,
+    sidecar: str,
+    run: str | None = None,
+    wave: int | None = None,
+) -> Deployment:
+    """The deployment the enforcer is about to start (the record's intent, before UpdateService)."""
+    return Deployment(task_definition, None, at, profile, sidecar, run=run, wave=wave)
+
+
+def started(record: ServiceRecord, intended: Deployment, deployment_id: str | None) -> ServiceRecord:
+    """The record once UpdateService started the intended deployment (``deployment_id``)."""
+    return replace(record, deployment=replace(intended, deployment_id=deployment_id), intent=None)
+
+
+def deployment_of(deployments: Iterable[DeploymentState], task_definition: str) -> DeploymentState | None:
+    """The service's deployment of this revision: its PRIMARY one if that rolls it out, else the
+    newest listed (ECS lists the PRIMARY first; a failed one the circuit breaker rolls back stays
+    listed, rolloutState FAILED, while it drains)."""
+    found = [d for d in deployments if d.task_definition == task_definition and d.id]
+    primary = [d for d in found if d.status == "PRIMARY"]
+    return next(iter(primary or found), None)
+
+
+def adopt(record: ServiceRecord, deployments: Iterable[DeploymentState]) -> ServiceRecord:
+    """The record with its intent resolved, when the service shows a deployment of the intent's
+    revision: UpdateService went through, and that deployment is the enforcer's. Unchanged
+    otherwise (no intent, or none of the service's deployments rolls out its revision: the call
+    may never have reached ECS)."""
+    intended = record.intent
+    if intended is None:
+        return record
+    known = record.deployment.deployment_id if record.deployment else None
+    # the deployment recorded before may still drain, of the same revision: it is not the intent's
+    seen = deployment_of((d for d in deployments if d.id != known), intended.task_definition)
+    return record if seen is None else started(record, intended, seen.id)
+
+
 @dataclass(frozen=True)
 class Revert:
     """The service found on a revision without the sidecar after the enforcer had deployed one:
@@ -102,6 +154,7 @@ class ServiceRecord:
     deployment: Deployment | None = None
     reverts: tuple[Revert, ...] = ()
     quarantine: Quarantine | None = None
+    intent: Deployment | None = None  # the deployment about to start (see :func:`adopt`)
 
     def to_doc(self) -> dict[str, Any]:
         return asdict(self)
@@ -117,6 +170,7 @@ class ServiceRecord:
             deployment=_load(Deployment, deployment),
             reverts=tuple(r for r in (_load(Revert, r) for r in doc.get("reverts") or ()) if r),
             quarantine=_load(Quarantine, quarantine),
+            intent=_load(Deployment, doc.get("intent")),
         )
 
 
@@ -149,7 +203,8 @@ class RevertOutcome:
 def reverted(record: ServiceRecord, running: str, deploying: tuple[str, ...]) -> bool:
     """Whether the service left the compliant revision the enforcer deployed to it: it neither
     runs nor rolls it out now (``running`` is the service's taskDefinition, ``deploying`` its
-    PRIMARY deployment's)."""
+    PRIMARY deployment's). The record's intent is not counted: :func:`adopt` makes it the
+    deployment once the service shows it."""
     ours = record.deployment.task_definition if record.deployment else None
     return ours is not None and ours != running and ours not in deploying
 
@@ -196,14 +251,22 @@ def quarantine(record: ServiceRecord, status: str, reason: str, *, now: float) -
 
 
 def released(record: ServiceRecord) -> ServiceRecord:
-    """Out of quarantine, with the revert count started afresh and the last deployment forgotten:
-    the revision the service runs when released is where the enforcer starts again, not a revert."""
-    return replace(record, quarantine=None, reverts=(), deployment=None)
+    """Out of quarantine, with the revert count started afresh and the last deployment (and any
+    intent) forgotten: the revision the service runs when released is where the enforcer starts
+    again, not a revert."""
+    return replace(record, quarantine=None, reverts=(), deployment=None, intent=None)
 
 
-def not_ours(record: ServiceRecord, deployment_id: str) -> str | None:
+def not_ours(
+    record: ServiceRecord, deployment_id: str, deployments: Iterable[DeploymentState] | None = None
+) -> str | None:
     """Why an ended deployment needs no verification: the enforcer did not start it, or it was
-    concluded already; None when it is the enforcer's, still open."""
+    concluded already; None when it is the enforcer's, still open. A record with an intent is told
+    by the service's ``deployments`` (:func:`adopt`): without them, None (it may be the enforcer's)."""
+    if record.intent is not None:
+        if deployments is None:
+            return None
+        record = adopt(record, deployments)
     ours = record.deployment
     if ours is None or ours.deployment_id != deployment_id:
         return f"deployment {deployment_id} was not started by the enforcer"

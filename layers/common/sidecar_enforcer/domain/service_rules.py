@@ -7,7 +7,9 @@ counted, a quarantine, a release) and whether to register and deploy the complia
 use case gathers the facts and applies the verdict; nothing here calls AWS or reads a clock.
 
 The order of the rules:
-1. a change ECS cannot make through UpdateService (another deployment controller): SKIPPED;
+1. another deployment controller (CODE_DEPLOY, EXTERNAL): UpdateService cannot change its task
+   definition, so SKIPPED, whatever the plan; :func:`controller_verdict` is this rule alone, which the
+   use case applies before it reads the task definition at all;
 2. nothing to change (COMPLIANT, DRIFTED with upgrades off, REFUSED): said as the plan says, without
    the record: a compliant service costs no state-table read, quarantined or not;
 3. quarantined: QUARANTINED, unless the release tag carries this quarantine's token (then RELEASED
@@ -18,6 +20,10 @@ The order of the rules:
 6. the service left the revision the enforcer deployed: a revert, counted once; more than the policy
    allows within its window is FLAPPING and quarantine;
 7. otherwise REMEDIATED: register (or reuse) the compliant revision and deploy it.
+
+The record is read with the service's deployments at hand: a deployment recorded only as an intent
+(its UpdateService answer was lost) is first matched to the service's deployment of its revision
+(``records.adopt``), so rules 5 and 6 judge it as one whose id was recorded.
 """
 
 from __future__ import annotations
@@ -66,15 +72,27 @@ def needs_record(service: ServiceSnapshot, plan: Plan, release_tag_key: str) -> 
     """Whether deciding needs the service's record: a change is planned that UpdateService can make
     (quarantine, reverts and the last deployment decide whether it is made), or the release tag asks
     to lift a quarantine. Anything else is decided from ECS alone."""
-    planned = change_planned(plan) and service.deployment_controller == "ECS"
-    return planned or release_tag_key in service.tags
+    if service.deployment_controller != "ECS":
+        return False  # rule 1 answers, whatever the record holds
+    return change_planned(plan) or release_tag_key in service.tags
+
+
+def controller_verdict(service: ServiceSnapshot) -> Verdict | None:
+    """Rule 1 alone: SKIPPED for a deployment controller the enforcer cannot deploy through, decided
+    on the service as ECS shows it (nothing planned for its task definition could be applied)."""
+    if service.deployment_controller == "ECS":
+        return None
+    return Verdict(Status.SKIPPED, (controller_reason(service.deployment_controller),))
 
 
 def decide(facts: ServiceFacts) -> Verdict:
     plan, service = facts.plan, facts.service
-    if change_planned(plan) and service.deployment_controller != "ECS":
-        return Verdict(Status.SKIPPED, (controller_reason(service.deployment_controller), *plan.reasons))
+    skipped = controller_verdict(service)
+    if skipped is not None:
+        return skipped
     record, released = facts.record, None
+    if record is not None:
+        record = records.adopt(record, service.deployments)
     if record is not None and record.quarantine is not None:
         quarantine = record.quarantine
         if facts.audit or service.tags.get(facts.release_tag_key) != quarantine.token:
@@ -175,13 +193,14 @@ def quarantined_reason(quarantine: Quarantine) -> str:
 
 
 def controller_reason(controller: str) -> str:
+    what = "`sidecar-enforcer plan` on that task definition says what to add"
     if controller == "CODE_DEPLOY":
         return (
             "the service uses the CODE_DEPLOY deployment controller: UpdateService cannot change its task "
             "definition; add the sidecar to the task definition your CodeDeploy deployment registers "
-            "(the status's remedy says what to add)"
+            f"({what})"
         )
     return (
         f"the service uses the {controller} deployment controller: its task sets are managed outside ECS "
-        "(CreateTaskSet); add the sidecar there (the status's remedy says what to add)"
+        f"(CreateTaskSet); add the sidecar to the task definition its task sets run ({what})"
     )

@@ -131,8 +131,13 @@ def render(notice: Notice) -> dict[str, Any]:
     ):
         if items:
             blocks.append(_section(_bullets(title, items)))
-    if notice.release:
-        blocks.append(_section(_code_block("Release", [], notice.release, SECTION_BUDGET // 2)))
+    if notice.release_command:  # one line in a code span: pasted as it is
+        release = f"*Release*  `{_code(notice.release_command)}`"
+        if notice.release_tag:
+            release += f"\nor tag the service `{_code(notice.release_tag)}`"
+        blocks.append(_section(cut(release, SECTION_BUDGET)))
+    elif notice.release:
+        blocks.append(_section(cut(f"*Release*  {escape(notice.release)}", SECTION_BUDGET)))
     if notice.remedy_snippet or notice.remedy_steps:
         steps = [cut(f"• {escape(step)}", 300) for step in notice.remedy_steps[:5]]
         if notice.remedy_snippet:

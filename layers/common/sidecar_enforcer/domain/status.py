@@ -14,7 +14,7 @@ class Status(StrEnum):
     SKIPPED = "SKIPPED"  # opted in, but the enforcer must not act (deployment controller, inactive service)
     NOT_OPTED_IN = "NOT_OPTED_IN"  # no opt-in tag, or opted out
     IGNORED = "IGNORED"  # the event concerns no service to enforce (the enforcer's own call, a failed call)
-    FAILED = "FAILED"  # an AWS call failed; the event is retried and finally dead-lettered
+    FAILED = "FAILED"  # an AWS call failed; a work item is retried and finally dead-lettered
     VERIFIED = "VERIFIED"  # the enforcer's deployment completed and every new task runs the sidecar
     DEPLOYMENT_FAILED = (
         "DEPLOYMENT_FAILED"  # it failed or rolled back, or a task lacks the sidecar: quarantined

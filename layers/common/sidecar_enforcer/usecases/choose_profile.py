@@ -46,7 +46,10 @@ def choose_profile(
     profile = profiles.get(selection.profile)
     if profile is None:
         known = ", ".join(sorted(profiles.profiles)) or "none"
-        problem = profiles.errors.get(selection.profile) or f"no such profile exists (known: {known})"
+        problem = profiles.errors.get(selection.profile) or (
+            f"no such profile exists (known: {known}): fix the tag to name one of them, "
+            f"or add a profile named '{selection.profile}'"
+        )
         reason = f"{selection.reason}, but {problem}"
         return scope.finding(Status.REFUSED, **where, profile=selection.profile, reasons=[reason])
     if selection.audit:

@@ -2,25 +2,28 @@
 
 Gather what ECS shows (the service with its tags, its cluster's tags when the service has no opt-in
 tag, its task definition: a revision is immutable, so a warm container describes it once) and plan.
-When nothing is to change, that is the answer: no state-table read, no lease. When a change is
-planned, take the service's lease, read the service again (what it runs now, not when the event
-began) with its record, and let ``domain.service_rules.decide`` rule; then apply its verdict: write
-the record, register the compliant revision once, deploy it, and record the deployment.
+When nothing is to change, that is the answer: no state-table read, no lease. A service another
+deployment controller deploys is answered before its task definition is read (rule 1 of
+``domain.service_rules``). When a change is planned, take the service's lease, read the service
+again (what it runs now, not when the event began) with its record, and let
+``domain.service_rules.decide`` rule; then apply its verdict: write the record, register the
+compliant revision once, record the intent to deploy it, deploy it, and record the deployment's id.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..adapters.ecs import EcsGateway
 from ..config import Settings
 from ..domain import records, verdicts
-from ..domain.arns import task_definition_revision
+from ..domain.arns import task_definition_family, task_definition_revision
 from ..domain.plan import find_sidecar, plan
 from ..domain.records import RevertPolicy, ServiceRecord
-from ..domain.service_rules import ServiceFacts, Verdict, decide, needs_record
+from ..domain.service_rules import ServiceFacts, Verdict, controller_verdict, decide, needs_record
 from ..domain.snapshots import ServiceSnapshot
 from ..domain.taskdef import TaskDefinitionDocument
 from ..errors import AwsError, NotFoundError
@@ -32,6 +35,7 @@ from .revisions import Revisions, profile_fields, remedy_fields
 from .scope import Scope
 
 Report = Callable[[Finding], Finding]
+log = logging.getLogger(__name__)
 
 
 class PlanMemo(Protocol):
@@ -105,6 +109,9 @@ class EnforceService:
             )
             if isinstance(chosen, Finding):
                 return chosen
+            skipped = controller_verdict(snapshot)
+            if skipped is not None:  # rule 1, before the task definition is read
+                return self._controller(snapshot, skipped, chosen, where)
             source, facts = self._gather(ecs, snapshot, chosen, remembered=True)
             if not needs_record(snapshot, facts.plan, self._settings.release_tag_key):
                 return self._act(ecs, source, facts, chosen, where)
@@ -122,6 +129,19 @@ class EnforceService:
         except AwsError as exc:
             status = Status.SKIPPED if isinstance(exc, NotFoundError) else Status.FAILED
             return scope.finding(status, **where, reasons=[str(exc)])
+
+    def _controller(
+        self, snapshot: ServiceSnapshot, verdict: Verdict, chosen: Chosen, where: dict[str, Any]
+    ) -> Finding:
+        """SKIPPED for a service another deployment controller deploys, from DescribeServices alone."""
+        arn = snapshot.task_definition or None
+        fields = where | {
+            "family": task_definition_family(arn) if arn else None,
+            "source_task_definition_arn": arn,
+        }
+        return chosen.scope.finding(
+            verdict.status, **fields | profile_fields(chosen.profile), reasons=list(verdict.reasons)
+        )
 
     def _gather(
         self,
@@ -244,7 +264,13 @@ class EnforceService:
         fields: dict[str, Any],
     ) -> Finding:
         """Register (or reuse) the compliant revision and deploy it: UpdateService, unless the
-        service already runs or rolls it out (never a second deployment)."""
+        service already runs or rolls it out (never a second deployment).
+
+        The deployment is recorded as the record's intent (the revision, no id) before UpdateService
+        and as its deployment, with its id, after: whichever write or answer is lost after ECS
+        accepted the change, the record names the revision deployed, and the deployment is
+        verified, quarantined or counted as a revert from it (``records.adopt`` finds its id among
+        the service's deployments)."""
         service, decided = facts.service, facts.plan
         assert decided.register_input is not None, "a change is applied from a plan made afresh (_gather)"
         arn, changes = self._revisions.compliant(ecs, decided, source.arn)
@@ -252,20 +278,29 @@ class EnforceService:
         if service.deploys(arn):
             changes.append(f"service: already runs or deploys {arn}; no second deployment")
         else:
-            deployment_id = ecs.deploy(service.cluster_arn or service.cluster, service.name, arn)
             containers = (decided.register_input or {}).get("containerDefinitions", [])
             index = find_sidecar(containers, decided.profile)
-            deployment = records.Deployment(
-                task_definition=arn,
-                deployment_id=deployment_id,
+            intent = records.intent(
+                arn,
                 at=self._ledger.now(),
                 profile=decided.profile.name,
                 sidecar=containers[index]["name"] if index is not None else decided.profile.container_name,
                 run=scope.run.id if scope.run else None,
                 wave=scope.run.wave if scope.run else None,
             )
-            self._ledger.update_service(service.arn, lambda r: dataclasses.replace(r, deployment=deployment))
+            self._ledger.update_service(service.arn, lambda r: dataclasses.replace(r, intent=intent))
+            deployment_id = self._deploy(ecs, service, arn)
             changes.append("service: UpdateService with forceNewDeployment")
+            try:
+                self._ledger.update_service(service.arn, lambda r: records.started(r, intent, deployment_id))
+            except AwsError as exc:  # the change is made, and the intent names it: not a failure
+                fields = fields | {
+                    "warnings": [
+                        *fields.get("warnings", []),
+                        f"deployment {deployment_id} not recorded ({exc}): the intent recorded before "
+                        "UpdateService stands for it, matched to the service's deployment of the revision",
+                    ]
+                }
         return scope.finding(
             Status.REMEDIATED,
             **fields,
@@ -274,3 +309,24 @@ class EnforceService:
             changes=changes,
             deployment_id=deployment_id,
         )
+
+    @staticmethod
+    def _deploy(ecs: EcsGateway, service: ServiceSnapshot, arn: str) -> str | None:
+        """UpdateService to ``arn``; its deployment's id. A call that failed is checked against the
+        service: when ECS shows a deployment of ``arn`` (it did not show one before the call), the
+        change went through and only its answer was lost, so that deployment is the one started
+        (one the service listed before the call, an earlier one still draining, is not)."""
+        cluster = service.cluster_arn or service.cluster
+        try:
+            return ecs.deploy(cluster, service.name, arn)
+        except AwsError as failed:
+            try:
+                now = ecs.describe_service(cluster, service.name)
+            except AwsError:
+                raise failed from None
+            new = [d for d in now.deployments if service.deployment(d.id) is None] if now else []
+            seen = records.deployment_of(new, arn)
+            if seen is None:
+                raise
+            log.warning("UpdateService failed (%s), but deployment %s of %s started", failed, seen.id, arn)
+            return seen.id

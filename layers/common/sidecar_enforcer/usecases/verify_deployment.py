@@ -1,7 +1,9 @@
 """Verify a deployment the enforcer started, once it ended ("ECS Deployment State Change").
 COMPLETED is VERIFIED when every task it started runs the sidecar; FAILED (circuit breaker,
 rollback), or a task without a running sidecar, is DEPLOYMENT_FAILED and quarantines the service.
-A deployment a backfill run's wave started is named by its record: its verdict is that run's."""
+A deployment a backfill run's wave started is named by its record: its verdict is that run's.
+A deployment recorded only as an intent (the write of its id, or UpdateService's answer, was lost)
+is the service's deployment of the intent's revision (``records.adopt``)."""
 
 from __future__ import annotations
 
@@ -40,8 +42,11 @@ class VerifyDeployment:
         service = ecs.describe_service(target.cluster, target.service)
         if service is None:
             return scope.finding(Status.SKIPPED, **where, reasons=["the service does not exist"]), None
-        with self._ledger.service_lease(service.arn) as record:
-            ended = records.not_ours(record, target.deployment_id)
+        with self._ledger.service_lease(service.arn) as stored:
+            record = records.adopt(stored, service.deployments)
+            if record != stored:  # the intent's deployment, found: recorded as the deployment
+                self._ledger.update_service(service.arn, lambda r: records.adopt(r, service.deployments))
+            ended = records.not_ours(record, target.deployment_id, service.deployments)
             ours = record.deployment
             run = RunTag(ours.run, "enforce", ours.wave) if ours and ours.run and ours.wave else None
             if ended is not None and run is not None and ours and ours.deployment_id == target.deployment_id:
