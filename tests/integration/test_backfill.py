@@ -126,17 +126,18 @@ def test_a_run_makes_the_floor_of_requests_and_a_second_run_describes_no_revisio
 
     # 1 page of clusters, their tags in one DescribeClusters, 1 page of services per cluster,
     # DescribeServices in tens, and each distinct revision of an opted-in service once: the three
-    # staging services share nexus's (5 revisions for 8 opted-in services).
+    # staging services share nexus's, and payments-legacy's deployment controller (CODE_DEPLOY)
+    # answers before its revision is read (4 revisions for 8 opted-in services).
     ecs = {k: v for k, v in first["calls"].items() if k.startswith("ecs:")}
     assert ecs == {
         "ecs:ListClusters": 1,
         "ecs:DescribeClusters": 1,
         "ecs:ListServices": 2,
         "ecs:DescribeServices": 2,
-        "ecs:DescribeTaskDefinition": 5,
+        "ecs:DescribeTaskDefinition": 4,
     }
     assert "ecs:DescribeTaskDefinition" not in second["calls"]
-    assert second["plansRemembered"] == 5
+    assert second["plansRemembered"] == 4
     assert statuses(second) == statuses(first)
     assert [r["reasons"] for r in second["results"]] == [r["reasons"] for r in first["results"]]
 
@@ -145,7 +146,7 @@ def test_no_plans_describes_again(aws: Aws, fleet_: fleet.Fleet, cache: Path) ->
     backfill(cache, "--mode", "audit")
     _, again = backfill(cache, "--mode", "audit", "--no-plans", name="again.json")
 
-    assert again["calls"]["ecs:DescribeTaskDefinition"] == 5
+    assert again["calls"]["ecs:DescribeTaskDefinition"] == 4
     assert again["plansRemembered"] == 0
 
 
@@ -201,6 +202,14 @@ def test_the_fleet_circuit_breaker_stops_the_run_and_leaves_the_rest_unchanged(
     assert [(w["size"], w["failed"], w["tripped"]) for w in report["waves"]] == [(2, 2, True)]
     failed = {k for k, v in statuses(report).items() if v == "DEPLOYMENT_FAILED"}
     assert len(failed) == 2
+    named = report["waves"][0]["failedMembers"]
+    assert {f"{m['cluster']}/{m['service']}" for m in named} == failed
+    for member in named:
+        assert member["status"] == "DEPLOYMENT_FAILED"
+        key = f"{member['cluster']}/{member['service']}"
+        row = next(r for r in report["results"] if f"{r['cluster']}/{r['service']}" == key)
+        assert member["reason"] == row["reasons"][-1]
+        assert row["wave"] == 1
     untouched = {k for k, v in statuses(report).items() if v == "NONCOMPLIANT"}
     assert len(untouched) == 3  # 5 to change: 2 in the first wave, 3 never sent
     after = running(aws)
@@ -210,6 +219,57 @@ def test_the_fleet_circuit_breaker_stops_the_run_and_leaves_the_rest_unchanged(
         assert row["reasons"][-1].startswith("not changed: the run stopped after wave 1")
     for key in failed:  # rolled back by the (simulated) circuit breaker; quarantined by the enforcer
         assert after[key] == before[key]
+
+
+def test_a_service_tagged_for_audit_never_enters_a_wave_and_is_reported_in_audit(
+    aws: Aws, fleet_: fleet.Fleet, cache: Path
+) -> None:
+    # checkout-web comes first of the services to change: in the first wave, its audit's
+    # NONCOMPLIANT would count as a failed deployment and trip the breaker.
+    arn = aws.ecs.describe_services(cluster=fleet.CLUSTER, services=["checkout-web"])["services"][0]
+    aws.ecs.tag_resource(
+        resourceArn=arn["serviceArn"], tags=[{"key": "tracing-sidecar", "value": "jaeger:audit"}]
+    )
+    before = running(aws)
+    with Settler(ACCOUNT, "us-east-1", interval=0.05):
+        code, report = backfill(
+            cache, "--mode", "enforce", "--clusters", fleet.CLUSTER, "--first-wave", "1", "--poll", "0.05"
+        )
+
+    assert code == 0
+    assert report["stopped"] is None
+    assert [(w["size"], w["succeeded"], w["failed"], w["neutral"]) for w in report["waves"]] == [(1, 1, 0, 0)]
+    audited = next(r for r in report["results"] if r["service"] == "checkout-web")
+    assert (audited["status"], audited["mode"], audited["auditOnly"]) == ("NONCOMPLIANT", "audit", True)
+    assert running(aws)[f"{fleet.CLUSTER}/checkout-web"] == before[f"{fleet.CLUSTER}/checkout-web"]
+    assert statuses(report)[f"{fleet.CLUSTER}/{NEXUS}"] == "VERIFIED"
+
+
+def test_a_deployment_that_never_ends_fails_after_the_verify_timeout_and_stops_the_run(
+    aws: Aws, fleet_: fleet.Fleet, cache: Path
+) -> None:
+    # No Settler: moto leaves every deployment IN_PROGRESS, as a rollout that hangs would.
+    code, report = backfill(
+        cache,
+        "--mode",
+        "enforce",
+        "--clusters",
+        fleet.CLUSTER,
+        "--first-wave",
+        "1",
+        "--verify-timeout",
+        "1",
+        "--poll",
+        "0.05",
+    )
+
+    assert code == 1
+    assert [(w["size"], w["failed"], w["tripped"]) for w in report["waves"]] == [(1, 1, True)]
+    ((member,),) = [w["failedMembers"] for w in report["waves"]]
+    row = statuses(report)
+    assert row[f"{member['cluster']}/{member['service']}"] == "FAILED"
+    assert member["reason"].endswith("had not ended after 1 s")
+    assert report["stopped"].startswith("the run stopped after wave 1 of 2: 1 of 1 deployments failed")
 
 
 def test_an_organization_run_surveys_every_active_account_through_its_member_role(
@@ -285,6 +345,48 @@ def test_an_unknown_report_extension_is_refused_before_anything_runs(
     assert ".json, .csv, .md or .html" in err
 
 
+@pytest.mark.parametrize(
+    ("options", "problem"),
+    [
+        (["--accounts", "12345"], "--accounts: '12345' is not a 12-digit account id"),
+        (["--accounts", f"{ACCOUNT},{ACCOUNT}"], f"--accounts: {ACCOUNT!r} is given twice"),
+        (["--regions", "mars-1"], "--regions: 'mars-1' is not a region"),
+        (["--regions", "us-east-1,us-east-1"], "--regions: 'us-east-1' is given twice"),
+        (["--clusters", "shop prod"], "--clusters: 'shop prod' is not a cluster name"),
+        (["--clusters", f"{fleet.CLUSTER},{fleet.CLUSTER}"], f"--clusters: {fleet.CLUSTER!r} is given twice"),
+        (["--workers", "0"], "--workers: 0: at least 1"),
+        (["--workers", "100000"], "--workers: 100000: at most 64"),
+        (["--poll", "0"], "--poll: 0.0: a number of seconds more than 0"),
+        (["--poll", "nan"], "--poll: nan: a number of seconds more than 0"),
+        (["--verify-timeout", "inf"], "--verify-timeout: inf: a number of seconds more than 0"),
+        (["--wave-growth", "nan"], "--wave-growth: nan: a finite number"),
+        (["--wave-growth", "inf"], "--wave-growth: inf: a finite number"),
+        (["--failure-share", "1"], "waves: failure_share must be in [0, 1)"),
+        (["--profile", "no-such"], "--profile: unknown profile 'no-such'"),
+        (["--report", "/no/such/folder/r.json"], "--report: /no/such/folder: no such folder"),
+    ],
+)
+def test_every_option_is_checked_before_anything_runs(
+    aws: Aws,
+    fleet_: fleet.Fleet,
+    cache: Path,
+    capsys: pytest.CaptureFixture[str],
+    options: list[str],
+    problem: str,
+) -> None:
+    before = running(aws)
+    where = ["--regions", "us-east-1"] if "--regions" not in options else []
+
+    code = main(["backfill", "--mode", "enforce", *where, *options])
+
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith(f"sidecar-enforcer backfill: {problem}")
+    assert running(aws) == before
+    assert not (cache / "cache").exists()  # not even the plans file
+
+
 def test_progress_is_plain_lines_when_stderr_is_not_a_terminal(
     aws: Aws, fleet_: fleet.Fleet, cache: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -315,3 +417,101 @@ def test_with_a_status_topic_the_run_publishes_one_digest_and_no_status_per_serv
         report["totals"],
     )
     assert digest["report"]["file"].endswith("r.json")
+
+
+@pytest.mark.parametrize(
+    ("fault", "why"),
+    [
+        (RuntimeError("injected fault\nover two lines"), "RuntimeError: injected fault over two lines"),
+        (KeyboardInterrupt(), "interrupted (Ctrl-C)"),
+    ],
+)
+def test_a_fault_after_the_first_change_still_writes_the_report_and_publishes_the_digest(
+    aws: Aws,
+    fleet_: fleet.Fleet,
+    cache: Path,
+    inbox: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    fault: BaseException,
+    why: str,
+) -> None:
+    from sidecar_enforcer.usecases.verify_deployment import VerifyDeployment
+
+    def faulty(*args: Any, **kwargs: Any) -> Any:
+        raise fault
+
+    # The first wave's service is remediated (registered and deployed); judging its deployment fails.
+    monkeypatch.setattr(VerifyDeployment, "__call__", faulty)
+    before = running(aws)
+    with Settler(ACCOUNT, "us-east-1", interval=0.05):
+        code, report = backfill(
+            cache, "--mode", "enforce", "--clusters", fleet.CLUSTER, "--first-wave", "1", "--poll", "0.05"
+        )
+
+    assert code == 1
+    assert report["stopped"] == f"the run stopped: {why}"
+    changed = [r for r in report["results"] if r["status"] == "REMEDIATED"]
+    assert len(changed) == 1
+    (row,) = changed
+    assert running(aws)[f"{row['cluster']}/{row['service']}"] == row["newTaskDefinitionArn"]
+    assert {k for k, v in running(aws).items() if v != before[k]} == {f"{row['cluster']}/{row['service']}"}
+    untouched = [r for r in report["results"] if r["status"] == "NONCOMPLIANT"]
+    assert untouched
+    assert all(r["reasons"][-1] == f"not changed: {report['stopped']}" for r in untouched)
+    (message,) = inbox.messages_raw()
+    digest = json.loads(message["Body"])
+    assert (digest["runId"], digest["stopped"]) == (report["runId"], report["stopped"])
+    assert f"STOPPED: the run stopped: {why}" in capsys.readouterr().out
+
+
+def test_a_plans_file_that_cannot_be_read_or_written_is_a_warning_and_the_report_is_written(
+    aws: Aws, fleet_: fleet.Fleet, cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (cache / "blocked").write_text("a file where the plans' folder should be")
+    damaged = cache / "damaged.json"
+    damaged.write_text("{not json")
+
+    code, first = backfill(cache, "--mode", "audit", "--plans", str(cache / "blocked" / "plans.json"))
+    err = capsys.readouterr().err.splitlines()
+    code_again, again = backfill(cache, "--mode", "audit", "--plans", str(damaged), name="again.json")
+    err_again = capsys.readouterr().err.splitlines()
+
+    assert (code, code_again) == (0, 0)
+    assert statuses(first) == statuses(again)
+    (warning,) = [line for line in err if "warning" in line]
+    blocked = cache / "blocked" / "plans.json"
+    assert warning.startswith(f"sidecar-enforcer backfill: warning: plans not remembered in {blocked}: ")
+    assert [line for line in err_again if "warning" in line] == [
+        f"sidecar-enforcer backfill: warning: plans not read from {damaged}: not JSON; planning afresh"
+    ]
+    assert json.loads(damaged.read_text())["v"] == 2  # replaced by this run's plans
+
+
+def test_a_digest_that_cannot_be_published_is_one_line_and_the_report_is_still_written(
+    aws: Aws,
+    fleet_: fleet.Fleet,
+    cache: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("STATUS_TOPIC_ARN", f"arn:aws:sns:us-east-1:{ACCOUNT}:no-such-topic")
+
+    code, report = backfill(cache, "--mode", "audit")
+
+    assert code == 1
+    assert report["services"] == 9
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if "digest" in line]
+    assert line.startswith("sidecar-enforcer backfill: digest not published: ")
+
+
+def test_a_region_without_services_names_the_caller_s_account_in_the_report(
+    aws: Aws, fleet_: fleet.Fleet, cache: Path
+) -> None:
+    report = cache / "empty.json"
+
+    code = main(["backfill", "--regions", "eu-west-3", "--report", str(report)])
+
+    data = json.loads(report.read_text())
+    assert (code, data["services"]) == (0, 0)
+    assert data["scope"]["accounts"] == [ACCOUNT]

@@ -218,6 +218,12 @@ def test_a_first_wave_whose_deployments_fail_trips_the_breaker_and_the_rest_is_u
     report = stored_report(bucket, "bf-breaker")
     assert report["stopped"] == digest["stopped"]
     assert [(w["failed"], w["tripped"]) for w in report["waves"]] == [(len(first), True)]
+    named = report["waves"][0]["failedMembers"]
+    assert {f"{m['cluster']}/{m['service']}" for m in named} == first
+    for member in named:
+        assert member["status"] == "DEPLOYMENT_FAILED"
+        assert member["reason"].startswith("the deployment failed: ECS deployment circuit breaker")
+    assert {f"{r['cluster']}/{r['service']}" for r in report["results"] if r.get("wave") == 1} == first
     after = running(aws)
     for row in report["results"]:
         name = f"{row['cluster']}/{row['service']}"
@@ -225,6 +231,41 @@ def test_a_first_wave_whose_deployments_fail_trips_the_breaker_and_the_rest_is_u
         if name not in first:
             assert row["reasons"][-1] == f"not changed: {digest['stopped']}"
     assert ledger(aws, table).run("bf-breaker")["status"] == "STOPPED"  # type: ignore[index]
+
+
+def test_a_service_tagged_for_audit_never_enters_a_wave_and_is_reported_in_audit(
+    aws: Aws,
+    waves_fleet: dict[str, str],
+    table: str,
+    inbox: Inbox,
+    bucket: Any,  # noqa: F811
+    backfill: Any,  # noqa: F811
+    pipeline: Pipeline,
+) -> None:
+    # wave-a/app-0 comes first: in the first wave, its audit's NONCOMPLIANT would count as a failed
+    # deployment and trip the fleet breaker.
+    audited = "wave-a/app-0"
+    arn = aws.ecs.describe_services(cluster="wave-a", services=["app-0"])["services"][0]["serviceArn"]
+    aws.ecs.tag_resource(resourceArn=arn, tags=[{"key": "tracing-sidecar", "value": "jaeger:audit"}])
+    start(backfill, "bf-audited", first=1, growth=100)
+    pipeline.drain()
+    run = ledger(aws, table).run("bf-audited")
+    assert run is not None
+    planned = [wave_services(aws, table, "bf-audited", n) for n in range(1, len(run["sizes"]) + 1)]
+    assert audited not in set().union(*planned)
+    assert sum(run["sizes"]) == len(waves_fleet) - 1
+
+    while play(aws, pipeline):
+        pass
+
+    (message,) = inbox.messages_raw()
+    digest = json.loads(message["Body"])
+    assert digest.get("stopped") is None
+    assert digest["totals"] == {"VERIFIED": len(waves_fleet) - 1, "NONCOMPLIANT": 1}
+    report = stored_report(bucket, "bf-audited")
+    row = next(r for r in report["results"] if f"{r['cluster']}/{r['service']}" == audited)
+    assert (row["status"], row["mode"], row["auditOnly"]) == ("NONCOMPLIANT", "audit", True)
+    assert running(aws)[audited] == waves_fleet[audited]
 
 
 def test_a_duplicated_wave_item_and_a_duplicated_deployment_event_count_once(

@@ -175,6 +175,32 @@ def test_profiles_lists_a_custom_folder_s_profile_and_reports_a_broken_one(tmp_p
     assert "version" in result.stderr
 
 
+def test_profiles_flags_a_profile_that_needs_an_allowance_and_says_which(tmp_path: Path) -> None:
+    agent = builtin_profiles()["jaeger"].model_dump(mode="json", by_alias=True)
+    agent["name"] = "node-agent"
+    agent["container"] |= {"privileged": True, "user": "0"}
+    (tmp_path / "node-agent.json").write_text(json.dumps(agent))
+    allowed = json.dumps({"node-agent": ["container.user"], "fluent-bit": ["container.user"]})
+
+    result = run(
+        "profiles", env=os.environ | {"PROFILES_DIR": str(tmp_path), "ALLOWED_PROFILE_MEMBERS": allowed}
+    )
+
+    assert result.returncode == 0, result.stderr
+    header, *lines = result.stdout.splitlines()
+    assert "ALLOWANCE" in header
+    rows = {line.split()[0]: line for line in lines}
+    assert "container.privileged (not allowed)" in rows["node-agent"]
+    assert "container.user (allowed)" in rows["node-agent"]
+    assert "container.user (allowed)" in rows["fluent-bit"]
+    assert "container." not in rows["jaeger"]
+    # and one line says what the policy lacks, and that its services are refused until then
+    (flag,) = [line for line in result.stderr.splitlines() if "node-agent" in line]
+    assert "container.privileged" in flag
+    assert "REFUSED" in flag
+    assert json.dumps({"node-agent": ["container.privileged", "container.user"]}) in flag
+
+
 # -- against moto's server over HTTP ----------------------------------------------------------------
 
 
@@ -348,6 +374,7 @@ UNREACHABLE = {
     "invoke": ["invoke", "events/cloudtrail-updateservice.json"],
     "local-env": ["local-env"],
     "profiles": ["profiles"],
+    "backfill": ["backfill", "--regions", "us-east-1", "--no-plans"],
 }
 
 
@@ -377,8 +404,9 @@ def test_an_unreachable_endpoint_fails_within_seconds_with_one_line_and_a_hint(
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("command", ["enforce", "backfill"])
 def test_missing_credentials_fail_with_one_line_that_says_where_to_set_them(
-    endpoint: str, tmp_path: Path
+    endpoint: str, tmp_path: Path, command: str
 ) -> None:
     env = user_env(
         AWS_ENDPOINT_URL=endpoint,
@@ -387,11 +415,15 @@ def test_missing_credentials_fail_with_one_line_that_says_where_to_set_them(
         AWS_EC2_METADATA_DISABLED="true",
     )
 
-    result = run("enforce", "--cluster", "c", "--service", "s", "--region", "us-east-1", env=env)
+    args = {
+        "enforce": ["enforce", "--cluster", "c", "--service", "s", "--region", "us-east-1"],
+        "backfill": ["backfill", "--regions", "us-east-1", "--no-plans"],
+    }[command]
+    result = run(*args, env=env)
 
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        "sidecar-enforcer enforce: GetCallerIdentity: no AWS credentials found"
+        f"sidecar-enforcer {command}: GetCallerIdentity: no AWS credentials found"
         " (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
     ]
 

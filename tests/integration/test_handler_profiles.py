@@ -120,7 +120,7 @@ def test_a_drifted_sidecar_is_upgraded_when_the_policy_says_so(
     jaeger = container(aws, new, "jaeger")
     assert jaeger["image"] == JAEGER.image
     assert {"name": "COLLECTOR_OTLP_ENABLED", "value": "true"} in jaeger["environment"]
-    assert sorted(p["containerPort"] for p in jaeger["portMappings"]) == [4317, 4318, 16686]
+    assert not jaeger.get("portMappings")  # the profile maps none: apps reach it on localhost (moto: [])
     search = container(aws, new, "search")
     assert {"containerName": "jaeger", "condition": "START"} in search["dependsOn"]
     assert [m["body"]["status"] for m in inbox.messages()] == ["REMEDIATED"]
@@ -306,7 +306,7 @@ def lite_document(**changes: Any) -> dict[str, Any]:
             "essential": False,
             "cpu": 32,
             "memoryReservation": 64,
-            "portMappings": [{"containerPort": 4317, "protocol": "tcp"}],
+            "user": "10001",
         },
     }
     document.update(changes)
@@ -324,7 +324,7 @@ def test_a_custom_profile_from_ssm_is_used(aws: Aws, invoke: Any, inbox: Inbox, 
     assert (finding["profile"], finding["profileVersion"]) == ("jaeger-lite", "1.0.0")
     jaeger = container(aws, finding["newTaskDefinitionArn"], "jaeger")
     assert jaeger["image"] == LITE_IMAGE
-    assert [p["containerPort"] for p in jaeger["portMappings"]] == [4317]
+    assert jaeger["user"] == "10001"
     assert_no_canary(result, inbox)
 
 
@@ -447,3 +447,66 @@ def test_a_folder_document_replacing_jaeger_is_warned_with_its_path(
 
     assert finding["status"] == "REMEDIATED"
     assert finding["warnings"] == [f"profile jaeger comes from {path}, replacing the shipped one"]
+
+
+# -- a profile's name is its whole path under PROFILES_SSM_PATH ----------------------------------------
+
+
+def test_a_deeper_ssm_document_never_stands_in_for_the_shipped_profile(
+    aws: Aws, invoke: Any, inbox: Inbox, ssm: Any
+) -> None:
+    # Given a document in a team's sub-path that calls itself jaeger, privileged
+    document = lite_document(name="jaeger")
+    document["container"]["privileged"] = True
+    ssm.put_parameter(Name=f"{SSM_PATH}/team-a/jaeger", Value=json.dumps(document), Type="String")
+
+    # When nexus-ai-api-prod (tagged jaeger) is enforced
+    result = invoke(event("cloudtrail-updateservice.json"))
+
+    # Then it gets the shipped jaeger: the deeper document is the profile "team-a/jaeger" (invalid)
+    (finding,) = result["findings"]
+    assert finding["status"] == "REMEDIATED"
+    assert finding["warnings"] == []
+    sidecar = container(aws, finding["newTaskDefinitionArn"], "jaeger")
+    assert sidecar["image"] == JAEGER.image
+    assert not sidecar.get("privileged")
+    assert_no_canary(result, inbox)
+
+
+def test_ssm_documents_resolving_to_one_name_are_both_refused_naming_both(
+    aws: Aws, invoke: Any, inbox: Inbox, ssm: Any
+) -> None:
+    # Given two parameters a tag cannot tell apart (tag values are read case-insensitively)
+    for name in ("jaeger-lite", "Jaeger-Lite"):
+        ssm.put_parameter(Name=f"{SSM_PATH}/{name}", Value=json.dumps(lite_document()), Type="String")
+    retag(aws, NEXUS, "jaeger-lite")
+    before = service(aws, NEXUS)["taskDefinition"]
+
+    result = invoke(event("cloudtrail-updateservice.json"))
+
+    # Then the service is refused, the status naming both parameters, and nothing changed
+    (finding,) = result["findings"]
+    assert finding["status"] == "REFUSED"
+    (reason,) = finding["reasons"]
+    assert f"ssm:{SSM_PATH}/Jaeger-Lite and ssm:{SSM_PATH}/jaeger-lite resolve to one profile name" in reason
+    assert service(aws, NEXUS)["taskDefinition"] == before
+    assert len(revisions(aws, "nexus-ai-api")) == 1
+    (message,) = assert_no_canary(result, inbox)
+    assert message["body"]["status"] == "REFUSED"
+    assert f"ssm:{SSM_PATH}/jaeger-lite" in json.dumps(message["body"]["reasons"])
+
+
+def test_a_folder_and_an_ssm_document_of_one_name_refuse_the_service(
+    aws: Aws, invoke: Any, inbox: Inbox, ssm: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "jaeger.json").write_text(json.dumps(lite_document(name="jaeger")), encoding="utf-8")
+    monkeypatch.setenv("PROFILES_DIR", str(tmp_path))
+    ssm.put_parameter(
+        Name=f"{SSM_PATH}/jaeger", Value=json.dumps(lite_document(name="jaeger")), Type="String"
+    )
+
+    (finding,) = invoke(event("cloudtrail-updateservice.json"))["findings"]
+
+    assert finding["status"] == "REFUSED"
+    (reason,) = finding["reasons"]
+    assert f"{tmp_path / 'jaeger.json'} and ssm:{SSM_PATH}/jaeger" in reason

@@ -38,7 +38,7 @@ def test_a_flapping_status_carries_the_remedy_and_no_value_of_the_service(
     assert [m["body"]["status"] for m in messages] == ["REMEDIATED", "REMEDIATED", "FLAPPING"]
     assert all("remedy" not in m["body"] for m in messages[:2])  # nothing to do: no remedy
     published = messages[2]["body"]
-    assert published["schemaVersion"] == "1.1"
+    assert published["schemaVersion"] == "1.2"
     remedy = published["remedy"]
     jaeger = builtin_profiles()["jaeger"]
     assert remedy["containerDefinitions"] == [dict(jaeger.container)]

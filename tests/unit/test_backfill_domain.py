@@ -6,7 +6,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,17 @@ from sidecar_enforcer.domain.plan import plan
 from sidecar_enforcer.domain.policy import Policy
 from sidecar_enforcer.domain.service_rules import change_planned
 from sidecar_enforcer.domain.status import Status
-from sidecar_enforcer.domain.waves import MAX_WAVES, WavePolicy, judge_wave, plan_waves, too_many_waves
+from sidecar_enforcer.domain.waves import (
+    MAX_WAVES,
+    Next,
+    WavePolicy,
+    after_wave,
+    failed_members,
+    judge_wave,
+    plan_run,
+    plan_waves,
+    too_many_waves,
+)
 from sidecar_enforcer.profiles import builtin_profiles
 from sidecar_enforcer.usecases.backfill import Progress
 from sidecar_enforcer_dev.backfill import FileMemo, ProgressView
@@ -96,6 +108,88 @@ def test_the_breaker_trips_when_more_than_the_share_of_a_wave_failed(
     assert outcome.succeeded + outcome.failed + outcome.neutral == len(statuses)
 
 
+def row(
+    service: str, status: str = "NONCOMPLIANT", cluster: str = "shop", **fields: object
+) -> dict[str, object]:
+    """A service's row in a run, as its status message keeps it."""
+    changes = ["add container 'jaeger'"] if status in ("NONCOMPLIANT", "DRIFTED") else []
+    found = {"status": status, "account": "111122223333", "region": "eu-west-1", "cluster": cluster}
+    return {**found, "service": service, "changes": changes, **fields}
+
+
+def test_a_run_s_waves_hold_the_services_to_change_in_place_order() -> None:
+    rows = [
+        row("b", cluster="web"),
+        row("z"),
+        row("a"),
+        row("ok", "COMPLIANT"),
+        row("drifted-no-upgrade", "DRIFTED", changes=[]),
+        row("refused", "REFUSED"),
+        row("other-profile", profile="adot"),
+    ]
+
+    waves = plan_run(rows, "jaeger", WavePolicy(first=2, growth=1))
+
+    assert [[r["service"] for r in w] for w in waves] == [["a", "z"], ["b"]]
+
+
+def test_a_service_that_asks_for_audit_never_enters_a_wave() -> None:
+    rows = [row("audited", auditOnly=True, mode="audit"), row("api")]
+
+    waves = plan_run(rows, None, WavePolicy(first=1))
+
+    assert [[r["service"] for r in w] for w in waves] == [["api"]]
+
+
+def test_a_wave_member_that_only_audits_is_neither_a_success_nor_a_failure() -> None:
+    # Its tag asked for audit after the survey: reported, unchanged, nothing to say of the fleet.
+    outcome = judge_wave(1, [Status.NONCOMPLIANT, Status.VERIFIED], WavePolicy(failure_share=0.2))
+
+    assert (outcome.succeeded, outcome.failed, outcome.neutral, outcome.tripped) == (1, 0, 1, False)
+
+
+def test_after_a_wave_the_run_queues_the_next_finishes_or_stops_saying_why() -> None:
+    policy = WavePolicy(failure_share=0.2)
+    good, bad = judge_wave(1, [Status.VERIFIED], policy), judge_wave(1, [Status.FAILED], policy)
+
+    assert after_wave(good, [1, 2, 4], policy) == Next(2)
+    assert after_wave(judge_wave(3, [Status.VERIFIED], policy), [1, 2, 4], policy) == Next(None)
+    stopped = after_wave(bad, [1, 2, 4], policy)
+    assert stopped.wave is None
+    assert stopped.stopped == (
+        "the run stopped after wave 1 of 3: 1 of 1 deployments failed (more than 20%); "
+        "6 service(s) left unchanged"
+    )
+
+
+def test_a_wave_s_failed_members_are_named_with_why() -> None:
+    ended = {"k1": "DEPLOYMENT_FAILED", "k2": "VERIFIED", "k3": "FAILED", "k4": "SKIPPED"}
+    rows = {
+        "k1": row("api", "DEPLOYMENT_FAILED", reasons=["adds the sidecar", "rolloutState FAILED"]),
+        "k2": row("web", "VERIFIED"),
+        "k3": row("db", "FAILED", reasons=[]),
+    }
+
+    assert failed_members(ended, rows) == [
+        {
+            "account": "111122223333",
+            "region": "eu-west-1",
+            "cluster": "shop",
+            "service": "api",
+            "status": "DEPLOYMENT_FAILED",
+            "reason": "rolloutState FAILED",
+        },
+        {
+            "account": "111122223333",
+            "region": "eu-west-1",
+            "cluster": "shop",
+            "service": "db",
+            "status": "FAILED",
+            "reason": "",
+        },
+    ]
+
+
 @pytest.mark.parametrize(
     "bad",
     [{"first": 0}, {"first": 5, "largest": 4}, {"growth": 0.5}, {"failure_share": 1.0}, {"per_cluster": 0}],
@@ -172,7 +266,87 @@ def test_the_plan_file_survives_a_run_and_a_damaged_one_is_only_a_miss(tmp_path:
     assert again.get("ctx", "arn:1") == {"v": 1}
     assert again.hits == 1
     path.write_text("{not json")
-    assert FileMemo(path).get("ctx", "arn:1") is None
+    damaged = FileMemo(path)
+    assert damaged.get("ctx", "arn:1") is None
+    assert damaged.warnings == [f"plans not read from {path}: not JSON; planning afresh"]
+
+
+REVISION = "arn:aws:ecs:eu-west-1:111122223333:task-definition/api:7"
+
+
+def endpoints(url: str) -> Callable[[str], str]:
+    """Every region's ECS endpoint behind one URL (AWS_ENDPOINT_URL), or AWS's own."""
+    return lambda region: url or f"https://ecs.{region}.amazonaws.com"
+
+
+def test_a_plan_is_remembered_for_the_endpoint_account_region_and_revision_that_made_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "plans.json"
+    first = FileMemo(path, endpoints(""))
+    first.put("ctx", REVISION, {"v": 1})
+    assert first.save() is None
+
+    # The same ARN behind another endpoint (a local emulator, another partition's) is another revision.
+    assert FileMemo(path, endpoints("http://127.0.0.1:5000")).get("ctx", REVISION) is None
+    assert FileMemo(path, endpoints("")).get("ctx", REVISION.replace("111122223333", "444455556666")) is None
+    assert FileMemo(path, endpoints("")).get("ctx", REVISION.replace("eu-west-1", "us-east-1")) is None
+    assert FileMemo(path, endpoints("")).get("other-ctx", REVISION) is None
+    assert FileMemo(path, endpoints("")).get("ctx", REVISION) == {"v": 1}
+
+
+def test_a_plans_file_that_cannot_be_read_or_written_is_a_warning_and_the_run_goes_on(tmp_path: Path) -> None:
+    folder = tmp_path / "plans.json"
+    folder.mkdir()  # a folder where the file should be: neither read nor written
+    memo = FileMemo(folder, endpoints(""))
+    memo.put("ctx", REVISION, {"v": 1})
+
+    assert memo.get("ctx", REVISION) == {"v": 1}  # this run's own plans still serve it
+    assert memo.warnings == [f"plans not read from {folder}: Is a directory; planning afresh"]
+    warning = memo.save()
+    assert warning is not None
+    assert warning.startswith(f"plans not remembered in {folder}: ")
+    assert "\n" not in warning
+    blocked = FileMemo(tmp_path / "file" / "plans.json", endpoints(""))
+    (tmp_path / "file").write_text("a file where the folder should be")
+    blocked.put("ctx", REVISION, {"v": 1})
+    assert (blocked.save() or "").startswith("plans not remembered in ")
+
+
+# -- the backfill function's payload ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("payload", "problem"),
+    [
+        ({"mode": "audit", "accounts": []}, "accounts: none given"),
+        (
+            {"mode": "audit", "accounts": ["111122223333", "111122223333"]},
+            "accounts: '111122223333' is given twice",
+        ),
+        ({"mode": "audit", "regions": ["eu-west-1", "eu-west-1"]}, "regions: 'eu-west-1' is given twice"),
+        (
+            {"mode": "audit", "clusters": ["shop", "arn:aws:ecs:eu-west-1:111122223333:cluster/shop"]},
+            "clusters: 'arn:aws:ecs:eu-west-1:111122223333:cluster/shop' is given twice",
+        ),
+        ({"mode": "enforce", "growth": float("inf")}, "growth: Input should be a finite number"),
+        (
+            {"mode": "enforce", "verifySeconds": float("inf")},
+            "verifySeconds: Input should be a finite number",
+        ),
+        ({"mode": "enforce", "failureShare": float("nan")}, "failureShare: Input should be a finite number"),
+        ('{"mode": "enforce", "growth": Infinity}', "growth: Input should be a finite number"),
+    ],
+)
+def test_a_payload_that_could_not_run_is_refused_in_one_line(payload: object, problem: str) -> None:
+    from sidecar_enforcer.errors import MalformedEventError
+    from sidecar_enforcer.models.backfill import parse_request
+
+    with pytest.raises(MalformedEventError) as raised:
+        parse_request(payload)
+
+    assert problem in str(raised.value)
+    assert "\n" not in str(raised.value)
 
 
 # -- the report -------------------------------------------------------------------------------------
@@ -220,6 +394,40 @@ def test_each_rendering_holds_every_service_escaped() -> None:
     assert "because &lt;b&gt; | x" in page
     assert "<b>" not in page
     assert json.loads(run_report.render(REPORT, "json")) == REPORT
+
+
+def test_each_rendering_names_a_wave_s_failed_members_and_why() -> None:
+    failed = {**_row("api", "DEPLOYMENT_FAILED"), "wave": 1}
+    member = {k: failed[k] for k in ("account", "region", "cluster", "service", "status")}
+    wave = {"number": 1, "size": 2, "succeeded": 1, "failed": 1, "neutral": 0, "tripped": True}
+    report = run_report.build(
+        run_id="bf-2",
+        mode="enforce",
+        started="2026-12-01T00:00:00+00:00",
+        ended="2026-12-01T00:00:01+00:00",
+        seconds=1.0,
+        rows=[failed, {**_row("web", "VERIFIED"), "wave": 1}],
+        calls={},
+        waves=[{**wave, "failedMembers": [{**member, "reason": "rolloutState <FAILED> | x"}]}],
+        stopped="the run stopped after wave 1 of 1",
+    )
+
+    rows = list(csv.DictReader(io.StringIO(run_report.render(report, "csv"))))
+    markdown = run_report.render(report, "md")
+    page = run_report.render(report, "html")
+
+    assert json.loads(run_report.render(report, "json"))["waves"][0]["failedMembers"][0]["service"] == "api"
+    assert [(r["service"], r["wave"], r["status"]) for r in rows] == [
+        ("api", "1", "DEPLOYMENT_FAILED"),
+        ("web", "1", "VERIFIED"),
+    ]
+    failed_line = (
+        "| 1 | 123456789012/us-east-1 | c | api | DEPLOYMENT_FAILED | rolloutState &lt;FAILED> \\| x |"
+    )
+    assert failed_line in markdown
+    assert re.search(
+        r"c/api <span class=\"badge\">.*?DEPLOYMENT_FAILED</span>: rolloutState &lt;FAILED&gt; \| x", page
+    )
 
 
 @pytest.mark.parametrize(

@@ -88,8 +88,10 @@ class TestBuiltinJaeger:
         assert JAEGER.version
         assert JAEGER.label == f"jaeger@{JAEGER.version}"
 
-    def test_it_exposes_otlp_and_the_ui(self) -> None:
-        assert JAEGER.ports == [4317, 4318, 16686]
+    def test_it_listens_for_otlp_and_the_ui_and_maps_no_port(self) -> None:
+        # the UI and query gRPC are mapped only when the policy publishes them (exposure)
+        assert JAEGER.ports == [4317, 4318, 16685, 16686]
+        assert "portMappings" not in JAEGER.container
         assert JAEGER.otlp is not None
         assert (JAEGER.otlp.grpc_port, JAEGER.otlp.http_port, JAEGER.otlp.protocol) == (4317, 4318, "grpc")
 

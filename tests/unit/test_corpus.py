@@ -39,6 +39,7 @@ UPGRADED = (
     "command",
     "entryPoint",
     "healthCheck",
+    "user",  # the user the profile's image runs as (IMAGE_BOUND)
     "firelensConfiguration",
     "environment",
 )

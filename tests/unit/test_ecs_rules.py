@@ -146,11 +146,17 @@ class TestReferencesAndCycles:
     def test_an_upgraded_sidecar_that_links_to_the_app_is_a_cycle_in_bridge_mode(self) -> None:
         v1 = {"name": SIDECAR, "image": JAEGER_V1, "essential": False, "memoryReservation": 64}
         v1["links"] = ["app"]
+        # links are guarded (profile_rules): allowed here, so ECS's start-order rule speaks
+        allowed = Policy(upgrade_drifted=True, allow_profile_members={"jaeger": ["container.links"]})
 
-        (reason,) = refused(ec2(app(memoryReservation=128), v1))
+        (reason,) = refused(ec2(app(memoryReservation=128), v1), allowed)
 
         assert "cycle" in reason
         assert "-links->" in reason
+        # without the allowance, the upgrade is refused for the link itself, naming the allowance
+        (guarded,) = [r for r in refused(ec2(app(memoryReservation=128), v1)) if "allowProfileMembers" in r]
+        assert guarded.startswith("container 'jaeger' sets links, which links the sidecar")
+        assert '{"jaeger": ["container.links"]}' in guarded
 
     def test_an_upgrade_that_drops_the_health_check_a_healthy_dependency_needs_is_refused(self) -> None:
         # The old image's healthCheck belongs to the old image and is dropped by the upgrade; the
@@ -195,7 +201,10 @@ class TestReferencesAndCycles:
     def test_a_hostname_in_awsvpc_mode_is_refused_on_ec2_too(self) -> None:
         profile = JAEGER.model_copy(update={"container": {**JAEGER.container, "hostname": "collector"}})
 
-        result = plan(ec2(app(memoryReservation=128), network_mode="awsvpc"), [], profile, Policy())
+        # allowed as a guarded member, so that ECS's awsvpc rule is what refuses it
+        allowed = Policy(allow_profile_members={"jaeger": ["container.hostname"]})
+
+        result = plan(ec2(app(memoryReservation=128), network_mode="awsvpc"), [], profile, allowed)
 
         assert result.decision is Decision.REFUSED
         assert result.reasons == [

@@ -24,6 +24,9 @@ def huge() -> Finding:
     for name, info in Finding.model_fields.items():
         if name in ("status", "remedy"):
             continue
+        if info.annotation == bool | None:  # a flag: no length to bound
+            fields[name] = True
+            continue
         if info.annotation == list[str] or list[str] in typing.get_args(info.annotation):
             fields[name] = [f"{name} {n} " + FACE * 50 for n in range(20_000)]
         else:  # str | None
@@ -131,7 +134,7 @@ def test_a_status_that_fits_is_published_whole() -> None:
     request = published(finding)
 
     dumped = finding.model_dump(mode="json", by_alias=True, exclude_none=True)
-    assert json.loads(request["Message"]) == {"schemaVersion": "1.1", **dumped}
+    assert json.loads(request["Message"]) == {"schemaVersion": "1.2", **dumped}
     assert request["MessageAttributes"]["cluster"]["StringValue"] == "shop"
 
 

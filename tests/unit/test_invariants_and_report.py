@@ -143,7 +143,10 @@ class TestViolations:
 
     def test_a_duplicate_port_in_awsvpc(self) -> None:
         def clash(request: dict[str, Any]) -> None:
-            named(request, "jaeger")["portMappings"].append({"containerPort": 8080, "protocol": "tcp"})
+            # the shipped sidecar maps no port: give it the app's
+            named(request, "jaeger").setdefault("portMappings", []).append(
+                {"containerPort": 8080, "protocol": "tcp"}
+            )
 
         assert self.broken(clash) == ["port 8080 used by 2 containers"]
 

@@ -115,7 +115,9 @@ class TestMissingOnFargate:
         sidecar = request["containerDefinitions"][-1]
         assert sidecar["image"] == JAEGER.image
         assert sidecar["essential"] is False
-        assert [p["containerPort"] for p in sidecar["portMappings"]] == [4317, 4318, 16686]
+        # no port mapping, and listening on localhost only: the app reaches it there
+        assert "portMappings" not in sidecar
+        assert env(sidecar)["JAEGER_LISTEN_HOST"] == "127.0.0.1"
         # the app reaches it on localhost (awsvpc shares the network namespace)
         wired = named(request, "app")
         assert env(wired) == {

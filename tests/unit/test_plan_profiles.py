@@ -20,6 +20,7 @@ from sidecar_enforcer.domain.plan import (
 )
 from sidecar_enforcer.domain.policy import Policy
 from sidecar_enforcer.domain.profile import Profile
+from sidecar_enforcer.errors import InputError
 from sidecar_enforcer.profiles import builtin_profiles, parse_profile
 
 from ._factories import (
@@ -49,7 +50,9 @@ AMP_ARN = ADOT_VALUES["AMP_WORKSPACE_ARN"]
 
 UPGRADE = Policy(upgrade_drifted=True)
 STRICT = Policy(accept_equivalents=False)
-WITH_PARAMETERS = Policy(parameters=EXAMPLE_PARAMETERS)
+# fluent-bit runs as its image's default user, root: the example policy allows it on purpose
+FLUENT_ALLOWED = {"fluent-bit": ["container.user"]}
+WITH_PARAMETERS = Policy(parameters=EXAMPLE_PARAMETERS, allow_profile_members=FLUENT_ALLOWED)
 TASK_ROLE = "arn:aws:iam::123456789012:role/shop-api-task"
 CANARY = "CANARY-71e4-never-print-me"
 
@@ -150,7 +153,8 @@ class TestDrift:
         upgraded = request["containerDefinitions"][1]
         assert upgraded["image"] == JAEGER.image
         assert upgraded["essential"] is False
-        assert upgraded["portMappings"] == JAEGER.container["portMappings"]
+        assert "portMappings" not in upgraded  # the profile maps none
+        assert upgraded["user"] == JAEGER.container["user"]
         # the team's members are kept, the profile's environment is added
         assert upgraded["logConfiguration"] == awslogs(prefix="jaeger")
         assert upgraded["memoryReservation"] == 128
@@ -185,10 +189,15 @@ class TestDrift:
             pytest.param(the_jaeger(essential=True), "essential=true", id="essential"),
             pytest.param(
                 the_jaeger(portMappings=[{"containerPort": 4317, "protocol": "tcp"}]),
-                "maps ports 4317; the profile maps 4317, 4318, 16686",
+                "maps ports 4317; the profile maps none",
                 id="ports",
             ),
-            pytest.param(the_jaeger(portMappings=[]), "maps ports none", id="no-ports"),
+            pytest.param(
+                the_jaeger(portMappings=[{"containerPort": 16686, "protocol": "tcp"}]),
+                "maps ports 16686; the profile maps none",
+                id="ui-port",
+            ),
+            pytest.param(the_jaeger(user="0"), "has another user than the profile", id="user"),
             pytest.param(
                 the_jaeger(environment=[{"name": "JAEGER_LISTEN_HOST", "value": CANARY}]),
                 "has another value for environment JAEGER_LISTEN_HOST",
@@ -466,8 +475,8 @@ class TestFluentBit:
         request = requested(result, Decision.MISSING)
         sidecar = named(request, "fluent-bit")
         assert sidecar["firelensConfiguration"] == {"type": "fluentbit"}
-        assert sorted(m["containerPort"] for m in sidecar["portMappings"]) == [4317, 4318]
-        assert env(sidecar) == FLUENT_BIT_VALUES
+        assert "portMappings" not in sidecar
+        assert env(sidecar) == {"OTLP_LISTEN_HOST": "127.0.0.1", **FLUENT_BIT_VALUES}
         wired = named(request, "app")
         assert {"containerName": "fluent-bit", "condition": "START"} in wired["dependsOn"]
         assert env(wired)[OTEL_ENDPOINT] == "http://localhost:4317"
@@ -510,7 +519,12 @@ class TestFluentBit:
         del values["LOKI_HOST"], values["TEMPO_PORT"]
 
         reasons = refused_reasons(
-            plan(fargate(app()), [], FLUENT_BIT, Policy(parameters={"fluent-bit": values}))
+            plan(
+                fargate(app()),
+                [],
+                FLUENT_BIT,
+                Policy(parameters={"fluent-bit": values}, allow_profile_members=FLUENT_ALLOWED),
+            )
         )
 
         assert "fluent-bit parameter LOKI_HOST" in reasons
@@ -541,7 +555,7 @@ def host_profile() -> Profile:
             "image": "cr.jaegertracing.io/jaegertracing/jaeger:2.21.0",
             "essential": False,
             "memoryReservation": 128,
-            "portMappings": [{"containerPort": 4317, "hostPort": 4317, "protocol": "tcp"}],
+            "user": "10001",
         },
     }
     return parse_profile(json.dumps(document), "custom jaeger-host.json")
@@ -615,3 +629,129 @@ class TestNames:
         assert first["containerDefinitions"][-1]["name"] == "jaeger-sidecar"
         assert second["containerDefinitions"][-1]["name"] == "jaeger-sidecar-2"
         assert second["containerDefinitions"][-1]["image"] == JAEGER.image
+
+
+# -- exposure: no port beyond what the task's apps need, localhost where the mode allows ---------------
+
+
+class TestExposure:
+    """Apps reach the sidecar on localhost in awsvpc and host mode, by their link in bridge mode: no
+    port mapping serves them, so none is added unless the policy publishes a port."""
+
+    def test_on_awsvpc_nothing_is_mapped_and_the_sidecar_listens_on_localhost(self) -> None:
+        request = requested(plan(fargate(app()), [], JAEGER), Decision.MISSING)
+
+        sidecar = named(request, "jaeger")
+        assert "portMappings" not in sidecar
+        assert env(sidecar)["JAEGER_LISTEN_HOST"] == "127.0.0.1"
+        # the query endpoints ignore JAEGER_LISTEN_HOST: the command moves them with it
+        assert all("${env:JAEGER_LISTEN_HOST}" in arg for arg in sidecar["command"])
+
+    def test_in_bridge_mode_it_listens_on_every_interface_and_apps_come_by_their_link(self) -> None:
+        request = requested(plan(ec2(app(memoryReservation=128)), [], JAEGER), Decision.MISSING)
+
+        sidecar = named(request, "jaeger")
+        assert "portMappings" not in sidecar
+        assert env(sidecar)["JAEGER_LISTEN_HOST"] == "0.0.0.0"  # noqa: S104 - what the planner must set
+        assert named(request, "app")["links"] == ["jaeger"]
+        # and the bridge sidecar is compliant as planned
+        assert plan(request, [], JAEGER).decision is Decision.COMPLIANT
+
+    def test_in_host_mode_it_listens_on_the_instance_s_localhost(self) -> None:
+        document = json.loads(json.dumps(JAEGER.model_dump(mode="json", by_alias=True)))
+        document.update(name="jaeger-host", allowHostMode=True)
+        profile = parse_profile(json.dumps(document), "custom jaeger-host.json")
+
+        request = requested(
+            plan(ec2(app(memoryReservation=128), network_mode="host"), [], profile), Decision.MISSING
+        )
+
+        assert env(named(request, "jaeger"))["JAEGER_LISTEN_HOST"] == "127.0.0.1"
+        assert "portMappings" not in named(request, "jaeger")
+
+    def test_a_port_the_policy_publishes_is_mapped_and_reachable(self) -> None:
+        policy = Policy(publish_ports={"jaeger": [16686]})
+
+        request = requested(plan(fargate(app()), [], JAEGER, policy), Decision.MISSING)
+
+        sidecar = named(request, "jaeger")
+        assert sidecar["portMappings"] == [{"containerPort": 16686, "protocol": "tcp"}]
+        # a mapping to a loopback listener would reach nothing
+        assert env(sidecar)["JAEGER_LISTEN_HOST"] == "0.0.0.0"  # noqa: S104 - what the planner must set
+        assert plan(request, [], JAEGER, policy).decision is Decision.COMPLIANT
+        # a policy that stops publishing it finds the sidecar drifted, naming the port
+        unpublished = plan(request, [], JAEGER)
+        assert unpublished.decision is Decision.DRIFTED
+        assert any("maps ports 16686; the profile maps none" in r for r in unpublished.reasons)
+
+    def test_publishing_a_port_of_another_profile_changes_nothing(self) -> None:
+        request = requested(
+            plan(fargate(app()), [], JAEGER, Policy(publish_ports={"adot": [4317]})), Decision.MISSING
+        )
+
+        assert "portMappings" not in named(request, "jaeger")
+
+    def test_a_published_port_the_sidecar_does_not_listen_on_is_refused_naming_it(self) -> None:
+        reasons = refused_reasons(plan(fargate(app()), [], JAEGER, Policy(publish_ports={"jaeger": [9999]})))
+
+        assert (
+            "the policy publishes port 9999 of profile jaeger, which its sidecar does not listen on"
+            in reasons
+        )
+
+    def test_the_listen_host_variable_must_be_set_by_the_document(self) -> None:
+        document = JAEGER.model_dump(mode="json", by_alias=True)
+        document["container"]["environment"] = []
+
+        with pytest.raises(InputError) as caught:
+            parse_profile(json.dumps(document), "custom.json")
+
+        assert "listenHostVariable: JAEGER_LISTEN_HOST is not set in container.environment" in str(
+            caught.value
+        )
+
+
+# -- a task's roles are checked in the task's own account only -------------------------------------
+
+
+class TestRolesOfAnotherAccount:
+    FOREIGN = "arn:aws:iam::999999999999:role/shop-api-task"
+
+    def test_a_task_role_of_another_account_is_reported_and_not_asked_of_the_simulator(self) -> None:
+        result = plan(fargate(app(), taskRoleArn=self.FOREIGN), [], ADOT, WITH_PARAMETERS)
+
+        assert result.decision is Decision.MISSING
+        assert result.permissions == []  # nothing for IAM's policy simulator, in any account
+        assert result.warnings == [
+            f"task role {self.FOREIGN} is in account 999999999999, not the task's account 123456789012: "
+            "the enforcer checks and assumes a task's roles only in the task's own account; "
+            "what the adot sidecar needs of it is not checked"
+        ]
+
+    @pytest.mark.parametrize(
+        ("role", "why"),
+        [
+            (
+                "arn:aws-us-gov:iam::123456789012:role/r",
+                "is in partition aws-us-gov, not the task's partition aws",
+            ),
+            ("arn:aws:sts::123456789012:assumed-role/r/s", "is no IAM role ARN"),
+            ("arn:aws:iam::123456789012:user/r", "is no IAM role ARN"),
+            ("arn:aws:iam:", "is no IAM role ARN"),
+        ],
+    )
+    def test_any_role_arn_not_of_the_task_s_account_is_reported(self, role: str, why: str) -> None:
+        result = plan(fargate(app(), executionRoleArn=role), [], JAEGER)
+
+        assert result.warnings == [
+            f"execution role {role} {why}: the enforcer checks and assumes a task's roles only in the "
+            "task's own account"
+        ]
+
+    @pytest.mark.parametrize("role", [TASK_ROLE, "shop-api-task"])
+    def test_a_role_of_the_task_s_own_account_is_checked(self, role: str) -> None:
+        result = plan(fargate(app(), taskRoleArn=role), [], ADOT, WITH_PARAMETERS)
+
+        assert result.warnings == []
+        assert result.permissions
+        assert result.task_role_arn == role

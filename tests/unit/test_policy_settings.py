@@ -227,6 +227,7 @@ class TestPolicyDocument:
             "renameOnConflict",
             "parameters",
             "allowProfileMembers",
+            "publishPorts",
         }
         assert Policy.model_validate_json(text) == policy
 

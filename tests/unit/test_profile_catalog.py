@@ -105,7 +105,7 @@ class TestShippedProfiles:
         [
             pytest.param("adot", [4317, 4318], id="adot"),
             pytest.param("fluent-bit", [4317, 4318, 24224], id="fluent-bit"),
-            pytest.param("jaeger", [4317, 4318, 16686], id="jaeger"),
+            pytest.param("jaeger", [4317, 4318, 16685, 16686], id="jaeger"),
         ],
     )
     def test_ports(self, name: str, ports: list[int]) -> None:
@@ -118,12 +118,17 @@ class TestShippedProfiles:
         assert adot.otlp is not None
         assert (adot.otlp.grpc_port, adot.otlp.http_port) == (4317, 4318)
 
+    @pytest.mark.parametrize("name", ["adot", "fluent-bit", "jaeger"])
+    def test_no_shipped_profile_maps_a_port(self, name: str) -> None:
+        # apps reach the sidecar on localhost (awsvpc, host) or by their link (bridge): a mapping
+        # would only let in what the security groups admit; the policy's publishPorts asks for one
+        assert "portMappings" not in builtin_profiles()[name].container
+
     def test_fluent_bit_listens_for_firelens_without_a_mapping(self) -> None:
         fluent_bit = builtin_profiles()["fluent-bit"]
 
         assert fluent_bit.listens == [24224]
-        mapped = {m["containerPort"] for m in fluent_bit.container["portMappings"]}
-        assert 24224 not in mapped
+        assert fluent_bit.listen_host_variable == "OTLP_LISTEN_HOST"
 
     def test_the_catalog_is_built_once(self) -> None:
         assert builtin_catalog() is builtin_catalog()
@@ -134,7 +139,7 @@ class TestShippedProfiles:
 
 class TestInvalidDocuments:
     def test_a_port_mapping_of_the_wrong_type_names_the_member(self) -> None:
-        text = edited("jaeger", lambda d: d["container"]["portMappings"][0].update(containerPort="4317"))
+        text = edited("jaeger", lambda d: d["container"].update(portMappings=[{"containerPort": "4317"}]))
 
         message = refused(text)
 
@@ -142,7 +147,7 @@ class TestInvalidDocuments:
         assert "containerPort" in message
 
     def test_a_port_mapping_error_uses_the_documented_dotted_path(self) -> None:
-        text = edited("jaeger", lambda d: d["container"]["portMappings"][0].update(containerPort="4317"))
+        text = edited("jaeger", lambda d: d["container"].update(portMappings=[{"containerPort": "4317"}]))
 
         assert "container.portMappings.0.containerPort" in refused(text)
 
@@ -270,13 +275,15 @@ class TestCatalog:
         assert "\n" not in message
         assert catalog.get("jaeger") == builtin_profiles()["jaeger"]
 
-    def test_a_later_valid_document_clears_an_earlier_error(self) -> None:
+    def test_a_valid_document_added_later_clears_an_earlier_error(self) -> None:
+        # one batch holding both would be a clash (both refused); a catalog built on one with an
+        # error takes the new document
         broken = edited("jaeger", lambda d: d["container"].update(image="jaegertracing/jaeger:latest"))
         good = json.dumps(pinned_jaeger("2.50.0"))
 
-        catalog = builtin_catalog().with_documents(
-            [("jaeger", "/opt/profiles/jaeger.json", broken), ("jaeger", "ssm:/p/jaeger", good)]
-        )
+        first = builtin_catalog().with_documents([("jaeger", "/opt/profiles/jaeger.json", broken)])
+        assert "jaeger" in first.errors
+        catalog = first.with_documents([("jaeger", "ssm:/p/jaeger", good)])
 
         assert "jaeger" not in catalog.errors
         jaeger = catalog.get("jaeger")
@@ -518,6 +525,18 @@ class TestFolderDocuments:
 
         assert [name for name, _, _ in folder_documents(str(tmp_path))] == ["a", "b", "c"]
 
+    def test_documents_in_sub_folders_are_named_by_their_whole_path(self, tmp_path: Path) -> None:
+        (tmp_path / "team-a").mkdir()
+        (tmp_path / "team-a" / "jaeger.json").write_text("{}", "utf-8")
+        (tmp_path / "jaeger.json").write_text("{}", "utf-8")
+
+        documents = folder_documents(str(tmp_path))
+
+        assert [(name, origin) for name, origin, _ in documents] == [
+            ("jaeger", str(tmp_path / "jaeger.json")),
+            ("team-a/jaeger", str(tmp_path / "team-a" / "jaeger.json")),
+        ]
+
     def test_an_empty_folder_has_no_documents(self, tmp_path: Path) -> None:
         assert folder_documents(str(tmp_path)) == []
 
@@ -558,9 +577,10 @@ class TestSsmProfiles:
 
         documents = SsmProfiles(boto3.client("ssm", region_name=REGION), SSM_PATH).documents()
 
+        # a deeper document is named by its whole path, never by its last segment
         assert sorted(documents) == [
-            ("adot", f"ssm:{SSM_PATH}/team/a/adot", "adot text"),
             ("jaeger", f"ssm:{SSM_PATH}/jaeger", "jaeger text"),
+            ("team/a/adot", f"ssm:{SSM_PATH}/team/a/adot", "adot text"),
         ]
 
     def test_a_trailing_slash_gives_the_same_origins(self) -> None:
@@ -656,7 +676,8 @@ class TestProfileSource:
         assert calls == []
         assert catalog == builtin_catalog()
 
-    def test_folder_then_ssm_documents_later_ones_win(self, tmp_path: Path) -> None:
+    def test_a_folder_and_an_ssm_document_of_one_name_are_both_refused(self, tmp_path: Path) -> None:
+        # which one wins would be the order the sources are read in: neither does
         (tmp_path / "jaeger.json").write_text(json.dumps(pinned_jaeger("2.10.0")), "utf-8")
         (tmp_path / "team-jaeger.json").write_text(json.dumps(pinned_jaeger(name="team-jaeger")), "utf-8")
         put(f"{SSM_PATH}/jaeger", json.dumps(pinned_jaeger("2.20.0")))
@@ -664,10 +685,96 @@ class TestProfileSource:
         settings = Settings(profiles_dir=str(tmp_path), profiles_ssm_path=SSM_PATH)
         catalog = profile_source(settings, Clients())()
 
-        jaeger = catalog.get("jaeger")
-        assert jaeger is not None
-        assert jaeger.image.endswith(":2.20.0")
+        assert catalog.get("jaeger") is None  # nor the shipped one
+        error = catalog.errors["jaeger"]
+        assert str(tmp_path / "jaeger.json") in error
+        assert f"ssm:{SSM_PATH}/jaeger" in error
+        assert "both refused" in error
+        assert "\n" not in error
         assert catalog.origins["team-jaeger"] == str(tmp_path / "team-jaeger.json")
+
+    def test_a_deeper_ssm_document_is_the_profile_of_its_whole_path(self) -> None:
+        put(f"{SSM_PATH}/team-a/jaeger", json.dumps(pinned_jaeger("2.66.0", name="team-a/jaeger")))
+
+        catalog = profile_source(Settings(profiles_ssm_path=SSM_PATH), Clients())()
+
+        assert catalog.get("jaeger") == builtin_profiles()["jaeger"]
+        team = catalog.get("team-a/jaeger")
+        assert team is not None
+        assert team.image.endswith(":2.66.0")
+
+
+# -- a profile's name is its whole path ------------------------------------------------------------
+
+
+class TestNamesAreWholePaths:
+    def test_a_deeper_document_naming_a_shipped_profile_does_not_replace_it(self) -> None:
+        doc = json.dumps(pinned_jaeger("6.6.6"))  # says "jaeger"
+
+        catalog = builtin_catalog().with_documents([("team/a/jaeger", f"ssm:{SSM_PATH}/team/a/jaeger", doc)])
+
+        assert catalog.get("jaeger") == builtin_profiles()["jaeger"]
+        assert catalog.replacement("jaeger") is None
+        error = catalog.errors["team/a/jaeger"]
+        assert "'jaeger' differs from the document's name 'team/a/jaeger'" in error
+        assert "whole path" in error
+
+    def test_two_deeper_documents_of_one_last_segment_stand_in_for_nothing(self) -> None:
+        first = json.dumps(pinned_jaeger("1.1.1", name="team/a/jaeger"))
+        second = json.dumps(pinned_jaeger("2.2.2", name="team/b/jaeger"))
+
+        for order in ([0, 1], [1, 0]):
+            docs = [
+                ("team/a/jaeger", f"ssm:{SSM_PATH}/team/a/jaeger", first),
+                ("team/b/jaeger", f"ssm:{SSM_PATH}/team/b/jaeger", second),
+            ]
+            catalog = builtin_catalog().with_documents([docs[i] for i in order])
+
+            assert catalog.get("jaeger") == builtin_profiles()["jaeger"]
+            a, b = catalog.get("team/a/jaeger"), catalog.get("team/b/jaeger")
+            assert a is not None
+            assert a.image.endswith(":1.1.1")
+            assert b is not None
+            assert b.image.endswith(":2.2.2")
+
+    @pytest.mark.parametrize("order", [[0, 1], [1, 0]], ids=["lower-first", "upper-first"])
+    def test_names_a_tag_cannot_tell_apart_are_both_refused_in_any_order(self, order: list[int]) -> None:
+        # a tag's value is read case-insensitively: "Jaeger-Lite" and "jaeger-lite" are one name
+        docs = [
+            ("jaeger-lite", f"ssm:{SSM_PATH}/jaeger-lite", json.dumps(pinned_jaeger(name="jaeger-lite"))),
+            ("Jaeger-Lite", f"ssm:{SSM_PATH}/Jaeger-Lite", json.dumps(pinned_jaeger(name="jaeger-lite"))),
+        ]
+
+        catalog = builtin_catalog().with_documents([docs[i] for i in order])
+
+        assert catalog.get("jaeger-lite") is None
+        error = catalog.errors["jaeger-lite"]
+        assert (
+            f"ssm:{SSM_PATH}/Jaeger-Lite and ssm:{SSM_PATH}/jaeger-lite resolve to one profile name" in error
+        )
+        assert "both refused" in error
+
+    def test_two_documents_of_a_shipped_name_refuse_it_and_never_fall_back(self) -> None:
+        docs = [
+            ("jaeger", "/opt/profiles/jaeger.json", json.dumps(pinned_jaeger("2.1.0"))),
+            ("jaeger", f"ssm:{SSM_PATH}/jaeger", json.dumps(pinned_jaeger("2.2.0"))),
+        ]
+
+        catalog = builtin_catalog().with_documents(docs)
+
+        assert catalog.get("jaeger") is None
+        assert "/opt/profiles/jaeger.json and ssm:" in catalog.errors["jaeger"]
+        assert catalog.get("adot") == builtin_profiles()["adot"]
+
+    @pytest.mark.parametrize("name", ["team-a/jaeger", "a/b/c"])
+    def test_a_profile_name_may_be_a_path(self, name: str) -> None:
+        assert parse_profile(json.dumps(pinned_jaeger(name=name)), "custom.json").name == name
+
+    @pytest.mark.parametrize(
+        "name", ["/jaeger", "team-a/", "team//jaeger", "Team/jaeger", "../jaeger", "a" * 129]
+    )
+    def test_a_profile_name_is_not_any_path(self, name: str) -> None:
+        refused(json.dumps(pinned_jaeger(name=name)))
 
 
 def test_dump_of_every_shipped_profile_parses_back() -> None:

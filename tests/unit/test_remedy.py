@@ -39,7 +39,9 @@ from sidecar_enforcer.profiles import builtin_profiles
 from ._factories import OTEL_ENDPOINT, OTEL_PROTOCOL, ROOT, app, awslogs, ec2, env, fargate, named
 
 EXAMPLE_POLICY = json.loads((ROOT / "examples" / "policy.json").read_text(encoding="utf-8"))
-POLICY = Policy(parameters=EXAMPLE_POLICY["parameters"])
+POLICY = Policy(
+    parameters=EXAMPLE_POLICY["parameters"], allow_profile_members=EXAMPLE_POLICY["allowProfileMembers"]
+)
 SENTINEL = "sentinel-app-value-7f3a"  # in the app's environment, secrets and logs: never in a remedy
 SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:sentinel-app-secret-7f3a"
 
@@ -138,7 +140,14 @@ def remedy_for(
 def cases() -> Iterator[tuple[str, Profile, Policy, bool]]:
     for name, profile in sorted(builtin_profiles().items()):
         yield name, profile, POLICY, True
-    custom = Policy(parameters={"awkward": CUSTOM_VALUES})
+    # the awkward profile's secrets, log-driver secrets, ulimits and port mappings, allowed on purpose
+    allowed = [
+        "container.secrets",
+        "container.logConfiguration.secretOptions",
+        "container.ulimits",
+        "container.portMappings",
+    ]
+    custom = Policy(parameters={"awkward": CUSTOM_VALUES}, allow_profile_members={"awkward": allowed})
     yield "awkward-custom", custom_profile(), custom, False
     yield "awkward-shown", custom_profile(), custom, True
 
@@ -236,7 +245,11 @@ def test_what_counts_as_plainly_harmless(name: str, value: str, shown: bool) -> 
 def test_a_shipped_profiles_parameters_are_shown_as_the_planner_sets_them() -> None:
     found = built("fluent-bit")
 
-    assert env(found.container) == EXAMPLE_POLICY["parameters"]["fluent-bit"]
+    # with the listen host the planner sets on Fargate (awsvpc: localhost)
+    assert env(found.container) == {
+        "OTLP_LISTEN_HOST": "127.0.0.1",
+        **EXAMPLE_POLICY["parameters"]["fluent-bit"],
+    }
 
 
 # -- which statuses get one -----------------------------------------------------------------------

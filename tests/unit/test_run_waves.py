@@ -451,3 +451,32 @@ def test_two_planners_of_one_run_never_mix_their_waves(monkeypatch: pytest.Monke
         runs.keeper.record(RunTag(RUN, "enforce", number), runs.key(name), ended)
     assert sorted(n for number in (1, 2, 3) for n in runs.wave(number)) == sorted(names[1:])
     assert runs.doc()["status"] == "DONE"
+
+
+class RefusingReports:
+    """A report bucket that refuses every object (access denied, a bucket deleted)."""
+
+    def put(self, key: str, body: str, content_type: str) -> str:
+        raise AwsError(f"PutObject {key}: AccessDenied")
+
+
+def test_a_report_the_bucket_refuses_still_ends_the_run_in_its_digest(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    runs = Runs(2, WavePolicy(first=2))
+    runs.keeper = RunKeeper(
+        runs.ledger,
+        FinishRun(runs.ledger, RefusingReports(), runs),  # type: ignore[arg-type]
+        lambda: runs,  # type: ignore[arg-type,return-value]
+        visibility_seconds=VISIBILITY,
+    )
+    runs.survey()
+    for name in runs.wave(1):
+        runs.remediate(1, name)
+        runs.verdict(1, name)
+
+    (digest,) = runs.digests
+    assert digest.totals == {"VERIFIED": 2}
+    assert digest.report == {}  # stored nowhere, and the digest says so by naming no place
+    assert runs.doc()["status"] == "DONE"
+    assert "report not stored: PutObject backfill/bf-unit/report.json: AccessDenied" in caplog.text

@@ -699,6 +699,19 @@ def test_audit_reports_what_would_change_and_changes_nothing() -> None:
     assert world.table.writes() == []
 
 
+def test_a_service_whose_own_tag_asks_for_audit_says_so_whatever_the_runs_mode() -> None:
+    # A backfill's survey decides every service in audit: the finding tells the service that asks for
+    # audit itself (its waves leave it out) from one the survey only audits.
+    tagged = World(snapshot(tags={"tracing-sidecar": "jaeger:audit"}))
+    opted_in = World(snapshot(tags={"tracing-sidecar": "jaeger"}))
+
+    assert tagged.enforce().audit_only is True
+    assert tagged.enforce(mode=Mode.AUDIT).audit_only is True
+    assert opted_in.enforce(mode=Mode.AUDIT).audit_only is None
+    assert opted_in.enforce(mode=Mode.AUDIT).to_message().get("auditOnly") is None
+    assert tagged.enforce(mode=Mode.AUDIT).to_message()["auditOnly"] is True
+
+
 def test_audit_tells_what_to_add_and_a_remediation_needs_no_remedy() -> None:
     audited = World(snapshot(tags={"tracing-sidecar": "audit"})).enforce()
     remediated = World(snapshot()).enforce()
@@ -772,6 +785,73 @@ def test_a_member_services_task_role_is_checked_in_the_member_account() -> None:
     assert finding.status is Status.REMEDIATED
     assert world.roles_asked == [MEMBER]  # IAM's policy simulator in the member account
     assert {asked[0] for asked in world.task_roles.asked} == {f"arn:aws:iam::{MEMBER}:role/app-role"}
+
+
+@pytest.mark.parametrize(
+    "role",
+    [
+        "arn:aws:iam::999999999999:role/app-role",  # another account
+        "arn:aws-cn:iam::123456789012:role/app-role",  # another partition
+    ],
+)
+def test_a_task_role_in_another_account_is_reported_never_simulated_there(role: str) -> None:
+    world = World(
+        snapshot(tags={"tracing-sidecar": "adot"}),
+        documents=(source_document(taskRoleArn=role),),
+        settings=Settings(policy=ADOT_POLICY),
+    )
+
+    finding = world.enforce()
+
+    assert finding.status is Status.REMEDIATED
+    assert world.roles_asked == []  # no simulator, in any account
+    assert world.task_roles.asked == []
+    (warning,) = finding.warnings
+    assert warning.startswith(f"task role {role} is in ")
+    assert f"not the task's {'account ' + ACCOUNT if ':aws:' in role else 'partition aws'}" in warning
+    assert "not checked" in warning
+
+
+def test_the_use_case_itself_never_simulates_a_role_outside_the_scope_s_account() -> None:
+    # A task definition whose ARN names another account than the scope's: the plan finds the role
+    # in the task definition's own account, the use case still asks nothing of another account.
+    other = "999999999999"
+    role = f"arn:aws:iam::{other}:role/app-role"
+    arn = f"arn:aws:ecs:{REGION}:{other}:task-definition/shop-api:7"
+    world = World(
+        snapshot(task_definition=arn, tags={"tracing-sidecar": "adot"}),
+        documents=(
+            source_document(
+                arn=arn, taskRoleArn=role, executionRoleArn=f"arn:aws:iam::{other}:role/ecsTaskExecutionRole"
+            ),
+        ),
+        settings=Settings(policy=ADOT_POLICY),
+    )
+
+    finding = world.enforce()
+
+    assert world.roles_asked == []
+    assert world.task_roles.asked == []
+    assert finding.warnings == [
+        f"task role {role} is in account {other}, not the task's account {ACCOUNT}: the enforcer checks "
+        "and assumes a task's roles only in the task's own account; what the adot sidecar needs of it "
+        "is not checked"
+    ]
+
+
+def test_an_execution_role_in_another_account_is_reported() -> None:
+    role = "arn:aws:iam::999999999999:role/ecsTaskExecutionRole"
+    world = World(
+        snapshot(tags={"tracing-sidecar": "jaeger"}), documents=(source_document(executionRoleArn=role),)
+    )
+
+    finding = world.enforce()
+
+    assert finding.status is Status.REMEDIATED
+    assert finding.warnings == [
+        f"execution role {role} is in account 999999999999, not the task's account {ACCOUNT}: the "
+        "enforcer checks and assumes a task's roles only in the task's own account"
+    ]
 
 
 def test_a_task_role_check_that_fails_is_a_warning_too() -> None:

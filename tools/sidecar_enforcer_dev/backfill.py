@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import secrets
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from sidecar_enforcer.config import Mode, Settings
 from sidecar_enforcer.domain import run_report
+from sidecar_enforcer.domain.arns import parse_arn
 from sidecar_enforcer.domain.waves import WavePolicy
 from sidecar_enforcer.usecases.backfill import Progress, RunSpec
 
@@ -31,45 +34,84 @@ from .options import _policy, _settings
 DEFAULT_PLANS = "sidecar-enforcer/plans.json"
 
 
-class FileMemo:
-    """Plans by revision in a JSON file ({context: {revision ARN: memo}}), read once and written
-    back at the end of a run (atomically: a temporary file renamed over it)."""
+PLANS_VERSION = 2
 
-    def __init__(self, path: Path | None) -> None:
+
+class FileMemo:
+    """Plans by revision in a JSON file, read once and written back at the end of a run (atomically:
+    a temporary file renamed over it).
+
+    A plan is true of one revision as one endpoint serves it, for one profile document and policy:
+    it is kept under the ECS endpoint of the revision's region (``endpoint(region)``: AWS's own, or
+    AWS_ENDPOINT_URL's emulator, whose ARNs can repeat AWS's), the context (domain.verdicts: the
+    profile's name, version and document, and the policy) and the revision's ARN (its partition,
+    Region and account). A file that cannot be read or written is only a cache: a warning
+    (``warnings``, ``save``'s answer), never a run's end."""
+
+    def __init__(self, path: Path | None, endpoint: Callable[[str], str] = lambda region: "") -> None:
         self.path = path
+        self._endpoint = endpoint
+        self._endpoints: dict[str, str] = {}
         self._data: dict[str, dict[str, dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self.hits = 0  # plans found that an earlier run made
-        if path is not None and path.is_file():
-            try:
-                loaded = json.loads(path.read_text(encoding="utf-8"))
-                self._data = loaded if isinstance(loaded, dict) else {}
-            except (OSError, ValueError):
-                self._data = {}  # a damaged cache is only a cache: plan afresh
+        self.warnings: list[str] = []
+        if path is not None and path.exists():
+            self._data = self._read(path)
         self._earlier = {
-            (c, arn) for c, memos in self._data.items() if isinstance(memos, dict) for arn in memos
+            (where, arn) for where, memos in self._data.items() if isinstance(memos, dict) for arn in memos
         }
+
+    def _read(self, path: Path) -> dict[str, dict[str, dict[str, Any]]]:
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            self.warnings.append(f"plans not read from {path}: {exc.strerror}; planning afresh")
+            return {}
+        except ValueError:
+            self.warnings.append(f"plans not read from {path}: not JSON; planning afresh")
+            return {}
+        if not isinstance(loaded, dict) or loaded.get("v") != PLANS_VERSION:
+            return {}  # another version's file (or none of ours): planned afresh, then replaced
+        plans = loaded.get("plans")
+        return plans if isinstance(plans, dict) else {}
+
+    def _where(self, context: str, arn: str) -> str:
+        parsed = parse_arn(arn)
+        region = parsed.region if parsed else ""
+        if region not in self._endpoints:
+            self._endpoints[region] = self._endpoint(region)
+        return f"{self._endpoints[region]} {context}"
 
     def get(self, context: str, arn: str) -> dict[str, Any] | None:
         with self._lock:
-            memo = self._data.get(context, {}).get(arn)
-            if memo is not None and (context, arn) in self._earlier:
+            where = self._where(context, arn)
+            memo = self._data.get(where, {}).get(arn)
+            if memo is not None and (where, arn) in self._earlier:
                 self.hits += 1
-                self._earlier.discard((context, arn))  # counted once per revision
+                self._earlier.discard((where, arn))  # counted once per revision
             return memo
 
     def put(self, context: str, arn: str, memo: dict[str, Any]) -> None:
         with self._lock:
-            self._data.setdefault(context, {})[arn] = memo
+            self._data.setdefault(self._where(context, arn), {})[arn] = memo
 
-    def save(self) -> None:
+    def save(self) -> str | None:
+        """Write the plans back; the warning (one line) when they could not be."""
         if self.path is None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_suffix(f".{os.getpid()}.tmp")
-        with self._lock:
-            temporary.write_text(json.dumps(self._data, separators=(",", ":")), encoding="utf-8")
-        temporary.replace(self.path)
+            return None
+        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._lock:
+                document = {"v": PLANS_VERSION, "plans": self._data}
+                temporary.write_text(json.dumps(document, separators=(",", ":")), encoding="utf-8")
+            temporary.replace(self.path)
+        except OSError as exc:
+            if temporary.parent.is_dir():
+                temporary.unlink(missing_ok=True)
+            return f"plans not remembered in {self.path}: {exc.strerror or exc}"
+        return None
 
 
 def default_plans_path() -> Path:
@@ -124,6 +166,52 @@ def _csv(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
+MAX_WORKERS = 64  # requests in flight per account and region: far past ECS's burst, no faster
+
+
+def _check_options(args: argparse.Namespace, regions: list[str]) -> None:
+    """Every option a run could only fail on later (or loop on: a place given twice is surveyed
+    twice), refused now with one line."""
+    from sidecar_enforcer.domain.arns import ACCOUNT_ID, REGION
+    from sidecar_enforcer.domain.ecs_rules import NAME
+
+    lists = (
+        ("--accounts", _csv(args.accounts), ACCOUNT_ID, "a 12-digit account id"),
+        ("--regions", regions, REGION, "a region"),
+        ("--clusters", _csv(args.clusters), NAME, "a cluster name"),  # a name, or an ARN's last part
+    )
+    for flag, values, pattern, what in lists:
+        seen: set[str] = set()
+        for value in values:
+            name = value.rsplit("/", 1)[-1] if flag == "--clusters" else value
+            if not pattern.fullmatch(name):
+                raise UsageError(f"{flag}: {value!r} is not {what}")
+            if name in seen:
+                raise UsageError(f"{flag}: {value!r} is given twice")
+            seen.add(name)
+    if not 1 <= args.workers <= MAX_WORKERS:
+        bound = "at least 1" if args.workers < 1 else f"at most {MAX_WORKERS}"
+        raise UsageError(f"--workers: {args.workers}: {bound}")
+    for flag, seconds in (("--poll", args.poll), ("--verify-timeout", args.verify_timeout)):
+        if not (math.isfinite(seconds) and seconds > 0):
+            raise UsageError(f"{flag}: {seconds}: a number of seconds more than 0")
+    for flag, number in (("--wave-growth", args.wave_growth), ("--failure-share", args.failure_share)):
+        if not math.isfinite(number):
+            raise UsageError(f"{flag}: {number}: a finite number")
+
+
+def _check_report_path(path: str) -> None:
+    """The report's folder exists and takes a file: found out after the run, the report is lost."""
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise UsageError(f"--report: {folder}: no such folder")
+    if target.is_dir():
+        raise UsageError(f"--report: {path}: a folder, not a file")
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise UsageError(f"--report: {path}: not writable")
+
+
 def add_parser(sub: Any, command: Any, policy_options: Any, state_table_option: Any) -> None:
     p = command(
         sub,
@@ -173,6 +261,7 @@ def add_parser(sub: Any, command: Any, policy_options: Any, state_table_option: 
 def cmd_backfill(args: argparse.Namespace) -> int:
     import boto3
     from sidecar_enforcer.adapters import aws
+    from sidecar_enforcer.adapters.identity import caller_identity
     from sidecar_enforcer.adapters.organizations import Organization
     from sidecar_enforcer.wiring import CallCounter, build_backfill
 
@@ -185,6 +274,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     )
     if not regions:
         raise UsageError("no region: pass --regions or set AWS_REGION")
+    _check_options(args, regions)
     try:
         waves = WavePolicy(
             first=args.first_wave,
@@ -201,16 +291,34 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             kind = run_report.kind_of(args.report)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
+        _check_report_path(args.report)
+    if args.profile:
+        from .options import _profile
+
+        try:
+            _profile(args.profile, settings)
+        except UsageError as exc:
+            raise UsageError(f"--profile: {exc}") from None
     session = boto3.session.Session()
     if session.region_name is None:
         session = boto3.session.Session(region_name=regions[0])
+    # Who the caller is, asked first with a person's timeouts and retries (aws.INTERACTIVE): an
+    # endpoint that does not answer, or credentials that are missing, end the command in seconds
+    # with one line, before a fleet run's patient retries begin. GetCallerIdentity needs no IAM
+    # permission; it also names the caller's own account in the report.
+    me = caller_identity(aws.Clients(session, aws.INTERACTIVE).client("sts"))
     clients = aws.Clients(session, aws.FLEET)
     counter = CallCounter()
     if args.organization:
         accounts = sorted(Organization(counter.watch(clients.client("organizations"))).active_accounts())
     else:
         accounts = _csv(args.accounts)
-    memo = FileMemo(None if args.no_plans else Path(args.plans) if args.plans else default_plans_path())
+    memo = FileMemo(
+        None if args.no_plans else Path(args.plans) if args.plans else default_plans_path(),
+        lambda region: str(clients.client("ecs", region or regions[0]).meta.endpoint_url),
+    )
+    for warning in memo.warnings:
+        print(f"sidecar-enforcer backfill: warning: {warning}", file=sys.stderr)
     run_id = f"bf-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     view = ProgressView(sys.stderr)
     with aws.default_config(aws.FLEET):  # a fleet run waits out throttling (adaptive retries)
@@ -222,6 +330,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             counter=counter,
             workers=args.workers,
             on_progress=view,
+            home_account=me.account,
         )
         accounts = accounts or [aws.HOME]  # the caller's own, learned from ECS's ARNs
         spec = RunSpec(
@@ -231,40 +340,57 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             profile=args.profile,
             waves=waves,
             poll_seconds=args.poll,
+            run_id=run_id,
         )
         started, clock = datetime.now(UTC), time.monotonic()
         result = backfill.run(spec)
-    memo.save()
+    # Once the run changed something, nothing after it may lose its report or its digest: each of
+    # the plans file, the report and the digest is tried, and what failed is said in one line each.
+    problems = [f"warning: {w}" for w in [memo.save()] if w]
     report = run_report.build(
         run_id=run_id,
         mode=args.mode,
         started=started.isoformat(timespec="seconds"),
         ended=datetime.now(UTC).isoformat(timespec="seconds"),
         seconds=time.monotonic() - clock,
-        rows=[f.to_message() for f in result.findings],
+        rows=result.rows(),
         calls=dict(counter.counts),
-        waves=[w.to_doc() for w in result.waves],
+        waves=result.waves,
         stopped=result.stopped,
         scope={
-            "accounts": sorted({f.account for f in result.findings if f.account}) or accounts,
+            "accounts": sorted({f.account for f in result.findings if f.account})
+            or [a or me.account for a in accounts],
             "regions": regions,
             "clusters": _csv(args.clusters),
             "profile": args.profile,
         },
     )
     report["plansRemembered"] = memo.hits
+    written = False
     if args.report:
-        Path(args.report).write_text(run_report.render(report, kind), encoding="utf-8")
+        try:
+            Path(args.report).write_text(run_report.render(report, kind), encoding="utf-8")
+            written = True
+        except OSError as exc:
+            problems.append(f"report not written to {args.report}: {exc.strerror or exc}")
     if settings.status_topic_arn:  # one digest for the run, never a status per service
         from sidecar_enforcer.adapters.sns import StatusPublisher
+        from sidecar_enforcer.errors import AwsError
         from sidecar_enforcer.models.digest import Digest
 
         topic = settings.status_topic_arn
-        where = {"file": str(Path(args.report).resolve())} if args.report else {}
-        StatusPublisher(clients.client("sns", topic.split(":")[3]), topic).publish(Digest.of(report, where))
-    print(_summary(report, args.report))
+        where = {"file": str(Path(args.report).resolve())} if written else {}
+        try:
+            sns = clients.client("sns", topic.split(":")[3])
+            StatusPublisher(sns, topic).publish(Digest.of(report, where))
+        except AwsError as exc:
+            problems.append(f"digest not published: {exc}")
+    print(_summary(report, args.report if written else None))
+    for problem in problems:
+        print(f"sidecar-enforcer backfill: {problem}", file=sys.stderr)
     failed = report["totals"].get("FAILED", 0) + report["totals"].get("DEPLOYMENT_FAILED", 0)
-    return 1 if failed or result.stopped else 0
+    lost = any(not p.startswith("warning: ") for p in problems)
+    return 1 if failed or result.stopped or lost else 0
 
 
 def _summary(report: dict[str, Any], path: str | None) -> str:

@@ -169,14 +169,30 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 
 def cmd_profiles(args: argparse.Namespace) -> int:
-    catalog = _catalog(Settings.from_env())
-    rows = [("PROFILE", "VERSION", "ARCHITECTURES", "IMAGE", "FROM")]
+    """The profiles, each with the guarded members it needs in allowProfileMembers and whether the
+    policy allows them; a profile whose services the policy refuses is also said on stderr."""
+    from sidecar_enforcer.domain import profile_rules
+
+    settings = Settings.from_env()
+    catalog = _catalog(settings)
+    policy = _policy(args, settings, list(catalog.profiles.values()), catalog)
+    rows = [("PROFILE", "VERSION", "ARCHITECTURES", "IMAGE", "ALLOWANCE", "FROM")]
+    refused: list[str] = []
     for name, profile in sorted(catalog.profiles.items()):
         arch = ",".join(profile.architectures)
-        rows.append((name, profile.version, arch, profile.image, catalog.origins[name]))
+        allowed = policy.allow_profile_members.get(name, [])
+        needs = profile_rules.needs_allowance(profile)
+        cells = [f"{m} ({'allowed' if m in allowed else 'not allowed'})" for m in needs]
+        cells += [f"{m} (unclassified)" for m in profile_rules.unclassified_members(profile.container)]
+        rows.append(
+            (name, profile.version, arch, profile.image, ", ".join(cells) or "-", catalog.origins[name])
+        )
+        refused += profile_rules.profile_refusals(profile, policy)
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1])
+    for reason in refused:
+        print(f"REFUSED until the policy allows it: {reason}", file=sys.stderr)
     for name, error in sorted(catalog.errors.items()):
         print(f"invalid {name}: {error}", file=sys.stderr)
     return 2 if catalog.errors else 0
@@ -256,7 +272,13 @@ def parser() -> argparse.ArgumentParser:
     from .backfill import add_parser as add_backfill
 
     add_backfill(sub, _command, _policy_options, _state_table_option)
-    _command(sub, "profiles", "list the profiles with their versions and images", cmd_profiles)
+    p = _command(
+        sub,
+        "profiles",
+        "list the profiles: versions, images, the allowances they need (allowProfileMembers)",
+        cmd_profiles,
+    )
+    _policy_options(p)
     p = _command(
         sub, "schema", "print the JSON Schema of status messages (schemas/status-v1.json)", cmd_schema
     )

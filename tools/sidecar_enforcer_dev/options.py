@@ -43,9 +43,10 @@ def _catalog(settings: Settings) -> Catalog:
 
 
 def _profile(name: str | None, settings: Settings, catalog: Catalog | None = None) -> Profile:
-    """A profile by name (shipped or custom), or a profile document's path."""
+    """A profile by name (shipped or custom, ``team-a/jaeger`` for a deeper document), or a profile
+    document's path (a ``.json`` file, or an existing file)."""
     name = name or settings.default_profile
-    if name.endswith(".json") or os.sep in name:
+    if name.endswith(".json") or (os.sep in name and os.path.isfile(name)):
         return parse_profile(_read_bytes(name).decode("utf-8-sig"), name)
     catalog = catalog or _catalog(settings)
     profile = catalog.get(name)

@@ -107,6 +107,7 @@ ENV_VARS: dict[str, str] = {
     "RENAME_ON_CONFLICT": "policy.rename_on_conflict",
     "PROFILE_PARAMETERS": "policy.parameters",
     "ALLOWED_PROFILE_MEMBERS": "policy.allow_profile_members",
+    "PUBLISHED_PROFILE_PORTS": "policy.publish_ports",
     "PROFILES_DIR": "profiles_dir",
     "PROFILES_SSM_PATH": "profiles_ssm_path",
     "STATE_TABLE_NAME": "state_table_name",
@@ -119,7 +120,7 @@ ENV_VARS: dict[str, str] = {
     "REPORT_BUCKET": "report_bucket",
     "MEMBER_ROLE_NAME": "member_role_name",
 }
-JSON_VARS = frozenset({"PROFILE_PARAMETERS", "ALLOWED_PROFILE_MEMBERS"})
+JSON_VARS = frozenset({"PROFILE_PARAMETERS", "ALLOWED_PROFILE_MEMBERS", "PUBLISHED_PROFILE_PORTS"})
 
 
 _SECRET_ARN = r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$"  # noqa: S105 - a pattern

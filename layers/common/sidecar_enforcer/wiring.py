@@ -45,14 +45,15 @@ if TYPE_CHECKING:
 
 
 def profile_source(settings: Settings, clients: Clients) -> Callable[[], Catalog]:
-    """The shipped profiles, then PROFILES_DIR's documents, then PROFILES_SSM_PATH's (cached by
-    Powertools for five minutes), later ones replacing earlier ones of the same name."""
+    """The shipped profiles, replaced by PROFILES_DIR's and PROFILES_SSM_PATH's documents of the same
+    name (SSM's cached by Powertools for five minutes); a folder document and an SSM document of one
+    name are both refused (``Catalog.with_documents``)."""
     from .adapters.profiles import SsmProfiles, folder_documents
     from .profiles import builtin_catalog
 
-    local = builtin_catalog()
-    if settings.profiles_dir:
-        local = local.with_documents(folder_documents(settings.profiles_dir))
+    shipped = builtin_catalog()
+    folder = tuple(folder_documents(settings.profiles_dir)) if settings.profiles_dir else ()
+    local = shipped.with_documents(folder)
     if not settings.profiles_ssm_path:
         return lambda: local
     ssm = SsmProfiles(clients.client("ssm"), settings.profiles_ssm_path)
@@ -63,7 +64,7 @@ def profile_source(settings: Settings, clients: Clients) -> Callable[[], Catalog
         documents = tuple(ssm.documents())
         if documents not in last:
             last.clear()
-            last[documents] = local.with_documents(documents)
+            last[documents] = shipped.with_documents((*folder, *documents))
         return last[documents]
 
     return catalog
@@ -232,9 +233,12 @@ def build_backfill(
     workers: int = 8,
     on_progress: Callable[[Progress], None] = lambda p: None,
     sleep: Callable[[float], None] | None = None,
+    home_account: str = "",
 ) -> Backfill:
     """A fleet run (the CLI's ``backfill``): the event path's use cases, with ECS gateways that keep
-    every revision of the run, plans remembered in ``memo``, and every request counted."""
+    every revision of the run, plans remembered in ``memo``, and every request counted.
+    ``home_account``: the caller's own account, when known, for the findings of a place of the
+    caller's own (HOME) that could not be surveyed."""
     import time
 
     from .adapters.ecs import EcsGateway
@@ -272,7 +276,8 @@ def build_backfill(
 
     def scope_for(account: str, region: str, mode: Mode) -> Scope:
         # No caller (the run is a person's, not a CloudTrail call) and no STS call for it.
-        return Scope(account, region, "backfill", run_id, mode, None, partition_of(region) or "aws")
+        where = account or home_account
+        return Scope(where, region, "backfill", run_id, mode, None, partition_of(region) or "aws")
 
     revisions = Revisions(shared.ledger, task_roles)
     catalog = profile_source(settings, clients)

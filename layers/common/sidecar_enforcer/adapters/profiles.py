@@ -2,6 +2,9 @@
 Store path read with Powertools' SSM provider (GetParametersByPath, recursive, cached ``max_age``
 seconds). Returns raw (name, origin, text) documents; ``profiles.Catalog`` validates them.
 
+A document's name is its whole path under the folder or the SSM path (``team-a/adot`` for
+``<path>/team-a/adot``): a document in a deeper path never stands in for another path's profile.
+
 IAM actions used: ``PERMISSIONS``, on the path.
 """
 
@@ -29,8 +32,13 @@ def folder_documents(folder: str) -> list[Document]:
     if not path.is_dir():
         raise ConfigurationError(f"PROFILES_DIR: {folder} is not a folder")
     return [
-        (entry.stem, str(entry), entry.read_text(encoding="utf-8-sig"))
-        for entry in sorted(path.glob("*.json"))
+        (
+            entry.relative_to(path).with_suffix("").as_posix(),
+            str(entry),
+            entry.read_text(encoding="utf-8-sig"),
+        )
+        for entry in sorted(path.rglob("*.json"))
+        if entry.is_file()
     ]
 
 
@@ -50,7 +58,6 @@ class SsmProfiles:
                 raise translate(f"GetParametersByPath {self._path}", cause) from None
             raise AwsError(f"GetParametersByPath {self._path}: {exc}") from None
         base = self._path.rstrip("/")
-        return [
-            (name.rsplit("/", 1)[-1], f"ssm:{base}/{name}", str(text))
-            for name, text in sorted(values.items())
-        ]
+        # Powertools names each parameter by its path under self._path (the prefix and the
+        # leading "/" stripped): that whole path is the profile's name.
+        return [(name, f"ssm:{base}/{name}", str(text)) for name, text in sorted(values.items())]

@@ -78,6 +78,25 @@ def role_arn(role: str, partition: str, account: str) -> str:
     return role if role.startswith("arn:") else f"arn:{partition}:iam::{account}:role/{role}"
 
 
+def foreign_role(role: str, partition: str, account: str) -> str | None:
+    """Why a role named by a task of ``account`` is not one the enforcer may check or assume: its
+    ARN names another partition or account, or is no IAM role's; None for a role of the task's own
+    account (a bare name is one: ECS reads it in the task's account)."""
+    if not role.startswith("arn:"):
+        return None
+    arn = parse_arn(role)
+    if arn is None or arn.service != "iam" or not arn.resource.startswith("role/"):
+        return "is no IAM role ARN"
+    if arn.partition != partition:
+        return f"is in partition {arn.partition}, not the task's partition {partition}"
+    if arn.account != account:
+        return f"is in account {arn.account}, not the task's account {account}"
+    return None
+
+
+ROLES_STAY_HOME = "the enforcer checks and assumes a task's roles only in the task's own account"
+
+
 @cache  # botocore reads its endpoint data from disk each time (about 80 ms): once per region
 def partition_of(region: str) -> str | None:
     """The partition a region belongs to (aws, aws-cn, aws-us-gov, ...), from botocore's endpoint

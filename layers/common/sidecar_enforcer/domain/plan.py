@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from . import ecs_rules, profile_rules, schema
+from . import ecs_rules, exposure, profile_rules, schema
 from .app_wiring import (
     OTEL_ENDPOINT,
     OTEL_PROTOCOL,
@@ -41,6 +41,7 @@ from .app_wiring import (
     app_containers,
     wire_apps,
 )
+from .arns import ROLES_STAY_HOME, Arn, foreign_role, parse_arn
 from .markers import (
     MARKER_KEYS,
     MARKER_MANAGED_BY,
@@ -164,14 +165,17 @@ def plan(
     unplannable = _unplannable(request, profile, policy)
     if unplannable is not None:
         return unplannable
+    mode = network_mode(request)
+    # the sidecar as it runs in this task: its listen host and the ports the policy publishes
+    profile, exposure_problems = exposure.placed(profile, policy, mode)
     values, parameter_problems = profile.resolve(policy.parameters.get(profile.name, {}))
-    role = _task_role(request, profile, values)
+    parameter_problems += exposure_problems
+    role = _task_role(request, profile, values, parse_arn(source_arn))
     containers = request["containerDefinitions"]
     state = _sidecar_state(containers, profile, policy, values, parameter_problems, role)
     if isinstance(state, Plan):
         return state
 
-    mode = network_mode(request)
     sidecar_name, name_refusals = name_sidecar(containers, profile, policy, state.upgrade)
     carried, markers = carried_tags(tags), marker_tags(profile, source_arn)
     refusals = [
@@ -234,11 +238,33 @@ def _unplannable(request: dict[str, Any], profile: Profile, policy: Policy) -> P
     return None
 
 
-def _task_role(request: dict[str, Any], profile: Profile, values: dict[str, str]) -> _TaskRole:
-    """The permissions the sidecar needs of the task role, or a warning when there is no role."""
+def _task_role(
+    request: dict[str, Any], profile: Profile, values: dict[str, str], source: Arn | None
+) -> _TaskRole:
+    """The permissions the sidecar needs of the task role, and what a person should know: no task
+    role, or a role of another account or partition than the task definition's (``source``), which
+    the enforcer neither simulates nor assumes there."""
     role = request.get("taskRoleArn") if isinstance(request.get("taskRoleArn"), str) else None
-    needs = [(p.action, profile.resources(p, values)) for p in profile.task_role_permissions] if role else []
     warnings = []
+    foreign_task_role = False
+    for member, what in (("taskRoleArn", "task role"), ("executionRoleArn", "execution role")):
+        named = request.get(member)
+        why = (
+            foreign_role(named, source.partition, source.account)
+            if source and isinstance(named, str)
+            else None
+        )
+        if why is None:
+            continue
+        unchecked = ""
+        if member == "taskRoleArn" and profile.task_role_permissions:
+            foreign_task_role = True
+            unchecked = f"; what the {profile.name} sidecar needs of it is not checked"
+        warnings.append(f"{what} {named} {why}: {ROLES_STAY_HOME}{unchecked}")
+    checked = role and not foreign_task_role
+    needs = (
+        [(p.action, profile.resources(p, values)) for p in profile.task_role_permissions] if checked else []
+    )
     if profile.task_role_permissions and not role:
         actions = ", ".join(sorted({p.action for p in profile.task_role_permissions}))
         warnings.append(

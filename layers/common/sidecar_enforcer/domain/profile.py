@@ -62,7 +62,9 @@ class Permission(_Model):
 
 
 class Profile(_Model):
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    # Its whole path under PROFILES_DIR or PROFILES_SSM_PATH: "jaeger", or "team-a/jaeger" for a
+    # document one level deeper (a deeper document never stands in for another path's profile).
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}(/[a-z0-9][a-z0-9-]{0,62})*$", max_length=128)
     version: str = Field(min_length=1)
     description: str = ""
     # Image repositories (registry host and tag stripped) that count as this sidecar. The first
@@ -73,6 +75,10 @@ class Profile(_Model):
     otlp: Otlp | None = None
     # Ports the sidecar listens on without a port mapping (a collector's receivers).
     listens: list[int] = Field(default_factory=list)
+    # The environment variable holding the address the sidecar's listeners bind: the document sets
+    # it to a loopback address (apps reach the sidecar on localhost in awsvpc and host mode); the
+    # planner sets it to every interface where apps come from elsewhere (``exposure``).
+    listen_host_variable: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     # In host mode the sidecar's ports bind on the instance: two tasks on one instance collide.
     allow_host_mode: bool = False
     parameters: list[Parameter] = Field(default_factory=list)
@@ -101,6 +107,11 @@ class Profile(_Model):
         names = [p.name for p in self.parameters]
         if len(names) != len(set(names)):
             raise ValueError("parameters: a name appears twice")
+        if self.listen_host_variable is not None and self.listen_host_variable not in self.environment:
+            raise ValueError(
+                f"listenHostVariable: {self.listen_host_variable} is not set in container.environment "
+                "(set it to the loopback address the sidecar binds where apps reach it on localhost)"
+            )
         clash = set(names) & set(self.environment)
         if clash:
             raise ValueError(f"parameters: {', '.join(sorted(clash))} also set in container.environment")

@@ -1,33 +1,94 @@
 """What a profile's container may ask for. Pure: plain data in, one-line reasons out.
 
 A custom profile document (a folder, an SSM parameter) is planned into every opted-in task and runs
-with that task's IAM role: write access to the document must not become code running with the
-host's privileges. So a profile whose container runs privileged or as root, adds Linux
-capabilities, reaches host devices, mounts volumes or weakens its isolation is refused, unless the
-platform team's policy allows that member for that profile name (``allowProfileMembers``).
+with that task's roles: write access to the document must not reach anything the platform team did
+not grant. Every member of botocore's ContainerDefinition shape is classified: ``OPEN`` (what the
+sidecar runs and how much of the task it takes) or ``policy.GUARDED`` (what the execution role
+resolves for the task, root and the host's privileges, mounts, kernel parameters, the network
+beyond the task). A guarded member is refused unless the platform team's policy allows it for that
+profile name (``allowProfileMembers``); a member in neither list is refused until it is classified.
 
 On Fargate, container members Fargate does not take are refused when the sidecar is to be added,
 before RegisterTaskDefinition would fail on them.
 
-Reasons name the profile and the member path (``container.linuxParameters.capabilities.add``),
+Reasons name the profile and the member paths (``container.linuxParameters.capabilities.add``),
 never an environment value.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from .policy import GUARDED, Policy
 from .profile import Profile
+from .sidecar import IMAGE_BOUND
 from .taskdef import is_fargate
 
 POLICY_KEY = "allowProfileMembers"
 ENV_VAR = "ALLOWED_PROFILE_MEMBERS"
 
+# The members of botocore's ContainerDefinition shape a profile may set without an allowance: what
+# the sidecar runs and how much of the task it takes, none of which reaches beyond its own
+# container. Every other member is in ``policy.GUARDED``; a member in neither (one botocore's model
+# added since) is refused until it is classified, and a test fails while the shape has one.
+OPEN: frozenset[str] = frozenset(
+    {
+        "container.name",
+        "container.image",
+        "container.cpu",
+        "container.memory",
+        "container.memoryReservation",
+        "container.essential",
+        "container.restartPolicy",
+        "container.entryPoint",
+        "container.command",
+        "container.environment",  # the profile's own values: nothing resolved for the task
+        "container.dependsOn",
+        "container.startTimeout",
+        "container.stopTimeout",
+        "container.versionConsistency",
+        "container.workingDirectory",
+        "container.disableNetworking",
+        "container.readonlyRootFilesystem",
+        "container.interactive",
+        "container.pseudoTerminal",
+        "container.dockerLabels",
+        "container.healthCheck",  # runs in the sidecar's own container
+        "container.linuxParameters.capabilities.drop",
+        "container.linuxParameters.initProcessEnabled",
+        "container.linuxParameters.sharedMemorySize",
+        "container.linuxParameters.tmpfs",
+        "container.linuxParameters.maxSwap",
+        "container.linuxParameters.swappiness",
+        "container.logConfiguration.logDriver",
+        "container.logConfiguration.options",
+        "container.firelensConfiguration.type",
+    }
+)
+# Structures classified member by member.
+EXPANDED: frozenset[str] = frozenset(
+    {
+        "container.linuxParameters",
+        "container.linuxParameters.capabilities",
+        "container.logConfiguration",
+        "container.firelensConfiguration",
+    }
+)
+
 # Only tightens isolation: no allow-list needed.
 HARMLESS_SECURITY_OPTIONS = frozenset({"no-new-privileges"})
+# FireLens options that fetch nothing: the metadata switch, and a configuration file in the image.
+HARMLESS_FIRELENS_OPTIONS = frozenset({"enable-ecs-log-metadata", "config-file-type", "config-file-value"})
+
+# runc (github.com/moby/sys/user, GetExecUser) reads the user part of ``user[:group]`` as a uid
+# when Go's strconv.Atoi takes it (an optional sign, ASCII digits), else as a name looked up in
+# the image's /etc/passwd; an empty user part keeps the image's default, and uids run from 0 to
+# 2^31 - 1. Docker starts the image's USER when ``user`` is unset.
+_ATOI = re.compile(r"[+-]?[0-9]+")
+MAX_UID = 2**31 - 1
 
 
 def _is_set(value: Any) -> bool:
@@ -40,62 +101,118 @@ def _linux(container: dict[str, Any]) -> dict[str, Any]:
     return linux if isinstance(linux, dict) else {}
 
 
-def runs_as_root(user: Any) -> bool:
-    """``user`` names root: "0", "root", "0:<gid>", "root:<group>" (the part before the colon)."""
+def vouched_uid(user: Any) -> int | None:
+    """The uid ``user`` starts the container as whatever its image says: a numeric user part other
+    than 0 (``"10001"``, ``"10001:10001"``, ``"10001:staff"``); None when the image decides (unset,
+    a name, an empty user part) or it is root (``"0"``, ``"00"``, ``"+0"``, ``"0:0"``)."""
     if not isinstance(user, str):
-        return False
+        return None
     name = user.partition(":")[0]
-    return name == "root" or (name.isascii() and name.isdigit() and int(name) == 0)
+    if not _ATOI.fullmatch(name):
+        return None
+    uid = int(name)
+    return uid if 0 < uid <= MAX_UID else None
+
+
+def runs_as_root(user: Any) -> bool:
+    """``user`` may start the container as root: unset, uid 0 in any spelling runc reads, or a name
+    or empty user part, which only the image's /etc/passwd resolves."""
+    return vouched_uid(user) is None
+
+
+def _asks(path: str, value: Any) -> bool:
+    """Whether a guarded member's value asks for more than its container."""
+    if path == "container.privileged":
+        return value is True
+    if path == "container.dockerSecurityOptions":
+        return isinstance(value, list) and any(o not in HARMLESS_SECURITY_OPTIONS for o in value)
+    if path == "container.firelensConfiguration.options":
+        options = value if isinstance(value, dict) else {}
+        return (
+            not set(options) <= HARMLESS_FIRELENS_OPTIONS or options.get("config-file-type", "file") != "file"
+        )
+    return _is_set(value)
+
+
+def _walk(holder: dict[str, Any], prefix: str) -> Iterator[tuple[str, Any]]:
+    for key, value in holder.items():
+        path = f"{prefix}.{key}"
+        if path in EXPANDED and isinstance(value, dict):
+            yield from _walk(value, path)
+        else:
+            yield path, value
 
 
 def guarded_members(container: dict[str, Any]) -> list[str]:
-    """The guarded members the container uses, in ``GUARDED`` order."""
-    linux = _linux(container)
-    capabilities = linux.get("capabilities")
-    options = container.get("dockerSecurityOptions")
-    used = {
-        "container.privileged": container.get("privileged") is True,
-        "container.user": runs_as_root(container.get("user")),
-        "container.linuxParameters.capabilities.add": isinstance(capabilities, dict)
-        and _is_set(capabilities.get("add")),
-        "container.linuxParameters.devices": _is_set(linux.get("devices")),
-        "container.mountPoints": _is_set(container.get("mountPoints")),
-        "container.volumesFrom": _is_set(container.get("volumesFrom")),
-        "container.dockerSecurityOptions": isinstance(options, list)
-        and any(o not in HARMLESS_SECURITY_OPTIONS for o in options),
-    }
-    return [member for member in GUARDED if used[member]]
+    """The guarded members the container uses, in ``GUARDED`` order: ``container.user`` also when
+    no user is set (the image's default may be root)."""
+    used = {path for path, value in _walk(container, "container") if path in GUARDED and _asks(path, value)}
+    used.discard("container.user")
+    if runs_as_root(container.get("user")):
+        used.add("container.user")
+    return [member for member in GUARDED if member in used]
 
 
-def _allow(profile: Profile, member: str) -> str:
-    return (
-        f"to allow it on purpose, the policy's {POLICY_KEY} ({ENV_VAR}) must list it: "
-        f"{json.dumps({profile.name: [member]})}"
+def unclassified_members(container: dict[str, Any]) -> list[str]:
+    """Members the container sets that are in neither ``OPEN`` nor ``GUARDED``: ones botocore's model
+    added since the enforcer classified its members."""
+    return sorted(
+        path for path, value in _walk(container, "container") if path not in OPEN and path not in GUARDED
     )
 
 
-def profile_refusals(profile: Profile, policy: Policy) -> list[str]:
-    """One reason per guarded member the profile's container uses and the policy does not allow
-    for the profile's name."""
+def _allow(profile: Profile, policy: Policy, members: list[str]) -> str:
     allowed = policy.allow_profile_members.get(profile.name, [])
-    return [
-        f"profile {profile.label}: {member} {GUARDED[member]}; {_allow(profile, member)}"
-        for member in guarded_members(profile.container)
-        if member not in allowed
-    ]
+    wanted = [m for m in GUARDED if m in allowed or m in members]
+    return (
+        f"to allow {'them' if len(members) > 1 else 'it'} on purpose, the policy's {POLICY_KEY} "
+        f"({ENV_VAR}) must list {'them' if len(members) > 1 else 'it'}: {json.dumps({profile.name: wanted})}"
+    )
+
+
+def needs_allowance(profile: Profile) -> list[str]:
+    """The guarded members the profile's container uses: what its name needs in ``allowProfileMembers``."""
+    return guarded_members(profile.container)
+
+
+def profile_refusals(profile: Profile, policy: Policy) -> list[str]:
+    """One line naming every guarded member the profile's container uses that the policy does not
+    allow for the profile's name, and the allowance that would; one line for members the enforcer
+    has not classified, which no allowance permits."""
+    allowed = policy.allow_profile_members.get(profile.name, [])
+    missing = [m for m in needs_allowance(profile) if m not in allowed]
+    reasons = []
+    if missing:
+        what = "; ".join(f"{member} {GUARDED[member]}" for member in missing)
+        reasons.append(f"profile {profile.label}: {what}; {_allow(profile, policy, missing)}")
+    unknown = unclassified_members(profile.container)
+    if unknown:
+        reasons.append(
+            f"profile {profile.label} sets {', '.join(unknown)}, which the enforcer has not classified "
+            "(a member newer than its rules): refused until it is; no allowance permits it"
+        )
+    return reasons
+
+
+# What an upgrade in place takes from the profile (``sidecar.upgraded``); the present container's
+# other members are kept.
+_FROM_PROFILE = ("image", "essential", "portMappings", "firelensConfiguration", *IMAGE_BOUND)
 
 
 def upgrade_refusals(present: dict[str, Any], profile: Profile, policy: Policy) -> list[str]:
     """An upgrade in place keeps the present sidecar's members and runs the profile's image in it:
-    one reason per guarded member the present container uses that the policy does not allow for
-    the profile's name."""
+    one line naming every guarded member the upgraded container would use that the policy does not
+    allow for the profile's name."""
     allowed = policy.allow_profile_members.get(profile.name, [])
+    kept = {k: v for k, v in present.items() if k not in _FROM_PROFILE}
+    upgraded = {**kept, **{k: profile.container[k] for k in _FROM_PROFILE if k in profile.container}}
+    missing = [m for m in guarded_members(upgraded) if m not in allowed]
+    if not missing:
+        return []
+    what = "; ".join(f"{member.removeprefix('container.')}, which {GUARDED[member]}" for member in missing)
     return [
-        f"container '{present.get('name')}' sets {member.removeprefix('container.')}, which "
-        f"{GUARDED[member]}: an upgrade would run profile {profile.label}'s image with it; "
-        f"{_allow(profile, member)}"
-        for member in guarded_members(present)
-        if member not in allowed
+        f"container '{present.get('name')}' sets {what}: an upgrade would run profile {profile.label}'s "
+        f"image with it; {_allow(profile, policy, missing)}"
     ]
 
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .status import Status
-from .waves import NEUTRAL, SUCCEEDED
+from .waves import counts_as_failed
 
 REPORT_VERSION = "1.0"
 
@@ -298,7 +298,7 @@ def failed_members(report: Mapping[str, Any]) -> dict[int, list[dict[str, str]]]
     """Each wave's failed members by wave number (each: ``where`` (account/region), ``cluster``,
     ``service``, ``name`` (cluster/service), ``status``, ``why``): as the wave's outcome lists them
     (``failedMembers``), else the services whose row names the wave and whose status the breaker
-    counts as failed (neither succeeded nor neutral)."""
+    counts as failed."""
     found: dict[int, list[dict[str, str]]] = {}
     for wave in report.get("waves") or []:
         listed = wave.get("failedMembers")
@@ -308,8 +308,7 @@ def failed_members(report: Mapping[str, Any]) -> dict[int, list[dict[str, str]]]
     for row in report["results"]:
         if row.get("wave") is None or int(row["wave"]) in listed_by_outcome:
             continue
-        status = _status(row)
-        if status not in SUCCEEDED and status not in NEUTRAL:
+        if counts_as_failed(_status(row)):
             found.setdefault(int(row["wave"]), []).append(_member(row))
     return found
 

@@ -105,3 +105,20 @@ def image_repository(image: str) -> str:
     if parts[:1] == ["library"]:
         parts = parts[1:]
     return "/".join(parts)
+
+
+def container_member_paths(expanded: frozenset[str]) -> frozenset[str]:
+    """Every member path of the ContainerDefinition shape (``container.user``), with the members of
+    the structures named in ``expanded`` (``container.linuxParameters``) in their place."""
+    found: set[str] = set()
+
+    def walk(shape: Shape, prefix: str) -> None:
+        for name, member in shape.members.items():  # type: ignore[attr-defined]
+            path = f"{prefix}.{name}"
+            if path in expanded and member.type_name == "structure":
+                walk(member, path)
+            else:
+                found.add(path)
+
+    walk(container_shape(), "container")
+    return frozenset(found)

@@ -32,8 +32,9 @@ EQUIVALENTS: dict[str, str] = {
     "jaegertracing/all-in-one": "Jaeger",
 }
 
-# How an image is started and probed: an upgrade takes the profile's, or drops the old image's.
-IMAGE_BOUND = ("command", "entryPoint", "healthCheck")
+# How an image is started, probed and whom it runs as: an upgrade takes the profile's, or drops the
+# old image's (a user the old image defined means nothing, or root, in the new one).
+IMAGE_BOUND = ("command", "entryPoint", "healthCheck", "user")
 
 
 def _repository(container: dict[str, Any]) -> str:
@@ -110,7 +111,7 @@ def drift(container: dict[str, Any], profile: Profile, values: dict[str, str]) -
             found.append(f"container '{name}' lacks environment {key}")
         elif current[key] != value:
             found.append(f"container '{name}' has another value for environment {key}")
-    for member in ("command", "firelensConfiguration"):
+    for member in ("command", "firelensConfiguration", "user"):
         if member in profile.container and container.get(member) != profile.container[member]:
             found.append(f"container '{name}' has another {member} than the profile")
     return found

@@ -4,16 +4,19 @@ The services to change go out in waves: a small first wave, each next one ``grow
 to ``largest``, never more than ``per_cluster`` deployments of one cluster in one wave (a wave's
 deployments are all in flight together). Each wave waits until its deployments end (VERIFIED or
 not, at most ``verify_seconds``); when more than ``failure_share`` of a wave failed, the fleet-level
-circuit breaker stops the run: the rest is left as it is and the summary says why. The command
-line's run (usecases.backfill) and the stack's (usecases.runs) share these rules.
+circuit breaker stops the run: the rest is left as it is and the summary says why. A service whose
+own tag asks for audit (``tracing-sidecar=audit``, ``<profile>:audit``) never enters a wave: it is
+reported as its audit found it. One engine (usecases.run_waves) applies these rules, for the stack's
+runs and the command line's alike.
 
 Pure: plain data in, plain data out.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
@@ -25,12 +28,24 @@ T = TypeVar("T")
 # nothing to deploy after all (it already ran the compliant revision, or became compliant meanwhile).
 SUCCEEDED = frozenset({Status.VERIFIED, Status.COMPLIANT, Status.NOT_OPTED_IN})
 # The service was not changed for a reason that says nothing about the fleet's health (another
-# controller, deleted meanwhile, quarantined by an earlier run): not counted either way. REMEDIATED
+# controller, deleted meanwhile, quarantined by an earlier run, or its tag now asks for audit: the
+# NONCOMPLIANT of an audit, reported and not changed): not counted either way. REMEDIATED
 # as a wave's end: the compliant revision was registered but the run deployed nothing, since the
 # service already ran or rolled it out (a deployment of the run's ends as its verdict instead).
 NEUTRAL = frozenset(
-    {Status.SKIPPED, Status.QUARANTINED, Status.REFUSED, Status.DRIFTED, Status.IGNORED, Status.REMEDIATED}
+    {
+        Status.SKIPPED,
+        Status.QUARANTINED,
+        Status.REFUSED,
+        Status.DRIFTED,
+        Status.NONCOMPLIANT,
+        Status.IGNORED,
+        Status.REMEDIATED,
+    }
 )
+# The keys a run's rows are ordered by: a wave takes the services in this order, as far as the
+# per-cluster cap allows.
+PLACE = ("account", "region", "cluster", "service")
 
 
 @dataclass(frozen=True)
@@ -43,6 +58,8 @@ class WavePolicy:
     verify_seconds: float = 1800.0  # how long a wave waits for its deployments to end
 
     def __post_init__(self) -> None:
+        if not all(math.isfinite(v) for v in (self.growth, self.failure_share, self.verify_seconds)):
+            raise ValueError("waves: growth, failure_share and verify_seconds must be finite numbers")
         if self.first < 1 or self.largest < self.first or self.per_cluster < 1:
             raise ValueError("waves: first >= 1, largest >= first and per_cluster >= 1")
         if self.growth < 1:
@@ -69,6 +86,32 @@ def in_rollout(profile: str | None, rollout: str | None) -> bool:
     """Whether a service is in a run that rolls out ``rollout`` (None: every profile): the services
     asking for another profile stay out."""
     return rollout is None or profile in (None, rollout)
+
+
+def wave_candidates(rows: Iterable[Mapping[str, Any]], rollout: str | None) -> list[Mapping[str, Any]]:
+    """The services a run's waves change (``rows``: the survey's status messages): a change to make,
+    the rollout's profile, and no tag of their own asking for audit; in account, region, cluster and
+    service order."""
+    chosen = [
+        r
+        for r in rows
+        if to_change(Status(r["status"]), r.get("changes") or [])
+        and in_rollout(r.get("profile"), rollout)
+        and not r.get("auditOnly")
+    ]
+    return sorted(chosen, key=lambda r: tuple(str(r.get(k) or "") for k in PLACE))
+
+
+def cluster_of(row: Mapping[str, Any]) -> str:
+    """The cluster a row's deployment counts against (per_cluster), named by account and region."""
+    return f"{row.get('account')}/{row.get('region')}/{row.get('cluster')}"
+
+
+def plan_run(
+    rows: Iterable[Mapping[str, Any]], rollout: str | None, policy: WavePolicy
+) -> list[list[Mapping[str, Any]]]:
+    """A run's waves from its survey's rows."""
+    return plan_waves(wave_candidates(rows, rollout), cluster_of, policy)
 
 
 def plan_waves(items: Sequence[T], cluster_of: Callable[[T], str], policy: WavePolicy) -> list[list[T]]:
@@ -134,8 +177,8 @@ def judge_wave(number: int, statuses: Sequence[Status], policy: WavePolicy) -> W
     """How a wave ended, and whether the breaker trips: more than ``failure_share`` of the services
     that were changed (or failed to be) ended badly."""
     succeeded = sum(1 for s in statuses if s in SUCCEEDED)
-    neutral = sum(1 for s in statuses if s in NEUTRAL)
-    failed = len(statuses) - succeeded - neutral
+    failed = sum(1 for s in statuses if counts_as_failed(s))
+    neutral = len(statuses) - succeeded - failed
     counted = succeeded + failed
     tripped = counted > 0 and failed / counted > policy.failure_share
     return WaveOutcome(number, len(statuses), succeeded, failed, neutral, tripped)
@@ -148,6 +191,48 @@ def stop_reason(outcome: WaveOutcome, waves: int, left: int, policy: WavePolicy)
         f"{outcome.succeeded + outcome.failed} deployments failed (more than "
         f"{policy.failure_share:.0%}); {left} service(s) left unchanged"
     )
+
+
+@dataclass(frozen=True)
+class Next:
+    """What a judged wave leads to: the next wave to queue, or (None) the run's end; ``stopped``:
+    why the breaker ended it early."""
+
+    wave: int | None
+    stopped: str | None = None
+
+
+def after_wave(outcome: WaveOutcome, sizes: Sequence[int], policy: WavePolicy) -> Next:
+    """The step after ``outcome``'s wave of a plan of waves of ``sizes``."""
+    if outcome.tripped:
+        return Next(None, stop_reason(outcome, len(sizes), sum(sizes[outcome.number :]), policy))
+    if outcome.number >= len(sizes):
+        return Next(None)
+    return Next(outcome.number + 1)
+
+
+def counts_as_failed(status: Status) -> bool:
+    """A wave's end the breaker counts against the fleet."""
+    return status not in SUCCEEDED and status not in NEUTRAL
+
+
+def failed_members(ended: Mapping[str, str], rows: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """A wave's members whose end (``ended``: key -> status, as the breaker judged them) counts as
+    failed, each named with its last reason (``rows``: the run's rows by key), in the wave's order."""
+    members = []
+    for key, status in ended.items():
+        if not counts_as_failed(Status(status)):
+            continue
+        found = rows.get(key, {})
+        reasons = found.get("reasons") or []
+        members.append(
+            {
+                **{k: found.get(k) for k in PLACE},
+                "status": status,
+                "reason": str(reasons[-1]) if reasons else "",
+            }
+        )
+    return members
 
 
 def not_changed(reasons: Sequence[str], stopped: str) -> list[str]:

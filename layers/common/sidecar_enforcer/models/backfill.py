@@ -28,7 +28,8 @@ LARGEST_WAVE = 100  # a wave's items, serialized, in one state table item (Dynam
 
 
 class BackfillRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # No NaN or Infinity (JSON parsers take both): a wave that waits forever, or a growth of nothing.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
     mode: Literal["audit", "enforce"]
     accounts: list[str] | Literal["ORGANIZATION"] | None = None
@@ -63,6 +64,10 @@ def parse_request(event: Any) -> BackfillRequest:
         request = BackfillRequest.model_validate(data)
     except ValidationError as exc:
         raise MalformedEventError(one_line(exc, "backfill payload", "(payload)")) from None
+    if request.accounts == []:
+        raise MalformedEventError(
+            'backfill payload: accounts: none given (give account ids, or "ORGANIZATION")'
+        )
     for account in request.accounts if isinstance(request.accounts, list) else []:
         if not ACCOUNT_ID.fullmatch(account):
             raise MalformedEventError(f"backfill payload: accounts: {account!r} is not a 12-digit account id")
@@ -72,6 +77,18 @@ def parse_request(event: Any) -> BackfillRequest:
     for cluster in request.clusters or []:
         if not NAME.fullmatch(cluster.rsplit("/", 1)[-1]):
             raise MalformedEventError(f"backfill payload: clusters: {cluster!r} is not a cluster name")
+    # A place or cluster given twice would be surveyed twice: its services counted twice, and the
+    # run would wait for records that never come.
+    for field_name, values, name_of in (
+        ("accounts", request.accounts if isinstance(request.accounts, list) else [], str),
+        ("regions", request.regions or [], str),
+        ("clusters", request.clusters or [], lambda c: c.rsplit("/", 1)[-1]),
+    ):
+        seen: set[str] = set()
+        for value in values:
+            if name_of(value) in seen:
+                raise MalformedEventError(f"backfill payload: {field_name}: {value!r} is given twice")
+            seen.add(name_of(value))
     try:
         request.waves  # noqa: B018 - the policy's own rules (largest >= first)
     except ValueError as exc:

@@ -22,7 +22,8 @@ __all__ = ["SCHEMA_VERSION", "AppContainerRemedy", "Finding", "Remedy", "Status"
 # The status message's contract: a new optional field is a minor version (1.1), a field removed,
 # renamed or retyped a major one (2.0, and a new schemas/status-v2.json).
 # 1.1: ``remedy`` (what a person adds to the task definition their pipeline deploys).
-SCHEMA_VERSION = "1.1"
+# 1.2: ``auditOnly`` (the service's own tag asks for audit).
+SCHEMA_VERSION = "1.2"
 SCHEMA_ID = "urn:sidecar-enforcer:status:v1"
 
 
@@ -82,6 +83,9 @@ class Finding(BaseModel):
     # Quarantined: how a person releases the service.
     release: str | None = None
     mode: str | None = None
+    # The service's (or its cluster's) tag asks for audit (``audit``, ``<profile>:audit``), whatever
+    # the enforcer's mode: a backfill's waves leave it out. Absent otherwise.
+    audit_only: bool | None = None
     trigger: str | None = None
     event_id: str | None = None
     # FLAPPING, DRIFTED, SKIPPED (deployment controller), NONCOMPLIANT, and REFUSED where adding
@@ -136,6 +140,10 @@ DESCRIPTIONS = {
     "revertedBy": "FLAPPING: who took the sidecar away (CloudTrail callers), most often first",
     "release": "QUARANTINED, FLAPPING, DEPLOYMENT_FAILED: how a person releases the service",
     "mode": "enforce or audit",
+    "auditOnly": (
+        "true when the service's own (or its cluster's) tag asks for audit mode: reported, never "
+        "changed (a backfill's waves leave it out). Schema 1.2"
+    ),
     "trigger": "the API call or event name that led here, or manual",
     "eventId": "the EventBridge event's id",
     "remedy": (

@@ -3,7 +3,10 @@ folder or an SSM Parameter Store path, read by adapters and validated here.
 
 A custom document with a shipped profile's name replaces it (a platform team pins its own image).
 An invalid custom document does not stop the others: services asking for it are refused with the
-field that is wrong.
+field that is wrong. A profile's name is its document's whole path under the folder or the SSM
+path; two custom documents that resolve to one name (the folder and SSM, or names that differ only
+in case, which a tag's value does not tell apart) are both refused, naming both, never one chosen
+by the order they were read in.
 """
 
 from __future__ import annotations
@@ -61,9 +64,26 @@ class Catalog:
         return f"profile {name} comes from {origin}, replacing the shipped one"
 
     def with_documents(self, documents: Iterable[tuple[str, str, str]]) -> Catalog:
-        """A new catalog with (name, origin, text) documents added; later ones win."""
+        """A new catalog with (name, origin, text) documents added, each replacing a shipped or
+        earlier profile of its name; documents of this batch that resolve to one name are all
+        refused, naming every origin."""
         profiles, origins, errors = dict(self.profiles), dict(self.origins), dict(self.errors)
-        for name, origin, text in documents:
+        batch = list(documents)
+        # SSM parameter names are case sensitive (PutParameter's naming constraints) and so are
+        # file names, but a tag's value is read lowercased (domain.selection): names equal but for
+        # case are one name to the services that ask for it.
+        by_name: dict[str, list[tuple[str, str]]] = {}
+        for name, origin, _ in batch:
+            by_name.setdefault(name.casefold(), []).append((name, origin))
+        for name, origin, text in batch:
+            clashing = by_name[name.casefold()]
+            if len(clashing) > 1:
+                # never fall back to a shipped profile, nor to one of them by reading order
+                message = _clash(clashing)
+                for key in {name, name.casefold()}:
+                    profiles.pop(key, None)
+                    errors[key] = message
+                continue
             try:
                 profile = parse_profile(text, origin)
             except InputError as exc:
@@ -73,11 +93,23 @@ class Catalog:
                 continue
             if profile.name != name:
                 profiles.pop(name, None)
-                errors[name] = f"profile {origin}: name: {profile.name!r} differs from the document's name"
+                errors[name] = (
+                    f"profile {origin}: name: {profile.name!r} differs from the document's name {name!r} "
+                    "(a profile's name is its whole path)"
+                )
                 continue
             errors.pop(name, None)
             profiles[name], origins[name] = profile, origin
         return Catalog(profiles, origins, errors, self.shipped)
+
+
+def _clash(documents: list[tuple[str, str]]) -> str:
+    names = sorted({name for name, _ in documents})
+    origins = " and ".join(sorted(origin for _, origin in documents))
+    return (
+        f"profile {' / '.join(names)}: {origins} resolve to one profile name; both refused until one "
+        "is removed or renamed (a profile's name is its whole path)"
+    )
 
 
 @cache

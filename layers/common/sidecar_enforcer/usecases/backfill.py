@@ -6,8 +6,9 @@
    in tens with tags; then every service is decided as an event would decide it (EnforceService, in
    audit scope). A revision is described at most once per run (the ECS gateway single-flights and
    keeps every revision of the run) and not at all when its plan is remembered (domain.verdicts).
-2. Enforce mode: the services the survey found to change go out in waves (domain.waves); each wave
-   is remediated, then waits for its deployments to end and verifies them (VerifyDeployment, as the
+2. Enforce mode: the services the survey found to change go out in waves, by the stack's own wave
+   engine (usecases.run_waves over a table in memory; the rules are domain.waves'): each wave is
+   remediated, then waits for its deployments to end and verifies them (VerifyDeployment, as the
    "ECS Deployment State Change" event would); more than the policy's share of failures in a wave
    stops the run, and the services not reached keep their audit status, saying why.
 
@@ -24,29 +25,26 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..adapters.ecs import EcsGateway
+from ..adapters.memory import MemoryTable
 from ..adapters.survey import EcsSurvey
 from ..config import Mode
 from ..domain.arns import parse_arn
 from ..domain.snapshots import ServiceSnapshot
 from ..domain.status import Status
-from ..domain.waves import (
-    WaveOutcome,
-    WavePolicy,
-    in_rollout,
-    judge_wave,
-    not_changed,
-    plan_waves,
-    stop_reason,
-    to_change,
-)
+from ..domain.waves import WavePolicy, in_rollout
 from ..errors import AwsError, NotFoundError
-from ..models.events import DeploymentOutcome
+from ..ledger import Ledger
+from ..models.events import DeploymentOutcome, ServiceTarget
 from ..models.findings import Finding
+from ..models.work import RunTag, WorkItem
 from .enforce_service import EnforceService
+from .run_waves import RunKeeper
+from .runs import concluded
 from .scope import Scope
-from .verify_deployment import VerifyDeployment, not_ended, with_remediation
+from .verify_deployment import VerifyDeployment
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +59,7 @@ class RunSpec:
     profile: str | None = None  # only the services that ask for this profile
     waves: WavePolicy = field(default_factory=WavePolicy)
     poll_seconds: float = 15.0
+    run_id: str = "backfill"
 
 
 @dataclass
@@ -85,8 +84,17 @@ class Progress:
 @dataclass(frozen=True)
 class RunResult:
     findings: list[Finding]
-    waves: list[WaveOutcome]
+    waves: list[dict[str, Any]]  # each wave's outcome, as the report lists it (with its failed members)
     stopped: str | None
+    wave_of: tuple[int | None, ...] = ()  # the wave each finding went out in (None: in none)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The findings as a report lists them: each status message, with its wave."""
+        waves = self.wave_of or (None,) * len(self.findings)
+        return [
+            {**f.to_message(), **({"wave": w} if w else {})}
+            for f, w in zip(self.findings, waves, strict=True)
+        ]
 
 
 @dataclass
@@ -135,13 +143,13 @@ class Backfill:
                 rows.extend(found)
         rows.sort(key=lambda r: (r.account, r.region, r.cluster, r.service))
         rows = [r for r in rows if in_rollout(r.finding.profile, spec.profile)]
-        waves: list[WaveOutcome] = []
+        waves: list[dict[str, Any]] = []
         stopped = None
         if spec.mode is Mode.ENFORCE:
             waves, stopped = self._enforce_in_waves(spec, rows)
         self.progress.phase = "done"
         self._on_progress(self.progress)
-        return RunResult([r.finding for r in rows], waves, stopped)
+        return RunResult([r.finding for r in rows], waves, stopped, tuple(r.wave for r in rows))
 
     # -- survey -------------------------------------------------------------------------------------
 
@@ -228,102 +236,204 @@ class Backfill:
 
     # -- enforce, in waves --------------------------------------------------------------------------
 
-    def _enforce_in_waves(self, spec: RunSpec, rows: list[_Row]) -> tuple[list[WaveOutcome], str | None]:
-        candidates = [r for r in rows if to_change(r.finding.status, r.finding.changes)]
-        waves = plan_waves(candidates, lambda r: f"{r.account}/{r.region}/{r.cluster}", spec.waves)
-        outcomes: list[WaveOutcome] = []
-        for number, wave in enumerate(waves, start=1):
-            self.progress.phase = f"wave {number}/{len(waves)}"
-            self._on_progress(self.progress)
-            for row in wave:
-                row.wave = number
-            with ThreadPoolExecutor(max_workers=self._workers) as pool:
-                list(pool.map(self._remediate, wave))
-            self._await(spec, wave)
-            outcome = judge_wave(number, [r.finding.status for r in wave], spec.waves)
-            outcomes.append(outcome)
-            if outcome.tripped:
-                rest = [r for w in waves[number:] for r in w]
-                reason = stop_reason(outcome, len(waves), len(rest), spec.waves)
-                for row in rest:
-                    row.finding = row.finding.model_copy(
-                        update={"reasons": not_changed(row.finding.reasons, reason)}
-                    )
-                return outcomes, reason
-        return outcomes, None
+    def _enforce_in_waves(self, spec: RunSpec, rows: list[_Row]) -> tuple[list[dict[str, Any]], str | None]:
+        """The services the survey found to change, in waves: the stack's engine (run_waves.RunKeeper)
+        over a table in memory, driven here in-process (see _LocalRun)."""
+        return _LocalRun(self, spec, rows).drive()
 
-    def _remediate(self, row: _Row) -> None:
-        scope = self._scope_for(row.account, row.region, Mode.ENFORCE)
+
+class _LocalRun:
+    """An enforce run's waves on the command line: the survey's findings recorded into the engine as
+    the workers record them in AWS; each wave the engine queues is taken from a list in memory,
+    remediated here, and its deployments polled (DescribeServices) and verified as their "ECS
+    Deployment State Change" events would be; a deployment not ended after verify_seconds is ended
+    by the engine's sweep, as the scheduled tick does. The plan, the breaker and the ends are the
+    engine's: the same as a run of the stack."""
+
+    def __init__(self, backfill: Backfill, spec: RunSpec, rows: list[_Row]) -> None:
+        self._b = backfill
+        self._spec = spec
+        self._ledger = Ledger(MemoryTable(), clock=backfill._clock, sleep=backfill._sleep)
+        self._queued: list[WorkItem] = []
+        self._concluded: tuple[dict[str, dict[str, Any]], list[dict[str, Any]], str | None] | None = None
+        self._keeper = RunKeeper(
+            self._ledger, self._finish, lambda: self, visibility_seconds=spec.waves.verify_seconds
+        )
+        self._rows = rows
+        self._partition = (
+            backfill._scope_for(rows[0].via, rows[0].region, Mode.AUDIT).partition if rows else ""
+        )
+        self._keys = [self._key(number, row) for number, row in enumerate(rows)]
+        self._via = {(r.account, r.region): r.via for r in rows}
+
+    def send(self, items: Sequence[WorkItem]) -> int:
+        """The engine's queue: a wave's items, taken by ``drive``."""
+        self._queued.extend(items)
+        return len(items)
+
+    def drive(self) -> tuple[list[dict[str, Any]], str | None]:
+        run_id = self._spec.run_id
         try:
-            ecs = self._ecs_for(row.via, row.region)
-            row.finding = self._enforce.named(ecs, row.cluster, row.service, scope)
+            self._survey(run_id)
+            while self._concluded is None:
+                if self._queued:
+                    items, self._queued = self._queued, []
+                    self._wave(items)
+                elif (self._ledger.run(run_id) or {}).get("pending"):
+                    self._await(run_id)
+                else:  # neither a wave to send nor a deployment to wait for: it would wait forever
+                    raise RuntimeError("the wave engine has nothing to send or wait for")
+        # An error, or a person's Ctrl-C, after the first change: the report still says what was
+        # changed, and why the run ended.
+        except (Exception, KeyboardInterrupt) as exc:
+            reason = one_line_error(exc)
+            log.error("backfill run %s stopped: %s", run_id, reason)
+            self._ledger.run_update(run_id, lambda d: _aborted(d, reason))
+            self._finish(run_id)
+        assert self._concluded is not None
+        found, waves, stopped = self._concluded
+        for row, key in zip(self._rows, self._keys, strict=True):
+            if key in found:
+                row.finding = Finding.model_validate(found[key])
+                row.wave = found[key].get("wave")
+        return waves, stopped
+
+    def _key(self, number: int, row: _Row) -> str:
+        """A service's key in the run, as the engine's wave items name it (models.work.key_of); a row
+        without a service (a place or cluster not surveyed) has one of its own."""
+        f = row.finding
+        if not f.service:
+            return f"{row.via or 'own account'}/{row.region}/{row.cluster}#{number}"
+        return f"arn:{self._partition}:ecs:{f.region}:{f.account}:service/{f.cluster}/{f.service}"
+
+    def _survey(self, run_id: str) -> None:
+        doc: dict[str, Any] = {
+            "runId": run_id,
+            "mode": "enforce",
+            "profile": self._spec.profile,
+            "expected": len(set(self._keys)),
+            "status": "RUNNING",
+            "phase": "survey",
+            "partition": self._partition,
+            "waves": self._spec.waves.to_doc(),
+        }
+        self._ledger.run_open(run_id, doc)
+        # A service found twice (a place given twice) is one service of the run, recorded once.
+        found = dict(zip(self._keys, self._rows, strict=True))
+        self._ledger.run_survey(run_id, list(found))
+        survey = RunTag(run_id, "enforce")
+        for key, row in found.items():
+            self._keeper.record(survey, key, row.finding)
+        if not self._rows:
+            self._finish(run_id)
+
+    def _wave(self, items: list[WorkItem]) -> None:
+        """Remediate a wave's services (``workers`` at once), then record each into the engine."""
+        doc = self._ledger.run(self._spec.run_id) or {}
+        with self._b.progress.lock:
+            self._b.progress.deployments_waiting = 0
+        self._b.progress.phase = f"wave {doc.get('wave')}/{len(doc.get('sizes') or [])}"
+        self._b._on_progress(self._b.progress)
+        acted = [i for i in items if i.run is not None and self._keeper.acts_on(i.run, i.key)]
+        with ThreadPoolExecutor(max_workers=self._b._workers) as pool:
+            findings = list(pool.map(self._remediate, acted))
+        for item, finding in zip(acted, findings, strict=True):
+            assert item.run is not None
+            self._keeper.record(item.run, item.key, finding)
+
+    def _remediate(self, item: WorkItem) -> Finding:
+        trigger, target = item.trigger, item.target
+        assert isinstance(target, ServiceTarget)
+        scope = self._b._scope_for(trigger.account, trigger.region, Mode.ENFORCE)
+        try:
+            ecs = self._b._ecs_for(
+                self._via.get((trigger.account, trigger.region), trigger.account), trigger.region
+            )
+            return self._b._enforce.named(ecs, target.cluster, target.service, scope)
         except AwsError as exc:
-            row.finding = scope.finding(
-                Status.FAILED, cluster=row.cluster, service=row.service, reasons=[str(exc)]
+            return scope.finding(
+                Status.FAILED, cluster=target.cluster, service=target.service, reasons=[str(exc)]
             )
 
-    def _await(self, spec: RunSpec, wave: Sequence[_Row]) -> None:
-        """Wait until every deployment of the wave ended (rolloutState COMPLETED or FAILED, or the
-        deployment is no longer the service's), then verify each as its event would."""
-        waiting = {
-            id(r): r for r in wave if r.finding.status is Status.REMEDIATED and r.finding.deployment_id
-        }
-        deadline = self._clock() + spec.waves.verify_seconds
-        while waiting:
-            with self.progress.lock:
-                self.progress.deployments_waiting = len(waiting)
-            self._on_progress(self.progress)
-            for row, snapshot in self._snapshots(list(waiting.values())):
-                ended = _ended(snapshot, row.finding.deployment_id or "")
-                if ended is None:
-                    continue
-                completed, reason = ended
-                del waiting[id(row)]
-                self._verified(row, completed, reason, snapshot)
-            if not waiting:
-                break
-            if self._clock() >= deadline:
-                for row in waiting.values():
-                    row.finding = not_ended(row.finding, spec.waves.verify_seconds)
-                break
-            self._sleep(spec.poll_seconds)
-        with self.progress.lock:
-            self.progress.deployments_waiting = 0
+    def _await(self, run_id: str) -> None:
+        """One look at the wave's deployments in flight: each one ended is verified; those past
+        verify_seconds are ended by the engine's sweep; then a pause before the next look."""
+        doc = self._ledger.run(run_id) or {}
+        pending = dict(doc.get("pending") or {})
+        with self._b.progress.lock:
+            self._b.progress.deployments_waiting = len(pending)
+        self._b._on_progress(self._b.progress)
+        wave = RunTag(run_id, "enforce", int(doc.get("wave") or 0))
+        for key, snapshot, row in self._snapshots(run_id, list(pending)):
+            ended = _ended(snapshot, str(pending[key]["deployment"]))
+            if ended is not None:
+                self._keeper.verdict(wave, key, self._verified(row, ended, snapshot))
+        if self._concluded is None and not self._queued:
+            self._keeper.sweep(run_id)
+        if self._concluded is None and not self._queued:
+            self._b._sleep(self._spec.poll_seconds)
 
-    def _snapshots(self, rows: list[_Row]) -> Iterator[tuple[_Row, ServiceSnapshot | None]]:
+    def _snapshots(
+        self, run_id: str, keys: list[str]
+    ) -> Iterator[tuple[str, ServiceSnapshot | None, Finding]]:
         """The services' state now, DescribeServices in tens per account, region and cluster."""
-        groups: dict[tuple[str, str, str], list[_Row]] = {}
-        for row in rows:
-            groups.setdefault((row.via, row.region, row.cluster), []).append(row)
-        for (via, region, cluster), members in groups.items():
+        groups: dict[tuple[str, str, str], list[tuple[str, Finding]]] = {}
+        for key in keys:
+            row = Finding.model_validate(self._ledger.run_row(run_id, key) or {})
+            where = (row.account or "", row.region or "", row.cluster or "")
+            groups.setdefault(where, []).append((key, row))
+        for (account, region, cluster), members in groups.items():
             try:
-                ecs = self._ecs_for(via, region)
-                snapshots = {s.name: s for s in ecs.describe_services(cluster, [r.service for r in members])}
+                ecs = self._b._ecs_for(self._via.get((account, region), account), region)
+                names = [str(r.service) for _, r in members]
+                found = {s.name: s for s in ecs.describe_services(cluster, names)}
             except AwsError as exc:
                 log.warning("deployments not checked this time: %s", exc)
                 continue
-            for row in members:
-                yield row, snapshots.get(row.service)
+            for key, row in members:
+                yield key, found.get(str(row.service)), row
 
     def _verified(
-        self, row: _Row, completed: bool, reason: str | None, snapshot: ServiceSnapshot | None
-    ) -> None:
-        scope = self._scope_for(row.account, row.region, Mode.ENFORCE)
+        self, row: Finding, ended: tuple[bool, str | None], snapshot: ServiceSnapshot | None
+    ) -> Finding:
+        account, region = row.account or "", row.region or ""
+        scope = self._b._scope_for(account, region, Mode.ENFORCE)
         outcome = DeploymentOutcome(
-            row.cluster,
-            row.service,
-            row.finding.deployment_id or "",
-            completed,
-            reason,
+            row.cluster or "",
+            row.service or "",
+            row.deployment_id or "",
+            ended[0],
+            ended[1],
             snapshot.arn if snapshot else None,
         )
         try:
-            verdict = self._verify(self._ecs_for(row.via, row.region), outcome, scope)
-        except AwsError as exc:
-            verdict = scope.finding(
-                Status.FAILED, cluster=row.cluster, service=row.service, reasons=[str(exc)]
+            return self._b._verify(
+                self._b._ecs_for(self._via.get((account, region), account), region), outcome, scope
             )
-        row.finding = with_remediation(verdict, row.finding)
+        except AwsError as exc:
+            return scope.finding(Status.FAILED, cluster=row.cluster, service=row.service, reasons=[str(exc)])
+
+    def _finish(self, run_id: str) -> None:
+        """The engine's end of the run: its rows and waves as the report shows them."""
+        doc = self._ledger.run(run_id) or {}
+        rows, waves = concluded(self._ledger, run_id, doc)
+        self._concluded = (rows, waves, doc.get("stopped"))
+        self._ledger.run_update(run_id, lambda d: {**d, "status": "STOPPED" if d.get("stopped") else "DONE"})
+
+
+def _aborted(doc: dict[str, Any], reason: str) -> dict[str, Any]:
+    """The run an error ended: what the waves sent so far stands; the rest is left as it is."""
+    stopped = f"the run stopped: {reason}"
+    if doc.get("phase") == "waves":
+        return {**doc, "phase": "done", "stopped": stopped}
+    return {**doc, "phase": "done", "stopped": stopped, "sizes": [], "outcomes": [], "wave": 0}
+
+
+def one_line_error(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)"
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if isinstance(exc, AwsError) else f"{type(exc).__name__}: {text}"
 
 
 def _unsurveyed(scope: Scope, cluster: str, exc: AwsError) -> Finding:

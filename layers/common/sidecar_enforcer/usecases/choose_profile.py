@@ -53,7 +53,7 @@ def choose_profile(
         reason = f"{selection.reason}, but {problem}"
         return scope.finding(Status.REFUSED, **where, profile=selection.profile, reasons=[reason])
     if selection.audit:
-        scope = replace(scope, mode=Mode.AUDIT)
+        scope = replace(scope, mode=Mode.AUDIT, audit_tag=True)
     replaced = profiles.replacement(selection.profile)
     if replaced:
         scope = scope.warned(replaced)

@@ -9,7 +9,7 @@ from typing import Any
 from ..adapters.ecs import EcsGateway
 from ..adapters.iam import TaskRoleChecker
 from ..domain import records
-from ..domain.arns import parse_arn, role_arn
+from ..domain.arns import ROLES_STAY_HOME, foreign_role, role_arn
 from ..domain.plan import Decision, Plan
 from ..domain.policy import Policy
 from ..domain.profile import Profile
@@ -43,8 +43,8 @@ def profile_fields(profile: Profile) -> dict[str, str]:
 
 class Revisions:
     def __init__(self, ledger: Ledger, task_roles: Callable[[str], TaskRoleChecker]) -> None:
-        """``task_roles(account)``: the policy simulator in that account (a task role is its
-        account's)."""
+        """``task_roles(account)``: the policy simulator in that account, asked only for the task's
+        own account."""
         self._ledger = ledger
         self._task_roles = task_roles
 
@@ -77,15 +77,18 @@ class Revisions:
         return arn, ["RegisterTaskDefinition", *plan.changes]
 
     def _role_warnings(self, plan: Plan, scope: Scope) -> list[str]:
-        """What the task role lacks for the sidecar (IAM policy simulator); a failed check is a
-        warning too, never a reason to stop."""
+        """What the task role lacks for the sidecar (IAM's policy simulator, in the task's own
+        account); a failed check is a warning too, never a reason to stop. A role of another account
+        or partition is reported, never simulated or assumed there."""
         if not plan.permissions or plan.task_role_arn is None:
             return []
         role = role_arn(plan.task_role_arn, scope.partition, scope.account)
+        why = foreign_role(role, scope.partition, scope.account)
+        if why is not None:
+            unchecked = f"what the {plan.profile.name} sidecar needs of it is not checked"
+            return [f"task role {role} {why}: {ROLES_STAY_HOME}; {unchecked}"]
         try:
-            arn = parse_arn(role)
-            account = arn.account if arn and arn.account else scope.account  # the role's own account
-            denied = self._task_roles(account).missing(role, plan.permissions)
+            denied = self._task_roles(scope.account).missing(role, plan.permissions)
         except AwsError as exc:
             return [f"could not check the task role's permissions: {exc}"]
         return [f"task role {role} lacks {d}: the {plan.profile.name} sidecar cannot export" for d in denied]

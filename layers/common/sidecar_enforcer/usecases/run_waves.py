@@ -1,10 +1,12 @@
-"""The worker's (and the scheduled tick's) side of a backfill run in AWS: each item's finding into the
-run; the survey's last one plans an enforce run's waves; each wave waits, across invocations, for
-its services to end.
+"""The wave engine of a backfill run: each item's finding into the run; the survey's last one plans an
+enforce run's waves; each wave waits for its services to end. In AWS, the worker and the scheduled
+tick drive it across invocations (the state table, the work queue, the deployments' events); the
+command line's run (usecases.backfill) drives the same engine in-process, over a table in memory.
+What a wave holds, when it trips the breaker and what comes after it are domain.waves' plain rules.
 
-A wave (domain.waves) is planned once, when the survey is recorded: the services the survey found to
-change, in the order the command line's run takes them, each wave's work items kept in the state
-table. Wave 1 is queued; a wave item is decided in enforce mode. REMEDIATED is not the end of a
+A wave is planned once, when the survey is recorded: the services the survey found to change
+(domain.waves.plan_run), each wave's work items kept in the state table. Wave 1 is queued; a wave
+item is decided in enforce mode. REMEDIATED is not the end of a
 service: the deployment record carries the run and the wave, and the deployment's verdict ("ECS
 Deployment State Change", VerifyDeployment) is. Any other status is its end at once. Each (wave,
 service) end is counted once in the run's document, by a conditional write; the write that counts
@@ -21,25 +23,15 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
-from ..adapters.sqs import WorkQueue
 from ..domain.arns import parse_arn, service_ref
-from ..domain.waves import (
-    WavePolicy,
-    in_rollout,
-    judge_wave,
-    plan_waves,
-    stop_reason,
-    to_change,
-    too_many_waves,
-)
+from ..domain.waves import WavePolicy, after_wave, judge_wave, plan_run, too_many_waves
 from ..ledger import Ledger
 from ..models.events import ServiceTarget, Trigger
 from ..models.findings import Finding, Status
 from ..models.work import RunTag, WorkItem, parse_item
-from .runs import FinishRun
 from .verify_deployment import not_ended, with_remediation
 
 log = logging.getLogger(__name__)
@@ -51,9 +43,20 @@ WORK_QUEUE_RECEIVES = 5
 SURVEYED_LATE = "surveyed after the waves were planned; not changed"
 
 
+class Queue(Protocol):
+    """Where a wave's items go: the stack's work queue (adapters.sqs.WorkQueue), or a list in memory."""
+
+    def send(self, items: Sequence[WorkItem]) -> int: ...
+
+
 class RunKeeper:
     def __init__(
-        self, ledger: Ledger, finish: FinishRun, queue: Callable[[], WorkQueue], *, visibility_seconds: float
+        self,
+        ledger: Ledger,
+        finish: Callable[[str], object],
+        queue: Callable[[], Queue],
+        *,
+        visibility_seconds: float,
     ) -> None:
         self._ledger = ledger
         self._finish = finish
@@ -184,16 +187,7 @@ class RunKeeper:
             self._finish(run_id)
             return
         policy = WavePolicy.from_doc(doc["waves"])
-        rows = sorted(
-            (
-                r
-                for r in self._ledger.run_rows(run_id).values()
-                if to_change(Status(r["status"]), r.get("changes") or [])
-                and in_rollout(r.get("profile"), doc.get("profile"))
-            ),
-            key=lambda r: tuple(str(r.get(k, "")) for k in ("account", "region", "cluster", "service")),
-        )  # as the command line's run orders them
-        waves = plan_waves(rows, lambda r: f"{r['account']}/{r['region']}/{r['cluster']}", policy)
+        waves = plan_run(self._ledger.run_rows(run_id).values(), doc.get("profile"), policy)
         if not waves:  # nothing to change: the run is done
             self._finish(run_id)
             return
@@ -219,7 +213,7 @@ class RunKeeper:
 
         self._ledger.run_update(run_id, start)
         if won[0]:
-            self._send(run_id, plan, 1)
+            self._queue_wave(run_id, plan, 1)
 
     # -- a wave's ends ------------------------------------------------------------------------------
 
@@ -249,11 +243,13 @@ class RunKeeper:
 
         self._ledger.run_update(run_id, count)
         if then[0] == "next":
-            self._send(run_id, plan[0], wave + 1)
+            self._queue_wave(run_id, plan[0], wave + 1)
         elif then[0] == "finish":
             self._finish(run_id)
 
-    def _send(self, run_id: str, plan: str, number: int) -> None:
+    def _queue_wave(self, run_id: str, plan: str, number: int) -> None:
+        """The one place a wave is queued (the first, once the survey is recorded; each next one, once
+        the last was judged), after the run's document moved on to it."""
         items = [parse_item(body) for body in self._ledger.run_wave(run_id, plan, number)]
         log.info("backfill run %s: wave %d queued (%d service(s))", run_id, number, len(items))
         self._queue().send(items)
@@ -293,16 +289,15 @@ def _refused(doc: dict[str, Any], stopped: str) -> dict[str, Any]:
 
 def _judged(doc: dict[str, Any], now: float) -> tuple[dict[str, Any], str]:
     """The run once its wave's services all ended, and what comes next: the next wave, or the finish."""
-    wave, sizes, policy = int(doc["wave"]), doc["sizes"], WavePolicy.from_doc(doc["waves"])
+    wave, policy = int(doc["wave"]), WavePolicy.from_doc(doc["waves"])
     outcome = judge_wave(wave, [Status(s) for s in doc["ended"].values()], policy)
+    # Each wave's ends as judged (key -> status): the report names the failed ones (runs.wave_docs).
     judged = {**doc, "outcomes": [*doc["outcomes"], outcome.to_doc()]}
-    if outcome.tripped:
-        stopped = stop_reason(outcome, len(sizes), sum(sizes[wave:]), policy)
-        return {**judged, "phase": "done", "stopped": stopped}, "finish"
-    if wave == len(sizes):
-        return {**judged, "phase": "done"}, "finish"
+    step = after_wave(outcome, doc["sizes"], policy)
+    if step.wave is None:
+        return {**judged, "phase": "done", **({"stopped": step.stopped} if step.stopped else {})}, "finish"
     judged.pop("resentAt", None)  # the next wave's items were not queued again yet
-    return {**judged, **_wave(wave + 1, now)}, "next"
+    return {**judged, **_wave(step.wave, now)}, "next"
 
 
 def _item(run_id: str, partition: str, wave: int, row: Mapping[str, Any]) -> WorkItem:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -29,7 +29,7 @@ from ..adapters.sqs import WorkQueue
 from ..adapters.survey import EcsSurvey
 from ..config import Mode
 from ..domain import run_report
-from ..domain.waves import WavePolicy, in_rollout, not_changed
+from ..domain.waves import WavePolicy, failed_members, in_rollout, not_changed
 from ..errors import AwsError, MalformedEventError
 from ..ledger import Ledger
 from ..models.digest import Digest
@@ -150,6 +150,30 @@ class StartRun:
         return items
 
 
+def concluded(
+    ledger: Ledger, run_id: str, doc: Mapping[str, Any]
+) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """A finished run's rows, by key, and its waves' outcomes as its report lists them. The services
+    of the waves a stopped run never sent keep their audit status, saying why; each judged wave
+    names its failed members and why (its members' rows stay as the breaker counted them)."""
+    rows = ledger.run_rows(run_id)
+    plan, stopped = str(doc.get("plan", "")), doc.get("stopped")
+    waves: list[dict[str, Any]] = []
+    for outcome in doc.get("outcomes") or []:
+        keys = [parse_item(body).key for body in ledger.run_wave(run_id, plan, int(outcome["number"]))]
+        ended = {k: str(rows[k]["status"]) for k in keys if k in rows}
+        for key in ended:
+            rows[key]["wave"] = int(outcome["number"])
+        waves.append({**outcome, "failedMembers": failed_members(ended, rows)})
+    if stopped:
+        for number in range(int(doc["wave"]) + 1, len(doc["sizes"]) + 1):
+            for body in ledger.run_wave(run_id, plan, number):
+                row = rows.get(parse_item(body).key)
+                if row is not None:
+                    row["reasons"] = not_changed(row.get("reasons") or [], stopped)
+    return rows, waves
+
+
 class FinishRun:
     """The report and the digest of a run whose services are all recorded (once)."""
 
@@ -162,14 +186,8 @@ class FinishRun:
         doc = self._ledger.run(run_id)
         if doc is None or doc.get("status") != "RUNNING":
             return None
-        rows = self._ledger.run_rows(run_id)
+        rows, waves = concluded(self._ledger, run_id, doc)
         stopped = doc.get("stopped")
-        if stopped:  # the services of the waves never sent keep their audit status, saying why
-            for number in range(int(doc["wave"]) + 1, len(doc["sizes"]) + 1):
-                for body in self._ledger.run_wave(run_id, str(doc["plan"]), number):
-                    row = rows.get(parse_item(body).key)
-                    if row is not None:
-                        row["reasons"] = not_changed(row.get("reasons") or [], stopped)
         ended = _now()
         started = str(doc.get("started", ended))
         seconds = (datetime.fromisoformat(ended) - datetime.fromisoformat(started)).total_seconds()
@@ -182,7 +200,7 @@ class FinishRun:
             # a profile's rollout reports the services that ask for it (or for none), as the CLI's run
             rows=[r for r in rows.values() if in_rollout(r.get("profile"), doc.get("profile"))],
             calls={},
-            waves=doc.get("outcomes") or [],
+            waves=waves,
             stopped=stopped,
             scope={k: doc.get(k) for k in ("places", "clusters", "profile")},
         )
@@ -190,7 +208,12 @@ class FinishRun:
         if self._reports is not None:
             for kind, content_type in (("json", "application/json"), ("html", "text/html; charset=utf-8")):
                 key = f"backfill/{run_id}/report.{kind}"
-                where[kind] = self._reports.put(key, run_report.render(report, kind), content_type)
+                try:
+                    where[kind] = self._reports.put(key, run_report.render(report, kind), content_type)
+                except AwsError as exc:
+                    # The run changed what it changed: its digest still goes out (naming no report
+                    # where none was stored); its rows stay in the state table until they expire.
+                    log.error("backfill run %s: report not stored: %s", run_id, exc)
         digest = Digest.of(report, where)
         won = [False]  # whether this invocation's write closed the run (two may finish at once)
 

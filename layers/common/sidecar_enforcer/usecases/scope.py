@@ -39,6 +39,7 @@ class Scope:
     # profile the service asks for).
     warnings: tuple[str, ...] = ()
     run: RunTag | None = None  # a backfill run's item: a deployment it starts is the run's
+    audit_tag: bool = False  # the service's tag asks for audit: its findings say so (auditOnly)
 
     @classmethod
     def of(cls, trigger: Trigger, mode: Mode, run: RunTag | None = None) -> Scope:
@@ -63,6 +64,8 @@ class Scope:
     def finding(self, status: Status, **fields: Any) -> Finding:
         if self.warnings:
             fields["warnings"] = [*self.warnings, *fields.get("warnings", [])]
+        if self.audit_tag:
+            fields.setdefault("audit_only", True)
         return Finding(
             status=status,
             account=self.account,
