@@ -460,7 +460,13 @@ def test_demo_moves_the_tagged_service_and_passes_its_own_checks() -> None:
         result.stdout
     )
     assert "[FAILED]" not in result.stdout
-    assert result.stdout.count("[ok]") == 15
+    assert result.stdout.count("[ok]") == 17
+    # the rollout's act: an OU switched from audit to enforce, the stop switch thrown mid-run
+    assert (
+        "NONCOMPLIANT (audit): rollout: the rollout policy sets its organisational unit ou-" in result.stdout
+    )
+    assert "NONCOMPLIANT (audit): stopped: the stop switch is on" in result.stdout
+    assert "the tick holds wave 2: deploying now nothing" in result.stdout
 
 
 def test_backfill_audits_a_fleet_over_http_exactly_as_the_readme_says(
@@ -479,7 +485,8 @@ def test_backfill_audits_a_fleet_over_http_exactly_as_the_readme_says(
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["services"] == 6
     assert report["totals"]["NONCOMPLIANT"] == 2
-    # payments-legacy's deployment controller (CODE_DEPLOY) answers before its revision is read
+    # one read per distinct revision, but payments-legacy's deployment controller (CODE_DEPLOY)
+    # answers before its revision is read
     assert report["calls"]["ecs:DescribeTaskDefinition"] == 4
     assert {name: task_definition_of(clients(env), name) for name in before} == before
     assert done.stdout.startswith(f"backfill {report['runId']} (audit): 6 services")

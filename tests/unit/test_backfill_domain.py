@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -390,7 +391,7 @@ def test_each_rendering_holds_every_service_escaped() -> None:
 
     assert [r["service"] for r in rows] == ["a", "b", "c", "d"]
     assert rows[1]["reasons"] == "because <b> | x"
-    assert "because <b> \\| x" in markdown
+    assert "because &lt;b> \\| x" in markdown
     assert "because &lt;b&gt; | x" in page
     assert "<b>" not in page
     assert json.loads(run_report.render(REPORT, "json")) == REPORT
@@ -421,9 +422,13 @@ def test_each_rendering_names_a_wave_s_failed_members_and_why() -> None:
         ("api", "1", "DEPLOYMENT_FAILED"),
         ("web", "1", "VERIFIED"),
     ]
-    failed_line = "| 1 | 123456789012/us-east-1 | c | api | DEPLOYMENT_FAILED | rolloutState <FAILED> \\| x |"
+    failed_line = (
+        "| 1 | 123456789012/us-east-1 | c | api | DEPLOYMENT_FAILED | rolloutState &lt;FAILED> \\| x |"
+    )
     assert failed_line in markdown
-    assert "c/api DEPLOYMENT_FAILED: rolloutState &lt;FAILED&gt; | x" in page
+    assert re.search(
+        r"c/api <span class=\"badge\">.*?DEPLOYMENT_FAILED</span>: rolloutState &lt;FAILED&gt; \| x", page
+    )
 
 
 @pytest.mark.parametrize(

@@ -125,8 +125,15 @@ class Backfill:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         on_progress: Callable[[Progress], None] = lambda p: None,
+        stopped: Callable[[], bool] = lambda: False,
+        switched: Callable[[Scope], Scope] = lambda scope: scope,
     ) -> None:
         self._ecs_for = ecs_for
+        # The stack's stop switch (usecases.rollout), when the settings name it: a wave is held while
+        # it is on, and resumed when it is off, as the stack's runs are.
+        self._stopped = stopped
+        # ... and the mode the switches (the stop switch, the rollout policy) allow a wave's change.
+        self._switched = switched
         self._survey_for = survey_for
         self._scope_for = scope_for
         self._enforce = enforce_service
@@ -288,7 +295,11 @@ class _LocalRun:
         self._queued: list[WorkItem] = []
         self._concluded: tuple[dict[str, dict[str, Any]], list[dict[str, Any]], str | None] | None = None
         self._keeper = RunKeeper(
-            self._ledger, self._finish, lambda: self, visibility_seconds=spec.waves.verify_seconds
+            self._ledger,
+            self._finish,
+            lambda: self,
+            visibility_seconds=spec.waves.verify_seconds,
+            stopped=backfill._stopped,
         )
         self._rows = rows
         self._partition = (
@@ -312,6 +323,8 @@ class _LocalRun:
                     self._wave(items)
                 elif (self._ledger.run(run_id) or {}).get("pending"):
                     self._await(run_id)
+                elif (self._ledger.run(run_id) or {}).get("held"):
+                    self._held(run_id)
                 else:  # neither a wave to send nor a deployment to wait for: it would wait forever
                     raise RuntimeError("the wave engine has nothing to send or wait for")
         # An error, or a person's Ctrl-C, after the first change: the report still says what was
@@ -375,7 +388,7 @@ class _LocalRun:
     def _remediate(self, item: WorkItem) -> Finding:
         trigger, target = item.trigger, item.target
         assert isinstance(target, ServiceTarget)
-        scope = self._b._scope_for(trigger.account, trigger.region, Mode.ENFORCE)
+        scope = self._b._switched(self._b._scope_for(trigger.account, trigger.region, Mode.ENFORCE))
         try:
             ecs = self._b._ecs_for(
                 self._via.get((trigger.account, trigger.region), trigger.account), trigger.region
@@ -401,6 +414,15 @@ class _LocalRun:
                 self._keeper.verdict(wave, key, self._verified(row, ended, snapshot))
         if self._concluded is None and not self._queued:
             self._keeper.sweep(run_id)
+        if self._concluded is None and not self._queued:
+            self._b._sleep(self._spec.poll_seconds)
+
+    def _held(self, run_id: str) -> None:
+        """A wave the stop switch holds: a look at the switch each poll; the engine's sweep queues
+        the wave again once it is off."""
+        self._b.progress.phase = "held: the stop switch is on"
+        self._b._on_progress(self._b.progress)
+        self._keeper.sweep(run_id)
         if self._concluded is None and not self._queued:
             self._b._sleep(self._spec.poll_seconds)
 
