@@ -94,6 +94,10 @@ corpus-report: $(DEV_STAMP) ## Plan every corpus task definition for every profi
 	@if [ -d "$(CORPUS)" ]; then $(BIN)/sidecar-enforcer report $(CORPUS) --policy examples/policy.json; \
 	else echo "corpus-report: $(CORPUS) not found (it ships beside the repository in CI); set CORPUS=DIR"; fi
 
+CORPUS_EVENTS ?= ../shared/corpus/events
+noise-share: $(DEV_STAMP) ## The share of the corpus's CloudTrail records that cannot change compliance (desiredCount-only UpdateService)
+	$(BIN)/python -m sidecar_enforcer_dev.noise $(CORPUS_EVENTS)
+
 format: $(DEV_STAMP) ## Rewrite the code with ruff's formatter and fixes
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
@@ -117,4 +121,4 @@ deploy: build ## sam deploy of samconfig.toml's ENV (dev|prod, default dev); GUI
 clean: ## Remove the venvs and build output
 	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(C7N_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
 
-.PHONY: help dev sam-venv lint template-check unit test demo bench corpus-report format build deploy clean
+.PHONY: help dev sam-venv lint template-check unit test demo bench corpus-report noise-share format build deploy clean

@@ -146,6 +146,7 @@ def _update(service: str, key: str, identity: dict[str, Any] | None = None) -> d
     params = data["detail"]["requestParameters"]
     params["service"] = service
     params.pop("taskDefinition", None)  # the sample's revision is another service's
+    params["forceNewDeployment"] = True  # an UpdateService that only scales is noise: never delivered
     if identity is not None:
         data["detail"]["userIdentity"] = identity
     return _fresh(data, key)

@@ -22,6 +22,7 @@ resources from an earlier run.
 from __future__ import annotations
 
 import json
+import resource
 import subprocess
 import time
 from collections.abc import Iterable, Mapping
@@ -65,17 +66,36 @@ def policy(tag_key: str, tagged_cluster_arns: Iterable[str], sidecar_name: str) 
 class Result:
     seconds: float
     exit_code: int
-    found: set[tuple[str, str]] | None  # (cluster, service); None: no resources.json
+    found: set[tuple[str, str, str, str]] | None  # (account, region, cluster, service); None: no output
     log_tail: str
+    cpu_seconds: float = 0.0  # c7n's process and its children's (c7n-org's workers), user + system
 
 
-def found(resources: list[Mapping[str, Any]]) -> set[tuple[str, str]]:
-    """(cluster name, service name) of c7n's resources.json entries."""
+def found(resources: list[Mapping[str, Any]]) -> set[tuple[str, str, str, str]]:
+    """(account, region, cluster name, service name) of c7n's resources.json entries (the account
+    and Region from the service's ARN)."""
     out = set()
     for r in resources:
         cluster = str(r.get("clusterArn", "")).rsplit("/", 1)[-1]
-        out.add((cluster, str(r["serviceName"])))
+        arn = str(r.get("serviceArn", "")).split(":")
+        region, account = (arn[3], arn[4]) if len(arn) > 5 else ("", "")
+        out.add((account, region, cluster, str(r["serviceName"])))
     return out
+
+
+def _timed(
+    command: list[str], workdir: Path, env: Mapping[str, str]
+) -> tuple[subprocess.CompletedProcess[str], float, float]:
+    """The command's run, its wall time and its CPU time (its own and its children's)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    began = time.perf_counter()
+    done = subprocess.run(  # noqa: S603 - c7n from the bench's own venv, fixed arguments
+        command, cwd=workdir, env=dict(env), capture_output=True, text=True, check=False, timeout=TIMEOUT
+    )
+    seconds = time.perf_counter() - began
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return done, seconds, cpu
 
 
 def run(
@@ -96,12 +116,53 @@ def run(
         region,
         str(policy_file),
     ]
-    began = time.perf_counter()
-    done = subprocess.run(  # noqa: S603 - c7n from the bench's own venv, fixed arguments
-        command, cwd=workdir, env=dict(env), capture_output=True, text=True, check=False, timeout=TIMEOUT
-    )
-    seconds = time.perf_counter() - began
+    done, seconds, cpu = _timed(command, workdir, env)
     resources_file = output / POLICY_NAME / "resources.json"
     resources = json.loads(resources_file.read_text(encoding="utf-8")) if resources_file.exists() else None
     tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-8:])
-    return Result(seconds, done.returncode, None if resources is None else found(resources), tail)
+    return Result(seconds, done.returncode, None if resources is None else found(resources), tail, cpu)
+
+
+def run_org(
+    c7n_org: Path,
+    workdir: Path,
+    policy_data: dict[str, Any],
+    env: Mapping[str, str],
+    accounts: list[tuple[str, list[str]]],
+    roles: Mapping[str, str],
+) -> Result:
+    """``c7n-org run``: the policy in each account (its role assumed) and Region, the accounts and
+    Regions in parallel (c7n-org's worker processes); what all of them found."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    policy_file = workdir / "policy.yml"  # JSON is YAML
+    policy_file.write_text(json.dumps(policy_data, indent=2), encoding="utf-8")
+    config = {
+        "accounts": [
+            {"account_id": a, "name": f"member-{a}", "regions": regions, "role": roles[a]}
+            for a, regions in accounts
+        ]
+    }
+    config_file = workdir / "accounts.yml"
+    config_file.write_text(json.dumps(config, indent=2), encoding="utf-8")
+    output = workdir / "output"
+    command = [
+        str(c7n_org.absolute()),
+        "run",
+        "-c",
+        str(config_file),
+        "-u",
+        str(policy_file),
+        "-s",
+        str(output),
+        "--cache-period",
+        "0",
+    ]
+    done, seconds, cpu = _timed(command, workdir, env)
+    files = sorted(output.glob(f"*/*/{POLICY_NAME}/resources.json"))
+    expected = sum(len(regions) for _, regions in accounts)
+    resources = [r for f in files for r in json.loads(f.read_text(encoding="utf-8"))]
+    tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-8:])
+    complete = len(files) == expected
+    if not complete:
+        tail = f"{len(files)} of {expected} account-Regions wrote resources.json\n{tail}"
+    return Result(seconds, done.returncode, found(resources) if complete else None, tail, cpu)

@@ -45,6 +45,7 @@ class Spec:
 
 SMALL = Spec(1_000, 10, 100)
 LARGE = Spec(10_000, 100, 1_000)
+ORG_SLICE = Spec(1_250, 13, 100)  # one account and Region of the 8 (10,000 in all); under 100 a cluster
 
 
 @dataclass(frozen=True)
@@ -129,12 +130,12 @@ def plan(spec: Spec) -> Plan:
 
 
 def task_definition(
-    family: Family, revision: int, account: str, sidecar: Mapping[str, Any]
+    family: Family, revision: int, account: str, sidecar: Mapping[str, Any], region: str = REGION
 ) -> dict[str, Any]:
     """RegisterTaskDefinition's request (camelCase) for one revision of the family."""
     app: dict[str, Any] = {
         "name": "app",
-        "image": f"{account}.dkr.ecr.{REGION}.amazonaws.com/{family.name}:{revision}.0.0",
+        "image": f"{account}.dkr.ecr.{region}.amazonaws.com/{family.name}:{revision}.0.0",
         "essential": True,
         "cpu": 256,
         "memoryReservation": 512,
@@ -144,7 +145,7 @@ def task_definition(
             "logDriver": "awslogs",
             "options": {
                 "awslogs-group": f"/ecs/{family.name}",
-                "awslogs-region": REGION,
+                "awslogs-region": region,
                 "awslogs-stream-prefix": "app",
             },
         },
@@ -189,7 +190,13 @@ def network(ec2: Any) -> dict[str, Any]:
 
 
 def seed_backend(
-    fleet: Plan, backend: Any, account: str, tag_key: str, sidecar: Mapping[str, Any], net: dict[str, Any]
+    fleet: Plan,
+    backend: Any,
+    account: str,
+    tag_key: str,
+    sidecar: Mapping[str, Any],
+    net: dict[str, Any],
+    region: str = REGION,
 ) -> None:
     """Straight into moto's ECS backend (``ecs_backends[account][region]``), in process: what ECS's
     API calls (CreateCluster, RegisterTaskDefinition, CreateService) would create, without HTTP."""
@@ -198,7 +205,7 @@ def seed_backend(
     arns: dict[tuple[str, int], str] = {}
     for family in fleet.families:
         for revision in range(1, len(family.sidecar) + 1):
-            request = task_definition(family, revision, account, sidecar)
+            request = task_definition(family, revision, account, sidecar, region)
             created = backend.register_task_definition(
                 family=request["family"],
                 container_definitions=request["containerDefinitions"],

@@ -79,9 +79,9 @@ def _run(command: str, args: list[Any]) -> Any:
     if command == "seed":
         from moto.ecs.models import ecs_backends
 
-        plan, account, tag_key, sidecar, net = args
+        plan, account, tag_key, sidecar, net, region = args
         began = time.perf_counter()
-        fleet.seed_backend(plan, ecs_backends[account][fleet.REGION], account, tag_key, sidecar, net)
+        fleet.seed_backend(plan, ecs_backends[account][region], account, tag_key, sidecar, net, region)
         return time.perf_counter() - began
     raise ValueError(f"unknown command {command!r}")
 
@@ -154,11 +154,17 @@ class MotoProcess:
             self._conn = None
 
     def seed(
-        self, plan: fleet.Plan, account: str, tag_key: str, sidecar: Mapping[str, Any], net: dict[str, Any]
+        self,
+        plan: fleet.Plan,
+        account: str,
+        tag_key: str,
+        sidecar: Mapping[str, Any],
+        net: dict[str, Any],
+        region: str = fleet.REGION,
     ) -> float:
-        """The fleet into the child's ECS backend; the seconds it took there."""
+        """The fleet into the child's ECS backend of ``account`` and ``region``; the seconds it took."""
         assert self._conn is not None, "use MotoProcess in a with block"
-        self._conn.send(("seed", plan, account, tag_key, dict(sidecar), net))
+        self._conn.send(("seed", plan, account, tag_key, dict(sidecar), net, region))
         _, seconds = self._answer(SEED_TIMEOUT)
         return float(seconds)
 

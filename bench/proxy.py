@@ -21,6 +21,16 @@ see ``python -m bench --nodelay-check``). With ``throttle`` it enforces ECS's re
 (:mod:`bench.throttle`): a request that finds its bucket empty is answered as ECS answers it (HTTP
 400, ``ThrottlingException``, "Rate exceeded") without reaching moto, and counted as throttled.
 
+Each request is named by its place, (account, region): the region from its credential scope, the
+account from its access key (the bench's own keys: ``account``; a member role's keys: the account
+of the role the AssumeRole answer that handed them out named). ECS's buckets are kept per place.
+
+With :class:`Replay` it takes moto's CPU out of a timed run: while ``replay.recording``, moto's
+answers to ECS's reads are kept by the request's canonical form and place; while
+``replay.replaying``, the same request is answered from them (after the latency and the buckets,
+as any other), and :meth:`Replay.check` sends recorded requests to moto again to hold the recording
+byte-equal to moto's live answers.
+
 It is not a bottleneck of its own: a thread per client connection (``ThreadingHTTPServer``, the
 SDK's connections kept alive), the latency slept holding nothing, and moto in another process
 (:mod:`bench.moto_process`), so the proxy's threads share no GIL with moto's. Each record says how
@@ -32,7 +42,9 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import json
 import os
+import random
 import re
 import socket
 import threading
@@ -44,7 +56,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from .throttle import THROTTLED_BODY, THROTTLED_CONTENT_TYPE, THROTTLED_STATUS, Throttle
 
@@ -133,6 +145,96 @@ class Record:
     throttled: bool = False  # answered ThrottlingException by the proxy's buckets, never sent to moto
     # ms moto took to answer (connection opened to the answer's last byte); None: never sent to moto
     upstream_ms: float | None = field(default=None, compare=False)
+    replayed: bool = False  # answered from the recording (moto's answer to the same request)
+    place: tuple[str, str] = field(default=("", ""), compare=False)  # (account, region) asked
+
+
+_KEY = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/,\s]+)/")
+_ROLE_ACCOUNT = re.compile(r"arn:[^:]+:iam::(\d{12}):role/")
+_ACCESS_KEY = re.compile(rb"<AccessKeyId>([^<]+)</AccessKeyId>")
+
+
+def replayable(call: Call) -> bool:
+    """ECS's reads: the same request gets the same answer while the fleet is unchanged."""
+    return call.service == "ecs" and call.action.startswith(("Describe", "List"))
+
+
+def canonical(headers: Mapping[str, str], body: bytes) -> bytes:
+    """A request body in one spelling: JSON with its keys sorted, a form with its fields sorted."""
+    content_type = _header(headers, "Content-Type").lower()
+    if "json" in content_type and body:
+        try:
+            return json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+        except ValueError:
+            return body
+    if "application/x-www-form-urlencoded" in content_type:
+        fields = _form(body, _header(headers, "Content-Encoding"))
+        return urlencode(sorted((k, v) for k, vs in fields.items() for v in vs)).encode()
+    return body
+
+
+Key = tuple[str, str, str, str, str, bytes]  # account, region, method, path, action, canonical body
+Answer = tuple[int, list[tuple[str, str]], bytes]  # status, headers, body
+Request = tuple[str, str, dict[str, str], bytes]  # method, path, headers, body
+
+
+class Replay:
+    """Moto's answers to ECS's reads, by the request's canonical form and the account and Region
+    that asked (:func:`canonical`), recorded while ``recording`` and served while ``replaying``:
+    the timed runs then cost the server a dictionary look-up, not moto's CPU. A request that was
+    not recorded goes to moto as before."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._answers: dict[Key, Answer] = {}
+        self._requests: dict[Key, Request] = {}
+        self.recording = False
+        self.replaying = False
+
+    def __len__(self) -> int:
+        return len(self._answers)
+
+    def get(self, key: Key) -> Answer | None:
+        with self._lock:
+            return self._answers.get(key)
+
+    def put(self, key: Key, answer: Answer, request: Request) -> None:
+        with self._lock:
+            self._answers[key] = answer
+            self._requests[key] = request
+
+    def check(
+        self, upstream: tuple[str, int], sample: int | None = None, seed: int = 0
+    ) -> tuple[int, list[str]]:
+        """Each recorded request (or ``sample`` of them, drawn with ``seed``) sent to moto again:
+        how many were checked, and the ones whose live answer's body is not byte-equal to the
+        recorded one."""
+        with self._lock:
+            keys = list(self._answers)
+        if sample is not None and sample < len(keys):
+            keys = random.Random(seed).sample(keys, sample)  # noqa: S311 - a sample, not a secret
+        differ = []
+        for key in keys:
+            method, path, headers, body = self._requests[key]
+            connection = http.client.HTTPConnection(*upstream, timeout=60)
+            try:
+                connection.request(method, path, body=body or None, headers=headers)
+                answer = connection.getresponse()
+                live = (answer.status, answer.read())
+            finally:
+                connection.close()
+            if live != (self._answers[key][0], self._answers[key][2]):
+                differ.append(f"{key[4]} {key[0]}/{key[1]}: {body[:120]!r}")
+        return len(keys), differ
+
+    def keys(self) -> list[Key]:
+        with self._lock:
+            return list(self._answers)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._answers.clear()
+            self._requests.clear()
 
 
 class Counts:
@@ -182,8 +284,8 @@ class _Forward(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the bench prints the counts, not one line per request."""
 
-    def _throttled(self, call: Call) -> None:
-        self.server.counts.add(Record(call, THROTTLED_STATUS, throttled=True))
+    def _throttled(self, call: Call, place: tuple[str, str]) -> None:
+        self.server.counts.add(Record(call, THROTTLED_STATUS, throttled=True, place=place))
         self.send_response(THROTTLED_STATUS)
         self.send_header("Content-Type", THROTTLED_CONTENT_TYPE)
         self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
@@ -196,11 +298,20 @@ class _Forward(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
         call = classify(self.command, self.path, headers, body)
-        if self.server.latency > 0:
-            time.sleep(self.server.latency)
-        throttle = self.server.throttle
-        if throttle is not None and not throttle.admit(call.service, call.action):
-            self._throttled(call)
+        server = self.server
+        place = server.place_of(headers)
+        if server.latency > 0:
+            time.sleep(server.latency)
+        throttle = server.throttle
+        if throttle is not None and not throttle.admit(call.service, call.action, place):
+            self._throttled(call, place)
+            return
+        key = (*place, self.command, self.path, call.action, canonical(headers, body))
+        replay = server.replay
+        answer = replay.get(key) if replay.replaying and replayable(call) else None
+        if answer is not None:
+            server.counts.add(Record(call, answer[0], replayed=True, place=place))
+            self._answer(*answer)
             return
         began = time.perf_counter()
         try:
@@ -208,7 +319,14 @@ class _Forward(BaseHTTPRequestHandler):
         except (OSError, http.client.HTTPException) as exc:
             status, payload, reply = 502, f"bench proxy: {exc}".encode(), [("Content-Type", "text/plain")]
         upstream_ms = (time.perf_counter() - began) * 1000
-        self.server.counts.add(Record(call, status, upstream_ms=upstream_ms))
+        server.counts.add(Record(call, status, upstream_ms=upstream_ms, place=place))
+        if status == 200 and replay.recording and replayable(call):
+            replay.put(key, (status, reply, payload), (self.command, self.path, headers, body))
+        if status == 200 and call == Call("sts", "AssumeRole"):
+            server.learn(body, headers, payload)
+        self._answer(status, reply, payload)
+
+    def _answer(self, status: int, reply: list[tuple[str, str]], payload: bytes) -> None:
         self.send_response(status)
         for name, value in reply:
             self.send_header(name, value)
@@ -257,9 +375,27 @@ class CountingProxy(ThreadingHTTPServer):
         self.nodelay = nodelay
         self.throttle = throttle
         self.counts = Counts()
+        self.replay = Replay()
+        self.account = ""  # the account of the bench's own keys (moto's default)
+        self._accounts: dict[str, str] = {}  # access key -> account, from AssumeRole's answers
         self._thread = threading.Thread(
             target=self.serve_forever, kwargs={"poll_interval": 0.05}, name="bench-proxy", daemon=True
         )
+
+    def place_of(self, headers: Mapping[str, str]) -> tuple[str, str]:
+        """(account, region) of a signed request: the region from its credential scope, the account
+        from its access key (moto's default keys: ``account``; a member role's: as AssumeRole said)."""
+        found = _KEY.search(_header(headers, "Authorization"))
+        if not found:
+            return self.account, ""
+        return self._accounts.get(found.group(1), self.account), found.group(2)
+
+    def learn(self, body: bytes, headers: Mapping[str, str], payload: bytes) -> None:
+        """The account of the keys an AssumeRole answer hands out: the role's."""
+        role = "".join(_form(body, _header(headers, "Content-Encoding")).get("RoleArn", []))
+        account, key = _ROLE_ACCOUNT.search(role), _ACCESS_KEY.search(payload)
+        if account and key:
+            self._accounts[key.group(1).decode()] = account.group(1)
 
     @property
     def url(self) -> str:

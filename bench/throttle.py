@@ -50,8 +50,11 @@ class TokenBucket:
         return False
 
 
+Place = tuple[str, str]  # (account, region): ECS keeps a set of buckets for each
+
+
 class Throttle:
-    """One bucket per category, shared by its actions (one account and Region: the bench's)."""
+    """One bucket per category, shared by its actions, per account and Region (``place``)."""
 
     def __init__(
         self,
@@ -59,17 +62,65 @@ class Throttle:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._lock = threading.Lock()
-        self._buckets = {c.name: TokenBucket(c.capacity, c.refill, clock) for c in categories}
+        self._categories = categories
+        self._clock = clock
+        self._places: dict[Place, dict[str, TokenBucket]] = {}
         self._of = {action: c.name for c in categories for action in c.actions}
 
-    def admit(self, service: str, action: str) -> bool:
+    def _buckets(self, place: Place) -> dict[str, TokenBucket]:
+        buckets = self._places.get(place)
+        if buckets is None:  # a place's buckets are full when it is first asked
+            buckets = {c.name: TokenBucket(c.capacity, c.refill, self._clock) for c in self._categories}
+            self._places[place] = buckets
+        return buckets
+
+    def admit(self, service: str, action: str, place: Place = ("", "")) -> bool:
         """False: answer ThrottlingException. Calls to other services, or to an ECS action no bucket
         lists, always pass."""
         name = self._of.get(action) if service == "ecs" else None
         if name is None:
             return True
         with self._lock:
-            return self._buckets[name].take()
+            return self._buckets(place)[name].take()
+
+
+class Competitor:
+    """Another client of the same account and Region (a deploy pipeline, say): it asks ECS's
+    buckets for ``share`` of each named action's refill rate, all the time, from when it starts;
+    what it gets no run can have. ``with Competitor(throttle, place, actions):``."""
+
+    def __init__(
+        self,
+        throttle: Throttle,
+        place: Place,
+        actions: tuple[str, ...] = ("DescribeServices", "DescribeTaskDefinition"),
+        share: float = 0.5,
+    ) -> None:
+        self._throttle, self._place, self._actions, self._share = throttle, place, actions, share
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-competitor", daemon=True)
+        self.taken: dict[str, int] = {}
+
+    def _run(self) -> None:
+        of = {a: c for c in ECS_CATEGORIES for a in c.actions}
+        due = {a: time.monotonic() for a in self._actions}
+        while not self._stop.is_set():
+            now = time.monotonic()
+            action = min(due, key=due.__getitem__)
+            if due[action] > now:
+                self._stop.wait(due[action] - now)
+                continue
+            if self._throttle.admit("ecs", action, self._place):
+                self.taken[action] = self.taken.get(action, 0) + 1
+            due[action] += 1 / (of[action].refill * self._share)
+
+    def __enter__(self) -> Competitor:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
 
 
 def lower_bound(requests: Mapping[str, int], categories: tuple[Category, ...] = ECS_CATEGORIES) -> float:
@@ -104,3 +155,17 @@ def category_counts(
 
 def ceil_div(n: int, d: int) -> int:
     return math.ceil(n / d) if n > 0 else 0
+
+
+def floor_seconds(
+    requests: Mapping[str, int],
+    steps: int,
+    latency: float,
+    share: float = 1.0,
+    categories: tuple[Category, ...] = ECS_CATEGORIES,
+) -> float:
+    """The fewest seconds a run making these ECS requests can take: the slowest bucket's
+    (n - burst) / refill (the refill times ``share``, the part another client leaves), plus one
+    latency per dependent step (a request that needs an earlier one's answer)."""
+    scaled = tuple(Category(c.name, c.capacity, c.refill * share, c.actions) for c in categories)
+    return lower_bound(requests, scaled) + steps * latency

@@ -11,6 +11,10 @@ Deployment State Change" events, or the scheduled tick after ``verifySeconds``),
 itself when more than ``failureShare`` of a wave failed. A stack deployed in audit mode refuses it
 (one line: it would only audit).
 
+Scheduled (``ReconcileSchedule``, an EventBridge "Scheduled Event"), it is the reconciliation: an
+audit run over RECONCILE_ACCOUNTS x RECONCILE_REGIONS whose digest is published only when its
+findings changed, and whose changes in the enforce scope go to the event path (usecases.reconcile).
+
 Payload (models.backfill): ``{"mode": "audit" | "enforce", "accounts": [...] | "ORGANIZATION",
 "regions": [...], "clusters": [...], "profile": "...", "runId": "...", "first": 5, "growth": 2,
 "largest": 100, "perCluster": 10, "failureShare": 0.2, "verifySeconds": 1800}``. The answer names
@@ -32,7 +36,7 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from sidecar_enforcer.adapters.aws import Clients
 from sidecar_enforcer.config import Settings
-from sidecar_enforcer.models.backfill import BackfillRequest, parse_request
+from sidecar_enforcer.models.backfill import ORGANIZATION, BackfillRequest, parse_request
 from sidecar_enforcer.usecases.runs import RunRequest
 from sidecar_enforcer.wiring import build_run_starter
 
@@ -42,6 +46,8 @@ logging.getLogger("aws_lambda_powertools.tracing.tracer").setLevel(logging.CRITI
 
 # The adapters whose calls this function makes (template.yaml grants exactly their PERMISSIONS:
 # tests/unit/test_permissions.py). "member": sts:AssumeRole on the member role of other accounts.
+# A run this function finishes itself has no service (none was found): a reconciliation's has no
+# change to queue, so the rollout's switches (ssm, organizations' tree) are never read here.
 ADAPTERS = ("dynamodb", "identity", "member", "organizations", "s3", "sns", "sqs", "survey")
 MEMBER_ADAPTERS = ("survey",)
 
@@ -62,19 +68,42 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
 
 
 def start(event: Any) -> dict[str, Any]:
-    request = parse_request(event)
+    scheduled = is_scheduled(event)
+    request = reconciliation(settings()) if scheduled else parse_request(event)
     starter, organization = build_run_starter(settings(), clients())
+    prefix = "rc" if scheduled else "bf"
     run = RunRequest(
-        run_id=request.run_id or f"bf-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}",
+        run_id=request.run_id or f"{prefix}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}",
         mode=request.mode,
         places=places(request, organization),
         clusters=tuple(request.clusters or ()),
         profile=request.profile,
         waves=request.waves,
+        reconcile=scheduled,
     )
     answer = starter(run)
     logger.info("backfill run %s started: %d service(s) queued", run.run_id, answer["queued"])
     return answer
+
+
+def is_scheduled(event: Any) -> bool:
+    """The reconciliation's schedule (template.yaml, ReconcileSchedule) rather than a person."""
+    return (
+        isinstance(event, dict)
+        and event.get("detail-type") == "Scheduled Event"
+        and (event.get("source") == "aws.events")
+    )
+
+
+def reconciliation(config: Settings) -> BackfillRequest:
+    """The scheduled audit of the whole scope: RECONCILE_ACCOUNTS x RECONCILE_REGIONS."""
+    accounts: Any = None
+    if config.reconcile_accounts == ORGANIZATION:
+        accounts = ORGANIZATION
+    elif config.reconcile_accounts:
+        accounts = config.reconcile_accounts.split(",")
+    regions = config.reconcile_regions.split(",") if config.reconcile_regions else None
+    return parse_request({"mode": "audit", "accounts": accounts, "regions": regions})
 
 
 def places(request: BackfillRequest, organization: Any) -> tuple[tuple[str, str], ...]:

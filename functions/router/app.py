@@ -57,9 +57,11 @@ logging.getLogger("aws_lambda_powertools.tracing.tracer").setLevel(logging.CRITI
 # The adapters (sidecar_enforcer.adapters.<name>) whose calls this function makes: the state table
 # (a deployment's record, the outbox, the backfill runs), the caller identity (the loop guard), SNS
 # (the outbox tick, FAILED statuses, a run's digest), SQS (the work queue, a run's next wave; the
-# dead-letter queue for statuses SNS refuses for good) and S3 (the report of a run the tick ends).
+# dead-letter queue for statuses SNS refuses for good), S3 (the report of a run the tick ends) and
+# SSM and Organizations (the stop switch, which holds a run's waves; the rollout policy, when the
+# tick finishes a reconciliation whose changes in the enforce scope it queues).
 # template.yaml grants RouterFunction exactly their PERMISSIONS (tests/unit/test_permissions.py).
-ADAPTERS = ("dynamodb", "identity", "s3", "sns", "sqs")
+ADAPTERS = ("dynamodb", "identity", "org_units", "s3", "sns", "sqs", "switches")
 
 
 @cache

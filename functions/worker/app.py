@@ -55,7 +55,19 @@ logging.getLogger("aws_lambda_powertools.tracing.tracer").setLevel(logging.CRITI
 # template.yaml grants WorkerFunction exactly their PERMISSIONS (tests/unit/test_permissions.py);
 # the queue poller's own permissions come with the SQS event source. "member" is sts:AssumeRole
 # on the member role (MEMBER_ROLE_NAME) of every other account.
-ADAPTERS = ("dynamodb", "ecs", "iam", "identity", "member", "profiles", "s3", "sns", "sqs")
+ADAPTERS = (
+    "dynamodb",
+    "ecs",
+    "iam",
+    "identity",
+    "member",
+    "org_units",
+    "profiles",
+    "s3",
+    "sns",
+    "sqs",
+    "switches",
+)
 # The adapters whose calls it makes in a member account, as the member role: the member role must
 # allow exactly their PERMISSIONS (the state table, the topic and the queues stay the hub's).
 MEMBER_ADAPTERS = ("ecs", "iam")

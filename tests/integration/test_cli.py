@@ -462,7 +462,13 @@ def test_demo_moves_the_tagged_service_and_passes_its_own_checks() -> None:
         result.stdout
     )
     assert "[FAILED]" not in result.stdout
-    assert result.stdout.count("[ok]") == 15
+    assert result.stdout.count("[ok]") == 17
+    # the rollout's act: an OU switched from audit to enforce, the stop switch thrown mid-run
+    assert (
+        "NONCOMPLIANT (audit): rollout: the rollout policy sets its organisational unit ou-" in result.stdout
+    )
+    assert "NONCOMPLIANT (audit): stopped: the stop switch is on" in result.stdout
+    assert "the tick holds wave 2: deploying now nothing" in result.stdout
 
 
 def test_backfill_audits_a_fleet_over_http_exactly_as_the_readme_says(

@@ -196,6 +196,7 @@ def mixed_events(
             data = copy.deepcopy(update)
             data["detail"]["requestParameters"]["service"] = name
             data["detail"]["requestParameters"].pop("taskDefinition", None)
+            data["detail"]["requestParameters"]["forceNewDeployment"] = True  # scaling alone is noise
             fresh("UpdateService", data)
         elif roll < 0.45:
             data = copy.deepcopy(deploying)

@@ -6,9 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -389,7 +391,7 @@ def test_each_rendering_holds_every_service_escaped() -> None:
 
     assert [r["service"] for r in rows] == ["a", "b", "c", "d"]
     assert rows[1]["reasons"] == "because <b> | x"
-    assert "because <b> \\| x" in markdown
+    assert "because &lt;b> \\| x" in markdown
     assert "because &lt;b&gt; | x" in page
     assert "<b>" not in page
     assert json.loads(run_report.render(REPORT, "json")) == REPORT
@@ -420,9 +422,13 @@ def test_each_rendering_names_a_wave_s_failed_members_and_why() -> None:
         ("api", "1", "DEPLOYMENT_FAILED"),
         ("web", "1", "VERIFIED"),
     ]
-    failed_line = "| 1 | 123456789012/us-east-1 | c | api | DEPLOYMENT_FAILED | rolloutState <FAILED> \\| x |"
+    failed_line = (
+        "| 1 | 123456789012/us-east-1 | c | api | DEPLOYMENT_FAILED | rolloutState &lt;FAILED> \\| x |"
+    )
     assert failed_line in markdown
-    assert "c/api DEPLOYMENT_FAILED: rolloutState &lt;FAILED&gt; | x" in page
+    assert re.search(
+        r"c/api <span class=\"badge\">.*?DEPLOYMENT_FAILED</span>: rolloutState &lt;FAILED&gt; \| x", page
+    )
 
 
 @pytest.mark.parametrize(
@@ -508,28 +514,112 @@ class _Clock:
 THROTTLED = (None, {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}})
 
 
-def test_a_category_is_paced_at_its_refill_rate_once_ecs_throttles_it_and_others_are_not() -> None:
+def test_a_category_spends_its_documented_burst_less_a_reserve_then_its_refill_rate() -> None:
     from sidecar_enforcer.adapters.pacing import Pacer
 
     clock = _Clock()
     pacer = Pacer(clock, clock.sleep)
-    for _ in range(100):  # the burst goes out unpaced
+    for _ in range(45):  # 50 tokens, less a tenth kept for the latency's spread
         pacer._before_send("before-send.ecs.DescribeTaskDefinition")
     assert clock.slept == []
-
-    pacer._needs_retry("needs-retry.ecs.DescribeTaskDefinition", response=THROTTLED)
     for _ in range(40):
         pacer._before_send("before-send.ecs.ListTaskDefinitions")  # the same bucket
-    pacer._before_send("before-send.ecs.DescribeServices")  # another bucket: not held back
+    assert clock.now == pytest.approx(40 / 20)  # then 20 a second, the documented refill
+    began = clock.now
+    for _ in range(90):  # another bucket (100, less 10): its own burst, held back by nothing
+        pacer._before_send("before-send.ecs.DescribeServices")
+    assert clock.now == began
+    assert pacer.rate("DescribeTaskDefinition") == 20
+    assert pacer.rate("GetCallerIdentity") is None
 
-    assert pacer.paced("DescribeTaskDefinition") == 20  # the documented refill, a second
-    assert pacer.paced("DescribeServices") is None
-    assert clock.now == pytest.approx(40 / 20)  # 40 requests at 20 a second
-    clock.now += 0.5  # past the grace for the requests in flight when pacing began
+
+def test_a_throttle_halves_its_categorys_rate_once_per_grace_and_the_rate_climbs_back() -> None:
+    from sidecar_enforcer.adapters.pacing import GRACE_SECONDS, RECOVER_SECONDS, Pacer
+
+    clock = _Clock()
+    pacer = Pacer(clock, clock.sleep)
     pacer._needs_retry("needs-retry.ecs.DescribeTaskDefinition", response=THROTTLED)  # shared: halve
-    assert pacer.paced("DescribeTaskDefinition") == 10
+    assert pacer.rate("DescribeTaskDefinition") == 10
     pacer._needs_retry("needs-retry.ecs.DescribeTaskDefinition", response=THROTTLED)  # in flight then
-    assert pacer.paced("DescribeTaskDefinition") == 10
+    assert pacer.rate("DescribeTaskDefinition") == 10
+    pacer._before_send("before-send.ecs.DescribeTaskDefinition")  # the bucket was spent: wait
+    assert clock.slept == [pytest.approx(1 / 10)]
+    for _ in range(6):
+        clock.now += GRACE_SECONDS
+        pacer._needs_retry("needs-retry.ecs.DescribeTaskDefinition", response=THROTTLED)
+    assert pacer.rate("DescribeTaskDefinition") == 2  # never below a tenth
+    assert pacer.rate("DescribeServices") == 20  # another bucket
     pacer._needs_retry("needs-retry.ecs.DescribeServices", response=(None, {"Error": {"Code": "Other"}}))
-    assert pacer.paced("DescribeServices") is None
-    assert pacer.throttled == 3
+    assert pacer.rate("DescribeServices") == 20
+    clock.now += RECOVER_SECONDS
+    pacer._before_send("before-send.ecs.DescribeTaskDefinition")
+    assert pacer.rate("DescribeTaskDefinition") == 4  # a tenth of the documented rate back
+    assert pacer.throttled == 8
+
+
+# -- the survey's two buckets -----------------------------------------------------------------------
+
+
+def test_the_survey_reads_a_revision_while_service_pages_are_still_to_come() -> None:
+    """ECS's service-read and task-definition buckets drain side by side: a revision is read as
+    soon as a DescribeServices page names it, not once every page is in. Here every page after the
+    first waits (up to 5 s) for a revision to be read first: a survey that described every page
+    before reading any revision would find none read."""
+    import threading
+
+    from sidecar_enforcer.config import Mode
+    from sidecar_enforcer.domain.snapshots import ServiceSnapshot
+    from sidecar_enforcer.usecases.backfill import Backfill, RunSpec
+    from sidecar_enforcer.usecases.scope import Scope
+
+    read = threading.Event()
+    waited: list[bool] = []
+    pages = 0
+    lock = threading.Lock()
+
+    class Ecs:
+        def describe_services(self, cluster: str, arns: list[str]) -> list[ServiceSnapshot]:
+            nonlocal pages
+            with lock:
+                pages += 1
+                first = pages == 1
+            if not first:
+                waited.append(read.wait(5))
+            return [
+                ServiceSnapshot.from_api(
+                    {"serviceArn": arn, "serviceName": arn.rsplit("/", 1)[-1], "taskDefinition": f"td-{arn}"}
+                )
+                for arn in arns
+            ]
+
+        def describe_task_definition(self, arn: str) -> None:
+            read.set()
+
+    class Survey:
+        def clusters(self) -> list[str]:
+            return ["c0", "c1"]
+
+        def clusters_tags(self, clusters: list[str]) -> dict[str, dict[str, str]]:
+            return {}
+
+        def services(self, cluster: str) -> list[str]:
+            return [f"arn:aws:ecs:us-east-1:111111111111:service/{cluster}/s{n}" for n in range(40)]
+
+    def enforce(ecs: Ecs, snapshot: ServiceSnapshot, scope: Scope, cluster_tags: dict[str, str]) -> Any:
+        ecs.describe_task_definition(snapshot.task_definition)
+        return scope.finding(Status.COMPLIANT, cluster="c", service=snapshot.name)
+
+    ecs = Ecs()
+    backfill = Backfill(
+        lambda account, region: ecs,  # type: ignore[arg-type, return-value]
+        lambda account, region: Survey(),  # type: ignore[arg-type, return-value]
+        lambda account, region, mode: Scope(account, region, "backfill", "bf-1", mode),
+        enforce,  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        workers=2,
+    )
+    result = backfill.run(RunSpec(Mode.AUDIT, (("111111111111", "us-east-1"),)))
+
+    assert len(result.findings) == 80
+    assert len(waited) == 7  # 8 pages of ten
+    assert all(waited)

@@ -165,3 +165,62 @@ def test_moto_in_its_own_process_serves_the_fleet_seeded_through_the_pipe() -> N
     assert {s["serviceName"] for s in tagged["services"]} == {
         s.name for s in plan.services if s.cluster == plan.clusters[0].name
     }
+
+
+def test_replayed_answers_are_byte_equal_to_moto_s_live_ones_per_account_and_region() -> None:
+    """The proxy records moto's answers to ECS's reads in a warm-up pass and replays them (moto's CPU
+    out of the timed runs): each replayed answer is the one moto gives live, byte for byte, and
+    each is kept apart by the account (a member role's keys, as AssumeRole handed them out) and the
+    Region that asked. Buckets are per account and Region too."""
+    from bench.proxy import CountingProxy
+    from bench.throttle import Throttle
+
+    plan = fleet.plan(fleet.Spec(24, 2, 6))
+    member, member_region = "111111111111", "eu-west-1"
+    with backfill.moto_server() as moto:
+        world, _ = backfill.prepare(moto, plan)
+        net = fleet.network(backfill.member_client("ec2", moto.url, member, member_region))
+        moto.seed(plan, member, KEY, SIDECAR, net, member_region)
+        with CountingProxy(moto.address, latency=0.0) as proxy:
+            proxy.account = world.account
+            hub = backfill._client("ecs", proxy.url)
+            keys = backfill._client("sts", proxy.url).assume_role(
+                RoleArn=f"arn:aws:iam::{member}:role/sidecar-enforcer-member", RoleSessionName="bench"
+            )["Credentials"]
+            there = boto3.session.Session().client(
+                "ecs",
+                endpoint_url=proxy.url,
+                region_name=member_region,
+                aws_access_key_id=keys["AccessKeyId"],
+                aws_secret_access_key=keys["SecretAccessKey"],
+                aws_session_token=keys["SessionToken"],
+            )
+
+            def reads(ecs: Any) -> list[Any]:
+                cluster = ecs.list_clusters()["clusterArns"][0]
+                arns = ecs.list_services(cluster=cluster, maxResults=5)["serviceArns"]
+                services = ecs.describe_services(cluster=cluster, services=arns, include=["TAGS"])["services"]
+                revision = ecs.describe_task_definition(taskDefinition=services[0]["taskDefinition"])
+                return [arns, services, revision["taskDefinition"]]
+
+            proxy.replay.recording = True
+            recorded = [reads(hub), reads(there)]
+            proxy.replay.recording = False
+            proxy.counts.take()
+            proxy.replay.replaying = True
+            replayed = [reads(hub), reads(there)]
+            records = proxy.counts.take()
+            checked, differ = proxy.replay.check(moto.address)
+            proxy.throttle = Throttle()
+            for _ in range(100):  # the hub's service-read bucket, emptied
+                proxy.throttle.admit("ecs", "ListServices", (world.account, fleet.REGION))
+            reads(there)  # the member's, full
+
+    assert replayed == recorded
+    assert recorded[0][1][0]["serviceArn"].split(":")[3:5] == [fleet.REGION, world.account]
+    assert recorded[1][1][0]["serviceArn"].split(":")[3:5] == [member_region, member]
+    ecs_records = [r for r in records if r.call.service == "ecs"]
+    assert len(ecs_records) == 8
+    assert all(r.replayed and r.upstream_ms is None for r in ecs_records)
+    assert {r.place for r in ecs_records} == {(world.account, fleet.REGION), (member, member_region)}
+    assert (checked, differ) == (8, [])

@@ -3,6 +3,8 @@ shared per category, and the lower bound they put on a run's time."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sidecar_enforcer.domain.ecs_quotas import ECS_BUCKET_OF, ECS_CATEGORIES
 
@@ -68,3 +70,70 @@ def test_the_lower_bound_is_the_slowest_buckets_excess_over_its_burst_at_its_ref
         "Cluster read actions": 2,
         "Service read actions": 110,
     }
+
+
+def test_our_pacer_never_finds_the_benchs_bucket_empty_whatever_the_latencys_spread() -> None:
+    """The client's bucket (adapters.pacing) against the server's (the bench's), each on its own
+    clock: each request reaches the server 20 to 200 ms after it left, so they arrive out of order
+    and bunched; none is throttled (without the pacer's reserve, about half of these runs would
+    be), and the run takes the bucket's floor, (n - burst) / refill, give or take the reserve."""
+    import random
+
+    from sidecar_enforcer.adapters.pacing import Pacer
+
+    floor = lower_bound({"DescribeTaskDefinition": 300})
+    assert floor == pytest.approx((300 - 50) / 20)
+    for seed in range(20):
+        clock, server_clock = Clock(), Clock()  # the same time, read on each side
+        server = Throttle(clock=server_clock)
+        pacer = Pacer(clock, lambda s, clock=clock: setattr(clock, "now", clock.now + s))
+        spread = random.Random(seed)  # noqa: S311 - latencies, not secrets
+        arrivals: list[float] = []
+        for _ in range(300):
+            pacer._before_send("before-send.ecs.DescribeTaskDefinition")
+            arrivals.append(clock.now + spread.uniform(0.02, 0.2))
+        admitted = []
+        for at in sorted(arrivals):
+            server_clock.now = at
+            admitted.append(server.admit("ecs", "DescribeTaskDefinition"))
+        assert all(admitted), seed
+        assert floor <= clock.now - 1000.0 <= floor + 5 / 20 + 1e-6
+
+
+def test_each_account_and_region_has_buckets_of_its_own() -> None:
+    clock = Clock()
+    throttle = Throttle(clock=clock)
+    hub, member, elsewhere = ("1", "us-east-1"), ("2", "us-east-1"), ("1", "eu-west-1")
+
+    assert sum(throttle.admit("ecs", "DescribeTaskDefinition", hub) for _ in range(60)) == 50
+    assert sum(throttle.admit("ecs", "DescribeTaskDefinition", member) for _ in range(60)) == 50
+    assert sum(throttle.admit("ecs", "DescribeTaskDefinition", elsewhere) for _ in range(60)) == 50
+    clock.now += 1.0
+    assert sum(throttle.admit("ecs", "DescribeTaskDefinition", hub) for _ in range(60)) == 20
+
+
+def test_another_client_takes_its_share_of_the_refill_from_the_same_bucket() -> None:
+    from bench.throttle import Competitor
+
+    throttle = Throttle()
+    place = ("1", "us-east-1")
+    with Competitor(throttle, place, ("DescribeTaskDefinition",), share=0.5) as other:
+        time.sleep(0.55)
+    # 10 a second asked for a little over half a second, from the start (fewer on a busy machine)
+    assert 1 <= other.taken["DescribeTaskDefinition"] <= 7
+    left = sum(throttle.admit("ecs", "DescribeTaskDefinition", place) for _ in range(60))
+    assert (
+        50 - other.taken["DescribeTaskDefinition"] <= left <= 50 - other.taken["DescribeTaskDefinition"] + 12
+    )
+    assert throttle.admit("ecs", "DescribeServices", place)  # a bucket it was not asked to share
+
+
+def test_the_floor_in_seconds_adds_a_latency_a_step_and_slows_with_the_share_left() -> None:
+    from bench.throttle import floor_seconds
+
+    requests = {"DescribeServices": 1_000, "ListServices": 100, "DescribeTaskDefinition": 1_250}
+    assert floor_seconds(requests, 4, 0.03) == pytest.approx((1_250 - 50) / 20 + 0.12)
+    assert floor_seconds(requests, 4, 0.03, share=0.5) == pytest.approx((1_250 - 50) / 10 + 0.12)
+    assert floor_seconds({"DescribeServices": 1_000, "ListServices": 100}, 3, 0.03) == pytest.approx(
+        (1_100 - 100) / 20 + 0.09
+    )

@@ -34,7 +34,11 @@ def read(path: Path) -> Any:
 
 
 def cloudtrail(event_name: str, params: Any, **detail: Any) -> dict[str, Any]:
-    """An EventBridge-wrapped CloudTrail record of an ECS call."""
+    """An EventBridge-wrapped CloudTrail record of an ECS call. An UpdateService that names no task
+    definition forces a new deployment: one that only scales the service is noise, ignored
+    (tests/unit/test_noise.py)."""
+    if event_name == "UpdateService" and isinstance(params, dict) and "taskDefinition" not in params:
+        params = {**params, "forceNewDeployment": True}
     return {
         "version": "0",
         "id": "11111111-2222-3333-4444-555555555555",
@@ -160,6 +164,7 @@ def test_every_project_sample_is_covered() -> None:
         "cloudtrail-createservice.json",
         "cloudtrail-updateservice.json",
         "cloudtrail-updateservice-codedeploy.json",
+        "cloudtrail-updateservice-autoscaling.json",
         "cloudtrail-tagresource-service.json",
         "cloudtrail-registertaskdefinition.json",
         "ecs-deployment-in-progress.json",

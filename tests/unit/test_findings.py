@@ -143,3 +143,15 @@ def test_a_bounded_status_read_back_is_bounded_the_same() -> None:
     message = huge().to_message()
 
     assert Finding.model_validate(message).to_message() == message
+
+
+def test_a_field_is_kept_whole_exactly_while_its_json_fits_whatever_its_characters() -> None:
+    from sidecar_enforcer.models.findings import FIELD_BUDGET, _bounded, _json_size
+
+    for character in ("a", "é", "\x01", "😀"):  # 1, 6, 6 and 12 characters of JSON each
+        cost = _json_size(character)
+        fits, over = character * (FIELD_BUDGET // cost), character * (FIELD_BUDGET // cost + 1)
+        assert _bounded(fits) == fits
+        assert _bounded(over) != over
+        assert _json_size(_bounded(over)) <= FIELD_BUDGET
+        assert _bounded([fits]) == [fits]

@@ -103,11 +103,11 @@ def test_the_role_allows_exactly_what_the_worker_and_a_backfill_call_in_an_accou
 
     assert granted("MemberRole", "member.yaml") == in_an_account | surveyed
     # ... which is the worker's grant less what stays in the hub (table, topics, queues, profiles,
-    # the key, the member role itself).
+    # the key, the member role itself, the organisation's tree the rollout policy reads).
     hub_only = {
         a
         for a in granted("WorkerFunction")
-        if a.split(":")[0] in {"dynamodb", "sns", "sqs", "ssm", "kms", "sts", "s3"}
+        if a.split(":")[0] in {"dynamodb", "sns", "sqs", "ssm", "kms", "sts", "s3", "organizations"}
     }
     assert granted("WorkerFunction") - hub_only == in_an_account
 

@@ -131,7 +131,16 @@ def test_the_template_grants_each_function_exactly_what_it_calls(function: str, 
 def test_the_router_is_granted_nothing_in_ecs_or_iam() -> None:
     router = granted("RouterFunction")
 
-    assert not {a for a in router if a.startswith(("ecs:", "iam:", "ssm:", "sts:"))}
+    assert not {a for a in router if a.startswith(("ecs:", "iam:", "sts:"))}
+    # SSM: the switches only (the tick holds a backfill run's waves while the stop switch is on);
+    # Organizations: read only (the rollout policy, when the tick finishes a reconciliation).
+    assert {a for a in router if a.startswith("ssm:")} == {"ssm:GetParameters"}
+    assert {a for a in router if a.startswith("organizations:")} <= {
+        "organizations:ListParents",
+        "organizations:ListRoots",
+        "organizations:DescribeOrganizationalUnit",
+        "organizations:DescribeAccount",
+    }
     assert "sqs:SendMessage" in router  # the work queue
     assert granted("WorkerFunction") > router
 

@@ -161,6 +161,13 @@ def cmd_local_env(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_seed(args: argparse.Namespace) -> int:
+    from .seed import seed
+
+    _print(seed())
+    return 0
+
+
 def cmd_profiles(args: argparse.Namespace) -> int:
     """The profiles, each with the guarded members it needs in allowProfileMembers and whether the
     policy allows them; a profile whose services the policy refuses is also said on stderr."""
@@ -255,6 +262,12 @@ def parser() -> argparse.ArgumentParser:
         "local-env",
         "create the enforcer's own resources (topic, table, work queue) on the endpoint; print exports",
         cmd_local_env,
+    )
+    _command(
+        sub,
+        "seed",
+        "on a local endpoint, create the fleet events/ names and a service per examples/taskdefs file",
+        cmd_seed,
     )
     from .backfill import add_parser as add_backfill
 

@@ -209,6 +209,7 @@ def _run() -> int:
         print(f"  message attributes (for filter policies), e.g.: {attrs}")
     safety |= _notifications(session, notifier_queue, len(bodies))
     safety |= _backfill(session, app, inbox)
+    safety |= _rollout(session, inbox)
     return _check(before, after, bodies, findings, outcomes, safety)
 
 
@@ -241,7 +242,12 @@ def _safety(
             (folder / "cloudtrail-updateservice.json").read_text(encoding="utf-8")
         )
         data["id"] = f"demo-safety-{n}"
-        data["detail"]["requestParameters"] = {"cluster": fleet.CLUSTER, "service": service}
+        # A forced redeployment: an UpdateService that only scales is noise, dropped by the rule.
+        data["detail"]["requestParameters"] = {
+            "cluster": fleet.CLUSTER,
+            "service": service,
+            "forceNewDeployment": True,
+        }
         return data
 
     failed_event: dict[str, Any] = json.loads(
@@ -465,6 +471,168 @@ def _backfill(session: boto3.session.Session, app: Pipeline, inbox: str) -> dict
         and answer["queued"] == drained.delivered
         and {o["Key"].rsplit("/", 1)[-1] for o in stored} == {"report.json", "report.html"},
     }
+
+
+ROLLOUT = "shop-rollout"
+STOP = "/sidecar-enforcer/stop"
+ROLLOUT_POLICY = "/sidecar-enforcer/rollout"
+
+
+class _Clock:
+    """The containers' clock for the switches' 30-second cache, moved on by hand (the demo does not
+    wait)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _rollout(session: boto3.session.Session, inbox: str) -> dict[str, bool]:
+    """Act six: the rollout. An OU of the organisation switched from audit to enforce in the rollout
+    policy (an SSM parameter, no deploy); then the stop switch thrown in the middle of a backfill
+    run's waves: the next wave is held and an event is decided in audit, "stopped"; released, the
+    tick resumes the run to its end."""
+    import sidecar_enforcer.usecases.rollout as rollout_module
+
+    from . import rollouts
+
+    rollouts.install()
+    ecs, ssm, sqs = session.client("ecs"), session.client("ssm"), session.client("sqs")
+    org = session.client("organizations")
+    account = session.client("sts").get_caller_identity()["Account"]
+    clock = _Clock()
+    rollout_module.now = clock  # the demo moves the cache's clock on
+
+    def throw(name: str, value: str, what: str) -> None:
+        ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
+        clock.now += 31  # past every container's cache (30 s)
+        print(f"  $ aws ssm put-parameter --name {name} --value '{value}' --overwrite   # {what}")
+
+    org.create_organization(FeatureSet="ALL")
+    root = org.list_roots()["Roots"][0]["Id"]
+    platform = org.create_organizational_unit(ParentId=root, Name="platform")["OrganizationalUnit"]["Id"]
+    org.move_account(AccountId=account, SourceParentId=root, DestinationParentId=platform)
+    source = ecs.describe_services(cluster=fleet.CLUSTER, services=["billing-worker"])["services"][0]
+    ecs.create_cluster(clusterName=ROLLOUT, tags=[{"key": "tracing-sidecar", "value": "jaeger"}])
+    for n in range(4):
+        ecs.create_service(
+            cluster=ROLLOUT,
+            serviceName=f"api-{n}",
+            taskDefinition=source["taskDefinition"],
+            desiredCount=1,
+            launchType="FARGATE",
+            networkConfiguration=source["networkConfiguration"],
+        )
+    rollouts.settle(account, REGION)  # their own first deployments ended
+    print(f"\nRoll out: account {account} in OU {platform} (moto's Organizations), cluster {ROLLOUT}:")
+    throw(ROLLOUT_POLICY, json.dumps({"modes": {root: "enforce", platform: "audit"}}), "the OU audits")
+    os.environ.update(ROLLOUT_PARAMETER=ROLLOUT_POLICY, STOP_SWITCH_PARAMETER=STOP)
+    app = Pipeline(sqs=sqs)  # containers started with the switches configured
+
+    def update(service: str, n: int) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(
+            (project_root() / "events" / "cloudtrail-updateservice.json").read_text(encoding="utf-8")
+        )
+        data["id"] = f"demo-rollout-{n}"
+        params = {"cluster": ROLLOUT, "service": service, "forceNewDeployment": True}
+        data["detail"]["requestParameters"] = params
+        return data
+
+    def show(label: str, finding: dict[str, Any]) -> dict[str, Any]:
+        print(f"  - {label}\n      {finding['status']} ({finding.get('mode')}): {finding['reasons'][-1]}")
+        return finding
+
+    (audited,) = app.run(update("api-0", 1))["findings"]
+    show("UpdateService api-0 while its OU audits", audited)
+    throw(ROLLOUT_POLICY, json.dumps({"modes": {root: "audit", platform: "enforce"}}), "the OU enforces")
+    (enforced,) = app.run(update("api-0", 2))["findings"]
+    show("UpdateService api-0 once its OU enforces", enforced)
+    rollouts.settle(account, REGION)
+    for name in ("api-0",):
+        app.run(_ended_event(ecs, ROLLOUT, name))
+
+    backfill = load_function("backfill")
+    waves = {"first": 2, "growth": 1, "perCluster": 2}
+    request = {"mode": "enforce", "runId": "demo-rollout", "clusters": [ROLLOUT], **waves}
+    answer = backfill.lambda_handler(request, lambda_context("backfill"))
+    app.drain()  # the survey; wave 1 queued and deploying
+    first = _deploying(ecs, ROLLOUT)
+    print(f"  functions/backfill {json.dumps(request)}: wave 1 deploys {sorted(first)}")
+    throw(STOP, "on", "the stop switch, in the middle of the run")
+    waiting = sorted(set(_snapshot_cluster(ecs, ROLLOUT)) - first - {"api-0"})[0]  # in a later wave
+    (stopped,) = app.run(update(waiting, 3))["findings"]
+    show(f"UpdateService {waiting} while stopped", stopped)
+    for name in rollouts.settle(account, REGION):  # wave 1's deployments end: wave 2 is held
+        app.run(_ended_event(ecs, ROLLOUT, name.split("/")[1]))
+    app.run(_tick("demo-rollout-tick-1"))
+    held = _deploying(ecs, ROLLOUT)
+    print(f"  wave 1 verified; the tick holds wave 2: deploying now {sorted(held) or 'nothing'}")
+    throw(STOP, "off", "released")
+    app.run(_tick("demo-rollout-tick-2"))
+    second = _deploying(ecs, ROLLOUT)
+    print(f"  the next tick resumes the run: wave 2 deploys {sorted(second)}")
+    for name in rollouts.settle(account, REGION):
+        app.run(_ended_event(ecs, ROLLOUT, name.split("/")[1]))
+    digests = [json.loads(m["Body"]) for m in _drain(sqs, inbox) if '"backfill-digest"' in m["Body"]]
+    digest: dict[str, Any] = next((d for d in digests if d.get("runId") == answer["runId"]), {})
+    print(f"  the run's digest: {digest.get('totals')}")
+    after = _snapshot_cluster(ecs, ROLLOUT)
+    for name in ("ROLLOUT_PARAMETER", "STOP_SWITCH_PARAMETER"):
+        os.environ.pop(name, None)
+    return {
+        "an OU switched from audit to enforce in the rollout policy: audited, then remediated": (
+            (audited["status"], audited["mode"]) == ("NONCOMPLIANT", "audit")
+            and platform in audited["reasons"][-1]
+            and (enforced["status"], enforced["mode"]) == ("REMEDIATED", "enforce")
+        ),
+        "the stop switch held a run's next wave and an event said stopped; released, the run ended": (
+            (stopped["status"], stopped["mode"]) == ("NONCOMPLIANT", "audit")
+            and stopped["reasons"][-1].startswith("stopped")
+            and len(first) == 2
+            and not held
+            and len(second) == 1
+            and digest.get("totals") == {"COMPLIANT": 1, "VERIFIED": 3}  # api-0: the OU's event did it
+            and all("jaeger" in c for c in after.values())
+        ),
+    }
+
+
+def _deploying(ecs: Any, cluster: str) -> set[str]:
+    arns = ecs.list_services(cluster=cluster)["serviceArns"]
+    return {
+        svc["serviceName"]
+        for svc in ecs.describe_services(cluster=cluster, services=arns)["services"]
+        if any(d.get("rolloutState") == "IN_PROGRESS" for d in svc["deployments"])
+    }
+
+
+def _ended_event(ecs: Any, cluster: str, service: str) -> dict[str, Any]:
+    """The "ECS Deployment State Change" event of a service's PRIMARY deployment, once it ended, as
+    EventBridge delivers it (moto sends none)."""
+    svc = ecs.describe_services(cluster=cluster, services=[service])["services"][0]
+    primary = next(d for d in svc["deployments"] if d["status"] == "PRIMARY")
+    data: dict[str, Any] = json.loads(
+        (project_root() / "events" / "ecs-deployment-in-progress.json").read_text(encoding="utf-8")
+    )
+    data["id"] = f"demo-ended-{primary['id']}"
+    data["resources"] = [svc["serviceArn"]]
+    data["detail"].update(
+        eventName=f"SERVICE_DEPLOYMENT_{primary['rolloutState']}",
+        deploymentId=primary["id"],
+        reason=primary.get("rolloutStateReason", ""),
+    )
+    return data
+
+
+def _tick(event_id: str) -> dict[str, Any]:
+    """The router's scheduled tick (every 5 minutes in the stack)."""
+    data: dict[str, Any] = json.loads(
+        (project_root() / "events" / "scheduled-outbox-tick.json").read_text(encoding="utf-8")
+    )
+    data["id"] = event_id
+    return data
 
 
 def _drain(sqs: Any, queue: str) -> list[dict[str, Any]]:

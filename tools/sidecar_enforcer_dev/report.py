@@ -10,6 +10,7 @@ from sidecar_enforcer.domain.invariants import violations
 from sidecar_enforcer.domain.plan import plan
 from sidecar_enforcer.domain.policy import Policy
 from sidecar_enforcer.domain.profile import Profile
+from sidecar_enforcer.domain.run_report import md_text
 from sidecar_enforcer.domain.taskdef import load_document
 from sidecar_enforcer.errors import InputError
 
@@ -44,7 +45,7 @@ def report(files: list[Path], profiles: list[Profile], policy: Policy, *, markdo
     if markdown:
         lines.append("| " + " | ".join(header) + " |")
         lines.append("|" + "---|" * len(header))
-        lines.extend("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows)
+        lines.extend("| " + " | ".join(md_text(cell) for cell in row) + " |" for row in rows)
     else:
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
         for row in [header, *rows]:

@@ -25,6 +25,8 @@ _IAM_NAME = r"[A-Za-z0-9_+=,.@-]"
 # calls there as arn:<partition>:sts::<member>:assumed-role/<role name>/<this> (the assumed-role
 # ARN carries the role's name, never its path), which is how the loop guard knows them.
 MEMBER_SESSION_NAME = "sidecar-enforcer"
+# An SSM parameter's name: a name, or a path of names (letters, digits and _.-), up to 1011 characters.
+_SSM_NAME = r"^/?[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$"
 
 
 class Settings(BaseModel):
@@ -66,6 +68,16 @@ class Settings(BaseModel):
         max_length=512 + 64,
         pattern=rf"^(/({_IAM_NAME}+/)+)?{_IAM_NAME}{{1,64}}$",
     )
+
+    # The operators' switches (usecases.rollout): SSM parameters, read at most every 30 s. The rollout
+    # policy document (JSON: organisation id -> audit or enforce; unset: no rollout policy, the
+    # stack's mode alone) and the stop switch ("on": every change stopped, decisions in audit mode).
+    rollout_parameter_name: str | None = Field(default=None, pattern=_SSM_NAME)
+    stop_switch_parameter_name: str | None = Field(default=None, pattern=_SSM_NAME)
+    # A reconciliation run (the scheduled backfill): the accounts ("ORGANIZATION" or a comma list;
+    # empty: the enforcer's own) and the regions (a comma list; empty: the function's).
+    reconcile_accounts: str | None = Field(default=None, pattern=r"^(ORGANIZATION|[0-9]{12}(,[0-9]{12})*)$")
+    reconcile_regions: str | None = Field(default=None, pattern=r"^[a-z0-9-]+(,[a-z0-9-]+)*$")
 
     @property
     def release_tag_key(self) -> str:
@@ -119,6 +131,10 @@ ENV_VARS: dict[str, str] = {
     "WORK_QUEUE_VISIBILITY_TIMEOUT": "work_queue_visibility_timeout",
     "REPORT_BUCKET": "report_bucket",
     "MEMBER_ROLE_NAME": "member_role_name",
+    "ROLLOUT_PARAMETER": "rollout_parameter_name",
+    "STOP_SWITCH_PARAMETER": "stop_switch_parameter_name",
+    "RECONCILE_ACCOUNTS": "reconcile_accounts",
+    "RECONCILE_REGIONS": "reconcile_regions",
 }
 JSON_VARS = frozenset({"PROFILE_PARAMETERS", "ALLOWED_PROFILE_MEMBERS", "PUBLISHED_PROFILE_PORTS"})
 

@@ -37,6 +37,7 @@ RUN = "run"
 RUN_TTL_SECONDS = 30 * 24 * 3600  # a run's rows; its report stays in the report bucket
 RUN_ROWS_MAX = 1_000_000
 RUNS = "runs"  # the open runs' partition
+RECONCILE = "reconcile"  # the last reconciliation's fingerprint
 RUNS_OPEN_MAX = 100
 SURVEY_KEYS_PER_ROW = 100  # a key (an ECS service ARN) is at most about 600 characters
 OUTBOX_ATTEMPTS = 3  # publishes of a status SNS refuses for good before it is dead-lettered
@@ -387,6 +388,21 @@ class Ledger:
     def run_wave(self, run_id: str, plan: str, number: int) -> list[str]:
         found = self._table.get(f"run#{run_id}", f"wave#{plan}#{number:04d}")
         return list(found.doc["items"]) if found else []
+
+    # The last reconciliation's fingerprint (usecases.reconcile): its digest is published only when
+    # the next one's differs.
+
+    def reconcile_fingerprint(self) -> str | None:
+        found = self._table.get(RECONCILE, RECONCILE)
+        return str(found.doc["fingerprint"]) if found else None
+
+    def reconcile_fingerprint_put(self, fingerprint: str) -> None:
+        while True:
+            found = self._table.get(RECONCILE, RECONCILE)
+            doc = {"fingerprint": fingerprint, "at": self._clock()}
+            if self._table.put(RECONCILE, RECONCILE, doc, found.version if found else None):
+                return
+            self._pause()
 
     def _run_expiry(self) -> float:
         return self._clock() + RUN_TTL_SECONDS

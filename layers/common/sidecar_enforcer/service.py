@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from .adapters.ecs import EcsGateway
 from .adapters.identity import Identity
 from .config import Mode, Settings
+from .domain.rollout import strictest
 from .errors import AwsError, ConfigurationError, EnforcerError, NotFoundError
 from .models.events import (
     ClusterTarget,
@@ -36,6 +38,7 @@ from .usecases.scope import Reporter, Scope
 from .usecases.verify_deployment import VerifyDeployment
 
 if TYPE_CHECKING:  # built when a backfill run's item comes (wiring), not on every cold start
+    from .usecases.rollout import Rollout
     from .usecases.run_waves import RunKeeper
 
 log = logging.getLogger(__name__)
@@ -55,6 +58,7 @@ class Enforcer:
         fan_out: FanOutCluster,
         report: Reporter,
         runs: Callable[[], RunKeeper] | None = None,
+        rollout: Rollout | None = None,
     ) -> None:
         self.settings = settings
         self._ecs_for = ecs_for
@@ -66,6 +70,7 @@ class Enforcer:
         self._fan_out = fan_out
         self._report = report
         self._runs = runs
+        self._rollout = rollout
 
     def handle(self, trigger: Trigger, *, run: RunTag | None = None) -> list[Finding]:
         """Enforce everything a work item asks for (the router's Gate found it asks for
@@ -75,13 +80,20 @@ class Enforcer:
         acted on once. A deployment a run's wave started is verified as any other, and its verdict
         kept in that run the same way."""
         mode = Mode.AUDIT if run is not None and run.audit else self.settings.enforcement_mode
-        scope = Scope.of(trigger, mode, run)
         account = trigger.account or self._identity().account
+        scope = self._switched(Scope.of(trigger, mode, run), account)
         findings: list[Finding] = []
         for target in trigger.targets:
             key = key_of(trigger, target)
             if run is not None and not self._keeper().acts_on(run, key):
-                log.info("%s: not acted on again in wave %s of backfill run %s", key, run.wave, run.id)
+                log.info("%s: not acted on in wave %s of backfill run %s", key, run.wave, run.id)
+                continue
+            if run is not None and run.wave is not None and scope.audit_because:
+                # A wave's service the rollout policy keeps in audit: left as it is, a neutral end
+                # of its wave (never a failure that would trip the run's breaker).
+                skipped = self._skipped(target, scope, f"not changed by backfill run {run.id}")
+                self._keeper().record(run, key, self._report.log(skipped))
+                findings.append(skipped)
                 continue
             for finding, started_by in self._outcomes(account, target, scope):
                 if started_by is not None:  # the verdict on a deployment a run's wave started
@@ -122,8 +134,28 @@ class Enforcer:
 
     def _manual(self, region: str, trigger: str, account: str | None = None) -> Scope:
         me = self._identity()
-        return Scope(
+        scope = Scope(
             account or me.account, region, trigger, None, self.settings.enforcement_mode, me.arn, me.partition
+        )
+        return self._switched(scope, scope.account)
+
+    def _switched(self, scope: Scope, account: str) -> Scope:
+        """The scope in the mode the operators' switches allow (domain.rollout: the most restrictive
+        of the stack's or the run's mode, the stop switch and the rollout policy wins; a service's
+        audit tag is applied later, by choose_profile). Read only when the scope would enforce."""
+        if self._rollout is None or scope.audit:
+            return scope
+        switch = self._rollout.mode(account)
+        mode = Mode(strictest(scope.mode.value, switch.mode))
+        return replace(scope, mode=mode, audit_because=switch.because if mode is Mode.AUDIT else None)
+
+    @staticmethod
+    def _skipped(target: Target, scope: Scope, what: str) -> Finding:
+        return scope.finding(
+            Status.SKIPPED,
+            cluster=getattr(target, "cluster", None),
+            service=getattr(target, "service", None),
+            reasons=[f"{what}: {scope.audit_because}"],
         )
 
     @staticmethod

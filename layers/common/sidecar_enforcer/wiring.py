@@ -13,7 +13,7 @@ import os
 import threading
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,7 @@ from .gate import Gate
 from .ledger import Ledger, Table
 from .models.findings import Finding
 from .usecases.outbox import DrainOutbox
+from .usecases.rollout import Rollout
 from .usecases.scope import Publisher, Reporter
 from .usecases.triage import Triage
 
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     from .usecases.enforce_service import PlanMemo
     from .usecases.notify import NotifyBatch
     from .usecases.run_waves import RunKeeper
-    from .usecases.runs import StartRun
+    from .usecases.runs import FinishRun, StartRun
 
 
 def profile_source(settings: Settings, clients: Clients) -> Callable[[], Catalog]:
@@ -104,6 +105,7 @@ class _Shared:
     drain: DrainOutbox
     report: Reporter
     publisher: Publisher
+    rollout: Rollout
 
 
 def _shared(settings: Settings, clients: Clients) -> _Shared:
@@ -124,7 +126,21 @@ def _shared(settings: Settings, clients: Clients) -> _Shared:
         dead_letters = DeadLetterQueue(clients.client("sqs"), settings.dead_letter_queue_url)
     drain = DrainOutbox(ledger, publisher, dead_letters)
     report = Reporter(publisher, ledger, drain, publish_routine=settings.publish_routine)
-    return _Shared(identity, ledger, drain, report, publisher)
+    return _Shared(identity, ledger, drain, report, publisher, build_rollout(settings, clients))
+
+
+def build_rollout(settings: Settings, clients: Clients) -> Rollout:
+    """The stop switch and the rollout policy (SSM, in the function's region), and the organisation's
+    tree (Organizations) to place an account in its OUs."""
+    from .adapters.org_units import OrgUnits
+    from .adapters.switches import Switches
+
+    return Rollout(
+        lambda: Switches(clients.client("ssm")),
+        lambda: OrgUnits(clients.client("organizations")),
+        policy_name=settings.rollout_parameter_name,
+        stop_name=settings.stop_switch_parameter_name,
+    )
 
 
 def account_clients(settings: Settings, clients: Clients, identity: Callable[[], Identity]) -> AccountClients:
@@ -187,6 +203,7 @@ def build_enforcer(settings: Settings, clients: Clients | None = None) -> Enforc
         fan_out=FanOutCluster(lambda: _work_queue(settings, clients)),
         report=shared.report,
         runs=_run_keeper(settings, clients, shared),
+        rollout=shared.rollout,
     )
 
 
@@ -279,6 +296,16 @@ def build_backfill(
         where = account or home_account
         return Scope(where, region, "backfill", run_id, mode, None, partition_of(region) or "aws")
 
+    def switched(scope: Scope) -> Scope:
+        # The stack's switches, when the settings name them (STOP_SWITCH_PARAMETER,
+        # ROLLOUT_PARAMETER): the most restrictive wins, as in the stack's own runs.
+        if scope.audit or not shared.rollout.configured:
+            return scope
+        switch = shared.rollout.mode(scope.account)
+        if switch.mode == "enforce":
+            return scope
+        return replace(scope, mode=Mode.AUDIT, audit_because=switch.because)
+
     revisions = Revisions(shared.ledger, task_roles)
     catalog = profile_source(settings, clients)
     quiet = Reporter(Unpublished(), shared.ledger, shared.drain)  # the run reports once, at its end
@@ -291,6 +318,8 @@ def build_backfill(
         workers=workers,
         on_progress=on_progress,
         sleep=sleep or time.sleep,
+        stopped=lambda: shared.rollout.configured and shared.rollout.stopped() is not None,
+        switched=switched,
     )
 
 
@@ -307,16 +336,30 @@ def _run_keeper(settings: Settings, clients: Clients, shared: _Shared) -> Callab
     @cache
     def keeper() -> RunKeeper:
         from .usecases.run_waves import RunKeeper
-        from .usecases.runs import FinishRun
 
         return RunKeeper(
             shared.ledger,
-            FinishRun(shared.ledger, _reports(settings, clients), shared.publisher),
+            _finish_run(settings, clients, shared),
             lambda: _work_queue(settings, clients),
             visibility_seconds=settings.work_queue_visibility_timeout,
+            stopped=lambda: shared.rollout.stopped() is not None,
         )
 
     return keeper
+
+
+def _finish_run(settings: Settings, clients: Clients, shared: _Shared) -> FinishRun:
+    """A run's report and digest; after a reconciliation run, its changes in the enforce scope are
+    queued to the event path and its digest is published only when its findings changed."""
+    from .config import Mode
+    from .usecases.reconcile import Reconcile
+    from .usecases.runs import FinishRun
+
+    def enforces(account: str) -> bool:
+        return settings.enforcement_mode is Mode.ENFORCE and shared.rollout.mode(account).mode == "enforce"
+
+    reconcile = Reconcile(shared.ledger, lambda: _work_queue(settings, clients), enforces)
+    return FinishRun(shared.ledger, _reports(settings, clients), shared.publisher, reconcile)
 
 
 def build_run_starter(
@@ -325,7 +368,7 @@ def build_run_starter(
     """The backfill function's: start a run; and the organisation's active accounts."""
     from .adapters.organizations import Organization
     from .adapters.survey import EcsSurvey
-    from .usecases.runs import FinishRun, StartRun
+    from .usecases.runs import StartRun
 
     clients = clients or Clients()
     shared = _shared(settings, clients)
@@ -335,7 +378,7 @@ def build_run_starter(
     def survey_for(account: str, region: str) -> EcsSurvey:
         return EcsSurvey(accounts(account).client("ecs", region))
 
-    finish = FinishRun(shared.ledger, _reports(settings, clients), shared.publisher)
+    finish = _finish_run(settings, clients, shared)
     start = StartRun(
         survey_for,
         shared.ledger,

@@ -131,6 +131,20 @@ class UpdateServiceParams(_Lenient):
     cluster: str | None = None
 
 
+NOISE = (
+    "UpdateService changed neither the task definition nor forced a new deployment (a desiredCount "
+    "change, e.g. by Application Auto Scaling): compliance cannot have changed"
+)
+
+
+def changes_compliance(params: dict[str, Any]) -> bool:
+    """Whether an UpdateService request can change what runs: it names a task definition, or forces a
+    new deployment. Anything else (desiredCount above all, Application Auto Scaling's most frequent
+    call) leaves the service's revision as it was. The rules' patterns (template.yaml, member.yaml)
+    filter the same way; this check holds for an event delivered by a rule that does not."""
+    return params.get("taskDefinition") is not None or params.get("forceNewDeployment") is True
+
+
 class TagResourceParams(_Lenient):
     resource_arn: str = Field(alias="resourceArn", min_length=1)
     tags: list[dict[str, Any]] = Field(default_factory=list)
@@ -344,6 +358,8 @@ def _cloudtrail(event: CloudTrailApiCallEvent) -> Trigger:
         return _with(base, targets=(ServiceTarget(cluster_name(create.cluster), create.service_name),))
     if detail.event_name == "UpdateService":
         update = _model(UpdateServiceParams, params, what)
+        if not changes_compliance(params):
+            return _with(base, ignored=NOISE)
         return _with(base, targets=(ServiceTarget(*service_ref(update.service, update.cluster)),))
     if detail.event_name == "TagResource":
         tag = _model(TagResourceParams, params, what)

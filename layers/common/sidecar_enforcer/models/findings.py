@@ -221,8 +221,15 @@ def _json_size(text: str) -> int:
     return len(json.dumps(text)) - 2  # without the quotes
 
 
+# json.dumps writes a character as at most 12 (one outside the BMP: two \uXXXX escapes), so a text
+# this short fits a budget without being encoded (the common case: most fields are short).
+_MOST_PER_CHARACTER = 12
+
+
 def _cut(text: str, budget: int, size: Callable[[str], int] = _json_size) -> str:
     """``text``, or as much of its start as fits ``budget`` with a note of how much was cut."""
+    if size is _json_size and len(text) * _MOST_PER_CHARACTER <= budget:
+        return text
     if size(text) <= budget:
         return text
     room = budget - size(f"…({len(text):,} characters cut)")
@@ -240,6 +247,8 @@ def _cut_list(items: list[str], budget: int = LIST_BUDGET) -> list[str]:
     """Each item cut to FIELD_BUDGET, and as many items from the first as fit ``budget`` with a note
     of how many more were cut."""
     items = [_cut(item, FIELD_BUDGET) for item in items]
+    if sum(len(item) * _MOST_PER_CHARACTER + 4 for item in items) <= budget:
+        return items
     sizes = [_json_size(item) + 4 for item in items]  # the quotes and the separator
     if sum(sizes) <= budget:
         return items

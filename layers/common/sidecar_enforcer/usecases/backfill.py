@@ -12,9 +12,10 @@
    "ECS Deployment State Change" event would); more than the policy's share of failures in a wave
    stops the run, and the services not reached keep their audit status, saying why.
 
-Concurrency is bounded per account and region (``workers`` threads, well inside ECS's documented
-request token buckets: the describe actions' buckets refill at 20 requests/s or more, and the
-clients use botocore's adaptive retry mode, which slows down on ThrottlingException).
+Concurrency is bounded per account and region: ``workers`` threads for the service reads and twice
+as many deciding services (their task-definition reads), each account and region surveyed at once.
+The clients pace every request to ECS's documented token buckets (adapters.pacing), so the run
+drains each bucket at its rate and is not throttled when it is alone in its account.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from queue import SimpleQueue
 from typing import Any
 
 from ..adapters.ecs import EcsGateway
@@ -123,8 +125,15 @@ class Backfill:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         on_progress: Callable[[Progress], None] = lambda p: None,
+        stopped: Callable[[], bool] = lambda: False,
+        switched: Callable[[Scope], Scope] = lambda scope: scope,
     ) -> None:
         self._ecs_for = ecs_for
+        # The stack's stop switch (usecases.rollout), when the settings name it: a wave is held while
+        # it is on, and resumed when it is off, as the stack's runs are.
+        self._stopped = stopped
+        # ... and the mode the switches (the stop switch, the rollout policy) allow a wave's change.
+        self._switched = switched
         self._survey_for = survey_for
         self._scope_for = scope_for
         self._enforce = enforce_service
@@ -186,27 +195,56 @@ class Backfill:
             self.progress.decided(finding.status)
             return _Row(account, region, name, finding.service or "", finding, via=via)
 
-        # Pipelined: every DescribeServices of the place at once, and each service decided as soon as
-        # it is described, so the task definition reads overlap the survey (separate ECS buckets).
-        with ThreadPoolExecutor(max_workers=self._workers) as pool:
-            listed = pool.map(lambda c: self._service_arns(survey, scope, c), clusters)
-            chunks = [
-                (cluster, found[start : start + DESCRIBE_SERVICES_MAX])
-                for cluster, found in zip(clusters, listed, strict=True)
-                for start in range(0, len(found), DESCRIBE_SERVICES_MAX)
-            ]
-            described = {pool.submit(self._describe, ecs, scope, *chunk): chunk[0] for chunk in chunks}
-            decided = []
-            for done in as_completed(described):
-                items = done.result()
+        # Pipelined, one pool per ECS bucket: a cluster's DescribeServices go out as soon as its
+        # services are listed (service reads), and the services of each answer are decided as soon as
+        # it comes (task-definition reads, paced by their own bucket): the two buckets drain side by
+        # side. The answers come back through a queue, each page's services decided by one task.
+        answers: SimpleQueue[int | tuple[str, list[ServiceSnapshot | Finding]] | BaseException]
+        answers = SimpleQueue()
+
+        def described(cluster: str, arns: list[str | Finding]) -> None:
+            try:
+                answers.put((cluster, self._describe(ecs, scope, cluster, arns)))
+            except BaseException as exc:  # the run raises it
+                answers.put(exc)
+
+        def listed(cluster: str) -> None:
+            try:
+                found = self._service_arns(survey, scope, cluster)
+                pages = range(0, len(found), DESCRIBE_SERVICES_MAX)
+                answers.put(len(pages))  # answers still to come
+                for start in pages:
+                    reads.submit(described, cluster, found[start : start + DESCRIBE_SERVICES_MAX])
+            except BaseException as exc:  # the run raises it
+                answers.put(exc)
+
+        def decide_all(cluster: str, items: list[ServiceSnapshot | Finding]) -> list[_Row]:
+            return [decide(cluster, item) for item in items]
+
+        with (
+            ThreadPoolExecutor(max_workers=self._workers) as reads,
+            ThreadPoolExecutor(max_workers=self._workers * 2) as decides,
+        ):
+            for cluster in clusters:
+                reads.submit(listed, cluster)
+            coming = len(clusters)
+            decided: list[Future[list[_Row]]] = []
+            while coming:
+                answer = answers.get()
+                coming -= 1
+                if isinstance(answer, BaseException):
+                    raise answer
+                if isinstance(answer, int):
+                    coming += answer
+                    continue
+                cluster, items = answer
                 with self.progress.lock:
                     self.progress.services_seen += len(items)
                 scoped(items[0]) if items else None
-                decided += [pool.submit(decide, described[done], item) for item in items]
-            for future in decided:
-                rows.append(future.result())
-                if len(rows) % 100 == 0:
-                    self._on_progress(self.progress)
+                decided.append(decides.submit(decide_all, cluster, items))
+            for page in decided:
+                rows.extend(page.result())
+                self._on_progress(self.progress)
         self._placed()
         return rows
 
@@ -257,7 +295,11 @@ class _LocalRun:
         self._queued: list[WorkItem] = []
         self._concluded: tuple[dict[str, dict[str, Any]], list[dict[str, Any]], str | None] | None = None
         self._keeper = RunKeeper(
-            self._ledger, self._finish, lambda: self, visibility_seconds=spec.waves.verify_seconds
+            self._ledger,
+            self._finish,
+            lambda: self,
+            visibility_seconds=spec.waves.verify_seconds,
+            stopped=backfill._stopped,
         )
         self._rows = rows
         self._partition = (
@@ -281,6 +323,8 @@ class _LocalRun:
                     self._wave(items)
                 elif (self._ledger.run(run_id) or {}).get("pending"):
                     self._await(run_id)
+                elif (self._ledger.run(run_id) or {}).get("held"):
+                    self._held(run_id)
                 else:  # neither a wave to send nor a deployment to wait for: it would wait forever
                     raise RuntimeError("the wave engine has nothing to send or wait for")
         # An error, or a person's Ctrl-C, after the first change: the report still says what was
@@ -344,7 +388,7 @@ class _LocalRun:
     def _remediate(self, item: WorkItem) -> Finding:
         trigger, target = item.trigger, item.target
         assert isinstance(target, ServiceTarget)
-        scope = self._b._scope_for(trigger.account, trigger.region, Mode.ENFORCE)
+        scope = self._b._switched(self._b._scope_for(trigger.account, trigger.region, Mode.ENFORCE))
         try:
             ecs = self._b._ecs_for(
                 self._via.get((trigger.account, trigger.region), trigger.account), trigger.region
@@ -370,6 +414,15 @@ class _LocalRun:
                 self._keeper.verdict(wave, key, self._verified(row, ended, snapshot))
         if self._concluded is None and not self._queued:
             self._keeper.sweep(run_id)
+        if self._concluded is None and not self._queued:
+            self._b._sleep(self._spec.poll_seconds)
+
+    def _held(self, run_id: str) -> None:
+        """A wave the stop switch holds: a look at the switch each poll; the engine's sweep queues
+        the wave again once it is off."""
+        self._b.progress.phase = "held: the stop switch is on"
+        self._b._on_progress(self._b.progress)
+        self._keeper.sweep(run_id)
         if self._concluded is None and not self._queued:
             self._b._sleep(self._spec.poll_seconds)
 

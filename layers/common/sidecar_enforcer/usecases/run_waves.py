@@ -57,8 +57,12 @@ class RunKeeper:
         queue: Callable[[], Queue],
         *,
         visibility_seconds: float,
+        stopped: Callable[[], bool] = lambda: False,
     ) -> None:
         self._ledger = ledger
+        # The stop switch (usecases.rollout): while it is on, the run's current wave is held (see
+        # ``_hold``) and the sweep resumes it once the switch is off.
+        self._stopped = stopped
         self._finish = finish
         self._queue = queue
         # Nothing recorded for this long: the items still unrecorded were lost. An item that keeps
@@ -73,9 +77,13 @@ class RunKeeper:
         if run.wave is None:
             return True
         doc = self._ledger.run(run.id)
-        return (
+        acts = (
             doc is not None and _on(doc, run.wave) and key not in doc["pending"] and key not in doc["ended"]
         )
+        if acts and self._stopped():
+            self._hold(run.id, run.wave)
+            return False
+        return acts
 
     def record(self, run: RunTag, key: str, finding: Finding) -> None:
         """A run item's finding: the service's latest status in the run, and counted."""
@@ -126,6 +134,10 @@ class RunKeeper:
             return
         if phase != "waves":  # done: the finish did not happen (or did not end)
             self._finish(run_id)
+            return
+        if doc.get("held"):  # paused by the stop switch: nothing is lost meanwhile
+            if not self._stopped():
+                self._resume(run_id, doc)
             return
         wave, seconds = int(doc["wave"]), WavePolicy.from_doc(doc["waves"]).verify_seconds
         ends = {
@@ -247,9 +259,49 @@ class RunKeeper:
         elif then[0] == "finish":
             self._finish(run_id)
 
+    # -- the stop switch: a held wave, and its resumption ------------------------------------------
+
+    def _hold(self, run_id: str, wave: int) -> None:
+        """Hold the run on ``wave``: its items not acted on yet wait (dropped from the queue as they
+        come) until the sweep finds the stop switch off and queues them again."""
+        if not (self._ledger.run(run_id) or {}).get("held"):
+            log.info("backfill run %s: wave %d held: the stop switch is on", run_id, wave)
+            self._ledger.run_update(run_id, lambda d: {**d, "held": wave} if _on(d, wave) else d)
+
+    def _resume(self, run_id: str, doc: Mapping[str, Any]) -> None:
+        """Queue the held wave's items that neither ended nor deployed, under a new origin (SQS
+        would drop a deduplication id it saw within five minutes), and count the lost interval from
+        now."""
+        wave, now = int(doc["wave"]), self._ledger.now()
+        resumed = [False]
+
+        def resume(d: dict[str, Any]) -> dict[str, Any]:
+            resumed[0] = _on(d, wave) and bool(d.get("held"))
+            if not resumed[0]:
+                return d
+            rest = {k: v for k, v in d.items() if k not in ("held", "resentAt")}
+            return {**rest, "recorded": now, "resumes": int(d.get("resumes", 0)) + 1}
+
+        after = self._ledger.run_update(run_id, resume)
+        if not resumed[0]:
+            return
+        items = [parse_item(body) for body in self._ledger.run_wave(run_id, str(doc["plan"]), wave)]
+        waiting = [
+            WorkItem(i.trigger, origin=f"{i.origin}#resumed{after['resumes']}", run=i.run)
+            for i in items
+            if i.key not in after["pending"] and i.key not in after["ended"]
+        ]
+        log.info("backfill run %s: wave %d resumed (%d service(s) queued)", run_id, wave, len(waiting))
+        if waiting:
+            self._queue().send(waiting)
+
     def _queue_wave(self, run_id: str, plan: str, number: int) -> None:
         """The one place a wave is queued (the first, once the survey is recorded; each next one, once
-        the last was judged), after the run's document moved on to it."""
+        the last was judged), after the run's document moved on to it. While the stop switch is on,
+        the wave is held instead: the sweep that finds the switch off queues it."""
+        if self._stopped():
+            self._hold(run_id, number)
+            return
         items = [parse_item(body) for body in self._ledger.run_wave(run_id, plan, number)]
         log.info("backfill run %s: wave %d queued (%d service(s))", run_id, number, len(items))
         self._queue().send(items)

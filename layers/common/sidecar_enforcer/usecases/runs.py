@@ -53,6 +53,7 @@ class RunRequest:
     clusters: tuple[str, ...] = ()
     profile: str | None = None
     waves: WavePolicy = field(default_factory=WavePolicy)  # an enforce run's
+    reconcile: bool = False  # the scheduled reconciliation (usecases.reconcile), an audit run
 
 
 def _now() -> str:
@@ -113,6 +114,8 @@ class StartRun:
         }
         if run.mode == "enforce":
             doc["waves"] = request.waves.to_doc()
+        if request.reconcile:
+            doc["reconcile"] = True
         if not self._ledger.run_open(run.id, doc):
             raise AwsError(f"backfill run {run.id} exists already: give a new runId")
         try:
@@ -177,10 +180,17 @@ def concluded(
 class FinishRun:
     """The report and the digest of a run whose services are all recorded (once)."""
 
-    def __init__(self, ledger: Ledger, reports: Reports | None, publisher: Publisher) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        reports: Reports | None,
+        publisher: Publisher,
+        reconcile: Callable[[str, Mapping[str, Mapping[str, Any]]], bool] | None = None,
+    ) -> None:
         self._ledger = ledger
         self._reports = reports
         self._publisher = publisher
+        self._reconcile = reconcile  # after a reconciliation run: whether its digest is published
 
     def __call__(self, run_id: str) -> Digest | None:
         doc = self._ledger.run(run_id)
@@ -227,5 +237,7 @@ class FinishRun:
             return None
         self._ledger.run_closed(run_id)
         log.info("backfill run %s done", run_id, extra={"digest": json.dumps(digest.to_message())[:4000]})
+        if doc.get("reconcile") and self._reconcile is not None and not self._reconcile(run_id, rows):
+            return digest  # the same findings as the last reconciliation's: nothing new to say
         self._publisher.publish(digest)
         return digest

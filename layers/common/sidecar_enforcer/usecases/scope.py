@@ -40,6 +40,9 @@ class Scope:
     warnings: tuple[str, ...] = ()
     run: RunTag | None = None  # a backfill run's item: a deployment it starts is the run's
     audit_tag: bool = False  # the service's tag asks for audit: its findings say so (auditOnly)
+    # Why the operators' switches made this scope audit (the stop switch, the rollout policy): said
+    # in the reasons of each status that audit gives where enforce would have changed something.
+    audit_because: str | None = None
 
     @classmethod
     def of(cls, trigger: Trigger, mode: Mode, run: RunTag | None = None) -> Scope:
@@ -62,6 +65,8 @@ class Scope:
         return replace(self, warnings=(*self.warnings, warning))
 
     def finding(self, status: Status, **fields: Any) -> Finding:
+        if self.audit_because and status in (Status.NONCOMPLIANT, Status.DRIFTED):
+            fields["reasons"] = [*fields.get("reasons", []), self.audit_because]
         if self.warnings:
             fields["warnings"] = [*self.warnings, *fields.get("warnings", [])]
         if self.audit_tag:
