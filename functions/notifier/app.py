@@ -50,13 +50,17 @@ def settings() -> NotifierSettings:
     return NotifierSettings.from_env()
 
 
-# The AWS calls' retries stay within the invocation's time too (3 attempts, short timeouts, not the
-# event path's 10 adaptive attempts): a call that still fails fails its record, and SQS retries it.
+# The AWS calls stay within the invocation's time too: the chat topic's publish (and the webhook's
+# secret) is given the time of one Slack post (usecases.notify counts it before the call), so one
+# call may take at most slack.TIMEOUT_SECONDS: one attempt, waiting at most its connect and read
+# timeouts (a retry could wait its backoff and an x-amz-retry-after of up to 5 s more:
+# botocore.retries.standard). A call that fails fails its record for now, and SQS hands it over
+# again; SNS, SQS and Secrets Manager answer in milliseconds.
 AWS_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 3},
+    retries={"mode": "standard", "total_max_attempts": 1},
     user_agent_extra=USER_AGENT,
-    connect_timeout=3,
-    read_timeout=10,
+    connect_timeout=2,
+    read_timeout=5,
 )
 
 

@@ -8,8 +8,9 @@ everything else, one item per service, cluster, task
 definition or deployment outcome (``models.work``). The worker (functions/worker) decides and acts.
 
 A malformed event raises MalformedEventError (logged once, one line), so Lambda's retries and the
-on-failure destination keep the original event. A configuration fault, or a queue that refuses the
-items, publishes a FAILED status and raises: the event is retried, then dead-lettered as it came.
+on-failure destination keep the original event. A configuration fault, a client's failure while
+triaging (its own identity, a deployment's record, the outbox), or a queue that refuses the items,
+publishes a FAILED status and raises: the event is retried, then dead-lettered as it came.
 
 No idempotency record per event: the work queue's deduplication id (a hash of the event id and
 the item) drops a duplicate delivery within SQS's 5-minute deduplication interval, and the worker's
@@ -105,8 +106,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         queue = work_queue()
     except (ConfigurationError, MisconfiguredError) as exc:
         raise fault(trigger, f"configuration fault: {exc}", configuration=True) from None
-    # Any other AwsError so far (the caller identity, a deployment's record) is raised as it is:
-    # Lambda retries the event. Queueing it is what this function is for: a refusal says so.
+    except AwsError as exc:  # the caller identity, a deployment's record, the outbox: read again on retry
+        raise fault(trigger, f"event not triaged: {exc}") from None
+    # Queueing it is what this function is for: a refusal says so.
     try:
         queued = queue.send(items_of(trigger))
     except MisconfiguredError as exc:

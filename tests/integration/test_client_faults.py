@@ -39,8 +39,8 @@ NOT_AN_API_ANSWER = "(an answer that is not an AWS API response)"
 
 class Stub:
     """An HTTP server in front of moto's: ``faults`` maps an action (the X-Amz-Target's operation, or
-    a query protocol's Action) to how it is answered: ``html500``, ``html200`` or ``hang`` (no answer
-    for longer than the client waits)."""
+    a query protocol's Action) to how it is answered: ``html500``, ``html200``, ``empty200`` (``{}``
+    as an API's JSON) or ``hang`` (no answer for longer than the client waits)."""
 
     def __init__(self, upstream: str) -> None:
         self.faults: dict[str, str] = {}
@@ -58,6 +58,9 @@ class Stub:
                 if fault == "hang":
                     time.sleep(3)
                     self.close_connection = True
+                    return
+                if fault == "empty200":  # an API's content type, an answer with nothing in it
+                    self._answer(200, {"Content-Type": "application/x-amz-json-1.1"}, b"{}")
                     return
                 if fault is not None:
                     self._answer(500 if fault == "html500" else 200, {"Content-Type": "text/html"}, PAGE)
@@ -143,19 +146,23 @@ def published(aws: dict[str, Any]) -> list[dict[str, Any]]:
     [
         ("UpdateService", "html500", f"UpdateService: HTTP 500 Internal Server Error {NOT_AN_API_ANSWER}"),
         ("GetItem", "html500", f"GetItem: HTTP 500 Internal Server Error {NOT_AN_API_ANSWER}"),
+        ("DescribeTaskDefinition", "html200", f"DescribeTaskDefinition: HTTP 200 OK {NOT_AN_API_ANSWER}"),
         (
             "DescribeTaskDefinition",
-            "html200",
+            "empty200",
             f"DescribeTaskDefinition: the answer has no taskDefinition {NOT_AN_API_ANSWER}",
         ),
-        ("DescribeServices", "html200", f"DescribeServices: the answer has no services {NOT_AN_API_ANSWER}"),
+        ("DescribeServices", "html200", f"DescribeServices: HTTP 200 OK {NOT_AN_API_ANSWER}"),
+        ("DescribeServices", "empty200", f"DescribeServices: the answer has no services {NOT_AN_API_ANSWER}"),
         ("UpdateService", "hang", "did not answer in time (read timeout)"),
     ],
     ids=[
         "update-service-html-500",
         "get-item-html-500",
         "describe-html-200",
+        "describe-empty-200",
         "services-html-200",
+        "services-empty-200",
         "read-timeout",
     ],
 )
@@ -181,3 +188,80 @@ def test_a_broken_answer_is_a_published_failed_status_and_a_failed_item(
     assert failures == {"m-1": f"1 of 1 targets failed: {said}"}  # the queue hands it over again
     (message,) = published(moto)
     assert (message["status"], message["reasons"]) == ("FAILED", [said])
+
+
+@pytest.mark.parametrize(
+    ("event", "action"),
+    [("ecs-deployment-failed.json", "GetItem"), ("cloudtrail-updateservice.json", "GetCallerIdentity")],
+    ids=["deployment-record-read", "own-identity-read"],
+)
+def test_the_router_s_triage_meeting_a_broken_answer_publishes_one_failed_status(
+    moto: dict[str, Any], stub: Stub, monkeypatch: pytest.MonkeyPatch, event: str, action: str
+) -> None:
+    # The router reads before it queues (a deployment's record; its own identity, to ignore its own
+    # calls): a client's failure there is a FAILED status too, then the event is retried.
+    from sidecar_enforcer.errors import EnforcementFailedError
+    from sidecar_enforcer_dev.local import lambda_context, project_root
+
+    queue = moto["sqs"].create_queue(QueueName="work.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    monkeypatch.setenv("WORK_QUEUE_URL", queue)
+    router = load_function("router")
+    monkeypatch.setattr(router, "clients", lambda: Clients(config=FAST))
+    stub.faults[action] = "html500"
+    document = json.loads((project_root() / "events" / event).read_text(encoding="utf-8"))
+
+    with pytest.raises(EnforcementFailedError) as raised:
+        router.lambda_handler(document, lambda_context("router"))
+
+    said = str(raised.value)
+    assert said.endswith(f"{action}: HTTP 500 Internal Server Error {NOT_AN_API_ANSWER}")
+    assert "<" not in said
+    assert "\n" not in said
+    (message,) = published(moto)
+    assert (message["status"], message["reasons"]) == ("FAILED", [said])
+
+
+def test_custom_profiles_read_from_a_page_that_is_no_api_answer_fail_rather_than_read_as_none(
+    stub: Stub,
+) -> None:
+    # An HTML page answered 200 parses as an empty answer: read as "no custom profile", every
+    # service naming one would be told to fix its tag (and the empty set cached for minutes).
+    from sidecar_enforcer.adapters.profiles import SsmProfiles
+    from sidecar_enforcer.errors import AwsError
+
+    client = boto3.session.Session(region_name=REGION).client("ssm", endpoint_url=stub.url, config=FAST)
+    stub.faults["GetParametersByPath"] = "html200"
+
+    with pytest.raises(AwsError) as raised:
+        SsmProfiles(client, "/sidecar-enforcer/profiles/").documents()
+
+    assert str(raised.value) == (
+        f"GetParametersByPath /sidecar-enforcer/profiles/: the answer has no Parameters {NOT_AN_API_ANSWER}"
+    )
+
+
+def test_a_list_answered_by_an_html_page_is_a_failure_not_an_empty_list(
+    moto: dict[str, Any], stub: Stub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A list's page that is no API answer (an HTML page with 200) parses as a page with nothing on
+    # it: read as such, a cluster's fan-out would queue no service and say nothing. Any call whose
+    # answer is an HTML page fails, lists included.
+    from sidecar_enforcer.models.events import ClusterTarget
+
+    worker = load_function("worker")
+    monkeypatch.setattr(worker, "clients", lambda: Clients(config=FAST))
+    queue = moto["sqs"].create_queue(QueueName="w.fifo", Attributes={"FifoQueue": "true"})
+    monkeypatch.setenv("WORK_QUEUE_URL", queue["QueueUrl"])
+    trigger = Trigger("e-1", ACCOUNT, REGION, "TagResource", targets=(ClusterTarget(fleet.CLUSTER),))
+    (item,) = items_of(trigger)
+    record = {"messageId": "m-1", "body": item.to_body(), "attributes": {"MessageGroupId": item.group}}
+    stub.faults["ListServices"] = "html200"
+
+    _, failures = worker.process([record])
+
+    assert list(failures) == ["m-1"]
+    (said,) = failures.values()
+    assert said.endswith(f"ListServices: HTTP 200 OK {NOT_AN_API_ANSWER}")
+    (message,) = published(moto)
+    assert message["status"] == "FAILED"
+    assert message["reasons"][0].endswith(f"ListServices: HTTP 200 OK {NOT_AN_API_ANSWER}")

@@ -470,13 +470,49 @@ def test_an_ok_false_answer_with_http_200_is_a_refusal(setup: Setup, monkeypatch
     assert kept["MessageAttributes"]["reason"]["StringValue"] == "Slack webhook: HTTP 200 invalid_token"
 
 
+def test_a_chat_topic_that_does_not_exist_dead_letters_the_record_at_once_saying_slack_has_it(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SNS answers NotFound (through the real adapter, on moto): no retry cures it, so the record is
+    not put back for the chat topic again and again; it is dead-lettered at once, its reason and the
+    sinks that have it as attributes, and Slack is not posted to again."""
+    monkeypatch.setenv("CHAT_TOPIC_ARN", f"arn:aws:sns:{REGION}:123456789012:sidecar-enforcer-gone")
+    with SlackStandIn() as slack_server:
+        webhook_secret(setup, slack_server.url, monkeypatch)
+        setup.publish()
+        records = setup.receive()
+        result = run(notifier(), records)
+        setup.settle(records, result)
+
+    assert result == {"batchItemFailures": []}
+    assert len(slack_server.posts) == 1
+    assert setup.receive() == []  # not put back
+    [kept] = setup.dead_lettered()
+    assert kept["MessageAttributes"]["delivered"]["StringValue"] == "slack"
+    assert kept["MessageAttributes"]["reason"]["StringValue"].startswith("Publish: NotFound")
+
+
 def test_a_chat_publish_that_fails_after_the_slack_post_does_not_post_to_slack_again(
     setup: Setup, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The chat topic does not exist yet (SNS answers NotFound, which a retry may cure once it
-    does): the record is put back for the chat topic only, and the retry publishes without posting."""
-    chat_topic = f"arn:aws:sns:{REGION}:123456789012:sidecar-enforcer-chat"
+    """The chat topic fails for now (SNS's InternalError, which a retry may cure): the record is put
+    back for the chat topic only, and the retry publishes without posting."""
+    from sidecar_enforcer.adapters import sns
+    from sidecar_enforcer.errors import AwsError
+
+    chat_topic = setup.sns.create_topic(Name="sidecar-enforcer-chat")["TopicArn"]
     monkeypatch.setenv("CHAT_TOPIC_ARN", chat_topic)
+    inbox = setup.sqs.create_queue(QueueName="chat-inbox")["QueueUrl"]
+    subscribe_queue(setup.sns, setup.sqs, chat_topic, inbox, raw=True)
+    publish = sns.ChatPublisher.publish
+    failures = [AwsError("Publish: InternalError: try again")]
+
+    def once_failing(self: Any, notification: dict[str, Any], attributes: dict[str, str]) -> str:
+        if failures:
+            raise failures.pop()
+        return publish(self, notification, attributes)
+
+    monkeypatch.setattr(sns.ChatPublisher, "publish", once_failing)
     with SlackStandIn() as slack_server:
         webhook_secret(setup, slack_server.url, monkeypatch)
         setup.publish()
@@ -485,10 +521,8 @@ def test_a_chat_publish_that_fails_after_the_slack_post_does_not_post_to_slack_a
         first = run(module, records)
         setup.settle(records, first)
         assert len(slack_server.delivered()) == 1
+        assert setup.sqs.receive_message(QueueUrl=inbox).get("Messages", []) == []
 
-        assert setup.sns.create_topic(Name="sidecar-enforcer-chat")["TopicArn"] == chat_topic
-        inbox = setup.sqs.create_queue(QueueName="chat-inbox")["QueueUrl"]
-        subscribe_queue(setup.sns, setup.sqs, chat_topic, inbox, raw=True)
         [retry] = setup.receive()
         assert retry["messageAttributes"]["delivered"]["stringValue"] == "slack"
         second = run(module, [retry])

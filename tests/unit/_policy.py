@@ -16,15 +16,15 @@ does it, small:
   NotResource) and every condition match, else the implicit deny. Wildcards ``*`` and ``?`` in
   actions, resources and ``*Like`` values; ARN operators compare the six ARN fields one by one;
   condition keys are case-insensitive; several values of one key are OR-ed, several keys and
-  operators AND-ed; ``ForAnyValue:`` / ``ForAllValues:`` over multi-valued keys (ForAllValues is
-  true when the key is absent, as AWS documents); ``...IfExists``; ``Null``; ``Bool``. An
+  operators AND-ed; a key absent from the request matches no value (a negated operator such as
+  StringNotEquals then holds); ``ForAnyValue:`` / ``ForAllValues:`` over multi-valued keys
+  (ForAllValues is true when the key is absent, as AWS documents); ``...IfExists``; ``Null``; ``Bool``. An
   operator it does not know raises: a test never passes on a condition it could not read.
 """
 
 from __future__ import annotations
 
 import copy
-import fnmatch
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -378,9 +378,12 @@ def _principal_matches(principal: Any, request: Request) -> bool:
 
 
 def _glob(pattern: str, value: str, *, case: bool = True) -> bool:
+    """IAM's wildcards: ``*`` any run of characters, ``?`` one; every other character, ``[``
+    included, stands for itself (fnmatch would read ``[ab]`` as a set)."""
     if not case:
         pattern, value = pattern.lower(), value.lower()
-    return fnmatch.fnmatchcase(value, pattern)
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, re.S) is not None
 
 
 def _arn_like(pattern: str, value: str) -> bool:
@@ -447,8 +450,8 @@ def _condition_holds(operator: str, wanted: list[Any], present: str | list[str] 
         return present is not None and any(one(v) for v in _as_list(present))
     if qualifier:
         raise NotImplementedError(f"condition qualifier {qualifier}")
-    if present is None:
-        return if_exists
+    if present is None:  # no value to match: a negated operator holds (IAM user guide)
+        return if_exists or negated
     if isinstance(present, list):
         raise ValueError(f"{operator} on a multi-valued key needs ForAnyValue or ForAllValues")
     return one(present)

@@ -229,3 +229,28 @@ def test_a_failed_condition_is_still_a_lost_race_not_an_error() -> None:
 
     assert table.put("pk", "sk", {}, 1) is False
     assert table.delete("pk", "sk", 1) is False
+
+
+def _modelled_errors(service: str, operation: str) -> list[tuple[str, bool]]:
+    """(code, the sender's fault) of each error botocore's model lists for an operation."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model(service).operation_model(operation)
+    return [
+        (shape.metadata["error"]["code"], bool(shape.metadata["error"].get("senderFault")))
+        for shape in model.error_shapes
+        if "error" in shape.metadata
+    ]
+
+
+@pytest.mark.parametrize(("code", "sender"), _modelled_errors("sns", "Publish"))
+def test_sns_publish_refusals_that_no_retry_cures_are_not_retryable(code: str, sender: bool) -> None:
+    # The notifier retries the chat topic only for an error a retry may cure (a record it put back
+    # for the chat topic would otherwise come back for good): every Publish error botocore's model
+    # calls the sender's fault (a topic or key gone, disabled or denied; a parameter refused) is
+    # permanent, except a throttle; the others (InternalError) are for now.
+    error = {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": 400}}
+
+    translated = translate("Publish", ClientError(error, "Publish"))  # type: ignore[arg-type]
+
+    assert translated.retryable is (not sender or "Throttl" in code), code

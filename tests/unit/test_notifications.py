@@ -414,6 +414,14 @@ def test_a_connection_that_fails_raises_one_line_at_once_and_logs_nothing_of_the
         (200, "ok", {}, None, None),
         (200, "", {}, None, None),
         (200, '{"ok": true}', {}, None, None),
+        # a proxy's or captive portal's page, not Slack's answer: nothing was posted
+        (
+            200,
+            "<!DOCTYPE html><html>Sign in</html>",
+            {},
+            "temporary",
+            "Slack webhook: HTTP 200 (not Slack's answer)",
+        ),
         (
             200,
             '{"ok": false, "error": "invalid_token"}',
@@ -425,6 +433,7 @@ def test_a_connection_that_fails_raises_one_line_at_once_and_logs_nothing_of_the
         (500, "rollup_error", {}, "temporary", "Slack webhook: HTTP 500 rollup_error"),
         (503, "<html>Service Unavailable</html>", {}, "temporary", "Slack webhook: HTTP 503"),
         (404, "no_service", {}, "refused", "Slack webhook: HTTP 404 no_service"),
+        (408, "", {}, "temporary", "Slack webhook: HTTP 408"),  # the request timed out on the way
         (410, "channel_is_archived", {}, "refused", "Slack webhook: HTTP 410 channel_is_archived"),
         (400, "invalid_payload", {}, "refused", "Slack webhook: HTTP 400 invalid_payload"),
         (400, "something https://hooks.example/T0/B0/x", {}, "refused", "Slack webhook: HTTP 400"),

@@ -228,3 +228,84 @@ def test_a_post_that_ran_out_of_time_before_the_chat_topic_is_put_back_for_the_c
     assert queues.requeued == [(body("svc1"), frozenset({SLACK}))]
     assert list(result.failures) == ["m2"]  # not tried
     assert chat.published == []
+
+
+def test_the_time_spent_reading_the_webhook_s_secret_is_counted_before_the_post() -> None:
+    # Building the poster reads the webhook's URL from Secrets Manager (a call that may take its
+    # retries): the post after it must still fit in what is left, or it is not tried.
+    slack, clock = Slack(), Clock(16)
+
+    def read_secret_then_poster() -> Slack:
+        clock.sleep(4)  # 12 s left: a post (10 s) and the margin (5 s) no longer fit
+        return slack
+
+    run = NotifyBatch(Notify({None: Route(read_secret_then_poster, None)}, post_seconds=10), Queues(), None)
+
+    result = run(records(2), clock)
+
+    assert slack.tries == 0
+    assert list(result.failures) == ["m1", "m2"]
+
+
+def test_one_aws_call_of_the_notifier_fits_in_the_time_kept_for_one_post() -> None:
+    # The chat topic's publish is tried only with the time of one post (and the margin) left: its
+    # worst case with the notifier's own configuration must fit in it, or the invocation times out
+    # and the whole batch, the records already posted included, comes back. The worst case: every
+    # attempt waits out its connect and read timeouts, and before retry n standard mode waits up to
+    # 2**(n-1) s, raised by an x-amz-retry-after header by up to 5 s more
+    # (botocore.retries.standard.ExponentialBackoff).
+    from sidecar_enforcer.adapters.slack import TIMEOUT_SECONDS
+    from sidecar_enforcer_dev.local import load_function
+
+    config = load_function("notifier").AWS_CONFIG
+    retries = config.retries
+    attempts = (
+        retries.get("total_max_attempts") or retries.get("max_attempts", 4) + 1
+    )  # max_attempts: retries
+    waits = sum(2 ** (n - 1) + 5 for n in range(1, attempts))
+    worst = attempts * (config.connect_timeout + config.read_timeout) + waits
+
+    assert worst <= TIMEOUT_SECONDS
+
+
+def test_a_refusal_by_one_sink_does_not_drop_the_other_sink_s_failure_for_now() -> None:
+    # Slack refuses for good while the chat topic fails for now: the refusal is dead-lettered at
+    # once, and the chat topic still gets the record when a retry cures it (put back for it alone);
+    # the dead-lettered copy names both other sinks, so a redrive posts to Slack only.
+    throttled = AwsError("Publish: Throttling")
+    slack, chat = Slack([RefusedDeliveryError("Slack webhook: HTTP 404 no_service")]), Chat([throttled])
+    run, queues, dead = batch(slack, chat)
+
+    result = run(records(1), Clock())
+
+    assert result.refused == {"m1": "Slack webhook: HTTP 404 no_service"}
+    assert result.failures == {}
+    assert queues.requeued == [(body("svc1"), frozenset({SLACK}))]  # for the chat topic only
+    [(_, _, _, attributes)] = dead.kept
+    assert attributes == {"delivered": CHAT}  # a redrive goes to Slack only
+
+    # The other way round: Slack fails for now, the chat topic refuses for good.
+    gone = AwsError("Publish: NotFound: Topic does not exist")
+    gone.retryable = False
+    slack, chat = Slack([NotDeliveredError("Slack webhook: HTTP 503")] * 5), Chat([gone])
+    run, queues, dead = batch(slack, chat)
+
+    result = run(records(1), Clock())
+
+    assert list(result.refused) == ["m1"]
+    assert queues.requeued == [(body("svc1"), frozenset({CHAT}))]  # for Slack only
+    assert dead.kept[0][3] == {"delivered": SLACK}
+
+
+def test_when_the_other_sink_cannot_be_put_back_the_dead_lettered_copy_keeps_it() -> None:
+    slack, chat = (
+        Slack([RefusedDeliveryError("Slack webhook: HTTP 410")]),
+        Chat([AwsError("Publish: Throttling")]),
+    )
+    run, queues, dead = batch(slack, chat)
+    queues.fail = True
+
+    result = run(records(1), Clock())
+
+    assert list(result.refused) == ["m1"]
+    assert dead.kept[0][3] is None  # no sink has it: a redrive delivers to both

@@ -779,3 +779,48 @@ def test_an_operator_it_cannot_read_is_an_error_not_a_pass() -> None:
 
     with pytest.raises(NotImplementedError):
         allows(statement, Request("s3:GetObject", "arn:aws:s3:::b/k", "arn:aws:iam::1:role/r"))
+
+
+def test_a_negated_operator_holds_when_its_key_is_absent_so_a_deny_on_it_applies() -> None:
+    # IAM user guide, condition operators: a key absent from the request context matches no value,
+    # so an operator that requires no match (StringNotEquals, ArnNotLike, ...) is true: a Deny
+    # "unless aws:PrincipalOrgID is ours" refuses a caller that has no organisation at all.
+    allow = {"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage", "Resource": "*"}
+    deny = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "sqs:SendMessage",
+        "Resource": "*",
+        "Condition": {"StringNotEquals": {"aws:PrincipalOrgID": ORGANIZATION}},
+    }
+    queue = "arn:aws:sqs:us-east-1:111122223333:q"
+    member = Request("sqs:SendMessage", queue, "arn:aws:iam::1:role/r", {"aws:PrincipalOrgID": ORGANIZATION})
+    no_organisation = Request("sqs:SendMessage", queue, "arn:aws:iam::1:role/r")
+
+    assert decide([allow, deny], member) == _policy.ALLOW
+    assert decide([allow, deny], no_organisation) == _policy.DENY
+    for operator in ("ArnNotEquals", "ArnNotLike", "StringNotLike"):
+        statement = dict(deny, Condition={operator: {"aws:SourceArn": "arn:aws:sns:*:*:t"}})
+        assert decide([allow, statement], no_organisation) == _policy.DENY, operator
+
+
+def test_wildcards_are_only_star_and_question_mark_brackets_are_literal() -> None:
+    # IAM's *Like operators and Resource/Action matching know * and ? only: a "[" in a policy is a
+    # character to match, never a set of characters (as fnmatch would read it).
+    statement = {
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "s3:Get[O]bject",
+        "Resource": "arn:aws:s3:::b/[ab]?",
+        "Condition": {"StringLike": {"aws:PrincipalTag/team": "[ab]*"}},
+    }
+
+    def request(action: str, key: str, team: str) -> Request:
+        return Request(
+            action, f"arn:aws:s3:::b/{key}", "arn:aws:iam::1:role/r", {"aws:PrincipalTag/team": team}
+        )
+
+    assert allows(statement, request("s3:Get[O]bject", "[ab]1", "[ab]x"))
+    assert not allows(statement, request("s3:GetObject", "[ab]1", "[ab]x"))
+    assert not allows(statement, request("s3:Get[O]bject", "a1", "[ab]x"))
+    assert not allows(statement, request("s3:Get[O]bject", "[ab]1", "ax"))

@@ -118,8 +118,31 @@ class Clients:
         key = (service, region)
         with self._lock:
             if key not in self._clients:
-                self._clients[key] = self.session.client(service, region_name=region, config=self.config)  # type: ignore[call-overload]
+                client = self.session.client(service, region_name=region, config=self.config)  # type: ignore[call-overload]
+                client.meta.events.register("after-call", _api_answer)
+                self._clients[key] = client
             return self._clients[key]
+
+
+_HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body")  # no API answer starts so
+
+
+def _api_answer(http_response: Any, model: Any, **_: Any) -> None:
+    """An HTML page (a load balancer's or proxy's) that answered a call with a 2xx status. No AWS
+    API answers with one (JSON, or XML that starts ``<?xml`` or with the operation's element), but
+    botocore parses such a page as an answer with nothing in it, and a list would read as empty (no
+    service to fan out, no account to survey, no revision to reuse). Raised after botocore's
+    retries; the event or work item is retried instead. An object's own content (a streaming
+    answer, S3 GetObject) may be HTML: not checked."""
+    status = getattr(http_response, "status_code", 0)
+    if not 200 <= status < 300 or model.has_streaming_output:
+        return
+    # Told by the page itself, not by its content type: some endpoints that do speak the API
+    # (moto's server) label their JSON text/html, and a proxy's page may come with any label.
+    start = bytes(getattr(http_response, "content", b"") or b"")[:64].lstrip().lower()
+    if start.startswith(_HTML_STARTS):
+        reason = http.client.responses.get(status, "")
+        raise AwsError(f"{model.name}: HTTP {status} {reason} {NOT_AN_API_ANSWER}".replace("  ", " "))
 
 
 HOME = ""  # the account of the credentials in use, whichever it is
@@ -158,13 +181,35 @@ class AccountClients:
         return found
 
 
-_NOT_FOUND = {"ServiceNotFoundException", "ClusterNotFoundException", "ResourceNotFoundException"}
-_DENIED = {"AccessDeniedException", "AccessDenied", "UnauthorizedOperation"}
+# SNS's own codes (botocore's model of Publish: the sender's faults other than a throttle) are here
+# too: the notifier retries the chat topic only for what a retry may cure.
+_NOT_FOUND = {
+    "ServiceNotFoundException",
+    "ClusterNotFoundException",
+    "ResourceNotFoundException",
+    "NotFound",  # SNS: the topic does not exist
+    "KMSNotFound",
+}
+_DENIED = {
+    "AccessDeniedException",
+    "AccessDenied",
+    "UnauthorizedOperation",
+    "AuthorizationError",  # SNS
+    "KMSAccessDenied",
+    "KMSOptInRequired",
+    "InvalidSecurity",
+}
 _REJECTED = {
     "ClientException",
     "InvalidParameterException",
     "InvalidParameter",  # SNS: e.g. a message over 256 KB; a retry never helps
     "InvalidParameterValue",
+    "ParameterValueInvalid",  # SNS
+    "ValidationException",
+    "EndpointDisabled",
+    "PlatformApplicationDisabled",
+    "KMSDisabled",  # SNS: the topic's key is disabled or pending deletion
+    "KMSInvalidState",
     "ServiceNotActiveException",
     "PlatformUnknownException",
     "PlatformTaskDefinitionIncompatibilityException",

@@ -15,10 +15,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-from botocore.exceptions import BotoCoreError, ClientError
 
 from ..errors import AwsError, ConfigurationError
-from .aws import translate
+from .aws import answer, translate
 
 PERMISSIONS = ("ssm:GetParametersByPath",)
 
@@ -46,6 +45,17 @@ class SsmProfiles:
     def __init__(self, client: Any, path: str) -> None:
         self._provider = SSMProvider(boto3_client=client)
         self._path = path
+        # Powertools reads a page's parameters with a default: a page that is no API answer (an
+        # HTML page answered 200 parses as {}) would read as "no custom profile" and be cached.
+        client.meta.events.register(
+            "after-call.ssm.GetParametersByPath",
+            self._answered,
+            unique_id=f"sidecar-enforcer-profiles-{path}",
+        )
+
+    def _answered(self, http_response: Any, parsed: dict[str, Any], **_: Any) -> None:
+        if getattr(http_response, "status_code", 200) < 300:
+            answer(f"GetParametersByPath {self._path}", parsed, "Parameters")
 
     def documents(self) -> list[Document]:
         try:
@@ -54,9 +64,9 @@ class SsmProfiles:
             )
         except GetParameterError as exc:
             cause = exc.__cause__ or exc.__context__
-            if isinstance(cause, ClientError | BotoCoreError):
+            if isinstance(cause, Exception):  # the client's own: one line, its text never quoted
                 raise translate(f"GetParametersByPath {self._path}", cause) from None
-            raise AwsError(f"GetParametersByPath {self._path}: {exc}") from None
+            raise AwsError(f"GetParametersByPath {self._path}: {type(exc).__name__}") from None
         base = self._path.rstrip("/")
         # Powertools names each parameter by its path under self._path (the prefix and the
         # leading "/" stripped): that whole path is the profile's name.

@@ -6,10 +6,11 @@ invocation. The answer is translated into what the notifier decides on (usecases
 retries, fails or dead-letters):
 
 - HTTP 200: delivered, unless the body is a JSON object with ``"ok": false`` (a Web API style
-  refusal): RefusedDeliveryError.
+  refusal): RefusedDeliveryError; or an HTML page (a proxy's or a captive portal's, not Slack's
+  answer: nothing was posted): NotDeliveredError, retried.
 - HTTP 429: ThrottledError with the ``Retry-After`` seconds.
-- HTTP 5xx and no answer at all (a connection refused or reset, a timeout): NotDeliveredError, a
-  temporary failure. A 5xx whose body is one of the permanent codes below is a refusal.
+- HTTP 5xx, 408 and no answer at all (a connection refused or reset, a timeout): NotDeliveredError,
+  a temporary failure. A 5xx whose body is one of the permanent codes below is a refusal.
 - Any other status: RefusedDeliveryError. Slack answers a webhook it cannot post with 400
   (``invalid_payload``, ``user_not_found``), 403 (``action_prohibited``), 404
   (``channel_not_found``; ``no_service`` for a revoked webhook), 410 (``channel_is_archived``) and
@@ -110,6 +111,8 @@ def translate(status: int, body: str | None, headers: Mapping[str, Any]) -> NotD
     code = error_code(body)
     said = f"Slack webhook: HTTP {status}" + (f" {code}" if code else "")
     if status == 200:
+        if (body or "").lstrip().startswith("<"):  # a proxy's or captive portal's page: nothing posted
+            return NotDeliveredError("Slack webhook: HTTP 200 (not Slack's answer)")
         try:
             document = json.loads(body or "")
         except ValueError:
@@ -121,7 +124,7 @@ def translate(status: int, body: str | None, headers: Mapping[str, Any]) -> NotD
         return ThrottledError(said, retry_after(headers))
     if code in PERMANENT_CODES:
         return RefusedDeliveryError(said)
-    if status >= 500:
+    if status >= 500 or status == 408:  # 408: the request timed out on the way, as a lost connection
         return NotDeliveredError(said)
     return RefusedDeliveryError(said)
 

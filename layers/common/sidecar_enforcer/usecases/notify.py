@@ -25,7 +25,9 @@ What becomes of a record:
 - A sink refused it for good (RefusedDeliveryError: a revoked webhook, an archived channel, a
   payload Slack cannot read; an SNS error no retry cures): the record goes at once to the dead-letter
   queue with the reason and ``delivered`` as attributes, the other sinks served first. The queue's
-  alarm then fires (template.yaml, NotifierDeadLetterQueueAlarm).
+  alarm then fires (template.yaml, NotifierDeadLetterQueueAlarm). Another sink that failed for now
+  gets its retry all the same: the record is put back for it alone, and the dead-lettered copy names
+  it among ``delivered``, so a redrive goes to the refusing sink only.
 - Slack throttled (429): a wait is taken only when it and the next post fit in the time left
   (``Deadline``); otherwise the record fails at once, its return put off by Retry-After
   (ChangeMessageVisibility), and the batch's later records are failed the same way without being
@@ -160,6 +162,7 @@ class Outcome:
     chat: dict[str, Any] | None = None  # the notification published
     delivered: set[str] = field(default_factory=set)  # the sinks that have it (now or before)
     refused: str | None = None  # a sink refused it for good: why
+    refused_by: set[str] = field(default_factory=set)  # the sinks that refused it for good
     failed: str | None = None  # a sink failed for now: why
     retry_after: float | None = None  # Slack throttled: the seconds it asked for
     out_of_time: bool = False  # no time left to try: the record (and the batch's rest) come back later
@@ -197,6 +200,7 @@ class Notify:
                 return outcome
             except RefusedDeliveryError as exc:
                 outcome.refused = str(exc)
+                outcome.refused_by.add(SLACK)
             except Exception as exc:  # any other failure is for now: the record is retried
                 outcome.failed = _one_line(exc)
             else:
@@ -216,6 +220,7 @@ class Notify:
                     outcome.failed = outcome.failed or str(exc)
                 else:  # the topic is gone, the key disabled, the message refused: no retry cures it
                     outcome.refused = outcome.refused or str(exc)
+                    outcome.refused_by.add(CHAT)
             except Exception as exc:
                 outcome.failed = outcome.failed or _one_line(exc)
             else:
@@ -232,7 +237,9 @@ class Notify:
         while True:
             if deadline.remaining() < self._post_seconds + MARGIN_SECONDS:
                 raise _OutOfTime(f"Slack webhook: not tried, {deadline.remaining():.0f} s left")
-            poster = poster or slack()
+            if poster is None:  # reads the webhook's secret on first use: the time left is asked again
+                poster = slack()
+                continue
             try:
                 poster.post(payload)
                 return
@@ -349,8 +356,23 @@ class NotifyBatch:
         log.error("record %s not delivered: %s", record.message_id, why)
 
     def _refused(self, record: Record, outcome: Outcome, result: BatchResult) -> None:
+        """To the dead-letter queue, saying which sinks have it. Another sink that failed for now
+        gets its retry from a copy put back for it alone; the dead-lettered one then names it too,
+        so a redrive goes to the refusing sink only."""
         why = outcome.refused or "refused"
-        attributes = {"delivered": ",".join(sorted(outcome.delivered))} if outcome.delivered else None
+        delivered = set(outcome.delivered)
+        if outcome.failed and self._queues is not None and record.queue_arn:
+            try:
+                self._queues.requeue(
+                    record.queue_arn, record.body or "", frozenset(delivered | outcome.refused_by)
+                )
+            except Exception as exc:  # the dead-lettered copy keeps it for that sink too
+                log.warning(
+                    "record %s: not put back for the other sinks: %s", record.message_id, _one_line(exc)
+                )
+            else:
+                delivered |= {SLACK, CHAT} - outcome.refused_by
+        attributes = {"delivered": ",".join(sorted(delivered))} if delivered else None
         try:
             self._dead_letter(record.body, why, REFUSED, attributes)
         except Exception as exc:  # the queue's own redrive takes it there instead
