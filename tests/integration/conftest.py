@@ -35,6 +35,18 @@ class Aws:
     dynamodb: Any
 
 
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    """moto's server on 127.0.0.1, one per test module, for what crosses a real HTTP boundary."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
 @pytest.fixture
 def aws() -> Iterator[Aws]:
     with mock_aws():

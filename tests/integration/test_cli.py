@@ -25,17 +25,6 @@ pytestmark = pytest.mark.server
 SCRIPT = Path(sys.executable).with_name("sidecar-enforcer")
 
 
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture
 def env(endpoint: str) -> dict[str, str]:
     """A clean account on the server for each test, and the environment a user would export."""

@@ -100,32 +100,21 @@ class Stub:
         self._server.server_close()
 
 
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture
-def stub(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stub]:
-    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"))  # noqa: S310
-    found = Stub(moto_url)
+def stub(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stub]:
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))  # noqa: S310
+    found = Stub(endpoint)
     monkeypatch.setenv("AWS_ENDPOINT_URL", found.url)
     yield found
     found.close()
 
 
 @pytest.fixture
-def moto(moto_url: str, stub: Stub, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def moto(endpoint: str, stub: Stub, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """The fleet, the state table and the status topic (with a queue to read it) on moto's server,
     set up past the stub; the functions' settings name them."""
     session = boto3.session.Session(region_name=REGION)
-    aws = {s: session.client(s, endpoint_url=moto_url) for s in ("ecs", "ec2", "sns", "sqs", "dynamodb")}
+    aws = {s: session.client(s, endpoint_url=endpoint) for s in ("ecs", "ec2", "sns", "sqs", "dynamodb")}
     fleet.seed(aws["ecs"], aws["ec2"], ACCOUNT, builtin_profiles()["jaeger"].container)
     create_table(aws["dynamodb"], "state")
     topic = aws["sns"].create_topic(Name="status")["TopicArn"]

@@ -10,7 +10,6 @@ import io
 import json
 import socket
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,17 +23,6 @@ from ..conftest import ROOT
 pytestmark = pytest.mark.server
 EXAMPLES = sorted((ROOT / "examples" / "taskdefs").glob("*.json"))
 EVENTS = sorted(p for p in (ROOT / "events").glob("*.json") if not p.name.startswith("malformed"))
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @dataclass
