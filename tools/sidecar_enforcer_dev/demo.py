@@ -391,17 +391,7 @@ def _backfill(session: boto3.session.Session, app: Pipeline, inbox: str) -> dict
 
     ecs = session.client("ecs")
     account = session.client("sts").get_caller_identity()["Account"]
-    source = ecs.describe_services(cluster=fleet.CLUSTER, services=["billing-worker"])["services"][0]
-    ecs.create_cluster(clusterName=LEGACY, tags=[{"key": "tracing-sidecar", "value": "jaeger"}])
-    for n in range(6):
-        ecs.create_service(
-            cluster=LEGACY,
-            serviceName=f"legacy-{n}",
-            taskDefinition=source["taskDefinition"],
-            desiredCount=1,
-            launchType="FARGATE",
-            networkConfiguration=source["networkConfiguration"],
-        )
+    _opted_in_cluster(ecs, LEGACY, "legacy", 6)
     print(f"\nBackfill: cluster {LEGACY}, opted in by its tag, with 6 services that predate the enforcer:")
     with tempfile.TemporaryDirectory(prefix="demo-backfill-") as tmp:
         audit_report, enforce_report = Path(tmp) / "audit.json", Path(tmp) / "enforce.md"
@@ -514,17 +504,7 @@ def _rollout(session: boto3.session.Session, inbox: str) -> dict[str, bool]:
     root = org.list_roots()["Roots"][0]["Id"]
     platform = org.create_organizational_unit(ParentId=root, Name="platform")["OrganizationalUnit"]["Id"]
     org.move_account(AccountId=account, SourceParentId=root, DestinationParentId=platform)
-    source = ecs.describe_services(cluster=fleet.CLUSTER, services=["billing-worker"])["services"][0]
-    ecs.create_cluster(clusterName=ROLLOUT, tags=[{"key": "tracing-sidecar", "value": "jaeger"}])
-    for n in range(4):
-        ecs.create_service(
-            cluster=ROLLOUT,
-            serviceName=f"api-{n}",
-            taskDefinition=source["taskDefinition"],
-            desiredCount=1,
-            launchType="FARGATE",
-            networkConfiguration=source["networkConfiguration"],
-        )
+    _opted_in_cluster(ecs, ROLLOUT, "api", 4)
     rollouts.settle(account, REGION)  # their own first deployments ended
     print(f"\nRoll out: account {account} in OU {platform} (moto's Organizations), cluster {ROLLOUT}:")
     throw(ROLLOUT_POLICY, json.dumps({"modes": {root: "enforce", platform: "audit"}}), "the OU audits")
@@ -771,3 +751,19 @@ def _check(
     for name, ok in checks.items():
         print(f"  [{'ok' if ok else 'FAILED'}] {name}")
     return 0 if all(checks.values()) else 1
+
+
+def _opted_in_cluster(ecs: Any, cluster: str, prefix: str, count: int) -> None:
+    """A cluster opted in by its own tag, with ``count`` services (``prefix-0``...) that run
+    billing-worker's revision, without the sidecar."""
+    source = ecs.describe_services(cluster=fleet.CLUSTER, services=["billing-worker"])["services"][0]
+    ecs.create_cluster(clusterName=cluster, tags=[{"key": "tracing-sidecar", "value": "jaeger"}])
+    for n in range(count):
+        ecs.create_service(
+            cluster=cluster,
+            serviceName=f"{prefix}-{n}",
+            taskDefinition=source["taskDefinition"],
+            desiredCount=1,
+            launchType="FARGATE",
+            networkConfiguration=source["networkConfiguration"],
+        )
