@@ -171,20 +171,8 @@ class Stack:
             return f"arn:{p}:iam::{a}:role{path}{name}"
         if kind == "AWS::SQS::Queue":
             return {"Arn": f"arn:{p}:sqs:{r}:{a}:{name}", "QueueName": name}[attribute]
-        if kind == "AWS::SNS::Topic":
-            return f"arn:{p}:sns:{r}:{a}:{name}"
-        if kind == "AWS::Events::Rule":
-            return f"arn:{p}:events:{r}:{a}:rule/{name}"
-        if kind == "AWS::Events::Archive":
-            return f"arn:{p}:events:{r}:{a}:archive/{name}"
-        if kind == "AWS::Logs::LogGroup":
-            return f"arn:{p}:logs:{r}:{a}:log-group:{name}:*"
-        if kind == "AWS::DynamoDB::Table":
-            return f"arn:{p}:dynamodb:{r}:{a}:table/{name}"
-        if kind == "AWS::S3::Bucket":
-            return f"arn:{p}:s3:::{name.lower()}"
-        if kind == "AWS::Serverless::Function":
-            return f"arn:{p}:lambda:{r}:{a}:function:{name}"
+        if kind in _ARN:
+            return _ARN[kind].format(p=p, r=r, a=a, name=name, lower=name.lower())
         raise KeyError(f"{logical} ({kind}).{attribute}")
 
     def condition(self, name: str) -> bool:
@@ -260,6 +248,16 @@ class Stack:
 
 
 # The property naming a resource's physical name, when the template gives one.
+# The ARN of each kind's Fn::GetAtt Arn (or Ref, for a topic), from its name.
+_ARN = {
+    "AWS::SNS::Topic": "arn:{p}:sns:{r}:{a}:{name}",
+    "AWS::Events::Rule": "arn:{p}:events:{r}:{a}:rule/{name}",
+    "AWS::Events::Archive": "arn:{p}:events:{r}:{a}:archive/{name}",
+    "AWS::Logs::LogGroup": "arn:{p}:logs:{r}:{a}:log-group:{name}:*",
+    "AWS::DynamoDB::Table": "arn:{p}:dynamodb:{r}:{a}:table/{name}",
+    "AWS::S3::Bucket": "arn:{p}:s3:::{lower}",
+    "AWS::Serverless::Function": "arn:{p}:lambda:{r}:{a}:function:{name}",
+}
 _NAME_PROPERTY = {
     "AWS::IAM::Role": "RoleName",
     "AWS::SQS::Queue": "QueueName",
