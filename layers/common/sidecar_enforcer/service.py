@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from .adapters.ecs import EcsGateway
 from .adapters.identity import Identity
 from .config import Mode, Settings
-from .domain.rollout import strictest
 from .errors import AwsError, ConfigurationError, EnforcerError, NotFoundError
 from .models.events import (
     ClusterTarget,
@@ -143,11 +141,7 @@ class Enforcer:
         """The scope in the mode the operators' switches allow (domain.rollout: the most restrictive
         of the stack's or the run's mode, the stop switch and the rollout policy wins; a service's
         audit tag is applied later, by choose_profile). Read only when the scope would enforce."""
-        if self._rollout is None or scope.audit:
-            return scope
-        switch = self._rollout.mode(account)
-        mode = Mode(strictest(scope.mode.value, switch.mode))
-        return replace(scope, mode=mode, audit_because=switch.because if mode is Mode.AUDIT else None)
+        return scope if self._rollout is None else self._rollout.applied(scope, account)
 
     @staticmethod
     def _skipped(target: Target, scope: Scope, what: str) -> Finding:

@@ -13,7 +13,7 @@ import os
 import threading
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -299,12 +299,7 @@ def build_backfill(
     def switched(scope: Scope) -> Scope:
         # The stack's switches, when the settings name them (STOP_SWITCH_PARAMETER,
         # ROLLOUT_PARAMETER): the most restrictive wins, as in the stack's own runs.
-        if scope.audit or not shared.rollout.configured:
-            return scope
-        switch = shared.rollout.mode(scope.account)
-        if switch.mode == "enforce":
-            return scope
-        return replace(scope, mode=Mode.AUDIT, audit_because=switch.because)
+        return shared.rollout.applied(scope, scope.account) if shared.rollout.configured else scope
 
     revisions = Revisions(shared.ledger, task_roles)
     catalog = profile_source(settings, clients)

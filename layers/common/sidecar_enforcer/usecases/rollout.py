@@ -15,12 +15,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
-from ..domain.rollout import AUDIT, ENFORCE, kind_of, mode_for, needs_path, stop_switch
+from ..config import Mode
+from ..domain.rollout import AUDIT, ENFORCE, kind_of, mode_for, needs_path, stop_switch, strictest
 from ..errors import AwsError, InputError
 from ..models.rollout import RolloutPolicy, parse_rollout
+from .scope import Scope
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +107,16 @@ class Rollout:
             return ENFORCE_ALLOWED
         why = f"rollout: {decision.why}" + (f" ({unknown})" if unknown and path is None else "")
         return Switch(AUDIT, why)
+
+    def applied(self, scope: Scope, account: str) -> Scope:
+        """``scope`` in the mode the switches allow in ``account``: the most restrictive of its own
+        mode, the stop switch and the rollout policy (domain.rollout.strictest), and why when that
+        is audit. Read only when the scope would enforce."""
+        if scope.audit:
+            return scope
+        switch = self.mode(account)
+        mode = Mode(strictest(scope.mode.value, switch.mode))
+        return replace(scope, mode=mode, audit_because=switch.because if mode is Mode.AUDIT else None)
 
     # -- reading ------------------------------------------------------------------------------------
 
