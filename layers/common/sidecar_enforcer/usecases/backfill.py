@@ -321,9 +321,11 @@ class _LocalRun:
                 if self._queued:
                     items, self._queued = self._queued, []
                     self._wave(items)
-                elif (self._ledger.run(run_id) or {}).get("pending"):
+                    continue
+                doc = self._ledger.run(run_id) or {}
+                if doc.get("pending"):
                     self._await(run_id)
-                elif (self._ledger.run(run_id) or {}).get("held"):
+                elif doc.get("held"):
                     self._held(run_id)
                 else:  # neither a wave to send nor a deployment to wait for: it would wait forever
                     raise RuntimeError("the wave engine has nothing to send or wait for")
