@@ -16,6 +16,7 @@ import pytest
 from sidecar_enforcer.domain import run_report
 
 from ..browser import Browser, find_browser
+from ..unit._factories import report_row
 
 EXECUTABLE, MISSING = find_browser()
 pytestmark = pytest.mark.skipif(EXECUTABLE is None, reason=MISSING)
@@ -26,18 +27,7 @@ LONG_ARN = "arn:aws:ecs:us-east-1:123456789012:task-definition/" + "a-very-long-
 
 
 def _row(service: str, status: str, **more: Any) -> dict[str, Any]:
-    return {
-        "schemaVersion": "1.0",
-        "status": status,
-        "account": "123456789012",
-        "region": "us-east-1",
-        "cluster": "shop",
-        "service": service,
-        "profile": "jaeger",
-        "sourceTaskDefinitionArn": LONG_ARN,
-        "reasons": [f"reason of {service}"],
-        **more,
-    }
+    return report_row(service, status, **{"profile": "jaeger", "sourceTaskDefinitionArn": LONG_ARN, **more})
 
 
 ENFORCE_ROWS = [

@@ -102,3 +102,17 @@ def strip_nulls(value: Any) -> Any:
 
 def frozen_copy(value: Any) -> Any:
     return copy.deepcopy(value)
+
+
+def report_row(service: str, status: str, **more: Any) -> dict[str, Any]:
+    """One service's row of a backfill report (a status message), with ``more`` over the defaults."""
+    return {
+        "schemaVersion": "1.0",
+        "status": status,
+        "account": "123456789012",
+        "region": "us-east-1",
+        "cluster": "shop",
+        "service": service,
+        "reasons": [f"reason of {service}"],
+        **more,
+    }

@@ -35,6 +35,8 @@ from sidecar_enforcer.profiles import builtin_profiles
 from sidecar_enforcer.usecases.backfill import Progress
 from sidecar_enforcer_dev.backfill import FileMemo, ProgressView
 
+from ._factories import report_row
+
 # -- waves ------------------------------------------------------------------------------------------
 
 
@@ -354,16 +356,7 @@ def test_a_payload_that_could_not_run_is_refused_in_one_line(payload: object, pr
 
 
 def _row(service: str, status: str, **more: object) -> dict[str, object]:
-    return {
-        "schemaVersion": "1.0",
-        "status": status,
-        "account": "123456789012",
-        "region": "us-east-1",
-        "cluster": "c",
-        "service": service,
-        "reasons": [f"because <{service}> | x"],
-        **more,
-    }
+    return report_row(service, status, **{"cluster": "c", "reasons": [f"because <{service}> | x"], **more})
 
 
 REPORT = run_report.build(

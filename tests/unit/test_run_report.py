@@ -16,6 +16,8 @@ import pytest
 from markdown_it import MarkdownIt
 from sidecar_enforcer.domain import run_report
 
+from ._factories import report_row as _row
+
 # What OWASP's "CSV Injection" page lists as the first characters of a cell a spreadsheet may read as
 # a formula: = + - @, tab (0x09), carriage return (0x0D) and line feed (0x0A).
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -32,19 +34,6 @@ PAYLOADS = [
     "=1+2'\" ;,=1+2",
 ]
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
-
-
-def _row(service: str, status: str, **more: Any) -> dict[str, Any]:
-    return {
-        "schemaVersion": "1.0",
-        "status": status,
-        "account": "123456789012",
-        "region": "us-east-1",
-        "cluster": "shop",
-        "service": service,
-        "reasons": [f"reason of {service}"],
-        **more,
-    }
 
 
 def _report(rows: list[dict[str, Any]], **more: Any) -> dict[str, Any]:
