@@ -296,14 +296,15 @@ class RunState:
         """The survey was not queued in full: FAILED, so that no sweep enforces what it found."""
         return replace(self, status=RunStatus.FAILED, phase=Phase.DONE, ended=ended, reason=reason)
 
-    def concluded(self) -> RunState:
+    def finished(self) -> RunState:
+        """Its report made: DONE, or STOPPED when its waves stopped before the last."""
         return replace(self, status=RunStatus.STOPPED if self.stopped else RunStatus.DONE)
 
     def closed(self, ended: str, report: Mapping[str, str], totals: Mapping[str, Any]) -> RunState | None:
         """The finish's close: its report and totals kept. None when another finish closed it first."""
         if not self.running:
             return None
-        return replace(self.concluded(), ended=ended, report=report, totals=totals)
+        return replace(self.finished(), ended=ended, report=report, totals=totals)
 
 
 _KEYS = frozenset(

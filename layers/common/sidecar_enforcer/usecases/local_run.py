@@ -254,7 +254,7 @@ class LocalRun:
         run = self._run()
         rows, waves = concluded(self._ledger, run)
         self._concluded = (rows, waves, run.stopped)
-        self._ledger.run_update(run_id, RunState.concluded)
+        self._ledger.run_update(run_id, RunState.finished)
 
 
 def one_line_error(exc: BaseException) -> str:
