@@ -17,12 +17,14 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .adapters.dynamodb import Versioned
 from .domain.records import Lease, ServiceRecord, SourceRecord
-from .domain.run_state import RunState
 from .errors import AwsError, RejectedError
+
+if TYPE_CHECKING:
+    from .domain.run_state import RunState
 
 log = logging.getLogger(__name__)
 R = TypeVar("R", ServiceRecord, SourceRecord)
@@ -304,9 +306,9 @@ class Ledger:
     # -- backfill runs ------------------------------------------------------------------------------
     # A run: its document (pk run#<id>, sk "run": its state, domain.run_state) and one row per
     # service (sk svc#<key>: the service's latest status message), the keys its survey queued
-    # (sk survey#NNNN, 100 a row) and an enforce run's waves (sk wave#NNNN: the wave's work items). A row counts once: a retried item overwrites its row
-    # without counting it again. The open runs are listed under pk "runs" (sk: the run id) for the
-    # scheduled tick, until the run is finished.
+    # (sk survey#NNNN, 100 a row) and an enforce run's waves (sk wave#NNNN: the wave's work items).
+    # A row counts once: a retried item overwrites its row without counting it again. The open runs
+    # are listed under pk "runs" (sk: the run id) for the scheduled tick, until the run is finished.
 
     def run_open(self, run_id: str, run: RunState) -> bool:
         """Record a new run; False when a run with this id exists."""
@@ -325,7 +327,7 @@ class Ledger:
 
     def run(self, run_id: str) -> RunState | None:
         found = self._table.get(f"run#{run_id}", RUN)
-        return RunState.from_doc(found.doc) if found else None
+        return _run_state(found.doc) if found else None
 
     def run_record(self, run_id: str, key: str, message: dict[str, Any]) -> RunState | None:
         """Keep a service's status in its run. The run once the row is new (its ``done`` counted),
@@ -354,7 +356,7 @@ class Ledger:
             found = self._table.get(*key)
             if found is None:
                 raise RejectedError(f"backfill run {run_id} is not recorded in the state table")
-            new = change(RunState.from_doc(found.doc))
+            new = change(_run_state(found.doc))
             if new is None:
                 return None
             if self._table.put(*key, new.to_doc(), found.version, expires=self._run_expiry()):
@@ -411,6 +413,13 @@ class Ledger:
 
     def _pause(self) -> None:
         self._sleep(POLL_SECONDS * (0.5 + random.random()))  # noqa: S311 - jitter, not security
+
+
+def _run_state(doc: dict[str, Any]) -> RunState:
+    # Imported when a run is read: the router and the worker start without a run's rules.
+    from .domain.run_state import RunState
+
+    return RunState.from_doc(doc)
 
 
 def _service_key(service_arn: str) -> tuple[str, str]:
