@@ -77,8 +77,13 @@ class RunKeeper:
         retried after its end was counted, changes nothing twice)."""
         if run.wave is None:
             return True
-        now = self._ledger.run(run.id)
-        acts = now is not None and now.on(run.wave) and key not in now.pending and key not in now.ends
+        current = self._ledger.run(run.id)
+        acts = (
+            current is not None
+            and current.on(run.wave)
+            and key not in current.pending
+            and key not in current.ends
+        )
         if acts and self._stopped():
             self._hold(run.id, run.wave)
             return False
@@ -99,8 +104,8 @@ class RunKeeper:
                 self._ledger.run_record(run.id, key, late.to_message())
             return
         counted = self._ledger.run_record(run.id, key, finding.to_message())
-        now = counted if counted is not None else self._ledger.run(run.id)
-        if now is not None and now.surveying and now.all_recorded:
+        current = counted if counted is not None else self._ledger.run(run.id)
+        if current is not None and current.surveying and current.all_recorded:
             self._after_survey(run.id)
 
     def verdict(self, run: RunTag, key: str, finding: Finding) -> None:
@@ -202,7 +207,7 @@ class RunKeeper:
             return
         refused = too_many_waves(len(waves))
         if refused is not None:  # its document would outgrow DynamoDB's item: the run ends, saying why
-            self._ledger.run_update(run_id, lambda now: now.refused(refused))
+            self._ledger.run_update(run_id, lambda current: current.refused(refused))
             self._finish(run_id)
             return
         # This planner's own rows: another planner of the run (a late survey row and the tick at once)

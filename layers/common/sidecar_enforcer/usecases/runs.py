@@ -219,7 +219,8 @@ class FinishRun:
                     log.error("backfill run %s: report not stored: %s", run_id, exc)
         digest = Digest.of(report, where)
         # Two may finish at once: the one whose write closes the run publishes its digest.
-        if self._ledger.run_update(run_id, lambda now: now.closed(ended, where, report["totals"])) is None:
+        totals = report["totals"]
+        if self._ledger.run_update(run_id, lambda current: current.closed(ended, where, totals)) is None:
             return None
         self._ledger.run_closed(run_id)
         log.info("backfill run %s done", run_id, extra={"digest": json.dumps(digest.to_message())[:4000]})
