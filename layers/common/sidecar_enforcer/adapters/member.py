@@ -32,7 +32,7 @@ import botocore.session
 from botocore.credentials import CredentialProvider, CredentialResolver, RefreshableCredentials
 
 from ..errors import AccessDeniedError, MisconfiguredError
-from .aws import translate
+from .aws import fast_timestamps, translate
 
 PERMISSIONS = ("sts:AssumeRole",)
 
@@ -74,6 +74,7 @@ class MemberSessions:
             method="assume-role",
         )
         core = botocore.session.Session()
+        fast_timestamps(core)
         core.register_component("credential_provider", CredentialResolver([_Given(credentials)]))
         if self._region:
             core.set_config_variable("region", self._region)
