@@ -313,6 +313,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     # permission; it also names the caller's own account in the report.
     me = caller_identity(aws.Clients(session, aws.INTERACTIVE).client("sts"))
     clients = aws.Clients(session, aws.FLEET)
+    clients.client("ecs", regions[0])  # ECS's model read once, before any survey process forks
     counter = CallCounter()
     accounts = _accounts(args, clients, counter) or [aws.HOME]  # HOME: learned from ECS's ARNs
     memo = _memo(args, clients, regions)

@@ -159,6 +159,7 @@ def account_clients(settings: Settings, clients: Clients, identity: Callable[[],
         lambda account: settings.member_role_arn(identity().partition, account),
         MEMBER_SESSION_NAME,
         clients.session.region_name,
+        lambda: clients.session._session.get_component("data_loader"),
     )
     return AccountClients(clients, lambda: identity().account, member)
 
