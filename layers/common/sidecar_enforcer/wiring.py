@@ -8,6 +8,7 @@ inside the functions that build them, so the router never pays for them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -340,6 +341,7 @@ def build_backfill(
         switched=_switched(shared.rollout),
         processes=processes,
         handovers=(counter, *handovers),
+        before_fork=_known_caller(shared.identity),
     )
 
 
@@ -352,6 +354,19 @@ def _backfill_scope(run_id: str, home_account: str) -> Callable[[str, str, Mode]
         return Scope(where, region, "backfill", run_id, mode, None, partition_of(region) or "aws")
 
     return scope_for
+
+
+def _known_caller(identity: Callable[[], Identity]) -> Callable[[Sequence[tuple[str, str]]], None]:
+    """Who the caller is (GetCallerIdentity: its account and partition, which a member account's
+    clients need), asked once before the survey's processes fork rather than once in each; a
+    refusal is left for each place to meet, as in one process."""
+
+    def known(places: Sequence[tuple[str, str]]) -> None:
+        if any(account for account, _ in places):
+            with contextlib.suppress(AwsError):
+                identity()
+
+    return known
 
 
 def _switched(rollout: Rollout) -> Callable[[Scope], Scope]:

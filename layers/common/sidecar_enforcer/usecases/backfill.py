@@ -148,12 +148,15 @@ class Backfill:
         switched: Callable[[Scope], Scope] = lambda scope: scope,
         processes: int = 1,
         handovers: Sequence[Handover] = (),
+        before_fork: Callable[[Sequence[tuple[str, str]]], None] = lambda places: None,
     ) -> None:
         self._ecs_for = ecs_for
         # Places surveyed in up to ``processes`` children (usecases.survey_processes), each handing
-        # back what ``handovers`` gather (the requests counted, the plans learned).
+        # back what ``handovers`` gather (the requests counted, the plans learned); ``before_fork``:
+        # what the children should find done, once, rather than each do it.
         self._processes = processes
         self._handovers = handovers
+        self._before_fork = before_fork
         # The stack's stop switch (usecases.rollout), when the settings name it: a wave is held while
         # it is on, and resumed when it is off, as the stack's runs are.
         self._stopped = stopped
@@ -190,11 +193,12 @@ class Backfill:
         processes = min(self._processes, len(spec.places))
         if processes < 2 or not survey_processes.available():
             return self._survey_group(spec, list(spec.places))
+        self._before_fork(spec.places)
         rows: list[_Row] = survey_processes.survey(
             spec.places,
             processes,
             lambda places, tell: self._survey_group(spec, places, tell),
-            lambda place, reason: self.place_failed(*place, reason),
+            lambda place, reason: self._place_failed(*place, reason),
             self._handovers,
             self._children_progress,
         )
@@ -222,7 +226,7 @@ class Backfill:
             except Exception as exc:
                 if tell is None:
                     raise
-                return [self.place_failed(*place, one_line_error(exc))]
+                return [self._place_failed(*place, one_line_error(exc))]
 
         rows: list[_Row] = []
         with ThreadPoolExecutor(max_workers=max(1, min(len(places), 8))) as pool:
@@ -234,7 +238,7 @@ class Backfill:
         self.progress.add_up(latest.values())
         self._on_progress(self.progress)
 
-    def place_failed(self, via: str, region: str, reason: str) -> _Row:
+    def _place_failed(self, via: str, region: str, reason: str) -> _Row:
         """The row of a place that could not be surveyed: FAILED, saying why."""
         scope = self._scope_for(via, region, Mode.AUDIT)
         where = f"{via or 'own account'}/{region}"
@@ -249,7 +253,7 @@ class Backfill:
             by_name = survey.clusters_tags(clusters) if clusters else {}
         except AwsError as exc:  # the member role, or the account's ECS, refused: the place FAILED
             self._placed()
-            return [self.place_failed(via, region, str(exc))]
+            return [self._place_failed(via, region, str(exc))]
         rows: list[_Row] = []
         learned: list[tuple[str, Scope]] = []  # the caller's own account, from ECS's ARNs (no STS call)
 

@@ -2,7 +2,8 @@
 accounts: each place is paced by its own ECS buckets, and on a machine with several cores no place
 waits for another's CPU (one process's threads share one interpreter lock).
 
-The places are dealt round-robin into at most ``processes`` groups, one child process each, forked
+The places are cut into at most ``processes`` runs of places side by side (an account's regions
+together, so that its member role is assumed once), one child process each, forked
 from the run (Linux: a child starts with every module, setting and plan of the parent already in
 memory, and builds its own clients). A child surveys its group as a run in one process does and
 answers through a pipe: its progress (a few times a second), then its rows and what its
@@ -65,7 +66,8 @@ def survey(
 ) -> list[Any]:
     """Every place surveyed, in at most ``processes`` children (``survey_group`` in each); the rows
     of all. ``progress``: each child's latest progress, as it comes."""
-    groups = [list(places[n::processes]) for n in range(min(processes, len(places)))]
+    size = -(-len(places) // processes)  # an account's regions side by side: one AssumeRole a child
+    groups = [list(places[start : start + size]) for start in range(0, len(places), size)]
     context = multiprocessing.get_context("fork")
     for stream in (sys.stdout, sys.stderr):  # nothing buffered is written again by a child
         stream.flush()
