@@ -8,10 +8,10 @@ import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
-from sidecar_enforcer.adapters.dynamodb import Versioned
 from sidecar_enforcer.adapters.memory import MemoryTable
 from sidecar_enforcer.domain.arns import task_definition_family, task_definition_revision
 from sidecar_enforcer.domain.plan import MARKER_PROFILE, MARKER_SOURCE, source_marker
+from sidecar_enforcer.domain.records import Versioned
 from sidecar_enforcer.domain.snapshots import DeploymentState, ServiceSnapshot, TaskState
 from sidecar_enforcer.domain.taskdef import TaskDefinitionDocument
 from sidecar_enforcer.errors import AwsError, NotFoundError

@@ -560,6 +560,7 @@ def test_the_survey_reads_a_revision_while_service_pages_are_still_to_come() -> 
     before reading any revision would find none read."""
     import threading
 
+    from sidecar_enforcer.adapters.memory import MemoryTable
     from sidecar_enforcer.config import Mode
     from sidecar_enforcer.domain.snapshots import ServiceSnapshot
     from sidecar_enforcer.usecases.backfill import Backfill, RunSpec
@@ -609,6 +610,7 @@ def test_the_survey_reads_a_revision_while_service_pages_are_still_to_come() -> 
         lambda account, region, mode: Scope(account, region, "backfill", "bf-1", mode),
         enforce,  # type: ignore[arg-type]
         None,  # type: ignore[arg-type]
+        run_table=MemoryTable,
         workers=2,
     )
     result = backfill.run(RunSpec(Mode.AUDIT, (("111111111111", "us-east-1"),)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 
+from sidecar_enforcer.adapters.memory import MemoryTable
 from sidecar_enforcer.config import Mode
 from sidecar_enforcer.domain.snapshots import TaskState
 from sidecar_enforcer.domain.waves import WavePolicy
@@ -70,6 +71,7 @@ def run(world: World, rollouts: Rollouts, policy: WavePolicy) -> RunResult:
         lambda account, region, mode: Scope(account or ACCOUNT, region, "backfill", "bf-unit", mode),
         world.enforce_service,
         world.verify,
+        run_table=MemoryTable,
         workers=2,
         clock=world.clock,
         sleep=rollouts,

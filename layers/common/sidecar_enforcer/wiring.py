@@ -29,8 +29,9 @@ from .gate import Gate
 from .ledger import Ledger, Table
 from .models.findings import Finding
 from .usecases.outbox import DrainOutbox
+from .usecases.ports import Publisher
 from .usecases.rollout import Rollout
-from .usecases.scope import Publisher, Reporter
+from .usecases.scope import Reporter
 from .usecases.triage import Triage
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,8 @@ if TYPE_CHECKING:
     from .profiles import Catalog
     from .service import Enforcer
     from .usecases.backfill import Backfill, Progress
-    from .usecases.enforce_service import PlanMemo
     from .usecases.notify import NotifyBatch
+    from .usecases.ports import PlanMemo
     from .usecases.run_waves import RunKeeper
     from .usecases.runs import FinishRun, StartRun
 
@@ -310,6 +311,7 @@ def build_backfill(
         scope_for,
         EnforceService(settings, catalog, revisions, shared.ledger, quiet, memo),
         VerifyDeployment(settings, shared.ledger),
+        run_table=MemoryTable,
         workers=workers,
         on_progress=on_progress,
         sleep=sleep or time.sleep,
