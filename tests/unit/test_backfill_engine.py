@@ -16,7 +16,8 @@ from sidecar_enforcer.models.findings import Status
 from sidecar_enforcer.usecases.backfill import Backfill, RunResult, RunSpec
 from sidecar_enforcer.usecases.scope import Scope
 
-from .test_usecases import ACCOUNT, REGION, World, snapshot
+from ._factories import ACCOUNT, REGION
+from ._world import World, snapshot
 
 
 class Survey:

@@ -15,7 +15,7 @@ from sidecar_enforcer.models.events import ServiceTarget, Trigger
 from sidecar_enforcer.models.findings import Status
 
 from ._factories import ACCOUNT, REGION
-from .test_usecases import PIPELINE, World, snapshot
+from ._world import PIPELINE, World, snapshot
 
 
 class EmptyAnswers:

@@ -26,7 +26,7 @@ from sidecar_enforcer.models.findings import Finding, Status
 from sidecar_enforcer.models.work import RunTag
 
 from ._factories import ACCOUNT, REGION
-from .test_usecases import (
+from ._world import (
     CLUSTER_ARN,
     COMPLIANT,
     PIPELINE,

@@ -19,7 +19,7 @@ from sidecar_enforcer.usecases.run_waves import WORK_QUEUE_RECEIVES, RunKeeper, 
 from sidecar_enforcer.usecases.runs import FinishRun, RunRequest, StartRun
 
 from ._fakes import Clock, CountingTable
-from .test_usecases import World, trigger
+from ._world import World, trigger
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
 RUN = "bf-unit"
