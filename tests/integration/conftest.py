@@ -101,7 +101,7 @@ class Inbox:
     def messages_raw(self) -> list[dict[str, Any]]:
         """Every message published so far, unchecked (a digest is no status): {"Body": str,
         "attributes": dict}."""
-        found = []
+        found: list[dict[str, Any]] = []
         while True:
             batch = self.sqs.receive_message(
                 QueueUrl=self.queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]

@@ -54,7 +54,10 @@ def member(aws: Aws, seeded: fleet.Fleet) -> dict[str, Any]:
 def in_member(name: str, region: str, **changes: Any) -> dict[str, Any]:
     """A sample event as the member account's trail delivers it in ``region``."""
     data = event(name, **changes)
-    return json.loads(json.dumps(data).replace(ACCOUNT, MEMBER).replace('"us-east-1"', f'"{region}"'))
+    moved: dict[str, Any] = json.loads(
+        json.dumps(data).replace(ACCOUNT, MEMBER).replace('"us-east-1"', f'"{region}"')
+    )
+    return moved
 
 
 def task_definition_of(ecs: Any, service: str = NEXUS) -> str:

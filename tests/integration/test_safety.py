@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 import pytest
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 from moto.core.models import botocore_stubber as moto_stub
 from sidecar_enforcer.adapters.aws import Clients
 from sidecar_enforcer.adapters.dynamodb import StateTable
@@ -423,7 +423,12 @@ def inject(monkeypatch: pytest.MonkeyPatch, event_name: str, answer: Any) -> lis
 
 def error(code: str, message: str, status: int = 400) -> AWSResponse:
     body = json.dumps({"__type": code, "message": message}).encode()
-    return AWSResponse("https://ecs.us-east-1.amazonaws.com/", status, {"x-amzn-requestid": "r"}, _Raw(body))
+    return AWSResponse(
+        "https://ecs.us-east-1.amazonaws.com/",
+        status,
+        HTTPHeaders.from_dict({"x-amzn-requestid": "r"}),
+        _Raw(body),
+    )
 
 
 def test_throttling_is_retried_by_botocore_and_the_service_ends_compliant(
@@ -585,7 +590,12 @@ def sns_error(code: str, message: str) -> AWSResponse:
         f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message>"
         "</Error><RequestId>r</RequestId></ErrorResponse>"
     ).encode()
-    return AWSResponse("https://sns.us-east-1.amazonaws.com/", 400, {"x-amzn-requestid": "r"}, _Raw(body))
+    return AWSResponse(
+        "https://sns.us-east-1.amazonaws.com/",
+        400,
+        HTTPHeaders.from_dict({"x-amzn-requestid": "r"}),
+        _Raw(body),
+    )
 
 
 def test_a_status_sns_refuses_for_good_never_blocks_the_outbox_and_ends_in_the_dead_letter_queue(

@@ -4,6 +4,7 @@ tests share: the services, task definitions, triggers and accounts they are aske
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 from sidecar_enforcer.adapters.identity import Identity
@@ -126,8 +127,8 @@ class World:
         self.enforce_task_definition = EnforceTaskDefinition(self.settings, catalog, self.revisions)
         self.verify = VerifyDeployment(self.settings, self.ledger)
         self.release = Release(self.ledger)
-        self.queued: list[Any] = []
-        self.fan_out = FanOutCluster(lambda: self)  # type: ignore[arg-type,return-value]
+        self.queued: list[WorkItem] = []
+        self.fan_out = FanOutCluster(lambda: self)
         self.triage = Triage(self.settings, self.identity, self.ledger)
         # Member accounts' gateways (their ECS through the member role), by account; an account in
         # ``unreachable`` raises its error instead, as a member role that cannot be assumed does.
@@ -138,7 +139,7 @@ class World:
         self.runs = RunKeeper(
             self.ledger,
             FinishRun(self.ledger, None, self.publisher),
-            lambda: self,  # type: ignore[arg-type,return-value]
+            lambda: self,
             visibility_seconds=720,
         )
         self.enforcer = Enforcer(
@@ -166,9 +167,10 @@ class World:
         self.roles_asked.append(account)
         return self.task_roles
 
-    def send(self, items: list[Any]) -> None:
-        """The work queue, as the fan-out sees it."""
+    def send(self, items: Sequence[WorkItem]) -> int:
+        """The work queue (the WorkQueue port), as the fan-out and the runs see it."""
         self.queued.extend(items)
+        return len(items)
 
     def identity(self) -> Identity:
         self.identity_asked += 1

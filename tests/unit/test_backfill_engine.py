@@ -6,7 +6,7 @@ its rollouts end when the run pauses between looks (``Rollouts``)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from sidecar_enforcer.adapters.memory import MemoryTable
 from sidecar_enforcer.config import Mode
@@ -65,10 +65,10 @@ class Rollouts:
             ecs.services[name] = dataclasses.replace(service, deployments=tuple(ended))
 
 
-def run(world: World, rollouts: Rollouts, policy: WavePolicy) -> RunResult:
+def run(world: World, rollouts: Callable[[float], None], policy: WavePolicy) -> RunResult:
     backfill = Backfill(
-        lambda account, region: world.ecs,  # type: ignore[arg-type,return-value]
-        lambda account, region: Survey(world),  # type: ignore[arg-type,return-value]
+        lambda account, region: world.ecs,
+        lambda account, region: Survey(world),
         lambda account, region, mode: Scope(account or ACCOUNT, region, "backfill", "bf-unit", mode),
         world.enforce_service,
         world.verify,
@@ -129,7 +129,7 @@ def test_a_deployment_that_never_ends_is_failed_after_verify_seconds() -> None:
         pauses.append(seconds)
         world.clock.advance(seconds)
 
-    result = run(world, hangs, WavePolicy(first=1, verify_seconds=12))  # type: ignore[arg-type]
+    result = run(world, hangs, WavePolicy(first=1, verify_seconds=12))
 
     (finding,) = result.findings
     assert finding.status is Status.FAILED

@@ -3,6 +3,7 @@ cluster's tags."""
 
 from __future__ import annotations
 
+from sidecar_enforcer.models.events import ServiceTarget
 from sidecar_enforcer.models.findings import Status
 from sidecar_enforcer.models.work import parse_item
 
@@ -21,7 +22,8 @@ def test_a_cluster_item_queues_one_service_item_each_with_the_clusters_tags_read
 
     assert queued == 2
     assert world.ecs.args("cluster_tags") == [("shop", True)]  # once, afresh, for every service
-    targets = [item.target for item in world.queued]
+    targets = [item.target for item in world.queued if isinstance(item.target, ServiceTarget)]
+    assert len(targets) == len(world.queued)  # service items only
     assert [(t.cluster, t.service, t.cluster_tags) for t in targets] == [
         ("shop", "api", OPT_IN),
         ("shop", "web", OPT_IN),

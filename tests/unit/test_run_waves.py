@@ -5,6 +5,7 @@ and a tick that costs one Query while no run is open."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -38,15 +39,15 @@ class Runs:
         self.queued: list[WorkItem] = []
         self.digests: list[Any] = []
         self.refuse = 0  # how many sends the queue refuses next
-        finish = FinishRun(self.ledger, None, self)  # type: ignore[arg-type]
-        self.keeper = RunKeeper(self.ledger, finish, lambda: self, visibility_seconds=VISIBILITY)  # type: ignore[arg-type,return-value]
+        finish = FinishRun(self.ledger, None, self)
+        self.keeper = RunKeeper(self.ledger, finish, lambda: self, visibility_seconds=VISIBILITY)
         self.names = [f"svc-{n}" for n in range(services)]
         doc = {"mode": "enforce", "expected": services, "status": "RUNNING", "phase": "survey"}
         doc |= {"started": "2026-12-01T00:00:00+00:00", "partition": "aws", "waves": policy.to_doc()}
         assert self.ledger.run_open(RUN, doc)
         self.ledger.run_survey(RUN, [self.key(n) for n in self.names])
 
-    def send(self, items: list[WorkItem]) -> int:
+    def send(self, items: Sequence[WorkItem]) -> int:
         if self.refuse:
             self.refuse -= 1
             raise AwsError("SendMessageBatch: throttled")
@@ -267,7 +268,7 @@ def test_a_plan_of_too_many_waves_ends_the_run_saying_why(monkeypatch: pytest.Mo
 
 
 def test_a_run_the_tick_cannot_sweep_does_not_stop_the_sweep_of_the_others(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world = World()
     for run_id in ("bf-broken", "bf-fine"):
@@ -279,7 +280,7 @@ def test_a_run_the_tick_cannot_sweep_does_not_stop_the_sweep_of_the_others(
             raise KeyError("wave")  # a bug, or a document the code does not expect
         swept.append(run_id)
 
-    world.runs.sweep = sweep  # type: ignore[method-assign]
+    monkeypatch.setattr(world.runs, "sweep", sweep)
 
     world.gate.tick(trigger(name="Scheduled Event", targets=(), caller_arn=None))
 
@@ -383,7 +384,7 @@ class _RefusingTable(CountingTable):
 def _start(table: CountingTable, queue: Any) -> StartRun:
     ledger = Ledger(table, clock=Clock(), sleep=lambda s: None)
     return StartRun(
-        lambda account, region: _Survey(),  # type: ignore[arg-type,return-value]
+        lambda account, region: _Survey(),
         ledger,
         lambda: queue,
         lambda run_id: None,
@@ -466,8 +467,8 @@ def test_a_report_the_bucket_refuses_still_ends_the_run_in_its_digest(
     runs = Runs(2, WavePolicy(first=2))
     runs.keeper = RunKeeper(
         runs.ledger,
-        FinishRun(runs.ledger, RefusingReports(), runs),  # type: ignore[arg-type]
-        lambda: runs,  # type: ignore[arg-type,return-value]
+        FinishRun(runs.ledger, RefusingReports(), runs),
+        lambda: runs,
         visibility_seconds=VISIBILITY,
     )
     runs.survey()

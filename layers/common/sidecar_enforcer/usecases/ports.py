@@ -8,7 +8,7 @@ is the ledger's, beside it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 from ..domain.snapshots import ServiceSnapshot, TaskState
@@ -52,11 +52,17 @@ class Ecs(Protocol):
 class Survey(Protocol):
     """A fleet's clusters and services in one account and Region (adapters.survey.EcsSurvey)."""
 
-    def clusters(self) -> Iterator[str]: ...
+    def clusters(self) -> Iterable[str]:
+        """Every cluster's ARN."""
+        ...
 
-    def clusters_tags(self, clusters: list[str]) -> dict[str, dict[str, str]]: ...
+    def clusters_tags(self, clusters: list[str]) -> dict[str, dict[str, str]]:
+        """The tags of each cluster, by cluster name."""
+        ...
 
-    def services(self, cluster: str) -> Iterator[str]: ...
+    def services(self, cluster: str) -> Iterable[str]:
+        """The ARNs of a cluster's services."""
+        ...
 
 
 class WorkQueue(Protocol):
