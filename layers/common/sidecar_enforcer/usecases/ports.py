@@ -136,3 +136,42 @@ class Tree(Protocol):
     def path(self, account: str) -> list[str]: ...
 
     def exists(self, target: str, kind: str) -> bool: ...
+
+
+# -- the notifier's (usecases/notify.py) ------------------------------------------------------------
+
+
+class Poster(Protocol):
+    """Slack's incoming webhook (adapters.slack.SlackWebhook)."""
+
+    def post(self, payload: dict[str, Any]) -> None: ...
+
+
+class ChatSink(Protocol):
+    """The chat topic (adapters.sns.ChatPublisher): Amazon Q Developer's custom notifications."""
+
+    def publish(self, notification: dict[str, Any], attributes: dict[str, str]) -> str: ...
+
+
+class Deadline(Protocol):
+    """The invocation's clock: the seconds left (Lambda's context), and a wait."""
+
+    def remaining(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class Queues(Protocol):
+    """The notifier's own queues (adapters.notifier_queues.NotifierQueues)."""
+
+    def retry_after(self, queue_arn: str, receipt_handle: str, seconds: float) -> None: ...
+
+    def requeue(self, queue_arn: str, body: str, delivered: frozenset[str]) -> None: ...
+
+
+class DeadLetterRecords(Protocol):
+    """The notifier's dead-letter queue (adapters.sqs.DeadLetterQueue): a record's body as it came."""
+
+    def send_body(
+        self, body: str, reason: str, kind: str, attributes: dict[str, str] | None = None
+    ) -> None: ...
