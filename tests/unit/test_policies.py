@@ -31,7 +31,7 @@ from sidecar_enforcer.config import Settings
 
 from . import _policy
 from ._policy import Request, Stack, allows, decide, load
-from .test_permissions import FUNCTIONS, adapters, declared_adapters
+from ._template import FUNCTIONS, adapters, declared_adapters
 from .test_readme import README
 from .test_readme_commands import aws_commands
 

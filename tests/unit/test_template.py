@@ -17,10 +17,10 @@ from ._factories import ROOT
 
 
 def template() -> dict[str, Any]:
-    from .test_permissions import _CloudFormation
+    from ._template import CloudFormation
 
     text = (ROOT / "template.yaml").read_text(encoding="utf-8")
-    loaded: dict[str, Any] = yaml.load(text, Loader=_CloudFormation)  # noqa: S506 - a SafeLoader
+    loaded: dict[str, Any] = yaml.load(text, Loader=CloudFormation)  # noqa: S506 - a SafeLoader
     return loaded
 
 
@@ -260,7 +260,7 @@ def test_the_organisation_s_accounts_may_put_events_on_the_bus_and_nobody_else()
 
 @pytest.mark.parametrize(("name", "index"), [("template.yaml", 0), ("member.yaml", 1)])
 def test_the_readme_s_parameter_tables_list_exactly_each_template_s_parameters(name: str, index: int) -> None:
-    from .test_permissions import load
+    from ._template import load
     from .test_readme import README, tables
 
     parameter_tables = [t for t in tables(README) if t[0].startswith("| parameter |")]
@@ -316,7 +316,7 @@ def rendered(**parameters: str) -> Any:
 
 
 def test_only_the_functions_that_assume_the_member_role_sit_on_the_trusted_path() -> None:
-    from .test_permissions import FUNCTIONS
+    from ._template import FUNCTIONS
     from .test_policies import assuming_functions
 
     resources = template()["Resources"]
