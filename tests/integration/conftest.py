@@ -33,6 +33,7 @@ from ..conftest import ROOT, assert_status_message
 
 ACCOUNT = "123456789012"  # moto's default account
 TABLE = "sidecar-enforcer-state"
+MEMBER = "222222222222"  # a member account of the organisation (test_cross_account, test_backfill)
 BUCKET = "sidecar-enforcer-reports"
 DIGEST_SCHEMA = json.loads((ROOT / "schemas" / "digest-v1.json").read_text(encoding="utf-8"))
 CLUSTERS = ("wave-a", "wave-b")
@@ -177,6 +178,19 @@ def event(name: str, **changes: Any) -> dict[str, Any]:
     if changes:
         data["detail"]["requestParameters"].update(changes)
     return data
+
+
+def clients_in(aws: Aws, account: str, region: str) -> Any:
+    """A boto3 session acting in ``account`` (a setup role there: not the enforcer's member role)."""
+    credentials = aws.sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/setup", RoleSessionName="setup")[
+        "Credentials"
+    ]
+    return boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=region,
+    )
 
 
 # -- the backfill function's runs (test_backfill_function, test_backfill_waves, test_rollout) ----------

@@ -119,3 +119,13 @@ def statements(policies: Any) -> dict[str, dict[str, Any]]:
 
 def worker_statements() -> dict[str, dict[str, Any]]:
     return statements(load()["Resources"]["WorkerFunction"]["Properties"]["Policies"])
+
+
+def assuming_functions() -> dict[str, str]:
+    """The hub functions whose declared adapters call sts:AssumeRole (adapters/member.py)."""
+    modules = adapters()
+    return {
+        function: resource
+        for function, resource in FUNCTIONS.items()
+        if any("sts:AssumeRole" in modules[name].PERMISSIONS for name in declared_adapters(function))
+    }

@@ -31,9 +31,8 @@ from sidecar_enforcer.config import Settings
 
 from . import _policy
 from ._policy import Request, Stack, allows, decide, load
-from ._template import FUNCTIONS, adapters, declared_adapters
-from .test_readme import README
-from .test_readme_commands import aws_commands
+from ._readme import README, aws_commands
+from ._template import FUNCTIONS, assuming_functions
 
 ORGANIZATION = "o-abcdefghij"
 OTHER_ORGANIZATION = "o-zzzzzzzzzz"
@@ -100,16 +99,6 @@ class Deployment:
 
 def deployment() -> Deployment:
     return Deployment(load("template.yaml"), load("member.yaml"), README)
-
-
-def assuming_functions() -> dict[str, str]:
-    """The hub functions whose declared adapters call sts:AssumeRole (adapters/member.py)."""
-    modules = adapters()
-    return {
-        function: resource
-        for function, resource in FUNCTIONS.items()
-        if any("sts:AssumeRole" in modules[name].PERMISSIONS for name in declared_adapters(function))
-    }
 
 
 def test_the_worker_and_the_backfill_function_assume_the_member_role() -> None:

@@ -17,7 +17,7 @@ import botocore.session
 import pytest
 from botocore.model import ListShape, OperationModel, Shape, StringShape, StructureShape
 
-from .test_readme import README
+from ._readme import README, aws_commands
 
 # The CLI's own options, valid with any command (aws help, "Global Options"), and how many values
 # each takes.
@@ -44,21 +44,6 @@ POSITIONALS = {("lambda", "invoke"): 1}
 RENAMED = {("sns", "subscribe", "notification-endpoint"): "Endpoint"}
 
 _SESSION = botocore.session.get_session()
-
-
-def code_blocks(text: str) -> list[str]:
-    return [m.group(1) for m in re.finditer(r"^[ \t]*```\w*[ \t]*\n(.*?)^[ \t]*```", text, re.M | re.S)]
-
-
-def aws_commands(text: str) -> list[list[str]]:
-    """Every ``aws ...`` command line of the text's code blocks, continuation lines joined, as argv."""
-    commands = []
-    for block in code_blocks(text):
-        for line in block.replace("\\\n", " ").splitlines():
-            line = line.strip()
-            if line.startswith("aws "):
-                commands.append(shlex.split(line, comments=True))
-    return commands
 
 
 def operation(service: str, command: str) -> OperationModel:
