@@ -28,8 +28,9 @@ from .errors import AwsError, ConfigurationError
 from .gate import Gate
 from .ledger import Ledger, Table
 from .usecases.outbox import DrainOutbox
+from .usecases.ports import Publisher
 from .usecases.rollout import Rollout
-from .usecases.scope import Publisher, Reporter, Scope
+from .usecases.scope import Reporter, Scope
 from .usecases.triage import Triage
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,8 @@ if TYPE_CHECKING:
     from .profiles import Catalog
     from .service import Enforcer
     from .usecases.backfill import Backfill, Progress
-    from .usecases.enforce_service import PlanMemo
     from .usecases.notify import NotifyBatch
+    from .usecases.ports import PlanMemo
     from .usecases.run_waves import RunKeeper
     from .usecases.runs import FinishRun, StartRun
     from .usecases.survey_processes import Handover
@@ -307,6 +308,7 @@ def build_backfill(
         _backfill_scope(run_id, home_account),
         EnforceService(settings, catalog, revisions, shared.ledger, quiet, memo),
         VerifyDeployment(settings, shared.ledger),
+        run_table=MemoryTable,
         workers=workers,
         on_progress=on_progress,
         sleep=sleep or time.sleep,

@@ -28,18 +28,18 @@ from dataclasses import dataclass, field
 from queue import SimpleQueue
 from typing import Any
 
-from ..adapters.ecs import EcsGateway
-from ..adapters.survey import EcsSurvey
 from ..config import Mode
 from ..domain.arns import parse_arn
 from ..domain.snapshots import ServiceSnapshot
 from ..domain.status import Status
 from ..domain.waves import WavePolicy, in_rollout
 from ..errors import AwsError, NotFoundError
+from ..ledger import Table
 from ..models.findings import Finding
 from . import survey_processes
 from .enforce_service import EnforceService
 from .local_run import Hands, LocalRun, LocalSpec, one_line_error
+from .ports import Ecs, Survey
 from .scope import Scope
 from .survey_processes import Handover
 from .verify_deployment import VerifyDeployment
@@ -126,12 +126,13 @@ class _Row:
 class Backfill:
     def __init__(
         self,
-        ecs_for: Callable[[str, str], EcsGateway],
-        survey_for: Callable[[str, str], EcsSurvey],
+        ecs_for: Callable[[str, str], Ecs],
+        survey_for: Callable[[str, str], Survey],
         scope_for: Callable[[str, str, Mode], Scope],
         enforce_service: EnforceService,
         verify_deployment: VerifyDeployment,
         *,
+        run_table: Callable[[], Table],
         workers: int = 8,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -143,6 +144,8 @@ class Backfill:
         before_fork: Callable[[Sequence[tuple[str, str]]], None] = lambda places: None,
     ) -> None:
         self._ecs_for = ecs_for
+        # Where an enforce run's waves are recorded (the engine's ledger): a table in memory.
+        self._run_table = run_table
         # Places surveyed in up to ``processes`` children (usecases.survey_processes), each handing
         # back what ``handovers`` gather (the requests counted, the plans learned); ``before_fork``:
         # what the children should find done, once, rather than each do it.
@@ -326,7 +329,7 @@ class Backfill:
         self._on_progress(self.progress)
 
     @staticmethod
-    def _service_arns(survey: EcsSurvey, scope: Scope, cluster: str) -> list[str | Finding]:
+    def _service_arns(survey: Survey, scope: Scope, cluster: str) -> list[str | Finding]:
         try:
             return list(survey.services(cluster))
         except AwsError as exc:
@@ -334,7 +337,7 @@ class Backfill:
 
     @staticmethod
     def _describe(
-        ecs: EcsGateway, scope: Scope, cluster: str, arns: list[str | Finding]
+        ecs: Ecs, scope: Scope, cluster: str, arns: list[str | Finding]
     ) -> list[ServiceSnapshot | Finding]:
         failed = [a for a in arns if isinstance(a, Finding)]
         if failed:
@@ -357,6 +360,7 @@ class Backfill:
             self._verify,
             self._stopped,
             self._told,
+            self._run_table,
             workers=self._workers,
             clock=self._clock,
             sleep=self._sleep,

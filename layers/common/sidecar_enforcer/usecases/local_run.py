@@ -16,19 +16,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..adapters.ecs import EcsGateway
-from ..adapters.memory import MemoryTable
 from ..config import Mode
 from ..domain.run_state import RunState
 from ..domain.snapshots import ServiceSnapshot
 from ..domain.status import Status
 from ..domain.waves import WavePolicy
 from ..errors import AwsError
-from ..ledger import Ledger
+from ..ledger import Ledger, Table
 from ..models.events import DeploymentOutcome, ServiceTarget
 from ..models.findings import Finding
 from ..models.work import RunTag, WorkItem
 from .enforce_service import EnforceService
+from .ports import Ecs
 from .run_waves import RunKeeper
 from .runs import concluded
 from .scope import Scope
@@ -54,13 +53,14 @@ class Hands:
     """What the run acts with: the backfill's own clients, scopes and use cases; ``told`` hears its
     progress (the phase, the deployments waiting)."""
 
-    ecs_for: Callable[[str, str], EcsGateway]
+    ecs_for: Callable[[str, str], Ecs]
     scope_for: Callable[[str, str, Mode], Scope]
     switched: Callable[[Scope], Scope]  # the mode the switches allow a wave's change
     enforce: EnforceService
     verify: VerifyDeployment
     stopped: Callable[[], bool]  # the stop switch: a wave is held while it is on
     told: Callable[[str | None, int | None], None]
+    run_table: Callable[[], Table]  # where the engine's ledger keeps the run: a table in memory
     workers: int
     clock: Callable[[], float]
     sleep: Callable[[float], None]
@@ -78,7 +78,7 @@ class LocalRun:
     def __init__(self, hands: Hands, spec: LocalSpec, rows: Sequence[Surveyed]) -> None:
         self._hands = hands
         self._spec = spec
-        self._ledger = Ledger(MemoryTable(), clock=hands.clock, sleep=hands.sleep)
+        self._ledger = Ledger(hands.run_table(), clock=hands.clock, sleep=hands.sleep)
         self._queued: list[WorkItem] = []
         self._concluded: tuple[dict[str, dict[str, Any]], list[dict[str, Any]], str | None] | None = None
         self._keeper = RunKeeper(
@@ -186,7 +186,7 @@ class LocalRun:
                 Status.FAILED, cluster=target.cluster, service=target.service, reasons=[str(exc)]
             )
 
-    def _ecs(self, account: str, region: str) -> EcsGateway:
+    def _ecs(self, account: str, region: str) -> Ecs:
         """The gateway of an account the run found (through the account it was asked for)."""
         return self._hands.ecs_for(self._via.get((account, region), account), region)
 

@@ -46,7 +46,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from ..domain import chat_message, slack_message
 from ..domain.notice import read
@@ -59,18 +59,11 @@ from ..errors import (
     RefusedDeliveryError,
     ThrottledError,
 )
+from .ports import ChatSink, DeadLetterRecords, Deadline, Poster, Queues
 
 log = logging.getLogger(__name__)
 
 SCHEMA_MAJOR = "1"
-
-
-class Poster(Protocol):
-    def post(self, payload: dict[str, Any]) -> None: ...
-
-
-class ChatSink(Protocol):
-    def publish(self, notification: dict[str, Any], attributes: dict[str, str]) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -132,28 +125,6 @@ BACKOFF_SECONDS = (0.5, 2.0)
 # Kept free at the end of the invocation for settling the batch: failing the rest, the dead-letter
 # sends and the visibility changes (each one SQS call).
 MARGIN_SECONDS = 5.0
-
-
-class Deadline(Protocol):
-    """The invocation's clock: the seconds left (Lambda's context), and a wait."""
-
-    def remaining(self) -> float: ...
-
-    def sleep(self, seconds: float) -> None: ...
-
-
-class Queues(Protocol):
-    """The notifier's own queues (adapters.notifier_queues)."""
-
-    def retry_after(self, queue_arn: str, receipt_handle: str, seconds: float) -> None: ...
-
-    def requeue(self, queue_arn: str, body: str, delivered: frozenset[str]) -> None: ...
-
-
-class DeadLetters(Protocol):
-    def send_body(
-        self, body: str, reason: str, kind: str, attributes: dict[str, str] | None = None
-    ) -> None: ...
 
 
 @dataclass
@@ -289,7 +260,7 @@ REFUSED = "sidecar-enforcer notifier refusal"
 
 
 class NotifyBatch:
-    def __init__(self, notify: Notify, queues: Queues | None, dead_letters: DeadLetters | None) -> None:
+    def __init__(self, notify: Notify, queues: Queues | None, dead_letters: DeadLetterRecords | None) -> None:
         self._notify = notify
         self._queues = queues
         self._dead_letters = dead_letters
