@@ -24,14 +24,12 @@ from sidecar_enforcer.domain import schema
 from sidecar_enforcer.domain.plan import Decision, plan
 from sidecar_enforcer.domain.policy import Policy
 from sidecar_enforcer.domain.profile import Profile
-from sidecar_enforcer.domain.remedy import (
-    Remedy,
+from sidecar_enforcer.domain.remedy import Remedy, harmless, remedy
+from sidecar_enforcer.domain.remedy_snippets import (
     cloudformation_name,
-    harmless,
     hcl_string,
     map_members,
     member_kinds,
-    remedy,
     yaml_string,
 )
 from sidecar_enforcer.profiles import builtin_profiles
