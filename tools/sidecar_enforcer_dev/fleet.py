@@ -1,4 +1,6 @@
-"""A small fleet shaped like the seed procedure's, for the demo and the integration tests.
+"""A small fleet of the shapes a real one has (Fargate services opted in or not, a CODE_DEPLOY
+service, a task too small for the sidecar, a sidecar added by hand), for the demo and the
+integration tests.
 
 - ``nexus-ai-api-prod``: a Fargate API service tagged ``tracing-sidecar=jaeger``, running a
   revision without Jaeger (its container carries a secret-looking environment value, which must
