@@ -277,9 +277,11 @@ def test_a_deployment_that_never_ends_fails_after_the_verify_timeout_and_stops_t
     assert report["stopped"].startswith("the run stopped after wave 1 of 2: 1 of 1 deployments failed")
 
 
-def test_an_organization_run_surveys_every_active_account_through_its_member_role(
-    aws: Aws, fleet_: fleet.Fleet, cache: Path
-) -> None:
+@pytest.fixture
+def organization(aws: Aws, fleet_: fleet.Fleet, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """An organisation of two active accounts, the hub's and a member's, each with the demo fleet."""
+    from sidecar_enforcer.adapters import organizations
+
     org = boto3.client("organizations", region_name="us-east-1")
     org.create_organization(FeatureSet="ALL")
     session = clients_in(aws, MEMBER, "us-east-1")
@@ -287,19 +289,92 @@ def test_an_organization_run_surveys_every_active_account_through_its_member_rol
     # moto's create_account makes an account with a random id; the member this test seeded is
     # listed by patching the listing, the rest is moto's.
     accounts = [ACCOUNT, MEMBER]
-    from sidecar_enforcer.adapters import organizations
+    monkeypatch.setattr(organizations.Organization, "active_accounts", lambda self: iter(accounts))
+    return accounts
 
-    original = organizations.Organization.active_accounts
-    organizations.Organization.active_accounts = lambda self: iter(accounts)  # type: ignore[method-assign]
-    try:
-        code, report = backfill(cache, "--mode", "audit", "--organization")
-    finally:
-        organizations.Organization.active_accounts = original  # type: ignore[method-assign]
+
+def test_an_organization_run_surveys_every_active_account_through_its_member_role(
+    organization: list[str], cache: Path
+) -> None:
+    code, report = backfill(cache, "--mode", "audit", "--organization")
 
     assert code == 0
     assert set(report["byAccountRegion"]) == {f"{ACCOUNT}/us-east-1", f"{MEMBER}/us-east-1"}
     assert report["byAccountRegion"][f"{MEMBER}/us-east-1"]["NONCOMPLIANT"] == 2
     assert {r["account"] for r in report["results"]} == {ACCOUNT, MEMBER}
+
+
+def test_places_surveyed_in_separate_processes_find_and_count_what_one_process_does(
+    organization: list[str], cache: Path
+) -> None:
+    alone, separate = cache / "alone", cache / "separate"
+    for folder, processes in ((alone, "1"), (separate, "2")):
+        folder.mkdir()
+        # two regions an account: more places than processes
+        plans = ("--plans", str(folder / "plans.json"), "--regions", "us-east-1,eu-west-1")
+        first = backfill(folder, "--mode", "audit", "--organization", "--processes", processes, *plans)
+        again = backfill(folder, "--mode", "audit", "--organization", "--processes", processes, *plans,
+                         name="again.json")  # fmt: skip
+        assert first[0] == again[0] == 0
+        (folder / "first.json").write_text(json.dumps(first[1]))
+        (folder / "again.json").write_text(json.dumps(again[1]))
+    for name in ("first.json", "again.json"):
+        one, two = (json.loads((f / name).read_text()) for f in (alone, separate))
+        # The same findings: each run has its own id, and of services sharing a revision, those
+        # whose decision described it carry the remedy, the others found its plan remembered (which
+        # of them comes first is the threads' timing, in one process as in two).
+        rows = [
+            sorted(({**r, "eventId": "-", "remedy": None} for r in d["results"]), key=str) for d in (one, two)
+        ]
+        assert rows[0] == rows[1]
+        assert one["calls"] == two["calls"]
+        assert one["plansRemembered"] == two["plansRemembered"]
+    # the children's plans reached the file: the second run described no revision
+    assert "ecs:DescribeTaskDefinition" not in json.loads((separate / "again.json").read_text())["calls"]
+    assert json.loads((separate / "again.json").read_text())["plansRemembered"] > 0
+
+
+def test_a_place_whose_survey_process_fails_is_one_failed_row_and_the_others_stand(
+    organization: list[str], cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+
+    from sidecar_enforcer.adapters.survey import EcsSurvey
+
+    clusters = EcsSurvey.clusters
+
+    def some_broken(self: EcsSurvey) -> Any:
+        found = list(clusters(self))
+        if any(MEMBER in arn for arn in found):
+            raise RuntimeError("a fault\nover two lines")
+        return iter(found)
+
+    monkeypatch.setattr(EcsSurvey, "clusters", some_broken)
+    code, report = backfill(cache, "--mode", "audit", "--organization", "--processes", "2")
+
+    assert code == 1
+    failed = [r for r in report["results"] if r["status"] == "FAILED"]
+    assert [(r["account"], r["reasons"]) for r in failed] == [
+        (MEMBER, [f"{MEMBER}/us-east-1 not surveyed: RuntimeError: a fault over two lines"])
+    ]
+    assert {r["account"] for r in report["results"] if r["status"] != "FAILED"} == {ACCOUNT}
+    assert "Traceback" not in capsys.readouterr().err
+
+    def dies(self: EcsSurvey) -> Any:
+        found = list(clusters(self))
+        if any(MEMBER in arn for arn in found):
+            os._exit(3)  # the child process ends at once, as a kill would end it
+        return iter(found)
+
+    monkeypatch.setattr(EcsSurvey, "clusters", dies)
+    code, report = backfill(cache, "--mode", "audit", "--organization", "--processes", "2", name="d.json")
+
+    assert code == 1
+    failed = [r for r in report["results"] if r["status"] == "FAILED"]
+    assert [r["account"] for r in failed] == [MEMBER]
+    assert failed[0]["reasons"][0].startswith(f"{MEMBER}/us-east-1 not surveyed: its survey process ended")
+    assert {r["account"] for r in report["results"] if r["status"] != "FAILED"} == {ACCOUNT}
+    assert "Traceback" not in capsys.readouterr().err
 
 
 def test_active_accounts_are_listed_from_organizations(aws: Aws) -> None:
@@ -359,6 +434,8 @@ def test_an_unknown_report_extension_is_refused_before_anything_runs(
         (["--clusters", f"{fleet.CLUSTER},{fleet.CLUSTER}"], f"--clusters: {fleet.CLUSTER!r} is given twice"),
         (["--workers", "0"], "--workers: 0: at least 1"),
         (["--workers", "100000"], "--workers: 100000: at most 64"),
+        (["--processes", "0"], "--processes: 0: at least 1"),
+        (["--processes", "65"], "--processes: 65: at most 64"),
         (["--poll", "0"], "--poll: 0.0: a number of seconds more than 0"),
         (["--poll", "nan"], "--poll: nan: a number of seconds more than 0"),
         (["--verify-timeout", "inf"], "--verify-timeout: inf: a number of seconds more than 0"),

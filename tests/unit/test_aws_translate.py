@@ -254,3 +254,36 @@ def test_sns_publish_refusals_that_no_retry_cures_are_not_retryable(code: str, s
     translated = translate("Publish", ClientError(error, "Publish"))  # type: ignore[arg-type]
 
     assert translated.retryable is (not sender or "Throttl" in code), code
+
+
+@pytest.mark.parametrize("value", [0, 1733600000, 1733600000.123456, "1733600000", "2024-12-07T19:33:20Z"])
+def test_a_timestamp_is_the_instant_botocore_s_own_parser_reads(value: Any) -> None:
+    from botocore.utils import parse_timestamp
+    from sidecar_enforcer.adapters import aws
+
+    parsed = aws._timestamp(value)
+
+    assert parsed == parse_timestamp(value)
+    assert parsed.utcoffset() is not None
+
+
+def test_the_clients_of_a_session_read_epoch_timestamps_in_utc() -> None:
+    import datetime
+    import json
+
+    import boto3
+    from sidecar_enforcer.adapters import aws
+
+    session = boto3.session.Session(region_name="us-east-1")
+    aws.Clients(session)
+    model = session._session.get_service_model("ecs").operation_model("DescribeServices")
+    body = {"services": [{"serviceName": "web", "createdAt": 1733600000.5}]}
+    parser = session._session.get_component("response_parser_factory").create_parser("json")
+
+    parsed = parser.parse(
+        {"body": json.dumps(body).encode(), "headers": {}, "status_code": 200}, model.output_shape
+    )
+
+    created = parsed["services"][0]["createdAt"]
+    assert created == datetime.datetime(2024, 12, 7, 19, 33, 20, 500000, tzinfo=datetime.UTC)
+    assert created.tzinfo is datetime.UTC  # botocore's own parser answers in the local zone

@@ -307,6 +307,23 @@ def test_each_target_fails_on_its_own_figure_and_says_why_from_the_floors() -> N
     assert "the floors themselves: 3.90 -> 6.01 ms a service (1.54x)" in flat
 
 
+def test_an_organisation_s_cpu_is_spread_over_the_cores_before_it_is_called_the_reason() -> None:
+    runs = _meeting()
+    runs[8] = _run("ours", "first", "org", 9.0, 3.9, 1_900, 10_000, cpu=8.5)
+    d = {**_figures(runs), "cores": 2}
+    org = "organisation <= 1.25x the largest slice's floor (org)"
+
+    (spread,) = [t["measured"] for t in targets(d) if t["target"] == org]
+    assert "cannot be met" not in spread
+    assert "5.10 s over the floor; the client's CPU 8.50 s" in spread
+
+    runs[8] = _run("ours", "first", "org", 9.0, 3.9, 1_900, 10_000, cpu=10.0)
+    (bound,) = [t["measured"] for t in targets({**_figures(runs), "cores": 2}) if t["target"] == org]
+    assert (
+        "cannot be met here: the client's own CPU is 10.00 s, at least 5.00 s on 2 cores, >= 4.88 s" in bound
+    )
+
+
 def test_targets_without_our_runs_are_not_applicable_never_passed() -> None:
     d = _figures([r for r in _meeting() if r["tool"] != "ours"])
     for name in ("1k", "10k", "org"):

@@ -231,3 +231,23 @@ def test_a_member_role_name_may_carry_its_iam_path(value: str, arn: str, name: s
 def test_an_invalid_member_role_name_is_a_configuration_fault_naming_the_variable(value: str) -> None:
     with pytest.raises(ConfigurationError, match=r"^MEMBER_ROLE_NAME: "):
         Settings.from_env({"MEMBER_ROLE_NAME": value})
+
+
+def test_a_member_session_reads_models_through_the_hub_s_loader_and_its_epoch_timestamps_in_utc() -> None:
+    import json
+
+    hub = boto3.session.Session(region_name="eu-west-1")
+    loader = hub._session.get_component("data_loader")
+    member = MemberSessions(
+        FakeSts(), lambda account: f"arn:aws:iam::{account}:role/m", MEMBER_SESSION_NAME, "eu-west-1",
+        lambda: loader,
+    )  # fmt: skip
+
+    core = member(MEMBER)._session
+
+    assert core.get_component("data_loader") is loader
+    model = core.get_service_model("ecs").operation_model("DescribeServices")
+    parser = core.get_component("response_parser_factory").create_parser("json")
+    body = json.dumps({"services": [{"createdAt": 0}]}).encode()
+    parsed = parser.parse({"body": body, "headers": {}, "status_code": 200}, model.output_shape)
+    assert parsed["services"][0]["createdAt"].tzinfo is UTC

@@ -26,7 +26,7 @@ from sidecar_enforcer.config import Mode, Settings
 from sidecar_enforcer.domain import run_report
 from sidecar_enforcer.domain.arns import parse_arn
 from sidecar_enforcer.domain.waves import WavePolicy
-from sidecar_enforcer.usecases.backfill import Progress, RunSpec
+from sidecar_enforcer.usecases.backfill import Progress, RunResult, RunSpec
 
 from .local import UsageError
 from .options import _policy, _settings
@@ -46,7 +46,8 @@ class FileMemo:
     AWS_ENDPOINT_URL's emulator, whose ARNs can repeat AWS's), the context (domain.verdicts: the
     profile's name, version and document, and the policy) and the revision's ARN (its partition,
     Region and account). A file that cannot be read or written is only a cache: a warning
-    (``warnings``, ``save``'s answer), never a run's end."""
+    (``warnings``, ``save``'s answer), never a run's end. A survey child hands the plans it learned
+    and its hits to the run's memo (usecases.survey_processes.Handover)."""
 
     def __init__(self, path: Path | None, endpoint: Callable[[str], str] = lambda region: "") -> None:
         self.path = path
@@ -61,6 +62,7 @@ class FileMemo:
         self._earlier = {
             (where, arn) for where, memos in self._data.items() if isinstance(memos, dict) for arn in memos
         }
+        self._learned: list[tuple[str, str, dict[str, Any]]] = []  # put since forget()
 
     def _read(self, path: Path) -> dict[str, dict[str, dict[str, Any]]]:
         try:
@@ -94,7 +96,24 @@ class FileMemo:
 
     def put(self, context: str, arn: str, memo: dict[str, Any]) -> None:
         with self._lock:
-            self._data.setdefault(self._where(context, arn), {})[arn] = memo
+            where = self._where(context, arn)
+            self._data.setdefault(where, {})[arn] = memo
+            self._learned.append((where, arn, memo))
+
+    def forget(self) -> None:
+        with self._lock:
+            self._learned, self.hits = [], 0
+
+    def take(self) -> tuple[list[tuple[str, str, dict[str, Any]]], int]:
+        with self._lock:
+            return list(self._learned), self.hits
+
+    def merge(self, taken: tuple[list[tuple[str, str, dict[str, Any]]], int]) -> None:
+        learned, hits = taken
+        with self._lock:
+            for where, arn, memo in learned:
+                self._data.setdefault(where, {})[arn] = memo
+            self.hits += hits
 
     def save(self) -> str | None:
         """Write the plans back; the warning (one line) when they could not be."""
@@ -167,6 +186,17 @@ def _csv(value: str | None) -> list[str]:
 
 
 MAX_WORKERS = 64  # requests in flight per account and region: far past ECS's burst, no faster
+MAX_PROCESSES = 64  # survey processes: one per place of a large organisation is already plenty
+
+
+def default_processes() -> int:
+    """The cores this process may run on: one survey process each."""
+    counted = getattr(os, "process_cpu_count", None)  # Python 3.13
+    if counted is not None:
+        return int(counted() or 1)
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _check_options(args: argparse.Namespace, regions: list[str]) -> None:
@@ -192,6 +222,9 @@ def _check_options(args: argparse.Namespace, regions: list[str]) -> None:
     if not 1 <= args.workers <= MAX_WORKERS:
         bound = "at least 1" if args.workers < 1 else f"at most {MAX_WORKERS}"
         raise UsageError(f"--workers: {args.workers}: {bound}")
+    if args.processes is not None and not 1 <= args.processes <= MAX_PROCESSES:
+        bound = "at least 1" if args.processes < 1 else f"at most {MAX_PROCESSES}"
+        raise UsageError(f"--processes: {args.processes}: {bound}")
     for flag, seconds in (("--poll", args.poll), ("--verify-timeout", args.verify_timeout)):
         if not (math.isfinite(seconds) and seconds > 0):
             raise UsageError(f"{flag}: {seconds}: a number of seconds more than 0")
@@ -232,6 +265,12 @@ def add_parser(sub: Any, command: Any, policy_options: Any, state_table_option: 
     p.add_argument("--report", metavar="FILE", help="write the report: .json, .csv, .md or .html")
     p.add_argument("--workers", type=int, default=8, help="concurrent requests per account and region")
     p.add_argument(
+        "--processes",
+        type=int,
+        metavar="N",
+        help="account-regions surveyed in up to N processes at once (default: one per core)",
+    )
+    p.add_argument(
         "--plans",
         metavar="FILE",
         help=f"remembered plans by revision (default: $XDG_CACHE_HOME/{DEFAULT_PLANS})",
@@ -262,9 +301,93 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     import boto3
     from sidecar_enforcer.adapters import aws
     from sidecar_enforcer.adapters.identity import caller_identity
-    from sidecar_enforcer.adapters.organizations import Organization
     from sidecar_enforcer.wiring import CallCounter, build_backfill
 
+    settings, regions, waves, kind = _checked(args)
+    session = boto3.session.Session()
+    if session.region_name is None:
+        session = boto3.session.Session(region_name=regions[0])
+    # Who the caller is, asked first with a person's timeouts and retries (aws.INTERACTIVE): an
+    # endpoint that does not answer, or credentials that are missing, end the command in seconds
+    # with one line, before a fleet run's patient retries begin. GetCallerIdentity needs no IAM
+    # permission; it also names the caller's own account in the report.
+    me = caller_identity(aws.Clients(session, aws.INTERACTIVE).client("sts"))
+    clients = aws.Clients(session, aws.FLEET)
+    clients.client("ecs", regions[0])  # ECS's model read once, before any survey process forks
+    counter = CallCounter()
+    accounts = _accounts(args, clients, counter) or [aws.HOME]  # HOME: learned from ECS's ARNs
+    memo = _memo(args, clients, regions)
+    run_id = f"bf-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    with aws.default_config(aws.FLEET):  # a fleet run waits out throttling (adaptive retries)
+        backfill = build_backfill(
+            settings,
+            clients,
+            run_id=run_id,
+            memo=memo,
+            counter=counter,
+            workers=args.workers,
+            on_progress=ProgressView(sys.stderr),
+            home_account=me.account,
+            processes=args.processes or default_processes(),
+            handovers=(memo,),
+        )
+        spec = RunSpec(
+            mode=Mode(args.mode),
+            places=tuple((a, r) for a in accounts for r in regions),
+            clusters=tuple(_csv(args.clusters)),
+            profile=args.profile,
+            waves=waves,
+            poll_seconds=args.poll,
+            run_id=run_id,
+        )
+        started, clock = datetime.now(UTC), time.monotonic()
+        result = backfill.run(spec)
+    # Once the run changed something, nothing after it may lose its report or its digest: each of
+    # the plans file, the report and the digest is tried, and what failed is said in one line each.
+    problems = [f"warning: {w}" for w in [memo.save()] if w]
+    seconds = time.monotonic() - clock
+    report = _report(
+        args, run_id, result, counter, memo, (started, seconds), regions, [a or me.account for a in accounts]
+    )
+    return _deliver(args, settings, clients, report, kind, problems, stopped=bool(result.stopped))
+
+
+def _report(
+    args: argparse.Namespace,
+    run_id: str,
+    result: RunResult,
+    counter: Any,
+    memo: FileMemo,
+    timed: tuple[datetime, float],
+    regions: list[str],
+    accounts: list[str],
+) -> dict[str, Any]:
+    """The run's report (domain.run_report): its rows, waves, requests and scope."""
+    started, seconds = timed
+    report = run_report.build(
+        run_id=run_id,
+        mode=args.mode,
+        started=started.isoformat(timespec="seconds"),
+        ended=datetime.now(UTC).isoformat(timespec="seconds"),
+        seconds=seconds,
+        rows=result.rows(),
+        calls=dict(counter.counts),
+        waves=result.waves,
+        stopped=result.stopped,
+        scope={
+            "accounts": sorted({f.account for f in result.findings if f.account}) or accounts,
+            "regions": regions,
+            "clusters": _csv(args.clusters),
+            "profile": args.profile,
+        },
+    )
+    report["plansRemembered"] = memo.hits
+    return report
+
+
+def _checked(args: argparse.Namespace) -> tuple[Settings, list[str], WavePolicy, str | None]:
+    """The run's settings, regions, wave policy and report kind, every option checked (UsageError:
+    exit 2, one line) before anything runs."""
     settings: Settings = _settings(args)
     policy = _policy(args, settings, [])
     settings = settings.model_copy(update={"enforcement_mode": Mode(args.mode), "policy": policy})
@@ -286,6 +409,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    kind = None
     if args.report:
         try:
             kind = run_report.kind_of(args.report)
@@ -299,75 +423,43 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             _profile(args.profile, settings)
         except UsageError as exc:
             raise UsageError(f"--profile: {exc}") from None
-    session = boto3.session.Session()
-    if session.region_name is None:
-        session = boto3.session.Session(region_name=regions[0])
-    # Who the caller is, asked first with a person's timeouts and retries (aws.INTERACTIVE): an
-    # endpoint that does not answer, or credentials that are missing, end the command in seconds
-    # with one line, before a fleet run's patient retries begin. GetCallerIdentity needs no IAM
-    # permission; it also names the caller's own account in the report.
-    me = caller_identity(aws.Clients(session, aws.INTERACTIVE).client("sts"))
-    clients = aws.Clients(session, aws.FLEET)
-    counter = CallCounter()
+    return settings, regions, waves, kind
+
+
+def _accounts(args: argparse.Namespace, clients: Any, counter: Any) -> list[str]:
+    """The accounts asked for: --accounts', every ACTIVE one of the organisation, or none (the
+    caller's own)."""
     if args.organization:
-        accounts = sorted(Organization(counter.watch(clients.client("organizations"))).active_accounts())
-    else:
-        accounts = _csv(args.accounts)
+        from sidecar_enforcer.adapters.organizations import Organization
+
+        return sorted(Organization(counter.watch(clients.client("organizations"))).active_accounts())
+    return _csv(args.accounts)
+
+
+def _memo(args: argparse.Namespace, clients: Any, regions: list[str]) -> FileMemo:
     memo = FileMemo(
         None if args.no_plans else Path(args.plans) if args.plans else default_plans_path(),
         lambda region: str(clients.client("ecs", region or regions[0]).meta.endpoint_url),
     )
     for warning in memo.warnings:
         print(f"sidecar-enforcer backfill: warning: {warning}", file=sys.stderr)
-    run_id = f"bf-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
-    view = ProgressView(sys.stderr)
-    with aws.default_config(aws.FLEET):  # a fleet run waits out throttling (adaptive retries)
-        backfill = build_backfill(
-            settings,
-            clients,
-            run_id=run_id,
-            memo=memo,
-            counter=counter,
-            workers=args.workers,
-            on_progress=view,
-            home_account=me.account,
-        )
-        accounts = accounts or [aws.HOME]  # the caller's own, learned from ECS's ARNs
-        spec = RunSpec(
-            mode=Mode(args.mode),
-            places=tuple((a, r) for a in accounts for r in regions),
-            clusters=tuple(_csv(args.clusters)),
-            profile=args.profile,
-            waves=waves,
-            poll_seconds=args.poll,
-            run_id=run_id,
-        )
-        started, clock = datetime.now(UTC), time.monotonic()
-        result = backfill.run(spec)
-    # Once the run changed something, nothing after it may lose its report or its digest: each of
-    # the plans file, the report and the digest is tried, and what failed is said in one line each.
-    problems = [f"warning: {w}" for w in [memo.save()] if w]
-    report = run_report.build(
-        run_id=run_id,
-        mode=args.mode,
-        started=started.isoformat(timespec="seconds"),
-        ended=datetime.now(UTC).isoformat(timespec="seconds"),
-        seconds=time.monotonic() - clock,
-        rows=result.rows(),
-        calls=dict(counter.counts),
-        waves=result.waves,
-        stopped=result.stopped,
-        scope={
-            "accounts": sorted({f.account for f in result.findings if f.account})
-            or [a or me.account for a in accounts],
-            "regions": regions,
-            "clusters": _csv(args.clusters),
-            "profile": args.profile,
-        },
-    )
-    report["plansRemembered"] = memo.hits
+    return memo
+
+
+def _deliver(
+    args: argparse.Namespace,
+    settings: Settings,
+    clients: Any,
+    report: dict[str, Any],
+    kind: str | None,
+    problems: list[str],
+    *,
+    stopped: bool,
+) -> int:
+    """The report written, the digest published, the summary printed; the exit code: 1 when a
+    service failed, the run stopped, or the report or digest was lost."""
     written = False
-    if args.report:
+    if args.report and kind is not None:
         try:
             Path(args.report).write_text(run_report.render(report, kind), encoding="utf-8")
             written = True
@@ -390,7 +482,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         print(f"sidecar-enforcer backfill: {problem}", file=sys.stderr)
     failed = report["totals"].get("FAILED", 0) + report["totals"].get("DEPLOYMENT_FAILED", 0)
     lost = any(not p.startswith("warning: ") for p in problems)
-    return 1 if failed or result.stopped or lost else 0
+    return 1 if failed or stopped or lost else 0
 
 
 def _summary(report: dict[str, Any], path: str | None) -> str:

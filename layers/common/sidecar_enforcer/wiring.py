@@ -8,11 +8,12 @@ inside the functions that build them, so the router never pays for them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -30,12 +31,16 @@ from .ledger import Ledger, Table
 from .models.findings import Finding
 from .usecases.outbox import DrainOutbox
 from .usecases.rollout import Rollout
-from .usecases.scope import Publisher, Reporter
+from .usecases.scope import Publisher, Reporter, Scope
 from .usecases.triage import Triage
 
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
+    from .adapters.ecs import EcsGateway
+    from .adapters.iam import TaskRoleChecker
+    from .adapters.survey import EcsSurvey
+    from .config import Mode
     from .profiles import Catalog
     from .service import Enforcer
     from .usecases.backfill import Backfill, Progress
@@ -43,6 +48,7 @@ if TYPE_CHECKING:
     from .usecases.notify import NotifyBatch
     from .usecases.run_waves import RunKeeper
     from .usecases.runs import FinishRun, StartRun
+    from .usecases.survey_processes import Handover
 
 
 def profile_source(settings: Settings, clients: Clients) -> Callable[[], Catalog]:
@@ -154,6 +160,7 @@ def account_clients(settings: Settings, clients: Clients, identity: Callable[[],
         lambda account: settings.member_role_arn(identity().partition, account),
         MEMBER_SESSION_NAME,
         clients.session.region_name,
+        lambda: clients.session._session.get_component("data_loader"),
     )
     return AccountClients(clients, lambda: identity().account, member)
 
@@ -224,7 +231,8 @@ def _work_queue(settings: Settings, clients: Clients) -> WorkQueue:
 
 class CallCounter:
     """AWS requests by ``service:Action`` as they go on the wire (botocore's before-send event, once
-    per attempt: a retried call counts each time), for a backfill's report."""
+    per attempt: a retried call counts each time), for a backfill's report. A survey child's counts
+    are handed to the run's (usecases.survey_processes.Handover)."""
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
@@ -239,41 +247,34 @@ class CallCounter:
         with self._lock:
             self.counts[f"{service}:{action}"] += 1
 
+    def forget(self) -> None:
+        with self._lock:
+            self.counts.clear()
 
-def build_backfill(
-    settings: Settings,
-    clients: Clients | None = None,
-    *,
-    run_id: str,
-    memo: PlanMemo | None = None,
-    counter: CallCounter | None = None,
-    workers: int = 8,
-    on_progress: Callable[[Progress], None] = lambda p: None,
-    sleep: Callable[[float], None] | None = None,
-    home_account: str = "",
-) -> Backfill:
-    """A fleet run (the CLI's ``backfill``): the event path's use cases, with ECS gateways that keep
-    every revision of the run, plans remembered in ``memo``, and every request counted.
-    ``home_account``: the caller's own account, when known, for the findings of a place of the
-    caller's own (HOME) that could not be surveyed."""
-    import time
+    def take(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.counts)
 
+    def merge(self, taken: dict[str, int]) -> None:
+        with self._lock:
+            self.counts.update(taken)
+
+
+@dataclass(frozen=True)
+class _FleetClients:
+    """A fleet run's ECS gateways and surveys per account and Region (every request paced to ECS's
+    buckets and counted), and its IAM task-role checkers per account."""
+
+    ecs_for: Callable[[str, str], EcsGateway]
+    survey_for: Callable[[str, str], EcsSurvey]
+    task_roles: Callable[[str], TaskRoleChecker]
+
+
+def _fleet_clients(accounts: AccountClients, counter: CallCounter) -> _FleetClients:
     from .adapters.ecs import EcsGateway
     from .adapters.iam import TaskRoleChecker
     from .adapters.pacing import Pacer
     from .adapters.survey import EcsSurvey
-    from .config import Mode
-    from .domain.arns import partition_of
-    from .usecases.backfill import Backfill
-    from .usecases.enforce_service import EnforceService
-    from .usecases.revisions import Revisions
-    from .usecases.scope import Scope
-    from .usecases.verify_deployment import VerifyDeployment
-
-    clients = clients or Clients()
-    counter = counter or CallCounter()
-    shared = _shared(settings, clients)
-    accounts = account_clients(settings, clients, shared.identity)
 
     @cache
     def ecs_client(account: str, region: str) -> Any:
@@ -291,31 +292,91 @@ def build_backfill(
     def task_roles(account: str) -> TaskRoleChecker:
         return TaskRoleChecker(counter.watch(accounts(account).client("iam")))
 
-    def scope_for(account: str, region: str, mode: Mode) -> Scope:
-        # No caller (the run is a person's, not a CloudTrail call) and no STS call for it.
-        where = account or home_account
-        return Scope(where, region, "backfill", run_id, mode, None, partition_of(region) or "aws")
+    return _FleetClients(ecs_for, survey_for, task_roles)
 
-    def switched(scope: Scope) -> Scope:
-        # The stack's switches, when the settings name them (STOP_SWITCH_PARAMETER,
-        # ROLLOUT_PARAMETER): the most restrictive wins, as in the stack's own runs.
-        return shared.rollout.applied(scope, scope.account) if shared.rollout.configured else scope
 
-    revisions = Revisions(shared.ledger, task_roles)
+def build_backfill(
+    settings: Settings,
+    clients: Clients | None = None,
+    *,
+    run_id: str,
+    memo: PlanMemo | None = None,
+    counter: CallCounter | None = None,
+    workers: int = 8,
+    on_progress: Callable[[Progress], None] = lambda p: None,
+    sleep: Callable[[float], None] | None = None,
+    home_account: str = "",
+    processes: int = 1,
+    handovers: Sequence[Handover] = (),
+) -> Backfill:
+    """A fleet run (the CLI's ``backfill``): the event path's use cases, with ECS gateways that keep
+    every revision of the run, plans remembered in ``memo``, and every request counted.
+    ``home_account``: the caller's own account, when known, for the findings of a place of the
+    caller's own (HOME) that could not be surveyed. ``processes``: places surveyed in up to so many
+    child processes, each handing back ``handovers``' state (the counter's always)."""
+    import time
+
+    from .usecases.backfill import Backfill
+    from .usecases.enforce_service import EnforceService
+    from .usecases.revisions import Revisions
+    from .usecases.verify_deployment import VerifyDeployment
+
+    clients = clients or Clients()
+    counter = counter or CallCounter()
+    shared = _shared(settings, clients)
+    fleet = _fleet_clients(account_clients(settings, clients, shared.identity), counter)
+    revisions = Revisions(shared.ledger, fleet.task_roles)
     catalog = profile_source(settings, clients)
     quiet = Reporter(Unpublished(), shared.ledger, shared.drain)  # the run reports once, at its end
     return Backfill(
-        ecs_for,
-        survey_for,
-        scope_for,
+        fleet.ecs_for,
+        fleet.survey_for,
+        _backfill_scope(run_id, home_account),
         EnforceService(settings, catalog, revisions, shared.ledger, quiet, memo),
         VerifyDeployment(settings, shared.ledger),
         workers=workers,
         on_progress=on_progress,
         sleep=sleep or time.sleep,
         stopped=lambda: shared.rollout.configured and shared.rollout.stopped() is not None,
-        switched=switched,
+        switched=_switched(shared.rollout),
+        processes=processes,
+        handovers=(counter, *handovers),
+        before_fork=_known_caller(shared.identity),
     )
+
+
+def _backfill_scope(run_id: str, home_account: str) -> Callable[[str, str, Mode], Scope]:
+    from .domain.arns import partition_of
+
+    def scope_for(account: str, region: str, mode: Mode) -> Scope:
+        # No caller (the run is a person's, not a CloudTrail call) and no STS call for it.
+        where = account or home_account
+        return Scope(where, region, "backfill", run_id, mode, None, partition_of(region) or "aws")
+
+    return scope_for
+
+
+def _known_caller(identity: Callable[[], Identity]) -> Callable[[Sequence[tuple[str, str]]], None]:
+    """Who the caller is (GetCallerIdentity: its account and partition, which a member account's
+    clients need), asked once before the survey's processes fork rather than once in each; a
+    refusal is left for each place to meet, as in one process."""
+
+    def known(places: Sequence[tuple[str, str]]) -> None:
+        if any(account for account, _ in places):
+            with contextlib.suppress(AwsError):
+                identity()
+
+    return known
+
+
+def _switched(rollout: Rollout) -> Callable[[Scope], Scope]:
+    """The stack's switches, when the settings name them (STOP_SWITCH_PARAMETER, ROLLOUT_PARAMETER):
+    the most restrictive wins, as in the stack's own runs."""
+
+    def switched(scope: Scope) -> Scope:
+        return rollout.applied(scope, scope.account) if rollout.configured else scope
+
+    return switched
 
 
 def _reports(settings: Settings, clients: Clients) -> Any:

@@ -32,7 +32,7 @@ import botocore.session
 from botocore.credentials import CredentialProvider, CredentialResolver, RefreshableCredentials
 
 from ..errors import AccessDeniedError, MisconfiguredError
-from .aws import translate
+from .aws import fast_timestamps, translate
 
 PERMISSIONS = ("sts:AssumeRole",)
 
@@ -49,8 +49,12 @@ class MemberSessions:
         role_arn: Callable[[str], str],
         session_name: str,
         region: str | None = None,
+        loader: Callable[[], Any] | None = None,
     ) -> None:
         self._sts = sts  # the hub's
+        # The hub session's data loader (botocore's ``data_loader`` component), when given: every
+        # member session reads the service models and endpoint data the hub has read already.
+        self._loader = loader
         self._role_arn = role_arn
         self._session_name = session_name
         self._region = region
@@ -74,6 +78,9 @@ class MemberSessions:
             method="assume-role",
         )
         core = botocore.session.Session()
+        if self._loader is not None:
+            core.register_component("data_loader", self._loader())
+        fast_timestamps(core)
         core.register_component("credential_provider", CredentialResolver([_Given(credentials)]))
         if self._region:
             core.set_config_variable("region", self._region)

@@ -13,9 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aws_lambda_powertools.utilities.parameters import SSMProvider
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-
 from ..errors import AwsError, ConfigurationError
 from .aws import answer, translate
 
@@ -42,7 +39,11 @@ def folder_documents(folder: str) -> list[Document]:
 
 
 class SsmProfiles:
+    """Powertools' SSM provider, imported (about 15 ms) only when an SSM path is configured."""
+
     def __init__(self, client: Any, path: str) -> None:
+        from aws_lambda_powertools.utilities.parameters import SSMProvider
+
         self._provider = SSMProvider(boto3_client=client)
         self._path = path
         # Powertools reads a page's parameters with a default: a page that is no API answer (an
@@ -58,6 +59,8 @@ class SsmProfiles:
             answer(f"GetParametersByPath {self._path}", parsed, "Parameters")
 
     def documents(self) -> list[Document]:
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
         try:
             values = self._provider.get_multiple(
                 self._path, max_age=MAX_AGE_SECONDS, recursive=True, decrypt=False

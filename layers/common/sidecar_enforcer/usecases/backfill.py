@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from queue import SimpleQueue
@@ -42,10 +42,12 @@ from ..ledger import Ledger
 from ..models.events import DeploymentOutcome, ServiceTarget
 from ..models.findings import Finding
 from ..models.work import RunTag, WorkItem
+from . import survey_processes
 from .enforce_service import EnforceService
 from .run_waves import RunKeeper
 from .runs import concluded
 from .scope import Scope
+from .survey_processes import Handover
 from .verify_deployment import VerifyDeployment
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,23 @@ class Progress:
         with self.lock:
             self.services_decided += 1
             self.counts[status.value] = self.counts.get(status.value, 0) + 1
+
+    def snapshot(self) -> tuple[int, int, int, dict[str, int]]:
+        """The survey's counts as plain data (a survey child's, for the parent)."""
+        with self.lock:
+            return self.places_done, self.services_seen, self.services_decided, dict(self.counts)
+
+    def add_up(self, snapshots: Iterable[tuple[int, int, int, dict[str, int]]]) -> None:
+        """The survey's counts: the sum of the survey children's."""
+        counts: dict[str, int] = {}
+        done = seen = decided = 0
+        for places, services, finished, by_status in snapshots:
+            done, seen, decided = done + places, seen + services, decided + finished
+            for status, n in by_status.items():
+                counts[status] = counts.get(status, 0) + n
+        with self.lock:
+            self.places_done, self.services_seen, self.services_decided = done, seen, decided
+            self.counts = counts
 
 
 @dataclass(frozen=True)
@@ -127,8 +146,17 @@ class Backfill:
         on_progress: Callable[[Progress], None] = lambda p: None,
         stopped: Callable[[], bool] = lambda: False,
         switched: Callable[[Scope], Scope] = lambda scope: scope,
+        processes: int = 1,
+        handovers: Sequence[Handover] = (),
+        before_fork: Callable[[Sequence[tuple[str, str]]], None] = lambda places: None,
     ) -> None:
         self._ecs_for = ecs_for
+        # Places surveyed in up to ``processes`` children (usecases.survey_processes), each handing
+        # back what ``handovers`` gather (the requests counted, the plans learned); ``before_fork``:
+        # what the children should find done, once, rather than each do it.
+        self._processes = processes
+        self._handovers = handovers
+        self._before_fork = before_fork
         # The stack's stop switch (usecases.rollout), when the settings name it: a wave is held while
         # it is on, and resumed when it is off, as the stack's runs are.
         self._stopped = stopped
@@ -146,10 +174,7 @@ class Backfill:
 
     def run(self, spec: RunSpec) -> RunResult:
         self.progress = Progress(places=len(spec.places))
-        rows: list[_Row] = []
-        with ThreadPoolExecutor(max_workers=max(1, min(len(spec.places), 8))) as places:
-            for found in places.map(lambda place: self._survey(spec, *place), spec.places):
-                rows.extend(found)
+        rows = self._survey_places(spec)
         rows.sort(key=lambda r: (r.account, r.region, r.cluster, r.service))
         rows = [r for r in rows if in_rollout(r.finding.profile, spec.profile)]
         waves: list[dict[str, Any]] = []
@@ -162,6 +187,64 @@ class Backfill:
 
     # -- survey -------------------------------------------------------------------------------------
 
+    def _survey_places(self, spec: RunSpec) -> list[_Row]:
+        """Every place at once: in separate processes when more than one place may have one
+        (usecases.survey_processes), else in threads of this process."""
+        processes = min(self._processes, len(spec.places))
+        if processes < 2 or not survey_processes.available():
+            return self._survey_group(spec, list(spec.places))
+        self._before_fork(spec.places)
+        rows: list[_Row] = survey_processes.survey(
+            spec.places,
+            processes,
+            lambda places, tell: self._survey_group(spec, places, tell),
+            lambda place, reason: self._place_failed(*place, reason),
+            self._handovers,
+            self._children_progress,
+        )
+        self.progress.places_done = len(spec.places)
+        return rows
+
+    def _survey_group(
+        self, spec: RunSpec, places: list[tuple[str, str]], tell: survey_processes.Tell | None = None
+    ) -> list[_Row]:
+        """Places surveyed in threads. In a survey child (``tell``): its progress told to the parent,
+        and a place whose survey raised is its FAILED row, the other places go on."""
+        if tell is not None:
+            self.progress = Progress(places=len(places))
+            placed = [0]
+
+            def told(p: Progress) -> None:
+                tell(p.snapshot(), p.places_done != placed[0])
+                placed[0] = p.places_done
+
+            self._on_progress = told
+
+        def one(place: tuple[str, str]) -> list[_Row]:
+            try:
+                return self._survey(spec, *place)
+            except Exception as exc:
+                if tell is None:
+                    raise
+                return [self._place_failed(*place, one_line_error(exc))]
+
+        rows: list[_Row] = []
+        with ThreadPoolExecutor(max_workers=max(1, min(len(places), 8))) as pool:
+            for found in pool.map(one, places):
+                rows.extend(found)
+        return rows
+
+    def _children_progress(self, latest: dict[int, Any]) -> None:
+        self.progress.add_up(latest.values())
+        self._on_progress(self.progress)
+
+    def _place_failed(self, via: str, region: str, reason: str) -> _Row:
+        """The row of a place that could not be surveyed: FAILED, saying why."""
+        scope = self._scope_for(via, region, Mode.AUDIT)
+        where = f"{via or 'own account'}/{region}"
+        failed = scope.finding(Status.FAILED, reasons=[f"{where} not surveyed: {reason}"])
+        return _Row(via, region, "", "", failed, via=via)
+
     def _survey(self, spec: RunSpec, via: str, region: str) -> list[_Row]:
         scope = self._scope_for(via, region, Mode.AUDIT)
         try:
@@ -169,11 +252,8 @@ class Backfill:
             clusters = list(spec.clusters) or list(survey.clusters())
             by_name = survey.clusters_tags(clusters) if clusters else {}
         except AwsError as exc:  # the member role, or the account's ECS, refused: the place FAILED
-            failed = scope.finding(
-                Status.FAILED, reasons=[f"{via or 'own account'}/{region} not surveyed: {exc}"]
-            )
             self._placed()
-            return [_Row(via, region, "", "", failed, via=via)]
+            return [self._place_failed(via, region, str(exc))]
         rows: list[_Row] = []
         learned: list[tuple[str, Scope]] = []  # the caller's own account, from ECS's ARNs (no STS call)
 

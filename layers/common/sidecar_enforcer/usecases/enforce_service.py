@@ -21,7 +21,9 @@ from ..adapters.ecs import EcsGateway
 from ..config import Settings
 from ..domain import records, verdicts
 from ..domain.arns import task_definition_family, task_definition_revision
-from ..domain.plan import find_sidecar, plan
+from ..domain.plan import Plan, find_sidecar, plan
+from ..domain.policy import Policy
+from ..domain.profile import Profile
 from ..domain.records import RevertPolicy, ServiceRecord
 from ..domain.service_rules import ServiceFacts, Verdict, controller_verdict, decide, needs_record
 from ..domain.snapshots import ServiceSnapshot
@@ -70,6 +72,10 @@ class EnforceService:
         # None on the event path (an event is about a revision just changed): every plan is made
         # afresh, and no memo is keyed or built (a hash of the profile and policy per event).
         self._memo = memo
+        # A fleet run's per-service work done once: a context per profile and policy (a hash of
+        # both), and a remembered plan per context and revision.
+        self._contexts: dict[tuple[int, int], tuple[Profile, Policy, str]] = {}
+        self._known: dict[tuple[str, str], tuple[Plan, str]] = {}
         self._catalog = catalog
         self._revisions = revisions
         self._ledger = ledger
@@ -155,9 +161,9 @@ class EnforceService:
         """The plan for the revision the service runs. ``remembered``: a plan the memo holds for it
         will do (deciding only; a change is always planned afresh from the described revision)."""
         policy, arn, memo = self._settings.policy, snapshot.task_definition, self._memo
-        context = verdicts.context(chosen.profile, policy) if memo is not None else ""
+        context = self._context(chosen.profile, policy) if memo is not None else ""
         kept = memo.get(context, arn) if memo is not None and remembered else None
-        known = verdicts.from_memo(kept, chosen.profile) if kept is not None else None
+        known = self._remembered(context, arn, kept, chosen.profile) if kept is not None else None
         if known is not None:
             decided, family = known
             source = Source(arn, family)
@@ -182,6 +188,26 @@ class EnforceService:
             record=record,
         )
         return source, facts
+
+    def _context(self, profile: Profile, policy: Policy) -> str:
+        """domain.verdicts' context, made once per profile and policy (objects a run keeps)."""
+        made = self._contexts.get((id(profile), id(policy)))
+        if made is None or made[0] is not profile or made[1] is not policy:
+            made = (profile, policy, verdicts.context(profile, policy))
+            self._contexts[(id(profile), id(policy))] = made
+        return made[2]
+
+    def _remembered(
+        self, context: str, arn: str, kept: dict[str, Any], profile: Profile
+    ) -> tuple[Plan, str] | None:
+        """The plan the memo keeps for a revision, read once per context and revision (the context
+        fingerprints the profile: one context, one profile)."""
+        known = self._known.get((context, arn))
+        if known is None:
+            known = verdicts.from_memo(kept, profile)
+            if known is not None:
+                self._known[(context, arn)] = known
+        return known
 
     def _act(
         self,
