@@ -20,9 +20,7 @@ OVER: frozenset[str] = frozenset(
         "layers/common/sidecar_enforcer/usecases/backfill.py",
         "layers/common/sidecar_enforcer/usecases/backfill.py:Backfill._survey",
         "layers/common/sidecar_enforcer/wiring.py",
-        "layers/common/sidecar_enforcer/wiring.py:build_backfill",
         "tools/sidecar_enforcer_dev/backfill.py",
-        "tools/sidecar_enforcer_dev/backfill.py:cmd_backfill",
     }
 )
 
