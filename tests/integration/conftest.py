@@ -1,6 +1,8 @@
 """Integration fixtures: moto in process, the demo fleet, the status topic with an SQS inbox, the
 SQS FIFO work queue, and the real functions (functions/router/app.py, functions/worker/app.py)
-loaded fresh per test and run by the local pipeline as Lambda runs them."""
+loaded fresh per test and run by the local pipeline as Lambda runs them; for the backfill
+function's tests, the report bucket, a fleet of two clusters to change in waves, and ECS's rollouts
+played to their end."""
 
 from __future__ import annotations
 
@@ -14,15 +16,29 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from sidecar_enforcer.adapters.dynamodb import create_table
+from sidecar_enforcer.adapters.dynamodb import StateTable, create_table
+from sidecar_enforcer.ledger import Ledger
+from sidecar_enforcer.models.work import parse_item
 from sidecar_enforcer.profiles import builtin_profiles
-from sidecar_enforcer_dev import fleet
-from sidecar_enforcer_dev.local import Pipeline, create_work_queue, load_function, subscribe_queue
+from sidecar_enforcer_dev import fleet, rollouts
+from sidecar_enforcer_dev.local import (
+    Pipeline,
+    create_work_queue,
+    lambda_context,
+    load_function,
+    subscribe_queue,
+)
 
 from ..conftest import ROOT, assert_status_message
 
 ACCOUNT = "123456789012"  # moto's default account
 TABLE = "sidecar-enforcer-state"
+MEMBER = "222222222222"  # a member account of the organisation (test_cross_account, test_backfill)
+BUCKET = "sidecar-enforcer-reports"
+DIGEST_SCHEMA = json.loads((ROOT / "schemas" / "digest-v1.json").read_text(encoding="utf-8"))
+CLUSTERS = ("wave-a", "wave-b")
+PER_CLUSTER = 6
+WAVES = {"first": 2, "growth": 2, "perCluster": 3}
 
 
 @dataclass
@@ -86,7 +102,7 @@ class Inbox:
     def messages_raw(self) -> list[dict[str, Any]]:
         """Every message published so far, unchecked (a digest is no status): {"Body": str,
         "attributes": dict}."""
-        found = []
+        found: list[dict[str, Any]] = []
         while True:
             batch = self.sqs.receive_message(
                 QueueUrl=self.queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
@@ -162,3 +178,135 @@ def event(name: str, **changes: Any) -> dict[str, Any]:
     if changes:
         data["detail"]["requestParameters"].update(changes)
     return data
+
+
+def clients_in(aws: Aws, account: str, region: str) -> Any:
+    """A boto3 session acting in ``account`` (a setup role there: not the enforcer's member role)."""
+    credentials = aws.sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/setup", RoleSessionName="setup")[
+        "Credentials"
+    ]
+    return boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=region,
+    )
+
+
+# -- the backfill function's runs (test_backfill_function, test_backfill_waves, test_rollout) ----------
+
+
+@pytest.fixture
+def bucket(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Any:
+    import boto3
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket=BUCKET)
+    monkeypatch.setenv("REPORT_BUCKET", BUCKET)
+    return s3
+
+
+@pytest.fixture
+def backfill(app: Functions) -> Any:
+    return load_function("backfill")
+
+
+def stored_report(bucket: Any, run_id: str) -> dict[str, Any]:
+    """The JSON report a run wrote to the report bucket."""
+    found: dict[str, Any] = json.loads(
+        bucket.get_object(Bucket=BUCKET, Key=f"backfill/{run_id}/report.json")["Body"].read()
+    )
+    return found
+
+
+@pytest.fixture
+def waves_fleet(aws: Aws, seeded: fleet.Fleet, table: str, inbox: Inbox, bucket: Any) -> dict[str, str]:
+    """Two clusters opted in by their tag, six services each on a revision without the sidecar (12
+    NONCOMPLIANT), their own deployments ended; moto's UpdateService starts a deployment IN_PROGRESS,
+    as ECS does. The services' task definitions, by cluster/service."""
+    rollouts.install()
+    nexus = aws.ecs.describe_services(cluster=fleet.CLUSTER, services=["nexus-ai-api-prod"])["services"][0]
+    for cluster in CLUSTERS:
+        aws.ecs.create_cluster(clusterName=cluster, tags=[{"key": "tracing-sidecar", "value": "jaeger"}])
+        for n in range(PER_CLUSTER):
+            aws.ecs.create_service(
+                cluster=cluster,
+                serviceName=f"app-{n}",
+                taskDefinition=nexus["taskDefinition"],
+                desiredCount=1,
+                launchType="FARGATE",
+                networkConfiguration=nexus["networkConfiguration"],
+            )
+    rollouts.settle(ACCOUNT, "us-east-1")  # the services' own first deployments: done before the run
+    return running(aws)
+
+
+def services(aws: Aws) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The two clusters' services as ECS describes them, by cluster/service."""
+    for cluster in CLUSTERS:
+        arns = aws.ecs.list_services(cluster=cluster)["serviceArns"]
+        for svc in aws.ecs.describe_services(cluster=cluster, services=arns)["services"]:
+            yield f"{cluster}/{svc['serviceName']}", svc
+
+
+def running(aws: Aws) -> dict[str, str]:
+    return {name: svc["taskDefinition"] for name, svc in services(aws)}
+
+
+def in_flight(aws: Aws) -> set[str]:
+    """The services with a deployment IN_PROGRESS."""
+    return {
+        name
+        for name, svc in services(aws)
+        if any(d.get("rolloutState") == "IN_PROGRESS" for d in svc["deployments"])
+    }
+
+
+def ended_event(aws: Aws, name: str) -> dict[str, Any]:
+    """The "ECS Deployment State Change" event of the service's PRIMARY deployment, once it ended."""
+    cluster, service = name.split("/")
+    svc = aws.ecs.describe_services(cluster=cluster, services=[service])["services"][0]
+    primary = next(d for d in svc["deployments"] if d["status"] == "PRIMARY")
+    data = event("ecs-deployment-in-progress.json")
+    data["resources"] = [svc["serviceArn"]]
+    data["detail"].update(
+        {
+            "eventName": f"SERVICE_DEPLOYMENT_{primary['rolloutState']}",
+            "deploymentId": primary["id"],
+            "reason": primary.get("rolloutStateReason", ""),
+        }
+    )
+    return data
+
+
+def ledger(aws: Aws, table: str) -> Ledger:
+    return Ledger(StateTable(aws.dynamodb, table))
+
+
+def waves_of(aws: Aws, table: str, run_id: str, number: int) -> list[str]:
+    """A wave's work items, as the plan the run's document names kept them."""
+    runs = ledger(aws, table)
+    doc = runs.run(run_id)
+    assert doc is not None
+    return runs.run_wave(run_id, str(doc["plan"]), number)
+
+
+def wave_services(aws: Aws, table: str, run_id: str, number: int) -> set[str]:
+    return {
+        "/".join(parse_item(body).key.split(":service/")[1].split("/"))
+        for body in waves_of(aws, table, run_id, number)
+    }
+
+
+def start(backfill: Any, run_id: str, **payload: Any) -> dict[str, Any]:
+    request = {"mode": "enforce", "runId": run_id, "clusters": list(CLUSTERS), **WAVES, **payload}
+    answer: dict[str, Any] = backfill.lambda_handler(request, lambda_context("backfill"))
+    return answer
+
+
+def play(aws: Aws, pipeline: Pipeline, fails: Callable[[str], bool] = lambda name: False) -> list[str]:
+    """ECS ends every deployment in progress; EventBridge delivers each one's event to the router."""
+    ended = rollouts.settle(ACCOUNT, "us-east-1", fails)
+    for name in ended:
+        pipeline.run(ended_event(aws, name))
+    return ended

@@ -27,8 +27,7 @@ from sidecar_enforcer_dev.cli import main
 from sidecar_enforcer_dev.rollouts import Settler
 
 from ..conftest import assert_status_message
-from .conftest import ACCOUNT, Aws
-from .test_cross_account import MEMBER, clients_in
+from .conftest import ACCOUNT, MEMBER, Aws, clients_in
 
 STAGING = "shop-staging"
 NEXUS = "nexus-ai-api-prod"

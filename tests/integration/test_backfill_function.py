@@ -14,36 +14,9 @@ from sidecar_enforcer.errors import MalformedEventError
 from sidecar_enforcer.ledger import Ledger
 from sidecar_enforcer_dev import fleet
 from sidecar_enforcer_dev.cli import main
-from sidecar_enforcer_dev.local import Pipeline, lambda_context, load_function
+from sidecar_enforcer_dev.local import Pipeline, lambda_context
 
-from ..conftest import ROOT
-from .conftest import ACCOUNT, Aws, Functions, Inbox
-
-BUCKET = "sidecar-enforcer-reports"
-DIGEST_SCHEMA = json.loads((ROOT / "schemas" / "digest-v1.json").read_text(encoding="utf-8"))
-
-
-@pytest.fixture
-def bucket(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Any:
-    import boto3
-
-    s3 = boto3.client("s3", region_name="us-east-1")
-    s3.create_bucket(Bucket=BUCKET)
-    monkeypatch.setenv("REPORT_BUCKET", BUCKET)
-    return s3
-
-
-@pytest.fixture
-def backfill(app: Functions) -> Any:
-    return load_function("backfill")
-
-
-def stored_report(bucket: Any, run_id: str) -> dict[str, Any]:
-    """The JSON report a run wrote to the report bucket."""
-    found: dict[str, Any] = json.loads(
-        bucket.get_object(Bucket=BUCKET, Key=f"backfill/{run_id}/report.json")["Body"].read()
-    )
-    return found
+from .conftest import ACCOUNT, BUCKET, DIGEST_SCHEMA, Aws, Functions, Inbox, stored_report
 
 
 def families(aws: Aws) -> list[str]:

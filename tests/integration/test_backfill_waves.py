@@ -13,68 +13,36 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import jsonschema
 import pytest
-from sidecar_enforcer.adapters.dynamodb import StateTable
 from sidecar_enforcer.errors import MalformedEventError
 from sidecar_enforcer.ledger import Ledger
-from sidecar_enforcer.models.work import parse_item
 from sidecar_enforcer_dev import fleet, rollouts
 from sidecar_enforcer_dev.cli import main
 from sidecar_enforcer_dev.local import Pipeline, lambda_context
 
-from .conftest import ACCOUNT, Aws, Functions, Inbox, event
-from .test_backfill_function import BUCKET, DIGEST_SCHEMA, backfill, bucket, stored_report  # noqa: F401 - fixtures
-
-CLUSTERS = ("wave-a", "wave-b")
-PER_CLUSTER = 6
-WAVES = {"first": 2, "growth": 2, "perCluster": 3}
-
-
-@pytest.fixture
-def waves_fleet(aws: Aws, seeded: fleet.Fleet, table: str, inbox: Inbox, bucket: Any) -> dict[str, str]:  # noqa: F811
-    """Two clusters opted in by their tag, six services each on a revision without the sidecar (12
-    NONCOMPLIANT), their own deployments ended; moto's UpdateService starts a deployment IN_PROGRESS,
-    as ECS does. The services' task definitions, by cluster/service."""
-    rollouts.install()
-    nexus = aws.ecs.describe_services(cluster=fleet.CLUSTER, services=["nexus-ai-api-prod"])["services"][0]
-    for cluster in CLUSTERS:
-        aws.ecs.create_cluster(clusterName=cluster, tags=[{"key": "tracing-sidecar", "value": "jaeger"}])
-        for n in range(PER_CLUSTER):
-            aws.ecs.create_service(
-                cluster=cluster,
-                serviceName=f"app-{n}",
-                taskDefinition=nexus["taskDefinition"],
-                desiredCount=1,
-                launchType="FARGATE",
-                networkConfiguration=nexus["networkConfiguration"],
-            )
-    rollouts.settle(ACCOUNT, "us-east-1")  # the services' own first deployments: done before the run
-    return running(aws)
-
-
-def services(aws: Aws) -> Iterator[tuple[str, dict[str, Any]]]:
-    """The two clusters' services as ECS describes them, by cluster/service."""
-    for cluster in CLUSTERS:
-        arns = aws.ecs.list_services(cluster=cluster)["serviceArns"]
-        for svc in aws.ecs.describe_services(cluster=cluster, services=arns)["services"]:
-            yield f"{cluster}/{svc['serviceName']}", svc
-
-
-def running(aws: Aws) -> dict[str, str]:
-    return {name: svc["taskDefinition"] for name, svc in services(aws)}
-
-
-def in_flight(aws: Aws) -> set[str]:
-    """The services with a deployment IN_PROGRESS."""
-    return {
-        name
-        for name, svc in services(aws)
-        if any(d.get("rolloutState") == "IN_PROGRESS" for d in svc["deployments"])
-    }
+from .conftest import (
+    ACCOUNT,
+    DIGEST_SCHEMA,
+    PER_CLUSTER,
+    WAVES,
+    Aws,
+    Functions,
+    Inbox,
+    ended_event,
+    event,
+    in_flight,
+    ledger,
+    play,
+    running,
+    services,
+    start,
+    stored_report,
+    wave_services,
+    waves_of,
+)
 
 
 def deployed(aws: Aws) -> dict[str, list[str]]:
@@ -82,63 +50,13 @@ def deployed(aws: Aws) -> dict[str, list[str]]:
     return {name: sorted(d["id"] for d in svc["deployments"]) for name, svc in services(aws)}
 
 
-def ended_event(aws: Aws, name: str) -> dict[str, Any]:
-    """The "ECS Deployment State Change" event of the service's PRIMARY deployment, once it ended."""
-    cluster, service = name.split("/")
-    svc = aws.ecs.describe_services(cluster=cluster, services=[service])["services"][0]
-    primary = next(d for d in svc["deployments"] if d["status"] == "PRIMARY")
-    data = event("ecs-deployment-in-progress.json")
-    data["resources"] = [svc["serviceArn"]]
-    data["detail"].update(
-        {
-            "eventName": f"SERVICE_DEPLOYMENT_{primary['rolloutState']}",
-            "deploymentId": primary["id"],
-            "reason": primary.get("rolloutStateReason", ""),
-        }
-    )
-    return data
-
-
-def ledger(aws: Aws, table: str) -> Ledger:
-    return Ledger(StateTable(aws.dynamodb, table))
-
-
-def waves_of(aws: Aws, table: str, run_id: str, number: int) -> list[str]:
-    """A wave's work items, as the plan the run's document names kept them."""
-    runs = ledger(aws, table)
-    doc = runs.run(run_id)
-    assert doc is not None
-    return runs.run_wave(run_id, str(doc["plan"]), number)
-
-
-def wave_services(aws: Aws, table: str, run_id: str, number: int) -> set[str]:
-    return {
-        "/".join(parse_item(body).key.split(":service/")[1].split("/"))
-        for body in waves_of(aws, table, run_id, number)
-    }
-
-
-def start(backfill: Any, run_id: str, **payload: Any) -> dict[str, Any]:  # noqa: F811
-    request = {"mode": "enforce", "runId": run_id, "clusters": list(CLUSTERS), **WAVES, **payload}
-    answer: dict[str, Any] = backfill.lambda_handler(request, lambda_context("backfill"))
-    return answer
-
-
-def play(aws: Aws, pipeline: Pipeline, fails: Callable[[str], bool] = lambda name: False) -> list[str]:
-    """ECS ends every deployment in progress; EventBridge delivers each one's event to the router."""
-    ended = rollouts.settle(ACCOUNT, "us-east-1", fails)
-    for name in ended:
-        pipeline.run(ended_event(aws, name))
-    return ended
-
-
 def test_an_enforce_run_goes_out_in_waves_each_queued_once_the_last_was_verified(
     aws: Aws,
     waves_fleet: dict[str, str],
     table: str,
     inbox: Inbox,
-    bucket: Any,  # noqa: F811
-    backfill: Any,  # noqa: F811
+    bucket: Any,
+    backfill: Any,
     pipeline: Pipeline,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -198,8 +116,8 @@ def test_a_first_wave_whose_deployments_fail_trips_the_breaker_and_the_rest_is_u
     waves_fleet: dict[str, str],
     table: str,
     inbox: Inbox,
-    bucket: Any,  # noqa: F811
-    backfill: Any,  # noqa: F811
+    bucket: Any,
+    backfill: Any,
     pipeline: Pipeline,
 ) -> None:
     before = waves_fleet
@@ -238,8 +156,8 @@ def test_a_service_tagged_for_audit_never_enters_a_wave_and_is_reported_in_audit
     waves_fleet: dict[str, str],
     table: str,
     inbox: Inbox,
-    bucket: Any,  # noqa: F811
-    backfill: Any,  # noqa: F811
+    bucket: Any,
+    backfill: Any,
     pipeline: Pipeline,
 ) -> None:
     # wave-a/app-0 comes first: in the first wave, its audit's NONCOMPLIANT would count as a failed
@@ -273,8 +191,8 @@ def test_a_duplicated_wave_item_and_a_duplicated_deployment_event_count_once(
     waves_fleet: dict[str, str],
     table: str,
     inbox: Inbox,
-    bucket: Any,  # noqa: F811
-    backfill: Any,  # noqa: F811
+    bucket: Any,
+    backfill: Any,
     pipeline: Pipeline,
     app: Functions,
 ) -> None:
@@ -318,8 +236,8 @@ def test_the_tick_fails_a_deployment_that_never_ends_and_the_run_ends(
     waves_fleet: dict[str, str],
     table: str,
     inbox: Inbox,
-    bucket: Any,  # noqa: F811
-    backfill: Any,  # noqa: F811
+    bucket: Any,
+    backfill: Any,
     pipeline: Pipeline,
     app: Functions,
     monkeypatch: pytest.MonkeyPatch,
@@ -348,8 +266,8 @@ def test_the_tick_ends_a_run_whose_items_were_lost(
     waves_fleet: dict[str, str],
     table: str,
     inbox: Inbox,
-    bucket: Any,  # noqa: F811
-    backfill: Any,  # noqa: F811
+    bucket: Any,
+    backfill: Any,
     work_queue: str,
     app: Functions,
     monkeypatch: pytest.MonkeyPatch,
@@ -375,7 +293,7 @@ def test_a_stack_that_only_audits_refuses_an_enforce_run_in_one_line(
     aws: Aws,
     waves_fleet: dict[str, str],
     work_queue: str,
-    backfill: Any,  # noqa: F811
+    backfill: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("ENFORCEMENT_MODE", "audit")

@@ -48,8 +48,10 @@ def clients(env: dict[str, str]) -> dict[str, Any]:
     session = boto3.session.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
     )
-    services = ("ecs", "ec2", "sns", "sts", "dynamodb")
-    return {s: session.client(s, endpoint_url=env["AWS_ENDPOINT_URL"]) for s in services}
+    return {
+        s: session.client(s, endpoint_url=env["AWS_ENDPOINT_URL"])
+        for s in ("ecs", "ec2", "sns", "sts", "dynamodb")
+    }
 
 
 def seed(env: dict[str, str]) -> dict[str, Any]:

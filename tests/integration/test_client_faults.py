@@ -114,7 +114,9 @@ def moto(endpoint: str, stub: Stub, monkeypatch: pytest.MonkeyPatch) -> dict[str
     """The fleet, the state table and the status topic (with a queue to read it) on moto's server,
     set up past the stub; the functions' settings name them."""
     session = boto3.session.Session(region_name=REGION)
-    aws = {s: session.client(s, endpoint_url=endpoint) for s in ("ecs", "ec2", "sns", "sqs", "dynamodb")}
+    aws: dict[str, Any] = {
+        s: session.client(s, endpoint_url=endpoint) for s in ("ecs", "ec2", "sns", "sqs", "dynamodb")
+    }
     fleet.seed(aws["ecs"], aws["ec2"], ACCOUNT, builtin_profiles()["jaeger"].container)
     create_table(aws["dynamodb"], "state")
     topic = aws["sns"].create_topic(Name="status")["TopicArn"]

@@ -12,32 +12,17 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from sidecar_enforcer.errors import EnforcementFailedError
 from sidecar_enforcer.profiles import builtin_profiles
 from sidecar_enforcer_dev import fleet
 
-from .conftest import ACCOUNT, Aws, Functions, Inbox, event
+from .conftest import ACCOUNT, MEMBER, Aws, Functions, Inbox, clients_in, event
 
-MEMBER = "222222222222"
 REGIONS = ("us-east-1", "eu-west-1")
 NEXUS = "nexus-ai-api-prod"
 MEMBER_ROLE = f"arn:aws:iam::{MEMBER}:role/sidecar-enforcer-member"
-
-
-def clients_in(aws: Aws, account: str, region: str) -> Any:
-    """A boto3 session acting in ``account`` (a setup role there: not the enforcer's member role)."""
-    credentials = aws.sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/setup", RoleSessionName="setup")[
-        "Credentials"
-    ]
-    return boto3.session.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name=region,
-    )
 
 
 @pytest.fixture
@@ -54,7 +39,10 @@ def member(aws: Aws, seeded: fleet.Fleet) -> dict[str, Any]:
 def in_member(name: str, region: str, **changes: Any) -> dict[str, Any]:
     """A sample event as the member account's trail delivers it in ``region``."""
     data = event(name, **changes)
-    return json.loads(json.dumps(data).replace(ACCOUNT, MEMBER).replace('"us-east-1"', f'"{region}"'))
+    moved: dict[str, Any] = json.loads(
+        json.dumps(data).replace(ACCOUNT, MEMBER).replace('"us-east-1"', f'"{region}"')
+    )
+    return moved
 
 
 def task_definition_of(ecs: Any, service: str = NEXUS) -> str:

@@ -268,7 +268,7 @@ def test_a_work_queue_that_refuses_the_items_fails_the_event_with_a_status_and_q
 ) -> None:
     """The router raises (Lambda retries the event, then its on-failure destination keeps it), and
     says why in a FAILED status; it is not called a configuration fault."""
-    from .test_safety import error, inject
+    from ._safety import error, inject
 
     inject(
         monkeypatch,

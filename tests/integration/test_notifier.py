@@ -99,9 +99,10 @@ class Setup:
                 self.sqs.delete_message(QueueUrl=url, ReceiptHandle=record["receiptHandle"])
 
     def dead_lettered(self) -> list[dict[str, Any]]:
-        return self.sqs.receive_message(
+        messages: list[dict[str, Any]] = self.sqs.receive_message(
             QueueUrl=self.dead_letters, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
         ).get("Messages", [])
+        return messages
 
 
 MAX_RECEIVES = 3
@@ -139,7 +140,7 @@ def setup(monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
 def webhook_secret(
     setup: Setup, url: str, monkeypatch: pytest.MonkeyPatch, name: str = "slack-webhook"
 ) -> str:
-    arn = setup.secrets.create_secret(Name=name, SecretString=url)["ARN"]
+    arn: str = setup.secrets.create_secret(Name=name, SecretString=url)["ARN"]
     monkeypatch.setenv("SLACK_WEBHOOK_SECRET_ARN", arn)
     return arn
 

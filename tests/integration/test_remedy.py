@@ -13,8 +13,8 @@ import pytest
 from sidecar_enforcer.profiles import builtin_profiles
 from sidecar_enforcer_dev import fleet
 
+from ._safety import PIPELINE, TERRAFORM, one, revert, service, update_by
 from .conftest import Aws, Inbox, event
-from .test_safety import PIPELINE, TERRAFORM, one, revert, service, update_by
 
 
 def test_a_flapping_status_carries_the_remedy_and_no_value_of_the_service(

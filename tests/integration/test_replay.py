@@ -33,7 +33,7 @@ import time
 import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 import pytest
@@ -105,7 +105,7 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         moto.wait(timeout=30)
 
 
-def client(name: str) -> Any:
+def client(name: Literal["dynamodb", "ec2", "ecs", "sns", "sqs", "sts"]) -> Any:
     return boto3.session.Session(region_name="us-east-1").client(name)
 
 

@@ -18,17 +18,8 @@ import pytest
 import sidecar_enforcer.usecases.rollout as rollout_module
 from sidecar_enforcer_dev.local import Pipeline, lambda_context
 
-from .conftest import ACCOUNT, Aws, Inbox, event
-from .test_backfill_function import BUCKET, backfill, bucket  # noqa: F401 - fixtures
-from .test_backfill_waves import in_flight as deploying
-from .test_backfill_waves import (  # noqa: F401 - fixtures
-    ledger,
-    play,
-    running,
-    start,
-    wave_services,
-    waves_fleet,
-)
+from .conftest import ACCOUNT, Aws, Inbox, event, ledger, play, running, start, wave_services
+from .conftest import in_flight as deploying
 
 STOP = "/sidecar-enforcer/stop"
 POLICY = "/sidecar-enforcer/rollout"
@@ -88,11 +79,11 @@ def tick(pipeline: Pipeline, n: int = 1) -> dict[str, Any]:
 
 def test_the_stop_switch_holds_a_run_s_next_wave_and_releasing_it_resumes_the_run(
     aws: Aws,
-    waves_fleet: dict[str, str],  # noqa: F811
+    waves_fleet: dict[str, str],
     table: str,
     inbox: Inbox,
-    bucket: Any,  # noqa: F811
-    backfill: Any,  # noqa: F811
+    bucket: Any,
+    backfill: Any,
     pipeline: Pipeline,
     ssm: Any,
     clock: Clock,
@@ -211,7 +202,7 @@ def test_a_policy_naming_an_ou_the_organisation_does_not_know_is_refused(
 # -- reconciliation -----------------------------------------------------------------------------------
 
 
-def reconcile(backfill: Any, pipeline: Pipeline, n: int) -> dict[str, Any]:  # noqa: F811
+def reconcile(backfill: Any, pipeline: Pipeline, n: int) -> dict[str, Any]:
     answer: dict[str, Any] = backfill.lambda_handler(
         {**SCHEDULED, "id": f"rc-{n}"}, lambda_context("backfill")
     )
@@ -227,8 +218,8 @@ def test_a_reconciliation_publishes_its_digest_only_when_something_changed(
     aws: Aws,
     invoke: Any,
     inbox: Inbox,
-    bucket: Any,  # noqa: F811
-    backfill: Any,  # noqa: F811
+    bucket: Any,
+    backfill: Any,
     pipeline: Pipeline,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -255,8 +246,8 @@ def test_a_reconciliation_s_changes_in_the_enforce_scope_go_through_the_event_pa
     aws: Aws,
     invoke: Any,
     inbox: Inbox,
-    bucket: Any,  # noqa: F811
-    backfill: Any,  # noqa: F811
+    bucket: Any,
+    backfill: Any,
     pipeline: Pipeline,
 ) -> None:
     nexus = aws.ecs.describe_services(cluster="shop-prod", services=["nexus-ai-api-prod"])["services"][0]

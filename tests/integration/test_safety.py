@@ -10,9 +10,7 @@ import logging
 from typing import Any
 
 import pytest
-from botocore.awsrequest import AWSResponse
-from moto.core.models import botocore_stubber as moto_stub
-from sidecar_enforcer.adapters.aws import Clients
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 from sidecar_enforcer.adapters.dynamodb import StateTable
 from sidecar_enforcer.adapters.ecs import DeploymentState, EcsGateway, TaskState
 from sidecar_enforcer.adapters.sns import StatusPublisher
@@ -23,38 +21,25 @@ from sidecar_enforcer_dev import fleet
 from sidecar_enforcer_dev.cli import main
 from sidecar_enforcer_dev.local import Pipeline, create_work_queue
 
+from ._safety import (
+    FAMILY,
+    NEXUS,
+    PIPELINE,
+    TERRAFORM,
+    RawBody,
+    error,
+    inject,
+    one,
+    revert,
+    service,
+    update_by,
+)
 from .conftest import ACCOUNT, Aws, Inbox, event
-
-NEXUS = "nexus-ai-api-prod"
-FAMILY = "nexus-ai-api"
-PIPELINE = "arn:aws:sts::123456789012:assumed-role/deploy-pipeline/gha-run-4711"
-TERRAFORM = "arn:aws:sts::123456789012:assumed-role/terraform-apply/run-99"
-
-
-def service(aws: Aws) -> dict[str, Any]:
-    found: dict[str, Any] = aws.ecs.describe_services(
-        cluster=fleet.CLUSTER, services=[NEXUS], include=["TAGS"]
-    )["services"][0]
-    return found
 
 
 def revisions(aws: Aws) -> list[str]:
     arns: list[str] = aws.ecs.list_task_definitions(familyPrefix=FAMILY)["taskDefinitionArns"]
     return [a for a in arns if a.split("/")[-1].split(":")[0] == FAMILY]
-
-
-def update_by(caller: str) -> dict[str, Any]:
-    data = event("cloudtrail-updateservice.json")
-    data["detail"]["userIdentity"]["arn"] = caller
-    data["detail"]["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] = (
-        "arn:aws:iam::123456789012:role/" + caller.split("/")[1]
-    )
-    return data
-
-
-def revert(aws: Aws, source: str) -> None:
-    """What an infrastructure-as-code pipeline does: put the service back on its own revision."""
-    aws.ecs.update_service(cluster=fleet.CLUSTER, service=NEXUS, taskDefinition=source)
 
 
 def deployment_event(name: str, deployment_id: str, reason: str = "") -> dict[str, Any]:
@@ -67,12 +52,6 @@ def deployment_event(name: str, deployment_id: str, reason: str = "") -> dict[st
 
 def statuses(inbox: Inbox) -> list[str]:
     return [m["body"]["status"] for m in inbox.messages()]
-
-
-def one(result: dict[str, Any]) -> dict[str, Any]:
-    (finding,) = result["findings"]
-    assert isinstance(finding, dict)
-    return finding
 
 
 # -- quarantine: a pipeline that keeps reverting --------------------------------------------------
@@ -377,55 +356,6 @@ def test_a_deployment_the_enforcer_did_not_start_is_ignored_and_not_published(
 # -- faults ---------------------------------------------------------------------------------------
 
 
-class _Raw:
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-
-    def stream(self, **_: Any) -> Any:
-        yield self._body
-
-
-def inject(monkeypatch: pytest.MonkeyPatch, event_name: str, answer: Any) -> list[str]:
-    """Answer botocore's ``event_name`` (a before-send event: the response instead of the HTTP
-    call) with ``answer(n)`` on every client the enforcer creates; None lets the call through.
-    Returns the calls seen.
-
-    botocore emits before-send to every handler and takes the first response, so moto's in-process
-    stub (a before-send handler too) would still carry the call out: it is switched off while an
-    injected response stands in for the call, and on again after."""
-    seen: list[str] = []
-    real = Clients.client
-
-    def client(self: Clients, service_name: str, region: str | None = None) -> Any:
-        made = real(self, service_name, region)
-        if not getattr(made, "_faults", False):
-            made._faults = True
-
-            def hook(request: Any, **kwargs: Any) -> Any:
-                if kwargs["event_name"] != event_name:
-                    return None
-                seen.append(kwargs["event_name"])
-                response = answer(len(seen))
-                moto_stub.enabled = response is None
-                return response
-
-            def after(**kwargs: Any) -> None:
-                moto_stub.enabled = True
-
-            # On before-send itself, where moto's stub is: first and last around it.
-            made.meta.events.register_first("before-send", hook)
-            made.meta.events.register_last("before-send", after)
-        return made
-
-    monkeypatch.setattr(Clients, "client", client)
-    return seen
-
-
-def error(code: str, message: str, status: int = 400) -> AWSResponse:
-    body = json.dumps({"__type": code, "message": message}).encode()
-    return AWSResponse("https://ecs.us-east-1.amazonaws.com/", status, {"x-amzn-requestid": "r"}, _Raw(body))
-
-
 def test_throttling_is_retried_by_botocore_and_the_service_ends_compliant(
     aws: Aws, invoke: Any, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -585,7 +515,12 @@ def sns_error(code: str, message: str) -> AWSResponse:
         f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message>"
         "</Error><RequestId>r</RequestId></ErrorResponse>"
     ).encode()
-    return AWSResponse("https://sns.us-east-1.amazonaws.com/", 400, {"x-amzn-requestid": "r"}, _Raw(body))
+    return AWSResponse(
+        "https://sns.us-east-1.amazonaws.com/",
+        400,
+        HTTPHeaders.from_dict({"x-amzn-requestid": "r"}),
+        RawBody(body),
+    )
 
 
 def test_a_status_sns_refuses_for_good_never_blocks_the_outbox_and_ends_in_the_dead_letter_queue(

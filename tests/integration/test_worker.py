@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from sidecar_enforcer.models.events import ClusterTarget, ServiceTarget, Trigger
 from sidecar_enforcer.models.work import items_of
 from sidecar_enforcer_dev import fleet
@@ -38,7 +39,13 @@ def dead_letters(aws: Aws, queue: str) -> list[dict[str, Any]]:
 
 
 def test_a_cluster_item_queues_one_service_item_per_service_and_each_is_worked_on(
-    aws: Aws, app: Functions, pipeline: Pipeline, seeded: fleet.Fleet, table: str, work_queue: str
+    aws: Aws,
+    app: Functions,
+    pipeline: Pipeline,
+    seeded: fleet.Fleet,
+    table: str,
+    work_queue: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     (cluster,) = item(ClusterTarget(fleet.CLUSTER))
     send(aws, work_queue, cluster.to_body(), cluster.group, cluster.dedup_id)
@@ -50,7 +57,7 @@ def test_a_cluster_item_queues_one_service_item_per_service_and_each_is_worked_o
         groups.extend(r["attributes"]["MessageGroupId"] for r in records)
         return real_process(records)
 
-    app.worker.process = process
+    monkeypatch.setattr(app.worker, "process", process)
     drained = pipeline.drain()
 
     assert drained.delivered == 1 + len(services)

@@ -1,21 +1,22 @@
-"""Fakes for the use cases' unit tests: an ECS gateway holding services and task definitions in
-dicts, a state table that counts its reads and writes, a clock, a publisher, a task role checker.
+"""Fakes for the use cases' unit tests, each satisfying its port (usecases/ports.py, ledger.Table;
+checked by mypy): an ECS gateway holding services and task definitions in dicts, a state table that
+counts its reads and writes, a clock, a publisher, a task role checker.
 Each records what it was asked, so a test can say which calls a path costs. No moto, no boto3."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sidecar_enforcer.adapters.dynamodb import Versioned
 from sidecar_enforcer.adapters.memory import MemoryTable
 from sidecar_enforcer.domain.arns import task_definition_family, task_definition_revision
 from sidecar_enforcer.domain.plan import MARKER_PROFILE, MARKER_SOURCE, source_marker
+from sidecar_enforcer.domain.records import Versioned
 from sidecar_enforcer.domain.snapshots import DeploymentState, ServiceSnapshot, TaskState
 from sidecar_enforcer.domain.taskdef import TaskDefinitionDocument
 from sidecar_enforcer.errors import AwsError, NotFoundError
-from sidecar_enforcer.models.findings import Finding
+from sidecar_enforcer.models.findings import Finding, Message
 
 from ..conftest import assert_status_message
 from ._factories import ACCOUNT, REGION
@@ -85,7 +86,8 @@ class CountingTable(MemoryTable):
 
 
 class FakeEcs:
-    """The EcsGateway methods the use cases call, on services and task definitions kept in dicts.
+    """The Ecs port (what the use cases ask of adapters.ecs.EcsGateway), on services and task
+    definitions kept in dicts.
 
     ``calls`` lists (method, args) in order; ``errors`` maps a method to the AwsError it raises;
     ``once`` to one it raises on its next call only; ``lost`` names the calls that change something
@@ -218,15 +220,17 @@ class FakeEcs:
 
 
 class RecordingPublisher:
-    """Publishes into a list; raises the queued errors first, one per publish."""
+    """Publishes statuses into a list (the Publisher port); raises the queued errors first, one per
+    publish."""
 
     def __init__(self) -> None:
         self.published: list[Finding] = []
         self.failures: list[AwsError] = []
 
-    def publish(self, finding: Finding) -> str:
+    def publish(self, finding: Message) -> str:
         if self.failures:
             raise self.failures.pop(0)
+        assert isinstance(finding, Finding), f"a status, not {type(finding).__name__}"
         assert_status_message(finding.to_message())
         self.published.append(finding)
         return f"message-{len(self.published)}"
@@ -237,14 +241,14 @@ class RecordingPublisher:
 
 
 class FakeTaskRoles:
-    """TaskRoleChecker.missing: the permissions a role lacks, as configured."""
+    """The TaskRoles port: the permissions a role lacks, as configured."""
 
     def __init__(self, denied: list[str] | None = None) -> None:
         self.denied = denied or []
         self.error: AwsError | None = None
         self.asked: list[tuple[str, list[tuple[str, str]]]] = []
 
-    def missing(self, role_arn: str, permissions: list[tuple[str, str]]) -> list[str]:
+    def missing(self, role_arn: str, permissions: Sequence[tuple[str, str]]) -> list[str]:
         self.asked.append((role_arn, list(permissions)))
         if self.error is not None:
             raise self.error

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -47,8 +47,12 @@ def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
         value: Any = loader.construct_mapping(node, deep=True)
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
+    elif isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
     else:
-        value = loader.construct_scalar(node)  # type: ignore[arg-type]
+        raise yaml.constructor.ConstructorError(
+            None, None, f"!{suffix} on a {type(node).__name__}", node.start_mark
+        )
     if suffix == "Ref":
         return {"Ref": value}
     if suffix == "Condition":
@@ -399,7 +403,7 @@ def _arn_equals(pattern: str, value: str) -> bool:
     return _arn_like(pattern, value)  # ArnEquals and ArnLike behave the same (IAM user guide)
 
 
-_OPERATORS = {
+_OPERATORS: dict[str, Callable[[str, str], bool]] = {
     "StringEquals": lambda want, got: want == got,
     "StringNotEquals": lambda want, got: want != got,
     "StringEqualsIgnoreCase": lambda want, got: want.lower() == got.lower(),
@@ -427,9 +431,9 @@ def _condition_holds(operator: str, wanted: list[Any], present: str | list[str] 
     qualifier, _, base = operator.rpartition(":")
     if_exists = base.endswith("IfExists")
     base = base.removesuffix("IfExists")
-    wanted = [str(w) for w in wanted]
+    texts = [str(w) for w in wanted]
     if base == "Null":
-        (flag,) = wanted
+        (flag,) = texts
         return (present is None) == (flag.lower() == "true")
     if base not in _OPERATORS:
         raise NotImplementedError(f"condition operator {operator}")
@@ -439,8 +443,8 @@ def _condition_holds(operator: str, wanted: list[Any], present: str | list[str] 
     def one(value: str) -> bool:
         # Several values of one key: any may match (for a negated operator: none may).
         if negated:
-            return all(test(w, value) for w in wanted)
-        return any(test(w, value) for w in wanted)
+            return all(test(w, value) for w in texts)
+        return any(test(w, value) for w in texts)
 
     if qualifier == "ForAllValues":
         return present is None or all(one(v) for v in _as_list(present))

@@ -36,6 +36,7 @@ from sidecar_enforcer.usecases.backfill import Progress
 from sidecar_enforcer_dev.backfill import FileMemo, ProgressView
 
 from ._factories import report_row
+from ._fakes import FakeEcs
 
 # -- waves ------------------------------------------------------------------------------------------
 
@@ -560,8 +561,10 @@ def test_the_survey_reads_a_revision_while_service_pages_are_still_to_come() -> 
     before reading any revision would find none read."""
     import threading
 
+    from sidecar_enforcer.adapters.memory import MemoryTable
     from sidecar_enforcer.config import Mode
     from sidecar_enforcer.domain.snapshots import ServiceSnapshot
+    from sidecar_enforcer.domain.taskdef import TaskDefinitionDocument
     from sidecar_enforcer.usecases.backfill import Backfill, RunSpec
     from sidecar_enforcer.usecases.scope import Scope
 
@@ -570,8 +573,8 @@ def test_the_survey_reads_a_revision_while_service_pages_are_still_to_come() -> 
     pages = 0
     lock = threading.Lock()
 
-    class Ecs:
-        def describe_services(self, cluster: str, arns: list[str]) -> list[ServiceSnapshot]:
+    class Ecs(FakeEcs):
+        def describe_services(self, cluster: str, services: list[str]) -> list[ServiceSnapshot]:
             nonlocal pages
             with lock:
                 pages += 1
@@ -582,11 +585,14 @@ def test_the_survey_reads_a_revision_while_service_pages_are_still_to_come() -> 
                 ServiceSnapshot.from_api(
                     {"serviceArn": arn, "serviceName": arn.rsplit("/", 1)[-1], "taskDefinition": f"td-{arn}"}
                 )
-                for arn in arns
+                for arn in services
             ]
 
-        def describe_task_definition(self, arn: str) -> None:
+        def describe_task_definition(
+            self, task_definition: str, *, fresh: bool = False
+        ) -> TaskDefinitionDocument:
             read.set()
+            return TaskDefinitionDocument({"taskDefinitionArn": task_definition}, [])
 
     class Survey:
         def clusters(self) -> list[str]:
@@ -604,11 +610,12 @@ def test_the_survey_reads_a_revision_while_service_pages_are_still_to_come() -> 
 
     ecs = Ecs()
     backfill = Backfill(
-        lambda account, region: ecs,  # type: ignore[arg-type, return-value]
-        lambda account, region: Survey(),  # type: ignore[arg-type, return-value]
+        lambda account, region: ecs,
+        lambda account, region: Survey(),
         lambda account, region, mode: Scope(account, region, "backfill", "bf-1", mode),
         enforce,  # type: ignore[arg-type]
         None,  # type: ignore[arg-type]
+        run_table=MemoryTable,
         workers=2,
     )
     result = backfill.run(RunSpec(Mode.AUDIT, (("111111111111", "us-east-1"),)))

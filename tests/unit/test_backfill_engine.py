@@ -6,8 +6,9 @@ its rollouts end when the run pauses between looks (``Rollouts``)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
+from sidecar_enforcer.adapters.memory import MemoryTable
 from sidecar_enforcer.config import Mode
 from sidecar_enforcer.domain.snapshots import TaskState
 from sidecar_enforcer.domain.waves import WavePolicy
@@ -15,7 +16,8 @@ from sidecar_enforcer.models.findings import Status
 from sidecar_enforcer.usecases.backfill import Backfill, RunResult, RunSpec
 from sidecar_enforcer.usecases.scope import Scope
 
-from .test_usecases import ACCOUNT, REGION, World, snapshot
+from ._factories import ACCOUNT, REGION
+from ._world import World, snapshot
 
 
 class Survey:
@@ -63,13 +65,14 @@ class Rollouts:
             ecs.services[name] = dataclasses.replace(service, deployments=tuple(ended))
 
 
-def run(world: World, rollouts: Rollouts, policy: WavePolicy) -> RunResult:
+def run(world: World, rollouts: Callable[[float], None], policy: WavePolicy) -> RunResult:
     backfill = Backfill(
-        lambda account, region: world.ecs,  # type: ignore[arg-type,return-value]
-        lambda account, region: Survey(world),  # type: ignore[arg-type,return-value]
+        lambda account, region: world.ecs,
+        lambda account, region: Survey(world),
         lambda account, region, mode: Scope(account or ACCOUNT, region, "backfill", "bf-unit", mode),
         world.enforce_service,
         world.verify,
+        run_table=MemoryTable,
         workers=2,
         clock=world.clock,
         sleep=rollouts,
@@ -126,7 +129,7 @@ def test_a_deployment_that_never_ends_is_failed_after_verify_seconds() -> None:
         pauses.append(seconds)
         world.clock.advance(seconds)
 
-    result = run(world, hangs, WavePolicy(first=1, verify_seconds=12))  # type: ignore[arg-type]
+    result = run(world, hangs, WavePolicy(first=1, verify_seconds=12))
 
     (finding,) = result.findings
     assert finding.status is Status.FAILED

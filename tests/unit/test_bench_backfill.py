@@ -4,6 +4,7 @@ policy and output, our report's reading, the comparison, and the targets' verdic
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 import boto3
@@ -122,7 +123,7 @@ def test_the_custodian_policy_and_its_output() -> None:
     assert sidecar["not"][0]["type"] == "task-definition"
     assert sidecar["not"][0]["key"] == "containerDefinitions[].name"
     assert len(custodian.policy(KEY, [], "jaeger")["policies"][0]["filters"][0]["or"]) == 1
-    resources = [
+    resources: list[Mapping[str, Any]] = [
         {
             "serviceName": "svc-1",
             "clusterArn": "arn:aws:ecs:us-east-1:1:cluster/bench-c001",

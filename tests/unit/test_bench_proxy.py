@@ -20,9 +20,10 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from sidecar_enforcer.domain.ecs_quotas import Category
 
 from bench.proxy import Call, CountingProxy, Record, _Forward, _Upstream, classify, tally
-from bench.throttle import Category, Throttle
+from bench.throttle import Throttle
 
 
 def _auth(service: str) -> str:

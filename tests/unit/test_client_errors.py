@@ -15,7 +15,7 @@ from sidecar_enforcer.models.events import ServiceTarget, Trigger
 from sidecar_enforcer.models.findings import Status
 
 from ._factories import ACCOUNT, REGION
-from .test_usecases import PIPELINE, World, snapshot
+from ._world import PIPELINE, World, snapshot
 
 
 class EmptyAnswers:
@@ -98,13 +98,13 @@ def test_an_unexpected_exception_anywhere_is_a_published_failed_status_of_one_li
     assert world.record().lease is None  # given back on the way out
 
 
-def test_a_configuration_fault_is_still_the_handlers_to_answer() -> None:
+def test_a_configuration_fault_is_still_the_handlers_to_answer(monkeypatch: pytest.MonkeyPatch) -> None:
     world = World(snapshot())
 
     def misconfigured(*args: Any, **kwargs: Any) -> Any:
         raise ConfigurationError("PROFILES_DIR: not a folder")
 
-    world.ecs.describe_service = misconfigured  # type: ignore[method-assign]
+    monkeypatch.setattr(world.ecs, "describe_service", misconfigured)
 
     with pytest.raises(ConfigurationError):
         world.enforcer.handle(service_event())

@@ -193,7 +193,7 @@ class TestReferencesAndCycles:
         ],
     )
     def test_a_reference_to_nothing_is_refused(self, member: str, value: list[dict[str, Any]]) -> None:
-        (reason,) = refused(fargate(app(**{member: value})))
+        (reason,) = refused(fargate(app() | {member: value}))
 
         assert "'ghost'" in reason
         assert "does not" in reason

@@ -21,12 +21,12 @@ import pytest
 from sidecar_enforcer.domain import records
 from sidecar_enforcer.domain.snapshots import DeploymentState, TaskState
 from sidecar_enforcer.errors import AwsError
-from sidecar_enforcer.models.events import DeploymentOutcome, ServiceTarget, Trigger
+from sidecar_enforcer.models.events import DeploymentOutcome, ServiceTarget, Target, Trigger
 from sidecar_enforcer.models.findings import Finding, Status
 from sidecar_enforcer.models.work import RunTag
 
 from ._factories import ACCOUNT, REGION
-from .test_usecases import (
+from ._world import (
     CLUSTER_ARN,
     COMPLIANT,
     PIPELINE,
@@ -96,7 +96,7 @@ FAULTS = [
 ]
 
 
-def event(*targets: object, name: str = "UpdateService", caller: str | None = PIPELINE) -> Trigger:
+def event(*targets: Target, name: str = "UpdateService", caller: str | None = PIPELINE) -> Trigger:
     return Trigger(
         "event-1",
         ACCOUNT,
@@ -233,16 +233,18 @@ def test_the_steps_of_a_remediation_after_a_revert_and_of_a_verdict_are_these() 
     assert [(op, pk) for op, pk, _ in world.table.writes()] == [("put", key) for _, key in VERDICT_WRITES]
 
 
-def test_the_intent_names_the_revision_before_update_service_is_called() -> None:
+def test_the_intent_names_the_revision_before_update_service_is_called(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     world = World(snapshot())
     seen: list[records.ServiceRecord] = []
     deploy = world.ecs.deploy
 
-    def deploy_and_look(cluster: str, service: str, arn: str) -> str | None:
+    def deploy_and_look(cluster: str, service: str, task_definition_arn: str) -> str | None:
         seen.append(world.record())
-        return deploy(cluster, service, arn)
+        return deploy(cluster, service, task_definition_arn)
 
-    world.ecs.deploy = deploy_and_look  # type: ignore[method-assign]
+    monkeypatch.setattr(world.ecs, "deploy", deploy_and_look)
     world.enforce()
 
     (before,) = seen

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from .test_permissions import adapters, granted, load, statements, worker_statements
+from ._template import adapters, granted, load, statements, worker_statements
 
 
 def member() -> dict[str, Any]:

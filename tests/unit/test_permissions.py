@@ -6,51 +6,20 @@ and nothing more (a grant nobody uses). The router (parse, queue) is granted les
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-from types import ModuleType
 from typing import Any
 
 import pytest
-import sidecar_enforcer.adapters
-import yaml
 
-from ._factories import ROOT
-
-# The client factory, not an adapter: it calls nothing itself.
-NOT_ADAPTERS = {"aws"}
-
-
-class _CloudFormation(yaml.SafeLoader):
-    """template.yaml with its intrinsic functions (!Sub, !GetAtt, !If, ...) read as plain data."""
-
-
-def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.MappingNode):
-        return loader.construct_mapping(node, deep=True)
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node, deep=True)
-    return loader.construct_scalar(node)  # type: ignore[arg-type]
-
-
-_CloudFormation.add_multi_constructor("!", _any_tag)
-
-
-def adapters() -> dict[str, ModuleType]:
-    package = sidecar_enforcer.adapters
-    return {
-        info.name: importlib.import_module(f"{package.__name__}.{info.name}")
-        for info in pkgutil.iter_modules(package.__path__)
-        if info.name not in NOT_ADAPTERS
-    }
-
-
-FUNCTIONS = {
-    "router": "RouterFunction",
-    "worker": "WorkerFunction",
-    "backfill": "BackfillFunction",
-    "notifier": "NotifierFunction",
-}
+from ._template import (
+    FUNCTIONS,
+    adapters,
+    declared,
+    declared_adapters,
+    granted,
+    load,
+    statements,
+    worker_statements,
+)
 
 # Granted for the stack's infrastructure, not for an adapter's call: with KmsKeyArn, SQS and SNS ask
 # the sender for a data key of the queues' and the topic's customer managed key (and the SQS event
@@ -69,52 +38,9 @@ def expected(function: str) -> set[str]:
     return calls_of(function) | KEY_GRANTS | MEMBER_GRANTS[function] | POLLER_GRANTS.get(function, set())
 
 
-def declared(function: str, name: str) -> set[str]:
-    """A literal tuple (``ADAPTERS``, ``MEMBER_ADAPTERS``) from the function's source."""
-    source = (ROOT / "functions" / function / "app.py").read_text(encoding="utf-8")
-    block = source[source.index(f"\n{name} = (") :]
-    block = block[: block.index(")\n") + 1]
-    found: dict[str, Any] = {}
-    exec(compile(block, "app.py", "exec"), found)  # noqa: S102 - a literal tuple from our own file
-    return set(found[name])
-
-
-def declared_adapters(function: str) -> set[str]:
-    return declared(function, "ADAPTERS")
-
-
 def calls_of(function: str) -> set[str]:
     modules = adapters()
     return {action for name in declared_adapters(function) for action in modules[name].PERMISSIONS}
-
-
-def load(name: str = "template.yaml") -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.load((ROOT / name).read_text(encoding="utf-8"), Loader=_CloudFormation)  # noqa: S506
-    return loaded
-
-
-def granted(resource: str, name: str = "template.yaml") -> set[str]:
-    """Every action of the resource's policies (both branches of an !If): a function's Policies, or
-    a role's Policies' documents."""
-    policies = load(name)["Resources"][resource]["Properties"]["Policies"]
-    return actions_in(policies)
-
-
-def actions_in(policies: Any) -> set[str]:
-    actions: set[str] = set()
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            action = node.get("Action")
-            actions.update([action] if isinstance(action, str) else action or [])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(policies)
-    return actions
 
 
 def test_each_function_declares_only_adapters_that_exist() -> None:
@@ -193,29 +119,6 @@ def test_the_check_fails_for_a_missing_or_an_extra_grant(
 
     assert granted("RouterFunction") != expected("router")
     assert granted("WorkerFunction") != expected("worker")
-
-
-def statements(policies: Any) -> dict[str, dict[str, Any]]:
-    """The statements of a policy list by Sid (both branches of an !If)."""
-    found: dict[str, dict[str, Any]] = {}
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if "Effect" in node and "Action" in node:
-                found[node.get("Sid", str(node["Action"]))] = node
-                return
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(policies)
-    return found
-
-
-def worker_statements() -> dict[str, dict[str, Any]]:
-    return statements(load()["Resources"]["WorkerFunction"]["Properties"]["Policies"])
 
 
 def test_registration_is_allowed_only_with_the_enforcer_s_marker_tag_in_the_request() -> None:

@@ -602,7 +602,7 @@ class TestRefusals:
         ],
     )
     def test_a_fargate_task_too_small_grows_to_the_smallest_valid_size_that_holds_it(
-        self, app_size: dict[str, int], task_size: tuple[str, str], grown: tuple[str, str]
+        self, app_size: dict[str, Any], task_size: tuple[str, str], grown: tuple[str, str]
     ) -> None:
         result = plan(fargate(app(**app_size), cpu=task_size[0], memory=task_size[1]), [], JAEGER)
 

@@ -12,7 +12,6 @@ from sidecar_enforcer.domain.plan import (
     EQUIVALENTS,
     Decision,
     Plan,
-    _owned_name,
     drift,
     equivalents,
     free_name,
@@ -20,6 +19,7 @@ from sidecar_enforcer.domain.plan import (
 )
 from sidecar_enforcer.domain.policy import Policy
 from sidecar_enforcer.domain.profile import Profile
+from sidecar_enforcer.domain.sidecar import owned_name
 from sidecar_enforcer.errors import InputError
 from sidecar_enforcer.profiles import builtin_profiles, parse_profile
 
@@ -615,7 +615,7 @@ class TestNames:
         ],
     )
     def test_the_names_the_enforcer_gives_are_its_own(self, name: str, owned: bool) -> None:
-        assert _owned_name(name, JAEGER) is owned
+        assert owned_name(name, JAEGER) is owned
 
     def test_a_foreign_container_with_the_name_makes_the_sidecar_take_the_next_free_one(self) -> None:
         foreign = app("jaeger", image="my-registry.example.com/tracer:3", portMappings=[])

@@ -90,7 +90,7 @@ def app_containers(draw: st.DrawFn, taken_name: str | None, bridge: bool) -> lis
     names = draw(st.lists(NAMES | LONG_NAMES, min_size=count, max_size=count, unique=True))
     if taken_name and draw(st.booleans()):
         names[-1] = taken_name  # a foreign container under the sidecar's name
-    containers = []
+    containers: list[dict[str, Any]] = []
     used: set[int] = set()  # a valid source task: no port twice (the sidecar's may appear once)
     for name in names:
         container: dict[str, Any] = {"name": name, "image": draw(IMAGES), "essential": draw(st.booleans())}

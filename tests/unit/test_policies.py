@@ -31,9 +31,8 @@ from sidecar_enforcer.config import Settings
 
 from . import _policy
 from ._policy import Request, Stack, allows, decide, load
-from .test_permissions import FUNCTIONS, adapters, declared_adapters
-from .test_readme import README
-from .test_readme_commands import aws_commands
+from ._readme import README, aws_commands
+from ._template import FUNCTIONS, assuming_functions
 
 ORGANIZATION = "o-abcdefghij"
 OTHER_ORGANIZATION = "o-zzzzzzzzzz"
@@ -59,7 +58,7 @@ def readme_member_parameters(readme: str) -> dict[str, str]:
 def readme_key_policy(readme: str) -> dict[str, Any]:
     """The README's key policy for KmsKeyArn (its one JSON block that is a policy with a KMS grant)."""
     blocks = [m.group(1) for m in re.finditer(r"```json\n(.*?)```", readme, re.S)]
-    policies = [json.loads(b) for b in blocks if '"kms:' in b]
+    policies: list[dict[str, Any]] = [json.loads(b) for b in blocks if '"kms:' in b]
     (policy,) = policies
     return policy
 
@@ -100,16 +99,6 @@ class Deployment:
 
 def deployment() -> Deployment:
     return Deployment(load("template.yaml"), load("member.yaml"), README)
-
-
-def assuming_functions() -> dict[str, str]:
-    """The hub functions whose declared adapters call sts:AssumeRole (adapters/member.py)."""
-    modules = adapters()
-    return {
-        function: resource
-        for function, resource in FUNCTIONS.items()
-        if any("sts:AssumeRole" in modules[name].PERMISSIONS for name in declared_adapters(function))
-    }
 
 
 def test_the_worker_and_the_backfill_function_assume_the_member_role() -> None:
@@ -277,7 +266,9 @@ def check_the_bus_statement_id_fits_any_stack_name(d: Deployment) -> None:
     import botocore.session
 
     shape = botocore.session.get_session().get_service_model("events")
-    limits = shape.operation_model("PutPermission").input_shape.members["StatementId"].metadata
+    put_permission = shape.operation_model("PutPermission").input_shape
+    assert put_permission is not None
+    limits = put_permission.members["StatementId"].metadata
     for name in ("a", "sidecar-enforcer-prod", "s" * 128):  # a stack name has 1 to 128 characters
         hub = Stack(d.hub_template, {"OrganizationId": ORGANIZATION}, stack_name=name)
         statement_id = hub.properties("OrganizationEventsPolicy")["StatementId"]
@@ -505,7 +496,8 @@ def _bus_statement(d: Deployment) -> dict[str, Any]:
 
 def _key_statement(d: Deployment, sid: str) -> dict[str, Any]:
     policy = readme_key_policy(d.readme)
-    (statement,) = [s for s in policy["Statement"] if s["Sid"] == sid]
+    statements: list[dict[str, Any]] = [s for s in policy["Statement"] if s["Sid"] == sid]
+    (statement,) = statements
     return statement
 
 

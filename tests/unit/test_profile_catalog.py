@@ -658,9 +658,12 @@ class TestProfileSource:
         source = profile_source(Settings(profiles_ssm_path=SSM_PATH), Clients())
         parsed: list[str] = []
         real = Catalog.with_documents
-        monkeypatch.setattr(
-            Catalog, "with_documents", lambda self, docs: parsed.append("x") or real(self, docs)
-        )
+
+        def with_documents(self: Catalog, docs: Any) -> Catalog:
+            parsed.append("x")
+            return real(self, docs)
+
+        monkeypatch.setattr(Catalog, "with_documents", with_documents)
 
         first, second = source(), source()
 

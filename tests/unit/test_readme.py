@@ -7,22 +7,7 @@ import re
 
 from sidecar_enforcer.models.findings import Status
 
-from ._factories import ROOT
-
-README = (ROOT / "README.md").read_text(encoding="utf-8")
-
-
-def tables(text: str) -> list[list[str]]:
-    """Markdown tables as lists of row lines (a blank line ends a table)."""
-    found: list[list[str]] = []
-    current: list[str] = []
-    for line in [*text.splitlines(), ""]:
-        if line.startswith("|"):
-            current.append(line)
-        elif current:
-            found.append(current)
-            current = []
-    return found
+from ._readme import README, tables
 
 
 def test_the_statuses_table_is_one_table_with_every_published_status() -> None:

@@ -15,9 +15,9 @@ from typing import Any
 
 import botocore.session
 import pytest
-from botocore.model import OperationModel, Shape
+from botocore.model import ListShape, OperationModel, Shape, StringShape, StructureShape
 
-from .test_readme import README
+from ._readme import README, aws_commands
 
 # The CLI's own options, valid with any command (aws help, "Global Options"), and how many values
 # each takes.
@@ -44,21 +44,6 @@ POSITIONALS = {("lambda", "invoke"): 1}
 RENAMED = {("sns", "subscribe", "notification-endpoint"): "Endpoint"}
 
 _SESSION = botocore.session.get_session()
-
-
-def code_blocks(text: str) -> list[str]:
-    return [m.group(1) for m in re.finditer(r"^[ \t]*```\w*[ \t]*\n(.*?)^[ \t]*```", text, re.M | re.S)]
-
-
-def aws_commands(text: str) -> list[list[str]]:
-    """Every ``aws ...`` command line of the text's code blocks, continuation lines joined, as argv."""
-    commands = []
-    for block in code_blocks(text):
-        for line in block.replace("\\\n", " ").splitlines():
-            line = line.strip()
-            if line.startswith("aws "):
-                commands.append(shlex.split(line, comments=True))
-    return commands
 
 
 def operation(service: str, command: str) -> OperationModel:
@@ -107,13 +92,13 @@ def _check_scalar(where: str, shape: Shape, value: str) -> None:
         assert value in ("true", "false"), f"{where}: {value!r} is not a boolean"
     elif kind == "timestamp":
         datetime.fromisoformat(value.replace("Z", "+00:00"))
-    elif kind == "string" and shape.enum:
+    elif isinstance(shape, StringShape) and shape.enum:
         assert value in shape.enum, f"{where}: {value!r} is not one of {shape.enum}"
     elif kind in ("structure", "list", "map"):
         raise AssertionError(f"{where}: a {kind} where a scalar is expected")
 
 
-def _check_structure(where: str, shape: Shape, value: str) -> None:
+def _check_structure(where: str, shape: StructureShape, value: str) -> None:
     if value.startswith("{"):
         given: dict[str, Any] = json.loads(value)
         unknown = set(given) - set(shape.members)
@@ -122,7 +107,7 @@ def _check_structure(where: str, shape: Shape, value: str) -> None:
     for key, values in _shorthand(value).items():
         assert key in shape.members, f"{where}: no member {key!r} (members: {sorted(shape.members)})"
         member = shape.members[key]
-        if member.type_name == "list":
+        if isinstance(member, ListShape):
             for item in values:
                 _check_scalar(f"{where}.{key}", member.member, item)
         else:
@@ -134,14 +119,14 @@ def _check_value(where: str, shape: Shape, values: list[str]) -> None:
     kind = shape.type_name
     if kind == "boolean":
         assert values == [], f"{where}: a boolean flag takes no value"
-    elif kind == "list":
+    elif isinstance(shape, ListShape):
         assert values, f"{where}: a list needs at least one value"
         for value in values:
-            if shape.member.type_name == "structure":
+            if isinstance(shape.member, StructureShape):
                 _check_structure(where, shape.member, value)
             else:
                 _check_scalar(where, shape.member, value)
-    elif kind == "structure":
+    elif isinstance(shape, StructureShape):
         assert len(values) == 1, f"{where}: one value expected, got {values}"
         _check_structure(where, shape, values[0])
     elif kind == "map":
@@ -166,10 +151,10 @@ def check_command(argv: list[str]) -> None:
         rest = rest[:-positionals]
     shape = model.input_shape
     members = {botocore.xform_name(m, "-"): m for m in (shape.members if shape else {})}
-    for (renamed_service, renamed_command, flag), member in RENAMED.items():
+    for (renamed_service, renamed_command, flag), renamed in RENAMED.items():
         if (renamed_service, renamed_command) == (service, command):
-            members[flag] = member
-            members.pop(botocore.xform_name(member, "-"))
+            members[flag] = renamed
+            members.pop(botocore.xform_name(renamed, "-"))
     given = set()
     for option, values in _options(rest):
         where = f"{name} {option}"
@@ -190,13 +175,13 @@ def check_command(argv: list[str]) -> None:
         else:
             _check_value(where, member_shape, values)
         given.add(member)
-    required = {m for m in (shape.required_members if shape else []) if not _auto_filled(shape, m)}
+    required = {m for m in shape.required_members if not _auto_filled(shape, m)} if shape else set()
     missing = required - given
     assert not missing, f"{name}: required {sorted(botocore.xform_name(m, '-') for m in missing)}"
     assert "--region" in rest, f"{name}: no --region"
 
 
-def _auto_filled(shape: Shape, member: str) -> bool:
+def _auto_filled(shape: StructureShape, member: str) -> bool:
     return bool(shape.members[member].metadata.get("idempotencyToken"))
 
 

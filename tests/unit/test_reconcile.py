@@ -4,6 +4,7 @@ items (no run tag: the worker decides them as events)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sidecar_enforcer.ledger import Ledger
@@ -45,7 +46,7 @@ class Queue:
     def __init__(self) -> None:
         self.items: list[WorkItem] = []
 
-    def send(self, items: list[WorkItem]) -> int:
+    def send(self, items: Sequence[WorkItem]) -> int:
         self.items.extend(items)
         return len(items)
 
@@ -53,7 +54,7 @@ class Queue:
 def reconcile(enforced: set[str]) -> tuple[Reconcile, Queue]:
     queue = Queue()
     ledger = Ledger(CountingTable(), clock=Clock())
-    return Reconcile(ledger, lambda: queue, lambda account: account in enforced), queue  # type: ignore[arg-type,return-value]
+    return Reconcile(ledger, lambda: queue, lambda account: account in enforced), queue
 
 
 def test_only_the_changes_in_the_enforce_scope_are_queued_as_events() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .test_permissions import load, statements
+from ._template import load, statements
 
 
 def template() -> dict[str, Any]:

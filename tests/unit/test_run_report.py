@@ -116,7 +116,8 @@ def _tokens(text: str) -> list[Any]:
 def _table_shapes(text: str) -> list[tuple[int, list[int]]]:
     """Each table a CommonMark + GFM-table parser finds: its header's cell count, each body row's."""
     shapes: list[tuple[int, list[int]]] = []
-    head, rows, cells, where = 0, [], 0, ""
+    head, cells, where = 0, 0, ""
+    rows: list[int] = []
     for token in _tokens(text):
         if token.type == "table_open":
             head, rows = 0, []

@@ -12,81 +12,15 @@ from sidecar_enforcer.config import Mode
 from sidecar_enforcer.domain.waves import WavePolicy
 from sidecar_enforcer.errors import AwsError
 from sidecar_enforcer.ledger import Ledger
-from sidecar_enforcer.models.findings import Finding, Status
-from sidecar_enforcer.models.work import RunTag, WorkItem
+from sidecar_enforcer.models.findings import Status
+from sidecar_enforcer.models.work import RunTag
 from sidecar_enforcer.usecases import run_waves
-from sidecar_enforcer.usecases.run_waves import WORK_QUEUE_RECEIVES, RunKeeper, progress
+from sidecar_enforcer.usecases.run_waves import RunKeeper, progress
 from sidecar_enforcer.usecases.runs import FinishRun, RunRequest, StartRun
 
 from ._fakes import Clock, CountingTable
-from .test_usecases import World, trigger
-
-ACCOUNT, REGION = "123456789012", "eu-west-1"
-RUN = "bf-unit"
-SURVEY = RunTag(RUN, "enforce")
-VISIBILITY = 720.0  # the work queue's: items not recorded for 5 receives x 720 s were lost
-LOST = WORK_QUEUE_RECEIVES * VISIBILITY
-
-
-class Runs:
-    """A RunKeeper on the in-memory table: what it queues, and the digests it publishes."""
-
-    def __init__(self, services: int, policy: WavePolicy) -> None:
-        self.clock = Clock()
-        self.table = CountingTable()
-        self.ledger = Ledger(self.table, clock=self.clock, sleep=self.clock.advance)
-        self.queued: list[WorkItem] = []
-        self.digests: list[Any] = []
-        self.refuse = 0  # how many sends the queue refuses next
-        finish = FinishRun(self.ledger, None, self)  # type: ignore[arg-type]
-        self.keeper = RunKeeper(self.ledger, finish, lambda: self, visibility_seconds=VISIBILITY)  # type: ignore[arg-type,return-value]
-        self.names = [f"svc-{n}" for n in range(services)]
-        doc = {"mode": "enforce", "expected": services, "status": "RUNNING", "phase": "survey"}
-        doc |= {"started": "2026-12-01T00:00:00+00:00", "partition": "aws", "waves": policy.to_doc()}
-        assert self.ledger.run_open(RUN, doc)
-        self.ledger.run_survey(RUN, [self.key(n) for n in self.names])
-
-    def send(self, items: list[WorkItem]) -> int:
-        if self.refuse:
-            self.refuse -= 1
-            raise AwsError("SendMessageBatch: throttled")
-        self.queued.extend(items)
-        return len(items)
-
-    def publish(self, digest: Any) -> str:
-        self.digests.append(digest)
-        return "digest"
-
-    @staticmethod
-    def key(name: str) -> str:
-        return f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/shop/{name}"
-
-    def finding(self, name: str, status: Status, **fields: Any) -> Finding:
-        return Finding(status=status, account=ACCOUNT, region=REGION, cluster="shop", service=name, **fields)
-
-    def survey(self) -> None:
-        for name in self.names:
-            changes = ["add container 'jaeger'"]
-            self.keeper.record(
-                SURVEY, self.key(name), self.finding(name, Status.NONCOMPLIANT, changes=changes)
-            )
-
-    def wave(self, number: int) -> list[str]:
-        """The services of a queued wave."""
-        return [str(getattr(i.target, "service", "")) for i in self.queued if i.run and i.run.wave == number]
-
-    def remediate(self, number: int, name: str) -> None:
-        found = self.finding(name, Status.REMEDIATED, deployment_id=f"ecs-svc/{name}")
-        self.keeper.record(RunTag(RUN, "enforce", number), self.key(name), found)
-
-    def verdict(self, number: int, name: str, status: Status = Status.VERIFIED) -> None:
-        found = self.finding(name, status, deployment_id=f"ecs-svc/{name}", reasons=["no reason"])
-        self.keeper.verdict(RunTag(RUN, "enforce", number), self.key(name), found)
-
-    def doc(self) -> dict[str, Any]:
-        doc = self.ledger.run(RUN)
-        assert doc is not None
-        return doc
+from ._runs import ACCOUNT, LOST, REGION, RUN, SURVEY, VISIBILITY, Runs
+from ._world import World, trigger
 
 
 def test_each_end_counts_once_and_the_wave_s_last_end_queues_the_next_wave_once() -> None:
@@ -267,7 +201,7 @@ def test_a_plan_of_too_many_waves_ends_the_run_saying_why(monkeypatch: pytest.Mo
 
 
 def test_a_run_the_tick_cannot_sweep_does_not_stop_the_sweep_of_the_others(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world = World()
     for run_id in ("bf-broken", "bf-fine"):
@@ -279,7 +213,7 @@ def test_a_run_the_tick_cannot_sweep_does_not_stop_the_sweep_of_the_others(
             raise KeyError("wave")  # a bug, or a document the code does not expect
         swept.append(run_id)
 
-    world.runs.sweep = sweep  # type: ignore[method-assign]
+    monkeypatch.setattr(world.runs, "sweep", sweep)
 
     world.gate.tick(trigger(name="Scheduled Event", targets=(), caller_arn=None))
 
@@ -383,7 +317,7 @@ class _RefusingTable(CountingTable):
 def _start(table: CountingTable, queue: Any) -> StartRun:
     ledger = Ledger(table, clock=Clock(), sleep=lambda s: None)
     return StartRun(
-        lambda account, region: _Survey(),  # type: ignore[arg-type,return-value]
+        lambda account, region: _Survey(),
         ledger,
         lambda: queue,
         lambda run_id: None,
@@ -466,8 +400,8 @@ def test_a_report_the_bucket_refuses_still_ends_the_run_in_its_digest(
     runs = Runs(2, WavePolicy(first=2))
     runs.keeper = RunKeeper(
         runs.ledger,
-        FinishRun(runs.ledger, RefusingReports(), runs),  # type: ignore[arg-type]
-        lambda: runs,  # type: ignore[arg-type,return-value]
+        FinishRun(runs.ledger, RefusingReports(), runs),
+        lambda: runs,
         visibility_seconds=VISIBILITY,
     )
     runs.survey()

@@ -9,7 +9,7 @@ from sidecar_enforcer.domain.waves import WavePolicy
 from sidecar_enforcer.models.findings import Status
 from sidecar_enforcer.models.work import RunTag
 
-from .test_run_waves import LOST, RUN, Runs
+from ._runs import LOST, RUN, Runs
 
 
 def stoppable(runs: Runs) -> list[bool]:

@@ -3,6 +3,7 @@ leases, source records and outbox on moto's DynamoDB with a controlled clock."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -29,7 +30,7 @@ def deployed(at: float = 0.0) -> records.ServiceRecord:
 
 def redeployed(record: records.ServiceRecord, at: float) -> records.ServiceRecord:
     """The enforcer deployed its revision again (after a revert): a new deployment."""
-    return records.replace(
+    return dataclasses.replace(
         record, deployment=records.Deployment(OURS, f"ecs-svc/{at}", at, "jaeger", "jaeger")
     )
 
@@ -130,7 +131,7 @@ class TestReverts:
 
     def test_release_clears_the_quarantine_the_count_and_the_deployment(self) -> None:
         record = records.quarantine(deployed(), "FLAPPING", "why", now=5.0)
-        record = records.replace(record, reverts=(records.Revert(1.0, "x", SOURCE),))
+        record = dataclasses.replace(record, reverts=(records.Revert(1.0, "x", SOURCE),))
 
         released = records.released(record)
 
@@ -145,7 +146,7 @@ class TestReverts:
 
     def test_records_survive_their_documents(self) -> None:
         record = records.quarantine(deployed(3.5), "DEPLOYMENT_FAILED", "why", now=9.0)
-        record = records.replace(
+        record = dataclasses.replace(
             record, reverts=(records.Revert(1.0, "x", SOURCE),), lease=records.Lease("me", 10.0)
         )
         assert records.ServiceRecord.from_doc(record.to_doc()) == record

@@ -17,10 +17,10 @@ from ._factories import ROOT
 
 
 def template() -> dict[str, Any]:
-    from .test_permissions import _CloudFormation
+    from ._template import CloudFormation
 
     text = (ROOT / "template.yaml").read_text(encoding="utf-8")
-    loaded: dict[str, Any] = yaml.load(text, Loader=_CloudFormation)  # noqa: S506 - a SafeLoader
+    loaded: dict[str, Any] = yaml.load(text, Loader=CloudFormation)  # noqa: S506 - a SafeLoader
     return loaded
 
 
@@ -260,8 +260,8 @@ def test_the_organisation_s_accounts_may_put_events_on_the_bus_and_nobody_else()
 
 @pytest.mark.parametrize(("name", "index"), [("template.yaml", 0), ("member.yaml", 1)])
 def test_the_readme_s_parameter_tables_list_exactly_each_template_s_parameters(name: str, index: int) -> None:
-    from .test_permissions import load
-    from .test_readme import README, tables
+    from ._readme import README, tables
+    from ._template import load
 
     parameter_tables = [t for t in tables(README) if t[0].startswith("| parameter |")]
     listed = {m.group(1) for row in parameter_tables[index][2:] if (m := re.match(r"\| `(\w+)` \|", row))}
@@ -316,8 +316,7 @@ def rendered(**parameters: str) -> Any:
 
 
 def test_only_the_functions_that_assume_the_member_role_sit_on_the_trusted_path() -> None:
-    from .test_permissions import FUNCTIONS
-    from .test_policies import assuming_functions
+    from ._template import FUNCTIONS, assuming_functions
 
     resources = template()["Resources"]
     on_path = {name for name, r in resources.items() if r["Properties"].get("RolePath") == "HubRolePath"}

@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-import yaml  # type: ignore[import-untyped]  # PyYAML ships no stubs here
+import yaml
 from moto.events.models import EventPattern
 from sidecar_enforcer.models.events import CLOUDTRAIL, changes_compliance
 
 RULE = "CloudTrailEcsCalls"
 
 
-class _CloudFormation(yaml.SafeLoader):  # type: ignore[misc]
+class _CloudFormation(yaml.SafeLoader):
     """template.yaml with its intrinsic functions (!Sub, !GetAtt, ...) read as plain data."""
 
 
@@ -34,7 +34,11 @@ def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
         return loader.construct_mapping(node, deep=True)
     if isinstance(node, yaml.SequenceNode):
         return loader.construct_sequence(node, deep=True)
-    return loader.construct_scalar(node)
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    raise yaml.constructor.ConstructorError(
+        None, None, f"!{suffix} on a {type(node).__name__}", node.start_mark
+    )
 
 
 _CloudFormation.add_multi_constructor("!", _any_tag)

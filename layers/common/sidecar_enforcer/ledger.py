@@ -19,8 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 
-from .adapters.dynamodb import Versioned
-from .domain.records import Lease, ServiceRecord, SourceRecord
+from .domain.records import Lease, ServiceRecord, SourceRecord, Versioned
 from .errors import AwsError, RejectedError
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,6 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from .adapters.ecs import EcsGateway
-from .adapters.identity import Identity
 from .config import Mode, Settings
 from .errors import AwsError, ConfigurationError, EnforcerError, NotFoundError
 from .models.events import (
@@ -31,6 +29,7 @@ from .models.work import RunTag, WorkItem, key_of
 from .usecases.enforce_service import EnforceService
 from .usecases.enforce_task_definition import EnforceTaskDefinition
 from .usecases.fan_out import FanOutCluster
+from .usecases.ports import Ecs, Identity
 from .usecases.release import Release
 from .usecases.scope import Reporter, Scope
 from .usecases.verify_deployment import VerifyDeployment
@@ -46,7 +45,7 @@ class Enforcer:
     def __init__(
         self,
         settings: Settings,
-        ecs_for: Callable[[str, str], EcsGateway],
+        ecs_for: Callable[[str, str], Ecs],
         identity: Callable[[], Identity],
         *,
         enforce_service: EnforceService,
@@ -194,7 +193,7 @@ class Enforcer:
             )
             yield self._failed(target, scope, unexpected), None
 
-    def _target(self, ecs: EcsGateway, target: Target, scope: Scope) -> Iterable[Finding]:
+    def _target(self, ecs: Ecs, target: Target, scope: Scope) -> Iterable[Finding]:
         if isinstance(target, ServiceTarget):
             yield self._enforce_service.named(ecs, target.cluster, target.service, scope, target.cluster_tags)
         elif isinstance(target, ClusterTarget):

@@ -30,8 +30,9 @@ from .gate import Gate
 from .ledger import Ledger, Table
 from .models.findings import Finding
 from .usecases.outbox import DrainOutbox
+from .usecases.ports import Publisher
 from .usecases.rollout import Rollout
-from .usecases.scope import Publisher, Reporter, Scope
+from .usecases.scope import Reporter, Scope
 from .usecases.triage import Triage
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,8 @@ if TYPE_CHECKING:
     from .profiles import Catalog
     from .service import Enforcer
     from .usecases.backfill import Backfill, Progress
-    from .usecases.enforce_service import PlanMemo
     from .usecases.notify import NotifyBatch
+    from .usecases.ports import PlanMemo
     from .usecases.run_waves import RunKeeper
     from .usecases.runs import FinishRun, StartRun
     from .usecases.survey_processes import Handover
@@ -334,6 +335,7 @@ def build_backfill(
         _backfill_scope(run_id, home_account),
         EnforceService(settings, catalog, revisions, shared.ledger, quiet, memo),
         VerifyDeployment(settings, shared.ledger),
+        run_table=MemoryTable,
         workers=workers,
         on_progress=on_progress,
         sleep=sleep or time.sleep,

@@ -13,21 +13,15 @@ IAM actions used: ``PERMISSIONS``, on the table.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ..domain.records import Versioned
 from ..errors import AwsError, MisconfiguredError, NotFoundError
 from .aws import call, translate
 
 PERMISSIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query")
-
-
-@dataclass(frozen=True)
-class Versioned:
-    version: int
-    doc: dict[str, Any]
 
 
 class StateTable:

@@ -8,7 +8,7 @@ import copy
 import threading
 from typing import Any
 
-from .dynamodb import Versioned
+from ..domain.records import Versioned
 
 PERMISSIONS: tuple[str, ...] = ()
 

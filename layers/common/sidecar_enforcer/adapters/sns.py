@@ -8,21 +8,12 @@ IAM action used: ``PERMISSIONS``, on the status topic (router, worker) and the c
 from __future__ import annotations
 
 import json
-from typing import Any, Protocol
+from typing import Any
 
+from ..models.findings import Message
 from .aws import call
 
 PERMISSIONS = ("sns:Publish",)
-
-
-class Message(Protocol):
-    """A status (models.findings.Finding) or a backfill digest (models.digest.Digest)."""
-
-    def to_message(self) -> dict[str, Any]: ...
-
-    def subject(self) -> str: ...
-
-    def message_attributes(self) -> dict[str, str]: ...
 
 
 class StatusPublisher:

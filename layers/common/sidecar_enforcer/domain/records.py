@@ -35,6 +35,14 @@ UNKNOWN_CALLER = "unknown (an ECS deployment event names no caller)"
 
 
 @dataclass(frozen=True)
+class Versioned:
+    """A stored document with its version: a conditional write succeeds only on the version read."""
+
+    version: int
+    doc: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Lease:
     owner: str
     until: float

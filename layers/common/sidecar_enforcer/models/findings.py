@@ -10,14 +10,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from ..domain.status import Status
 
-__all__ = ["SCHEMA_VERSION", "AppContainerRemedy", "Finding", "Remedy", "Status", "status_schema"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "AppContainerRemedy",
+    "Finding",
+    "Message",
+    "Remedy",
+    "Status",
+    "status_schema",
+]
 
 # The status message's contract: a new optional field is a minor version (1.1), a field removed,
 # renamed or retyped a major one (2.0, and a new schemas/status-v2.json).
@@ -25,6 +33,16 @@ __all__ = ["SCHEMA_VERSION", "AppContainerRemedy", "Finding", "Remedy", "Status"
 # 1.2: ``auditOnly`` (the service's own tag asks for audit).
 SCHEMA_VERSION = "1.2"
 SCHEMA_ID = "urn:sidecar-enforcer:status:v1"
+
+
+class Message(Protocol):
+    """What the status topic carries: a status (Finding) or a backfill digest (models.digest.Digest)."""
+
+    def to_message(self) -> dict[str, Any]: ...
+
+    def subject(self) -> str: ...
+
+    def message_attributes(self) -> dict[str, str]: ...
 
 
 class _Camel(BaseModel):

@@ -29,21 +29,19 @@ from dataclasses import dataclass, field
 from queue import SimpleQueue
 from typing import Any
 
-from ..adapters.ecs import EcsGateway
-from ..adapters.memory import MemoryTable
-from ..adapters.survey import EcsSurvey
 from ..config import Mode
 from ..domain.arns import parse_arn
 from ..domain.snapshots import ServiceSnapshot
 from ..domain.status import Status
 from ..domain.waves import WavePolicy, in_rollout
 from ..errors import AwsError, NotFoundError
-from ..ledger import Ledger
+from ..ledger import Ledger, Table
 from ..models.events import DeploymentOutcome, ServiceTarget
 from ..models.findings import Finding
 from ..models.work import RunTag, WorkItem
 from . import survey_processes
 from .enforce_service import EnforceService
+from .ports import Ecs, Survey
 from .run_waves import RunKeeper
 from .runs import concluded
 from .scope import Scope
@@ -134,12 +132,13 @@ class _Row:
 class Backfill:
     def __init__(
         self,
-        ecs_for: Callable[[str, str], EcsGateway],
-        survey_for: Callable[[str, str], EcsSurvey],
+        ecs_for: Callable[[str, str], Ecs],
+        survey_for: Callable[[str, str], Survey],
         scope_for: Callable[[str, str, Mode], Scope],
         enforce_service: EnforceService,
         verify_deployment: VerifyDeployment,
         *,
+        run_table: Callable[[], Table],
         workers: int = 8,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -151,6 +150,8 @@ class Backfill:
         before_fork: Callable[[Sequence[tuple[str, str]]], None] = lambda places: None,
     ) -> None:
         self._ecs_for = ecs_for
+        # Where an enforce run's waves are recorded (the engine's ledger): a table in memory.
+        self._run_table = run_table
         # Places surveyed in up to ``processes`` children (usecases.survey_processes), each handing
         # back what ``handovers`` gather (the requests counted, the plans learned); ``before_fork``:
         # what the children should find done, once, rather than each do it.
@@ -334,7 +335,7 @@ class Backfill:
         self._on_progress(self.progress)
 
     @staticmethod
-    def _service_arns(survey: EcsSurvey, scope: Scope, cluster: str) -> list[str | Finding]:
+    def _service_arns(survey: Survey, scope: Scope, cluster: str) -> list[str | Finding]:
         try:
             return list(survey.services(cluster))
         except AwsError as exc:
@@ -342,7 +343,7 @@ class Backfill:
 
     @staticmethod
     def _describe(
-        ecs: EcsGateway, scope: Scope, cluster: str, arns: list[str | Finding]
+        ecs: Ecs, scope: Scope, cluster: str, arns: list[str | Finding]
     ) -> list[ServiceSnapshot | Finding]:
         failed = [a for a in arns if isinstance(a, Finding)]
         if failed:
@@ -371,7 +372,7 @@ class _LocalRun:
     def __init__(self, backfill: Backfill, spec: RunSpec, rows: list[_Row]) -> None:
         self._b = backfill
         self._spec = spec
-        self._ledger = Ledger(MemoryTable(), clock=backfill._clock, sleep=backfill._sleep)
+        self._ledger = Ledger(backfill._run_table(), clock=backfill._clock, sleep=backfill._sleep)
         self._queued: list[WorkItem] = []
         self._concluded: tuple[dict[str, dict[str, Any]], list[dict[str, Any]], str | None] | None = None
         self._keeper = RunKeeper(

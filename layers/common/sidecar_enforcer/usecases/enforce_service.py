@@ -15,9 +15,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
-from ..adapters.ecs import EcsGateway
 from ..config import Settings
 from ..domain import records, verdicts
 from ..domain.arns import task_definition_family, task_definition_revision
@@ -33,20 +32,12 @@ from ..ledger import Ledger
 from ..models.findings import Finding, Status
 from ..profiles import Catalog
 from .choose_profile import Chosen, choose_profile
+from .ports import Ecs, PlanMemo
 from .revisions import Revisions, profile_fields, remedy_fields
 from .scope import Scope
 
 Report = Callable[[Finding], Finding]
 log = logging.getLogger(__name__)
-
-
-class PlanMemo(Protocol):
-    """Plans remembered by revision (domain.verdicts): a fleet run plans a revision it has seen
-    before without describing it."""
-
-    def get(self, context: str, arn: str) -> dict[str, Any] | None: ...
-
-    def put(self, context: str, arn: str, memo: dict[str, Any]) -> None: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,7 +75,7 @@ class EnforceService:
 
     def named(
         self,
-        ecs: EcsGateway,
+        ecs: Ecs,
         cluster: str,
         service: str,
         scope: Scope,
@@ -99,7 +90,7 @@ class EnforceService:
 
     def __call__(
         self,
-        ecs: EcsGateway,
+        ecs: Ecs,
         snapshot: ServiceSnapshot,
         scope: Scope,
         cluster_tags: dict[str, str] | None = None,
@@ -151,7 +142,7 @@ class EnforceService:
 
     def _gather(
         self,
-        ecs: EcsGateway,
+        ecs: Ecs,
         snapshot: ServiceSnapshot,
         chosen: Chosen,
         record: ServiceRecord | None = None,
@@ -211,7 +202,7 @@ class EnforceService:
 
     def _act(
         self,
-        ecs: EcsGateway,
+        ecs: Ecs,
         source: Source,
         facts: ServiceFacts,
         chosen: Chosen,
@@ -281,7 +272,7 @@ class EnforceService:
 
     def _remediate(
         self,
-        ecs: EcsGateway,
+        ecs: Ecs,
         source: Source,
         facts: ServiceFacts,
         verdict: Verdict,
@@ -336,7 +327,7 @@ class EnforceService:
         )
 
     @staticmethod
-    def _deploy(ecs: EcsGateway, service: ServiceSnapshot, arn: str) -> str | None:
+    def _deploy(ecs: Ecs, service: ServiceSnapshot, arn: str) -> str | None:
         """UpdateService to ``arn``; its deployment's id. A call that failed is checked against the
         service: when ECS shows a deployment of ``arn`` (it did not show one before the call), the
         change went through and only its answer was lost, so that deployment is the one started

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..adapters.ecs import EcsGateway
 from ..config import Settings
 from ..domain.arns import task_definition_revision
 from ..domain.plan import is_managed, older_revision, plan
@@ -17,6 +16,7 @@ from ..models.events import TaskDefinitionTarget
 from ..models.findings import Finding, Status
 from ..profiles import Catalog
 from .choose_profile import choose_profile
+from .ports import Ecs
 from .revisions import Revisions, remedy_fields
 from .scope import Scope
 
@@ -27,7 +27,7 @@ class EnforceTaskDefinition:
         self._catalog = catalog
         self._revisions = revisions
 
-    def __call__(self, ecs: EcsGateway, target: TaskDefinitionTarget, scope: Scope) -> Finding:
+    def __call__(self, ecs: Ecs, target: TaskDefinitionTarget, scope: Scope) -> Finding:
         document = ecs.describe_task_definition(target.task_definition, fresh=True)  # its tags decide
         where: dict[str, Any] = {"family": document.family, "source_task_definition_arn": document.arn}
         if document.task_definition.get("status", "ACTIVE") != "ACTIVE":

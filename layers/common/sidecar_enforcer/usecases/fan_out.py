@@ -7,18 +7,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..adapters.ecs import EcsGateway
-from ..adapters.sqs import WorkQueue
 from ..domain.arns import parse_arn, service_ref
 from ..models.events import ClusterTarget, ServiceTarget
 from ..models.work import WorkItem
+from .ports import Ecs, WorkQueue
 
 
 class FanOutCluster:
     def __init__(self, queue: Callable[[], WorkQueue]) -> None:
         self._queue = queue
 
-    def __call__(self, ecs: EcsGateway, item: WorkItem) -> int | None:
+    def __call__(self, ecs: Ecs, item: WorkItem) -> int | None:
         """How many service items were queued. ``ecs`` is the item's account's and region's (a
         member account's through its member role); None when ECS names services of another account
         than the item's, which queues nothing (the caller reports the item as it is). A cluster that

@@ -43,7 +43,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from ..domain import chat_message, slack_message
 from ..domain.notice import read
@@ -57,16 +57,9 @@ from ..errors import (
     ThrottledError,
 )
 from .delivery import Delivery, parse_delivery
+from .ports import ChatSink, DeadLetterRecords, Deadline, Poster, Queues
 
 log = logging.getLogger(__name__)
-
-
-class Poster(Protocol):
-    def post(self, payload: dict[str, Any]) -> None: ...
-
-
-class ChatSink(Protocol):
-    def publish(self, notification: dict[str, Any], attributes: dict[str, str]) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -84,28 +77,6 @@ BACKOFF_SECONDS = (0.5, 2.0)
 # Kept free at the end of the invocation for settling the batch: failing the rest, the dead-letter
 # sends and the visibility changes (each one SQS call).
 MARGIN_SECONDS = 5.0
-
-
-class Deadline(Protocol):
-    """The invocation's clock: the seconds left (Lambda's context), and a wait."""
-
-    def remaining(self) -> float: ...
-
-    def sleep(self, seconds: float) -> None: ...
-
-
-class Queues(Protocol):
-    """The notifier's own queues (adapters.notifier_queues)."""
-
-    def retry_after(self, queue_arn: str, receipt_handle: str, seconds: float) -> None: ...
-
-    def requeue(self, queue_arn: str, body: str, delivered: frozenset[str]) -> None: ...
-
-
-class DeadLetters(Protocol):
-    def send_body(
-        self, body: str, reason: str, kind: str, attributes: dict[str, str] | None = None
-    ) -> None: ...
 
 
 @dataclass
@@ -241,7 +212,7 @@ REFUSED = "sidecar-enforcer notifier refusal"
 
 
 class NotifyBatch:
-    def __init__(self, notify: Notify, queues: Queues | None, dead_letters: DeadLetters | None) -> None:
+    def __init__(self, notify: Notify, queues: Queues | None, dead_letters: DeadLetterRecords | None) -> None:
         self._notify = notify
         self._queues = queues
         self._dead_letters = dead_letters

@@ -4,20 +4,16 @@ first; one SNS refuses for good goes to the dead-letter queue after a few attemp
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import ValidationError
 
 from ..errors import RejectedError
 from ..ledger import Ledger
 from ..models.findings import Finding
-from .scope import Publisher
+from .ports import DeadLetters, Publisher
 
 log = logging.getLogger("sidecar_enforcer.service")
-
-
-class DeadLetters(Protocol):
-    def send(self, message: dict[str, Any], reason: str) -> None: ...
 
 
 class DrainOutbox:

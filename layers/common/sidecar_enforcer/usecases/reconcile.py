@@ -18,13 +18,13 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..adapters.sqs import WorkQueue
 from ..domain.arns import parse_arn
 from ..domain.waves import to_change
 from ..ledger import Ledger
 from ..models.events import ServiceTarget, Trigger
 from ..models.findings import Status
 from ..models.work import WorkItem
+from .ports import WorkQueue
 
 log = logging.getLogger(__name__)
 

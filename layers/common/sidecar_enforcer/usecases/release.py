@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..adapters.ecs import EcsGateway
 from ..domain import records
 from ..errors import ConfigurationError
 from ..ledger import Ledger
 from ..models.findings import Finding, Status
+from .ports import Ecs
 from .scope import Scope
 
 
@@ -18,7 +18,7 @@ class Release:
     def __init__(self, ledger: Ledger) -> None:
         self._ledger = ledger
 
-    def __call__(self, ecs: EcsGateway, cluster: str, service: str, scope: Scope) -> Finding:
+    def __call__(self, ecs: Ecs, cluster: str, service: str, scope: Scope) -> Finding:
         if not self._ledger.durable:
             raise ConfigurationError("release needs the state table (STATE_TABLE_NAME)")
         where: dict[str, Any] = {"cluster": cluster, "service": service}

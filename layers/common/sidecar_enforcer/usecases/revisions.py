@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..adapters.ecs import EcsGateway
-from ..adapters.iam import TaskRoleChecker
 from ..domain import records
 from ..domain.arns import ROLES_STAY_HOME, foreign_role, role_arn
 from ..domain.plan import Decision, Plan
@@ -17,6 +15,7 @@ from ..domain.remedy import remedy
 from ..errors import AwsError
 from ..ledger import Ledger
 from ..models.findings import Remedy, Status
+from .ports import Ecs, TaskRoles
 from .scope import Scope
 
 # The statuses that ask a person to add the sidecar themselves: a pipeline that keeps taking it away
@@ -42,7 +41,7 @@ def profile_fields(profile: Profile) -> dict[str, str]:
 
 
 class Revisions:
-    def __init__(self, ledger: Ledger, task_roles: Callable[[str], TaskRoleChecker]) -> None:
+    def __init__(self, ledger: Ledger, task_roles: Callable[[str], TaskRoles]) -> None:
         """``task_roles(account)``: the policy simulator in that account, asked only for the task's
         own account."""
         self._ledger = ledger
@@ -57,7 +56,7 @@ class Revisions:
             fields["warnings"] = [*plan.warnings, *self._role_warnings(plan, scope)]
         return fields
 
-    def compliant(self, ecs: EcsGateway, plan: Plan, source: str | None) -> tuple[str, list[str]]:
+    def compliant(self, ecs: Ecs, plan: Plan, source: str | None) -> tuple[str, list[str]]:
         """The compliant revision of ``source`` for the plan's profile version, registered once
         across every invocation (the source record's conditional write), and what was done."""
         request = plan.register_input

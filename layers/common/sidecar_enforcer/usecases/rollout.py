@@ -16,12 +16,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Protocol
 
 from ..config import Mode
 from ..domain.rollout import AUDIT, ENFORCE, kind_of, mode_for, needs_path, stop_switch, strictest
 from ..errors import AwsError, InputError
 from ..models.rollout import RolloutPolicy, parse_rollout
+from .ports import SwitchReader, Tree
 from .scope import Scope
 
 log = logging.getLogger(__name__)
@@ -33,16 +33,6 @@ PATH_MAX_AGE_SECONDS = 600.0  # an account moved to another OU is seen within te
 def now() -> float:
     """The containers' clock for the cache (a test moves it on to see a switch thrown)."""
     return time.monotonic()
-
-
-class SwitchReader(Protocol):
-    def read(self, names: list[str]) -> dict[str, tuple[str, int]]: ...
-
-
-class Tree(Protocol):
-    def path(self, account: str) -> list[str]: ...
-
-    def exists(self, target: str, kind: str) -> bool: ...
 
 
 @dataclass(frozen=True)

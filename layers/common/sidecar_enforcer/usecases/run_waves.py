@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from ..domain.arns import parse_arn, service_ref
 from ..domain.waves import WavePolicy, after_wave, judge_wave, plan_run, too_many_waves
@@ -32,6 +32,7 @@ from ..ledger import Ledger
 from ..models.events import ServiceTarget, Trigger
 from ..models.findings import Finding, Status
 from ..models.work import RunTag, WorkItem, parse_item
+from .ports import WorkQueue
 from .verify_deployment import not_ended, with_remediation
 
 log = logging.getLogger(__name__)
@@ -43,18 +44,12 @@ WORK_QUEUE_RECEIVES = 5
 SURVEYED_LATE = "surveyed after the waves were planned; not changed"
 
 
-class Queue(Protocol):
-    """Where a wave's items go: the stack's work queue (adapters.sqs.WorkQueue), or a list in memory."""
-
-    def send(self, items: Sequence[WorkItem]) -> int: ...
-
-
 class RunKeeper:
     def __init__(
         self,
         ledger: Ledger,
         finish: Callable[[str], object],
-        queue: Callable[[], Queue],
+        queue: Callable[[], WorkQueue],
         *,
         visibility_seconds: float,
         stopped: Callable[[], bool] = lambda: False,

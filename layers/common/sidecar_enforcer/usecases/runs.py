@@ -23,10 +23,8 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
-from ..adapters.sqs import WorkQueue
-from ..adapters.survey import EcsSurvey
 from ..config import Mode
 from ..domain import run_report
 from ..domain.waves import WavePolicy, failed_members, in_rollout, not_changed
@@ -36,13 +34,9 @@ from ..models.digest import Digest
 from ..models.events import ServiceTarget, Trigger
 from ..models.findings import Finding, Status
 from ..models.work import RunTag, WorkItem, parse_item
-from .scope import Publisher
+from .ports import Publisher, Reports, Survey, WorkQueue
 
 log = logging.getLogger(__name__)
-
-
-class Reports(Protocol):
-    def put(self, key: str, body: str, content_type: str) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -63,7 +57,7 @@ def _now() -> str:
 class StartRun:
     def __init__(
         self,
-        survey_for: Callable[[str, str], EcsSurvey],
+        survey_for: Callable[[str, str], Survey],
         ledger: Ledger,
         queue: Callable[[], WorkQueue],
         finish: Callable[[str], Digest | None],

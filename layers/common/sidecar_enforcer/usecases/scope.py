@@ -6,9 +6,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any
 
-from ..adapters.sns import Message
 from ..config import Mode
 from ..domain.status import ROUTINE
 from ..errors import AwsError, RejectedError
@@ -16,12 +15,9 @@ from ..ledger import Ledger
 from ..models.events import Trigger
 from ..models.findings import Finding, Status
 from ..models.work import RunTag
+from .ports import Publisher
 
 log = logging.getLogger("sidecar_enforcer.service")
-
-
-class Publisher(Protocol):
-    def publish(self, finding: Message) -> str: ...
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..adapters.identity import Identity
 from ..config import Settings
 from ..domain import records
 from ..ledger import Ledger
 from ..models.events import SCHEDULED, DeploymentOutcome, Trigger
 from ..models.findings import Finding, Status
+from .ports import Identity
 from .scope import Scope
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from ..adapters.ecs import EcsGateway
 from ..config import Settings
 from ..domain import records
 from ..domain.service_rules import deployment_failed
@@ -19,6 +18,7 @@ from ..ledger import Ledger
 from ..models.events import DeploymentOutcome
 from ..models.findings import Finding, Status
 from ..models.work import RunTag
+from .ports import Ecs
 from .scope import Scope
 
 
@@ -27,12 +27,10 @@ class VerifyDeployment:
         self._settings = settings
         self._ledger = ledger
 
-    def __call__(self, ecs: EcsGateway, target: DeploymentOutcome, scope: Scope) -> Finding:
+    def __call__(self, ecs: Ecs, target: DeploymentOutcome, scope: Scope) -> Finding:
         return self.verdict(ecs, target, scope)[0]
 
-    def verdict(
-        self, ecs: EcsGateway, target: DeploymentOutcome, scope: Scope
-    ) -> tuple[Finding, RunTag | None]:
+    def verdict(self, ecs: Ecs, target: DeploymentOutcome, scope: Scope) -> tuple[Finding, RunTag | None]:
         """The finding, and the backfill run (and wave) whose deployment it judged, if one started it."""
         where: dict[str, Any] = {
             "cluster": target.cluster,
