@@ -81,7 +81,7 @@ def test_a_module_or_function_too_long_is_found(tmp_path: Path) -> None:
     (tmp_path / "big.py").write_text("x = 1\n" * (MAX_MODULE_LINES + 1), encoding="utf-8")
     (tmp_path / "just.py").write_text("x = 1\n" * MAX_MODULE_LINES, encoding="utf-8")
 
-    found = {}
+    found: dict[str, int] = {}
     for path in sorted(tmp_path.glob("*.py")):
         found |= oversized(path, tmp_path)
 
