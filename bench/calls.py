@@ -31,7 +31,7 @@ from . import project
 from .proxy import Call, CountingProxy, Record, tally
 
 REGION = "us-east-1"
-PUBLISH = Call("sns", "Publish")  # statuses are another issue's: shown, not counted
+PUBLISH = Call("sns", "Publish")  # publishing statuses is not reading or writing ECS: shown, not counted
 QUEUE = Call("sqs", "SendMessageBatch")  # handing work to the worker: shown, not counted
 APART = (PUBLISH, QUEUE)  # the floors are about reading and writing AWS state
 PRIME = f"events/{project.PRIME} ({project.PRIME_ABOUT})"
@@ -42,7 +42,7 @@ OTHER_DEPLOYMENT = "ecs-svc/4242424242424242424"  # an id the enforcer never sta
 class Kind:
     key: str
     title: str
-    floor: int | None  # the fewest calls this kind needs (the target), None: reported only
+    floor: int | None  # the fewest calls this kind needs (its target), None: reported only
 
 
 KINDS = (

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from . import project
 
-TARGET_RATIO = 2.0  # the issue's: a handler imports within twice a bare boto3
+TARGET_RATIO = 2.0  # the target: a handler imports within twice the time of a bare boto3
 RUNS = 5
 
 

@@ -1,4 +1,4 @@
-"""Issue 11: an event from another account is enforced in that account and in the event's region,
+"""An event from another account is enforced in that account and in the event's region,
 through the member role, on moto in process with several accounts (MOTO_ACCOUNT_ID unset: the
 credentials AssumeRole returns for arn:aws:iam::222222222222:role/... act in 222222222222; moto
 checks no trust policy, so the member role needs no setup and a refusal is injected).

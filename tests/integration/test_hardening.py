@@ -1,5 +1,5 @@
 """Unusual events and faults through the real functions (moto in process, with the state table):
-each test here failed before its fix, as its docstring says."""
+each docstring says what would go wrong without the behaviour the test holds."""
 
 from __future__ import annotations
 
@@ -43,8 +43,8 @@ def tag_event(arn: str, tags: list[dict[str, str]]) -> dict[str, Any]:
 
 
 def test_tagging_an_older_revision_is_skipped_naming_the_newest(aws: Aws, invoke: Any, inbox: Inbox) -> None:
-    """Before: REMEDIATED, and a copy of orders:1 plus the sidecar became orders:3, the family's
-    newest: anything run by family name went back one release."""
+    """An older revision tagged is not remediated: a copy of orders:1 plus the sidecar would become
+    orders:3, the family's newest, and anything run by family name would go back one release."""
     old = register(aws, "orders", "public.ecr.aws/x/orders:1.0")
     new = register(aws, "orders", "public.ecr.aws/x/orders:2.0")
 
@@ -78,8 +78,8 @@ def test_the_newest_revision_is_enforced_and_then_its_copy_counts_as_compliant(
 def test_a_task_definition_that_does_not_exist_is_skipped_not_failed(
     aws: Aws, invoke: Any, inbox: Inbox
 ) -> None:
-    """Before: ECS's ClientException 'Unable to describe task definition.' was FAILED, so the
-    event was retried and dead-lettered for a family nobody has."""
+    """ECS's ClientException 'Unable to describe task definition.' is no failure: as FAILED, the
+    event would be retried and dead-lettered for a family nobody has."""
     registered = event("cloudtrail-registertaskdefinition.json")
     registered["detail"]["requestParameters"]["family"] = "ghost"
 
@@ -96,8 +96,8 @@ def test_a_task_definition_that_does_not_exist_is_skipped_not_failed(
 def test_an_unrelated_tag_on_a_cluster_changes_and_publishes_nothing(
     aws: Aws, invoke: Any, inbox: Inbox
 ) -> None:
-    """Before: a cost-centre tag on the cluster enforced (and published a status for) every
-    service in it."""
+    """A tag on the cluster other than the opt-in tag (a cost centre) enforces nothing, and
+    publishes no status for the services in it."""
     cluster_arn = aws.ecs.describe_clusters(clusters=[fleet.CLUSTER])["clusters"][0]["clusterArn"]
     before = {
         s: aws.ecs.describe_services(cluster=fleet.CLUSTER, services=[s])["services"][0]["taskDefinition"]
@@ -144,8 +144,8 @@ def test_the_opt_in_tag_on_a_cluster_still_enforces_its_services(aws: Aws, invok
 def test_an_event_naming_a_service_elsewhere_is_malformed_and_the_local_namesake_untouched(
     aws: Aws, invoke: Any, inbox: Inbox, elsewhere: str
 ) -> None:
-    """Before: the service's name was taken from the ARN and the same-named service in this
-    account and region was changed."""
+    """The service's ARN names another account, region or partition: the same-named service in this
+    account and region is not the one it means, and stays untouched."""
     before = aws.ecs.describe_services(cluster=fleet.CLUSTER, services=[NEXUS])["services"][0][
         "taskDefinition"
     ]
@@ -168,7 +168,8 @@ def test_an_event_naming_a_service_elsewhere_is_malformed_and_the_local_namesake
 def test_an_invalid_region_is_a_one_line_malformed_event_not_a_traceback(
     aws: Aws, invoke: Any, inbox: Inbox, region: str
 ) -> None:
-    """Before: botocore's InvalidRegionError escaped while the ECS client was built."""
+    """An invalid region is a malformed event, not botocore's InvalidRegionError escaping while the
+    ECS client is built."""
     update = event("cloudtrail-updateservice.json")
     update["region"] = region
     update["detail"]["awsRegion"] = region
@@ -191,8 +192,9 @@ def test_a_state_table_that_does_not_exist_is_a_failed_status_and_one_log_line(
     caplog: pytest.LogCaptureFixture,
     sample: str,
 ) -> None:
-    """Before: Powertools' IdempotencyPersistenceLayerError escaped with a traceback and no status.
-    Now the worker meets the missing table (an update), or the router does (a deployment's record)."""
+    """A missing state table is a FAILED status and one line, not Powertools'
+    IdempotencyPersistenceLayerError with a traceback: the worker meets it (an update), or the
+    router does (a deployment's record)."""
     monkeypatch.setenv("STATE_TABLE_NAME", "no-such-table")
     data = event(sample)
 
@@ -222,7 +224,7 @@ def test_invalid_settings_are_a_failed_status_and_one_log_line(
     name: str,
     value: str,
 ) -> None:
-    """Before: the ConfigurationError escaped with a traceback and no status."""
+    """A configuration fault is a FAILED status and one line, not a traceback without a status."""
     monkeypatch.setenv(name, value)
 
     with caplog.at_level(logging.ERROR), pytest.raises(EnforcementFailedError) as caught:
@@ -248,7 +250,7 @@ def test_a_router_without_a_work_queue_is_a_configuration_fault(
 def test_a_missing_state_table_is_failed_for_the_cli_too_not_a_missing_service(
     aws: Aws, seeded: fleet.Fleet, inbox: Inbox
 ) -> None:
-    """Before: DynamoDB's ResourceNotFoundException was read as 'the service does not exist'
+    """DynamoDB's ResourceNotFoundException (the table) is not read as 'the service does not exist'
     (SKIPPED)."""
     from sidecar_enforcer.config import Settings
     from sidecar_enforcer.wiring import build_enforcer
@@ -294,8 +296,8 @@ def test_a_work_queue_that_refuses_the_items_fails_the_event_with_a_status_and_q
 def test_an_event_that_asks_for_nothing_writes_nothing_to_the_state_table(
     aws: Aws, invoke: Any, inbox: Inbox, table: str, kind: str
 ) -> None:
-    """Before: every event took an idempotency record (a PutItem and an UpdateItem), the
-    enforcer's own calls and ignored events included."""
+    """An event that asks for nothing (the enforcer's own calls, ignored events) takes no
+    idempotency record (a PutItem and an UpdateItem)."""
     if kind == "own-call":
         data = event("cloudtrail-updateservice.json")
         data["detail"]["userIdentity"] = {"type": "IAMUser", "arn": aws.sts.get_caller_identity()["Arn"]}
@@ -317,8 +319,8 @@ def test_an_event_that_asks_for_nothing_writes_nothing_to_the_state_table(
 def test_a_deployment_the_enforcer_did_not_start_is_told_from_its_record_alone(
     aws: Aws, invoke: Any, inbox: Inbox, table: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Before: the idempotency record, DescribeServices and the service's lease (7 calls) to find
-    out the deployment was someone else's; now one read of the service's record."""
+    """Someone else's deployment is known as such from one read of the service's record, not from
+    the idempotency record, DescribeServices and the service's lease (7 calls)."""
     from sidecar_enforcer.adapters.ecs import EcsGateway
 
     remediated = invoke(event("cloudtrail-updateservice.json"))["findings"][0]

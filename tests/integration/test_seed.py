@@ -1,4 +1,4 @@
-"""A newcomer's first steps, as the README's local recipe runs them over HTTP against moto's server:
+"""A person's first steps, as the README's local recipe runs them over HTTP against moto's server:
 ``local-env``, ``seed``, then the sample events and a backfill find the services they name. The
 commands run in this process (``cli.main``, as the console script calls it) with the environment
 the recipe exports; tests/integration/test_cli.py runs the console script itself."""

@@ -1,8 +1,8 @@
 """ECS's server-side rules (domain/ecs_rules.py): the planner never produces a request ECS refuses
 at RegisterTaskDefinition (botocore's validator checks no lengths, counts or references), and never
-one whose tasks could not start. Each case failed before the rules existed: the planner returned a
-request ECS answers with ClientException, so every event of that service failed and was retried
-until it was dead-lettered. Pure: plain dicts, no AWS."""
+one whose tasks could not start. Without the rules, the planner would return a request ECS answers
+with ClientException, so every event of that service would fail and be retried until it was
+dead-lettered. Pure: plain dicts, no AWS."""
 
 from __future__ import annotations
 

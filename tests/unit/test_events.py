@@ -417,8 +417,8 @@ class TestRegisterTaskDefinition:
         assert only_target(parse_trigger(event)) == TaskDefinitionTarget("web", {})
 
     def test_with_an_arn_in_the_response_the_target_is_still_the_family(self) -> None:
-        # The brief asked for the response's ARN; commit c0aabae chose the family on purpose:
-        # responseElements is untrusted, and the family's latest ACTIVE revision is the one to enforce.
+        # Not the response's ARN: responseElements is untrusted, and the family's latest ACTIVE
+        # revision is the one to enforce.
         arn = f"{ECS}:task-definition/web:4"
         event = cloudtrail(
             "RegisterTaskDefinition",
@@ -490,9 +490,10 @@ OTHER_PARTITION = f"arn:aws-cn:ecs:us-east-1:{ACCOUNT}"
 
 
 class TestEventsActOnlyWhereTheySay:
-    """Before: the ARNs' account, region and partition were ignored (the service's name was taken
-    from the ARN and looked up in the envelope's account and region: a same-named service there
-    was changed), and an invalid region crashed when the client was built."""
+    """An ARN's account, region and partition are where the event acts: a service named by an ARN of
+    elsewhere is not looked up by its name in the envelope's account and region (a same-named
+    service there stays untouched), and an invalid region is malformed, not a client that fails to
+    build."""
 
     @pytest.mark.parametrize("account", ["", "12345", "abcdefghijkl", "1234567890123"])
     def test_an_invalid_account_is_malformed(self, account: str) -> None:

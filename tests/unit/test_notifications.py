@@ -1,5 +1,5 @@
 """The chat renderings of a status (domain.slack_message, domain.chat_message, domain.console) and
-the notifier's reading of a queue record (usecases.notify.parse_delivery), on plain data."""
+the notifier's reading of a queue record (usecases.delivery.parse_delivery), on plain data."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from sidecar_enforcer.domain import chat_message, notice, slack_message
 from sidecar_enforcer.domain.console import console_base
 from sidecar_enforcer.errors import MalformedEventError
 from sidecar_enforcer.models.findings import Finding, Status
-from sidecar_enforcer.usecases.notify import parse_delivery
+from sidecar_enforcer.usecases.delivery import parse_delivery
 
 from ..conftest import assert_status_message
 

@@ -156,7 +156,7 @@ def cases(draw: st.DrawFn) -> tuple[Profile, dict[str, Any]]:
 
 
 def expected_refusal(profile: Profile, task: dict[str, Any], tags: list[dict[str, str]]) -> bool:
-    """The oracle, from the rules in the issue, not from the code under test."""
+    """The oracle, from the rules as the README states them, not from the code under test."""
     mode = task.get("networkMode", "bridge")
     containers = task["containerDefinitions"]
     if mode == "host":

@@ -11,7 +11,7 @@ from ._readme import README, tables
 
 
 def test_the_statuses_table_is_one_table_with_every_published_status() -> None:
-    # Before: a blank line split it in two, and the second half rendered as plain text.
+    # A blank line inside would split it in two, and render the second half as plain text.
     (table,) = [t for t in tables(README) if t[0].startswith("| status |")]
     listed = {m.group(1) for row in table[2:] if (m := re.match(r"\| `([A-Z_]+)` \|", row))}
 

@@ -24,14 +24,12 @@ from sidecar_enforcer.domain import schema
 from sidecar_enforcer.domain.plan import Decision, plan
 from sidecar_enforcer.domain.policy import Policy
 from sidecar_enforcer.domain.profile import Profile
-from sidecar_enforcer.domain.remedy import (
-    Remedy,
+from sidecar_enforcer.domain.remedy import Remedy, harmless, remedy
+from sidecar_enforcer.domain.remedy_snippets import (
     cloudformation_name,
-    harmless,
     hcl_string,
     map_members,
     member_kinds,
-    remedy,
     yaml_string,
 )
 from sidecar_enforcer.profiles import builtin_profiles
@@ -46,7 +44,7 @@ SENTINEL = "sentinel-app-value-7f3a"  # in the app's environment, secrets and lo
 SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:sentinel-app-secret-7f3a"
 
 # What the test expects as CloudFormation's map members (keys kept), written out here rather than
-# taken from the code under test: the brief and the CloudFormation reference name these three.
+# taken from the code under test: the CloudFormation reference names these three.
 MAPS = {"dockerLabels", "logConfiguration.options", "firelensConfiguration.options"}
 
 AWKWARD = 'a "quoted" ${var} %{ if x } $${kept} back\\slash C:\\temp ünïcødé ✓ 😀\nsecond line\ttab'

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from markdown_it import MarkdownIt
-from sidecar_enforcer.domain import run_report
+from sidecar_enforcer.domain import report_html, report_text, run_report
 
 from ._factories import report_row as _row
 
@@ -66,7 +66,7 @@ def test_no_csv_cell_begins_as_a_formula(payload: str) -> None:
     text = run_report.render(_report(rows), "csv")
 
     cells = _cells(text)
-    assert len(cells) == 3 * len(run_report.CSV_COLUMNS)  # no quote or separator started a cell
+    assert len(cells) == 3 * len(report_text.CSV_COLUMNS)  # no quote or separator started a cell
     for cell in cells:
         assert not cell.lstrip(" ").startswith(TRIGGERS), cell
 
@@ -103,7 +103,7 @@ def test_csv_cells_that_are_no_formula_are_kept_as_they_are() -> None:
 def test_an_empty_run_is_a_csv_file_of_its_header_alone() -> None:
     text = run_report.render(_report([]), "csv")
 
-    assert list(csv.reader(io.StringIO(text))) == [list(run_report.CSV_COLUMNS)]
+    assert list(csv.reader(io.StringIO(text))) == [list(report_text.CSV_COLUMNS)]
 
 
 # -- Markdown -----------------------------------------------------------------------------------------
@@ -305,7 +305,7 @@ def test_each_status_is_labelled_in_words_and_its_colour_is_one_of_a_colour_blin
     # Okabe and Ito's palette (Color Universal Design), with greys for the routine statuses
     okabe_ito = {"#000000", "#e69f00", "#56b4e9", "#009e73", "#f0e442", "#0072b2", "#d55e00", "#cc79a7"}
     greys = {"#999999", "#dddddd", "#bbbbbb"}
-    assert {c.lower() for c in run_report.COLOURS.values()} <= okabe_ito | greys
+    assert {c.lower() for c in report_html.COLOURS.values()} <= okabe_ito | greys
 
     rows = [_row("a", "FAILED"), _row("b", "COMPLIANT"), _row("c", "NONCOMPLIANT")]
     text = "".join(_page(_report(rows)).text)

@@ -12,7 +12,7 @@ import json
 import os
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,19 @@ from sidecar_enforcer.errors import AwsError, EnforcerError, InputError
 from sidecar_enforcer.models.findings import Status
 
 from .local import LOCAL_TABLE, LOCAL_TOPIC, Pipeline, UsageError, create_work_queue
-from .options import _catalog, _policy, _profile, _read_bytes, _read_json, _settings
+from .options import (
+    _account,
+    _catalog,
+    _command,
+    _policy,
+    _policy_options,
+    _profile,
+    _read_bytes,
+    _read_json,
+    _service_options,
+    _settings,
+    _state_table_option,
+)
 
 
 def _print(data: Any) -> None:
@@ -227,6 +239,14 @@ def parser() -> argparse.ArgumentParser:
         metavar="COMMAND",
         help="run sidecar-enforcer COMMAND --help for its options",
     )
+    _offline_commands(sub)
+    _service_commands(sub)
+    _other_commands(sub)
+    return top
+
+
+def _offline_commands(sub: Any) -> None:
+    """plan and report: decisions on files, no AWS."""
     p = _command(sub, "plan", "decide offline for a task definition file; print JSON", cmd_plan)
     p.add_argument("file", help="bare, DescribeTaskDefinition output, or a register request (JSON)")
     p.add_argument("--profile", help="a profile name or a profile document (default: DEFAULT_PROFILE)")
@@ -236,6 +256,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", action="append", help="only this profile (repeatable; default: all)")
     p.add_argument("--markdown", action="store_true", help="a Markdown table")
     _policy_options(p)
+
+
+def _service_commands(sub: Any) -> None:
+    """The commands that read or change services through AWS: invoke, enforce, release, local-env,
+    seed, backfill."""
     p = _command(
         sub,
         "invoke",
@@ -272,6 +297,10 @@ def parser() -> argparse.ArgumentParser:
     from .backfill import add_parser as add_backfill
 
     add_backfill(sub, _command, _policy_options, _state_table_option)
+
+
+def _other_commands(sub: Any) -> None:
+    """profiles, schema, backfill-status and demo."""
     p = _command(
         sub,
         "profiles",
@@ -293,7 +322,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--region", help="the stack's region (default: AWS_REGION or AWS_DEFAULT_REGION)")
     _state_table_option(p)
     _command(sub, "demo", "the main job against an embedded moto server on 127.0.0.1", cmd_demo)
-    return top
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -339,65 +367,6 @@ def cmd_backfill_status(args: argparse.Namespace) -> int:
         }
     )
     return 0
-
-
-def _command(
-    sub: Any, name: str, summary: str, run: Callable[[argparse.Namespace], int]
-) -> argparse.ArgumentParser:
-    """A subcommand whose one-line summary is both its entry in the list and its --help description."""
-    p: argparse.ArgumentParser = sub.add_parser(
-        name, help=summary, description=summary[:1].upper() + summary[1:] + "."
-    )
-    p.set_defaults(run=run)
-    return p
-
-
-def _service_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--cluster", required=True, help="the cluster's name or ARN")
-    p.add_argument("--service", required=True, help="the service's name or ARN")
-    p.add_argument("--region", help="the service's region (default: AWS_REGION or AWS_DEFAULT_REGION)")
-    p.add_argument(
-        "--account",
-        metavar="ID",
-        help="a member account's service, reached through its member role (default: the caller's own)",
-    )
-    p.add_argument("--role-name", metavar="NAME", help="the member role in other accounts (MEMBER_ROLE_NAME)")
-
-
-def _account(args: argparse.Namespace) -> str | None:
-    """The member account a command names (--account), checked: 12 digits."""
-    from sidecar_enforcer.domain.arns import ACCOUNT_ID
-
-    if args.account is None:
-        return None
-    if not ACCOUNT_ID.fullmatch(args.account):
-        raise UsageError(f"--account {args.account!r}: an account id is 12 digits")
-    return str(args.account)
-
-
-def _state_table_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--state-table",
-        metavar="TABLE",
-        help="the stack's DynamoDB state table (default: STATE_TABLE_NAME; output StateTableName)",
-    )
-
-
-def _policy_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--policy", metavar="FILE", help="a policy JSON file (default: from the environment)")
-    p.add_argument(
-        "--param",
-        action="append",
-        metavar="PROFILE.NAME=VALUE",
-        help="a value for one of a profile's parameters (repeatable)",
-    )
-    for flag, what in (
-        ("grow-task-size", "grow Fargate tasks too small for the sidecar"),
-        ("upgrade-drifted", "replace sidecars that differ from their profile"),
-        ("accept-equivalents", "count an OpenTelemetry/X-Ray/ADOT/Jaeger collector as compliant"),
-        ("rename-on-conflict", "add the sidecar under a free name when its name is taken"),
-    ):
-        p.add_argument(f"--{flag}", action=argparse.BooleanOptionalAction, default=None, help=what)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

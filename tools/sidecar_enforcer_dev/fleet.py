@@ -1,4 +1,6 @@
-"""A small fleet shaped like the seed procedure's, for the demo and the integration tests.
+"""A small fleet of the shapes a real one has (Fargate services opted in or not, a CODE_DEPLOY
+service, a task too small for the sidecar, a sidecar added by hand), for the demo and the
+integration tests.
 
 - ``nexus-ai-api-prod``: a Fargate API service tagged ``tracing-sidecar=jaeger``, running a
   revision without Jaeger (its container carries a secret-looking environment value, which must
@@ -70,32 +72,78 @@ def _fargate(
     return request
 
 
+# The Jaeger v1 sidecar catalog-search's team added by hand: the profile's upgrade replaces it.
+JAEGER_V1 = {
+    "name": "jaeger",
+    "image": "jaegertracing/all-in-one:1.57",
+    "essential": False,
+    "memoryReservation": 128,
+    "environment": [{"name": "COLLECTOR_OTLP_ENABLED", "value": "true"}],
+    "portMappings": [{"containerPort": 4317, "protocol": "tcp"}],
+}
+
+# Each service's tags: opted in by value, opted out by absence, and a team's own tag.
+SERVICE_TAGS = {
+    "nexus-ai-api-prod": [
+        {"key": "tracing-sidecar", "value": "jaeger"},
+        {"key": "team", "value": "ai-platform"},
+    ],
+    "billing-worker": [{"key": "team", "value": "billing"}],
+    "search-gateway": [{"key": "tracing-sidecar", "value": "required"}],
+    "payments-legacy": [{"key": "tracing-sidecar", "value": "jaeger"}],
+    "checkout-web": [{"key": "tracing-sidecar", "value": "jaeger"}],
+    "catalog-search": [{"key": "tracing-sidecar", "value": "jaeger"}],
+}
+
+
 def seed(ecs: Any, ec2: Any, account: str, jaeger: dict[str, Any]) -> Fleet:
     """Create the cluster, network and services. ``jaeger`` is the jaeger profile's container."""
+    network = _network(ec2)
+    ecs.create_cluster(clusterName=CLUSTER)
+    services: dict[str, str] = {}
+    for name, request in _definitions(account, jaeger).items():
+        arn = ecs.register_task_definition(**request)["taskDefinition"]["taskDefinitionArn"]
+        extra: dict[str, Any] = {}
+        if name == "payments-legacy":
+            extra["deploymentController"] = {"type": "CODE_DEPLOY"}
+        ecs.create_service(
+            cluster=CLUSTER,
+            serviceName=name,
+            taskDefinition=arn,
+            desiredCount=2,
+            launchType="FARGATE",
+            networkConfiguration=network,
+            tags=SERVICE_TAGS[name],
+            **extra,
+        )
+        services[name] = arn
+    return Fleet(CLUSTER, services)
+
+
+def _network(ec2: Any) -> dict[str, Any]:
+    """A VPC, a subnet and a security group for the tasks: the services' network configuration."""
     vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.42.1.0/24")["Subnet"]["SubnetId"]
     group = ec2.create_security_group(GroupName="shop-prod-tasks", Description="demo tasks", VpcId=vpc)[
         "GroupId"
     ]
-    network = {
+    return {
         "awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group], "assignPublicIp": "DISABLED"}
     }
-    ecs.create_cluster(clusterName=CLUSTER)
+
+
+def _definitions(account: str, jaeger: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each service's task definition (a register request): what the demo's events find."""
     ecr = f"{account}.dkr.ecr.us-east-1.amazonaws.com"
-    definitions = {
-        "nexus-ai-api-prod": _fargate(
-            "nexus-ai-api",
-            [
-                _container(
-                    "api",
-                    f"{ecr}/nexus-ai-api:1.8.2",
-                    log_group="/ecs/nexus-ai-api",
-                    port=8080,
-                    env={"DATABASE_PASSWORD": CANARY, "LOG_LEVEL": "info"},
-                )
-            ],
-            account,
-        ),
+    api = _container(
+        "api",
+        f"{ecr}/nexus-ai-api:1.8.2",
+        log_group="/ecs/nexus-ai-api",
+        port=8080,
+        env={"DATABASE_PASSWORD": CANARY, "LOG_LEVEL": "info"},
+    )
+    return {
+        "nexus-ai-api-prod": _fargate("nexus-ai-api", [api], account),
         "billing-worker": _fargate(
             "billing-worker",
             [_container("worker", f"{ecr}/billing-worker:3.1.0", log_group="/ecs/billing-worker", port=9000)],
@@ -135,44 +183,8 @@ def seed(ecs: Any, ec2: Any, account: str, jaeger: dict[str, Any]) -> Fleet:
             "catalog-search",
             [
                 _container("search", f"{ecr}/catalog-search:2.2.0", log_group="/ecs/catalog", port=9200),
-                {
-                    "name": "jaeger",
-                    "image": "jaegertracing/all-in-one:1.57",
-                    "essential": False,
-                    "memoryReservation": 128,
-                    "environment": [{"name": "COLLECTOR_OTLP_ENABLED", "value": "true"}],
-                    "portMappings": [{"containerPort": 4317, "protocol": "tcp"}],
-                },
+                dict(JAEGER_V1),
             ],
             account,
         ),
     }
-    service_tags = {
-        "nexus-ai-api-prod": [
-            {"key": "tracing-sidecar", "value": "jaeger"},
-            {"key": "team", "value": "ai-platform"},
-        ],
-        "billing-worker": [{"key": "team", "value": "billing"}],
-        "search-gateway": [{"key": "tracing-sidecar", "value": "required"}],
-        "payments-legacy": [{"key": "tracing-sidecar", "value": "jaeger"}],
-        "checkout-web": [{"key": "tracing-sidecar", "value": "jaeger"}],
-        "catalog-search": [{"key": "tracing-sidecar", "value": "jaeger"}],
-    }
-    services: dict[str, str] = {}
-    for name, request in definitions.items():
-        arn = ecs.register_task_definition(**request)["taskDefinition"]["taskDefinitionArn"]
-        extra: dict[str, Any] = {}
-        if name == "payments-legacy":
-            extra["deploymentController"] = {"type": "CODE_DEPLOY"}
-        ecs.create_service(
-            cluster=CLUSTER,
-            serviceName=name,
-            taskDefinition=arn,
-            desiredCount=2,
-            launchType="FARGATE",
-            networkConfiguration=network,
-            tags=service_tags[name],
-            **extra,
-        )
-        services[name] = arn
-    return Fleet(CLUSTER, services)

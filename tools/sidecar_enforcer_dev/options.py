@@ -1,12 +1,13 @@
-"""What several commands share: reading input files, the settings and the policy a command line
-asks for, and a profile by name or document."""
+"""What several commands share: their options (a subcommand, a service, the state table, the
+policy), reading input files, the settings and the policy a command line asks for, and a profile by
+name or document."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -113,3 +114,62 @@ def _settings(args: argparse.Namespace) -> Settings:
     if getattr(args, "role_name", None):
         settings = settings.model_copy(update={"member_role_name": args.role_name})
     return settings
+
+
+def _command(
+    sub: Any, name: str, summary: str, run: Callable[[argparse.Namespace], int]
+) -> argparse.ArgumentParser:
+    """A subcommand whose one-line summary is both its entry in the list and its --help description."""
+    p: argparse.ArgumentParser = sub.add_parser(
+        name, help=summary, description=summary[:1].upper() + summary[1:] + "."
+    )
+    p.set_defaults(run=run)
+    return p
+
+
+def _service_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cluster", required=True, help="the cluster's name or ARN")
+    p.add_argument("--service", required=True, help="the service's name or ARN")
+    p.add_argument("--region", help="the service's region (default: AWS_REGION or AWS_DEFAULT_REGION)")
+    p.add_argument(
+        "--account",
+        metavar="ID",
+        help="a member account's service, reached through its member role (default: the caller's own)",
+    )
+    p.add_argument("--role-name", metavar="NAME", help="the member role in other accounts (MEMBER_ROLE_NAME)")
+
+
+def _account(args: argparse.Namespace) -> str | None:
+    """The member account a command names (--account), checked: 12 digits."""
+    from sidecar_enforcer.domain.arns import ACCOUNT_ID
+
+    if args.account is None:
+        return None
+    if not ACCOUNT_ID.fullmatch(args.account):
+        raise UsageError(f"--account {args.account!r}: an account id is 12 digits")
+    return str(args.account)
+
+
+def _state_table_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--state-table",
+        metavar="TABLE",
+        help="the stack's DynamoDB state table (default: STATE_TABLE_NAME; output StateTableName)",
+    )
+
+
+def _policy_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--policy", metavar="FILE", help="a policy JSON file (default: from the environment)")
+    p.add_argument(
+        "--param",
+        action="append",
+        metavar="PROFILE.NAME=VALUE",
+        help="a value for one of a profile's parameters (repeatable)",
+    )
+    for flag, what in (
+        ("grow-task-size", "grow Fargate tasks too small for the sidecar"),
+        ("upgrade-drifted", "replace sidecars that differ from their profile"),
+        ("accept-equivalents", "count an OpenTelemetry/X-Ray/ADOT/Jaeger collector as compliant"),
+        ("rename-on-conflict", "add the sidecar under a free name when its name is taken"),
+    ):
+        p.add_argument(f"--{flag}", action=argparse.BooleanOptionalAction, default=None, help=what)

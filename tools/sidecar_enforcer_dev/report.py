@@ -10,7 +10,7 @@ from sidecar_enforcer.domain.invariants import violations
 from sidecar_enforcer.domain.plan import plan
 from sidecar_enforcer.domain.policy import Policy
 from sidecar_enforcer.domain.profile import Profile
-from sidecar_enforcer.domain.run_report import md_text
+from sidecar_enforcer.domain.report_text import md_text
 from sidecar_enforcer.domain.taskdef import load_document
 from sidecar_enforcer.errors import InputError
 

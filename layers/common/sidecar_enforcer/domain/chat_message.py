@@ -57,58 +57,9 @@ def _list(title: str, items: list[str], limit: int) -> str:
 
 def render(notice: Notice, message_id: str | None = None) -> dict[str, Any]:
     """The custom notification of one status (``message_id``: the SNS message's id, as ``id``)."""
-    parts = [" · ".join(f"*{label}*: {_md(value)}" for label, value in notice.facts)]
-    if notice.revision:
-        source, new = notice.revision
-        parts.append(f"*Revision*: `{_md(source)}` → `{_md(new)}`" if new else f"*Revision*: `{_md(source)}`")
-    if notice.task_size:
-        parts.append(f"*Task size*: {_md(notice.task_size[0])} → {_md(notice.task_size[1])}")
-    for title, items in (
-        ("Reasons", notice.reasons),
-        ("Reverted by", notice.reverted_by),
-        ("Warnings", notice.warnings),
-        ("Changes", notice.changes),
-    ):
-        if items:
-            parts.append(_list(title, items, 900))
-    if notice.links:
-        # Bare URLs: Slack and Teams both make them links (their link markups differ).
-        parts.append("\n".join(f"{link.label}: {link.url}" for link in notice.links))
-    links = parts.pop() if notice.links else ""
-    description = cut("\n".join(part for part in parts if part), DESCRIPTION_CHARS - len(links) - 1)
-    if links:
-        description = f"{description}\n{links}"
-
-    next_steps = [notice.next_step]
-    if notice.release_command:  # one line in a code span: pasted as it is
-        release = f"Release: `{_md(notice.release_command)}`"
-        if notice.release_tag:
-            release += f" or tag the service `{_md(notice.release_tag)}`"
-        next_steps.append(release)
-    elif notice.release:
-        release = _md(notice.release)  # its own code spans kept, not nested in another
-        next_steps.append(f"Release: {release}" if "`" in release else f"Release: `{release}`")
-    next_steps += [_md(step) for step in notice.remedy_steps]
-    if notice.remedy_snippet:
-        next_steps.append(REMEDY_POINTER)
-    keywords = [
-        value
-        for value in (notice.status, notice.cluster, notice.service or notice.family, notice.region)
-        if value
-    ]
-    context = {
-        key: value
-        for key, value in (
-            ("status", notice.status),
-            ("account", notice.account),
-            ("region", notice.region),
-            ("cluster", notice.cluster),
-            ("service", notice.service),
-            ("family", notice.family),
-            ("eventId", notice.event_id),
-        )
-        if value
-    }
+    description = _description(notice)
+    next_steps = _next_steps(notice)
+    keywords, context = _keywords(notice), _context(notice)
     notification: dict[str, Any] = {
         "version": VERSION,
         "source": SOURCE,
@@ -130,3 +81,71 @@ def render(notice: Notice, message_id: str | None = None) -> dict[str, Any]:
     if message_id:
         notification["id"] = message_id
     return notification
+
+
+def _description(notice: Notice) -> str:
+    """The facts, the revision and task size, the lists, then the links (kept whole: the rest is cut
+    to leave them room)."""
+    parts = [" · ".join(f"*{label}*: {_md(value)}" for label, value in notice.facts)]
+    if notice.revision:
+        source, new = notice.revision
+        parts.append(f"*Revision*: `{_md(source)}` → `{_md(new)}`" if new else f"*Revision*: `{_md(source)}`")
+    if notice.task_size:
+        parts.append(f"*Task size*: {_md(notice.task_size[0])} → {_md(notice.task_size[1])}")
+    for title, items in (
+        ("Reasons", notice.reasons),
+        ("Reverted by", notice.reverted_by),
+        ("Warnings", notice.warnings),
+        ("Changes", notice.changes),
+    ):
+        if items:
+            parts.append(_list(title, items, 900))
+    if notice.links:
+        # Bare URLs: Slack and Teams both make them links (their link markups differ).
+        parts.append("\n".join(f"{link.label}: {link.url}" for link in notice.links))
+    links = parts.pop() if notice.links else ""
+    description = cut("\n".join(part for part in parts if part), DESCRIPTION_CHARS - len(links) - 1)
+    if links:
+        description = f"{description}\n{links}"
+    return description
+
+
+def _next_steps(notice: Notice) -> list[str]:
+    """What a person does next: the notice's step, how to release, the remedy's steps."""
+    next_steps = [notice.next_step]
+    if notice.release_command:  # one line in a code span: pasted as it is
+        release = f"Release: `{_md(notice.release_command)}`"
+        if notice.release_tag:
+            release += f" or tag the service `{_md(notice.release_tag)}`"
+        next_steps.append(release)
+    elif notice.release:
+        release = _md(notice.release)  # its own code spans kept, not nested in another
+        next_steps.append(f"Release: {release}" if "`" in release else f"Release: `{release}`")
+    next_steps += [_md(step) for step in notice.remedy_steps]
+    if notice.remedy_snippet:
+        next_steps.append(REMEDY_POINTER)
+    return next_steps
+
+
+def _keywords(notice: Notice) -> list[str]:
+    return [
+        value
+        for value in (notice.status, notice.cluster, notice.service or notice.family, notice.region)
+        if value
+    ]
+
+
+def _context(notice: Notice) -> dict[str, str]:
+    return {
+        key: value
+        for key, value in (
+            ("status", notice.status),
+            ("account", notice.account),
+            ("region", notice.region),
+            ("cluster", notice.cluster),
+            ("service", notice.service),
+            ("family", notice.family),
+            ("eventId", notice.event_id),
+        )
+        if value
+    }

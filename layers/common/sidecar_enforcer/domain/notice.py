@@ -187,6 +187,35 @@ def read_digest(message: dict[str, Any]) -> Notice:
         ("Services", str(message.get("services", "?"))),
     ]
     facts += [(str(status), str(count)) for status, count in totals.items()]
+    return Notice(
+        status="BACKFILL",
+        severity=severity,
+        emoji=EMOJI[severity],
+        target=f"run {run}: {message.get('services', '?')} services, {attention} to look at",
+        facts=[(label, value) for label, value in facts if value],
+        revision=None,
+        task_size=None,
+        reasons=_digest_reasons(message, worst, attention),
+        changes=[],
+        warnings=[],
+        reverted_by=[],
+        release=None,
+        next_step="Read the report: it lists every service with its reasons." if attention else "Nothing.",
+        links=_report_links(message),
+        remedy_steps=[],
+        remedy_snippet=None,
+        account=None,
+        region=None,
+        cluster=None,
+        service=None,
+        family=f"backfill {run}",
+        event_id=None,
+    )
+
+
+def _digest_reasons(message: dict[str, Any], worst: list[dict[str, Any]], attention: Any) -> list[str]:
+    """Why the run was stopped, if it was; the worst services, each with its first reason; and how
+    many more the report lists."""
     reasons = []
     for w in worst:
         where = "/".join(p for p in (_text(w.get("cluster")), _text(w.get("service"))) if p) or "-"
@@ -199,6 +228,11 @@ def read_digest(message: dict[str, Any]) -> Notice:
         reasons.append(f"...and {attention - len(worst)} more in the report")
     if _text(message.get("stopped")):
         reasons.insert(0, f"stopped: {message['stopped']}")
+    return reasons
+
+
+def _report_links(message: dict[str, Any]) -> list[Link]:
+    """A console link to each of the run's report files kept in S3."""
     links = []
     found_report = message.get("report")
     report: dict[str, Any] = found_report if isinstance(found_report, dict) else {}
@@ -209,30 +243,7 @@ def read_digest(message: dict[str, Any]) -> Notice:
             links.append(
                 Link(f"Report ({kind})", f"https://s3.console.aws.amazon.com/s3/object/{bucket}?prefix={key}")
             )
-    return Notice(
-        status="BACKFILL",
-        severity=severity,
-        emoji=EMOJI[severity],
-        target=f"run {run}: {message.get('services', '?')} services, {attention} to look at",
-        facts=[(label, value) for label, value in facts if value],
-        revision=None,
-        task_size=None,
-        reasons=reasons,
-        changes=[],
-        warnings=[],
-        reverted_by=[],
-        release=None,
-        next_step="Read the report: it lists every service with its reasons." if attention else "Nothing.",
-        links=links,
-        remedy_steps=[],
-        remedy_snippet=None,
-        account=None,
-        region=None,
-        cluster=None,
-        service=None,
-        family=f"backfill {run}",
-        event_id=None,
-    )
+    return links
 
 
 def read(message: dict[str, Any]) -> Notice:
@@ -247,23 +258,6 @@ def read(message: dict[str, Any]) -> Notice:
     family = _text(message.get("family"))
     target = f"{cluster}/{service}" if cluster and service else service or family or "event"
 
-    profile = _text(message.get("profile"))
-    version = _text(message.get("profileVersion"))
-    facts = [
-        ("Service", service),
-        ("Cluster", cluster),
-        ("Task definition family", family if not service else None),
-        ("Account", account),
-        ("Region", region),
-        ("Profile", f"{profile} {version}" if profile and version else profile),
-        ("Mode", _text(message.get("mode"))),
-        ("Trigger", _text(message.get("trigger"))),
-        ("Deployment", _text(message.get("deploymentId"))),
-    ]
-    source, new = message.get("sourceTaskDefinitionArn"), message.get("newTaskDefinitionArn")
-    revision = None
-    if _text(source) or _text(new):
-        revision = (short_revision(_text(source)) or "?", short_revision(_text(new)))
     old_size, new_size = _text(message.get("oldTaskSize")), _text(message.get("newTaskSize"))
 
     release = _text(message.get("release"))
@@ -272,26 +266,14 @@ def read(message: dict[str, Any]) -> Notice:
     containers = [c for c in remedy.get("containerDefinitions") or [] if isinstance(c, dict)]
     snippet = json.dumps(containers, indent=2, sort_keys=True, ensure_ascii=False) if containers else None
 
-    links = [
-        link
-        for link in (
-            service_link(region, cluster, service),
-            logs_link(region, cluster, service, _awslogs_group(remedy), family),
-            cloudtrail_link(
-                region,
-                _text(message.get("cloudTrailEventId")),
-                (service or family) if _is_api_call(message) else None,
-            ),
-        )
-        if link is not None
-    ]
+    facts = _facts(message, account, region, cluster, service, family)
     return Notice(
         status=status,
         severity=severity,
         emoji=EMOJI[severity] if known else UNKNOWN_EMOJI,
         target=target,
         facts=[(label, value) for label, value in facts if value],
-        revision=revision,
+        revision=_revision(message),
         task_size=(old_size or "?", new_size or "?") if old_size or new_size else None,
         reasons=_texts(message.get("reasons")),
         changes=_texts(message.get("changes")),
@@ -299,7 +281,7 @@ def read(message: dict[str, Any]) -> Notice:
         reverted_by=_texts(message.get("revertedBy")),
         release=release,
         next_step=_next_step(known, _text(message.get("trigger"))),
-        links=links,
+        links=_links(message, remedy, region, cluster, service, family),
         remedy_steps=_texts(remedy.get("steps")),
         remedy_snippet=snippet,
         account=account,
@@ -314,6 +296,62 @@ def read(message: dict[str, Any]) -> Notice:
         else None,
         release_tag=tag.group(1) if release and (tag := RELEASE_TAG.search(release)) else None,
     )
+
+
+def _facts(
+    message: dict[str, Any],
+    account: str | None,
+    region: str | None,
+    cluster: str | None,
+    service: str | None,
+    family: str | None,
+) -> list[tuple[str, str | None]]:
+    """The status's facts by label, in the order a person reads them; empty ones left for the caller."""
+    profile = _text(message.get("profile"))
+    version = _text(message.get("profileVersion"))
+    return [
+        ("Service", service),
+        ("Cluster", cluster),
+        ("Task definition family", family if not service else None),
+        ("Account", account),
+        ("Region", region),
+        ("Profile", f"{profile} {version}" if profile and version else profile),
+        ("Mode", _text(message.get("mode"))),
+        ("Trigger", _text(message.get("trigger"))),
+        ("Deployment", _text(message.get("deploymentId"))),
+    ]
+
+
+def _links(
+    message: dict[str, Any],
+    remedy: dict[str, Any],
+    region: str | None,
+    cluster: str | None,
+    service: str | None,
+    family: str | None,
+) -> list[Link]:
+    """The console's pages for this status: the service, its logs, the CloudTrail record."""
+    return [
+        link
+        for link in (
+            service_link(region, cluster, service),
+            logs_link(region, cluster, service, _awslogs_group(remedy), family),
+            cloudtrail_link(
+                region,
+                _text(message.get("cloudTrailEventId")),
+                (service or family) if _is_api_call(message) else None,
+            ),
+        )
+        if link is not None
+    ]
+
+
+def _revision(message: dict[str, Any]) -> tuple[str, str | None] | None:
+    """The source and new revisions in short form (family:revision), when the status names one."""
+    source, new = message.get("sourceTaskDefinitionArn"), message.get("newTaskDefinitionArn")
+    if _text(source) or _text(new):
+        return (short_revision(_text(source)) or "?", short_revision(_text(new)))
+    return None
 
 
 def _next_step(known: Status | None, trigger: str | None) -> str:

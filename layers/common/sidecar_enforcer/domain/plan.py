@@ -41,7 +41,7 @@ from .app_wiring import (
     app_containers,
     wire_apps,
 )
-from .arns import ROLES_STAY_HOME, Arn, foreign_role, parse_arn
+from .arns import parse_arn
 from .markers import (
     MARKER_KEYS,
     MARKER_MANAGED_BY,
@@ -61,6 +61,7 @@ from .refusals import neighbour_refusals, network_mode, platform_refusals
 from .request import resize_change, tag, with_sidecar
 from .sidecar import EQUIVALENTS, IMAGE_BOUND, drift, equivalents, find_sidecar, free_name, name_sidecar
 from .sidecar import owned_name as _owned_name
+from .task_role import TaskRole, task_role
 from .task_size import fit_size
 from .taskdef import to_register_request
 
@@ -170,7 +171,7 @@ def plan(
     profile, exposure_problems = exposure.placed(profile, policy, mode)
     values, parameter_problems = profile.resolve(policy.parameters.get(profile.name, {}))
     parameter_problems += exposure_problems
-    role = _task_role(request, profile, values, parse_arn(source_arn))
+    role = task_role(request, profile, values, parse_arn(source_arn))
     containers = request["containerDefinitions"]
     state = _sidecar_state(containers, profile, policy, values, parameter_problems, role)
     if isinstance(state, Plan):
@@ -197,28 +198,19 @@ def plan(
 
 
 @dataclass(frozen=True)
-class _TaskRole:
-    """The task's role, what the profile's sidecar needs of it, and what a person should know when
-    the task has none."""
-
-    arn: str | None
-    needs: list[tuple[str, str]]
-    warnings: list[str]
-
-    def decided(self, decision: Decision, profile: Profile, reasons: list[str]) -> Plan:
-        """A plan that sends nothing, reporting the role."""
-        return Plan(
-            decision, profile, reasons, task_role_arn=self.arn, permissions=self.needs, warnings=self.warnings
-        )
-
-
-@dataclass(frozen=True)
 class _SidecarState:
     """What the request is to do with the profile's sidecar, and the reasons found so far."""
 
     index: int | None  # the present sidecar's, when it is replaced in place
     upgrade: str | None  # its name then; None: the request adds the sidecar
     reasons: list[str]
+
+
+def _decided(role: TaskRole, decision: Decision, profile: Profile, reasons: list[str]) -> Plan:
+    """A plan that sends nothing, reporting the task role."""
+    return Plan(
+        decision, profile, reasons, task_role_arn=role.arn, permissions=role.needs, warnings=role.warnings
+    )
 
 
 def _unplannable(request: dict[str, Any], profile: Profile, policy: Policy) -> Plan | None:
@@ -238,49 +230,13 @@ def _unplannable(request: dict[str, Any], profile: Profile, policy: Policy) -> P
     return None
 
 
-def _task_role(
-    request: dict[str, Any], profile: Profile, values: dict[str, str], source: Arn | None
-) -> _TaskRole:
-    """The permissions the sidecar needs of the task role, and what a person should know: no task
-    role, or a role of another account or partition than the task definition's (``source``), which
-    the enforcer neither simulates nor assumes there."""
-    role = request.get("taskRoleArn") if isinstance(request.get("taskRoleArn"), str) else None
-    warnings = []
-    foreign_task_role = False
-    for member, what in (("taskRoleArn", "task role"), ("executionRoleArn", "execution role")):
-        named = request.get(member)
-        why = (
-            foreign_role(named, source.partition, source.account)
-            if source and isinstance(named, str)
-            else None
-        )
-        if why is None:
-            continue
-        unchecked = ""
-        if member == "taskRoleArn" and profile.task_role_permissions:
-            foreign_task_role = True
-            unchecked = f"; what the {profile.name} sidecar needs of it is not checked"
-        warnings.append(f"{what} {named} {why}: {ROLES_STAY_HOME}{unchecked}")
-    checked = role and not foreign_task_role
-    needs = (
-        [(p.action, profile.resources(p, values)) for p in profile.task_role_permissions] if checked else []
-    )
-    if profile.task_role_permissions and not role:
-        actions = ", ".join(sorted({p.action for p in profile.task_role_permissions}))
-        warnings.append(
-            f"the task has no taskRoleArn: the {profile.name} sidecar cannot call AWS; "
-            f"give the task a role allowing {actions}"
-        )
-    return _TaskRole(role, needs, warnings)
-
-
 def _sidecar_state(
     containers: list[dict[str, Any]],
     profile: Profile,
     policy: Policy,
     values: dict[str, str],
     parameter_problems: list[str],
-    role: _TaskRole,
+    role: TaskRole,
 ) -> Plan | _SidecarState:
     """The decision when the present sidecar settles it: it runs as its profile says (COMPLIANT), or
     it drifted and is not the enforcer's to replace (DRIFTED); else the sidecar to replace in place."""
@@ -291,14 +247,15 @@ def _sidecar_state(
     differences = drift(present, profile, values)
     if not differences:
         why = f"container '{present.get('name')}' runs {profile.image} as {profile.label} says"
-        return role.decided(Decision.COMPLIANT, profile, [why, *parameter_problems])
+        return _decided(role, Decision.COMPLIANT, profile, [why, *parameter_problems])
     if not policy.upgrade_drifted:
-        return role.decided(
-            Decision.DRIFTED, profile, [*differences, "the policy does not upgrade drifted sidecars"]
+        return _decided(
+            role, Decision.DRIFTED, profile, [*differences, "the policy does not upgrade drifted sidecars"]
         )
     name = str(present.get("name"))
     if not _owned_name(name, profile):
-        return role.decided(
+        return _decided(
+            role,
             Decision.DRIFTED,
             profile,
             [
@@ -380,7 +337,7 @@ def _refuse_unsendable(
 
 def _planned(
     profile: Profile,
-    role: _TaskRole,
+    role: TaskRole,
     state: _SidecarState,
     result: dict[str, Any],
     changes: list[str],

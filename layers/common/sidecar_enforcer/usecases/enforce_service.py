@@ -213,26 +213,15 @@ class EnforceService:
         carries the remedy for the revision the service runs."""
         verdict = decide(facts)
         scope = chosen.scope
-        # A plan the memo remembered has no revision to say what to add to: only a fleet run uses
-        # the memo, and the remedy is for the revision an event found.
-        remedy = (
-            remedy_fields(
-                verdict.status,
-                source.document.task_definition,
-                facts.plan,
-                self._settings.policy,
-                shipped=chosen.shipped,
-            )
-            if source.document is not None
-            else {}
-        )
-        service = facts.service
+        remedy = self._remedy(verdict.status, source, facts, chosen)
         if verdict.released:
             released = scope.finding(Status.RELEASED, **where, reasons=[verdict.released])
             self._report(released)
         if verdict.record is not None:
             decided = verdict.record
-            self._ledger.update_service(service.arn, lambda r: dataclasses.replace(decided, lease=r.lease))
+            self._ledger.update_service(
+                facts.service.arn, lambda r: dataclasses.replace(decided, lease=r.lease)
+            )
         if verdict.status is Status.QUARANTINED:
             return scope.finding(
                 verdict.status, **where, reasons=list(verdict.reasons), release=verdict.release
@@ -270,6 +259,16 @@ class EnforceService:
                 **remedy,
             )
         return self._remediate(ecs, source, facts, verdict, scope, fields)
+
+    def _remedy(self, status: Status, source: Source, facts: ServiceFacts, chosen: Chosen) -> dict[str, Any]:
+        """What a person adds by hand, for a status that asks for it. A plan the memo remembered has
+        no revision to say what to add to: only a fleet run uses the memo, and the remedy is for the
+        revision an event found."""
+        if source.document is None:
+            return {}
+        return remedy_fields(
+            status, source.document.task_definition, facts.plan, self._settings.policy, shipped=chosen.shipped
+        )
 
     def _remediate(
         self,
