@@ -24,25 +24,19 @@ it is (the phase, and in a wave how many of its services ended).
 
 from __future__ import annotations
 
-import logging
 import os
 import secrets
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from sidecar_enforcer.adapters.aws import Clients
 from sidecar_enforcer.config import Settings
+from sidecar_enforcer.handler import Handler
 from sidecar_enforcer.models.backfill import ORGANIZATION, BackfillRequest, parse_request
 from sidecar_enforcer.usecases.runs import RunRequest
 from sidecar_enforcer.wiring import build_run_starter
 
-logger = Logger()
-copy_config_to_registered_loggers(source_logger=logger, include={"sidecar_enforcer"})
-logging.getLogger("aws_lambda_powertools.tracing.tracer").setLevel(logging.CRITICAL)
+handler = Handler(Settings.from_env)
 
 # The adapters whose calls this function makes (template.yaml grants exactly their PERMISSIONS:
 # tests/unit/test_permissions.py). "member": sts:AssumeRole on the member role of other accounts.
@@ -52,25 +46,15 @@ ADAPTERS = ("dynamodb", "identity", "member", "organizations", "s3", "sns", "sqs
 MEMBER_ADAPTERS = ("survey",)
 
 
-@cache
-def settings() -> Settings:
-    return Settings.from_env()
-
-
-@cache
-def clients() -> Clients:
-    return Clients()
-
-
-@logger.inject_lambda_context(log_event=True)
+@handler.logger.inject_lambda_context(log_event=True)
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     return start(event)
 
 
 def start(event: Any) -> dict[str, Any]:
     scheduled = is_scheduled(event)
-    request = reconciliation(settings()) if scheduled else parse_request(event)
-    starter, organization = build_run_starter(settings(), clients())
+    request = reconciliation(handler.settings()) if scheduled else parse_request(event)
+    starter, organization = build_run_starter(handler.settings(), handler.clients())
     prefix = "rc" if scheduled else "bf"
     run = RunRequest(
         run_id=request.run_id or f"{prefix}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}",
@@ -82,7 +66,7 @@ def start(event: Any) -> dict[str, Any]:
         reconcile=scheduled,
     )
     answer = starter(run)
-    logger.info("backfill run %s started: %d service(s) queued", run.run_id, answer["queued"])
+    handler.logger.info("backfill run %s started: %d service(s) queued", run.run_id, answer["queued"])
     return answer
 
 
@@ -114,6 +98,6 @@ def places(request: BackfillRequest, organization: Any) -> tuple[tuple[str, str]
     else:
         from sidecar_enforcer.adapters.identity import caller_identity
 
-        accounts = [caller_identity(clients().client("sts")).account]
+        accounts = [caller_identity(handler.clients().client("sts")).account]
     regions = request.regions or [os.environ.get("AWS_REGION", "us-east-1")]
     return tuple((a, r) for a in accounts for r in regions)

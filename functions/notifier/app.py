@@ -15,27 +15,19 @@ demo call it as the Lambda does.
 
 from __future__ import annotations
 
-import logging
 import time
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
-from sidecar_enforcer.adapters.aws import USER_AGENT, Clients
+from sidecar_enforcer.adapters.aws import USER_AGENT
 from sidecar_enforcer.adapters.notifier_queues import DELIVERED
 from sidecar_enforcer.config import NotifierSettings
+from sidecar_enforcer.handler import Handler
 from sidecar_enforcer.usecases.notify import BatchResult, NotifyBatch, Record
-from sidecar_enforcer.wiring import build_notifier, traced
-
-logger = Logger()
-metrics = Metrics()
-copy_config_to_registered_loggers(source_logger=logger, include={"sidecar_enforcer"})
-# See functions/router/app.py: the handler's own errors are logged once, on one line.
-logging.getLogger("aws_lambda_powertools.tracing.tracer").setLevel(logging.CRITICAL)
+from sidecar_enforcer.wiring import build_notifier
 
 # The adapters (sidecar_enforcer.adapters.<name>) whose calls this function makes: the webhook's
 # secret, Slack (no AWS call), SNS (the chat topic), SQS (records to the dead-letter queue) and the
@@ -43,11 +35,6 @@ logging.getLogger("aws_lambda_powertools.tracing.tracer").setLevel(logging.CRITI
 # grants NotifierFunction exactly their PERMISSIONS (tests/unit/test_permissions.py); the queue
 # poller's own permissions come with the event source.
 ADAPTERS = ("secretsmanager", "slack", "sns", "sqs", "notifier_queues")
-
-
-@cache
-def settings() -> NotifierSettings:
-    return NotifierSettings.from_env()
 
 
 # The AWS calls stay within the invocation's time too: the chat topic's publish (and the webhook's
@@ -63,15 +50,12 @@ AWS_CONFIG = Config(
     read_timeout=5,
 )
 
-
-@cache
-def clients() -> Clients:
-    return Clients(config=AWS_CONFIG)
+handler = Handler(NotifierSettings.from_env, aws_config=AWS_CONFIG)
 
 
 @cache
 def parts() -> NotifyBatch:
-    return build_notifier(settings(), clients())
+    return build_notifier(handler.settings(), handler.clients())
 
 
 class InvocationDeadline:
@@ -87,9 +71,7 @@ class InvocationDeadline:
         time.sleep(seconds)
 
 
-@metrics.log_metrics
-@traced
-@logger.inject_lambda_context(log_event=False)
+@handler.instrumented()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = process(event.get("Records") or [], context)
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in result.failures]}
@@ -105,7 +87,7 @@ def process(records: list[dict[str, Any]], context: Any) -> BatchResult:
         ("MalformedNotifications", len(result.malformed)),
     ):
         if count:
-            metrics.add_metric(name=name, unit=MetricUnit.Count, value=count)
+            handler.metrics.add_metric(name=name, unit=MetricUnit.Count, value=count)
     return result
 
 

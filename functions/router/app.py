@@ -20,16 +20,12 @@ exactly-once through the source revision's record).
 
 from __future__ import annotations
 
-import logging
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from sidecar_enforcer.adapters.aws import Clients
 from sidecar_enforcer.adapters.sqs import WorkQueue
 from sidecar_enforcer.config import Settings
 from sidecar_enforcer.domain.status import metric_name
@@ -41,18 +37,13 @@ from sidecar_enforcer.errors import (
     MisconfiguredError,
 )
 from sidecar_enforcer.gate import Gate
+from sidecar_enforcer.handler import Handler
 from sidecar_enforcer.models.events import SCHEDULED, Trigger, parse_trigger
 from sidecar_enforcer.models.findings import Finding, Status
 from sidecar_enforcer.models.work import items_of
-from sidecar_enforcer.wiring import build_gate, build_work_queue, publish_fault, traced
+from sidecar_enforcer.wiring import build_gate, build_work_queue
 
-logger = Logger()
-metrics = Metrics()
-copy_config_to_registered_loggers(source_logger=logger, include={"sidecar_enforcer"})
-# The tracer logs every exception the handler raises with its traceback, tracing on or off. The
-# handler's own errors are logged once, on one line, before they are raised (and Lambda records the
-# failed invocation itself), so that second, multi-line copy is left out.
-logging.getLogger("aws_lambda_powertools.tracing.tracer").setLevel(logging.CRITICAL)
+handler = Handler(Settings.from_env)
 
 # The adapters (sidecar_enforcer.adapters.<name>) whose calls this function makes: the state table
 # (a deployment's record, the outbox, the backfill runs), the caller identity (the loop guard), SNS
@@ -65,37 +56,25 @@ ADAPTERS = ("dynamodb", "identity", "org_units", "s3", "sns", "sqs", "switches")
 
 
 @cache
-def settings() -> Settings:
-    return Settings.from_env()
-
-
-@cache
-def clients() -> Clients:
-    return Clients()
-
-
-@cache
 def gate() -> Gate:
-    return build_gate(settings(), clients())
+    return build_gate(handler.settings(), handler.clients())
 
 
 @cache
 def work_queue() -> WorkQueue:
-    queue = build_work_queue(settings(), clients())
+    queue = build_work_queue(handler.settings(), handler.clients())
     if queue is None:
         raise ConfigurationError("WORK_QUEUE_URL: not set: the router has no work queue to fill")
     return queue
 
 
-@metrics.log_metrics
-@traced
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, log_event=False)
+@handler.instrumented(correlation_id_path=correlation_paths.EVENT_BRIDGE)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         trigger = parse_trigger(event)
     except MalformedEventError as exc:
-        logger.error("malformed event: %s", exc)
-        metrics.add_metric(name="MalformedEvents", unit=MetricUnit.Count, value=1)
+        handler.logger.error("malformed event: %s", exc)
+        handler.metrics.add_metric(name="MalformedEvents", unit=MetricUnit.Count, value=1)
         raise
     try:
         if trigger.name == SCHEDULED:  # the outbox, the open runs: no item, nothing per service
@@ -115,33 +94,21 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         raise fault(trigger, f"configuration fault: {exc}", configuration=True) from None
     except AwsError as exc:
         raise fault(trigger, f"event not queued: {exc}") from None
-    metrics.add_metric(name="Queued", unit=MetricUnit.Count, value=queued)
+    handler.metrics.add_metric(name="Queued", unit=MetricUnit.Count, value=queued)
     return result_of(trigger, [], context.aws_request_id, queued=queued)
 
 
 def fault(trigger: Trigger, reason: str, *, configuration: bool = False) -> EnforcementFailedError:
-    """A configuration fault (invalid settings, a state table or queue that does not exist or may not
-    be used) or a queue that refused the items: one log line and a FAILED status, then the event is
-    retried and finally dead-lettered as it came."""
-    if configuration:
-        metrics.add_metric(name="ConfigurationFaults", unit=MetricUnit.Count, value=1)
-    logger.error("%s", reason)
-    finding = Finding(
-        status=Status.FAILED,
-        account=trigger.account,
-        region=trigger.region,
-        trigger=trigger.name,
-        event_id=trigger.event_id,
-        reasons=[reason],
-    )
-    publish_fault(finding)
-    return EnforcementFailedError(reason)
+    """A configuration fault or a queue that refused the items: logged once, on one line, and
+    published FAILED (``Handler.fault``); the event is retried, then dead-lettered as it came."""
+    handler.logger.error("%s", reason)
+    return handler.fault(trigger, reason, configuration=configuration)
 
 
 def result_of(trigger: Trigger, findings: list[Finding], request_id: str, queued: int = 0) -> dict[str, Any]:
     """Metrics per status, then the result; a FAILED finding raises, so Lambda retries the event."""
     for finding in findings:
-        metrics.add_metric(name=metric_name(finding.status), unit=MetricUnit.Count, value=1)
+        handler.metrics.add_metric(name=metric_name(finding.status), unit=MetricUnit.Count, value=1)
     failed = [f for f in findings if f.status is Status.FAILED]
     if failed:
         raise EnforcementFailedError(

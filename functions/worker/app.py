@@ -19,37 +19,29 @@ the local pipeline (``sidecar-enforcer invoke``, the demo, the tests) both call 
 
 from __future__ import annotations
 
-import logging
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from sidecar_enforcer.adapters.aws import Clients
 from sidecar_enforcer.config import Settings
 from sidecar_enforcer.domain.status import PER_ACCOUNT, metric_name
 from sidecar_enforcer.errors import (
     AwsError,
     ConfigurationError,
-    EnforcementFailedError,
     EnforcerError,
     MalformedEventError,
     NotFoundError,
 )
-from sidecar_enforcer.models.events import ClusterTarget, Trigger
+from sidecar_enforcer.handler import Handler
+from sidecar_enforcer.models.events import ClusterTarget
 from sidecar_enforcer.models.findings import Finding, Status
 from sidecar_enforcer.models.work import WorkItem, parse_item
 from sidecar_enforcer.service import Enforcer
-from sidecar_enforcer.wiring import build_enforcer, publish_fault, traced
+from sidecar_enforcer.wiring import build_enforcer
 
-logger = Logger()
-metrics = Metrics()
+handler = Handler(Settings.from_env)
 per_account = EphemeralMetrics()  # its own metric set: see count
-copy_config_to_registered_loggers(source_logger=logger, include={"sidecar_enforcer"})
-# See functions/router/app.py: the handler's own errors are logged once, on one line.
-logging.getLogger("aws_lambda_powertools.tracing.tracer").setLevel(logging.CRITICAL)
 
 # The adapters (sidecar_enforcer.adapters.<name>) whose calls this function makes: all of them.
 # template.yaml grants WorkerFunction exactly their PERMISSIONS (tests/unit/test_permissions.py);
@@ -76,23 +68,11 @@ KEPT_BACK = "an earlier item of its message group failed: kept back to keep the 
 
 
 @cache
-def settings() -> Settings:
-    return Settings.from_env()
-
-
-@cache
-def clients() -> Clients:
-    return Clients()
-
-
-@cache
 def enforcer() -> Enforcer:
-    return build_enforcer(settings(), clients())
+    return build_enforcer(handler.settings(), handler.clients())
 
 
-@metrics.log_metrics
-@traced
-@logger.inject_lambda_context(log_event=False)
+@handler.instrumented()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     _, failures = process(event.get("Records") or [])
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failures]}
@@ -123,8 +103,8 @@ def process(records: list[dict[str, Any]]) -> tuple[list[Finding], dict[str, str
         except Exception as exc:  # any failure fails the record, never the whole batch
             reason = str(exc) if isinstance(exc, EnforcerError) else f"{type(exc).__name__}: {exc}"
             if isinstance(exc, MalformedEventError):
-                metrics.add_metric(name="MalformedItems", unit=MetricUnit.Count, value=1)
-            logger.error("work item %s failed: %s", message_id, reason)
+                handler.metrics.add_metric(name="MalformedItems", unit=MetricUnit.Count, value=1)
+            handler.logger.error("work item %s failed: %s", message_id, reason)
             failures[message_id] = reason
             held.add(group)
             continue
@@ -145,7 +125,7 @@ def count(finding: Finding) -> None:
     and one batch may hold several accounts. Like every metric it honours POWERTOOLS_METRICS_DISABLED
     (``sidecar-enforcer invoke`` keeps stdout for its result)."""
     name = metric_name(finding.status)
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    handler.metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
     if finding.status in PER_ACCOUNT and finding.account:
         per_account.add_dimension(name="account", value=finding.account)
         per_account.add_metric(name=name, unit=MetricUnit.Count, value=1)
@@ -160,7 +140,9 @@ def work(item: WorkItem) -> list[Finding]:
             return fan_out(item, item.target)
         return enforcer().handle(item.trigger, run=item.run)  # a backfill run's: kept in the run
     except ConfigurationError as exc:
-        raise fault(item.trigger, f"configuration fault: {exc}", configuration=True) from None
+        cluster = item.target.cluster if isinstance(item.target, ClusterTarget) else None
+        reason = f"configuration fault: {exc}"
+        raise handler.fault(item.trigger, reason, configuration=True, cluster=cluster) from None
 
 
 def fan_out(item: WorkItem, target: ClusterTarget) -> list[Finding]:
@@ -173,28 +155,10 @@ def fan_out(item: WorkItem, target: ClusterTarget) -> list[Finding]:
     except NotFoundError:
         return enforcer().handle(item.trigger)
     except AwsError as exc:
-        raise fault(item.trigger, f"the services of cluster {target.cluster} not queued: {exc}") from None
+        reason = f"the services of cluster {target.cluster} not queued: {exc}"
+        raise handler.fault(item.trigger, reason, cluster=target.cluster) from None
     if queued is None:
         return enforcer().handle(item.trigger)
-    metrics.add_metric(name="QueuedFromClusters", unit=MetricUnit.Count, value=queued)
-    logger.info("cluster %s: %d service item(s) queued", target.cluster, queued)
+    handler.metrics.add_metric(name="QueuedFromClusters", unit=MetricUnit.Count, value=queued)
+    handler.logger.info("cluster %s: %d service item(s) queued", target.cluster, queued)
     return []
-
-
-def fault(trigger: Trigger, reason: str, *, configuration: bool = False) -> EnforcementFailedError:
-    """A configuration fault, or a cluster whose services could not be queued: a FAILED status (the
-    record fails, is retried, and finally kept in the work dead-letter queue)."""
-    if configuration:
-        metrics.add_metric(name="ConfigurationFaults", unit=MetricUnit.Count, value=1)
-    cluster = trigger.targets[0].cluster if isinstance(trigger.targets[0], ClusterTarget) else None
-    finding = Finding(
-        status=Status.FAILED,
-        account=trigger.account,
-        region=trigger.region,
-        trigger=trigger.name,
-        event_id=trigger.event_id,
-        cluster=cluster,
-        reasons=[reason],
-    )
-    publish_fault(finding)
-    return EnforcementFailedError(reason)

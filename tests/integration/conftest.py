@@ -288,7 +288,7 @@ def waves_of(aws: Aws, table: str, run_id: str, number: int) -> list[str]:
     runs = ledger(aws, table)
     doc = runs.run(run_id)
     assert doc is not None
-    return runs.run_wave(run_id, str(doc["plan"]), number)
+    return runs.run_wave(run_id, doc.plan, number)
 
 
 def wave_services(aws: Aws, table: str, run_id: str, number: int) -> set[str]:

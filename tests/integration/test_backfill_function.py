@@ -98,7 +98,7 @@ def test_a_retried_item_is_counted_once_and_the_run_still_finishes_once(
     assert len(inbox.messages_raw()) == 1
     run = Ledger(StateTable(aws.dynamodb, table)).run("bf-test-2")
     assert run is not None
-    assert (run["done"], run["expected"], run["status"]) == (6, 6, "DONE")
+    assert (run.done, run.expected, run.status) == (6, 6, "DONE")
 
 
 @pytest.mark.parametrize(

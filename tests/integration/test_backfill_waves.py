@@ -68,7 +68,7 @@ def test_an_enforce_run_goes_out_in_waves_each_queued_once_the_last_was_verified
     assert answer["queued"] == 2 * PER_CLUSTER
     run = ledger(aws, table).run("bf-waves")
     assert run is not None
-    waves = len(run["sizes"])
+    waves = len(run.sizes)
     planned = [wave_services(aws, table, "bf-waves", n) for n in range(1, waves + 1)]
     assert len(planned[0]) == WAVES["first"]
     assert sorted(s for w in planned for s in w) == sorted(before)  # every service in exactly one wave
@@ -131,7 +131,7 @@ def test_a_first_wave_whose_deployments_fail_trips_the_breaker_and_the_rest_is_u
 
     (message,) = inbox.messages_raw()
     digest = json.loads(message["Body"])
-    assert digest["stopped"].startswith(f"the run stopped after wave 1 of {len(run['sizes'])}: ")
+    assert digest["stopped"].startswith(f"the run stopped after wave 1 of {len(run.sizes)}: ")
     assert digest["totals"] == {"DEPLOYMENT_FAILED": len(first), "NONCOMPLIANT": len(before) - len(first)}
     report = stored_report(bucket, "bf-breaker")
     assert report["stopped"] == digest["stopped"]
@@ -148,7 +148,9 @@ def test_a_first_wave_whose_deployments_fail_trips_the_breaker_and_the_rest_is_u
         assert after[name] == before[name]  # rolled back, or never sent
         if name not in first:
             assert row["reasons"][-1] == f"not changed: {digest['stopped']}"
-    assert ledger(aws, table).run("bf-breaker")["status"] == "STOPPED"  # type: ignore[index]
+    ended = ledger(aws, table).run("bf-breaker")
+    assert ended is not None
+    assert ended.status == "STOPPED"
 
 
 def test_a_service_tagged_for_audit_never_enters_a_wave_and_is_reported_in_audit(
@@ -169,9 +171,9 @@ def test_a_service_tagged_for_audit_never_enters_a_wave_and_is_reported_in_audit
     pipeline.drain()
     run = ledger(aws, table).run("bf-audited")
     assert run is not None
-    planned = [wave_services(aws, table, "bf-audited", n) for n in range(1, len(run["sizes"]) + 1)]
+    planned = [wave_services(aws, table, "bf-audited", n) for n in range(1, len(run.sizes) + 1)]
     assert audited not in set().union(*planned)
-    assert sum(run["sizes"]) == len(waves_fleet) - 1
+    assert sum(run.sizes) == len(waves_fleet) - 1
 
     while play(aws, pipeline):
         pass
@@ -212,7 +214,7 @@ def test_a_duplicated_wave_item_and_a_duplicated_deployment_event_count_once(
     assert [f["status"] for f in again["findings"]] == ["IGNORED"]
     run = ledger(aws, table).run("bf-twice")
     assert run is not None
-    assert (run["wave"], len(run["ended"]), len(run["pending"])) == (1, 1, 1)
+    assert (run.wave, len(run.ends), len(run.pending)) == (1, 1, 1)
     # and the worker's own item for it, retried, changes nothing either
     item = {"messageId": "retry", "body": bodies[0], "attributes": {}}
     assert app.worker.process([item]) == ([], {})

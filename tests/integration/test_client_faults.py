@@ -161,7 +161,7 @@ def test_a_broken_answer_is_a_published_failed_status_and_a_failed_item(
     moto: dict[str, Any], stub: Stub, monkeypatch: pytest.MonkeyPatch, action: str, fault: str, reason: str
 ) -> None:
     worker = load_function("worker")
-    monkeypatch.setattr(worker, "clients", lambda: Clients(config=FAST))
+    monkeypatch.setattr(worker.handler, "clients", lambda: Clients(config=FAST))
     trigger = Trigger(
         "e-1", ACCOUNT, REGION, "UpdateService", targets=(ServiceTarget(fleet.CLUSTER, "nexus-ai-api-prod"),)
     )
@@ -197,7 +197,7 @@ def test_the_router_s_triage_meeting_a_broken_answer_publishes_one_failed_status
     queue = moto["sqs"].create_queue(QueueName="work.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
     monkeypatch.setenv("WORK_QUEUE_URL", queue)
     router = load_function("router")
-    monkeypatch.setattr(router, "clients", lambda: Clients(config=FAST))
+    monkeypatch.setattr(router.handler, "clients", lambda: Clients(config=FAST))
     stub.faults[action] = "html500"
     document = json.loads((project_root() / "events" / event).read_text(encoding="utf-8"))
 
@@ -240,7 +240,7 @@ def test_a_list_answered_by_an_html_page_is_a_failure_not_an_empty_list(
     from sidecar_enforcer.models.events import ClusterTarget
 
     worker = load_function("worker")
-    monkeypatch.setattr(worker, "clients", lambda: Clients(config=FAST))
+    monkeypatch.setattr(worker.handler, "clients", lambda: Clients(config=FAST))
     queue = moto["sqs"].create_queue(QueueName="w.fifo", Attributes={"FifoQueue": "true"})
     monkeypatch.setenv("WORK_QUEUE_URL", queue["QueueUrl"])
     trigger = Trigger("e-1", ACCOUNT, REGION, "TagResource", targets=(ClusterTarget(fleet.CLUSTER),))

@@ -79,7 +79,7 @@ def assumed(app: Functions) -> Iterator[list[dict[str, Any]]]:
     def record(params: dict[str, Any], **_: Any) -> None:
         calls.append(dict(params))
 
-    sts = app.worker.clients().client("sts")
+    sts = app.worker.handler.clients().client("sts")
     sts.meta.events.register("before-parameter-build.sts.AssumeRole", record)
     yield calls
     sts.meta.events.unregister("before-parameter-build.sts.AssumeRole", record)
@@ -247,7 +247,7 @@ def test_a_member_whose_role_cannot_be_assumed_is_failed_visibly_and_retried(
             "AssumeRole",
         )
 
-    sts = app.worker.clients().client("sts")
+    sts = app.worker.handler.clients().client("sts")
     sts.meta.events.register("before-parameter-build.sts.AssumeRole", refuse)
     before = snapshot(member["us-east-1"])
 

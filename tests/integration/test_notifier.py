@@ -162,7 +162,7 @@ def logs(module: ModuleType) -> Iterator[io.StringIO]:
     found = io.StringIO()
     handler = logging.StreamHandler(found)
     handler.setLevel(logging.DEBUG)
-    names = [module.logger.name, "sidecar_enforcer", ""]
+    names = [module.handler.logger.name, "sidecar_enforcer", ""]
     for name in names:
         logging.getLogger(name).addHandler(handler)
     root_level = logging.getLogger().level

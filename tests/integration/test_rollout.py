@@ -101,7 +101,7 @@ def test_the_stop_switch_holds_a_run_s_next_wave_and_releasing_it_resumes_the_ru
     # Then wave 2 is held: nothing more deploys, the tick keeps it held
     doc = ledger(aws, table).run("bf-stop")
     assert doc is not None
-    assert (doc["wave"], doc.get("held")) == (2, 2)
+    assert (doc.wave, doc.held) == (2, 2)
     tick(pipeline)
     assert deploying(aws) == set()
     changed = {s for s, arn in running(aws).items() if arn != waves_fleet[s]}

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sidecar_enforcer.domain.run_state import RunState
 from sidecar_enforcer.domain.waves import WavePolicy
 from sidecar_enforcer.errors import AwsError
 from sidecar_enforcer.ledger import Ledger
@@ -36,9 +37,9 @@ class Runs:
         finish = FinishRun(self.ledger, None, self)
         self.keeper = RunKeeper(self.ledger, finish, lambda: self, visibility_seconds=VISIBILITY)
         self.names = [f"svc-{n}" for n in range(services)]
-        doc = {"mode": "enforce", "expected": services, "status": "RUNNING", "phase": "survey"}
-        doc |= {"started": "2026-12-01T00:00:00+00:00", "partition": "aws", "waves": policy.to_doc()}
-        assert self.ledger.run_open(RUN, doc)
+        started = "2026-12-01T00:00:00+00:00"
+        run = RunState(RUN, "enforce", services, started=started, partition="aws", policy=policy)
+        assert self.ledger.run_open(RUN, run)
         self.ledger.run_survey(RUN, [self.key(n) for n in self.names])
 
     def send(self, items: Sequence[WorkItem]) -> int:
@@ -78,7 +79,11 @@ class Runs:
         found = self.finding(name, status, deployment_id=f"ecs-svc/{name}", reasons=["no reason"])
         self.keeper.verdict(RunTag(RUN, "enforce", number), self.key(name), found)
 
+    def run(self) -> RunState:
+        run = self.ledger.run(RUN)
+        assert run is not None
+        return run
+
     def doc(self) -> dict[str, Any]:
-        doc = self.ledger.run(RUN)
-        assert doc is not None
-        return doc
+        """The run's document, as the state table holds it."""
+        return self.run().to_doc()

@@ -65,3 +65,26 @@ def test_the_router_imports_none_of_the_modules_that_plan_and_enforce() -> None:
     )
 
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("function", ["router", "worker", "notifier"])
+def test_a_cold_start_imports_no_backfill_run_s_rules(function: str) -> None:
+    """A run's state and wave rules are imported when a run is read (ledger), not by every cold start."""
+    probe = (
+        "import sys, app; print(sorted(m for m in sys.modules if m in ("
+        "'sidecar_enforcer.domain.run_state', 'sidecar_enforcer.domain.waves', "
+        "'sidecar_enforcer.usecases.run_waves')))"
+    )
+    env = {**os.environ, "POWERTOOLS_TRACE_DISABLED": "true", "PYTHONPATH": str(ROOT / "layers" / "common")}
+
+    done = subprocess.run(  # noqa: S603 - this interpreter, a fixed probe
+        [sys.executable, "-c", probe],
+        cwd=ROOT / "functions" / function,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+
+    assert done.stdout.strip() == "[]"

@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 from sidecar_enforcer.config import Mode
+from sidecar_enforcer.domain.run_state import RunState
 from sidecar_enforcer.domain.waves import WavePolicy
 from sidecar_enforcer.errors import AwsError
 from sidecar_enforcer.ledger import Ledger
 from sidecar_enforcer.models.findings import Status
 from sidecar_enforcer.models.work import RunTag
 from sidecar_enforcer.usecases import run_waves
-from sidecar_enforcer.usecases.run_waves import RunKeeper, progress
+from sidecar_enforcer.usecases.run_waves import RunKeeper
 from sidecar_enforcer.usecases.runs import FinishRun, RunRequest, StartRun
 
 from ._fakes import Clock, CountingTable
@@ -36,7 +37,7 @@ def test_each_end_counts_once_and_the_wave_s_last_end_queues_the_next_wave_once(
     runs.remediate(1, first[0])  # late: its end stands
     assert runs.doc()["ended"] == {runs.key(first[0]): "VERIFIED"}
     assert (list(runs.doc()["pending"]), runs.wave(2)) == ([runs.key(first[1])], [])
-    assert progress(runs.doc()) == "wave 1/3, 1 of 2 services ended, 1 deployment(s) in flight"
+    assert runs.run().progress() == "wave 1/3, 1 of 2 services ended, 1 deployment(s) in flight"
 
     runs.verdict(1, first[1])
     runs.verdict(1, first[1])  # the last end again, after the run moved on
@@ -196,7 +197,7 @@ def test_a_plan_of_too_many_waves_ends_the_run_saying_why(monkeypatch: pytest.Mo
     assert runs.queued == []
     (digest,) = runs.digests
     assert digest.stopped == "3 waves: too many"
-    assert (runs.doc()["status"], progress(runs.doc())) == ("STOPPED", "done")
+    assert (runs.doc()["status"], runs.run().progress()) == ("STOPPED", "done")
     assert runs.ledger.runs_open() == []
 
 
@@ -205,7 +206,7 @@ def test_a_run_the_tick_cannot_sweep_does_not_stop_the_sweep_of_the_others(
 ) -> None:
     world = World()
     for run_id in ("bf-broken", "bf-fine"):
-        assert world.ledger.run_open(run_id, {"mode": "audit", "expected": 1, "status": "RUNNING"})
+        assert world.ledger.run_open(run_id, RunState(run_id, "audit", 1))
     swept: list[str] = []
 
     def sweep(run_id: str) -> None:
@@ -347,14 +348,15 @@ def test_a_survey_queued_in_part_fails_the_run_so_no_wave_follows() -> None:
         start(RunRequest("bf-new", "enforce", ((ACCOUNT, REGION),)))
 
     ledger = Ledger(table)
-    doc = ledger.run("bf-new")
-    assert doc is not None
+    run = ledger.run("bf-new")
+    assert run is not None
+    doc = run.to_doc()
     assert (doc["status"], doc["reason"]) == (
         "FAILED",
         "the survey was not queued in full: SendMessageBatch: throttled",
     )
     assert ledger.runs_open() == []
-    assert progress(doc) == "done"
+    assert run.progress() == "done"
 
 
 def test_two_planners_of_one_run_never_mix_their_waves(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -336,35 +336,34 @@ def cmd_backfill_status(args: argparse.Namespace) -> int:
     """How far a backfill run of the stack is: its document and its services' statuses so far."""
     from sidecar_enforcer.adapters.dynamodb import StateTable
     from sidecar_enforcer.ledger import Ledger
-    from sidecar_enforcer.usecases.run_waves import progress
 
     settings = _settings(args)
     if not settings.state_table_name:
         raise UsageError("backfill-status needs the state table: pass --state-table or set STATE_TABLE_NAME")
     region = _region(args)
     ledger = Ledger(StateTable(_clients(region).client("dynamodb"), settings.state_table_name))
-    doc = ledger.run(args.run_id)
-    if doc is None:
+    run = ledger.run(args.run_id)
+    if run is None:
         raise UsageError(f"no backfill run {args.run_id} in {settings.state_table_name}")
+    doc = run.to_doc()
     rows = ledger.run_rows(args.run_id).values()
     counts: dict[str, int] = {}
     for row in rows:
         counts[str(row.get("status"))] = counts.get(str(row.get("status")), 0) + 1
-    expected = int(doc.get("expected", 0))
     _print(
         {
             "runId": args.run_id,
-            "mode": doc.get("mode"),
-            "status": doc.get("status"),
-            "phase": progress(doc),
-            "stopped": doc.get("stopped"),
-            "started": doc.get("started"),
-            "ended": doc.get("ended"),
-            "done": int(doc.get("done", 0)),
-            "expected": expected,
-            "percent": round(100 * int(doc.get("done", 0)) / expected, 1) if expected else 100.0,
+            "mode": run.mode,
+            "status": run.status.value,
+            "phase": run.progress(),
+            "stopped": run.stopped,
+            "started": run.started,
+            "ended": doc.get("ended"),  # a wave's ends while on it; when the run ended, once closed
+            "done": run.done,
+            "expected": run.expected,
+            "percent": round(100 * run.done / run.expected, 1) if run.expected else 100.0,
             "counts": dict(sorted(counts.items())),
-            "report": doc.get("report"),
+            "report": run.report,
         }
     )
     return 0

@@ -73,7 +73,7 @@ def load_function(name: str) -> ModuleType:
         raise UsageError(f"{path}: cannot be imported")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    for logger in (module.logger.name, "sidecar_enforcer"):
+    for logger in (module.handler.logger.name, "sidecar_enforcer"):
         for handler in logging.getLogger(logger).handlers:
             if isinstance(handler, logging.StreamHandler):
                 handler.setStream(sys.stderr)
@@ -209,7 +209,7 @@ class Pipeline:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
                 found, failures = self.worker.process([self._record(m) for m in messages])
-                self.worker.metrics.flush_metrics()
+                self.worker.handler.metrics.flush_metrics()
             drained.findings.extend(f.to_message() for f in found)
             for message in messages:
                 if message["MessageId"] not in seen:

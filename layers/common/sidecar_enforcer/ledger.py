@@ -17,10 +17,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .domain.records import Lease, ServiceRecord, SourceRecord, Versioned
 from .errors import AwsError, RejectedError
+
+if TYPE_CHECKING:
+    from .domain.run_state import RunState
 
 log = logging.getLogger(__name__)
 R = TypeVar("R", ServiceRecord, SourceRecord)
@@ -300,20 +303,18 @@ class Ledger:
         return [kept for _, kept in self._table.query(OUTBOX, 100)]
 
     # -- backfill runs ------------------------------------------------------------------------------
-    # A run: its document (pk run#<id>, sk "run": the spec, how many services it expects, how many
-    # are done, its phase) and one row per service (sk svc#<key>: the service's latest status
-    # message), the keys its survey queued (sk survey#NNNN, 100 a row) and an enforce run's waves
-    # (sk wave#NNNN: the wave's work items). A row counts once: a retried item overwrites its row
-    # without counting it again. The open runs are listed under pk "runs" (sk: the run id) for the
-    # scheduled tick, until the run is finished.
+    # A run: its document (pk run#<id>, sk "run": its state, domain.run_state) and one row per
+    # service (sk svc#<key>: the service's latest status message), the keys its survey queued
+    # (sk survey#NNNN, 100 a row) and an enforce run's waves (sk wave#NNNN: the wave's work items).
+    # A row counts once: a retried item overwrites its row without counting it again. The open runs
+    # are listed under pk "runs" (sk: the run id) for the scheduled tick, until the run is finished.
 
-    def run_open(self, run_id: str, doc: dict[str, Any]) -> bool:
+    def run_open(self, run_id: str, run: RunState) -> bool:
         """Record a new run; False when a run with this id exists."""
-        now = self._clock()
-        opened = {**doc, "done": 0, "recorded": now}
+        opened = run.opened(self._clock())
         # Listed first: a run never exists unlisted (the tick drops a listing whose run is not open).
         self._table.put(RUNS, run_id, {}, None, expires=self._run_expiry())
-        return self._table.put(f"run#{run_id}", RUN, opened, None, expires=self._run_expiry())
+        return self._table.put(f"run#{run_id}", RUN, opened.to_doc(), None, expires=self._run_expiry())
 
     def runs_open(self) -> list[str]:
         """The runs not finished yet (one Query)."""
@@ -323,13 +324,13 @@ class Ledger:
         """The run is finished: no longer listed as open."""
         self._table.delete(RUNS, run_id, 1)
 
-    def run(self, run_id: str) -> dict[str, Any] | None:
+    def run(self, run_id: str) -> RunState | None:
         found = self._table.get(f"run#{run_id}", RUN)
-        return found.doc if found else None
+        return _run_state(found.doc) if found else None
 
-    def run_record(self, run_id: str, key: str, message: dict[str, Any]) -> dict[str, Any] | None:
-        """Keep a service's status in its run. The run's document once the row is new (its ``done``
-        counted), None when the row was there already (a retried item: overwritten, not counted)."""
+    def run_record(self, run_id: str, key: str, message: dict[str, Any]) -> RunState | None:
+        """Keep a service's status in its run. The run once the row is new (its ``done`` counted),
+        None when the row was there already (a retried item: overwritten, not counted)."""
         pk, sk = f"run#{run_id}", f"svc#{key}"
         while True:
             found = self._table.get(pk, sk)
@@ -339,22 +340,25 @@ class Ledger:
         if found is not None:
             return None
         now = self._clock()
-        return self.run_update(
-            run_id, lambda doc: {**doc, "done": int(doc.get("done", 0)) + 1, "recorded": now}
-        )
+        return self.run_update(run_id, lambda run: run.row_counted(now))
 
     def run_row(self, run_id: str, key: str) -> dict[str, Any] | None:
         found = self._table.get(f"run#{run_id}", f"svc#{key}")
         return found.doc if found else None
 
-    def run_update(self, run_id: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+    def run_update(self, run_id: str, change: Callable[[RunState], RunState | None]) -> RunState | None:
+        """Apply ``change`` to the run by a conditional write (read again and applied again when
+        another invocation wrote first). The run as this write left it, or None when the change did
+        not apply to the run as it was (nothing written): what the change decided."""
         key = (f"run#{run_id}", RUN)
         while True:
             found = self._table.get(*key)
             if found is None:
                 raise RejectedError(f"backfill run {run_id} is not recorded in the state table")
-            new = change(found.doc)
-            if self._table.put(*key, new, found.version, expires=self._run_expiry()):
+            new = change(_run_state(found.doc))
+            if new is None:
+                return None
+            if self._table.put(*key, new.to_doc(), found.version, expires=self._run_expiry()):
                 return new
             self._pause()
 
@@ -408,6 +412,13 @@ class Ledger:
 
     def _pause(self) -> None:
         self._sleep(POLL_SECONDS * (0.5 + random.random()))  # noqa: S311 - jitter, not security
+
+
+def _run_state(doc: dict[str, Any]) -> RunState:
+    # Imported when a run is read: the router and the worker start without a run's rules.
+    from .domain.run_state import RunState
+
+    return RunState.from_doc(doc)
 
 
 def _service_key(service_arn: str) -> tuple[str, str]:

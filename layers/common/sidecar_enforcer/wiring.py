@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -28,7 +27,6 @@ from .config import MEMBER_SESSION_NAME, NotifierSettings, Settings
 from .errors import AwsError, ConfigurationError
 from .gate import Gate
 from .ledger import Ledger, Table
-from .models.findings import Finding
 from .usecases.outbox import DrainOutbox
 from .usecases.ports import Publisher
 from .usecases.rollout import Rollout
@@ -76,31 +74,6 @@ def profile_source(settings: Settings, clients: Clients) -> Callable[[], Catalog
         return last[documents]
 
     return catalog
-
-
-def publish_fault(finding: Finding) -> None:
-    """Publish the FAILED status of a fault the handler met before it had an Enforcer or a Gate
-    (invalid settings, a missing table or queue), best effort: to the raw STATUS_TOPIC_ARN, even
-    when the other settings are invalid; nothing when it is no SNS ARN or SNS refuses (logged)."""
-    topic_arn = os.environ.get("STATUS_TOPIC_ARN", "")
-    parts = topic_arn.split(":")
-    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "sns":
-        return
-    try:
-        StatusPublisher(Clients().client("sns", parts[3]), topic_arn).publish(finding)
-    except AwsError as failed:
-        log.error("FAILED status not published: %s", failed)
-
-
-def traced(handler: Callable[..., Any]) -> Callable[..., Any]:
-    """X-Ray tracing of a handler's invocation when tracing is on. Off (POWERTOOLS_TRACE_DISABLED),
-    the tracer is not even imported: it imports the X-Ray SDK, about a third of the cold import."""
-    if os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() in ("1", "true"):
-        return handler
-    from aws_lambda_powertools import Tracer
-
-    wrapped: Callable[..., Any] = Tracer().capture_lambda_handler(handler, capture_response=False)
-    return wrapped
 
 
 @dataclass(frozen=True)

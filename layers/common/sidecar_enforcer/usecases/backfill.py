@@ -20,10 +20,9 @@ drains each bucket at its rate and is not throttled when it is alone in its acco
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from queue import SimpleQueue
@@ -35,20 +34,15 @@ from ..domain.snapshots import ServiceSnapshot
 from ..domain.status import Status
 from ..domain.waves import WavePolicy, in_rollout
 from ..errors import AwsError, NotFoundError
-from ..ledger import Ledger, Table
-from ..models.events import DeploymentOutcome, ServiceTarget
+from ..ledger import Table
 from ..models.findings import Finding
-from ..models.work import RunTag, WorkItem
 from . import survey_processes
 from .enforce_service import EnforceService
+from .local_run import Hands, LocalRun, LocalSpec, one_line_error
 from .ports import Ecs, Survey
-from .run_waves import RunKeeper
-from .runs import concluded
 from .scope import Scope
 from .survey_processes import Handover
 from .verify_deployment import VerifyDeployment
-
-log = logging.getLogger(__name__)
 
 DESCRIBE_SERVICES_MAX = 10
 
@@ -357,219 +351,31 @@ class Backfill:
 
     def _enforce_in_waves(self, spec: RunSpec, rows: list[_Row]) -> tuple[list[dict[str, Any]], str | None]:
         """The services the survey found to change, in waves: the stack's engine (run_waves.RunKeeper)
-        over a table in memory, driven here in-process (see _LocalRun)."""
-        return _LocalRun(self, spec, rows).drive()
-
-
-class _LocalRun:
-    """An enforce run's waves on the command line: the survey's findings recorded into the engine as
-    the workers record them in AWS; each wave the engine queues is taken from a list in memory,
-    remediated here, and its deployments polled (DescribeServices) and verified as their "ECS
-    Deployment State Change" events would be; a deployment not ended after verify_seconds is ended
-    by the engine's sweep, as the scheduled tick does. The plan, the breaker and the ends are the
-    engine's: the same as a run of the stack."""
-
-    def __init__(self, backfill: Backfill, spec: RunSpec, rows: list[_Row]) -> None:
-        self._b = backfill
-        self._spec = spec
-        self._ledger = Ledger(backfill._run_table(), clock=backfill._clock, sleep=backfill._sleep)
-        self._queued: list[WorkItem] = []
-        self._concluded: tuple[dict[str, dict[str, Any]], list[dict[str, Any]], str | None] | None = None
-        self._keeper = RunKeeper(
-            self._ledger,
-            self._finish,
-            lambda: self,
-            visibility_seconds=spec.waves.verify_seconds,
-            stopped=backfill._stopped,
+        over a table in memory, driven here in-process (usecases.local_run)."""
+        hands = Hands(
+            self._ecs_for,
+            self._scope_for,
+            self._switched,
+            self._enforce,
+            self._verify,
+            self._stopped,
+            self._told,
+            self._run_table,
+            workers=self._workers,
+            clock=self._clock,
+            sleep=self._sleep,
         )
-        self._rows = rows
-        self._partition = (
-            backfill._scope_for(rows[0].via, rows[0].region, Mode.AUDIT).partition if rows else ""
-        )
-        self._keys = [self._key(number, row) for number, row in enumerate(rows)]
-        self._via = {(r.account, r.region): r.via for r in rows}
+        local = LocalSpec(spec.run_id, spec.profile, spec.waves, spec.poll_seconds)
+        return LocalRun(hands, local, rows).drive()
 
-    def send(self, items: Sequence[WorkItem]) -> int:
-        """The engine's queue: a wave's items, taken by ``drive``."""
-        self._queued.extend(items)
-        return len(items)
-
-    def drive(self) -> tuple[list[dict[str, Any]], str | None]:
-        run_id = self._spec.run_id
-        try:
-            self._survey(run_id)
-            while self._concluded is None:
-                if self._queued:
-                    items, self._queued = self._queued, []
-                    self._wave(items)
-                    continue
-                doc = self._ledger.run(run_id) or {}
-                if doc.get("pending"):
-                    self._await(run_id)
-                elif doc.get("held"):
-                    self._held(run_id)
-                else:  # neither a wave to send nor a deployment to wait for: it would wait forever
-                    raise RuntimeError("the wave engine has nothing to send or wait for")
-        # An error, or a person's Ctrl-C, after the first change: the report still says what was
-        # changed, and why the run ended.
-        except (Exception, KeyboardInterrupt) as exc:
-            reason = one_line_error(exc)
-            log.error("backfill run %s stopped: %s", run_id, reason)
-            self._ledger.run_update(run_id, lambda d: _aborted(d, reason))
-            self._finish(run_id)
-        assert self._concluded is not None
-        found, waves, stopped = self._concluded
-        for row, key in zip(self._rows, self._keys, strict=True):
-            if key in found:
-                row.finding = Finding.model_validate(found[key])
-                row.wave = found[key].get("wave")
-        return waves, stopped
-
-    def _key(self, number: int, row: _Row) -> str:
-        """A service's key in the run, as the engine's wave items name it (models.work.key_of); a row
-        without a service (a place or cluster not surveyed) has one of its own."""
-        f = row.finding
-        if not f.service:
-            return f"{row.via or 'own account'}/{row.region}/{row.cluster}#{number}"
-        return f"arn:{self._partition}:ecs:{f.region}:{f.account}:service/{f.cluster}/{f.service}"
-
-    def _survey(self, run_id: str) -> None:
-        doc: dict[str, Any] = {
-            "runId": run_id,
-            "mode": "enforce",
-            "profile": self._spec.profile,
-            "expected": len(set(self._keys)),
-            "status": "RUNNING",
-            "phase": "survey",
-            "partition": self._partition,
-            "waves": self._spec.waves.to_doc(),
-        }
-        self._ledger.run_open(run_id, doc)
-        # A service found twice (a place given twice) is one service of the run, recorded once.
-        found = dict(zip(self._keys, self._rows, strict=True))
-        self._ledger.run_survey(run_id, list(found))
-        survey = RunTag(run_id, "enforce")
-        for key, row in found.items():
-            self._keeper.record(survey, key, row.finding)
-        if not self._rows:
-            self._finish(run_id)
-
-    def _wave(self, items: list[WorkItem]) -> None:
-        """Remediate a wave's services (``workers`` at once), then record each into the engine."""
-        doc = self._ledger.run(self._spec.run_id) or {}
-        with self._b.progress.lock:
-            self._b.progress.deployments_waiting = 0
-        self._b.progress.phase = f"wave {doc.get('wave')}/{len(doc.get('sizes') or [])}"
-        self._b._on_progress(self._b.progress)
-        acted = [i for i in items if i.run is not None and self._keeper.acts_on(i.run, i.key)]
-        with ThreadPoolExecutor(max_workers=self._b._workers) as pool:
-            findings = list(pool.map(self._remediate, acted))
-        for item, finding in zip(acted, findings, strict=True):
-            assert item.run is not None
-            self._keeper.record(item.run, item.key, finding)
-
-    def _remediate(self, item: WorkItem) -> Finding:
-        trigger, target = item.trigger, item.target
-        assert isinstance(target, ServiceTarget)
-        scope = self._b._switched(self._b._scope_for(trigger.account, trigger.region, Mode.ENFORCE))
-        try:
-            ecs = self._b._ecs_for(
-                self._via.get((trigger.account, trigger.region), trigger.account), trigger.region
-            )
-            return self._b._enforce.named(ecs, target.cluster, target.service, scope)
-        except AwsError as exc:
-            return scope.finding(
-                Status.FAILED, cluster=target.cluster, service=target.service, reasons=[str(exc)]
-            )
-
-    def _await(self, run_id: str) -> None:
-        """One look at the wave's deployments in flight: each one ended is verified; those past
-        verify_seconds are ended by the engine's sweep; then a pause before the next look."""
-        doc = self._ledger.run(run_id) or {}
-        pending = dict(doc.get("pending") or {})
-        with self._b.progress.lock:
-            self._b.progress.deployments_waiting = len(pending)
-        self._b._on_progress(self._b.progress)
-        wave = RunTag(run_id, "enforce", int(doc.get("wave") or 0))
-        for key, snapshot, row in self._snapshots(run_id, list(pending)):
-            ended = _ended(snapshot, str(pending[key]["deployment"]))
-            if ended is not None:
-                self._keeper.verdict(wave, key, self._verified(row, ended, snapshot))
-        if self._concluded is None and not self._queued:
-            self._keeper.sweep(run_id)
-        if self._concluded is None and not self._queued:
-            self._b._sleep(self._spec.poll_seconds)
-
-    def _held(self, run_id: str) -> None:
-        """A wave the stop switch holds: a look at the switch each poll; the engine's sweep queues
-        the wave again once it is off."""
-        self._b.progress.phase = "held: the stop switch is on"
-        self._b._on_progress(self._b.progress)
-        self._keeper.sweep(run_id)
-        if self._concluded is None and not self._queued:
-            self._b._sleep(self._spec.poll_seconds)
-
-    def _snapshots(
-        self, run_id: str, keys: list[str]
-    ) -> Iterator[tuple[str, ServiceSnapshot | None, Finding]]:
-        """The services' state now, DescribeServices in tens per account, region and cluster."""
-        groups: dict[tuple[str, str, str], list[tuple[str, Finding]]] = {}
-        for key in keys:
-            row = Finding.model_validate(self._ledger.run_row(run_id, key) or {})
-            where = (row.account or "", row.region or "", row.cluster or "")
-            groups.setdefault(where, []).append((key, row))
-        for (account, region, cluster), members in groups.items():
-            try:
-                ecs = self._b._ecs_for(self._via.get((account, region), account), region)
-                names = [str(r.service) for _, r in members]
-                found = {s.name: s for s in ecs.describe_services(cluster, names)}
-            except AwsError as exc:
-                log.warning("deployments not checked this time: %s", exc)
-                continue
-            for key, row in members:
-                yield key, found.get(str(row.service)), row
-
-    def _verified(
-        self, row: Finding, ended: tuple[bool, str | None], snapshot: ServiceSnapshot | None
-    ) -> Finding:
-        account, region = row.account or "", row.region or ""
-        scope = self._b._scope_for(account, region, Mode.ENFORCE)
-        outcome = DeploymentOutcome(
-            row.cluster or "",
-            row.service or "",
-            row.deployment_id or "",
-            ended[0],
-            ended[1],
-            snapshot.arn if snapshot else None,
-        )
-        try:
-            return self._b._verify(
-                self._b._ecs_for(self._via.get((account, region), account), region), outcome, scope
-            )
-        except AwsError as exc:
-            return scope.finding(Status.FAILED, cluster=row.cluster, service=row.service, reasons=[str(exc)])
-
-    def _finish(self, run_id: str) -> None:
-        """The engine's end of the run: its rows and waves as the report shows them."""
-        doc = self._ledger.run(run_id) or {}
-        rows, waves = concluded(self._ledger, run_id, doc)
-        self._concluded = (rows, waves, doc.get("stopped"))
-        self._ledger.run_update(run_id, lambda d: {**d, "status": "STOPPED" if d.get("stopped") else "DONE"})
-
-
-def _aborted(doc: dict[str, Any], reason: str) -> dict[str, Any]:
-    """The run an error ended: what the waves sent so far stands; the rest is left as it is."""
-    stopped = f"the run stopped: {reason}"
-    if doc.get("phase") == "waves":
-        return {**doc, "phase": "done", "stopped": stopped}
-    return {**doc, "phase": "done", "stopped": stopped, "sizes": [], "outcomes": [], "wave": 0}
-
-
-def one_line_error(exc: BaseException) -> str:
-    if isinstance(exc, KeyboardInterrupt):
-        return "interrupted (Ctrl-C)"
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if isinstance(exc, AwsError) else f"{type(exc).__name__}: {text}"
+    def _told(self, phase: str | None, waiting: int | None) -> None:
+        """The waves' progress: the phase they are in, the deployments they wait for."""
+        with self.progress.lock:
+            if waiting is not None:
+                self.progress.deployments_waiting = waiting
+            if phase is not None:
+                self.progress.phase = phase
+        self._on_progress(self.progress)
 
 
 def _unsurveyed(scope: Scope, cluster: str, exc: AwsError) -> Finding:
@@ -582,18 +388,4 @@ def _account_of(item: ServiceSnapshot | Finding) -> str | None:
     if isinstance(item, ServiceSnapshot):
         parsed = parse_arn(item.arn)
         return parsed.account if parsed and parsed.account else None
-    return None
-
-
-def _ended(snapshot: ServiceSnapshot | None, deployment_id: str) -> tuple[bool, str | None] | None:
-    """(completed, reason) once the deployment ended; None while it is in progress."""
-    if snapshot is None:
-        return False, "the service no longer exists"
-    deployment = snapshot.deployment(deployment_id)
-    if deployment is None:  # replaced by another deployment, or rolled back and gone
-        return False, f"deployment {deployment_id} is no longer the service's (rolled back or replaced)"
-    if deployment.rollout_state == "COMPLETED":
-        return True, None
-    if deployment.rollout_state == "FAILED":
-        return False, "rolloutState FAILED (the deployment circuit breaker)"
     return None

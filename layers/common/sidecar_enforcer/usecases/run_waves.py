@@ -27,7 +27,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..domain.arns import parse_arn, service_ref
-from ..domain.waves import WavePolicy, after_wave, judge_wave, plan_run, too_many_waves
+from ..domain.run_state import Phase, RunState, WaveEnd
+from ..domain.waves import plan_run, too_many_waves
 from ..ledger import Ledger
 from ..models.events import ServiceTarget, Trigger
 from ..models.findings import Finding, Status
@@ -71,9 +72,12 @@ class RunKeeper:
         retried after its end was counted, changes nothing twice)."""
         if run.wave is None:
             return True
-        doc = self._ledger.run(run.id)
+        current = self._ledger.run(run.id)
         acts = (
-            doc is not None and _on(doc, run.wave) and key not in doc["pending"] and key not in doc["ended"]
+            current is not None
+            and current.on(run.wave)
+            and key not in current.pending
+            and key not in current.ends
         )
         if acts and self._stopped():
             self._hold(run.id, run.wave)
@@ -87,16 +91,16 @@ class RunKeeper:
             self._count(run.id, run.wave, {key: finding})
             return
         planned = self._ledger.run(run.id)
-        if planned is not None and planned.get("phase", "survey") != "survey":
+        if planned is not None and planned.phase is not Phase.SURVEY:
             # A survey item after the waves were planned (retried, or late after the sweep declared
             # it lost): the row a wave owns, or the sweep's, stays; a service without one is reported.
             if self._ledger.run_row(run.id, key) is None:
                 late = finding.model_copy(update={"reasons": [*finding.reasons, SURVEYED_LATE]})
                 self._ledger.run_record(run.id, key, late.to_message())
             return
-        doc = self._ledger.run_record(run.id, key, finding.to_message())
-        now = doc if doc is not None else self._ledger.run(run.id)
-        if now and now.get("phase", "survey") == "survey" and _all_recorded(now):
+        counted = self._ledger.run_record(run.id, key, finding.to_message())
+        current = counted if counted is not None else self._ledger.run(run.id)
+        if current is not None and current.surveying and current.all_recorded:
             self._after_survey(run.id)
 
     def verdict(self, run: RunTag, key: str, finding: Finding) -> None:
@@ -112,38 +116,39 @@ class RunKeeper:
 
     def sweep(self, run_id: str) -> None:
         """The scheduled tick, for one open run: end what will not end by itself."""
-        doc = self._ledger.run(run_id)
-        if doc is None or doc.get("status") != "RUNNING":
+        run = self._ledger.run(run_id)
+        if run is None or not run.running:
             self._ledger.run_closed(run_id)
             return
-        phase, now = doc.get("phase", "survey"), self._ledger.now()
-        lost = now - float(doc.get("recorded", 0)) > self._lost_seconds
+        now = self._ledger.now()
+        lost = now - run.recorded > self._lost_seconds
         why = f"its work item was lost: nothing was recorded in the run for {self._lost_seconds:.0f} s"
-        if phase == "survey":
+        if run.phase is Phase.SURVEY:
             if lost:
                 for key in self._ledger.run_unrecorded(run_id):
                     self._ledger.run_record(run_id, key, _lost(run_id, key, why).to_message())
-                self._ledger.run_update(run_id, lambda d: {**d, "done": max(d["done"], d["expected"])})
-            if _all_recorded(self._ledger.run(run_id) or doc):
+                self._ledger.run_update(run_id, RunState.survey_lost)
+            if (self._ledger.run(run_id) or run).all_recorded:
                 self._after_survey(run_id)
             return
-        if phase != "waves":  # done: the finish did not happen (or did not end)
+        if run.phase is not Phase.WAVES:  # done: the finish did not happen (or did not end)
             self._finish(run_id)
             return
-        if doc.get("held"):  # paused by the stop switch: nothing is lost meanwhile
+        if run.held:  # paused by the stop switch: nothing is lost meanwhile
             if not self._stopped():
-                self._resume(run_id, doc)
+                self._resume(run_id, run)
             return
-        wave, seconds = int(doc["wave"]), WavePolicy.from_doc(doc["waves"]).verify_seconds
+        assert run.policy is not None, "a run on a wave is an enforce run"
+        wave, seconds = run.wave, run.policy.verify_seconds
         ends = {
             key: not_ended(self._row(run_id, key), seconds)
-            for key, deploying in doc["pending"].items()
-            if now - float(deploying["since"]) > seconds
+            for key, deploying in run.pending.items()
+            if now - deploying.since > seconds
         }
         if lost:  # what is neither ended nor deploying was never recorded in this wave
-            items = [parse_item(body) for body in self._ledger.run_wave(run_id, str(doc["plan"]), wave)]
-            unrecorded = [i for i in items if i.key not in doc["pending"] and i.key not in doc["ended"]]
-            if unrecorded and doc.get("resentAt") is None:
+            items = [parse_item(body) for body in self._ledger.run_wave(run_id, run.plan, wave)]
+            unrecorded = [i for i in items if i.key not in run.pending and i.key not in run.ends]
+            if unrecorded and run.resent_at is None:
                 # Queued once more first: the wave may never have been queued (the write that moved
                 # the run on won, then queueing it failed); lost only if nothing comes of this either.
                 self._resend(run_id, wave, unrecorded)
@@ -161,11 +166,11 @@ class RunKeeper:
         """The services' rows, for those whose end in ``wave`` is not counted yet. A late item, a
         verdict after the tick timed its deployment out, or the tick's FAILED after a verdict was
         counted leaves the row as counted: the report says what the breaker judged."""
-        doc = self._ledger.run(run_id)
-        if doc is None or not _on(doc, wave):  # the run moved on, or ended: every end was counted
+        run = self._ledger.run(run_id)
+        if run is None or not run.on(wave):  # the run moved on, or ended: every end was counted
             return
         for key, finding in ends.items():
-            if key not in doc["ended"]:
+            if key not in run.ends:
                 self._ledger.run_record(run_id, key, finding.to_message())
 
     def _resend(self, run_id: str, wave: int, items: list[WorkItem]) -> None:
@@ -174,9 +179,7 @@ class RunKeeper:
         log.warning("backfill run %s: wave %d: %d item(s) queued again", run_id, wave, len(items))
         self._queue().send(items)
         now = self._ledger.now()
-        self._ledger.run_update(
-            run_id, lambda d: {**d, "resentAt": now, "recorded": now} if _on(d, wave) else d
-        )
+        self._ledger.run_update(run_id, lambda run: run.resent(wave, now))
 
     def _row(self, run_id: str, key: str) -> Finding:
         """A wave's service as the run holds it (its row was recorded by the survey, at the latest)."""
@@ -187,39 +190,29 @@ class RunKeeper:
     # -- the survey's end: waves, or the finish -----------------------------------------------------
 
     def _after_survey(self, run_id: str) -> None:
-        doc = self._ledger.run(run_id)
-        if doc is None or doc.get("status") != "RUNNING" or doc.get("phase", "survey") != "survey":
+        run = self._ledger.run(run_id)
+        if run is None or not run.surveying:
             return
-        if "waves" not in doc:  # an audit run
+        if run.policy is None:  # an audit run
             self._finish(run_id)
             return
-        policy = WavePolicy.from_doc(doc["waves"])
-        waves = plan_run(self._ledger.run_rows(run_id).values(), doc.get("profile"), policy)
+        waves = plan_run(self._ledger.run_rows(run_id).values(), run.profile, run.policy)
         if not waves:  # nothing to change: the run is done
             self._finish(run_id)
             return
         refused = too_many_waves(len(waves))
         if refused is not None:  # its document would outgrow DynamoDB's item: the run ends, saying why
-            self._ledger.run_update(run_id, lambda d: _refused(d, refused))
+            self._ledger.run_update(run_id, lambda current: current.refused(refused))
             self._finish(run_id)
             return
         # This planner's own rows: another planner of the run (a late survey row and the tick at once)
         # may plan from other rows; the run's document names the plan whose start won.
         plan = secrets.token_hex(4)
         for number, wave in enumerate(waves, start=1):
-            items = [_item(run_id, str(doc["partition"]), number, r).to_body() for r in wave]
+            items = [_item(run_id, run.partition, number, r).to_body() for r in wave]
             self._ledger.run_wave_put(run_id, plan, number, items)
-        now, won = self._ledger.now(), [False]
-
-        def start(d: dict[str, Any]) -> dict[str, Any]:
-            won[0] = d.get("status") == "RUNNING" and d.get("phase", "survey") == "survey"
-            if not won[0]:
-                return d
-            sizes = [len(w) for w in waves]
-            return {**d, "phase": "waves", "plan": plan, "sizes": sizes, "outcomes": [], **_wave(1, now)}
-
-        self._ledger.run_update(run_id, start)
-        if won[0]:
+        now, sizes = self._ledger.now(), [len(w) for w in waves]
+        if self._ledger.run_update(run_id, lambda current: current.waves_started(plan, sizes, now)):
             self._queue_wave(run_id, plan, 1)
 
     # -- a wave's ends ------------------------------------------------------------------------------
@@ -227,64 +220,39 @@ class RunKeeper:
     def _count(self, run_id: str, wave: int, ends: Mapping[str, Finding]) -> None:
         """Count each service's end (or its deployment in flight) in its wave, once; the write that
         counts the wave's last end judges it and moves the run on."""
-        now, then, plan = self._ledger.now(), [""], [""]
-
-        def count(d: dict[str, Any]) -> dict[str, Any]:
-            then[0], plan[0] = "", str(d.get("plan", ""))
-            if not _on(d, wave):  # a later wave, a stopped run: counted already
-                return d
-            pending, ended = dict(d["pending"]), dict(d["ended"])
-            for key, finding in ends.items():
-                if key in ended:
-                    continue
-                if finding.status is Status.REMEDIATED and finding.deployment_id:
-                    pending.setdefault(key, {"deployment": finding.deployment_id, "since": now})
-                else:
-                    pending.pop(key, None)
-                    ended[key] = finding.status.value
-            counted = {**d, "pending": pending, "ended": ended, "recorded": now}
-            if len(ended) < int(d["sizes"][wave - 1]):
-                return counted
-            judged, then[0] = _judged(counted, now)
-            return judged
-
-        self._ledger.run_update(run_id, count)
-        if then[0] == "next":
-            self._queue_wave(run_id, plan[0], wave + 1)
-        elif then[0] == "finish":
+        now = self._ledger.now()
+        counted = {key: WaveEnd(f.status, f.deployment_id) for key, f in ends.items()}
+        after = self._ledger.run_update(run_id, lambda run: run.counted(wave, counted, now))
+        if after is None:  # a later wave, a stopped run: counted already
+            return
+        if after.phase is Phase.DONE:
             self._finish(run_id)
+        elif after.wave != wave:
+            self._queue_wave(run_id, after.plan, after.wave)
 
     # -- the stop switch: a held wave, and its resumption ------------------------------------------
 
     def _hold(self, run_id: str, wave: int) -> None:
         """Hold the run on ``wave``: its items not acted on yet wait (dropped from the queue as they
         come) until the sweep finds the stop switch off and queues them again."""
-        if not (self._ledger.run(run_id) or {}).get("held"):
+        current = self._ledger.run(run_id)
+        if current is None or not current.held:
             log.info("backfill run %s: wave %d held: the stop switch is on", run_id, wave)
-            self._ledger.run_update(run_id, lambda d: {**d, "held": wave} if _on(d, wave) else d)
+            self._ledger.run_update(run_id, lambda run: run.held_on(wave))
 
-    def _resume(self, run_id: str, doc: Mapping[str, Any]) -> None:
+    def _resume(self, run_id: str, run: RunState) -> None:
         """Queue the held wave's items that neither ended nor deployed, under a new origin (SQS
         would drop a deduplication id it saw within five minutes), and count the lost interval from
         now."""
-        wave, now = int(doc["wave"]), self._ledger.now()
-        resumed = [False]
-
-        def resume(d: dict[str, Any]) -> dict[str, Any]:
-            resumed[0] = _on(d, wave) and bool(d.get("held"))
-            if not resumed[0]:
-                return d
-            rest = {k: v for k, v in d.items() if k not in ("held", "resentAt")}
-            return {**rest, "recorded": now, "resumes": int(d.get("resumes", 0)) + 1}
-
-        after = self._ledger.run_update(run_id, resume)
-        if not resumed[0]:
+        wave, now = run.wave, self._ledger.now()
+        after = self._ledger.run_update(run_id, lambda current: current.resumed(wave, now))
+        if after is None:
             return
-        items = [parse_item(body) for body in self._ledger.run_wave(run_id, str(doc["plan"]), wave)]
+        items = [parse_item(body) for body in self._ledger.run_wave(run_id, run.plan, wave)]
         waiting = [
-            WorkItem(i.trigger, origin=f"{i.origin}#resumed{after['resumes']}", run=i.run)
+            WorkItem(i.trigger, origin=f"{i.origin}#resumed{after.resumes}", run=i.run)
             for i in items
-            if i.key not in after["pending"] and i.key not in after["ended"]
+            if i.key not in after.pending and i.key not in after.ends
         ]
         log.info("backfill run %s: wave %d resumed (%d service(s) queued)", run_id, wave, len(waiting))
         if waiting:
@@ -300,51 +268,6 @@ class RunKeeper:
         items = [parse_item(body) for body in self._ledger.run_wave(run_id, plan, number)]
         log.info("backfill run %s: wave %d queued (%d service(s))", run_id, number, len(items))
         self._queue().send(items)
-
-
-def progress(doc: Mapping[str, Any]) -> str:
-    """Where a run is: survey, wave N/M (how many of its services ended), or done."""
-    phase = str(doc.get("phase", "survey")) if doc.get("status") == "RUNNING" else "done"
-    if phase != "waves":
-        return phase
-    wave, sizes = int(doc["wave"]), doc["sizes"]
-    return (
-        f"wave {wave}/{len(sizes)}, {len(doc['ended'])} of {sizes[wave - 1]} services ended, "
-        f"{len(doc['pending'])} deployment(s) in flight"
-    )
-
-
-def _all_recorded(doc: Mapping[str, Any]) -> bool:
-    return doc.get("status") == "RUNNING" and int(doc.get("done", 0)) >= int(doc.get("expected", 0))
-
-
-def _on(doc: Mapping[str, Any], wave: int) -> bool:
-    """Whether the run waits for the ends of this wave."""
-    return doc.get("status") == "RUNNING" and doc.get("phase") == "waves" and int(doc["wave"]) == wave
-
-
-def _wave(number: int, now: float) -> dict[str, Any]:
-    return {"wave": number, "pending": {}, "ended": {}, "recorded": now}
-
-
-def _refused(doc: dict[str, Any], stopped: str) -> dict[str, Any]:
-    """The run whose plan was refused: done before its first wave, every service left as it is."""
-    if doc.get("status") != "RUNNING" or doc.get("phase", "survey") != "survey":
-        return doc
-    return {**doc, "phase": "done", "stopped": stopped, "sizes": [], "outcomes": [], "wave": 0}
-
-
-def _judged(doc: dict[str, Any], now: float) -> tuple[dict[str, Any], str]:
-    """The run once its wave's services all ended, and what comes next: the next wave, or the finish."""
-    wave, policy = int(doc["wave"]), WavePolicy.from_doc(doc["waves"])
-    outcome = judge_wave(wave, [Status(s) for s in doc["ended"].values()], policy)
-    # Each wave's ends as judged (key -> status): the report names the failed ones (runs.wave_docs).
-    judged = {**doc, "outcomes": [*doc["outcomes"], outcome.to_doc()]}
-    step = after_wave(outcome, doc["sizes"], policy)
-    if step.wave is None:
-        return {**judged, "phase": "done", **({"stopped": step.stopped} if step.stopped else {})}, "finish"
-    judged.pop("resentAt", None)  # the next wave's items were not queued again yet
-    return {**judged, **_wave(step.wave, now)}, "next"
 
 
 def _item(run_id: str, partition: str, wave: int, row: Mapping[str, Any]) -> WorkItem:

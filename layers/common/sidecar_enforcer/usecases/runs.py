@@ -27,6 +27,7 @@ from typing import Any
 
 from ..config import Mode
 from ..domain import run_report
+from ..domain.run_state import RunState
 from ..domain.waves import WavePolicy, failed_members, in_rollout, not_changed
 from ..errors import AwsError, MalformedEventError
 from ..ledger import Ledger
@@ -94,23 +95,19 @@ class StartRun:
                         reasons=[reason],
                     )
                 )
-        doc: dict[str, Any] = {
-            "runId": run.id,
-            "mode": run.mode,
-            "places": [list(p) for p in request.places],
-            "clusters": list(request.clusters),
-            "profile": request.profile,
-            "expected": len(items) + len(failed),
-            "status": "RUNNING",
-            "phase": "survey",
-            "started": _now(),
-            "partition": self._partition(),
-        }
-        if run.mode == "enforce":
-            doc["waves"] = request.waves.to_doc()
-        if request.reconcile:
-            doc["reconcile"] = True
-        if not self._ledger.run_open(run.id, doc):
+        state = RunState(
+            run_id=run.id,
+            mode=run.mode,
+            places=request.places,
+            clusters=request.clusters,
+            profile=request.profile,
+            expected=len(items) + len(failed),
+            started=_now(),
+            partition=self._partition(),
+            policy=request.waves if run.mode == "enforce" else None,
+            reconcile=request.reconcile,
+        )
+        if not self._ledger.run_open(run.id, state):
             raise AwsError(f"backfill run {run.id} exists already: give a new runId")
         try:
             self._ledger.run_survey(run.id, [item.key for item in items])
@@ -127,9 +124,7 @@ class StartRun:
 
     def _failed(self, run_id: str, reason: str) -> None:
         ended = _now()
-        self._ledger.run_update(
-            run_id, lambda d: {**d, "status": "FAILED", "phase": "done", "ended": ended, "reason": reason}
-        )
+        self._ledger.run_update(run_id, lambda run: run.failed(reason, ended))
         self._ledger.run_closed(run_id)
         log.error("backfill run %s failed: %s", run_id, reason)
 
@@ -147,23 +142,21 @@ class StartRun:
         return items
 
 
-def concluded(
-    ledger: Ledger, run_id: str, doc: Mapping[str, Any]
-) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+def concluded(ledger: Ledger, run: RunState) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
     """A finished run's rows, by key, and its waves' outcomes as its report lists them. The services
     of the waves a stopped run never sent keep their audit status, saying why; each judged wave
     names its failed members and why (its members' rows stay as the breaker counted them)."""
+    run_id, plan, stopped = run.run_id, run.plan, run.stopped
     rows = ledger.run_rows(run_id)
-    plan, stopped = str(doc.get("plan", "")), doc.get("stopped")
     waves: list[dict[str, Any]] = []
-    for outcome in doc.get("outcomes") or []:
+    for outcome in run.outcomes:
         keys = [parse_item(body).key for body in ledger.run_wave(run_id, plan, int(outcome["number"]))]
         ended = {k: str(rows[k]["status"]) for k in keys if k in rows}
         for key in ended:
             rows[key]["wave"] = int(outcome["number"])
         waves.append({**outcome, "failedMembers": failed_members(ended, rows)})
     if stopped:
-        for number in range(int(doc["wave"]) + 1, len(doc["sizes"]) + 1):
+        for number in range(run.wave + 1, len(run.sizes) + 1):
             for body in ledger.run_wave(run_id, plan, number):
                 row = rows.get(parse_item(body).key)
                 if row is not None:
@@ -187,26 +180,26 @@ class FinishRun:
         self._reconcile = reconcile  # after a reconciliation run: whether its digest is published
 
     def __call__(self, run_id: str) -> Digest | None:
-        doc = self._ledger.run(run_id)
-        if doc is None or doc.get("status") != "RUNNING":
+        run = self._ledger.run(run_id)
+        if run is None or not run.running:
             return None
-        rows, waves = concluded(self._ledger, run_id, doc)
-        stopped = doc.get("stopped")
+        rows, waves = concluded(self._ledger, run)
+        stopped = run.stopped
         ended = _now()
-        started = str(doc.get("started", ended))
+        started = run.started or ended
         seconds = (datetime.fromisoformat(ended) - datetime.fromisoformat(started)).total_seconds()
         report = run_report.build(
             run_id=run_id,
-            mode=str(doc.get("mode")),
+            mode=run.mode,
             started=started,
             ended=ended,
             seconds=seconds,
             # a profile's rollout reports the services that ask for it (or for none), as the CLI's run
-            rows=[r for r in rows.values() if in_rollout(r.get("profile"), doc.get("profile"))],
+            rows=[r for r in rows.values() if in_rollout(r.get("profile"), run.profile)],
             calls={},
             waves=waves,
             stopped=stopped,
-            scope={k: doc.get(k) for k in ("places", "clusters", "profile")},
+            scope=run.scope(),
         )
         where: dict[str, str] = {}
         if self._reports is not None:
@@ -219,19 +212,13 @@ class FinishRun:
                     # where none was stored); its rows stay in the state table until they expire.
                     log.error("backfill run %s: report not stored: %s", run_id, exc)
         digest = Digest.of(report, where)
-        won = [False]  # whether this invocation's write closed the run (two may finish at once)
-
-        def close(d: dict[str, Any]) -> dict[str, Any]:
-            won[0] = d.get("status") == "RUNNING"
-            status = "STOPPED" if stopped else "DONE"
-            return {**d, "status": status, "ended": ended, "report": where, "totals": report["totals"]}
-
-        self._ledger.run_update(run_id, close)
-        if not won[0]:
+        # Two may finish at once: the one whose write closes the run publishes its digest.
+        totals = report["totals"]
+        if self._ledger.run_update(run_id, lambda current: current.closed(ended, where, totals)) is None:
             return None
         self._ledger.run_closed(run_id)
         log.info("backfill run %s done", run_id, extra={"digest": json.dumps(digest.to_message())[:4000]})
-        if doc.get("reconcile") and self._reconcile is not None and not self._reconcile(run_id, rows):
+        if run.reconcile and self._reconcile is not None and not self._reconcile(run_id, rows):
             return digest  # the same findings as the last reconciliation's: nothing new to say
         self._publisher.publish(digest)
         return digest
