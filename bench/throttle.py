@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
-from sidecar_enforcer.domain.ecs_quotas import ECS_CATEGORIES, Category
+from sidecar_enforcer.domain.ecs.ecs_quotas import ECS_CATEGORIES, Category
 
 THROTTLED_STATUS = 400
 # ECS speaks awsJson1.1: the error's code in __type, its message in "message" (the error the guide quotes:

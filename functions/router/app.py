@@ -36,12 +36,12 @@ from sidecar_enforcer.errors import (
     MalformedEventError,
     MisconfiguredError,
 )
-from sidecar_enforcer.gate import Gate
 from sidecar_enforcer.handler import Handler
 from sidecar_enforcer.models.events import SCHEDULED, Trigger, parse_trigger
 from sidecar_enforcer.models.findings import Finding, Status
 from sidecar_enforcer.models.work import items_of
-from sidecar_enforcer.wiring import build_gate, build_work_queue
+from sidecar_enforcer.router import Router
+from sidecar_enforcer.wiring import build_router, build_work_queue
 
 handler = Handler(Settings.from_env)
 
@@ -56,8 +56,8 @@ ADAPTERS = ("dynamodb", "identity", "org_units", "s3", "sns", "sqs", "switches")
 
 
 @cache
-def gate() -> Gate:
-    return build_gate(handler.settings(), handler.clients())
+def router() -> Router:
+    return build_router(handler.settings(), handler.clients())
 
 
 @cache
@@ -78,8 +78,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         raise
     try:
         if trigger.name == SCHEDULED:  # the outbox, the open runs: no item, nothing per service
-            return result_of(trigger, [gate().tick(trigger)], context.aws_request_id)
-        early = gate().ignored(trigger)  # asks for nothing: answered, nothing queued
+            return result_of(trigger, [router().tick(trigger)], context.aws_request_id)
+        early = router().ignored(trigger)  # asks for nothing: answered, nothing queued
         if early is not None:
             return result_of(trigger, [early], context.aws_request_id)
         queue = work_queue()

@@ -26,6 +26,7 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from sidecar_enforcer.config import Settings
 from sidecar_enforcer.domain.status import PER_ACCOUNT, metric_name
+from sidecar_enforcer.enforcer import Enforcer
 from sidecar_enforcer.errors import (
     AwsError,
     ConfigurationError,
@@ -37,7 +38,6 @@ from sidecar_enforcer.handler import Handler
 from sidecar_enforcer.models.events import ClusterTarget
 from sidecar_enforcer.models.findings import Finding, Status
 from sidecar_enforcer.models.work import WorkItem, parse_item
-from sidecar_enforcer.service import Enforcer
 from sidecar_enforcer.wiring import build_enforcer
 
 handler = Handler(Settings.from_env)

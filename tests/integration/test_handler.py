@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from sidecar_enforcer.adapters.ecs import EcsGateway
-from sidecar_enforcer.domain.plan import MARKER_MANAGED_BY, MARKER_PROFILE, MARKER_SOURCE
+from sidecar_enforcer.domain.planning.plan import MARKER_MANAGED_BY, MARKER_PROFILE, MARKER_SOURCE
 from sidecar_enforcer.errors import AwsError, EnforcementFailedError, MalformedEventError
 from sidecar_enforcer.profiles import builtin_profiles
 from sidecar_enforcer_dev import fleet

@@ -39,9 +39,9 @@ import boto3
 import pytest
 from sidecar_enforcer.adapters.aws import Clients
 from sidecar_enforcer.adapters.dynamodb import StateTable, create_table
-from sidecar_enforcer.domain import records
-from sidecar_enforcer.domain.plan import MARKER_SOURCE, Decision, plan
-from sidecar_enforcer.domain.policy import Policy
+from sidecar_enforcer.domain.planning.plan import MARKER_SOURCE, Decision, plan
+from sidecar_enforcer.domain.planning.policy import Policy
+from sidecar_enforcer.domain.safety import records
 from sidecar_enforcer.errors import EnforcementFailedError, MalformedEventError
 from sidecar_enforcer.profiles import builtin_profiles
 from sidecar_enforcer_dev import fleet

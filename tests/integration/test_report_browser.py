@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sidecar_enforcer.domain import run_report
+from sidecar_enforcer.domain.runs import run_report
 
 from ..browser import Browser, find_browser
 from ..unit._factories import report_row

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sidecar_enforcer.domain.schema import validate_register_request
-from sidecar_enforcer.domain.taskdef import load_document
+from sidecar_enforcer.domain.ecs.schema import validate_register_request
+from sidecar_enforcer.domain.ecs.taskdef import load_document
 from sidecar_enforcer_dev.cli import main
 
 from ..conftest import ROOT

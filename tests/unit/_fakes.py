@@ -10,11 +10,11 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sidecar_enforcer.adapters.memory import MemoryTable
-from sidecar_enforcer.domain.arns import task_definition_family, task_definition_revision
-from sidecar_enforcer.domain.plan import MARKER_PROFILE, MARKER_SOURCE, source_marker
-from sidecar_enforcer.domain.records import Versioned
-from sidecar_enforcer.domain.snapshots import DeploymentState, ServiceSnapshot, TaskState
-from sidecar_enforcer.domain.taskdef import TaskDefinitionDocument
+from sidecar_enforcer.domain.ecs.arns import task_definition_family, task_definition_revision
+from sidecar_enforcer.domain.ecs.snapshots import DeploymentState, ServiceSnapshot, TaskState
+from sidecar_enforcer.domain.ecs.taskdef import TaskDefinitionDocument
+from sidecar_enforcer.domain.planning.plan import MARKER_PROFILE, MARKER_SOURCE, source_marker
+from sidecar_enforcer.domain.safety.records import Versioned
 from sidecar_enforcer.errors import AwsError, NotFoundError
 from sidecar_enforcer.models.findings import Finding, Message
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sidecar_enforcer.domain.run_state import RunState
-from sidecar_enforcer.domain.waves import WavePolicy
+from sidecar_enforcer.domain.runs.run_state import RunState
+from sidecar_enforcer.domain.runs.waves import WavePolicy
 from sidecar_enforcer.errors import AwsError
 from sidecar_enforcer.ledger import Ledger
 from sidecar_enforcer.models.findings import Finding, Status

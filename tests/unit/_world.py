@@ -9,14 +9,14 @@ from typing import Any
 
 from sidecar_enforcer.adapters.identity import Identity
 from sidecar_enforcer.config import MEMBER_SESSION_NAME, Mode, Settings
-from sidecar_enforcer.domain import records
-from sidecar_enforcer.domain.plan import plan
-from sidecar_enforcer.domain.snapshots import DeploymentState, ServiceSnapshot, TaskState
-from sidecar_enforcer.domain.taskdef import TaskDefinitionDocument
+from sidecar_enforcer.domain.ecs.snapshots import DeploymentState, ServiceSnapshot, TaskState
+from sidecar_enforcer.domain.ecs.taskdef import TaskDefinitionDocument
+from sidecar_enforcer.domain.planning.plan import plan
+from sidecar_enforcer.domain.safety import records
+from sidecar_enforcer.enforcer import Enforcer
 from sidecar_enforcer.errors import (
     AwsError,
 )
-from sidecar_enforcer.gate import Gate
 from sidecar_enforcer.ledger import Ledger
 from sidecar_enforcer.models.events import (
     ClusterTarget,
@@ -27,7 +27,7 @@ from sidecar_enforcer.models.events import (
 from sidecar_enforcer.models.findings import Finding
 from sidecar_enforcer.models.work import WorkItem, items_of
 from sidecar_enforcer.profiles import builtin_catalog
-from sidecar_enforcer.service import Enforcer
+from sidecar_enforcer.router import Router
 from sidecar_enforcer.usecases.enforce_service import EnforceService
 from sidecar_enforcer.usecases.enforce_task_definition import EnforceTaskDefinition
 from sidecar_enforcer.usecases.fan_out import FanOutCluster
@@ -154,7 +154,9 @@ class World:
             report=self.report,
             runs=lambda: self.runs,
         )
-        self.gate = Gate(self.settings, self.triage, self.drain, self.report, self.ledger, lambda: self.runs)
+        self.router = Router(
+            self.settings, self.triage, self.drain, self.report, self.ledger, lambda: self.runs
+        )
 
     def ecs_for(self, account: str, region: str) -> FakeEcs:
         """wiring.build_enforcer's ecs_for: the enforcer's own account's gateway, or a member's."""

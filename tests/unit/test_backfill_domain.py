@@ -15,12 +15,11 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sidecar_enforcer.domain import run_report, verdicts
-from sidecar_enforcer.domain.plan import plan
-from sidecar_enforcer.domain.policy import Policy
-from sidecar_enforcer.domain.service_rules import change_planned
-from sidecar_enforcer.domain.status import Status
-from sidecar_enforcer.domain.waves import (
+from sidecar_enforcer.domain.planning import plan_memo
+from sidecar_enforcer.domain.planning.plan import plan
+from sidecar_enforcer.domain.planning.policy import Policy
+from sidecar_enforcer.domain.runs import run_report
+from sidecar_enforcer.domain.runs.waves import (
     MAX_WAVES,
     Next,
     WavePolicy,
@@ -31,6 +30,8 @@ from sidecar_enforcer.domain.waves import (
     plan_waves,
     too_many_waves,
 )
+from sidecar_enforcer.domain.safety.service_rules import change_planned
+from sidecar_enforcer.domain.status import Status
 from sidecar_enforcer.profiles import builtin_profiles
 from sidecar_enforcer.usecases.backfill import Progress
 from sidecar_enforcer_dev.backfill import FileMemo, ProgressView
@@ -227,8 +228,8 @@ def test_a_remembered_plan_decides_like_the_plan_and_holds_no_task_definition() 
     profile = builtin_profiles()["jaeger"]
     made = plan(TASK, [], profile)
 
-    memo = verdicts.to_memo(made, "api")
-    back = verdicts.from_memo(json.loads(json.dumps(memo)), profile)
+    memo = plan_memo.to_memo(made, "api")
+    back = plan_memo.from_memo(json.loads(json.dumps(memo)), profile)
 
     assert back is not None
     remembered, family = back
@@ -245,17 +246,17 @@ def test_a_remembered_plan_decides_like_the_plan_and_holds_no_task_definition() 
 
 def test_a_plan_is_remembered_per_profile_document_and_policy() -> None:
     jaeger, adot = builtin_profiles()["jaeger"], builtin_profiles()["adot"]
-    base = verdicts.context(jaeger, Policy())
+    base = plan_memo.context(jaeger, Policy())
 
-    assert verdicts.context(jaeger, Policy()) == base
-    assert verdicts.context(jaeger, Policy(grow_task_size=not Policy().grow_task_size)) != base
-    assert verdicts.context(adot, Policy()) != base
-    assert verdicts.context(jaeger.model_copy(update={"description": "edited"}), Policy()) != base
+    assert plan_memo.context(jaeger, Policy()) == base
+    assert plan_memo.context(jaeger, Policy(grow_task_size=not Policy().grow_task_size)) != base
+    assert plan_memo.context(adot, Policy()) != base
+    assert plan_memo.context(jaeger.model_copy(update={"description": "edited"}), Policy()) != base
 
 
 @pytest.mark.parametrize("memo", [{}, {"v": 2}, {"v": 1, "decision": "MAYBE"}, {"v": 1}, "text"])
 def test_a_memo_this_version_cannot_read_is_a_miss(memo: object) -> None:
-    assert verdicts.from_memo(memo, builtin_profiles()["jaeger"]) is None  # type: ignore[arg-type]
+    assert plan_memo.from_memo(memo, builtin_profiles()["jaeger"]) is None  # type: ignore[arg-type]
 
 
 def test_the_plan_file_survives_a_run_and_a_damaged_one_is_only_a_miss(tmp_path: Path) -> None:
@@ -471,7 +472,7 @@ def test_progress_redraws_one_line_on_a_terminal_and_writes_lines_elsewhere(tty:
 
 
 def test_a_digest_names_the_worst_services_and_where_the_report_is_and_renders_for_chat() -> None:
-    from sidecar_enforcer.domain import chat_message, notice, slack_message
+    from sidecar_enforcer.domain.messages import chat_message, notice, slack_message
     from sidecar_enforcer.models.digest import Digest
 
     where = {"json": "s3://reports-bucket/backfill/bf-1/report.json"}
@@ -563,8 +564,8 @@ def test_the_survey_reads_a_revision_while_service_pages_are_still_to_come() -> 
 
     from sidecar_enforcer.adapters.memory import MemoryTable
     from sidecar_enforcer.config import Mode
-    from sidecar_enforcer.domain.snapshots import ServiceSnapshot
-    from sidecar_enforcer.domain.taskdef import TaskDefinitionDocument
+    from sidecar_enforcer.domain.ecs.snapshots import ServiceSnapshot
+    from sidecar_enforcer.domain.ecs.taskdef import TaskDefinitionDocument
     from sidecar_enforcer.usecases.backfill import Backfill, RunSpec
     from sidecar_enforcer.usecases.scope import Scope
 

@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterator
 
 from sidecar_enforcer.adapters.memory import MemoryTable
 from sidecar_enforcer.config import Mode
-from sidecar_enforcer.domain.snapshots import TaskState
-from sidecar_enforcer.domain.waves import WavePolicy
+from sidecar_enforcer.domain.ecs.snapshots import TaskState
+from sidecar_enforcer.domain.runs.waves import WavePolicy
 from sidecar_enforcer.models.findings import Status
 from sidecar_enforcer.usecases.backfill import Backfill, RunResult, RunSpec
 from sidecar_enforcer.usecases.scope import Scope

@@ -20,7 +20,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from sidecar_enforcer.domain.ecs_quotas import Category
+from sidecar_enforcer.domain.ecs.ecs_quotas import Category
 
 from bench.proxy import Call, CountingProxy, Record, _Forward, _Upstream, classify, tally
 from bench.throttle import Throttle

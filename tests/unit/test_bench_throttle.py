@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from sidecar_enforcer.domain.ecs_quotas import ECS_BUCKET_OF, ECS_CATEGORIES
+from sidecar_enforcer.domain.ecs.ecs_quotas import ECS_BUCKET_OF, ECS_CATEGORIES
 
 from bench.throttle import Throttle, TokenBucket, category_counts, lower_bound
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from sidecar_enforcer.config import Mode, Settings
-from sidecar_enforcer.domain import schema
+from sidecar_enforcer.domain.ecs import schema
 from sidecar_enforcer.errors import ConfigurationError, InputError
 from sidecar_enforcer.profiles import builtin_profiles, dump, parse_profile
 

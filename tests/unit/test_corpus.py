@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sidecar_enforcer.domain import schema
-from sidecar_enforcer.domain.plan import Decision, Plan, is_managed, plan
-from sidecar_enforcer.domain.policy import Policy
-from sidecar_enforcer.domain.taskdef import TaskDefinitionDocument, load_document
+from sidecar_enforcer.domain.ecs import schema
+from sidecar_enforcer.domain.ecs.taskdef import TaskDefinitionDocument, load_document
+from sidecar_enforcer.domain.planning.plan import Decision, Plan, is_managed, plan
+from sidecar_enforcer.domain.planning.policy import Policy
 from sidecar_enforcer.profiles import builtin_profiles
 
 from ._factories import JAEGER, OTEL_ENDPOINT, ROOT, SHARED_CORPUS, named, strip_nulls

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 from botocore.stub import ANY, Stubber
 from sidecar_enforcer.adapters.ecs import EcsGateway, ServiceSnapshot
-from sidecar_enforcer.domain.plan import MARKER_PROFILE, MARKER_SOURCE
+from sidecar_enforcer.domain.planning.plan import MARKER_PROFILE, MARKER_SOURCE
 
 CLUSTER = "arn:aws:ecs:us-east-1:123456789012:cluster/shop"
 OURS = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:2"

@@ -1,4 +1,4 @@
-"""ECS's server-side rules (domain/ecs_rules.py): the planner never produces a request ECS refuses
+"""ECS's server-side rules (domain/ecs/ecs_rules.py): the planner never produces a request ECS refuses
 at RegisterTaskDefinition (botocore's validator checks no lengths, counts or references), and never
 one whose tasks could not start. Without the rules, the planner would return a request ECS answers
 with ClientException, so every event of that service would fail and be retried until it was
@@ -10,10 +10,10 @@ import hashlib
 from typing import Any
 
 import pytest
-from sidecar_enforcer.domain import ecs_rules
-from sidecar_enforcer.domain.invariants import violations
-from sidecar_enforcer.domain.plan import MARKER_SOURCE, Decision, plan, source_marker
-from sidecar_enforcer.domain.policy import Policy
+from sidecar_enforcer.domain.ecs import ecs_rules
+from sidecar_enforcer.domain.planning.invariants import violations
+from sidecar_enforcer.domain.planning.plan import MARKER_SOURCE, Decision, plan, source_marker
+from sidecar_enforcer.domain.planning.policy import Policy
 
 from ._factories import ACCOUNT, JAEGER, REGION, app, ec2, fargate, named
 

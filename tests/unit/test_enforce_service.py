@@ -7,11 +7,11 @@ import dataclasses
 
 import pytest
 from sidecar_enforcer.config import Mode, Settings
-from sidecar_enforcer.domain import records
-from sidecar_enforcer.domain.plan import MARKER_MANAGED_BY
-from sidecar_enforcer.domain.policy import Policy
-from sidecar_enforcer.domain.service_rules import controller_reason
-from sidecar_enforcer.domain.taskdef import TaskDefinitionDocument
+from sidecar_enforcer.domain.ecs.taskdef import TaskDefinitionDocument
+from sidecar_enforcer.domain.planning.plan import MARKER_MANAGED_BY
+from sidecar_enforcer.domain.planning.policy import Policy
+from sidecar_enforcer.domain.safety import records
+from sidecar_enforcer.domain.safety.service_rules import controller_reason
 from sidecar_enforcer.errors import (
     AccessDeniedError,
     AwsError,

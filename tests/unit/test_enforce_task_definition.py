@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sidecar_enforcer.config import Settings
-from sidecar_enforcer.domain.policy import Policy
+from sidecar_enforcer.domain.planning.policy import Policy
 from sidecar_enforcer.models.events import (
     TaskDefinitionTarget,
 )

@@ -1,4 +1,4 @@
-"""The Enforcer (service.py) on fakes: each target enforced in its event's account and Region."""
+"""The Enforcer (enforcer.py) on fakes: each target enforced in its event's account and Region."""
 
 from __future__ import annotations
 

@@ -1,12 +1,12 @@
 """Fargate's task sizes against the table in the ECS developer guide ("Task CPU and memory", Linux),
-written out here independently of ``domain.sizes``."""
+written out here independently of ``domain.ecs.sizes``."""
 
 from __future__ import annotations
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sidecar_enforcer.domain.sizes import FARGATE_SIZES, describe, is_fargate_size, smallest_fargate_size
+from sidecar_enforcer.domain.ecs.sizes import FARGATE_SIZES, describe, is_fargate_size, smallest_fargate_size
 
 GIB = 1024
 

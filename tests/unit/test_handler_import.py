@@ -49,7 +49,7 @@ def test_the_x_ray_sdk_is_imported_only_when_tracing_is_on(
 def test_the_router_imports_none_of_the_modules_that_plan_and_enforce() -> None:
     probe = (
         "import sys, app; print(sorted(m for m in sys.modules if m in ("
-        "'sidecar_enforcer.service', 'sidecar_enforcer.domain.plan', 'sidecar_enforcer.profiles', "
+        "'sidecar_enforcer.enforcer', 'sidecar_enforcer.domain.planning.plan', 'sidecar_enforcer.profiles', "
         "'sidecar_enforcer.adapters.ecs', 'sidecar_enforcer.usecases.enforce_service')))"
     )
     env = {**os.environ, "POWERTOOLS_TRACE_DISABLED": "true", "PYTHONPATH": str(ROOT / "layers" / "common")}
@@ -72,7 +72,7 @@ def test_a_cold_start_imports_no_backfill_run_s_rules(function: str) -> None:
     """A run's state and wave rules are imported when a run is read (ledger), not by every cold start."""
     probe = (
         "import sys, app; print(sorted(m for m in sys.modules if m in ("
-        "'sidecar_enforcer.domain.run_state', 'sidecar_enforcer.domain.waves', "
+        "'sidecar_enforcer.domain.runs.run_state', 'sidecar_enforcer.domain.runs.waves', "
         "'sidecar_enforcer.usecases.run_waves')))"
     )
     env = {**os.environ, "POWERTOOLS_TRACE_DISABLED": "true", "PYTHONPATH": str(ROOT / "layers" / "common")}

@@ -1,4 +1,4 @@
-"""``domain.invariants.violations`` holds for planned requests and catches broken ones; ``report``
+"""``domain.planning.invariants.violations`` holds for planned requests and catches broken ones; ``report``
 prints one row per file x profile, the per-profile summaries and the final count."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sidecar_enforcer.domain.invariants import violations
-from sidecar_enforcer.domain.plan import Decision, plan
-from sidecar_enforcer.domain.policy import Policy
-from sidecar_enforcer.domain.profile import Profile
+from sidecar_enforcer.domain.planning.invariants import violations
+from sidecar_enforcer.domain.planning.plan import Decision, plan
+from sidecar_enforcer.domain.planning.policy import Policy
+from sidecar_enforcer.domain.planning.profile import Profile
 from sidecar_enforcer.profiles import builtin_profiles
 from sidecar_enforcer_dev.report import report
 

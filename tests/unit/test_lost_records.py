@@ -18,8 +18,8 @@ import dataclasses
 from collections.abc import Callable
 
 import pytest
-from sidecar_enforcer.domain import records
-from sidecar_enforcer.domain.snapshots import DeploymentState, TaskState
+from sidecar_enforcer.domain.ecs.snapshots import DeploymentState, TaskState
+from sidecar_enforcer.domain.safety import records
 from sidecar_enforcer.errors import AwsError
 from sidecar_enforcer.models.events import DeploymentOutcome, ServiceTarget, Target, Trigger
 from sidecar_enforcer.models.findings import Finding, Status
@@ -111,7 +111,7 @@ def deliver(world: World, trigger: Trigger) -> list[Finding]:
     """The router's triage, then the worker, the item handed over again after each FAILED."""
     findings: list[Finding] = []
     for _ in range(4):
-        ignored = world.gate.ignored(trigger)
+        ignored = world.router.ignored(trigger)
         if ignored is not None:
             return [*findings, ignored]
         (finding,) = world.enforcer.handle(trigger)

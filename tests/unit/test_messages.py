@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from sidecar_enforcer.config import Mode, Settings
-from sidecar_enforcer.domain import notice, slack_message
+from sidecar_enforcer.domain.messages import notice, slack_message
 from sidecar_enforcer.models.findings import Finding, Status
 from sidecar_enforcer.profiles import builtin_catalog
 from sidecar_enforcer.usecases.choose_profile import choose_profile

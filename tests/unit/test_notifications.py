@@ -1,4 +1,5 @@
-"""The chat renderings of a status (domain.slack_message, domain.chat_message, domain.console) and
+"""The chat renderings of a status (domain.messages.slack_message, domain.messages.chat_message,
+domain.messages.console) and
 the notifier's reading of a queue record (usecases.delivery.parse_delivery), on plain data."""
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sidecar_enforcer.domain import chat_message, notice, slack_message
-from sidecar_enforcer.domain.console import console_base
+from sidecar_enforcer.domain.messages import chat_message, notice, slack_message
+from sidecar_enforcer.domain.messages.console import console_base
 from sidecar_enforcer.errors import MalformedEventError
 from sidecar_enforcer.models.findings import Finding, Status
 from sidecar_enforcer.usecases.delivery import parse_delivery
@@ -489,7 +490,7 @@ def _release_commands(text: str) -> list[str]:
 def test_the_release_command_in_slack_and_amazon_q_pastes_as_is_with_its_region_and_account(
     kind: Status,
 ) -> None:
-    """As the worker words it (domain.records.release_instructions): the command, on one line in a
+    """As the worker words it (domain.safety.records.release_instructions): the command, on one line in a
     code span, parses with the CLI's own parser to this service in its region and account, and
     the release tag is offered beside it."""
     from sidecar_enforcer_dev.cli import parser
@@ -521,11 +522,11 @@ def test_a_release_without_the_service_s_names_is_shown_as_it_is() -> None:
 
 
 def test_a_failed_status_from_the_command_line_names_no_queue_and_one_from_the_worker_does() -> None:
-    """``sidecar-enforcer enforce`` and ``release`` run in a terminal (service.Enforcer: trigger
+    """``sidecar-enforcer enforce`` and ``release`` run in a terminal (enforcer.Enforcer: trigger
     "manual", "release"); only a work item is retried and dead-lettered."""
     import inspect
 
-    from sidecar_enforcer.service import Enforcer
+    from sidecar_enforcer.enforcer import Enforcer
 
     assert (
         inspect.signature(Enforcer.enforce_service).parameters["trigger"].default in notice.COMMAND_TRIGGERS

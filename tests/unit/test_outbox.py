@@ -80,7 +80,7 @@ def test_the_scheduled_tick_drains_the_outbox() -> None:
     world.publisher.failures.append(AwsError("Publish: ServiceUnavailable"))
     world.report(finding())
 
-    tick = world.gate.tick(trigger(name="Scheduled Event", targets=(), caller_arn=None))
+    tick = world.router.tick(trigger(name="Scheduled Event", targets=(), caller_arn=None))
 
     assert tick.status is Status.IGNORED
     assert tick.reasons == ["published 1 status(es) kept while SNS refused them"]

@@ -123,7 +123,7 @@ def test_the_check_fails_for_a_missing_or_an_extra_grant(
 
 def test_registration_is_allowed_only_with_the_enforcer_s_marker_tag_in_the_request() -> None:
     from sidecar_enforcer import ENFORCER_NAME
-    from sidecar_enforcer.domain.markers import MARKER_MANAGED_BY
+    from sidecar_enforcer.domain.planning.markers import MARKER_MANAGED_BY
 
     found = worker_statements()
     register, tag = found["EcsRegisterMarkedTaskDefinitions"], found["EcsTagOnRegister"]

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from sidecar_enforcer import ENFORCER_NAME
-from sidecar_enforcer.domain import schema
-from sidecar_enforcer.domain.plan import (
+from sidecar_enforcer.domain.ecs import schema
+from sidecar_enforcer.domain.planning.plan import (
     DEFAULT_POLICY,
     MARKER_KEYS,
     MARKER_MANAGED_BY,
@@ -20,7 +20,7 @@ from sidecar_enforcer.domain.plan import (
     plan,
     source_of,
 )
-from sidecar_enforcer.domain.policy import Policy
+from sidecar_enforcer.domain.planning.policy import Policy
 
 from ._factories import (
     JAEGER,

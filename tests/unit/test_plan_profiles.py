@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from sidecar_enforcer.domain.plan import (
+from sidecar_enforcer.domain.planning.plan import (
     EQUIVALENTS,
     Decision,
     Plan,
@@ -17,9 +17,9 @@ from sidecar_enforcer.domain.plan import (
     free_name,
     plan,
 )
-from sidecar_enforcer.domain.policy import Policy
-from sidecar_enforcer.domain.profile import Profile
-from sidecar_enforcer.domain.sidecar import owned_name
+from sidecar_enforcer.domain.planning.policy import Policy
+from sidecar_enforcer.domain.planning.profile import Profile
+from sidecar_enforcer.domain.planning.sidecar import owned_name
 from sidecar_enforcer.errors import InputError
 from sidecar_enforcer.profiles import builtin_profiles, parse_profile
 

@@ -19,11 +19,11 @@ from typing import Any
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from sidecar_enforcer.domain import schema
-from sidecar_enforcer.domain.invariants import violations
-from sidecar_enforcer.domain.plan import Decision, is_managed, plan
-from sidecar_enforcer.domain.policy import Policy
-from sidecar_enforcer.domain.profile import Profile
+from sidecar_enforcer.domain.ecs import schema
+from sidecar_enforcer.domain.planning.invariants import violations
+from sidecar_enforcer.domain.planning.plan import Decision, is_managed, plan
+from sidecar_enforcer.domain.planning.policy import Policy
+from sidecar_enforcer.domain.planning.profile import Profile
 from sidecar_enforcer.profiles import builtin_profiles
 
 from ._factories import ROOT

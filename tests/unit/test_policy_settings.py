@@ -7,7 +7,7 @@ import json
 import pytest
 from pydantic import ValidationError
 from sidecar_enforcer.config import ENV_VARS, Settings
-from sidecar_enforcer.domain.policy import Policy
+from sidecar_enforcer.domain.planning.policy import Policy
 from sidecar_enforcer.errors import ConfigurationError
 
 AMP_ENDPOINT = "https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-0123abcd/api/v1/remote_write"

@@ -16,8 +16,8 @@ from moto import mock_aws
 from sidecar_enforcer.adapters.aws import Clients
 from sidecar_enforcer.adapters.profiles import SsmProfiles, folder_documents
 from sidecar_enforcer.config import Settings
-from sidecar_enforcer.domain import schema
-from sidecar_enforcer.domain.profile import Permission
+from sidecar_enforcer.domain.ecs import schema
+from sidecar_enforcer.domain.planning.profile import Permission
 from sidecar_enforcer.errors import AccessDeniedError, ConfigurationError, InputError
 from sidecar_enforcer.profiles import Catalog, builtin_catalog, builtin_profiles, dump, parse_profile
 from sidecar_enforcer.wiring import profile_source

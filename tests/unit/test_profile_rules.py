@@ -10,10 +10,11 @@ from typing import Any, ClassVar
 
 import pytest
 from pydantic import ValidationError
-from sidecar_enforcer.domain import profile_rules, schema
-from sidecar_enforcer.domain.plan import Decision, Plan, plan
-from sidecar_enforcer.domain.policy import GUARDED_MEMBERS, Policy
-from sidecar_enforcer.domain.profile import Profile
+from sidecar_enforcer.domain.ecs import schema
+from sidecar_enforcer.domain.planning import profile_rules
+from sidecar_enforcer.domain.planning.plan import Decision, Plan, plan
+from sidecar_enforcer.domain.planning.policy import GUARDED_MEMBERS, Policy
+from sidecar_enforcer.domain.planning.profile import Profile
 from sidecar_enforcer.profiles import builtin_profiles, parse_profile
 
 from ._factories import ROOT, app, ec2, fargate, named

@@ -84,7 +84,7 @@ def test_the_map_names_every_package_module_and_function_and_nothing_stale() -> 
 
 
 def test_the_check_names_exactly_what_the_map_lost_or_invented() -> None:
-    waves = "layers/common/sidecar_enforcer/domain/waves.py"
+    waves = "layers/common/sidecar_enforcer/domain/runs/waves.py"
     assert waves in the_tree(ROOT)
     house = the_house(README)
     edited = house.replace(" waves.py (", " (", 1).replace("arns.py,", "arns.py, ghost.py,", 1)
@@ -94,4 +94,4 @@ def test_the_check_names_exactly_what_the_map_lost_or_invented() -> None:
     missing, stale = differences(README.replace(house, edited), ROOT)
 
     assert missing == [waves]
-    assert stale == ["layers/common/sidecar_enforcer/domain/ghost.py"]
+    assert stale == ["layers/common/sidecar_enforcer/domain/ecs/ghost.py"]

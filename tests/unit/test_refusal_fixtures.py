@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sidecar_enforcer.domain.plan import Decision, Plan, plan
-from sidecar_enforcer.domain.policy import Policy
-from sidecar_enforcer.domain.profile import Profile
+from sidecar_enforcer.domain.planning.plan import Decision, Plan, plan
+from sidecar_enforcer.domain.planning.policy import Policy
+from sidecar_enforcer.domain.planning.profile import Profile
 from sidecar_enforcer.profiles import builtin_profiles, parse_profile
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "refusals"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from sidecar_enforcer.adapters.memory import MemoryTable
-from sidecar_enforcer.domain import records
+from sidecar_enforcer.domain.safety import records
 from sidecar_enforcer.errors import (
     ConfigurationError,
 )

@@ -20,12 +20,12 @@ import pytest
 import yaml
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from sidecar_enforcer.domain import schema
-from sidecar_enforcer.domain.plan import Decision, plan
-from sidecar_enforcer.domain.policy import Policy
-from sidecar_enforcer.domain.profile import Profile
-from sidecar_enforcer.domain.remedy import Remedy, harmless, remedy
-from sidecar_enforcer.domain.remedy_snippets import (
+from sidecar_enforcer.domain.ecs import schema
+from sidecar_enforcer.domain.planning.plan import Decision, plan
+from sidecar_enforcer.domain.planning.policy import Policy
+from sidecar_enforcer.domain.planning.profile import Profile
+from sidecar_enforcer.domain.planning.remedy import Remedy, harmless, remedy
+from sidecar_enforcer.domain.planning.remedy_snippets import (
     cloudformation_name,
     hcl_string,
     map_members,

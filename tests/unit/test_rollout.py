@@ -1,4 +1,4 @@
-"""The rollout: the pure mode decision (domain.rollout), the policy document's validation
+"""The rollout: the pure mode decision (domain.safety.rollout), the policy document's validation
 (models.rollout), and the switches as the worker reads them (usecases.rollout): cached, refused as a
 whole when they name what the organisation does not know, the stop switch over everything."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sidecar_enforcer.domain.rollout import AUDIT, ENFORCE, mode_for, stop_switch, strictest
+from sidecar_enforcer.domain.safety.rollout import AUDIT, ENFORCE, mode_for, stop_switch, strictest
 from sidecar_enforcer.errors import AccessDeniedError, AwsError, InputError
 from sidecar_enforcer.models.rollout import parse_rollout
 from sidecar_enforcer.usecases.rollout import Rollout

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from markdown_it import MarkdownIt
-from sidecar_enforcer.domain import report_html, report_text, run_report
+from sidecar_enforcer.domain.runs import report_html, report_text, run_report
 
 from ._factories import report_row as _row
 
@@ -337,7 +337,7 @@ def test_an_audit_run_s_markdown_has_no_wave_table() -> None:
 
 
 def test_the_corpus_report_s_markdown_escapes_file_names_and_reasons_too(tmp_path: Path) -> None:
-    from sidecar_enforcer.domain.policy import Policy
+    from sidecar_enforcer.domain.planning.policy import Policy
     from sidecar_enforcer.profiles import builtin_profiles
     from sidecar_enforcer_dev.report import report
 

@@ -1,4 +1,4 @@
-"""A backfill run's typed state (domain.run_state): the documents runs were written as are read, and
+"""A backfill run's typed state (domain.runs.run_state): the documents runs were written as are read, and
 written back key for key; each transition applies only to the run it was meant for, and the
 ledger's conditional update answers what the change decided (nothing written when it declined)."""
 
@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from sidecar_enforcer.domain.run_state import Pending, Phase, RunState, RunStatus, WaveEnd
+from sidecar_enforcer.domain.runs.run_state import Pending, Phase, RunState, RunStatus, WaveEnd
+from sidecar_enforcer.domain.runs.waves import WavePolicy
 from sidecar_enforcer.domain.status import Status
-from sidecar_enforcer.domain.waves import WavePolicy
 from sidecar_enforcer.ledger import Ledger
 from sidecar_enforcer.models.findings import Finding
 from sidecar_enforcer.models.work import RunTag, WorkItem

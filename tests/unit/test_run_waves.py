@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 from sidecar_enforcer.config import Mode
-from sidecar_enforcer.domain.run_state import RunState
-from sidecar_enforcer.domain.waves import WavePolicy
+from sidecar_enforcer.domain.runs.run_state import RunState
+from sidecar_enforcer.domain.runs.waves import WavePolicy
 from sidecar_enforcer.errors import AwsError
 from sidecar_enforcer.ledger import Ledger
 from sidecar_enforcer.models.findings import Status
@@ -183,7 +183,7 @@ def test_the_tick_fails_the_services_whose_items_were_lost(phase: str) -> None:
 def test_a_tick_with_no_open_run_costs_one_query_more() -> None:
     world = World()
 
-    world.gate.tick(trigger(name="Scheduled Event", targets=(), caller_arn=None))
+    world.router.tick(trigger(name="Scheduled Event", targets=(), caller_arn=None))
 
     assert world.table.ops == [("query", "outbox", ""), ("query", "runs", "")]
 
@@ -216,7 +216,7 @@ def test_a_run_the_tick_cannot_sweep_does_not_stop_the_sweep_of_the_others(
 
     monkeypatch.setattr(world.runs, "sweep", sweep)
 
-    world.gate.tick(trigger(name="Scheduled Event", targets=(), caller_arn=None))
+    world.router.tick(trigger(name="Scheduled Event", targets=(), caller_arn=None))
 
     assert swept == ["bf-fine"]
     assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [

@@ -5,7 +5,7 @@ deploy, under new deduplication ids (SQS would drop ids it saw within five minut
 
 from __future__ import annotations
 
-from sidecar_enforcer.domain.waves import WavePolicy
+from sidecar_enforcer.domain.runs.waves import WavePolicy
 from sidecar_enforcer.models.findings import Status
 from sidecar_enforcer.models.work import RunTag
 

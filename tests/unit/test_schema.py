@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from botocore.validate import ParamValidator
-from sidecar_enforcer.domain import schema
+from sidecar_enforcer.domain.ecs import schema
 
 CANARY = "CANARY-s3cr3t-7f1e"
 

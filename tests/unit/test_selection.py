@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sidecar_enforcer.domain.selection import select_profile, tag_dict
+from sidecar_enforcer.domain.planning.selection import select_profile, tag_dict
 
 KEY = "tracing-sidecar"
 

@@ -1,4 +1,4 @@
-"""The safety rules for one service (domain.service_rules), decided on plain data: a ServiceSnapshot
+"""The safety rules for one service (domain.safety.service_rules), decided on plain data: a ServiceSnapshot
 as ECS would show it, a Plan from ``plan()`` on a small task definition, and a ServiceRecord as the
 state table would hold it. No AWS, no clock, no state table."""
 
@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from sidecar_enforcer.domain import records
-from sidecar_enforcer.domain.plan import Decision, Plan, plan
-from sidecar_enforcer.domain.policy import Policy
-from sidecar_enforcer.domain.records import Deployment, Revert, RevertPolicy, ServiceRecord
-from sidecar_enforcer.domain.service_rules import (
+from sidecar_enforcer.domain.ecs.snapshots import DeploymentState, ServiceSnapshot
+from sidecar_enforcer.domain.planning.plan import Decision, Plan, plan
+from sidecar_enforcer.domain.planning.policy import Policy
+from sidecar_enforcer.domain.safety import records
+from sidecar_enforcer.domain.safety.records import Deployment, Revert, RevertPolicy, ServiceRecord
+from sidecar_enforcer.domain.safety.service_rules import (
     ServiceFacts,
     Verdict,
     controller_reason,
@@ -23,7 +24,6 @@ from sidecar_enforcer.domain.service_rules import (
     decide,
     needs_record,
 )
-from sidecar_enforcer.domain.snapshots import DeploymentState, ServiceSnapshot
 from sidecar_enforcer.domain.status import Status
 
 from ._factories import ACCOUNT, JAEGER, REGION, SOURCE_ARN, fargate

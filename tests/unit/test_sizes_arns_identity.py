@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from sidecar_enforcer.adapters.identity import Identity
-from sidecar_enforcer.domain import arns
-from sidecar_enforcer.domain.sizes import parse_cpu, parse_memory
+from sidecar_enforcer.domain.ecs import arns
+from sidecar_enforcer.domain.ecs.sizes import parse_cpu, parse_memory
 
 
 class TestSizes:
@@ -187,7 +187,7 @@ class TestIdentity:
 
 def test_a_regions_partition_is_read_from_botocores_data_once() -> None:
     # botocore loads its endpoint data from disk on every lookup (about 80 ms): every event asks.
-    from sidecar_enforcer.domain import arns
+    from sidecar_enforcer.domain.ecs import arns
 
     arns.partition_of.cache_clear()
     assert arns.partition_of("cn-north-1") == "aws-cn"

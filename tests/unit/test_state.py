@@ -1,4 +1,4 @@
-"""The rules of the state table's records (domain.records) on plain records, and the Ledger's
+"""The rules of the state table's records (domain.safety.records) on plain records, and the Ledger's
 leases, source records and outbox on moto's DynamoDB with a controlled clock."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 from sidecar_enforcer.adapters.dynamodb import StateTable, create_table
-from sidecar_enforcer.domain import records
+from sidecar_enforcer.domain.safety import records
 from sidecar_enforcer.errors import AccessDeniedError, AwsError, RejectedError
 from sidecar_enforcer.ledger import LEASE_SECONDS, BusyError, Ledger
 

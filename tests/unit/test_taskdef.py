@@ -6,8 +6,8 @@ import copy
 import json
 
 import pytest
-from sidecar_enforcer.domain import schema
-from sidecar_enforcer.domain.taskdef import load_document, to_register_request, unwrap
+from sidecar_enforcer.domain.ecs import schema
+from sidecar_enforcer.domain.ecs.taskdef import load_document, to_register_request, unwrap
 from sidecar_enforcer.errors import InputError
 
 from ._factories import SOURCE_ARN, app, fargate

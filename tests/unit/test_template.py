@@ -87,7 +87,7 @@ def test_reserved_concurrency_is_none_by_default_and_never_below_the_event_sourc
 
 
 def test_each_policy_switch_is_a_template_parameter_with_the_code_s_default() -> None:
-    from sidecar_enforcer.domain.policy import Policy
+    from sidecar_enforcer.domain.planning.policy import Policy
 
     text = (ROOT / "template.yaml").read_text(encoding="utf-8")
     defaults = Policy()

@@ -1,4 +1,4 @@
-"""Triage (usecases/triage.py) and the Gate on fakes: the events that ask for nothing, answered
+"""Triage (usecases/triage.py) and the Router on fakes: the events that ask for nothing, answered
 with as few calls as possible."""
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def test_the_enforcers_own_call_in_a_member_account_is_ignored_without_an_aws_ca
     """CloudTrail in the member account records the enforcer's calls as its member role's session."""
     world = member_world()
 
-    finding = world.gate.ignored(
+    finding = world.router.ignored(
         Trigger(
             "event-9",
             MEMBER,
@@ -171,7 +171,7 @@ def test_an_ended_deployment_of_ours_is_not_ignored() -> None:
 def test_an_ignored_trigger_through_the_gate_is_logged_not_published() -> None:
     world = World(snapshot())
 
-    finding = world.gate.ignored(trigger(ignored="DeleteService needs no enforcement"))
+    finding = world.router.ignored(trigger(ignored="DeleteService needs no enforcement"))
 
     assert finding is not None
     assert finding.status is Status.IGNORED

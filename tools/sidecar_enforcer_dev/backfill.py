@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from sidecar_enforcer.config import Mode, Settings
-from sidecar_enforcer.domain import run_report
-from sidecar_enforcer.domain.arns import parse_arn
-from sidecar_enforcer.domain.waves import WavePolicy
+from sidecar_enforcer.domain.ecs.arns import parse_arn
+from sidecar_enforcer.domain.runs import run_report
+from sidecar_enforcer.domain.runs.waves import WavePolicy
 from sidecar_enforcer.usecases.backfill import Progress, RunResult, RunSpec
 
 from .local import UsageError
@@ -43,7 +43,7 @@ class FileMemo:
 
     A plan is true of one revision as one endpoint serves it, for one profile document and policy:
     it is kept under the ECS endpoint of the revision's region (``endpoint(region)``: AWS's own, or
-    AWS_ENDPOINT_URL's emulator, whose ARNs can repeat AWS's), the context (domain.verdicts: the
+    AWS_ENDPOINT_URL's emulator, whose ARNs can repeat AWS's), the context (domain.planning.plan_memo: the
     profile's name, version and document, and the policy) and the revision's ARN (its partition,
     Region and account). A file that cannot be read or written is only a cache: a warning
     (``warnings``, ``save``'s answer), never a run's end. A survey child hands the plans it learned
@@ -202,8 +202,8 @@ def default_processes() -> int:
 def _check_options(args: argparse.Namespace, regions: list[str]) -> None:
     """Every option a run could only fail on later (or loop on: a place given twice is surveyed
     twice), refused now with one line."""
-    from sidecar_enforcer.domain.arns import ACCOUNT_ID, REGION
-    from sidecar_enforcer.domain.ecs_rules import NAME
+    from sidecar_enforcer.domain.ecs.arns import ACCOUNT_ID, REGION
+    from sidecar_enforcer.domain.ecs.ecs_rules import NAME
 
     lists = (
         ("--accounts", _csv(args.accounts), ACCOUNT_ID, "a 12-digit account id"),
@@ -362,7 +362,7 @@ def _report(
     regions: list[str],
     accounts: list[str],
 ) -> dict[str, Any]:
-    """The run's report (domain.run_report): its rows, waves, requests and scope."""
+    """The run's report (domain.runs.run_report): its rows, waves, requests and scope."""
     started, seconds = timed
     report = run_report.build(
         run_id=run_id,

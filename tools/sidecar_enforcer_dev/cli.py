@@ -19,8 +19,8 @@ from typing import Any
 from sidecar_enforcer import __version__
 from sidecar_enforcer.adapters import aws
 from sidecar_enforcer.config import Mode, Settings
-from sidecar_enforcer.domain.plan import plan
-from sidecar_enforcer.domain.taskdef import load_document
+from sidecar_enforcer.domain.ecs.taskdef import load_document
+from sidecar_enforcer.domain.planning.plan import plan
 from sidecar_enforcer.errors import AwsError, EnforcerError, InputError
 from sidecar_enforcer.models.findings import Status
 
@@ -183,7 +183,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
 def cmd_profiles(args: argparse.Namespace) -> int:
     """The profiles, each with the guarded members it needs in allowProfileMembers and whether the
     policy allows them; a profile whose services the policy refuses is also said on stderr."""
-    from sidecar_enforcer.domain import profile_rules
+    from sidecar_enforcer.domain.planning import profile_rules
 
     settings = Settings.from_env()
     catalog = _catalog(settings)

@@ -14,8 +14,8 @@ from typing import Any
 from pydantic import ValidationError
 from sidecar_enforcer.adapters import aws
 from sidecar_enforcer.config import Settings
-from sidecar_enforcer.domain.policy import Policy
-from sidecar_enforcer.domain.profile import Profile
+from sidecar_enforcer.domain.planning.policy import Policy
+from sidecar_enforcer.domain.planning.profile import Profile
 from sidecar_enforcer.errors import InputError
 from sidecar_enforcer.profiles import Catalog, parse_profile
 
@@ -141,7 +141,7 @@ def _service_options(p: argparse.ArgumentParser) -> None:
 
 def _account(args: argparse.Namespace) -> str | None:
     """The member account a command names (--account), checked: 12 digits."""
-    from sidecar_enforcer.domain.arns import ACCOUNT_ID
+    from sidecar_enforcer.domain.ecs.arns import ACCOUNT_ID
 
     if args.account is None:
         return None

@@ -1,17 +1,17 @@
 """``sidecar-enforcer report``: every task definition file x every profile, one row each, with the
-invariants of ``domain.invariants`` checked on every planned request."""
+invariants of ``domain.planning.invariants`` checked on every planned request."""
 
 from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
 
-from sidecar_enforcer.domain.invariants import violations
-from sidecar_enforcer.domain.plan import plan
-from sidecar_enforcer.domain.policy import Policy
-from sidecar_enforcer.domain.profile import Profile
-from sidecar_enforcer.domain.report_text import md_text
-from sidecar_enforcer.domain.taskdef import load_document
+from sidecar_enforcer.domain.ecs.taskdef import load_document
+from sidecar_enforcer.domain.planning.invariants import violations
+from sidecar_enforcer.domain.planning.plan import plan
+from sidecar_enforcer.domain.planning.policy import Policy
+from sidecar_enforcer.domain.planning.profile import Profile
+from sidecar_enforcer.domain.runs.report_text import md_text
 from sidecar_enforcer.errors import InputError
 
 WIDTH = 110  # the detail column is cut here in the plain table

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .domain.policy import Policy
+from .domain.planning.policy import Policy
 from .errors import ConfigurationError
 
 

@@ -83,7 +83,7 @@ class Handler(Generic[S]):
 
 
 def _publish(finding: Finding) -> None:
-    """Publish the FAILED status of a fault the handler met before it had an Enforcer or a Gate
+    """Publish the FAILED status of a fault the handler met before it had an Enforcer or a Router
     (invalid settings, a missing table or queue), best effort: to the raw STATUS_TOPIC_ARN, even
     when the other settings are invalid; nothing when it is no SNS ARN or SNS refuses (logged)."""
     topic_arn = os.environ.get("STATUS_TOPIC_ARN", "")

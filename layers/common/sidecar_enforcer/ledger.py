@@ -1,6 +1,6 @@
 """Coordination through the state table: leases, the source -> compliant revision record, the
 service records and the status outbox. The rules for what a record means live in
-``domain.records``; this module reads and writes them, retrying when another invocation wrote first.
+``domain.safety.records``; this module reads and writes them, retrying when another invocation wrote first.
 
 A conditional write whose answer is lost (a timeout, a 500 after DynamoDB stored it) is read back:
 the version it wrote holding the document it wrote is a write that went through (``_put``). A
@@ -19,11 +19,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from .domain.records import Lease, ServiceRecord, SourceRecord, Versioned
+from .domain.safety.records import Lease, ServiceRecord, SourceRecord, Versioned
 from .errors import AwsError, RejectedError
 
 if TYPE_CHECKING:
-    from .domain.run_state import RunState
+    from .domain.runs.run_state import RunState
 
 log = logging.getLogger(__name__)
 R = TypeVar("R", ServiceRecord, SourceRecord)
@@ -303,7 +303,7 @@ class Ledger:
         return [kept for _, kept in self._table.query(OUTBOX, 100)]
 
     # -- backfill runs ------------------------------------------------------------------------------
-    # A run: its document (pk run#<id>, sk "run": its state, domain.run_state) and one row per
+    # A run: its document (pk run#<id>, sk "run": its state, domain.runs.run_state) and one row per
     # service (sk svc#<key>: the service's latest status message), the keys its survey queued
     # (sk survey#NNNN, 100 a row) and an enforce run's waves (sk wave#NNNN: the wave's work items).
     # A row counts once: a retried item overwrites its row without counting it again. The open runs
@@ -416,7 +416,7 @@ class Ledger:
 
 def _run_state(doc: dict[str, Any]) -> RunState:
     # Imported when a run is read: the router and the worker start without a run's rules.
-    from .domain.run_state import RunState
+    from .domain.runs.run_state import RunState
 
     return RunState.from_doc(doc)
 

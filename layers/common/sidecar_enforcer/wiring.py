@@ -1,7 +1,7 @@
-"""The composition root: settings + clients -> the Gate (the router's) and the Enforcer (the
+"""The composition root: settings + clients -> the Router (the router function's) and the Enforcer (the
 worker's and the CLI's), and the work queue.
 
-The router imports this module on every cold start and runs only the Gate: the Enforcer's modules
+The router imports this module on every cold start and runs only the Router: the Enforcer's modules
 (planning, the profiles, the ECS and IAM adapters, the use cases that change things) are imported
 inside the functions that build them, so the router never pays for them.
 """
@@ -25,8 +25,8 @@ from .adapters.sns import StatusPublisher, Unpublished
 from .adapters.sqs import DeadLetterQueue, WorkQueue
 from .config import MEMBER_SESSION_NAME, NotifierSettings, Settings
 from .errors import AwsError, ConfigurationError
-from .gate import Gate
 from .ledger import Ledger, Table
+from .router import Router
 from .usecases.outbox import DrainOutbox
 from .usecases.ports import Publisher
 from .usecases.rollout import Rollout
@@ -40,8 +40,8 @@ if TYPE_CHECKING:
     from .adapters.iam import TaskRoleChecker
     from .adapters.survey import EcsSurvey
     from .config import Mode
+    from .enforcer import Enforcer
     from .profiles import Catalog
-    from .service import Enforcer
     from .usecases.backfill import Backfill, Progress
     from .usecases.notify import NotifyBatch
     from .usecases.ports import PlanMemo
@@ -78,7 +78,7 @@ def profile_source(settings: Settings, clients: Clients) -> Callable[[], Catalog
 
 @dataclass(frozen=True)
 class _Shared:
-    """What the Gate and the Enforcer of one container share."""
+    """What the Router and the Enforcer of one container share."""
 
     identity: Callable[[], Identity]
     ledger: Ledger
@@ -139,11 +139,11 @@ def account_clients(settings: Settings, clients: Clients, identity: Callable[[],
     return AccountClients(clients, lambda: identity().account, member)
 
 
-def build_gate(settings: Settings, clients: Clients | None = None) -> Gate:
+def build_router(settings: Settings, clients: Clients | None = None) -> Router:
     clients = clients or Clients()
     shared = _shared(settings, clients)
     triage = Triage(settings, shared.identity, shared.ledger)
-    return Gate(
+    return Router(
         settings, triage, shared.drain, shared.report, shared.ledger, _run_keeper(settings, clients, shared)
     )
 
@@ -151,7 +151,7 @@ def build_gate(settings: Settings, clients: Clients | None = None) -> Gate:
 def build_enforcer(settings: Settings, clients: Clients | None = None) -> Enforcer:
     from .adapters.ecs import EcsGateway
     from .adapters.iam import TaskRoleChecker
-    from .service import Enforcer
+    from .enforcer import Enforcer
     from .usecases.enforce_service import EnforceService
     from .usecases.enforce_task_definition import EnforceTaskDefinition
     from .usecases.fan_out import FanOutCluster
@@ -321,7 +321,7 @@ def build_backfill(
 
 
 def _backfill_scope(run_id: str, home_account: str) -> Callable[[str, str, Mode], Scope]:
-    from .domain.arns import partition_of
+    from .domain.ecs.arns import partition_of
 
     def scope_for(account: str, region: str, mode: Mode) -> Scope:
         # No caller (the run is a person's, not a CloudTrail call) and no STS call for it.

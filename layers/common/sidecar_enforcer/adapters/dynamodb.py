@@ -17,7 +17,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..domain.records import Versioned
+from ..domain.safety.records import Versioned
 from ..errors import AwsError, MisconfiguredError, NotFoundError
 from .aws import call, translate
 

@@ -17,10 +17,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..domain.arns import task_definition_family, task_definition_revision
-from ..domain.markers import registered_for
-from ..domain.snapshots import DeploymentState, ServiceSnapshot, TaskState
-from ..domain.taskdef import TaskDefinitionDocument, unwrap
+from ..domain.ecs.arns import task_definition_family, task_definition_revision
+from ..domain.ecs.snapshots import DeploymentState, ServiceSnapshot, TaskState
+from ..domain.ecs.taskdef import TaskDefinitionDocument, unwrap
+from ..domain.planning.markers import registered_for
 from ..errors import NotFoundError, RejectedError
 from .aws import answer, call, pages
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..domain.arns import parse_arn
+from ..domain.ecs.arns import parse_arn
 from .aws import call
 
 PERMISSIONS: tuple[str, ...] = ()  # sts:GetCallerIdentity needs no IAM permission

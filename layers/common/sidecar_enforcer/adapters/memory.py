@@ -8,7 +8,7 @@ import copy
 import threading
 from typing import Any
 
-from ..domain.records import Versioned
+from ..domain.safety.records import Versioned
 
 PERMISSIONS: tuple[str, ...] = ()
 

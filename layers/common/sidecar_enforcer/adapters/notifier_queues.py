@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..domain.arns import parse_arn
+from ..domain.ecs.arns import parse_arn
 from ..errors import ConfigurationError
 from .aws import call
 

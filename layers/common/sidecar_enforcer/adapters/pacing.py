@@ -1,4 +1,4 @@
-"""A fleet run's pace against ECS's request token buckets (domain.ecs_quotas), per client (one
+"""A fleet run's pace against ECS's request token buckets (domain.ecs.ecs_quotas), per client (one
 account and Region: the wiring makes one ECS client, so one pacer, per place).
 
 ECS keeps a token bucket per account, Region and category of actions ("Request throttling for the
@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..domain.ecs_quotas import ECS_BUCKET_OF, Category
+from ..domain.ecs.ecs_quotas import ECS_BUCKET_OF, Category
 
 PERMISSIONS: tuple[str, ...] = ()
 

@@ -37,7 +37,7 @@ class StatusPublisher:
 
 
 class ChatPublisher:
-    """Publishes rendered custom notifications (``domain.chat_message``) to the chat topic that
+    """Publishes rendered custom notifications (``domain.messages.chat_message``) to the chat topic that
     Amazon Q Developer in chat applications subscribes its channels to."""
 
     def __init__(self, client: Any, topic_arn: str) -> None:

@@ -4,7 +4,7 @@
      "clusters": ["shop-prod"], "profile": "jaeger", "runId": "bf-2026-12-01"}
 
 Only ``mode`` is required: the accounts default to the hub's own, the regions to the function's.
-An enforce run's waves (domain.waves.WavePolicy, whose defaults they take): ``first``, ``growth``,
+An enforce run's waves (domain.runs.waves.WavePolicy, whose defaults they take): ``first``, ``growth``,
 ``largest`` (at most 100: a wave's items are kept in one state table item, at most 400 KB),
 ``perCluster``, ``failureShare`` and ``verifySeconds``.
 """
@@ -16,9 +16,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..domain.arns import ACCOUNT_ID, REGION
-from ..domain.ecs_rules import NAME
-from ..domain.waves import WavePolicy
+from ..domain.ecs.arns import ACCOUNT_ID, REGION
+from ..domain.ecs.ecs_rules import NAME
+from ..domain.runs.waves import WavePolicy
 from ..errors import MalformedEventError
 from .events import one_line
 from .work import RUN_ID

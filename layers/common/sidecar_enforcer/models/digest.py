@@ -61,7 +61,7 @@ class Digest(_Model):
 
     @classmethod
     def of(cls, report: dict[str, Any], where: dict[str, str]) -> Digest:
-        """The digest of a report (domain.run_report.build)."""
+        """The digest of a report (domain.runs.run_report.build)."""
         return cls(
             run_id=report["runId"],
             mode=report["mode"],

@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..domain.arns import (
+from ..domain.ecs.arns import (
     ACCOUNT_ID,
     cluster_name,
     disagreement,
@@ -36,8 +36,8 @@ from ..domain.arns import (
     shown,
     task_definition_family,
 )
-from ..domain.ecs_rules import NAME
-from ..domain.selection import tag_dict
+from ..domain.ecs.ecs_rules import NAME
+from ..domain.planning.selection import tag_dict
 from ..errors import MalformedEventError
 
 CLOUDTRAIL = "AWS API Call via CloudTrail"

@@ -60,7 +60,7 @@ class AppContainerRemedy(_Camel):
 
 class Remedy(_Camel):
     """What a person adds to the task definition their pipeline deploys so it carries the sidecar
-    (domain.remedy). Values from the profile and the policy only: never the service's own."""
+    (domain.planning.remedy). Values from the profile and the policy only: never the service's own."""
 
     # The sidecar's container definition, as RegisterTaskDefinition takes it (one item).
     container_definitions: list[dict[str, Any]] | None = None

@@ -3,7 +3,7 @@
     {"modes": {"r-ab12": "audit", "ou-ab12-11111111": "enforce", "111122223333": "audit"}}
 
 ``modes`` maps an organisation id (an account, an OU, the root) to ``audit`` or ``enforce``;
-domain.rollout decides an account's mode from it (the most specific entry; audit for anything not
+domain.safety.rollout decides an account's mode from it (the most specific entry; audit for anything not
 named). A document that is not this is refused in one line, naming the field, never its whole value.
 """
 
@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..domain.rollout import kind_of
+from ..domain.safety.rollout import kind_of
 from ..errors import InputError
 from .events import one_line
 

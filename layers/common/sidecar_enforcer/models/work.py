@@ -29,8 +29,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..domain.arns import ACCOUNT_ID, REGION, task_definition_family
-from ..domain.ecs_rules import NAME
+from ..domain.ecs.arns import ACCOUNT_ID, REGION, task_definition_family
+from ..domain.ecs.ecs_rules import NAME
 from ..errors import MalformedEventError
 from .events import (
     ClusterTarget,

@@ -21,7 +21,7 @@ from importlib import resources
 
 from pydantic import ValidationError
 
-from ..domain.profile import Profile
+from ..domain.planning.profile import Profile
 from ..errors import InputError
 
 
@@ -70,7 +70,7 @@ class Catalog:
         profiles, origins, errors = dict(self.profiles), dict(self.origins), dict(self.errors)
         batch = list(documents)
         # SSM parameter names are case sensitive (PutParameter's naming constraints) and so are
-        # file names, but a tag's value is read lowercased (domain.selection): names equal but for
+        # file names, but a tag's value is read lowercased (domain.planning.selection): names equal but for
         # case are one name to the services that ask for it.
         by_name: dict[str, list[tuple[str, str]]] = {}
         for name, origin, _ in batch:

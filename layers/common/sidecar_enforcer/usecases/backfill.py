@@ -5,9 +5,9 @@
    ListServices by full pages, the clusters' tags in one DescribeClusters per 100, DescribeServices
    in tens with tags; then every service is decided as an event would decide it (EnforceService, in
    audit scope). A revision is described at most once per run (the ECS gateway single-flights and
-   keeps every revision of the run) and not at all when its plan is remembered (domain.verdicts).
+   keeps every revision of the run) and not at all when its plan is remembered (domain.planning.plan_memo).
 2. Enforce mode: the services the survey found to change go out in waves, by the stack's own wave
-   engine (usecases.run_waves over a table in memory; the rules are domain.waves'): each wave is
+   engine (usecases.run_waves over a table in memory; the rules are domain.runs.waves'): each wave is
    remediated, then waits for its deployments to end and verifies them (VerifyDeployment, as the
    "ECS Deployment State Change" event would); more than the policy's share of failures in a wave
    stops the run, and the services not reached keep their audit status, saying why.
@@ -29,10 +29,10 @@ from queue import SimpleQueue
 from typing import Any
 
 from ..config import Mode
-from ..domain.arns import parse_arn
-from ..domain.snapshots import ServiceSnapshot
+from ..domain.ecs.arns import parse_arn
+from ..domain.ecs.snapshots import ServiceSnapshot
+from ..domain.runs.waves import WavePolicy, in_rollout
 from ..domain.status import Status
-from ..domain.waves import WavePolicy, in_rollout
 from ..errors import AwsError, NotFoundError
 from ..ledger import Table
 from ..models.findings import Finding

@@ -8,8 +8,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..config import Mode, Settings
-from ..domain.profile import Profile
-from ..domain.selection import select_profile
+from ..domain.planning.profile import Profile
+from ..domain.planning.selection import select_profile
 from ..models.findings import Finding, Status
 from ..profiles import Catalog
 from .scope import Scope

@@ -1,7 +1,7 @@
 """A notifier queue record's body read as one status to deliver. The body is what SNS delivered to
 the queue: the SNS envelope (raw message delivery off: ``Type``, ``MessageId``, ``TopicArn``,
 ``Message`` = the status JSON, ``MessageAttributes``), or the status itself when a subscription has
-raw delivery on. The status stays a plain JSON object (``domain.notice`` reads it), so a newer 1.x
+raw delivery on. The status stays a plain JSON object (``domain.messages.notice`` reads it), so a newer 1.x
 status (a field added, e.g. ``remedy``) renders as well."""
 
 from __future__ import annotations

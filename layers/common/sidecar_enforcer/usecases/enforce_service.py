@@ -4,9 +4,9 @@ Gather what ECS shows (the service with its tags, its cluster's tags when the se
 tag, its task definition: a revision is immutable, so a warm container describes it once) and plan.
 When nothing is to change, that is the answer: no state-table read, no lease. A service another
 deployment controller deploys is answered before its task definition is read (rule 1 of
-``domain.service_rules``). When a change is planned, take the service's lease, read the service
+``domain.safety.service_rules``). When a change is planned, take the service's lease, read the service
 again (what it runs now, not when the event began) with its record, and let
-``domain.service_rules.decide`` rule; then apply its verdict: write the record, register the
+``domain.safety.service_rules.decide`` rule; then apply its verdict: write the record, register the
 compliant revision once, record the intent to deploy it, deploy it, and record the deployment's id.
 """
 
@@ -18,15 +18,16 @@ from collections.abc import Callable
 from typing import Any
 
 from ..config import Settings
-from ..domain import records, verdicts
-from ..domain.arns import task_definition_family, task_definition_revision
-from ..domain.plan import Plan, find_sidecar, plan
-from ..domain.policy import Policy
-from ..domain.profile import Profile
-from ..domain.records import RevertPolicy, ServiceRecord
-from ..domain.service_rules import ServiceFacts, Verdict, controller_verdict, decide, needs_record
-from ..domain.snapshots import ServiceSnapshot
-from ..domain.taskdef import TaskDefinitionDocument
+from ..domain.ecs.arns import task_definition_family, task_definition_revision
+from ..domain.ecs.snapshots import ServiceSnapshot
+from ..domain.ecs.taskdef import TaskDefinitionDocument
+from ..domain.planning import plan_memo
+from ..domain.planning.plan import Plan, find_sidecar, plan
+from ..domain.planning.policy import Policy
+from ..domain.planning.profile import Profile
+from ..domain.safety import records
+from ..domain.safety.records import RevertPolicy, ServiceRecord
+from ..domain.safety.service_rules import ServiceFacts, Verdict, controller_verdict, decide, needs_record
 from ..errors import AwsError, NotFoundError
 from ..ledger import Ledger
 from ..models.findings import Finding, Status
@@ -166,7 +167,7 @@ class EnforceService:
             source = Source(document.arn, document.family, document)
             immutable = document.arn and document.family and task_definition_revision(document.arn)
             if memo is not None and immutable:
-                memo.put(context, str(document.arn), verdicts.to_memo(decided, str(document.family)))
+                memo.put(context, str(document.arn), plan_memo.to_memo(decided, str(document.family)))
         facts = ServiceFacts(
             service=snapshot,
             plan=decided,
@@ -181,10 +182,10 @@ class EnforceService:
         return source, facts
 
     def _context(self, profile: Profile, policy: Policy) -> str:
-        """domain.verdicts' context, made once per profile and policy (objects a run keeps)."""
+        """domain.planning.plan_memo' context, made once per profile and policy (objects a run keeps)."""
         made = self._contexts.get((id(profile), id(policy)))
         if made is None or made[0] is not profile or made[1] is not policy:
-            made = (profile, policy, verdicts.context(profile, policy))
+            made = (profile, policy, plan_memo.context(profile, policy))
             self._contexts[(id(profile), id(policy))] = made
         return made[2]
 
@@ -195,7 +196,7 @@ class EnforceService:
         fingerprints the profile: one context, one profile)."""
         known = self._known.get((context, arn))
         if known is None:
-            known = verdicts.from_memo(kept, profile)
+            known = plan_memo.from_memo(kept, profile)
             if known is not None:
                 self._known[(context, arn)] = known
         return known

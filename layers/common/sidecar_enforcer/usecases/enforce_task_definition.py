@@ -8,10 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 from ..config import Settings
-from ..domain.arns import task_definition_revision
-from ..domain.plan import is_managed, older_revision, plan
-from ..domain.selection import tag_dict
-from ..domain.service_rules import audit_status
+from ..domain.ecs.arns import task_definition_revision
+from ..domain.planning.plan import is_managed, older_revision, plan
+from ..domain.planning.selection import tag_dict
+from ..domain.safety.service_rules import audit_status
 from ..models.events import TaskDefinitionTarget
 from ..models.findings import Finding, Status
 from ..profiles import Catalog

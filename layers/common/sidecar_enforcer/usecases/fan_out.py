@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..domain.arns import parse_arn, service_ref
+from ..domain.ecs.arns import parse_arn, service_ref
 from ..models.events import ClusterTarget, ServiceTarget
 from ..models.work import WorkItem
 from .ports import Ecs, WorkQueue

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..config import Mode
-from ..domain.run_state import RunState
-from ..domain.snapshots import ServiceSnapshot
+from ..domain.ecs.snapshots import ServiceSnapshot
+from ..domain.runs.run_state import RunState
+from ..domain.runs.waves import WavePolicy
 from ..domain.status import Status
-from ..domain.waves import WavePolicy
 from ..errors import AwsError
 from ..ledger import Ledger, Table
 from ..models.events import DeploymentOutcome, ServiceTarget

@@ -2,10 +2,10 @@
 each configured sink, within the invocation's time.
 
 A record's body is read by ``usecases.delivery``; the status as a plain JSON object by
-``domain.notice``.
+``domain.messages.notice``.
 
-Sinks, each only when configured: a Slack incoming webhook (Block Kit, ``domain.slack_message``)
-and the chat topic of Amazon Q Developer in chat applications (``domain.chat_message``). The
+Sinks, each only when configured: a Slack incoming webhook (Block Kit, ``domain.messages.slack_message``)
+and the chat topic of Amazon Q Developer in chat applications (``domain.messages.chat_message``). The
 record's queue picks the route: the second Slack channel's queue goes to its webhook only; every
 other record to the first webhook and the chat topic.
 
@@ -45,8 +45,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..domain import chat_message, slack_message
-from ..domain.notice import read
+from ..domain.messages import chat_message, slack_message
+from ..domain.messages.notice import read
 from ..errors import (
     AwsError,
     ConfigurationError,

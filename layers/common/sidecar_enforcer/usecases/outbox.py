@@ -13,7 +13,7 @@ from ..ledger import Ledger
 from ..models.findings import Finding
 from .ports import DeadLetters, Publisher
 
-log = logging.getLogger("sidecar_enforcer.service")
+log = logging.getLogger("sidecar_enforcer.enforcer")
 
 
 class DrainOutbox:

@@ -1,4 +1,4 @@
-"""The ports: what the use cases, the Enforcer and the Gate ask of the world outside, as Protocols.
+"""The ports: what the use cases, the Enforcer and the Router ask of the world outside, as Protocols.
 
 The adapters (``adapters/``) satisfy them on AWS, the test fakes on dicts; mypy checks both against
 these declarations, and an import contract (pyproject.toml) keeps the use cases from importing an
@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
-from ..domain.snapshots import ServiceSnapshot, TaskState
-from ..domain.taskdef import TaskDefinitionDocument
+from ..domain.ecs.snapshots import ServiceSnapshot, TaskState
+from ..domain.ecs.taskdef import TaskDefinitionDocument
 from ..models.findings import Message
 from ..models.work import WorkItem
 
@@ -116,7 +116,7 @@ class Reports(Protocol):
 
 
 class PlanMemo(Protocol):
-    """Plans remembered by revision (domain.verdicts): a fleet run plans a revision it has seen
+    """Plans remembered by revision (domain.planning.plan_memo): a fleet run plans a revision it has seen
     before without describing it."""
 
     def get(self, context: str, arn: str) -> dict[str, Any] | None: ...

@@ -18,8 +18,8 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..domain.arns import parse_arn
-from ..domain.waves import to_change
+from ..domain.ecs.arns import parse_arn
+from ..domain.runs.waves import to_change
 from ..ledger import Ledger
 from ..models.events import ServiceTarget, Trigger
 from ..models.findings import Status

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..domain import records
+from ..domain.safety import records
 from ..errors import ConfigurationError
 from ..ledger import Ledger
 from ..models.findings import Finding, Status

@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..domain import records
-from ..domain.arns import ROLES_STAY_HOME, foreign_role, role_arn
-from ..domain.plan import Decision, Plan
-from ..domain.policy import Policy
-from ..domain.profile import Profile
-from ..domain.remedy import remedy
+from ..domain.ecs.arns import ROLES_STAY_HOME, foreign_role, role_arn
+from ..domain.planning.plan import Decision, Plan
+from ..domain.planning.policy import Policy
+from ..domain.planning.profile import Profile
+from ..domain.planning.remedy import remedy
+from ..domain.safety import records
 from ..errors import AwsError
 from ..ledger import Ledger
 from ..models.findings import Remedy, Status
@@ -21,7 +21,7 @@ from .scope import Scope
 # The statuses that ask a person to add the sidecar themselves: a pipeline that keeps taking it away
 # (FLAPPING), a sidecar that differs from its profile (DRIFTED), a deployment controller the
 # enforcer cannot deploy through (SKIPPED), audit mode (NONCOMPLIANT), and a refusal that only the
-# enforcer's own policy or markers cause (REFUSED; domain.remedy decides which).
+# enforcer's own policy or markers cause (REFUSED; domain.planning.remedy decides which).
 REMEDIED = frozenset({Status.FLAPPING, Status.DRIFTED, Status.SKIPPED, Status.NONCOMPLIANT, Status.REFUSED})
 
 

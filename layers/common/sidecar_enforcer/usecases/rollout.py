@@ -1,5 +1,5 @@
 """The operators' switches, as the worker and the scheduled tick ask them: is every change stopped,
-and which mode does the rollout policy give an account (domain.rollout decides; this reads).
+and which mode does the rollout policy give an account (domain.safety.rollout decides; this reads).
 
 Both are SSM parameters read together in one GetParameters call at most every ``max_age`` seconds
 per container (30 s: a switch thrown reaches every warm container within a minute). A new version
@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from ..config import Mode
-from ..domain.rollout import AUDIT, ENFORCE, kind_of, mode_for, needs_path, stop_switch, strictest
+from ..domain.safety.rollout import AUDIT, ENFORCE, kind_of, mode_for, needs_path, stop_switch, strictest
 from ..errors import AwsError, InputError
 from ..models.rollout import RolloutPolicy, parse_rollout
 from .ports import SwitchReader, Tree
@@ -100,7 +100,7 @@ class Rollout:
 
     def applied(self, scope: Scope, account: str) -> Scope:
         """``scope`` in the mode the switches allow in ``account``: the most restrictive of its own
-        mode, the stop switch and the rollout policy (domain.rollout.strictest), and why when that
+        mode, the stop switch and the rollout policy (domain.safety.rollout.strictest), and why when that
         is audit. Read only when the scope would enforce."""
         if scope.audit:
             return scope

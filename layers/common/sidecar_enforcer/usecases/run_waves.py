@@ -2,10 +2,10 @@
 enforce run's waves; each wave waits for its services to end. In AWS, the worker and the scheduled
 tick drive it across invocations (the state table, the work queue, the deployments' events); the
 command line's run (usecases.backfill) drives the same engine in-process, over a table in memory.
-What a wave holds, when it trips the breaker and what comes after it are domain.waves' plain rules.
+What a wave holds, when it trips the breaker and what comes after it are domain.runs.waves' plain rules.
 
 A wave is planned once, when the survey is recorded: the services the survey found to change
-(domain.waves.plan_run), each wave's work items kept in the state table. Wave 1 is queued; a wave
+(domain.runs.waves.plan_run), each wave's work items kept in the state table. Wave 1 is queued; a wave
 item is decided in enforce mode. REMEDIATED is not the end of a
 service: the deployment record carries the run and the wave, and the deployment's verdict ("ECS
 Deployment State Change", VerifyDeployment) is. Any other status is its end at once. Each (wave,
@@ -26,9 +26,9 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..domain.arns import parse_arn, service_ref
-from ..domain.run_state import Phase, RunState, WaveEnd
-from ..domain.waves import plan_run, too_many_waves
+from ..domain.ecs.arns import parse_arn, service_ref
+from ..domain.runs.run_state import Phase, RunState, WaveEnd
+from ..domain.runs.waves import plan_run, too_many_waves
 from ..ledger import Ledger
 from ..models.events import ServiceTarget, Trigger
 from ..models.findings import Finding, Status

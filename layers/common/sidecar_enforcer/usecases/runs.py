@@ -8,9 +8,9 @@
 - **Record** (the worker): each service's status goes into the run (one row per service, counted
   once however often its item is retried), not to the topic.
 - **Waves** (an enforce run, once its survey is recorded): the services the survey found to change
-  go out in waves (domain.waves), one wave at a time (usecases.run_waves).
+  go out in waves (domain.runs.waves), one wave at a time (usecases.run_waves).
 - **Finish** (the worker whose row completes the run, or whose end completes its last wave, or the
-  scheduled tick): the report (domain.run_report) as JSON and HTML in the report bucket, and one
+  scheduled tick): the report (domain.runs.run_report) as JSON and HTML in the report bucket, and one
   digest on the status topic.
 
 ``sidecar-enforcer backfill-status RUN`` reads how far a run is (``progress``).
@@ -26,9 +26,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..config import Mode
-from ..domain import run_report
-from ..domain.run_state import RunState
-from ..domain.waves import WavePolicy, failed_members, in_rollout, not_changed
+from ..domain.runs import run_report
+from ..domain.runs.run_state import RunState
+from ..domain.runs.waves import WavePolicy, failed_members, in_rollout, not_changed
 from ..errors import AwsError, MalformedEventError
 from ..ledger import Ledger
 from ..models.digest import Digest

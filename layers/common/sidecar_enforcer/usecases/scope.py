@@ -17,7 +17,7 @@ from ..models.findings import Finding, Status
 from ..models.work import RunTag
 from .ports import Publisher
 
-log = logging.getLogger("sidecar_enforcer.service")
+log = logging.getLogger("sidecar_enforcer.enforcer")
 
 
 @dataclass(frozen=True)

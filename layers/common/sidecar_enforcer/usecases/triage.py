@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..config import Settings
-from ..domain import records
+from ..domain.safety import records
 from ..ledger import Ledger
 from ..models.events import SCHEDULED, DeploymentOutcome, Trigger
 from ..models.findings import Finding, Status

@@ -11,9 +11,9 @@ import dataclasses
 from typing import Any
 
 from ..config import Settings
-from ..domain import records
-from ..domain.service_rules import deployment_failed
-from ..domain.snapshots import ServiceSnapshot
+from ..domain.ecs.snapshots import ServiceSnapshot
+from ..domain.safety import records
+from ..domain.safety.service_rules import deployment_failed
 from ..ledger import Ledger
 from ..models.events import DeploymentOutcome
 from ..models.findings import Finding, Status

@@ -1,6 +1,7 @@
 """A status message read for people: what it says, how bad it is, what to do, where to look.
 
-The one reading both chat renderings share (``domain.slack_message``, ``domain.chat_message``).
+The one reading both chat renderings share (``domain.messages.slack_message``,
+``domain.messages.chat_message``).
 Pure: the input is the status as published (a JSON object, schemas/status-v1.json), read as a plain
 dict so a newer minor version's fields (``remedy``, ...) are tolerated; the output holds only what
 the status holds plus fixed text. Nothing is read from the environment, so nothing of it (and no
@@ -15,9 +16,9 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
-from .arns import parse_arn, partition_of
+from ..ecs.arns import parse_arn, partition_of
+from ..status import Status
 from .console import Link, cloudtrail_link, logs_link, service_link
-from .status import Status
 
 # Severity per status: what a person looks at first.
 DANGER, WARNING, INFO, GOOD = "danger", "warning", "info", "good"
@@ -66,13 +67,13 @@ NEXT_STEP = {
     Status.QUARANTINED: "Release the service once its cause is fixed.",
     Status.RELEASED: "Nothing: the next event enforces it again.",
 }
-# The triggers of statuses a person's command made (service.Enforcer: ``sidecar-enforcer enforce``
+# The triggers of statuses a person's command made (enforcer.Enforcer: ``sidecar-enforcer enforce``
 # and ``release``): nothing retries them or keeps them in a queue, the person runs the command again.
 COMMAND_TRIGGERS = frozenset({"manual", "release"})
 COMMAND_NEXT_STEP = {
     Status.FAILED: "Look at the reason, fix its cause, then run the command again.",
 }
-# The release tag a quarantined status offers beside the command (domain.records.release_instructions).
+# The release tag a quarantined status offers beside the command (domain.safety.records.release_instructions).
 RELEASE_TAG = re.compile(r"tag the service ([^\s`]+=[^\s`,]+)")
 
 

@@ -70,7 +70,7 @@ class Enforcer:
         self._rollout = rollout
 
     def handle(self, trigger: Trigger, *, run: RunTag | None = None) -> list[Finding]:
-        """Enforce everything a work item asks for (the router's Gate found it asks for
+        """Enforce everything a work item asks for (the Router found it asks for
         something), in the event's account and region; publish and return one finding per target.
         ``run``: a backfill run's item, decided in the run's mode (``RunTag.audit``), its findings
         kept in the run and logged, not published (the run publishes one digest); a wave item is
@@ -137,7 +137,7 @@ class Enforcer:
         return self._switched(scope, scope.account)
 
     def _switched(self, scope: Scope, account: str) -> Scope:
-        """The scope in the mode the operators' switches allow (domain.rollout: the most restrictive
+        """The scope in the mode the operators' switches allow (domain.safety.rollout: the most restrictive
         of the stack's or the run's mode, the stop switch and the rollout policy wins; a service's
         audit tag is applied later, by choose_profile). Read only when the scope would enforce."""
         return scope if self._rollout is None else self._rollout.applied(scope, account)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from .arns import partition_of
+from ..ecs.arns import partition_of
 
 CONSOLE_HOSTS = {
     "aws-us-gov": "https://console.amazonaws-us-gov.com",

@@ -22,10 +22,10 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from ..ecs.taskdef import is_fargate
 from .policy import GUARDED, Policy
 from .profile import Profile
 from .sidecar import IMAGE_BOUND
-from .taskdef import is_fargate
 
 POLICY_KEY = "allowProfileMembers"
 ENV_VAR = "ALLOWED_PROFILE_MEMBERS"

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import schema
+from ..ecs import schema
+from ..ecs.taskdef import container_ports, is_fargate
 from .profile import Profile
-from .taskdef import container_ports, is_fargate
 
 
 def network_mode(request: dict[str, Any]) -> str:

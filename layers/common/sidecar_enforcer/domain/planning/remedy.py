@@ -15,7 +15,7 @@ credential and the value has a plainly harmless shape (a number, a word, a host,
 credentials or query, a path, an ARN); otherwise a placeholder names where the value is. An
 allow-list of shapes fails closed where a list of secret shapes would let an unforeseen one through.
 
-Pure: no AWS, no environment. ``domain.remedy_snippets`` writes the Terraform and CloudFormation.
+Pure: no AWS, no environment. ``domain.planning.remedy_snippets`` writes the Terraform and CloudFormation.
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ..ecs.taskdef import to_register_request
 from .app_wiring import OTEL_ENDPOINT, OTEL_PROTOCOL, app_containers
 from .plan import Decision, Plan, find_sidecar, plan
 from .policy import Policy
 from .profile import Profile
 from .remedy_snippets import cloudformation_snippet, terraform_snippet
-from .taskdef import to_register_request
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import copy
 import re
 from typing import Any
 
-from . import schema
+from ..ecs import schema
 from .policy import Policy
 from .profile import Profile
 

@@ -1,6 +1,6 @@
 """What the router asks before it queues anything: whether an event asks for nothing (answered,
 logged, never queued), and the scheduled tick that publishes statuses SNS refused earlier and sweeps
-the open backfill runs. Built apart from the Enforcer (wiring.build_gate), so the router's cold
+the open backfill runs. Built apart from the Enforcer (wiring.build_router), so the router's cold
 start imports none of the planning and enforcing modules it never runs."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # built when a tick finds a run open
 log = logging.getLogger(__name__)
 
 
-class Gate:
+class Router:
     def __init__(
         self,
         settings: Settings,

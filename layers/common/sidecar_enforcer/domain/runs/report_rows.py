@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .status import Status
+from ..status import Status
 from .waves import counts_as_failed
 
 # What a person should look at, worst first (the order of the "attention" list and of the chart).

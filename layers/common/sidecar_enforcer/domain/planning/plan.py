@@ -32,7 +32,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from . import ecs_rules, exposure, profile_rules, schema
+from ..ecs import ecs_rules, schema
+from ..ecs.arns import parse_arn
+from ..ecs.taskdef import to_register_request
+from . import exposure, profile_rules
 from .app_wiring import (
     OTEL_ENDPOINT,
     OTEL_PROTOCOL,
@@ -41,7 +44,6 @@ from .app_wiring import (
     app_containers,
     wire_apps,
 )
-from .arns import parse_arn
 from .markers import (
     MARKER_KEYS,
     MARKER_MANAGED_BY,
@@ -63,7 +65,6 @@ from .sidecar import EQUIVALENTS, IMAGE_BOUND, drift, equivalents, find_sidecar,
 from .sidecar import owned_name as _owned_name
 from .task_role import TaskRole, task_role
 from .task_size import fit_size
-from .taskdef import to_register_request
 
 # What the service, the adapters, the tools and the tests import from here; the helpers live in
 # markers, sidecar, refusals, request, task_size and app_wiring.
@@ -123,7 +124,7 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     # The name of the present sidecar the request replaces in place (DRIFTED, upgrades on).
     upgraded: str | None = None
-    # A plan remembered without its request (domain.verdicts keeps no task definition, whose
+    # A plan remembered without its request (domain.planning.plan_memo keeps no task definition, whose
     # containers hold environment values): whether that request was there.
     kept_change: bool = False
 

@@ -1,6 +1,6 @@
 """A status as a Slack message: Block Kit for an incoming webhook.
 
-Pure (``domain.notice`` reads the status; nothing from the environment). Slack's limits, each
+Pure (``domain.messages.notice`` reads the status; nothing from the environment). Slack's limits, each
 respected whatever the status holds, long text cut saying how much:
 
 - a header block's text: 150 characters (Slack, Block Kit reference, "Header block");

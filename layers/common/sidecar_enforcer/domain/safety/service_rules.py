@@ -31,11 +31,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from ..ecs.snapshots import ServiceSnapshot
+from ..planning.plan import Decision, Plan
+from ..status import Status
 from . import records
-from .plan import Decision, Plan
 from .records import Deployment, Quarantine, RevertPolicy, ServiceRecord
-from .snapshots import ServiceSnapshot
-from .status import Status
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 
-from .. import ENFORCER_NAME
-from . import ecs_rules
+from ... import ENFORCER_NAME
+from ..ecs import ecs_rules
 from .profile import Profile
 
 MARKER_MANAGED_BY = f"{ENFORCER_NAME}:managed-by"

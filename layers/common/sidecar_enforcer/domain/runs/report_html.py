@@ -8,8 +8,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from ..status import Status
 from .report_rows import ORDER, failed_members, row_status
-from .status import Status
 
 # Status colours from Okabe and Ito's colour-blind-safe palette ("Color Universal Design", 2008),
 # greys for the routine ones; statuses that share a colour share a meaning, and every colour on the

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import ecs_rules
+from ..ecs import ecs_rules
 from .profile import Profile
 
 OTEL_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .arns import ROLES_STAY_HOME, Arn, foreign_role
+from ..ecs.arns import ROLES_STAY_HOME, Arn, foreign_role
 from .profile import Profile
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from . import ecs_rules, schema, sizes
+from ..ecs import ecs_rules, schema, sizes
+from ..ecs.taskdef import container_ports, is_fargate, to_register_request
 from .plan import network_mode
-from .taskdef import container_ports, is_fargate, to_register_request
 
 # Members of an app container the wiring may add entries to (never remove or change entries).
 WIRED = ("environment", "dependsOn", "links")

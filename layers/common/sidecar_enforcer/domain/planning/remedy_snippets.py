@@ -1,6 +1,6 @@
 """The remedy's container as code a pipeline keeps: a Terraform ``container_definitions`` object
 (HCL) and a CloudFormation ``ContainerDefinitions`` entry (YAML), each with what the app containers
-need as comments. Member names come from botocore's offline ECS model (``domain.schema``): which
+need as comments. Member names come from botocore's offline ECS model (``domain.ecs.schema``): which
 members are maps (their keys are data, quoted as they are) and each member's CloudFormation name.
 Every string is escaped for its language, so no name or value can end a string or start a line."""
 
@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.model import Shape
 
-from . import schema
+from ..ecs import schema
 
 # -- member names: the ECS API's and CloudFormation's ---------------------------------------------
 

@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, TypeVar
 
-from .snapshots import DeploymentState
+from ..ecs.snapshots import DeploymentState
 
 T = TypeVar("T")
 UNKNOWN_CALLER = "unknown (an ECS deployment event names no caller)"

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import InputError
+from ...errors import InputError
 from . import schema
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import sizes
+from ..ecs import sizes
+from ..ecs.taskdef import is_fargate
 from .policy import Policy
-from .taskdef import is_fargate
 
 
 def fit_size(request: dict[str, Any], policy: Policy) -> tuple[list[str], tuple[str, str] | None]:

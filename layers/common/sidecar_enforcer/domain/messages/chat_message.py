@@ -9,7 +9,7 @@ parameter details): ``version`` must be "1.0", ``source`` must be "custom"; ``co
 the same one are threaded, when the channel's preferences allow it), ``summary``, ``eventType``,
 ``relatedResources`` and ``additionalContext``.
 
-Pure (``domain.notice`` reads the status). The guide gives no length limits: the description is
+Pure (``domain.messages.notice`` reads the status). The guide gives no length limits: the description is
 kept to a Slack section's 3,000 characters (the card is rendered in Slack or Teams), each next
 step and keyword short, and the whole far under SNS's 256 KB.
 """

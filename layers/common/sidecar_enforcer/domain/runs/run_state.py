@@ -2,7 +2,7 @@
 
 A run goes through three phases: the **survey** (every service decided in audit mode, each row
 counted once), an enforce run's **waves** (the services to change, one wave at a time: each service's
-end in the wave counted once, the wave's last end judged by domain.waves' breaker), and **done**
+end in the wave counted once, the wave's last end judged by domain.runs.waves' breaker), and **done**
 (the report and the digest are owed, then the run is closed: DONE, STOPPED, or FAILED when its
 survey could not be queued).
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from .status import Status
+from ..status import Status
 from .waves import WavePolicy, after_wave, judge_wave
 
 
