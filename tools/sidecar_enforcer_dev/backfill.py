@@ -301,7 +301,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     import boto3
     from sidecar_enforcer.adapters import aws
     from sidecar_enforcer.adapters.identity import caller_identity
-    from sidecar_enforcer.wiring import CallCounter, build_backfill
+    from sidecar_enforcer.fleet_wiring import CallCounter, build_backfill
 
     settings, regions, waves, kind = _checked(args)
     session = boto3.session.Session()
