@@ -33,7 +33,7 @@ from sidecar_enforcer.domain.runs.waves import (
 from sidecar_enforcer.domain.safety.service_rules import change_planned
 from sidecar_enforcer.domain.status import Status
 from sidecar_enforcer.profiles import builtin_profiles
-from sidecar_enforcer.usecases.backfill import Progress
+from sidecar_enforcer.usecases.progress import Progress
 from sidecar_enforcer_dev.backfill import FileMemo, ProgressView
 
 from ._factories import report_row

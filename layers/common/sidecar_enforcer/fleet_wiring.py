@@ -27,8 +27,9 @@ if TYPE_CHECKING:
     from .adapters.iam import TaskRoleChecker
     from .adapters.survey import EcsSurvey
     from .config import Mode
-    from .usecases.backfill import Backfill, Progress
+    from .usecases.backfill import Backfill
     from .usecases.ports import PlanMemo
+    from .usecases.progress import Progress
     from .usecases.survey_processes import Handover
 
 
