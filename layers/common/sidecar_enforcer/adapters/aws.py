@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime
 import http.client
 import logging
+import os
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -102,7 +104,11 @@ def quiet_sdk_loggers() -> None:
 
 class Clients:
     """One client per (service, region), created on first use and reused (clients are thread-safe;
-    creating them is not, hence the lock)."""
+    creating them is not, hence the lock).
+
+    A forked child (a fleet run's survey processes) keeps the clients but none of the parent's open
+    connections: a keep-alive socket shared by two processes would interleave their requests and
+    could hand one process the other's answer (another account's AssumeRole credentials)."""
 
     def __init__(self, session: boto3.session.Session | None = None, config: Config | None = None) -> None:
         quiet_sdk_loggers()
@@ -111,6 +117,11 @@ class Clients:
             fast_timestamps(session._session)
         self.config = config or _config.get()
         self._clients: dict[tuple[str, str | None], Any] = {}
+        self._lock = threading.Lock()
+        _FORKED.add(self)
+
+    def _forked(self) -> None:
+        """In a forked child: a new lock (another thread may have held the parent's)."""
         self._lock = threading.Lock()
 
     @property
@@ -126,8 +137,27 @@ class Clients:
             if key not in self._clients:
                 client = self.session.client(service, region_name=region, config=self.config)  # type: ignore[call-overload]
                 client.meta.events.register("after-call", _api_answer)
+                _CONNECTIONS.add(client._endpoint.http_session)
                 self._clients[key] = client
             return self._clients[key]
+
+
+_FORKED: weakref.WeakSet[Clients] = weakref.WeakSet()
+_CONNECTIONS: weakref.WeakSet[Any] = weakref.WeakSet()  # each client's HTTP session (its pools)
+
+
+def _after_fork_in_child() -> None:
+    """Each client made here, whoever holds it now, drops the connection pools it inherited, so its
+    next request opens a connection of its own. The parent's sockets stay open for the parent:
+    closing a descriptor in the child closes only the child's copy."""
+    for clients in list(_FORKED):
+        clients._forked()
+    for pools in list(_CONNECTIONS):
+        pools.close()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def fast_timestamps(core: botocore.session.Session) -> None:
