@@ -8,11 +8,8 @@ inside the functions that build them, so the router never pays for them.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import threading
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -24,13 +21,13 @@ from .adapters.memory import MemoryTable
 from .adapters.sns import StatusPublisher, Unpublished
 from .adapters.sqs import DeadLetterQueue, WorkQueue
 from .config import MEMBER_SESSION_NAME, NotifierSettings, Settings
-from .errors import AwsError, ConfigurationError
+from .errors import ConfigurationError
 from .ledger import Ledger, Table
 from .router import Router
 from .usecases.outbox import DrainOutbox
 from .usecases.ports import Publisher
 from .usecases.rollout import Rollout
-from .usecases.scope import Reporter, Scope
+from .usecases.scope import Reporter
 from .usecases.triage import Triage
 
 log = logging.getLogger(__name__)
@@ -39,15 +36,11 @@ if TYPE_CHECKING:
     from .adapters.ecs import EcsGateway
     from .adapters.iam import TaskRoleChecker
     from .adapters.survey import EcsSurvey
-    from .config import Mode
     from .enforcer import Enforcer
     from .profiles import Catalog
-    from .usecases.backfill import Backfill, Progress
     from .usecases.notify import NotifyBatch
-    from .usecases.ports import PlanMemo
     from .usecases.run_waves import RunKeeper
     from .usecases.runs import FinishRun, StartRun
-    from .usecases.survey_processes import Handover
 
 
 def profile_source(settings: Settings, clients: Clients) -> Callable[[], Catalog]:
@@ -77,7 +70,7 @@ def profile_source(settings: Settings, clients: Clients) -> Callable[[], Catalog
 
 
 @dataclass(frozen=True)
-class _Shared:
+class Shared:
     """What the Router and the Enforcer of one container share."""
 
     identity: Callable[[], Identity]
@@ -88,7 +81,10 @@ class _Shared:
     rollout: Rollout
 
 
-def _shared(settings: Settings, clients: Clients) -> _Shared:
+def build_shared(settings: Settings, clients: Clients) -> Shared:
+    """The identity, the ledger, the outbox drain, the reporter, the publisher and the rollout of one
+    container."""
+
     @cache
     def identity() -> Identity:
         return caller_identity(clients.client("sts"), settings.member_role_name, MEMBER_SESSION_NAME)
@@ -106,7 +102,7 @@ def _shared(settings: Settings, clients: Clients) -> _Shared:
         dead_letters = DeadLetterQueue(clients.client("sqs"), settings.dead_letter_queue_url)
     drain = DrainOutbox(ledger, publisher, dead_letters)
     report = Reporter(publisher, ledger, drain, publish_routine=settings.publish_routine)
-    return _Shared(identity, ledger, drain, report, publisher, build_rollout(settings, clients))
+    return Shared(identity, ledger, drain, report, publisher, build_rollout(settings, clients))
 
 
 def build_rollout(settings: Settings, clients: Clients) -> Rollout:
@@ -141,7 +137,7 @@ def account_clients(settings: Settings, clients: Clients, identity: Callable[[],
 
 def build_router(settings: Settings, clients: Clients | None = None) -> Router:
     clients = clients or Clients()
-    shared = _shared(settings, clients)
+    shared = build_shared(settings, clients)
     triage = Triage(settings, shared.identity, shared.ledger)
     return Router(
         settings, triage, shared.drain, shared.report, shared.ledger, _run_keeper(settings, clients, shared)
@@ -160,7 +156,7 @@ def build_enforcer(settings: Settings, clients: Clients | None = None) -> Enforc
     from .usecases.verify_deployment import VerifyDeployment
 
     clients = clients or Clients()
-    shared = _shared(settings, clients)
+    shared = build_shared(settings, clients)
     accounts = account_clients(settings, clients, shared.identity)
 
     @cache  # not kept when it raises (a member role that cannot be assumed): the next item tries again
@@ -203,164 +199,13 @@ def _work_queue(settings: Settings, clients: Clients) -> WorkQueue:
     return queue
 
 
-class CallCounter:
-    """AWS requests by ``service:Action`` as they go on the wire (botocore's before-send event, once
-    per attempt: a retried call counts each time), for a backfill's report. A survey child's counts
-    are handed to the run's (usecases.survey_processes.Handover)."""
-
-    def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
-        self._lock = threading.Lock()
-
-    def watch(self, client: Any) -> Any:
-        client.meta.events.register("before-send", self._count, unique_id=f"call-counter-{id(self)}")
-        return client
-
-    def _count(self, event_name: str = "", **kwargs: Any) -> None:  # returns None: the request goes on
-        _, service, action = [*event_name.split("."), "?", "?"][:3]
-        with self._lock:
-            self.counts[f"{service}:{action}"] += 1
-
-    def forget(self) -> None:
-        with self._lock:
-            self.counts.clear()
-
-    def take(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self.counts)
-
-    def merge(self, taken: dict[str, int]) -> None:
-        with self._lock:
-            self.counts.update(taken)
-
-
-@dataclass(frozen=True)
-class _FleetClients:
-    """A fleet run's ECS gateways and surveys per account and Region (every request paced to ECS's
-    buckets and counted), and its IAM task-role checkers per account."""
-
-    ecs_for: Callable[[str, str], EcsGateway]
-    survey_for: Callable[[str, str], EcsSurvey]
-    task_roles: Callable[[str], TaskRoleChecker]
-
-
-def _fleet_clients(accounts: AccountClients, counter: CallCounter) -> _FleetClients:
-    from .adapters.ecs import EcsGateway
-    from .adapters.iam import TaskRoleChecker
-    from .adapters.pacing import Pacer
-    from .adapters.survey import EcsSurvey
-
-    @cache
-    def ecs_client(account: str, region: str) -> Any:
-        return Pacer().watch(counter.watch(accounts(account).client("ecs", region)))
-
-    @cache
-    def ecs_for(account: str, region: str) -> EcsGateway:
-        return EcsGateway(ecs_client(account, region), cache_size=1_000_000)
-
-    @cache
-    def survey_for(account: str, region: str) -> EcsSurvey:
-        return EcsSurvey(ecs_client(account, region))
-
-    @cache
-    def task_roles(account: str) -> TaskRoleChecker:
-        return TaskRoleChecker(counter.watch(accounts(account).client("iam")))
-
-    return _FleetClients(ecs_for, survey_for, task_roles)
-
-
-def build_backfill(
-    settings: Settings,
-    clients: Clients | None = None,
-    *,
-    run_id: str,
-    memo: PlanMemo | None = None,
-    counter: CallCounter | None = None,
-    workers: int = 8,
-    on_progress: Callable[[Progress], None] = lambda p: None,
-    sleep: Callable[[float], None] | None = None,
-    home_account: str = "",
-    processes: int = 1,
-    handovers: Sequence[Handover] = (),
-) -> Backfill:
-    """A fleet run (the CLI's ``backfill``): the event path's use cases, with ECS gateways that keep
-    every revision of the run, plans remembered in ``memo``, and every request counted.
-    ``home_account``: the caller's own account, when known, for the findings of a place of the
-    caller's own (HOME) that could not be surveyed. ``processes``: places surveyed in up to so many
-    child processes, each handing back ``handovers``' state (the counter's always)."""
-    import time
-
-    from .usecases.backfill import Backfill
-    from .usecases.enforce_service import EnforceService
-    from .usecases.revisions import Revisions
-    from .usecases.verify_deployment import VerifyDeployment
-
-    clients = clients or Clients()
-    counter = counter or CallCounter()
-    shared = _shared(settings, clients)
-    fleet = _fleet_clients(account_clients(settings, clients, shared.identity), counter)
-    revisions = Revisions(shared.ledger, fleet.task_roles)
-    catalog = profile_source(settings, clients)
-    quiet = Reporter(Unpublished(), shared.ledger, shared.drain)  # the run reports once, at its end
-    return Backfill(
-        fleet.ecs_for,
-        fleet.survey_for,
-        _backfill_scope(run_id, home_account),
-        EnforceService(settings, catalog, revisions, shared.ledger, quiet, memo),
-        VerifyDeployment(settings, shared.ledger),
-        run_table=MemoryTable,
-        workers=workers,
-        on_progress=on_progress,
-        sleep=sleep or time.sleep,
-        stopped=lambda: shared.rollout.configured and shared.rollout.stopped() is not None,
-        switched=_switched(shared.rollout),
-        processes=processes,
-        handovers=(counter, *handovers),
-        before_fork=_known_caller(shared.identity),
-    )
-
-
-def _backfill_scope(run_id: str, home_account: str) -> Callable[[str, str, Mode], Scope]:
-    from .domain.ecs.arns import partition_of
-
-    def scope_for(account: str, region: str, mode: Mode) -> Scope:
-        # No caller (the run is a person's, not a CloudTrail call) and no STS call for it.
-        where = account or home_account
-        return Scope(where, region, "backfill", run_id, mode, None, partition_of(region) or "aws")
-
-    return scope_for
-
-
-def _known_caller(identity: Callable[[], Identity]) -> Callable[[Sequence[tuple[str, str]]], None]:
-    """Who the caller is (GetCallerIdentity: its account and partition, which a member account's
-    clients need), asked once before the survey's processes fork rather than once in each; a
-    refusal is left for each place to meet, as in one process."""
-
-    def known(places: Sequence[tuple[str, str]]) -> None:
-        if any(account for account, _ in places):
-            with contextlib.suppress(AwsError):
-                identity()
-
-    return known
-
-
-def _switched(rollout: Rollout) -> Callable[[Scope], Scope]:
-    """The stack's switches, when the settings name them (STOP_SWITCH_PARAMETER, ROLLOUT_PARAMETER):
-    the most restrictive wins, as in the stack's own runs."""
-
-    def switched(scope: Scope) -> Scope:
-        return rollout.applied(scope, scope.account) if rollout.configured else scope
-
-    return switched
-
-
 def _reports(settings: Settings, clients: Clients) -> Any:
     from .adapters.s3 import ReportStore
 
     return ReportStore(clients.client("s3"), settings.report_bucket) if settings.report_bucket else None
 
 
-def _run_keeper(settings: Settings, clients: Clients, shared: _Shared) -> Callable[[], RunKeeper]:
+def _run_keeper(settings: Settings, clients: Clients, shared: Shared) -> Callable[[], RunKeeper]:
     """The worker's and the scheduled tick's side of a backfill run (usecases.run_waves), built (and
     its modules imported) when a run's item comes, or a tick finds a run open."""
 
@@ -379,7 +224,7 @@ def _run_keeper(settings: Settings, clients: Clients, shared: _Shared) -> Callab
     return keeper
 
 
-def _finish_run(settings: Settings, clients: Clients, shared: _Shared) -> FinishRun:
+def _finish_run(settings: Settings, clients: Clients, shared: Shared) -> FinishRun:
     """A run's report and digest; after a reconciliation run, its changes in the enforce scope are
     queued to the event path and its digest is published only when its findings changed."""
     from .config import Mode
@@ -402,7 +247,7 @@ def build_run_starter(
     from .usecases.runs import StartRun
 
     clients = clients or Clients()
-    shared = _shared(settings, clients)
+    shared = build_shared(settings, clients)
     accounts = account_clients(settings, clients, shared.identity)
 
     @cache

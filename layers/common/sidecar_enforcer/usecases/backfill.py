@@ -20,9 +20,8 @@ drains each bucket at its rate and is not throttled when it is alone in its acco
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from queue import SimpleQueue
@@ -40,11 +39,13 @@ from . import survey_processes
 from .enforce_service import EnforceService
 from .local_run import Hands, LocalRun, LocalSpec, one_line_error
 from .ports import Ecs, Survey
+from .progress import Progress
 from .scope import Scope
 from .survey_processes import Handover
 from .verify_deployment import VerifyDeployment
 
 DESCRIBE_SERVICES_MAX = 10
+_Item = ServiceSnapshot | Finding  # a described service, or the finding of one not described
 
 
 @dataclass(frozen=True)
@@ -56,42 +57,6 @@ class RunSpec:
     waves: WavePolicy = field(default_factory=WavePolicy)
     poll_seconds: float = 15.0
     run_id: str = "backfill"
-
-
-@dataclass
-class Progress:
-    """How far a run is: what a progress bar (or backfill-status) shows."""
-
-    phase: str = "survey"  # survey, wave N/M, done
-    places_done: int = 0
-    places: int = 0
-    services_seen: int = 0
-    services_decided: int = 0
-    deployments_waiting: int = 0
-    counts: dict[str, int] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def decided(self, status: Status) -> None:
-        with self.lock:
-            self.services_decided += 1
-            self.counts[status.value] = self.counts.get(status.value, 0) + 1
-
-    def snapshot(self) -> tuple[int, int, int, dict[str, int]]:
-        """The survey's counts as plain data (a survey child's, for the parent)."""
-        with self.lock:
-            return self.places_done, self.services_seen, self.services_decided, dict(self.counts)
-
-    def add_up(self, snapshots: Iterable[tuple[int, int, int, dict[str, int]]]) -> None:
-        """The survey's counts: the sum of the survey children's."""
-        counts: dict[str, int] = {}
-        done = seen = decided = 0
-        for places, services, finished, by_status in snapshots:
-            done, seen, decided = done + places, seen + services, decided + finished
-            for status, n in by_status.items():
-                counts[status] = counts.get(status, 0) + n
-        with self.lock:
-            self.places_done, self.services_seen, self.services_decided = done, seen, decided
-            self.counts = counts
 
 
 @dataclass(frozen=True)
@@ -241,6 +206,7 @@ class Backfill:
         return _Row(via, region, "", "", failed, via=via)
 
     def _survey(self, spec: RunSpec, via: str, region: str) -> list[_Row]:
+        """A place's rows: its clusters read, then their services listed, described and decided."""
         scope = self._scope_for(via, region, Mode.AUDIT)
         try:
             ecs, survey = self._ecs_for(via, region), self._survey_for(via, region)
@@ -249,18 +215,9 @@ class Backfill:
         except AwsError as exc:  # the member role, or the account's ECS, refused: the place FAILED
             self._placed()
             return [self._place_failed(via, region, str(exc))]
-        rows: list[_Row] = []
-        learned: list[tuple[str, Scope]] = []  # the caller's own account, from ECS's ARNs (no STS call)
+        scoped = self._learned_scope(via, region, scope)
 
-        def scoped(item: ServiceSnapshot | Finding) -> tuple[str, Scope]:
-            if not learned:
-                account = _account_of(item) or via
-                if account == via:
-                    return via, scope
-                learned.append((account, self._scope_for(account, region, Mode.AUDIT)))
-            return learned[0]
-
-        def decide(cluster: str, item: ServiceSnapshot | Finding) -> _Row:
+        def decide(cluster: str, item: _Item) -> _Row:
             name = cluster.rsplit("/", 1)[-1]
             account, in_scope = scoped(item)
             if isinstance(item, Finding):
@@ -270,12 +227,38 @@ class Backfill:
             self.progress.decided(finding.status)
             return _Row(account, region, name, finding.service or "", finding, via=via)
 
-        # Pipelined, one pool per ECS bucket: a cluster's DescribeServices go out as soon as its
-        # services are listed (service reads), and the services of each answer are decided as soon as
-        # it comes (task-definition reads, paced by their own bucket): the two buckets drain side by
-        # side. The answers come back through a queue, each page's services decided by one task.
-        answers: SimpleQueue[int | tuple[str, list[ServiceSnapshot | Finding]] | BaseException]
-        answers = SimpleQueue()
+        rows = self._pipelined(ecs, survey, scope, clusters, scoped, decide)
+        self._placed()
+        return rows
+
+    def _learned_scope(self, via: str, region: str, scope: Scope) -> Callable[[_Item], tuple[str, Scope]]:
+        """The account and scope of a place's findings: the first item's account, from ECS's ARNs (the
+        caller's own account, with no STS call), else the account the place is surveyed through."""
+        learned: list[tuple[str, Scope]] = []
+
+        def scoped(item: _Item) -> tuple[str, Scope]:
+            if not learned:
+                account = _account_of(item) or via
+                if account == via:
+                    return via, scope
+                learned.append((account, self._scope_for(account, region, Mode.AUDIT)))
+            return learned[0]
+
+        return scoped
+
+    def _pipelined(
+        self,
+        ecs: Ecs,
+        survey: Survey,
+        scope: Scope,
+        clusters: list[str],
+        scoped: Callable[[_Item], tuple[str, Scope]],
+        decide: Callable[[str, _Item], _Row],
+    ) -> list[_Row]:
+        """The clusters' services listed, described and decided, a pool per ECS bucket: a cluster's
+        DescribeServices go out once its services are listed, each answer's services decided once it
+        comes (task-definition reads): the two buckets drain side by side, each page in one task."""
+        answers: SimpleQueue[int | tuple[str, list[_Item]] | BaseException] = SimpleQueue()
 
         def described(cluster: str, arns: list[str | Finding]) -> None:
             try:
@@ -293,9 +276,10 @@ class Backfill:
             except BaseException as exc:  # the run raises it
                 answers.put(exc)
 
-        def decide_all(cluster: str, items: list[ServiceSnapshot | Finding]) -> list[_Row]:
+        def decide_all(cluster: str, items: list[_Item]) -> list[_Row]:
             return [decide(cluster, item) for item in items]
 
+        rows: list[_Row] = []
         with (
             ThreadPoolExecutor(max_workers=self._workers) as reads,
             ThreadPoolExecutor(max_workers=self._workers * 2) as decides,
@@ -320,7 +304,6 @@ class Backfill:
             for page in decided:
                 rows.extend(page.result())
                 self._on_progress(self.progress)
-        self._placed()
         return rows
 
     def _placed(self) -> None:
@@ -384,7 +367,7 @@ def _unsurveyed(scope: Scope, cluster: str, exc: AwsError) -> Finding:
     return scope.finding(status, cluster=name, reasons=[f"cluster {name} not surveyed: {exc}"])
 
 
-def _account_of(item: ServiceSnapshot | Finding) -> str | None:
+def _account_of(item: _Item) -> str | None:
     if isinstance(item, ServiceSnapshot):
         parsed = parse_arn(item.arn)
         return parsed.account if parsed and parsed.account else None
