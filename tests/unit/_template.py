@@ -12,30 +12,12 @@ from typing import Any
 
 import sidecar_enforcer.adapters
 import yaml
+from sidecar_enforcer_dev.noise import CloudFormation  # the templates with their intrinsic functions as data
 
 from ._factories import ROOT
 
 # The client factory, not an adapter: it calls nothing itself.
 NOT_ADAPTERS = {"aws"}
-
-
-class CloudFormation(yaml.SafeLoader):
-    """template.yaml with its intrinsic functions (!Sub, !GetAtt, !If, ...) read as plain data."""
-
-
-def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.MappingNode):
-        return loader.construct_mapping(node, deep=True)
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node, deep=True)
-    if isinstance(node, yaml.ScalarNode):
-        return loader.construct_scalar(node)
-    raise yaml.constructor.ConstructorError(
-        None, None, f"!{suffix} on a {type(node).__name__}", node.start_mark
-    )
-
-
-CloudFormation.add_multi_constructor("!", _any_tag)
 
 
 def adapters() -> dict[str, ModuleType]:

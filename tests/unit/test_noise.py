@@ -99,9 +99,9 @@ def test_the_member_forwarding_rule_filters_the_same() -> None:
 
 def rule_pattern_of_member() -> dict[str, Any]:
     import yaml
-    from sidecar_enforcer_dev.noise import _CloudFormation
+    from sidecar_enforcer_dev.noise import CloudFormation
 
-    doc = yaml.load((ROOT / "member.yaml").read_text(encoding="utf-8"), Loader=_CloudFormation)  # noqa: S506
+    doc = yaml.load((ROOT / "member.yaml").read_text(encoding="utf-8"), Loader=CloudFormation)  # noqa: S506
     pattern: dict[str, Any] = doc["Resources"]["ForwardCloudTrailEcsCalls"]["Properties"]["EventPattern"]
     return pattern
 

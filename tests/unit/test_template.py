@@ -10,18 +10,14 @@ import re
 from typing import Any
 
 import pytest
-import yaml
 from sidecar_enforcer.config import ENV_VARS
 
 from ._factories import ROOT
+from ._template import load
 
 
 def template() -> dict[str, Any]:
-    from ._template import CloudFormation
-
-    text = (ROOT / "template.yaml").read_text(encoding="utf-8")
-    loaded: dict[str, Any] = yaml.load(text, Loader=CloudFormation)  # noqa: S506 - a SafeLoader
-    return loaded
+    return load("template.yaml")
 
 
 def function_variables(resource: str) -> set[str]:

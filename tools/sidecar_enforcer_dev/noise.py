@@ -25,7 +25,7 @@ from sidecar_enforcer.models.events import CLOUDTRAIL, changes_compliance
 RULE = "CloudTrailEcsCalls"
 
 
-class _CloudFormation(yaml.SafeLoader):
+class CloudFormation(yaml.SafeLoader):
     """template.yaml with its intrinsic functions (!Sub, !GetAtt, ...) read as plain data."""
 
 
@@ -41,12 +41,12 @@ def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
     )
 
 
-_CloudFormation.add_multi_constructor("!", _any_tag)
+CloudFormation.add_multi_constructor("!", _any_tag)
 
 
 def rule_pattern(template: Path) -> dict[str, Any]:
     """The router's CloudTrail rule's pattern, as template.yaml declares it."""
-    doc = yaml.load(template.read_text(encoding="utf-8"), Loader=_CloudFormation)  # noqa: S506 - SafeLoader
+    doc = yaml.load(template.read_text(encoding="utf-8"), Loader=CloudFormation)  # noqa: S506 - SafeLoader
     pattern: dict[str, Any] = doc["Resources"]["RouterFunction"]["Properties"]["Events"][RULE]["Properties"][
         "Pattern"
     ]
