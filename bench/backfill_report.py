@@ -3,10 +3,10 @@ PASS/FAIL and, where a target is missed, what the floors say of it, and the prin
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from .backfill import Figures, ToolRun, compare
+from .project import cores
 from .text import table
 
 # The backfill specification's targets.
@@ -41,14 +41,6 @@ def run_data(r: ToolRun) -> dict[str, Any]:
         "surfaced": r.surfaced[:5],
         "surfaced_count": len(r.surfaced),
     }
-
-
-def cores() -> int:
-    """The cores this process (and the tools it runs) may use."""
-    counted = getattr(os, "process_cpu_count", None)  # Python 3.13
-    if counted is not None:
-        return int(counted() or 1)
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def data(f: Figures) -> dict[str, Any]:
@@ -111,13 +103,9 @@ def _why(r: dict[str, Any], limit: float, cores: int = 1) -> str:
     and what is left of the limit after the floor."""
     parts = []
     cpu = r["cpu_seconds"]
-    if cores > 1 and cpu / cores >= limit:
-        parts.append(
-            f"cannot be met here: the client's own CPU is {cpu:.2f} s, at least {cpu / cores:.2f} s "
-            f"on {cores} cores, >= {limit:.2f} s"
-        )
-    elif cores == 1 and cpu >= limit:
-        parts.append(f"cannot be met here: the client's own CPU is {cpu:.2f} s >= {limit:.2f} s")
+    if cpu / cores >= limit:
+        spread = f", at least {cpu / cores:.2f} s on {cores} cores," if cores > 1 else ""
+        parts.append(f"cannot be met here: the client's own CPU is {cpu:.2f} s{spread} >= {limit:.2f} s")
     else:
         over = r["seconds"] - r["floor_seconds"]
         parts.append(f"{over:.2f} s over the floor; the client's CPU {r['cpu_seconds']:.2f} s")

@@ -21,9 +21,12 @@ import boto3
 from sidecar_enforcer.config import Settings
 from sidecar_enforcer.profiles import builtin_profiles
 from sidecar_enforcer_dev import cli, fleet, local
+from sidecar_enforcer_dev.backfill import default_processes
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
+
+
 FUNCTIONS = ROOT / "functions"
 
 # The sample events the bench sends (``events/``), changed where it says so.
@@ -48,6 +51,12 @@ POWERTOOLS_ENV = {
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
 }
+
+
+def cores() -> int:
+    """The cores this process and the tools it runs may use: as many as the command line's survey
+    processes by default."""
+    return default_processes()
 
 
 def handler_files() -> list[Path]:
