@@ -4,6 +4,7 @@ parser package (every event model of every service: a quarter of the cold import
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -46,37 +47,10 @@ def test_the_x_ray_sdk_is_imported_only_when_tracing_is_on(
     assert done.stdout.split() == [imported, "True", "False", "False", "False"]
 
 
-def test_the_router_imports_none_of_the_modules_that_plan_and_enforce() -> None:
-    probe = (
-        "import sys, app; print(sorted(m for m in sys.modules if m in ("
-        "'sidecar_enforcer.enforcer', 'sidecar_enforcer.domain.planning.plan', 'sidecar_enforcer.profiles', "
-        "'sidecar_enforcer.adapters.ecs', 'sidecar_enforcer.usecases.enforce_service')))"
-    )
+def _imported(function: str, modules: tuple[str, ...]) -> list[str]:
+    """Which of ``modules`` a cold start of ``function``'s handler imports (a fresh interpreter)."""
+    probe = f"import sys, app; print(sorted(m for m in sys.modules if m in {modules!r}))"
     env = {**os.environ, "POWERTOOLS_TRACE_DISABLED": "true", "PYTHONPATH": str(ROOT / "layers" / "common")}
-
-    done = subprocess.run(  # noqa: S603 - this interpreter, a fixed probe
-        [sys.executable, "-c", probe],
-        cwd=ROOT / "functions" / "router",
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-
-    assert done.stdout.strip() == "[]"
-
-
-@pytest.mark.parametrize("function", ["router", "worker", "notifier"])
-def test_a_cold_start_imports_no_backfill_run_s_rules(function: str) -> None:
-    """A run's state and wave rules are imported when a run is read (ledger), not by every cold start."""
-    probe = (
-        "import sys, app; print(sorted(m for m in sys.modules if m in ("
-        "'sidecar_enforcer.domain.runs.run_state', 'sidecar_enforcer.domain.runs.waves', "
-        "'sidecar_enforcer.usecases.run_waves')))"
-    )
-    env = {**os.environ, "POWERTOOLS_TRACE_DISABLED": "true", "PYTHONPATH": str(ROOT / "layers" / "common")}
-
     done = subprocess.run(  # noqa: S603 - this interpreter, a fixed probe
         [sys.executable, "-c", probe],
         cwd=ROOT / "functions" / function,
@@ -86,5 +60,28 @@ def test_a_cold_start_imports_no_backfill_run_s_rules(function: str) -> None:
         check=True,
         timeout=60,
     )
+    return list(ast.literal_eval(done.stdout.strip()))
 
-    assert done.stdout.strip() == "[]"
+
+def test_the_router_imports_none_of_the_modules_that_plan_and_enforce() -> None:
+    planning = (
+        "sidecar_enforcer.enforcer",
+        "sidecar_enforcer.domain.planning.plan",
+        "sidecar_enforcer.profiles",
+        "sidecar_enforcer.adapters.ecs",
+        "sidecar_enforcer.usecases.enforce_service",
+    )
+
+    assert _imported("router", planning) == []
+
+
+@pytest.mark.parametrize("function", ["router", "worker", "notifier"])
+def test_a_cold_start_imports_no_backfill_run_s_rules(function: str) -> None:
+    """A run's state and wave rules are imported when a run is read (ledger), not by every cold start."""
+    runs = (
+        "sidecar_enforcer.domain.runs.run_state",
+        "sidecar_enforcer.domain.runs.waves",
+        "sidecar_enforcer.usecases.run_waves",
+    )
+
+    assert _imported(function, runs) == []
