@@ -15,9 +15,10 @@ from sidecar_enforcer.models.work import RunTag, WorkItem
 from sidecar_enforcer.usecases.run_waves import WORK_QUEUE_RECEIVES, RunKeeper
 from sidecar_enforcer.usecases.runs import FinishRun
 
+from ._factories import ACCOUNT, REGION
 from ._fakes import Clock, CountingTable
+from ._world import service_arn
 
-ACCOUNT, REGION = "123456789012", "eu-west-1"
 RUN = "bf-unit"
 SURVEY = RunTag(RUN, "enforce")
 VISIBILITY = 720.0  # the work queue's: items not recorded for 5 receives x 720 s were lost
@@ -55,7 +56,7 @@ class Runs:
 
     @staticmethod
     def key(name: str) -> str:
-        return f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/shop/{name}"
+        return service_arn(name)
 
     def finding(self, name: str, status: Status, **fields: Any) -> Finding:
         return Finding(status=status, account=ACCOUNT, region=REGION, cluster="shop", service=name, **fields)

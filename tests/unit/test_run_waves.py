@@ -19,8 +19,9 @@ from sidecar_enforcer.usecases import run_waves
 from sidecar_enforcer.usecases.run_waves import RunKeeper
 from sidecar_enforcer.usecases.runs import FinishRun, RunRequest, StartRun
 
+from ._factories import ACCOUNT, REGION
 from ._fakes import Clock, CountingTable
-from ._runs import ACCOUNT, LOST, REGION, RUN, SURVEY, VISIBILITY, Runs
+from ._runs import LOST, RUN, SURVEY, VISIBILITY, Runs
 from ._world import World, trigger
 
 
