@@ -195,8 +195,13 @@ def _api_answer(http_response: Any, model: Any, **_: Any) -> None:
     # (moto's server) label their JSON text/html, and a proxy's page may come with any label.
     start = bytes(getattr(http_response, "content", b"") or b"")[:64].lstrip().lower()
     if start.startswith(_HTML_STARTS):
-        reason = http.client.responses.get(status, "")
-        raise AwsError(f"{model.name}: HTTP {status} {reason} {NOT_AN_API_ANSWER}".replace("  ", " "))
+        raise _not_an_answer(model.name, status)
+
+
+def _not_an_answer(what: str, status: int | str) -> AwsError:
+    """A page that is no API answer (a proxy's, a portal's), told by its HTTP status and reason."""
+    reason = http.client.responses.get(int(status), "") if str(status).isdigit() else ""
+    return AwsError(f"{what}: HTTP {status} {reason} {NOT_AN_API_ANSWER}".replace("  ", " "))
 
 
 HOME = ""  # the account of the credentials in use, whichever it is
@@ -337,9 +342,7 @@ def translate(what: str, exc: Exception) -> AwsError:
     code = str(error.get("Code", "Unknown"))
     text = " ".join(str(error.get("Message", "")).split())
     if code.isdigit() or code == "Unknown" or text.startswith("<"):
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or code
-        reason = http.client.responses.get(int(status), "") if str(status).isdigit() else ""
-        return AwsError(f"{what}: HTTP {status} {reason} {NOT_AN_API_ANSWER}".replace("  ", " "))
+        return _not_an_answer(what, exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or code)
     if len(text) > MESSAGE_MAX:
         text = text[:MESSAGE_MAX].rstrip() + "…"
     message = f"{what}: {code}: {text}".strip().rstrip(":")
