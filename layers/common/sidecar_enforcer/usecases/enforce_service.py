@@ -182,9 +182,10 @@ class EnforceService:
         return source, facts
 
     def _context(self, profile: Profile, policy: Policy) -> str:
-        """domain.planning.plan_memo' context, made once per profile and policy (objects a run keeps)."""
+        """domain.planning.plan_memo's context, made once per profile and policy (objects a run keeps;
+        the entry holds both, so their ids cannot be reused by others while it stands)."""
         made = self._contexts.get((id(profile), id(policy)))
-        if made is None or made[0] is not profile or made[1] is not policy:
+        if made is None:
             made = (profile, policy, plan_memo.context(profile, policy))
             self._contexts[(id(profile), id(policy))] = made
         return made[2]
