@@ -1,6 +1,6 @@
 """What the demo's acts share on moto's server: its region, a sample event from ``events/``, ECS as a
-person would look at it (a cluster's services and what they run), a queue read empty, and a cluster
-opted in by its tag."""
+person would look at it (a cluster's services and what they run), a queue read empty, a cluster
+opted in by its tag, and a forced redeployment."""
 
 from __future__ import annotations
 
@@ -16,6 +16,15 @@ REGION = "us-east-1"
 def sample_event(name: str) -> dict[str, Any]:
     """A fresh copy of a sample event (``events/<name>``)."""
     data: dict[str, Any] = json.loads((project_root() / "events" / name).read_text(encoding="utf-8"))
+    return data
+
+
+def forced_update(cluster: str, service: str, event_id: str) -> dict[str, Any]:
+    """A forced redeployment of ``service`` as CloudTrail reports it (an UpdateService that only
+    scales is noise, dropped by the rule)."""
+    data = sample_event("cloudtrail-updateservice.json")
+    data["id"] = event_id
+    data["detail"]["requestParameters"] = {"cluster": cluster, "service": service, "forceNewDeployment": True}
     return data
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import boto3
 
-from .demo_moto import REGION, drain, opted_in_cluster, sample_event, snapshot_cluster
+from .demo_moto import REGION, drain, forced_update, opted_in_cluster, sample_event, snapshot_cluster
 from .local import Pipeline, lambda_context, load_function
 
 LEGACY = "shop-legacy"
@@ -178,11 +178,7 @@ def rollout(session: boto3.session.Session, inbox: str) -> dict[str, bool]:
 
 def _update(service: str, n: int) -> dict[str, Any]:
     """A forced redeployment of a service of the rollout's cluster."""
-    data = sample_event("cloudtrail-updateservice.json")
-    data["id"] = f"demo-rollout-{n}"
-    params = {"cluster": ROLLOUT, "service": service, "forceNewDeployment": True}
-    data["detail"]["requestParameters"] = params
-    return data
+    return forced_update(ROLLOUT, service, f"demo-rollout-{n}")
 
 
 def _show(label: str, finding: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import boto3
 from sidecar_enforcer.profiles import builtin_profiles
 
 from . import fleet
-from .demo_moto import REGION, sample_event, snapshot
+from .demo_moto import REGION, forced_update, sample_event, snapshot
 from .local import Pipeline
 
 
@@ -34,16 +34,7 @@ def _handle(app: Pipeline, label: str, event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _update(service: str, n: int) -> dict[str, Any]:
-    """A forced redeployment of ``service`` (an UpdateService that only scales is noise, dropped by
-    the rule)."""
-    data = sample_event("cloudtrail-updateservice.json")
-    data["id"] = f"demo-safety-{n}"
-    data["detail"]["requestParameters"] = {
-        "cluster": fleet.CLUSTER,
-        "service": service,
-        "forceNewDeployment": True,
-    }
-    return data
+    return forced_update(fleet.CLUSTER, service, f"demo-safety-{n}")
 
 
 def _quarantine(
