@@ -31,7 +31,6 @@ import contextlib
 import json
 import os
 import re
-import resource
 import statistics
 import subprocess
 import tempfile
@@ -49,6 +48,7 @@ from . import custodian, fleet, project
 from .moto_process import MotoProcess
 from .proxy import LATENCY, CountingProxy, Record, client_environment
 from .throttle import Competitor, Throttle, ceil_div, floor_seconds
+from .timed import Timed
 
 REGION = fleet.REGION
 MEMBER_ROLE = "sidecar-enforcer-member"  # member.yaml's role, which both tools assume
@@ -178,6 +178,7 @@ class ToolRun:
     statuses: dict[str, int] = field(default_factory=dict)  # ours: services per status
     surfaced: list[str] = field(default_factory=list)  # ours: throttling or failures in the report
     cpu_seconds: float = 0.0  # the tool's process and its children's, user + system
+    stand_in_cpu_seconds: float = 0.0  # the stand-in AWS's meanwhile (bench.timed)
     floor: Floor | None = None
 
     @property
@@ -221,22 +222,6 @@ def compare(ours: set[Any] | None, theirs: set[Any] | None) -> dict[str, Any]:
         "only_ours_count": len(ours - theirs),
         "only_theirs_count": len(theirs - ours),
     }
-
-
-class Timed:
-    """Wall time and CPU time (user + system, of the children waited for) of a block that runs a
-    tool as a subprocess."""
-
-    def __enter__(self) -> Timed:
-        self._wall = time.perf_counter()
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        self._cpu = usage.ru_utime + usage.ru_stime
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.seconds = time.perf_counter() - self._wall
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        self.cpu = usage.ru_utime + usage.ru_stime - self._cpu
 
 
 # -- ours ------------------------------------------------------------------------------------------
@@ -332,7 +317,7 @@ def run_ours(
     if done.returncode != 0:
         error = "\n".join((done.stderr or done.stdout).strip().splitlines()[-5:]) or f"exit {done.returncode}"
     run_of = ToolRun("ours", run, case.key, case.services, timed.seconds, records, done.returncode, None)
-    run_of.cpu_seconds, run_of.error = timed.cpu, error
+    run_of.cpu_seconds, run_of.stand_in_cpu_seconds, run_of.error = timed.cpu, timed.stand_in_cpu, error
     try:
         report = json.loads(report_file.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
@@ -373,7 +358,8 @@ def run_c7n(custodian_bin: Path, workdir: Path, case: Case, account: str, proxy:
     elif not records:
         error = "the proxy saw none of c7n's requests: AWS_ENDPOINT_URL was not honoured"
     return ToolRun(tool, "first", case.key, case.services, result.seconds, records, result.exit_code,
-                   result.found, error, cpu_seconds=result.cpu_seconds)  # fmt: skip
+                   result.found, error, cpu_seconds=result.cpu_seconds,
+                   stand_in_cpu_seconds=result.stand_in_cpu_seconds)  # fmt: skip
 
 
 # -- the world ---------------------------------------------------------------------------------------

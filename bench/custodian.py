@@ -22,13 +22,13 @@ resources from an earlier run.
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .timed import Timed
 
 POLICY_NAME = "ecs-service-missing-tracing-sidecar"
 TIMEOUT = 900  # seconds: a c7n run on the large fleet takes about a minute
@@ -69,6 +69,7 @@ class Result:
     found: set[tuple[str, str, str, str]] | None  # (account, region, cluster, service); None: no output
     log_tail: str
     cpu_seconds: float = 0.0  # c7n's process and its children's (c7n-org's workers), user + system
+    stand_in_cpu_seconds: float = 0.0  # the stand-in AWS's meanwhile (bench.timed)
 
 
 def found(resources: list[Mapping[str, Any]]) -> set[tuple[str, str, str, str]]:
@@ -85,17 +86,13 @@ def found(resources: list[Mapping[str, Any]]) -> set[tuple[str, str, str, str]]:
 
 def _timed(
     command: list[str], workdir: Path, env: Mapping[str, str]
-) -> tuple[subprocess.CompletedProcess[str], float, float]:
-    """The command's run, its wall time and its CPU time (its own and its children's)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    began = time.perf_counter()
-    done = subprocess.run(  # noqa: S603 - c7n from the bench's own venv, fixed arguments
-        command, cwd=workdir, env=dict(env), capture_output=True, text=True, check=False, timeout=TIMEOUT
-    )
-    seconds = time.perf_counter() - began
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    return done, seconds, cpu
+) -> tuple[subprocess.CompletedProcess[str], Timed]:
+    """The command's run, and its times (:class:`bench.timed.Timed`)."""
+    with Timed() as timed:
+        done = subprocess.run(  # noqa: S603 - c7n from the bench's own venv, fixed arguments
+            command, cwd=workdir, env=dict(env), capture_output=True, text=True, check=False, timeout=TIMEOUT
+        )
+    return done, timed
 
 
 def run(
@@ -116,11 +113,12 @@ def run(
         region,
         str(policy_file),
     ]
-    done, seconds, cpu = _timed(command, workdir, env)
+    done, timed = _timed(command, workdir, env)
     resources_file = output / POLICY_NAME / "resources.json"
     resources = json.loads(resources_file.read_text(encoding="utf-8")) if resources_file.exists() else None
     tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-8:])
-    return Result(seconds, done.returncode, None if resources is None else found(resources), tail, cpu)
+    found_ = None if resources is None else found(resources)
+    return Result(timed.seconds, done.returncode, found_, tail, timed.cpu, timed.stand_in_cpu)
 
 
 def run_org(
@@ -157,7 +155,7 @@ def run_org(
         "--cache-period",
         "0",
     ]
-    done, seconds, cpu = _timed(command, workdir, env)
+    done, timed = _timed(command, workdir, env)
     files = sorted(output.glob(f"*/*/{POLICY_NAME}/resources.json"))
     expected = sum(len(regions) for _, regions in accounts)
     resources = [r for f in files for r in json.loads(f.read_text(encoding="utf-8"))]
@@ -165,4 +163,5 @@ def run_org(
     complete = len(files) == expected
     if not complete:
         tail = f"{len(files)} of {expected} account-Regions wrote resources.json\n{tail}"
-    return Result(seconds, done.returncode, found(resources) if complete else None, tail, cpu)
+    found_ = found(resources) if complete else None
+    return Result(timed.seconds, done.returncode, found_, tail, timed.cpu, timed.stand_in_cpu)

@@ -38,3 +38,4 @@ def test_our_backfill_finds_the_plans_non_compliant_services_within_the_floor(tm
     assert served == backfill.floor(plan)  # exactly the requests an audit needs
     assert first.throttled == 0
     assert first.cpu_seconds > 0
+    assert first.stand_in_cpu_seconds > 0  # the proxy answered it, in this process
