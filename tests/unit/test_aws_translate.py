@@ -287,14 +287,13 @@ def test_the_clients_of_a_session_read_epoch_timestamps_in_utc() -> None:
     import datetime
     import json
 
-    import boto3
     from sidecar_enforcer.adapters import aws
 
-    session = boto3.session.Session(region_name="us-east-1")
+    session = aws.session("us-east-1")
     aws.Clients(session)
-    model = session._session.get_service_model("ecs").operation_model("DescribeServices")
+    model = session.get_service_model("ecs").operation_model("DescribeServices")
     body = {"services": [{"serviceName": "web", "createdAt": 1733600000.5}]}
-    parser = session._session.get_component("response_parser_factory").create_parser("json")
+    parser = session.get_component("response_parser_factory").create_parser("json")
 
     parsed = parser.parse(
         {"body": json.dumps(body).encode(), "headers": {}, "status_code": 200}, model.output_shape

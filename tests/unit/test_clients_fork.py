@@ -11,9 +11,8 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
-import boto3
 import pytest
-from sidecar_enforcer.adapters.aws import Clients
+from sidecar_enforcer.adapters.aws import Clients, session
 
 pytestmark = [
     pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only"),
@@ -67,8 +66,9 @@ def test_a_forked_child_asks_on_a_connection_of_its_own(
     endpoint: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-    session = boto3.session.Session(aws_access_key_id="k", aws_secret_access_key="s", region_name="us-east-1")
-    sts = _sts(Clients(session))  # the Clients let go: its client lives on, as a holder keeps it
+    sts = _sts(
+        Clients(session("us-east-1", access_key="k", secret_key="s"))
+    )  # the Clients let go: its client lives on, as a holder keeps it
     sts.get_caller_identity()  # the parent's connection, kept alive
     pid = os.fork()
     if pid == 0:  # the child: one request, then out without pytest's teardown

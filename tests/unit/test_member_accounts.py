@@ -9,10 +9,9 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from sidecar_enforcer.adapters.aws import AccountClients, Clients
+from sidecar_enforcer.adapters.aws import AccountClients, Clients, session
 from sidecar_enforcer.adapters.member import DURATION_SECONDS, MemberSessions
 from sidecar_enforcer.config import MEMBER_SESSION_NAME, Settings
 from sidecar_enforcer.errors import AwsError, ConfigurationError, MisconfiguredError
@@ -49,11 +48,7 @@ class FakeSts:
 
 def accounts(sts: FakeSts, settings: Settings | None = None) -> AccountClients:
     settings = settings or Settings()
-    hub = Clients(
-        boto3.session.Session(
-            aws_access_key_id="AKIAHUB", aws_secret_access_key="hub", region_name="eu-west-1"
-        )
-    )
+    hub = Clients(session("eu-west-1", access_key="AKIAHUB", secret_key="hub"))
     member = MemberSessions(
         sts, lambda account: settings.member_role_arn("aws", account), MEMBER_SESSION_NAME, "eu-west-1"
     )
@@ -100,7 +95,7 @@ def test_a_member_account_is_assumed_once_with_the_member_role_and_a_fixed_sessi
     assert len({id(c) for c in got}) == 1
     assert access_key(got[0]) == "ASIA0000000000000001"
     assert got[0].config is by_account.home.config  # the hub's retries and timeouts
-    assert got[0].session.region_name == "eu-west-1"
+    assert got[0].region == "eu-west-1"
 
 
 def test_each_member_account_has_its_own_role_session() -> None:
@@ -236,14 +231,14 @@ def test_an_invalid_member_role_name_is_a_configuration_fault_naming_the_variabl
 def test_a_member_session_reads_models_through_the_hub_s_loader_and_its_epoch_timestamps_in_utc() -> None:
     import json
 
-    hub = boto3.session.Session(region_name="eu-west-1")
-    loader = hub._session.get_component("data_loader")
+    hub = session("eu-west-1")
+    loader = hub.get_component("data_loader")
     member = MemberSessions(
         FakeSts(), lambda account: f"arn:aws:iam::{account}:role/m", MEMBER_SESSION_NAME, "eu-west-1",
         lambda: loader,
     )  # fmt: skip
 
-    core = member(MEMBER)._session
+    core = member(MEMBER)
 
     assert core.get_component("data_loader") is loader
     model = core.get_service_model("ecs").operation_model("DescribeServices")

@@ -147,15 +147,12 @@ def add_parser(sub: Any, command: Any, policy_options: Any, state_table_option: 
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    import boto3
     from sidecar_enforcer.adapters import aws
     from sidecar_enforcer.adapters.identity import caller_identity
     from sidecar_enforcer.fleet_wiring import CallCounter, build_backfill
 
     settings, regions, waves, kind = _checked(args)
-    session = boto3.session.Session()
-    if session.region_name is None:
-        session = boto3.session.Session(region_name=regions[0])
+    session = aws.session(regions[0])
     # Who the caller is, asked first with a person's timeouts and retries (aws.INTERACTIVE): an
     # endpoint that does not answer, or credentials that are missing, end the command in seconds
     # with one line, before a fleet run's patient retries begin. GetCallerIdentity needs no IAM

@@ -116,12 +116,7 @@ def _region(args: argparse.Namespace) -> str:
 def _clients(region: str) -> aws.Clients:
     """Clients for a command that names its service's region: when the environment sets no region,
     that one also serves the calls that name none (STS, IAM, the state table)."""
-    import boto3
-
-    session = boto3.session.Session()
-    if session.region_name is None:
-        session = boto3.session.Session(region_name=region)
-    return aws.Clients(session)
+    return aws.Clients(aws.session(region))
 
 
 def cmd_enforce(args: argparse.Namespace) -> int:

@@ -23,7 +23,7 @@ from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
-import boto3
+from sidecar_enforcer.adapters import aws
 from sidecar_enforcer.errors import EnforcementFailedError, EnforcerError
 
 LOCAL_TOPIC = "sidecar-enforcer-status"
@@ -154,7 +154,7 @@ class Pipeline:
         self.queue_url = queue_url or os.environ.get("WORK_QUEUE_URL", "")
         self.router = router or load_function("router")
         self.worker = worker or load_function("worker")
-        self.sqs = sqs or boto3.session.Session().client("sqs")
+        self.sqs: Any = sqs or aws.Clients().client("sqs")
         self._attributes: dict[str, str] | None = None
 
     @property

@@ -129,8 +129,8 @@ def account_clients(settings: Settings, clients: Clients, identity: Callable[[],
         clients.client("sts"),
         lambda account: settings.member_role_arn(identity().partition, account),
         MEMBER_SESSION_NAME,
-        clients.session.region_name,
-        lambda: clients.session._session.get_component("data_loader"),
+        clients.region,
+        lambda: clients.session.get_component("data_loader"),
     )
     return AccountClients(clients, lambda: identity().account, member)
 

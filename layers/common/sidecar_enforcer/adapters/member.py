@@ -1,4 +1,4 @@
-"""The enforcer in a member account: a boto3 session on the member role's credentials, one per
+"""The enforcer in a member account: a botocore session on the member role's credentials, one per
 account, assumed on first use through the hub's STS client and refreshed by botocore before they
 expire. IAM action used: ``PERMISSIONS``, on ``arn:<partition>:iam::*:role/<MEMBER_ROLE_NAME>``;
 the member role's trust policy admits the hub account's roles on the hub's role path (member.yaml,
@@ -12,7 +12,7 @@ HubRolePath), where the worker's and the backfill function's roles sit.
 - They reach a botocore session through its public extension point: the session's
   ``credential_provider`` component (``register_component``) is a ``CredentialResolver`` whose only
   provider returns them, so ``get_credentials`` looks nowhere else (no environment, no profile);
-  ``boto3.session.Session(botocore_session=...)`` builds the clients on it.
+  ``adapters.aws.Clients`` builds the clients on that session.
 - DurationSeconds 3600: the function's role assuming the member role is role chaining, which
   limits the session to one hour (IAM user guide, "Roles terms and concepts"; STS AssumeRole
   fails with a larger DurationSeconds).
@@ -27,7 +27,6 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 import botocore.session
 from botocore.credentials import CredentialProvider, CredentialResolver, RefreshableCredentials
 
@@ -40,7 +39,7 @@ DURATION_SECONDS = 3600  # role chaining: at most one hour
 
 
 class MemberSessions:
-    """``sessions(account)``: the member role's boto3 session in ``account``, built once per account
+    """``sessions(account)``: the member role's botocore session in ``account``, built once per account
     (the first AssumeRole happens then, so a role that cannot be assumed says so at once)."""
 
     def __init__(
@@ -58,11 +57,11 @@ class MemberSessions:
         self._role_arn = role_arn
         self._session_name = session_name
         self._region = region
-        self._sessions: dict[str, boto3.session.Session] = {}
+        self._sessions: dict[str, botocore.session.Session] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
-    def __call__(self, account: str) -> boto3.session.Session:
+    def __call__(self, account: str) -> botocore.session.Session:
         with self._lock:
             lock = self._locks.setdefault(account, threading.Lock())
         with lock:  # one AssumeRole per account, however many threads ask at once
@@ -71,7 +70,7 @@ class MemberSessions:
                 session = self._sessions[account] = self._session(account)
             return session
 
-    def _session(self, account: str) -> boto3.session.Session:
+    def _session(self, account: str) -> botocore.session.Session:
         credentials = RefreshableCredentials.create_from_metadata(
             metadata=self._assume(account),
             refresh_using=lambda: self._assume(account),
@@ -84,7 +83,7 @@ class MemberSessions:
         core.register_component("credential_provider", CredentialResolver([_Given(credentials)]))
         if self._region:
             core.set_config_variable("region", self._region)
-        return boto3.session.Session(botocore_session=core)
+        return core
 
     def _assume(self, account: str) -> dict[str, Any]:
         """AssumeRole into ``account``: the credentials as botocore's refreshable metadata."""
