@@ -275,9 +275,9 @@ def test_sns_publish_refusals_that_no_retry_cures_are_not_retryable(code: str, s
 @pytest.mark.parametrize("value", [0, 1733600000, 1733600000.123456, "1733600000", "2024-12-07T19:33:20Z"])
 def test_a_timestamp_is_the_instant_botocore_s_own_parser_reads(value: Any) -> None:
     from botocore.utils import parse_timestamp
-    from sidecar_enforcer.adapters import aws
+    from sidecar_enforcer.adapters.answers import timestamp
 
-    parsed = aws._timestamp(value)
+    parsed = timestamp(value)
 
     assert parsed == parse_timestamp(value)
     assert parsed.utcoffset() is not None

@@ -9,7 +9,6 @@ RETRIES. A person at a terminal wants an answer in seconds: the CLI runs its com
 
 from __future__ import annotations
 
-import datetime
 import http.client
 import logging
 import os
@@ -40,10 +39,10 @@ from botocore.exceptions import (
     TokenRetrievalError,
 )
 from botocore.parsers import ResponseParserError
-from botocore.utils import parse_timestamp
 
 from .. import __version__
 from ..errors import AccessDeniedError, AwsError, NotFoundError, RejectedError
+from .answers import fast_parsing
 
 USER_AGENT = f"sidecar-enforcer/{__version__}"
 
@@ -130,7 +129,7 @@ class Clients:
         quiet_sdk_loggers()
         self._session = session
         if session is not None:
-            fast_timestamps(session)
+            fast_parsing(session)
         self.config = config or _config.get()
         self._clients: dict[tuple[str, str | None], Any] = {}
         self._lock = threading.Lock()
@@ -144,7 +143,7 @@ class Clients:
     def session(self) -> botocore.session.Session:
         if self._session is None:
             self._session = session()
-            fast_timestamps(self._session)
+            fast_parsing(self._session)
         return self._session
 
     @property
@@ -179,24 +178,6 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):  # POSIX
     os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def fast_timestamps(core: botocore.session.Session) -> None:
-    """A session's clients parse a timestamp given as epoch seconds (every JSON API's, ECS's among
-    them: several in each service DescribeServices answers) with ``datetime`` itself, in UTC:
-    botocore's general parser takes about 25 times the CPU. Any other form goes to botocore's own
-    parser. Set through the session's response parser factory (``set_parser_defaults``), botocore's
-    documented way to change how timestamps are parsed."""
-    core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_timestamp)
-
-
-def _timestamp(value: Any) -> datetime.datetime:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        try:
-            return datetime.datetime.fromtimestamp(value, datetime.UTC)
-        except (OverflowError, OSError, ValueError):
-            pass  # out of the platform's range: botocore's own fallbacks
-    return parse_timestamp(value)
 
 
 _HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body")  # no API answer starts so

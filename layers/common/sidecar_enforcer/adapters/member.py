@@ -31,7 +31,8 @@ import botocore.session
 from botocore.credentials import CredentialProvider, CredentialResolver, RefreshableCredentials
 
 from ..errors import AccessDeniedError, MisconfiguredError
-from .aws import fast_timestamps, translate
+from .answers import fast_parsing
+from .aws import translate
 
 PERMISSIONS = ("sts:AssumeRole",)
 
@@ -79,7 +80,7 @@ class MemberSessions:
         core = botocore.session.Session()
         if self._loader is not None:
             core.register_component("data_loader", self._loader())
-        fast_timestamps(core)
+        fast_parsing(core)
         core.register_component("credential_provider", CredentialResolver([_Given(credentials)]))
         if self._region:
             core.set_config_variable("region", self._region)
