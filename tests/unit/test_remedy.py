@@ -459,6 +459,17 @@ def test_any_text_survives_hcl_quoting(text: str) -> None:
     assert parse_hcl(f"a = {hcl_string(text)}\n")["a"] == text
 
 
+_UNSEEN = ("Cc", "Cf", "Cs", "Zl", "Zp", "Co", "Cn")  # never written as themselves
+
+
+@given(st.text())
+def test_no_control_or_separator_is_written_as_itself(text: str) -> None:
+    import unicodedata
+
+    for quoted in (hcl_string(text), yaml_string(text)):
+        assert not [c for c in quoted if unicodedata.category(c) in _UNSEEN], quoted
+
+
 @pytest.mark.parametrize("text", ["${var}", "%{ if x }", "$${kept}", "a ${b} %{c} $${d} %%{e}"])
 def test_template_markers_are_escaped_by_doubling(text: str) -> None:
     quoted = hcl_string(text)

@@ -79,14 +79,26 @@ def _escape_char(char: str, extra: frozenset[str]) -> str:
     return char
 
 
+# Printable ASCII is itself in a quoted string of either language, but for HCL's quote and
+# backslash: only the other characters are looked at one by one.
+_HCL_LOOKED_AT = re.compile(r"[^ -!#-\[\]-~]")
+_YAML_LOOKED_AT = re.compile(r"[^ -~]")
+_HCL_SIMPLE = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_NOTHING_MORE: frozenset[str] = frozenset()
+
+
+def _hcl_char(found: re.Match[str]) -> str:
+    char = found.group()
+    return _HCL_SIMPLE.get(char) or _escape_char(char, _NOTHING_MORE)
+
+
 def hcl_string(text: str) -> str:
     """A quoted HCL string whose value is ``text``: quotes, backslashes and controls escaped, and the
     template sequences ``${`` and ``%{`` doubled (``$${``, ``%%{``: the HCL native syntax
     specification, https://github.com/hashicorp/hcl/blob/main/hclsyntax/spec.md#templates), so
     nothing is interpolated. Other characters are literal in a quoted string; a backslash-u escape there
     stands for a control or separator character."""
-    simple = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-    body = "".join(simple.get(c) or _escape_char(c, frozenset()) for c in text)
+    body = _HCL_LOOKED_AT.sub(_hcl_char, text)
     return '"' + body.replace("${", "$${").replace("%{", "%%{") + '"'
 
 
@@ -153,8 +165,12 @@ def terraform_snippet(container: dict[str, Any], apps: Mapping[str, dict[str, An
 _YAML_UNPRINTED = frozenset({"\x7f", "\x85", "\u2028", "\u2029", "\ufeff"})
 
 
+def _yaml_char(found: re.Match[str]) -> str:
+    return _escape_char(found.group(), _YAML_UNPRINTED)
+
+
 def yaml_string(text: str) -> str:
-    return "".join(_escape_char(c, _YAML_UNPRINTED) for c in json.dumps(text, ensure_ascii=False))
+    return _YAML_LOOKED_AT.sub(_yaml_char, json.dumps(text, ensure_ascii=False))
 
 
 def _yaml_scalar(value: Any) -> str:
