@@ -3,7 +3,9 @@ state-table reads and writes) is asserted exactly."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from typing import Any
 
 import pytest
 from sidecar_enforcer.config import Mode, Settings
@@ -532,3 +534,58 @@ def test_a_task_role_check_that_fails_is_a_warning_too() -> None:
         "could not check the task role's permissions: SimulatePrincipalPolicy: AccessDenied"
     ]
     assert len(world.ecs.args("deploy")) == 1
+
+
+class _DictMemo:
+    """Plans by (context, revision), as a fleet run's memo keeps them."""
+
+    def __init__(self) -> None:
+        self.plans: dict[tuple[str, str], dict[str, Any]] = {}
+        self.puts = 0
+
+    def get(self, context: str, arn: str) -> dict[str, Any] | None:
+        return self.plans.get((context, arn))
+
+    def put(self, context: str, arn: str, memo: dict[str, Any]) -> None:
+        self.puts += 1
+        self.plans[(context, arn)] = memo
+
+
+def test_services_of_one_revision_decided_side_by_side_plan_it_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fleet run's threads decide services at once: the first to reach a revision describes and
+    plans it, the others wait and take its plan (no second describe, no second plan)."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sidecar_enforcer.profiles import builtin_catalog
+    from sidecar_enforcer.usecases import enforce_service as module
+    from sidecar_enforcer.usecases.enforce_service import EnforceService
+
+    names = [f"svc-{i}" for i in range(8)]
+    world = World(*(snapshot(name) for name in names))
+    memo = _DictMemo()
+    enforce = EnforceService(
+        world.settings, builtin_catalog, world.revisions, world.ledger, world.report, memo
+    )
+    planned: list[str] = []
+    real_plan, gate = module.plan, threading.Barrier(len(names), timeout=0.2)  # type: ignore[attr-defined]
+
+    def slow_plan(*args: Any, **kwargs: Any) -> Any:
+        planned.append(str(kwargs.get("source_arn")))
+        time.sleep(0.05)  # the others arrive meanwhile
+        return real_plan(*args, **kwargs)
+
+    def decide(name: str) -> Status:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            gate.wait()  # all at once
+        return enforce(world.ecs, snapshot(name), world.scope(mode=Mode.AUDIT)).status
+
+    monkeypatch.setattr(module, "plan", slow_plan)
+    with ThreadPoolExecutor(len(names)) as pool:
+        statuses = list(pool.map(decide, names))
+
+    assert set(statuses) == {Status.NONCOMPLIANT}
+    assert planned == [SOURCE]
+    assert world.ecs.args("describe_task_definition") == [(SOURCE,)]
+    assert memo.puts == 1

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -68,6 +69,8 @@ class EnforceService:
         # both), and a remembered plan per context and revision.
         self._contexts: dict[tuple[int, int], tuple[Profile, Policy, str]] = {}
         self._known: dict[tuple[str, str], tuple[Plan, str]] = {}
+        self._plannings: dict[tuple[str, str], threading.Lock] = {}
+        self._lock = threading.Lock()
         self._catalog = catalog
         self._revisions = revisions
         self._ledger = ledger
@@ -154,20 +157,18 @@ class EnforceService:
         will do (deciding only; a change is always planned afresh from the described revision)."""
         policy, arn, memo = self._settings.policy, snapshot.task_definition, self._memo
         context = self._context(chosen.profile, policy) if memo is not None else ""
-        kept = memo.get(context, arn) if memo is not None and remembered else None
-        known = self._remembered(context, arn, kept, chosen.profile) if kept is not None else None
+        known = self._known_plan(context, arn, chosen.profile) if remembered else None
+        if known is None and memo is not None and remembered:
+            # One service of a revision plans it; the others running it wait and take its plan.
+            with self._planning(context, arn):
+                known = self._known_plan(context, arn, chosen.profile)
+                if known is None:
+                    source, decided = self._planned(ecs, arn, chosen.profile, context)
+        elif known is None:
+            source, decided = self._planned(ecs, arn, chosen.profile, context)
         if known is not None:
             decided, family = known
             source = Source(arn, family)
-        else:
-            document = ecs.describe_task_definition(arn)
-            decided = plan(
-                document.task_definition, document.tags, chosen.profile, policy, source_arn=document.arn
-            )
-            source = Source(document.arn, document.family, document)
-            immutable = document.arn and document.family and task_definition_revision(document.arn)
-            if memo is not None and immutable:
-                memo.put(context, str(document.arn), plan_memo.to_memo(decided, str(document.family)))
         facts = ServiceFacts(
             service=snapshot,
             plan=decided,
@@ -180,6 +181,26 @@ class EnforceService:
             record=record,
         )
         return source, facts
+
+    def _planned(self, ecs: Ecs, arn: str, profile: Profile, context: str) -> tuple[Source, Plan]:
+        """The revision described and planned afresh; the plan kept in the memo, if there is one."""
+        document = ecs.describe_task_definition(arn)
+        policy = self._settings.policy
+        decided = plan(document.task_definition, document.tags, profile, policy, source_arn=document.arn)
+        immutable = document.arn and document.family and task_definition_revision(document.arn)
+        if self._memo is not None and immutable:
+            self._memo.put(context, str(document.arn), plan_memo.to_memo(decided, str(document.family)))
+        return Source(document.arn, document.family, document), decided
+
+    def _known_plan(self, context: str, arn: str, profile: Profile) -> tuple[Plan, str] | None:
+        """The plan the memo keeps for the revision, if it keeps one."""
+        kept = self._memo.get(context, arn) if self._memo is not None else None
+        return self._remembered(context, arn, kept, profile) if kept is not None else None
+
+    def _planning(self, context: str, arn: str) -> threading.Lock:
+        """The lock of one revision's planning in a context (a fleet run's threads share it)."""
+        with self._lock:
+            return self._plannings.setdefault((context, arn), threading.Lock())
 
     def _context(self, profile: Profile, policy: Policy) -> str:
         """domain.planning.plan_memo's context, made once per profile and policy (objects a run keeps;
