@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from typing import Any
 
 import pytest
 from sidecar_enforcer.domain.ecs import schema
@@ -194,3 +195,18 @@ class TestRegisterRequest:
         assert request["volumes"] == []
         assert request["cpu"] == "0"
         assert request["placementConstraints"] == []
+
+
+def test_a_document_is_a_copy_unless_its_answer_is_handed_over() -> None:
+    environment = [{"name": "A", "value": "1"}]
+    container: dict[str, Any] = {"name": "app", "image": "nginx", "environment": environment}
+    answer = {"taskDefinition": {"family": "f", "containerDefinitions": [container], "tags": []}}
+
+    copied = unwrap(answer)
+    environment.append({"name": "B", "value": "2"})
+    assert copied.task_definition["containerDefinitions"][0]["environment"] == [{"name": "A", "value": "1"}]
+
+    handed = unwrap(answer, owned=True)  # an answer just parsed: no deep copy of it
+    assert handed.task_definition["containerDefinitions"][0] is container
+    assert "tags" in answer["taskDefinition"]  # the caller's own dictionary is left as it was
+    assert "tags" not in handed.task_definition

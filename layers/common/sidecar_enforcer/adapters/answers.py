@@ -7,8 +7,8 @@ themselves.
   botocore's ``JSONParser._handle_structure`` looks up each declared member (ECS's ``Service``
   declares about 40, a container definition about 60, and an answer holds a third of them): a
   member absent or null is left out by both, a key the model does not declare is dropped by both.
-  Each structure's members are indexed by their wire name once per shape (shapes live as long as
-  their client's model). Documents and tagged unions (``__type``) go to botocore's own code.
+  Each structure's members are indexed by their wire name once per shape, kept on the shape (it
+  lives as long as its client's model). Documents and tagged unions (``__type``) go to botocore's own code.
 - A member of a scalar type that the JSON protocol passes through as it is (string, integer,
   boolean, float, ...) is taken as it is, without a handler looked up by name.
 - A timestamp given as epoch seconds (every JSON API's, ECS's among them) is read with
@@ -27,7 +27,6 @@ IAM actions used: none (``PERMISSIONS``): it reads answers the other adapters as
 from __future__ import annotations
 
 import datetime
-import weakref
 from typing import Any
 
 import botocore.session
@@ -41,7 +40,7 @@ PERMISSIONS: tuple[str, ...] = ()
 _HANDLED = frozenset({"structure", "list", "map", "timestamp", "blob"})
 
 _Member = tuple[str, Any, bool]  # (member name, its shape, passed through as it is)
-_INDEX: weakref.WeakKeyDictionary[Any, dict[str, _Member]] = weakref.WeakKeyDictionary()
+_INDEX = "_sidecar_enforcer_members"  # the attribute that keeps a shape's index on it
 
 
 def fast_parsing(core: botocore.session.Session) -> None:
@@ -71,13 +70,14 @@ class _Factory(ResponseParserFactory):
 
 
 def _members(shape: Any) -> dict[str, _Member]:
-    index = _INDEX.get(shape)
+    """The structure's members by wire name, kept on the shape (it lives as long as its model)."""
+    index: dict[str, _Member] | None = shape.__dict__.get(_INDEX)
     if index is None:
         index = {}
         for name, member in shape.members.items():
             wire = member.serialization.get("name", name)
             index[wire] = (name, member, member.type_name not in _HANDLED)
-        _INDEX[shape] = index
+        shape.__dict__[_INDEX] = index
     return index
 
 

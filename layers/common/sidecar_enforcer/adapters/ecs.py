@@ -204,7 +204,7 @@ class EcsGateway:
                 raise NotFoundError(f"task definition {task_definition} does not exist") from None
             raise
         described = answer("DescribeTaskDefinition", response, "taskDefinition")
-        document = unwrap({"taskDefinition": described, "tags": response.get("tags") or []})
+        document = unwrap({"taskDefinition": described, "tags": response.get("tags") or []}, owned=True)
         arn = document.arn
         if arn and task_definition_revision(arn) is not None:  # immutable: safe to keep
             with self._lock:

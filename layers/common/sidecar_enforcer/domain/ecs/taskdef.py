@@ -47,14 +47,16 @@ def load_document(text: str | bytes) -> TaskDefinitionDocument:
     return unwrap(data)
 
 
-def unwrap(data: Any) -> TaskDefinitionDocument:
+def unwrap(data: Any, *, owned: bool = False) -> TaskDefinitionDocument:
+    """The document in ``data`` (a task definition, or a DescribeTaskDefinition answer). A copy of
+    it, unless the caller hands it over (``owned``: an answer just parsed, held by no one else)."""
     if not isinstance(data, dict):
         raise InputError(f"not a task definition: a JSON {type(data).__name__}, not an object")
     tags: Any = []
     if isinstance(data.get("taskDefinition"), dict):
         tags = data.get("tags") or []
         data = data["taskDefinition"]
-    data = copy.deepcopy(data)
+    data = dict(data) if owned else copy.deepcopy(data)
     if "tags" in data:
         tags = data.pop("tags") or []
     if not isinstance(data.get("containerDefinitions"), list):
