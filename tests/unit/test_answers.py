@@ -12,7 +12,7 @@ import botocore.session
 import pytest
 from botocore.parsers import JSONParser
 from sidecar_enforcer.adapters import aws
-from sidecar_enforcer.adapters.answers import JsonAnswers, fast_parsing, timestamp
+from sidecar_enforcer.adapters.answers import JsonAnswers, timestamp
 
 from ._factories import SHARED_CORPUS
 
@@ -121,8 +121,7 @@ def test_a_real_task_definition_reads_as_botocore_reads_it(name: str) -> None:
 
 
 def test_a_session_s_clients_read_json_with_it_and_other_protocols_with_botocore_s_own() -> None:
-    session = aws.session("us-east-1")
-    fast_parsing(session)
+    session = aws.session("us-east-1")  # aws.session's own: what the enforcer's clients are built on
     factory = session.get_component("response_parser_factory")
 
     assert isinstance(factory.create_parser("json"), JsonAnswers)

@@ -283,14 +283,13 @@ def test_a_timestamp_is_the_instant_botocore_s_own_parser_reads(value: Any) -> N
     assert parsed.utcoffset() is not None
 
 
-def test_the_clients_of_a_session_read_epoch_timestamps_in_utc() -> None:
+def test_a_session_s_clients_read_epoch_timestamps_in_utc() -> None:
     import datetime
     import json
 
     from sidecar_enforcer.adapters import aws
 
     session = aws.session("us-east-1")
-    aws.Clients(session)
     model = session.get_service_model("ecs").operation_model("DescribeServices")
     body = {"services": [{"serviceName": "web", "createdAt": 1733600000.5}]}
     parser = session.get_component("response_parser_factory").create_parser("json")

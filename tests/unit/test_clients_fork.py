@@ -66,9 +66,9 @@ def test_a_forked_child_asks_on_a_connection_of_its_own(
     endpoint: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-    sts = _sts(
-        Clients(session("us-east-1", access_key="k", secret_key="s"))
-    )  # the Clients let go: its client lives on, as a holder keeps it
+    core = session("us-east-1")
+    core.set_credentials("k", "s")
+    sts = _sts(Clients(core))  # the Clients let go: its client lives on, as a holder keeps it
     sts.get_caller_identity()  # the parent's connection, kept alive
     pid = os.fork()
     if pid == 0:  # the child: one request, then out without pytest's teardown

@@ -48,7 +48,9 @@ class FakeSts:
 
 def accounts(sts: FakeSts, settings: Settings | None = None) -> AccountClients:
     settings = settings or Settings()
-    hub = Clients(session("eu-west-1", access_key="AKIAHUB", secret_key="hub"))
+    core = session("eu-west-1")
+    core.set_credentials("AKIAHUB", "hub")
+    hub = Clients(core)
     member = MemberSessions(
         sts, lambda account: settings.member_role_arn("aws", account), MEMBER_SESSION_NAME, "eu-west-1"
     )

@@ -101,19 +101,13 @@ def quiet_sdk_loggers() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def session(
-    default_region: str | None = None,
-    *,
-    access_key: str | None = None,
-    secret_key: str | None = None,
-) -> botocore.session.Session:
-    """A new botocore session. ``default_region``: the region of the calls that name none, when the
-    environment sets none; the keys, when given, instead of the credential chain's."""
+def session(default_region: str | None = None) -> botocore.session.Session:
+    """A new botocore session whose clients read answers fast (adapters.answers).
+    ``default_region``: the region of the calls that name none, when the environment sets none."""
     core = botocore.session.Session()
+    fast_parsing(core)
     if default_region and not core.get_config_variable("region"):
         core.set_config_variable("region", default_region)
-    if access_key is not None and secret_key is not None:
-        core.set_credentials(access_key, secret_key)
     return core
 
 
@@ -127,9 +121,7 @@ class Clients:
 
     def __init__(self, session: botocore.session.Session | None = None, config: Config | None = None) -> None:
         quiet_sdk_loggers()
-        self._session = session
-        if session is not None:
-            fast_parsing(session)
+        self._session = session  # made by session() or adapters.member: it reads answers fast
         self.config = config or _config.get()
         self._clients: dict[tuple[str, str | None], Any] = {}
         self._lock = threading.Lock()
@@ -143,7 +135,6 @@ class Clients:
     def session(self) -> botocore.session.Session:
         if self._session is None:
             self._session = session()
-            fast_parsing(self._session)
         return self._session
 
     @property
