@@ -589,3 +589,23 @@ def test_services_of_one_revision_decided_side_by_side_plan_it_once(monkeypatch:
     assert planned == [SOURCE]
     assert world.ecs.args("describe_task_definition") == [(SOURCE,)]
     assert memo.puts == 1
+
+
+def test_a_plan_made_afresh_under_the_lease_is_remembered_in_its_profile_s_context() -> None:
+    """A change is planned afresh from the revision read under the lease; the plan it makes is kept
+    under the same context (profile and policy) as every other, never under none."""
+    from sidecar_enforcer.profiles import builtin_catalog
+    from sidecar_enforcer.usecases.enforce_service import EnforceService
+
+    world = World(snapshot())
+    memo = _DictMemo()
+    enforce = EnforceService(
+        world.settings, builtin_catalog, world.revisions, world.ledger, world.report, memo
+    )
+
+    finding = enforce(world.ecs, snapshot(), world.scope())
+
+    assert finding.status is Status.REMEDIATED
+    assert memo.puts == 2  # deciding, then afresh under the lease
+    (context,) = {c for c, _ in memo.plans}
+    assert context

@@ -155,20 +155,7 @@ class EnforceService:
     ) -> tuple[Source, ServiceFacts]:
         """The plan for the revision the service runs. ``remembered``: a plan the memo holds for it
         will do (deciding only; a change is always planned afresh from the described revision)."""
-        policy, arn, memo = self._settings.policy, snapshot.task_definition, self._memo
-        context = self._context(chosen.profile, policy) if memo is not None else ""
-        known = self._known_plan(context, arn, chosen.profile) if remembered else None
-        if known is None and memo is not None and remembered:
-            # One service of a revision plans it; the others running it wait and take its plan.
-            with self._planning(context, arn):
-                known = self._known_plan(context, arn, chosen.profile)
-                if known is None:
-                    source, decided = self._planned(ecs, arn, chosen.profile, context)
-        elif known is None:
-            source, decided = self._planned(ecs, arn, chosen.profile, context)
-        if known is not None:
-            decided, family = known
-            source = Source(arn, family)
+        source, decided = self._plan_for(ecs, snapshot.task_definition, chosen.profile, remembered)
         facts = ServiceFacts(
             service=snapshot,
             plan=decided,
@@ -182,6 +169,22 @@ class EnforceService:
         )
         return source, facts
 
+    def _plan_for(self, ecs: Ecs, arn: str, profile: Profile, remembered: bool) -> tuple[Source, Plan]:
+        """The revision's plan: remembered, when the memo keeps one and it will do; else made afresh,
+        in a fleet run by one service of the revision while the others running it wait for it."""
+        memo = self._memo
+        context = self._context(profile, self._settings.policy) if memo is not None else ""
+        if memo is None or not remembered:
+            return self._planned(ecs, arn, profile, context)
+        known = self._known_plan(memo, context, arn, profile)
+        if known is None:
+            with self._planning(context, arn):
+                known = self._known_plan(memo, context, arn, profile)
+                if known is None:
+                    return self._planned(ecs, arn, profile, context)
+        decided, family = known
+        return Source(arn, family), decided
+
     def _planned(self, ecs: Ecs, arn: str, profile: Profile, context: str) -> tuple[Source, Plan]:
         """The revision described and planned afresh; the plan kept in the memo, if there is one."""
         document = ecs.describe_task_definition(arn)
@@ -192,9 +195,11 @@ class EnforceService:
             self._memo.put(context, str(document.arn), plan_memo.to_memo(decided, str(document.family)))
         return Source(document.arn, document.family, document), decided
 
-    def _known_plan(self, context: str, arn: str, profile: Profile) -> tuple[Plan, str] | None:
+    def _known_plan(
+        self, memo: PlanMemo, context: str, arn: str, profile: Profile
+    ) -> tuple[Plan, str] | None:
         """The plan the memo keeps for the revision, if it keeps one."""
-        kept = self._memo.get(context, arn) if self._memo is not None else None
+        kept = memo.get(context, arn)
         return self._remembered(context, arn, kept, profile) if kept is not None else None
 
     def _planning(self, context: str, arn: str) -> threading.Lock:
