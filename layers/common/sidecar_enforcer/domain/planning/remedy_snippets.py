@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
 
@@ -106,16 +106,21 @@ def _child(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _hcl(value: Any, path: str, indent: int) -> str:
-    pad = "  " * indent
+def _scalar(value: Any, quoted: Callable[[str], str]) -> str:
+    """A boolean, number or null as both languages write it (JSON's literals); else ``quoted``."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         return json.dumps(value)
     if value is None:
         return "null"
-    if isinstance(value, str):
-        return hcl_string(value)
+    return quoted(str(value))
+
+
+def _hcl(value: Any, path: str, indent: int) -> str:
+    pad = "  " * indent
+    if value is None or isinstance(value, str | bool | int | float):
+        return _scalar(value, hcl_string)
     if isinstance(value, list):
         if not value:
             return "[]"
@@ -174,13 +179,7 @@ def yaml_string(text: str) -> str:
 
 
 def _yaml_scalar(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return json.dumps(value)
-    if value is None:
-        return "null"
-    return yaml_string(str(value))
+    return _scalar(value, yaml_string)
 
 
 def _yaml_entries(value: dict[str, Any], path: str, indent: int, first: str = "") -> list[str]:
