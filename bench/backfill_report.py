@@ -104,7 +104,7 @@ def _why(r: dict[str, Any], limit: float, cores: int, machine: int) -> str:
     organisation's slices; one process: its threads share one interpreter), and with the stand-in
     AWS's CPU over the ``machine``'s cores: when either takes the limit, the target cannot be met
     on this machine. Otherwise, what is left of the limit after the floor."""
-    cpu, stand_in = r["cpu_seconds"], r.get("stand_in_cpu_seconds", 0.0)
+    cpu, stand_in = r["cpu_seconds"], r["stand_in_cpu_seconds"]
     alone, shared = cpu / cores, (cpu + stand_in) / machine
     parts = []
     if max(alone, shared) >= limit:
@@ -311,7 +311,7 @@ def text(d: dict[str, Any]) -> list[str]:
                 str(r["throttled"]),
                 f"{r['cpu_seconds']:.2f}",
                 f"{r['cpu_per_service_ms']:.3f}",
-                f"{r.get('stand_in_cpu_seconds', 0.0):.2f}",
+                f"{r['stand_in_cpu_seconds']:.2f}",
                 f"{r['per_service_ms']:.2f}",
                 "-" if r["noncompliant"] is None else str(r["noncompliant"]),
                 ("ERROR " + r["error"].splitlines()[-1][:80]) if r["error"] else "",
