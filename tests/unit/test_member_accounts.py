@@ -248,3 +248,38 @@ def test_a_member_session_reads_models_through_the_hub_s_loader_and_its_epoch_ti
     body = json.dumps({"services": [{"createdAt": 0}]}).encode()
     parsed = parser.parse({"body": body, "headers": {}, "status_code": 200}, model.output_shape)
     assert parsed["services"][0]["createdAt"].tzinfo is UTC
+
+
+class _StsCounted(Clients):
+    """The hub's clients, counting the STS clients asked for (each would make GetCallerIdentity)."""
+
+    def __init__(self) -> None:
+        core = session("eu-west-1")
+        core.set_credentials("AKIAHUB", "hub")
+        super().__init__(core)
+        self.sts = 0
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        self.sts += service == "sts"
+        return super().client(service, region)
+
+
+def test_a_caller_already_asked_is_not_asked_again_and_still_names_the_member_role() -> None:
+    # The command line asks GetCallerIdentity first (to fail fast); a fleet run built with that
+    # answer makes no second call, and its identity still carries the member role and session that
+    # recognise the enforcer's own calls in member accounts.
+    from sidecar_enforcer.adapters.identity import Identity
+    from sidecar_enforcer.wiring import build_shared
+
+    settings = Settings.from_env({"MEMBER_ROLE_NAME": "/platform/enforcer-member"})
+    clients = _StsCounted()
+    caller = Identity(arn=f"arn:aws-cn:iam::{HUB}:user/ops", account=HUB)
+
+    identity = build_shared(settings, clients, caller).identity()
+
+    assert clients.sts == 0
+    assert (identity.arn, identity.account, identity.partition) == (caller.arn, HUB, "aws-cn")
+    assert identity.member_role == "/platform/enforcer-member"
+    assert identity.member_session == MEMBER_SESSION_NAME
+    member_session = f"arn:aws-cn:sts::{MEMBER}:assumed-role/enforcer-member/{MEMBER_SESSION_NAME}"
+    assert identity.made(member_session, None)

@@ -156,7 +156,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     # Who the caller is, asked first with a person's timeouts and retries (aws.INTERACTIVE): an
     # endpoint that does not answer, or credentials that are missing, end the command in seconds
     # with one line, before a fleet run's patient retries begin. GetCallerIdentity needs no IAM
-    # permission; it also names the caller's own account in the report.
+    # permission; it also names the caller's own account in the report, and the member accounts'
+    # role ARNs (its partition) without a second call.
     me = caller_identity(aws.Clients(session, aws.INTERACTIVE).client("sts"))
     clients = aws.Clients(session, aws.FLEET)
     clients.client("ecs", regions[0])  # ECS's model read once, before any survey process forks
@@ -173,7 +174,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             counter=counter,
             workers=args.workers,
             on_progress=ProgressView(sys.stderr),
-            home_account=me.account,
+            caller=me,
             processes=args.processes or default_processes(),
             handovers=(memo,),
         )

@@ -109,15 +109,16 @@ def build_backfill(
     workers: int = 8,
     on_progress: Callable[[Progress], None] = lambda p: None,
     sleep: Callable[[float], None] | None = None,
-    home_account: str = "",
+    caller: Identity | None = None,
     processes: int = 1,
     handovers: Sequence[Handover] = (),
 ) -> Backfill:
     """A fleet run (the CLI's ``backfill``): the event path's use cases, with ECS gateways that keep
     every revision of the run, plans remembered in ``memo``, and every request counted.
-    ``home_account``: the caller's own account, when known, for the findings of a place of the
-    caller's own (HOME) that could not be surveyed. ``processes``: places surveyed in up to so many
-    child processes, each handing back ``handovers``' state (the counter's always)."""
+    ``caller``: who the caller is, when already asked (not asked again): its account names the
+    findings of a place of the caller's own (HOME) that could not be surveyed. ``processes``:
+    places surveyed in up to so many child processes, each handing back ``handovers``' state (the
+    counter's always)."""
     import time
 
     from .usecases.backfill import Backfill
@@ -127,7 +128,7 @@ def build_backfill(
 
     clients = clients or Clients()
     counter = counter or CallCounter()
-    shared = build_shared(settings, clients)
+    shared = build_shared(settings, clients, caller)
     fleet = _fleet_clients(account_clients(settings, clients, shared.identity), counter)
     revisions = Revisions(shared.ledger, fleet.task_roles)
     catalog = profile_source(settings, clients)
@@ -135,7 +136,7 @@ def build_backfill(
     return Backfill(
         fleet.ecs_for,
         fleet.survey_for,
-        _backfill_scope(run_id, home_account),
+        _backfill_scope(run_id, caller.account if caller else ""),
         EnforceService(settings, catalog, revisions, shared.ledger, quiet, memo),
         VerifyDeployment(settings, shared.ledger),
         run_table=MemoryTable,

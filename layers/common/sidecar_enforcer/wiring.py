@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -81,12 +81,15 @@ class Shared:
     rollout: Rollout
 
 
-def build_shared(settings: Settings, clients: Clients) -> Shared:
+def build_shared(settings: Settings, clients: Clients, caller: Identity | None = None) -> Shared:
     """The identity, the ledger, the outbox drain, the reporter, the publisher and the rollout of one
-    container."""
+    container. ``caller``: who the caller is, when it was already asked (the command line asks
+    first), so it is not asked again."""
 
     @cache
     def identity() -> Identity:
+        if caller is not None:
+            return replace(caller, member_role=settings.member_role_name, member_session=MEMBER_SESSION_NAME)
         return caller_identity(clients.client("sts"), settings.member_role_name, MEMBER_SESSION_NAME)
 
     publisher: Publisher = Unpublished()
