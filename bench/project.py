@@ -21,7 +21,7 @@ import boto3
 from sidecar_enforcer.config import Settings
 from sidecar_enforcer.profiles import builtin_profiles
 from sidecar_enforcer_dev import cli, fleet, local
-from sidecar_enforcer_dev.backfill import default_processes
+from sidecar_enforcer_dev.backfill import cores as backfill_cores
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
@@ -54,9 +54,8 @@ POWERTOOLS_ENV = {
 
 
 def cores() -> int:
-    """The cores this process and the tools it runs may use: as many as the command line's survey
-    processes by default."""
-    return default_processes()
+    """The cores this process and the tools it runs may use (as the command line counts them)."""
+    return backfill_cores()
 
 
 def handler_files() -> list[Path]:
