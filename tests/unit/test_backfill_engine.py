@@ -100,6 +100,18 @@ def test_each_wave_is_remediated_verified_and_judged_and_an_audit_tagged_service
     ]
     assert result.stopped is None
     assert result.wave_of == (1, 2, None, 2)
+    # the report's rows say where each service ended, not what the survey found (its messages were
+    # made as the services were decided, before the waves changed them)
+    assert [(r["service"], r["status"], r.get("wave")) for r in result.rows()] == [
+        ("a", "VERIFIED", 1),
+        ("b", "VERIFIED", 2),
+        ("c", "NONCOMPLIANT", None),
+        ("d", "VERIFIED", 2),
+    ]
+    assert result.rows() == [
+        {**f.to_message(), **({"wave": w} if w else {})}
+        for f, w in zip(result.findings, result.wave_of, strict=True)
+    ]
     deployed = [args[1] for args in world.ecs.args("deploy")]
     # a wave's members deploy side by side (workers=2): the order is kept between waves, not within
     assert (deployed[:1], sorted(deployed[1:])) == (["a"], ["b", "d"])

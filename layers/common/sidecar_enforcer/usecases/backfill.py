@@ -65,14 +65,13 @@ class RunResult:
     waves: list[dict[str, Any]]  # each wave's outcome, as the report lists it (with its failed members)
     stopped: str | None
     wave_of: tuple[int | None, ...] = ()  # the wave each finding went out in (None: in none)
+    messages: tuple[dict[str, Any], ...] = ()  # each finding's status message, when made already
 
     def rows(self) -> list[dict[str, Any]]:
         """The findings as a report lists them: each status message, with its wave."""
         waves = self.wave_of or (None,) * len(self.findings)
-        return [
-            {**f.to_message(), **({"wave": w} if w else {})}
-            for f, w in zip(self.findings, waves, strict=True)
-        ]
+        messages = self.messages or tuple(f.to_message() for f in self.findings)
+        return [{**m, **({"wave": w} if w else {})} for m, w in zip(messages, waves, strict=True)]
 
 
 @dataclass
@@ -86,6 +85,15 @@ class _Row:
     finding: Finding
     wave: int | None = None
     via: str = ""  # the account as the run was asked for it (HOME: the caller's own)
+    said: tuple[Finding, dict[str, Any]] | None = field(default=None, repr=False)  # (finding, message)
+
+    def message(self) -> dict[str, Any]:
+        """The finding's status message, made once for each finding the row holds: made as the
+        service is decided, a survey child's messages are made in the child, side by side with the
+        other children, not by the parent after them all."""
+        if self.said is None or self.said[0] is not self.finding:
+            self.said = (self.finding, self.finding.to_message())
+        return self.said[1]
 
 
 class Backfill:
@@ -143,7 +151,13 @@ class Backfill:
             waves, stopped = self._enforce_in_waves(spec, rows)
         self.progress.phase = "done"
         self._on_progress(self.progress)
-        return RunResult([r.finding for r in rows], waves, stopped, tuple(r.wave for r in rows))
+        return RunResult(
+            [r.finding for r in rows],
+            waves,
+            stopped,
+            tuple(r.wave for r in rows),
+            tuple(r.message() for r in rows),
+        )
 
     # -- survey -------------------------------------------------------------------------------------
 
@@ -225,7 +239,9 @@ class Backfill:
             else:
                 finding = self._enforce(ecs, item, in_scope, cluster_tags=by_name.get(name, {}))
             self.progress.decided(finding.status)
-            return _Row(account, region, name, finding.service or "", finding, via=via)
+            row = _Row(account, region, name, finding.service or "", finding, via=via)
+            row.message()
+            return row
 
         rows = self._pipelined(ecs, survey, scope, clusters, scoped, decide)
         self._placed()
