@@ -22,7 +22,7 @@ from typing import Any
 from sidecar_enforcer.config import Mode, Settings
 from sidecar_enforcer.domain.runs import run_report
 from sidecar_enforcer.domain.runs.waves import WavePolicy
-from sidecar_enforcer.usecases.backfill import RunResult, RunSpec
+from sidecar_enforcer.usecases.backfill import DEFAULT_WORKERS, RunResult, RunSpec
 
 from .local import UsageError
 from .options import _policy, _settings
@@ -126,7 +126,12 @@ def add_parser(sub: Any, command: Any, policy_options: Any, state_table_option: 
     p.add_argument("--mode", choices=("audit", "enforce"), default="audit", help="audit changes nothing")
     p.add_argument("--profile", help="only the services that ask for this profile (a rollout)")
     p.add_argument("--report", metavar="FILE", help="write the report: .json, .csv, .md or .html")
-    p.add_argument("--workers", type=int, default=8, help="concurrent requests per account and region")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=DEFAULT_WORKERS,
+        help=f"concurrent service reads per account and region (default {DEFAULT_WORKERS})",
+    )
     p.add_argument(
         "--processes",
         type=int,

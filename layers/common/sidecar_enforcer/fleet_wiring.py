@@ -18,6 +18,7 @@ from .adapters.memory import MemoryTable
 from .adapters.sns import Unpublished
 from .config import Settings
 from .errors import AwsError
+from .usecases.backfill import DEFAULT_WORKERS
 from .usecases.rollout import Rollout
 from .usecases.scope import Reporter, Scope
 from .wiring import account_clients, build_shared, profile_source
@@ -106,7 +107,7 @@ def build_backfill(
     run_id: str,
     memo: PlanMemo | None = None,
     counter: CallCounter | None = None,
-    workers: int = 8,
+    workers: int = DEFAULT_WORKERS,
     on_progress: Callable[[Progress], None] = lambda p: None,
     sleep: Callable[[float], None] | None = None,
     caller: Identity | None = None,
