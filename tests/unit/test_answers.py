@@ -1,6 +1,7 @@
 """adapters.answers reads a JSON answer as botocore's own JSON parser does: the same dictionary, on
 every output shape of the JSON services the enforcer calls (answers made from the shapes, with
-members absent, null, nested and undeclared) and on the corpus's real task definitions."""
+members absent, null, nested and undeclared, and null list items) and on the corpus's real task
+definitions."""
 
 from __future__ import annotations
 
@@ -57,8 +58,9 @@ def _value(shape: Any, rng: random.Random, depth: int = 0) -> Any:
             out[wire] = None if roll < 0.3 else _value(member, rng, depth + 1)
         out["notInTheModel"] = {"x": 1}
         return out
-    if kind == "list":
-        return [_value(shape.member, rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    if kind == "list":  # an item may be null: botocore reads every list as sparse
+        items = [_value(shape.member, rng, depth + 1) for _ in range(rng.randint(0, 3))]
+        return [*items, None] if rng.random() < 0.3 else items
     if kind == "map":
         return {f"k{i}": _value(shape.value, rng, depth + 1) for i in range(rng.randint(0, 2))}
     if kind == "timestamp":

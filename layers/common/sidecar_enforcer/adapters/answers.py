@@ -9,8 +9,9 @@ themselves.
   member absent or null is left out by both, a key the model does not declare is dropped by both.
   Each structure's members are indexed by their wire name once per shape, kept on the shape (it
   lives as long as its client's model). Documents and tagged unions (``__type``) go to botocore's own code.
-- A member of a scalar type that the JSON protocol passes through as it is (string, integer,
-  boolean, float, ...) is taken as it is, without a handler looked up by name.
+- A member or list item of a scalar type that the JSON protocol passes through as it is (string,
+  integer, boolean, float, ...) is taken as it is; any other's handler is looked up once per shape,
+  not by name for each value (botocore's ``_parse_shape``).
 - A timestamp given as epoch seconds (every JSON API's, ECS's among them) is read with
   ``datetime`` itself, in UTC: botocore's general parser takes about 25 times the CPU. Any other
   form goes to botocore's own parser.
@@ -27,6 +28,7 @@ IAM actions used: none (``PERMISSIONS``): it reads answers the other adapters as
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from typing import Any
 
 import botocore.session
@@ -39,8 +41,12 @@ PERMISSIONS: tuple[str, ...] = ()
 # is passed through as it is (ResponseParser._default_handle).
 _HANDLED = frozenset({"structure", "list", "map", "timestamp", "blob"})
 
-_Member = tuple[str, Any, bool]  # (member name, its shape, passed through as it is)
-_INDEX = "_sidecar_enforcer_members"  # the attribute that keeps a shape's index on it
+# How a value of a shape is read: its parser's handler (called with the parser, the shape and the
+# value), or None when it is passed through as it is.
+_Handler = Callable[[Any, Any, Any], Any] | None
+_Member = tuple[str, Any, _Handler]  # (member name, its shape, its handler)
+_INDEX = "_sidecar_enforcer_members"  # the attribute that keeps a structure's index on it
+_ITEMS = "_sidecar_enforcer_items"  # ... and a list's items' handler
 
 
 def fast_parsing(core: botocore.session.Session) -> None:
@@ -69,6 +75,13 @@ class _Factory(ResponseParserFactory):
         return super().create_parser(protocol_name)
 
 
+def _handler(shape: Any) -> _Handler:
+    if shape.type_name not in _HANDLED:
+        return None
+    handler: _Handler = getattr(JsonAnswers, f"_handle_{shape.type_name}")
+    return handler
+
+
 def _members(shape: Any) -> dict[str, _Member]:
     """The structure's members by wire name, kept on the shape (it lives as long as its model)."""
     index: dict[str, _Member] | None = shape.__dict__.get(_INDEX)
@@ -76,9 +89,17 @@ def _members(shape: Any) -> dict[str, _Member]:
         index = {}
         for name, member in shape.members.items():
             wire = member.serialization.get("name", name)
-            index[wire] = (name, member, member.type_name not in _HANDLED)
+            index[wire] = (name, member, _handler(member))
         shape.__dict__[_INDEX] = index
     return index
+
+
+def _items(shape: Any) -> tuple[Any, _Handler]:
+    """The list's item shape and its handler, kept on the shape."""
+    items: tuple[Any, _Handler] | None = shape.__dict__.get(_ITEMS)
+    if items is None:
+        items = shape.__dict__[_ITEMS] = (shape.member, _handler(shape.member))
+    return items
 
 
 _Stock: Any = JSONParser  # its private handlers are not in botocore's type stubs
@@ -96,6 +117,12 @@ class JsonAnswers(_Stock):  # type: ignore[misc]
             member = members.get(key)
             if member is None or raw is None:
                 continue
-            name, member_shape, plain = member
-            parsed[name] = raw if plain else self._parse_shape(member_shape, raw)
+            name, member_shape, handler = member
+            parsed[name] = raw if handler is None else handler(self, member_shape, raw)
         return parsed
+
+    def _handle_list(self, shape: Any, node: Any) -> Any:
+        member, handler = _items(shape)
+        if handler is None:  # botocore keeps a null item as None, and any other as it is
+            return list(node)
+        return [None if item is None else handler(self, member, item) for item in node]
