@@ -48,9 +48,10 @@ DESCRIBE_SERVICES_MAX = 10
 # Service reads in flight per account and Region (twice as many deciding services, their
 # task-definition reads). Four keep a bucket's burst and refill busy at 30 ms a request; more only
 # add threads that wake for the same tokens. Measured on 2 cores (`make bench`'s fleets, alternated):
-# 3,000 services' first run took 2.5-2.6 s of CPU with 4 against 2.9-3.4 s with 8, in the same wall
-# time (16.3 s, floor 15.1 s), and sharing the buckets with another client ended at 1.02-1.06x its
-# floor against 1.31x (fewer requests in flight when the bucket runs dry).
+# 3,000 services' first run took 2.5-2.6 s of CPU with 4 against 2.9-3.4 s with 8, and 10,000
+# services' 7.2 s against 7.9 s, each in the same wall time (16.3 s, floor 15.1 s; 62 s, floor
+# 60.1 s); sharing the buckets with another client, 3,000 services ended at 1.02-1.06x their floor
+# against 1.31x (fewer requests in flight when the bucket runs dry).
 DEFAULT_WORKERS = 4
 _Item = ServiceSnapshot | Finding  # a described service, or the finding of one not described
 
