@@ -6,6 +6,7 @@ its rollouts end when the run pauses between looks (``Rollouts``)."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable, Iterator
 
 from sidecar_enforcer.adapters.memory import MemoryTable
@@ -150,3 +151,23 @@ def test_a_deployment_that_never_ends_is_failed_after_verify_seconds() -> None:
     assert finding.reasons[-1] == f"deployment {finding.deployment_id} had not ended after 12 s"
     assert sum(pauses) > 12
     assert result.stopped is not None
+
+
+def test_a_wave_s_services_are_remediated_by_twice_the_read_workers() -> None:
+    # The run decides services with twice its service-read workers, and remediates a wave's with as
+    # many: with workers=2 (run()'s), a wave of four deploys all four at once. A barrier of four in
+    # ECS's deploy breaks (its timeout) when fewer threads reach it together.
+    world = World(*(snapshot(name) for name in "abcd"))
+    together = threading.Barrier(4, timeout=5)
+    deploy = world.ecs.deploy
+
+    def deploy_together(cluster: str, service: str, task_definition_arn: str) -> str | None:
+        together.wait()
+        return deploy(cluster, service, task_definition_arn)
+
+    world.ecs.deploy = deploy_together  # type: ignore[method-assign]
+
+    result = run(world, Rollouts(world), WavePolicy(first=4))
+
+    assert statuses(result) == dict.fromkeys("abcd", "VERIFIED")
+    assert not together.broken

@@ -143,6 +143,9 @@ class Backfill:
         self._enforce = enforce_service
         self._verify = verify_deployment
         self._workers = workers
+        # Threads deciding services: the survey's (each reads its task definition) and an enforce
+        # wave's (each remediates a service), twice the service reads.
+        self._deciders = 2 * workers
         self._clock = clock
         self._sleep = sleep
         self._on_progress = on_progress
@@ -306,7 +309,7 @@ class Backfill:
         rows: list[_Row] = []
         with (
             ThreadPoolExecutor(max_workers=self._workers) as reads,
-            ThreadPoolExecutor(max_workers=self._workers * 2) as decides,
+            ThreadPoolExecutor(max_workers=self._deciders) as decides,
         ):
             for cluster in clusters:
                 reads.submit(listed, cluster)
@@ -368,7 +371,7 @@ class Backfill:
             self._stopped,
             self._told,
             self._run_table,
-            workers=self._workers,
+            workers=self._deciders,
             clock=self._clock,
             sleep=self._sleep,
         )
