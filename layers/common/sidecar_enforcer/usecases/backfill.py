@@ -143,9 +143,7 @@ class Backfill:
         self._enforce = enforce_service
         self._verify = verify_deployment
         self._workers = workers
-        # Threads deciding services: the survey's (each reads its task definition) and an enforce
-        # wave's (each remediates a service), twice the service reads.
-        self._deciders = 2 * workers
+        self._deciders = 2 * workers  # the survey's threads deciding services, and a wave's remediating
         self._clock = clock
         self._sleep = sleep
         self._on_progress = on_progress
