@@ -31,8 +31,7 @@ import botocore.session
 from botocore.credentials import CredentialProvider, CredentialResolver, RefreshableCredentials
 
 from ..errors import AccessDeniedError, MisconfiguredError
-from .answers import fast_parsing
-from .aws import translate
+from .aws import session, translate
 
 PERMISSIONS = ("sts:AssumeRole",)
 
@@ -77,10 +76,9 @@ class MemberSessions:
             refresh_using=lambda: self._assume(account),
             method="assume-role",
         )
-        core = botocore.session.Session()
+        core = session()  # the enforcer's own kind of session (it reads answers fast)
         if self._loader is not None:
             core.register_component("data_loader", self._loader())
-        fast_parsing(core)
         core.register_component("credential_provider", CredentialResolver([_Given(credentials)]))
         if self._region:
             core.set_config_variable("region", self._region)
