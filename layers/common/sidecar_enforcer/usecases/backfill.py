@@ -73,13 +73,12 @@ class RunResult:
     waves: list[dict[str, Any]]  # each wave's outcome, as the report lists it (with its failed members)
     stopped: str | None
     wave_of: tuple[int | None, ...] = ()  # the wave each finding went out in (None: in none)
-    messages: tuple[dict[str, Any], ...] = ()  # each finding's status message, when made already
+    messages: tuple[dict[str, Any], ...] = ()  # each finding's status message (_Row.message)
 
     def rows(self) -> list[dict[str, Any]]:
         """The findings as a report lists them: each status message, with its wave."""
         waves = self.wave_of or (None,) * len(self.findings)
-        messages = self.messages or tuple(f.to_message() for f in self.findings)
-        return [{**m, **({"wave": w} if w else {})} for m, w in zip(messages, waves, strict=True)]
+        return [{**m, **({"wave": w} if w else {})} for m, w in zip(self.messages, waves, strict=True)]
 
 
 @dataclass
